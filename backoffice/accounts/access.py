@@ -1,0 +1,37 @@
+"""The one place that decides what a user may see: practice scope per role."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from backoffice.accounts.models import User, user_practices
+from backoffice.accounts.rules import Role, sees_whole_organization
+from backoffice.extensions import db
+from backoffice.orgs.models import Practice
+
+
+def practice_ids_for(user: User) -> set[int]:
+    """IDs of the practices whose work ``user`` may see (billers: theirs; others: the organization's)."""
+    if not user.active:
+        return set()
+    if sees_whole_organization(user.role):
+        stmt = select(Practice.id).where(Practice.organization_id == user.organization_id)
+    else:
+        stmt = (
+            select(user_practices.c.practice_id)
+            .join(Practice, Practice.id == user_practices.c.practice_id)
+            .where(
+                user_practices.c.user_id == user.id,
+                Practice.organization_id == user.organization_id,
+            )
+        )
+    return set(db.session.scalars(stmt))
+
+
+def can_supervise(user: User) -> bool:
+    """Supervisors and admins may reassign, see every queue and act on anyone's item."""
+    return user.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+def is_admin(user: User) -> bool:
+    return user.role == Role.ADMIN

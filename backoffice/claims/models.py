@@ -1,0 +1,61 @@
+"""Claims and their service lines; later features (coding, EDI, posting) fill them in."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backoffice.claims.rules import ClaimStatus
+from backoffice.db_types import UTCDateTime, str_enum
+from backoffice.extensions import db
+
+Money = Numeric(12, 2)
+
+
+class Claim(db.Model):
+    """A professional claim. ``account_number`` is CLM01: it comes back as CLP01 on the 835."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), index=True)
+    coverage_id: Mapped[int | None] = mapped_column(ForeignKey("coverages.id"))
+    account_number: Mapped[str] = mapped_column(String(38), unique=True)
+    status: Mapped[ClaimStatus] = mapped_column(str_enum(ClaimStatus, 16), default=ClaimStatus.DRAFT)
+    frequency_code: Mapped[str] = mapped_column(String(1), default="1")
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50))
+    total_charge: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    patient_responsibility: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    lines: Mapped[list[ClaimLine]] = relationship(
+        back_populates="claim", order_by="ClaimLine.line_number", cascade="all, delete-orphan"
+    )
+
+
+class ClaimLine(db.Model):
+    __tablename__ = "claim_lines"
+    __table_args__ = (UniqueConstraint("claim_id", "line_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    line_number: Mapped[int]
+    date_of_service: Mapped[date]
+    cpt: Mapped[str] = mapped_column(String(5))
+    modifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    units: Mapped[int] = mapped_column(default=1)
+    place_of_service: Mapped[str] = mapped_column(String(2))
+    diagnosis_pointers: Mapped[list[int]] = mapped_column(JSON, default=list)
+    charge: Mapped[Decimal] = mapped_column(Money)
+    paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+
+    claim: Mapped[Claim] = relationship(back_populates="lines")

@@ -1,0 +1,232 @@
+"""The `backoffice` command: every process (web, worker, demo, migrations, users) starts here."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate.cli import db as db_group
+
+from backoffice.app import create_app
+from backoffice.clock import utcnow
+from backoffice.errors import ServiceError
+from backoffice.settings import Settings, SettingsError, load_settings
+
+
+def _create_app() -> Flask:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
+def cli() -> None:
+    """Back office for mental-health billing companies.
+
+    Configure with BACKOFFICE_* environment variables (see README). `backoffice demo` runs
+    everything with demo data on SQLite and an embedded Redis.
+    """
+
+
+cli.add_command(db_group)
+
+
+@cli.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["biller", "supervisor", "admin"]), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
+@click.option("--practice", "practice_slugs", multiple=True, help="Practice slug the user serves (repeat).")
+@click.option("--queue", "queues", multiple=True, help="Queue the user works (repeat).")
+@with_appcontext
+def users_create(email: str, name: str, role: str, password: str, org_slug: str | None,
+                 practice_slugs: tuple[str, ...], queues: tuple[str, ...]) -> None:
+    """Create a user."""
+    from sqlalchemy import select
+
+    from backoffice.accounts.services import create_user
+    from backoffice.extensions import db
+    from backoffice.orgs.models import Organization, Practice
+
+    orgs = db.session.scalars(select(Organization).order_by(Organization.id)).all()
+    org = next((o for o in orgs if o.slug == org_slug), None) if org_slug else (orgs[0] if len(orgs) == 1 else None)
+    if org is None:
+        raise click.UsageError("--organization: name an existing organization slug" if orgs else
+                               "no organization exists yet: run `backoffice demo --seed-only` or create one")
+    practices = db.session.scalars(select(Practice).where(Practice.slug.in_(practice_slugs))).all()
+    missing = set(practice_slugs) - {p.slug for p in practices}
+    if missing:
+        raise click.UsageError(f"--practice: unknown slug(s): {', '.join(sorted(missing))}")
+    try:
+        user = create_user(organization_id=org.id, email=email, name=name, role=role, password=password,
+                           now=utcnow(), practices=practices, queues=queues)
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--simple", is_flag=True, help="Run jobs in the worker process (no fork per job).")
+@with_appcontext
+def worker(burst: bool, simple: bool) -> None:
+    """Run an RQ worker for every queue (high, default, low)."""
+    from rq import SimpleWorker, Worker
+    from rq.serializers import JSONSerializer
+
+    from backoffice.tasks import QUEUE_NAMES, get_queue, get_redis
+
+    conn = get_redis()
+    worker_class = SimpleWorker if simple else Worker
+    rq_worker = worker_class([get_queue(n, conn) for n in QUEUE_NAMES], connection=conn, serializer=JSONSerializer)
+    rq_worker.work(burst=burst, with_scheduler=True)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", "web_workers", default=2, show_default=True, help="gunicorn worker processes.")
+def serve(host: str, port: int, web_workers: int) -> None:
+    """Serve the web app with gunicorn (starts an embedded Redis when BACKOFFICE_REDIS_URL is unset)."""
+    settings = _settings_or_exit()
+    with _redis_for(settings) as settings:
+        _gunicorn(create_app(settings=settings), host, port, web_workers)
+
+
+@cli.command("demo")
+@click.option("--seed-only", is_flag=True, help="Seed the demo data and exit.")
+@click.option("--reset", is_flag=True, help="Delete the embedded SQLite database first.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
+    """Seed a realistic organization and run the app and a worker, all from one command."""
+    from backoffice.demo.seed import DEMO_ORG_SLUG, seed_demo
+
+    started = time.monotonic()
+    settings = _settings_or_exit()
+    app = create_app(settings=settings)
+    if reset:
+        _reset_sqlite(app)
+    with app.app_context():
+        _upgrade()
+        from sqlalchemy import select
+
+        from backoffice.extensions import db
+        from backoffice.orgs.models import Organization
+
+        if db.session.scalar(select(Organization.id).where(Organization.slug == DEMO_ORG_SLUG)) is None:
+            summary = seed_demo(now=utcnow())
+            click.echo(summary.describe())
+        else:
+            click.echo("demo data already present (use --reset to start over)")
+        from backoffice.demo.seed import DEMO_LOGINS
+
+        logins = DEMO_LOGINS
+    if seed_only:
+        return
+    with _redis_for(settings) as settings:
+        worker = _spawn_worker(settings)
+        app = create_app(settings=settings)
+        click.echo(f"\nbackoffice demo is running at http://{host}:{port}/  (ready in {time.monotonic() - started:.1f}s)")
+        click.echo("Sign in as:")
+        for email, password, role in logins:
+            click.echo(f"  {role:<11} {email:<28} password: {password}")
+        click.echo("Press Ctrl+C to stop.\n")
+        try:
+            from werkzeug.serving import run_simple
+
+            run_simple(host, port, app, threaded=True, use_reloader=False)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=10)
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+class _redis_for:  # noqa: N801 - used as a context manager
+    """Yield settings with a Redis URL: the configured one, or an embedded server started here."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server = None
+
+    def __enter__(self) -> Settings:
+        if self.settings.redis_url:
+            return self.settings
+        from dataclasses import replace
+
+        from backoffice.embedded_redis import EmbeddedRedis
+
+        instance = Path(create_app(settings=self.settings).instance_path)
+        self.server = EmbeddedRedis(instance / "redis")
+        url = self.server.start()
+        atexit.register(self.server.stop)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        click.echo(f"started embedded Redis at {url}")
+        return replace(self.settings, redis_url=url)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def _spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, BACKOFFICE_REDIS_URL=settings.redis_url or "")
+    if settings.database_url:
+        env["BACKOFFICE_DATABASE_URL"] = settings.database_url
+    return subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker"], env=env)  # noqa: S603
+
+
+def _upgrade() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=current_app.extensions["migrate"].directory)
+
+
+def _reset_sqlite(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri.startswith("sqlite:///"):
+        raise click.UsageError("--reset only deletes the embedded SQLite database")
+    path = Path(uri.removeprefix("sqlite:///"))
+    path.unlink(missing_ok=True)
+    click.echo(f"deleted {path}")
+
+
+def _gunicorn(app: Flask, host: str, port: int, web_workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", web_workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Flask:
+            return app
+
+    _Server().run()
+
+
+def main() -> None:
+    cli(prog_name="backoffice")
+
+
+if __name__ == "__main__":
+    main()

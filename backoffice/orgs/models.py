@@ -1,0 +1,93 @@
+"""The billing company, its client practices, their clinicians, and the payers they bill."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backoffice.db_types import UTCDateTime, str_enum
+from backoffice.extensions import db
+from backoffice.orgs.rules import Credential, PayerKind
+
+
+class Organization(db.Model):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    practices: Mapped[list[Practice]] = relationship(back_populates="organization")
+
+
+class Practice(db.Model):
+    """A client practice. ``owned_steps`` lists the chain steps we are contracted to do for it."""
+
+    __tablename__ = "practices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    group_npi: Mapped[str] = mapped_column(String(10))
+    tax_id: Mapped[str] = mapped_column(String(9))
+    taxonomy: Mapped[str | None] = mapped_column(String(10))
+    address_line1: Mapped[str] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(2))
+    zip_code: Mapped[str] = mapped_column(String(9))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    owned_steps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sla_overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organization: Mapped[Organization] = relationship(back_populates="practices")
+    providers: Mapped[list[Provider]] = relationship(back_populates="practice")
+
+
+class Provider(db.Model):
+    """A rendering clinician of one practice."""
+
+    __tablename__ = "providers"
+    __table_args__ = (UniqueConstraint("practice_id", "npi"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    npi: Mapped[str] = mapped_column(String(10))
+    credential: Mapped[Credential] = mapped_column(str_enum(Credential, 8))
+    taxonomy: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    practice: Mapped[Practice] = relationship(back_populates="providers")
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}, {self.credential.value}"
+
+
+class Payer(db.Model):
+    """A payer and its rules as data: filing limit, appeal window, telehealth policy, prior-auth CPTs."""
+
+    __tablename__ = "payers"
+    __table_args__ = (UniqueConstraint("organization_id", "payer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    payer_id: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[PayerKind] = mapped_column(str_enum(PayerKind))
+    filing_limit_days: Mapped[int]
+    appeal_window_days: Mapped[int]
+    telehealth_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prior_auth_cpts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(default=True)

@@ -1,0 +1,79 @@
+"""Pure identifier and credential rules for organizations, practices, providers and payers."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+NPI_PREFIX_SUM = 24  # contribution of the implied health-industry prefix 80840 (billing-rules.md 4.3)
+TAXONOMY_RE = re.compile(r"^[0-9]{3}[0-9A-Z]{6}X$")
+EIN_RE = re.compile(r"^[0-9]{9}$")
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+ZIP_RE = re.compile(r"^[0-9]{5}(?:[0-9]{4})?$")
+
+
+class Credential(StrEnum):
+    MD = "MD"
+    DO = "DO"
+    NP = "NP"
+    PA = "PA"
+    PHD = "PhD"
+    PSYD = "PsyD"
+    LCSW = "LCSW"
+    LPC = "LPC"
+    LMFT = "LMFT"
+    LMHC = "LMHC"
+
+
+# May perform medical services: E/M, 90792 and the psychotherapy add-ons (billing-rules.md 1.7).
+PRESCRIBERS = frozenset({Credential.MD, Credential.DO, Credential.NP, Credential.PA})
+
+
+class PayerKind(StrEnum):
+    MEDICARE = "medicare"
+    MEDICAID = "medicaid"
+    COMMERCIAL = "commercial"
+    BH_CARVE_OUT = "behavioral_health_carve_out"
+
+
+def npi_check_digit(base9: str) -> int:
+    """Luhn check digit of a 9-digit NPI base, computed as if prefixed by 80840."""
+    if len(base9) != 9 or not base9.isdigit():
+        raise ValueError("an NPI base is exactly 9 digits")
+    total = NPI_PREFIX_SUM
+    for position, char in enumerate(reversed(base9)):
+        digit = int(char)
+        if position % 2 == 0:  # rightmost base digit and every other one leftwards are doubled
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return (10 - total % 10) % 10
+
+
+def npi_is_valid(npi: str) -> bool:
+    """True when ``npi`` is 10 digits, starts with 1 or 2 and carries the right check digit."""
+    if len(npi) != 10 or not npi.isdigit() or npi[0] not in "12":
+        return False
+    return npi_check_digit(npi[:9]) == int(npi[9])
+
+
+def npi_problem(npi: str) -> str | None:
+    """Why ``npi`` is not a valid NPI, or None; the message names the rule that failed."""
+    if len(npi) != 10 or not npi.isdigit():
+        return "NPI must be exactly 10 digits"
+    if npi[0] not in "12":
+        return "NPI must start with 1 (individual) or 2 (organization)"
+    if not npi_is_valid(npi):
+        return f"NPI check digit is wrong (expected {npi_check_digit(npi[:9])})"
+    return None
+
+
+def is_prescriber(credential: str) -> bool:
+    """Whether a clinician with this credential may bill E/M, 90792 and psychotherapy add-ons."""
+    return credential in PRESCRIBERS
+
+
+def complete_npi(base9: str) -> str:
+    """The valid 10-digit NPI for a 9-digit base (appends the check digit)."""
+    return f"{base9}{npi_check_digit(base9)}"

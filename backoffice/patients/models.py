@@ -1,0 +1,108 @@
+"""Practice-scoped patients, their insurance coverages and prior authorizations (all PHI)."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backoffice.db_types import str_enum
+from backoffice.extensions import db
+
+if TYPE_CHECKING:
+    from backoffice.orgs.models import Payer
+
+
+class Sex(StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+    UNKNOWN = "U"
+
+
+class Relationship(StrEnum):
+    """Patient's relationship to the subscriber, as X12 individual relationship codes."""
+
+    SELF = "18"
+    SPOUSE = "01"
+    CHILD = "19"
+    LIFE_PARTNER = "53"
+    OTHER = "G8"
+
+
+class CoveragePriority(StrEnum):
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    TERTIARY = "tertiary"
+
+
+class Patient(db.Model):
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("practice_id", "account_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    account_number: Mapped[str] = mapped_column(String(40))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date]
+    sex: Mapped[Sex] = mapped_column(str_enum(Sex, 1))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(2))
+    zip_code: Mapped[str | None] = mapped_column(String(9))
+    phone: Mapped[str | None] = mapped_column(String(20))
+
+    coverages: Mapped[list[Coverage]] = relationship(back_populates="patient")
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+
+class Coverage(db.Model):
+    __tablename__ = "coverages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), index=True)
+    member_id: Mapped[str] = mapped_column(String(40))
+    group_number: Mapped[str | None] = mapped_column(String(40))
+    priority: Mapped[CoveragePriority] = mapped_column(str_enum(CoveragePriority, 10))
+    relationship_to_subscriber: Mapped[Relationship] = mapped_column(str_enum(Relationship, 2))
+    subscriber_first_name: Mapped[str | None] = mapped_column(String(100))
+    subscriber_last_name: Mapped[str | None] = mapped_column(String(100))
+    subscriber_date_of_birth: Mapped[date | None]
+    subscriber_sex: Mapped[Sex | None] = mapped_column(str_enum(Sex, 1))
+    effective_from: Mapped[date]
+    effective_to: Mapped[date | None]
+
+    patient: Mapped[Patient] = relationship(back_populates="coverages")
+    payer: Mapped[Payer] = relationship()
+
+    def is_active_on(self, day: date) -> bool:
+        """Whether this coverage is in force on ``day`` (both ends inclusive)."""
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+
+class Authorization(db.Model):
+    """A payer's prior authorization for a patient: CPTs, units (or visits) authorized and used."""
+
+    __tablename__ = "authorizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), index=True)
+    number: Mapped[str] = mapped_column(String(50))
+    cpt_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    counts_visits: Mapped[bool] = mapped_column(default=True)
+    authorized: Mapped[int]
+    used: Mapped[int] = mapped_column(default=0)
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+
+    @property
+    def remaining(self) -> int:
+        return max(self.authorized - self.used, 0)

@@ -1,0 +1,31 @@
+"""Shared shape of every use-case function: it owns its transaction and leaves nothing behind on error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from backoffice.extensions import db
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def service(fn: Callable[P, R]) -> Callable[P, R]:
+    """Roll the session back (dropping any pending after-commit jobs) if ``fn`` raises."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            db.session.rollback()
+            raise
+
+    return wrapper
+
+
+def is_postgres() -> bool:
+    """Whether the bound database is PostgreSQL (row locks, SKIP LOCKED)."""
+    return db.session.get_bind().dialect.name == "postgresql"

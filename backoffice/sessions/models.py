@@ -1,0 +1,69 @@
+"""A therapy session (encounter) as a practice sends it to us; the start of every work chain."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backoffice.db_types import UTCDateTime, str_enum
+from backoffice.extensions import db
+
+if TYPE_CHECKING:
+    from backoffice.orgs.models import Practice, Provider
+    from backoffice.patients.models import Patient
+
+
+class ServiceKind(StrEnum):
+    INTAKE = "intake"  # 90791
+    INTAKE_MEDICAL = "intake_medical"  # 90792
+    PSYCHOTHERAPY = "psychotherapy"  # 90832/90834/90837
+    EM_WITH_PSYCHOTHERAPY = "em_with_psychotherapy"  # E/M + 90833/90836/90838
+    EM_ONLY = "em_only"
+    CRISIS = "crisis"  # 90839/+90840
+    FAMILY_WITH_PATIENT = "family_with_patient"  # 90847
+    FAMILY_WITHOUT_PATIENT = "family_without_patient"  # 90846
+    GROUP = "group"  # 90853
+
+
+class Modality(StrEnum):
+    IN_PERSON = "in_person"
+    VIDEO = "video"
+    AUDIO_ONLY = "audio_only"
+
+
+class PatientLocation(StrEnum):
+    OFFICE = "office"
+    HOME = "home"
+    OTHER = "other"
+
+
+class Session(db.Model):
+    """One encounter. ``external_ref`` is the practice's own reference, unique per practice."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("practice_id", "external_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    external_ref: Mapped[str] = mapped_column(String(64))
+    date_of_service: Mapped[date] = mapped_column(index=True)
+    service_kind: Mapped[ServiceKind] = mapped_column(str_enum(ServiceKind))
+    minutes: Mapped[int]
+    em_code: Mapped[str | None] = mapped_column(String(5))
+    modality: Mapped[Modality] = mapped_column(str_enum(Modality, 16))
+    patient_location: Mapped[PatientLocation] = mapped_column(str_enum(PatientLocation, 16))
+    interactive_complexity: Mapped[bool] = mapped_column(default=False)
+    screening_count: Mapped[int] = mapped_column(default=0)
+    diagnoses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auth_number: Mapped[str | None] = mapped_column(String(50))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    practice: Mapped[Practice] = relationship()
+    patient: Mapped[Patient] = relationship()
+    provider: Mapped[Provider] = relationship()

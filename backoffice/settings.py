@@ -1,0 +1,117 @@
+"""The one settings loader: reads ``BACKOFFICE_*`` variables strictly and refuses unsafe production setups."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PREFIX = "BACKOFFICE_"
+ENVIRONMENTS = ("development", "test", "production")
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+DEV_SECRET = "development-only-secret-key-not-for-production"  # noqa: S105
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment, parsed and validated."""
+
+    env: str = "development"
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str = DEV_SECRET
+    timezone: str = "America/New_York"
+    instance_path: str | None = None
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    session_idle_minutes: int = 30
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """Parse one of a fixed set of spellings; anything else is an error naming the variable."""
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{PREFIX}{name.upper()}: expected one of {sorted(TRUE_WORDS | FALSE_WORDS)}, got {raw!r}")
+
+
+def _parse(name: str, raw: Any) -> Any:
+    kind = _FIELDS[name].type
+    if not isinstance(raw, str):
+        return raw
+    if kind == "int":
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name.upper()}: expected an integer, got {raw!r}") from None
+        if value <= 0:
+            raise SettingsError(f"{PREFIX}{name.upper()}: must be positive, got {value}")
+        return value
+    if kind == "bool":
+        return parse_bool(name, raw)
+    return raw.strip() or None if kind.endswith("None") else raw.strip()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build Settings from ``BACKOFFICE_*`` variables, then ``overrides``; unknown names are errors."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(PREFIX) or key.startswith(PREFIX + "TEST_"):
+            continue
+        name = key[len(PREFIX) :].lower()
+        if name not in _FIELDS:
+            raise SettingsError(f"{key}: unknown setting (known: {', '.join(sorted(_FIELDS))})")
+        values[name] = _parse(name, raw)
+    for name, raw in (overrides or {}).items():
+        if name not in _FIELDS:
+            raise SettingsError(f"override {name!r}: unknown setting")
+        values[name] = _parse(name, raw)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if settings.env not in ENVIRONMENTS:
+        raise SettingsError(f"{PREFIX}ENV: expected one of {ENVIRONMENTS}, got {settings.env!r}")
+    if settings.env != "development" and settings.secret_key == DEV_SECRET:
+        raise SettingsError(f"{PREFIX}SECRET_KEY is required outside development")
+    if settings.is_production and len(settings.secret_key) < 32:
+        raise SettingsError(f"{PREFIX}SECRET_KEY: use at least 32 characters in production")
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{PREFIX}TIMEZONE: unknown time zone {settings.timezone!r}") from None
+    if settings.database_url and "://" not in settings.database_url:
+        raise SettingsError(f"{PREFIX}DATABASE_URL: not a URL: {settings.database_url!r}")
+    if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"{PREFIX}REDIS_URL: expected redis://, rediss:// or unix://")
+    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"{PREFIX}LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
+
+
+def default_database_url(instance_path: str | Path) -> str:
+    """The embedded default: a SQLite file under the instance folder."""
+    return f"sqlite:///{Path(instance_path) / 'backoffice.sqlite3'}"

@@ -1,0 +1,51 @@
+"""Work-item forms: they check shape only; services check the business rules."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from backoffice.work.rules import CallOutcome, CompletionOutcome
+
+
+def _choices(enum: type) -> list[tuple[str, str]]:
+    return [(m.value, m.value.replace("_", " ").capitalize()) for m in enum]
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("Note", validators=[DataRequired(), Length(max=10_000)])
+
+
+class CallForm(FlaskForm):
+    payer_id = SelectField("Payer", coerce=int, validators=[Optional()])
+    phone_line = StringField("Phone line", validators=[Optional(), Length(max=40)])
+    representative = StringField("Representative", validators=[Optional(), Length(max=120)])
+    reference_number = StringField("Reference #", validators=[Optional(), Length(max=80)])
+    outcome = SelectField("Outcome", choices=_choices(CallOutcome), validators=[DataRequired()])
+    next_action = StringField("Next action", validators=[Optional(), Length(max=2000)])
+    duration_minutes = IntegerField("Minutes", validators=[Optional(), NumberRange(0, 600)])
+    body = TextAreaField("Notes", validators=[Optional(), Length(max=10_000)])
+
+
+class CompleteForm(FlaskForm):
+    outcome = SelectField("Outcome", choices=_choices(CompletionOutcome), validators=[DataRequired()])
+    note = TextAreaField("Note", validators=[Optional(), Length(max=10_000)])
+
+
+class SnoozeForm(FlaskForm):
+    until = DateTimeLocalField("Until", format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=2000)])
+
+
+class EscalateForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=2000)])
+
+
+class ReassignForm(FlaskForm):
+    assignee_id = SelectField("Assign to", coerce=int, validators=[Optional()])
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=2000)])
+
+
+class ActionForm(FlaskForm):
+    """A form with only the CSRF token, for one-click actions (start, get next, release)."""

@@ -1,0 +1,117 @@
+"""Owned work items with SLA timers, their dependencies, and the append-only interaction log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backoffice.db_types import UTCDateTime, str_enum
+from backoffice.extensions import db
+from backoffice.work.rules import InteractionKind, ItemState, Mode
+
+if TYPE_CHECKING:
+    from backoffice.accounts.models import User
+    from backoffice.claims.models import Claim
+    from backoffice.orgs.models import Practice
+    from backoffice.sessions.models import Session
+
+
+class WorkItemDependency(db.Model):
+    """``item_id`` stays blocked until ``depends_on_id`` is done."""
+
+    __tablename__ = "work_item_dependencies"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    depends_on_id: Mapped[int] = mapped_column(
+        ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class WorkItem(db.Model):
+    """One owned step of a chain. ``kind`` is a free string so exception kinds can be added later."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        CheckConstraint(
+            "session_id IS NOT NULL OR claim_id IS NOT NULL", name="has_subject"
+        ),
+        Index("ix_work_items_claimable", "state", "mode", "practice_id", "priority", "due_at"),
+        Index("ix_work_items_assignee_state", "assignee_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    state: Mapped[ItemState] = mapped_column(str_enum(ItemState, 16))
+    mode: Mapped[Mode] = mapped_column(str_enum(Mode, 16))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    queue: Mapped[str] = mapped_column(String(64), index=True)
+    priority: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sla_policy: Mapped[str | None] = mapped_column(String(64))
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    practice: Mapped[Practice] = relationship()
+    session: Mapped[Session | None] = relationship()
+    claim: Mapped[Claim | None] = relationship()
+    assignee: Mapped[User | None] = relationship()
+
+    @property
+    def subject_type(self) -> str:
+        return "claim" if self.claim_id is not None else "session"
+
+
+class Interaction(db.Model):
+    """One append-only entry: a note, payer call, state change, assignment, automation result or document.
+
+    ``actor_user_id`` is null for system actors, whose name is in ``actor_label``.
+    """
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        CheckConstraint(
+            "work_item_id IS NOT NULL OR claim_id IS NOT NULL OR session_id IS NOT NULL",
+            name="has_subject",
+        ),
+        Index("ix_interactions_item_at", "work_item_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    work_item_id: Mapped[int | None] = mapped_column(ForeignKey("work_items.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"), index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[InteractionKind] = mapped_column(str_enum(InteractionKind, 16))
+    body: Mapped[str | None] = mapped_column(Text)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Structured payer-call fields (kind == call).
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
+    phone_line: Mapped[str | None] = mapped_column(String(40))
+    representative: Mapped[str | None] = mapped_column(String(120))
+    reference_number: Mapped[str | None] = mapped_column(String(80))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    next_action: Mapped[str | None] = mapped_column(Text)
+    duration_minutes: Mapped[int | None]
+
+    actor: Mapped[User | None] = relationship()

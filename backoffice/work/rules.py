@@ -1,0 +1,206 @@
+"""Pure work-item rules: kinds, states, allowed actions, default queues, SLA due dates and badges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class WorkKind(StrEnum):
+    VERIFY_BENEFITS = "verify_benefits"
+    OBTAIN_PREAUTH = "obtain_preauth"
+    ENTER_CHARGE = "enter_charge"
+    AUDIT = "audit"
+    SUBMIT = "submit"
+    FOLLOW_UP = "follow_up"
+    APPEAL = "appeal"
+
+
+CHAIN_ORDER: tuple[WorkKind, ...] = tuple(WorkKind)
+# Appeals exist only because a denial created one; they are never planned up front.
+PLANNED_KINDS: frozenset[WorkKind] = frozenset(CHAIN_ORDER) - {WorkKind.APPEAL}
+
+KIND_LABELS: dict[str, str] = {
+    WorkKind.VERIFY_BENEFITS: "Verify benefits",
+    WorkKind.OBTAIN_PREAUTH: "Obtain prior auth",
+    WorkKind.ENTER_CHARGE: "Enter charge",
+    WorkKind.AUDIT: "Audit (scrub)",
+    WorkKind.SUBMIT: "Submit claim",
+    WorkKind.FOLLOW_UP: "Follow up",
+    WorkKind.APPEAL: "Appeal",
+}
+
+
+class ItemState(StrEnum):
+    BLOCKED = "blocked"
+    READY = "ready"
+    IN_PROGRESS = "in_progress"
+    SNOOZED = "snoozed"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Mode(StrEnum):
+    AUTOMATED = "automated"
+    MANUAL = "manual"
+
+
+class InteractionKind(StrEnum):
+    NOTE = "note"
+    CALL = "call"
+    STATUS_CHANGE = "status_change"
+    ASSIGNMENT = "assignment"
+    AUTOMATION = "automation"
+    DOCUMENT = "document"
+    ESCALATION = "escalation"
+
+
+class CallOutcome(StrEnum):
+    IN_PROCESS = "in_process"
+    PAID = "paid"
+    DENIED = "denied"
+    NEEDS_INFORMATION = "needs_information"
+    REPROCESSING = "reprocessing"
+    NO_CLAIM_ON_FILE = "no_claim_on_file"
+    BENEFITS_CONFIRMED = "benefits_confirmed"
+    AUTH_APPROVED = "auth_approved"
+    AUTH_PENDING = "auth_pending"
+    VOICEMAIL = "voicemail"
+    OTHER = "other"
+
+
+class CompletionOutcome(StrEnum):
+    RESOLVED = "resolved"
+    NOT_NEEDED = "not_needed"
+    HANDED_OFF = "handed_off"
+
+
+S = ItemState
+OPEN_STATES = frozenset({S.BLOCKED, S.READY, S.IN_PROGRESS, S.SNOOZED})
+TERMINAL_STATES = frozenset({S.DONE, S.CANCELLED, S.FAILED})
+CLAIMABLE_STATES = frozenset({S.READY, S.SNOOZED})  # snoozed ones only once their time has come
+
+# Which states each action may start from. Every service guards its UPDATE with these.
+ACTION_FROM: dict[str, frozenset[ItemState]] = {
+    "claim": frozenset({S.READY, S.SNOOZED}),
+    "start": frozenset({S.READY, S.SNOOZED}),
+    "complete": frozenset({S.READY, S.IN_PROGRESS}),
+    "snooze": frozenset({S.READY, S.IN_PROGRESS, S.SNOOZED}),
+    "escalate": frozenset({S.BLOCKED, S.READY, S.IN_PROGRESS, S.SNOOZED}),
+    "reassign": frozenset({S.BLOCKED, S.READY, S.IN_PROGRESS, S.SNOOZED}),
+    "cancel": frozenset({S.BLOCKED, S.READY, S.IN_PROGRESS, S.SNOOZED}),
+    "fail": frozenset({S.READY, S.IN_PROGRESS}),
+    "release": frozenset({S.BLOCKED}),
+    "hand_over": frozenset({S.READY, S.IN_PROGRESS}),
+}
+
+DEFAULT_QUEUES: dict[str, str] = {
+    WorkKind.VERIFY_BENEFITS: "eligibility",
+    WorkKind.OBTAIN_PREAUTH: "authorization",
+    WorkKind.ENTER_CHARGE: "charge-entry",
+    WorkKind.AUDIT: "coding",
+    WorkKind.SUBMIT: "submission",
+    WorkKind.FOLLOW_UP: "follow-up",
+    WorkKind.APPEAL: "denials",
+}
+
+# Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults).
+DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
+    WorkKind.VERIFY_BENEFITS: 2,
+    WorkKind.OBTAIN_PREAUTH: 2,
+    WorkKind.ENTER_CHARGE: 1,
+    WorkKind.AUDIT: 1,
+    WorkKind.SUBMIT: 1,
+    WorkKind.FOLLOW_UP: 2,
+    WorkKind.APPEAL: 5,
+}
+END_OF_BUSINESS = time(17, 0)
+DUE_SOON = timedelta(hours=4)
+ESCALATION_PRIORITY_BUMP = 50
+MAX_PRIORITY = 1000
+
+
+def chain_kinds(owned_steps: Iterable[str]) -> list[WorkKind]:
+    """The planned chain for a practice: the steps we own, in chain order, never an appeal."""
+    owned = set(owned_steps)
+    return [kind for kind in CHAIN_ORDER if kind in owned and kind in PLANNED_KINDS]
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """Where an item's due date came from: ``name`` is stored on the item for audit."""
+
+    name: str
+    business_days: int
+
+
+def sla_policy_for(kind: str, practice_overrides: Mapping[str, int] | None) -> SlaPolicy:
+    """The practice's override for ``kind`` if it has one, else the product default."""
+    if practice_overrides and kind in practice_overrides:
+        days = int(practice_overrides[kind])
+        if days < 0:
+            raise ValueError(f"SLA override for {kind} must be zero or more business days")
+        return SlaPolicy(f"practice:{kind}:{days}bd", days)
+    return SlaPolicy(f"default:{kind}:{DEFAULT_SLA_BUSINESS_DAYS[kind]}bd", DEFAULT_SLA_BUSINESS_DAYS[kind])
+
+
+def add_business_days(start: date, days: int, is_business_day: Callable[[date], bool]) -> date:
+    """The ``days``-th business day after ``start`` (``start`` itself when days is 0 and it is one)."""
+    day = start
+    if days == 0:
+        while not is_business_day(day):
+            day += timedelta(days=1)
+        return day
+    counted = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if is_business_day(day):
+            counted += 1
+    return day
+
+
+def sla_due_at(
+    ready_at: datetime, policy: SlaPolicy, tz: ZoneInfo, is_business_day: Callable[[date], bool]
+) -> datetime:
+    """Close of business (17:00 in the practice's time zone) on the N-th business day after ready."""
+    local_day = ready_at.astimezone(tz).date()
+    due_day = add_business_days(local_day, policy.business_days, is_business_day)
+    return datetime.combine(due_day, END_OF_BUSINESS, tzinfo=tz).astimezone(ready_at.tzinfo)
+
+
+def sla_status(due_at: datetime | None, now: datetime, *, state: str | None = None) -> str:
+    """One of none / ok / due_soon / breached; finished items have no SLA status."""
+    if due_at is None or state in TERMINAL_STATES:
+        return "none"
+    if now >= due_at:
+        return "breached"
+    if due_at - now <= DUE_SOON:
+        return "due_soon"
+    return "ok"
+
+
+def countdown(due_at: datetime | None, now: datetime) -> str:
+    """A short human countdown: '2d 3h left', '45m left', 'overdue 1d 2h'."""
+    if due_at is None:
+        return "no deadline"
+    delta = due_at - now
+    overdue = delta < timedelta(0)
+    minutes = int(abs(delta).total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        text = f"{days}d {hours}h"
+    elif hours:
+        text = f"{hours}h {mins}m"
+    else:
+        text = f"{mins}m"
+    return f"overdue {text}" if overdue else f"{text} left"
+
+
+def escalated_priority(priority: int) -> int:
+    """An escalated item's new priority: bumped, capped."""
+    return min(priority + ESCALATION_PRIORITY_BUMP, MAX_PRIORITY)

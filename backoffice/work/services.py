@@ -1,0 +1,572 @@
+"""Work-item use cases. Each one owns its commit and writes its interaction row in the same
+transaction; state changes are guarded UPDATEs so two people can never both win."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from backoffice.accounts.access import can_supervise, practice_ids_for
+from backoffice.accounts.models import User
+from backoffice.calendars import is_business_day
+from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
+from backoffice.extensions import db
+from backoffice.services_base import is_postgres, service
+from backoffice.sessions.models import Session
+from backoffice.tasks import enqueue_after_commit
+from backoffice.work import rules
+from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
+from backoffice.work.rules import (
+    ACTION_FROM,
+    CallOutcome,
+    CompletionOutcome,
+    InteractionKind,
+    ItemState,
+    Mode,
+)
+
+AUTOMATION_JOB = "workers.jobs.run_automated_item"
+SYSTEM = "system"
+MAX_NOTE_LENGTH = 10_000
+MAX_SNOOZE = timedelta(days=90)
+CLAIM_RETRIES = 20
+
+
+def record_interaction(
+    *,
+    practice_id: int,
+    actor: User | None,
+    kind: InteractionKind,
+    now: datetime,
+    item: WorkItem | None = None,
+    session_id: int | None = None,
+    claim_id: int | None = None,
+    actor_label: str | None = None,
+    **fields: Any,
+) -> Interaction:
+    """Add one log row to the current transaction (the caller commits). Items log on their subject too."""
+    if item is not None:
+        session_id = session_id or item.session_id
+        claim_id = claim_id or item.claim_id
+    row = Interaction(
+        practice_id=practice_id,
+        work_item_id=item.id if item is not None else None,
+        session_id=session_id,
+        claim_id=claim_id,
+        actor_user_id=actor.id if actor is not None else None,
+        actor_label=actor.name if actor is not None else (actor_label or SYSTEM),
+        kind=kind,
+        at=now,
+        data=fields.pop("data", None) or {},
+        **fields,
+    )
+    db.session.add(row)
+    return row
+
+
+def _due_at(item: WorkItem, now: datetime) -> tuple[datetime, str]:
+    policy = rules.sla_policy_for(item.kind, item.practice.sla_overrides)
+    return rules.sla_due_at(now, policy, ZoneInfo(item.practice.timezone), is_business_day), policy.name
+
+
+def _guarded_update(
+    item: WorkItem, action: str, now: datetime, values: Mapping[str, Any], *extra: Any
+) -> ItemState:
+    """UPDATE the item only if it is still in a state ``action`` allows; returns the state it left."""
+    allowed = ACTION_FROM[action]
+    before = item.state
+    if before not in allowed:
+        raise InvalidTransition(f"cannot {action.replace('_', ' ')} an item that is {before.value}")
+    result = db.session.execute(
+        update(WorkItem)
+        .where(WorkItem.id == item.id, WorkItem.state.in_(list(allowed)), *extra)
+        .values(updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"work item {item.id} was changed by someone else; reload it")
+    db.session.refresh(item)
+    return before
+
+
+def _require_owner(item: WorkItem, actor: User) -> None:
+    if item.assignee_id not in (None, actor.id) and not can_supervise(actor):
+        raise NotAllowed(f"work item {item.id} belongs to another biller")
+
+
+def _enqueue_if_automated(item: WorkItem) -> None:
+    if item.mode == Mode.AUTOMATED and item.state == ItemState.READY:
+        queue = "high" if item.priority >= rules.ESCALATION_PRIORITY_BUMP else "default"
+        enqueue_after_commit(AUTOMATION_JOB, item.id, queue=queue)
+
+
+@service
+def create_chain(
+    *,
+    session: Session,
+    kinds: Sequence[str],
+    now: datetime,
+    actor: User | None = None,
+    automated: Iterable[str] = (),
+    priority: int = 0,
+) -> list[WorkItem]:
+    """Plan a session's chain: each kind depends on the one before; the first is ready with its SLA.
+
+    Idempotent: kinds already planned for this session are reused, never created twice.
+    """
+    unknown = [kind for kind in kinds if kind not in rules.DEFAULT_QUEUES]
+    if unknown:
+        raise ValidationFailed(f"unknown work kind(s): {', '.join(unknown)}")
+    automated = set(automated)
+    keys = {kind: f"session:{session.id}:{kind}" for kind in kinds}
+    existing = {
+        item.kind: item
+        for item in db.session.scalars(
+            select(WorkItem).where(WorkItem.dedupe_key.in_(list(keys.values())))
+        )
+    }
+    chain: list[WorkItem] = []
+    created: list[WorkItem] = []
+    previous: WorkItem | None = None
+    for kind in kinds:
+        item = existing.get(kind)
+        if item is None:
+            ready = previous is None or previous.state == ItemState.DONE
+            item = WorkItem(
+                practice_id=session.practice_id,
+                practice=session.practice,
+                kind=kind,
+                session_id=session.id,
+                dedupe_key=keys[kind],
+                state=ItemState.READY if ready else ItemState.BLOCKED,
+                mode=Mode.AUTOMATED if kind in automated else Mode.MANUAL,
+                queue=rules.DEFAULT_QUEUES[kind],
+                priority=priority,
+                created_at=now,
+                updated_at=now,
+                result={},
+            )
+            if ready:
+                item.due_at, item.sla_policy = _due_at(item, now)
+            db.session.add(item)
+            db.session.flush()
+            if previous is not None:
+                db.session.add(WorkItemDependency(item_id=item.id, depends_on_id=previous.id))
+            record_interaction(
+                practice_id=item.practice_id,
+                actor=actor,
+                actor_label="planner",
+                kind=InteractionKind.STATUS_CHANGE,
+                now=now,
+                item=item,
+                to_state=item.state.value,
+                body=f"Planned {rules.KIND_LABELS[kind]} ({item.mode.value})",
+                data={"sla_policy": item.sla_policy} if item.sla_policy else {},
+            )
+            created.append(item)
+        chain.append(item)
+        previous = item
+    for item in created:
+        _enqueue_if_automated(item)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another planner created the same items first: theirs stand, ours are rolled back.
+        db.session.rollback()
+        return list(db.session.scalars(select(WorkItem).where(WorkItem.dedupe_key.in_(list(keys.values())))))
+    return chain
+
+
+def _claimable_conditions(user: User, now: datetime, queue: str | None) -> list[Any]:
+    conditions: list[Any] = [
+        WorkItem.practice_id.in_(practice_ids_for(user)),
+        WorkItem.mode == Mode.MANUAL,
+        or_(
+            WorkItem.state == ItemState.READY,
+            and_(WorkItem.state == ItemState.SNOOZED, WorkItem.snoozed_until <= now),
+        ),
+        or_(WorkItem.assignee_id.is_(None), WorkItem.assignee_id == user.id),
+    ]
+    if queue:
+        conditions.append(WorkItem.queue == queue)
+    elif user.queues and not can_supervise(user):
+        conditions.append(or_(WorkItem.queue.in_(user.queues), WorkItem.assignee_id == user.id))
+    return conditions
+
+
+@service
+def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> WorkItem | None:
+    """Give ``user`` the most urgent item they may work and start it; exactly one biller wins each item.
+
+    Order: priority, then due date (none last), then age. PostgreSQL skips rows other claimers
+    hold (``FOR UPDATE SKIP LOCKED``); everywhere the UPDATE re-checks the state and row count.
+    """
+    if not user.active:
+        raise NotAllowed("inactive users cannot claim work")
+    for _ in range(CLAIM_RETRIES):
+        conditions = _claimable_conditions(user, now, queue)
+        if not practice_ids_for(user):
+            return None
+        stmt = (
+            select(WorkItem.id)
+            .where(*conditions)
+            .order_by(
+                WorkItem.priority.desc(), WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id
+            )
+            .limit(1)
+        )
+        if is_postgres():
+            stmt = stmt.with_for_update(skip_locked=True)
+        item_id = db.session.scalar(stmt)
+        if item_id is None:
+            db.session.rollback()
+            return None
+        result = db.session.execute(
+            update(WorkItem)
+            .where(WorkItem.id == item_id, *conditions)
+            .values(
+                assignee_id=user.id,
+                state=ItemState.IN_PROGRESS,
+                started_at=now,
+                snoozed_until=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            db.session.rollback()  # lost the race for this one; look again
+            continue
+        item = db.session.get(WorkItem, item_id, populate_existing=True)
+        assert item is not None
+        record_interaction(
+            practice_id=item.practice_id,
+            actor=user,
+            kind=InteractionKind.ASSIGNMENT,
+            now=now,
+            item=item,
+            from_state=ItemState.READY.value,
+            to_state=ItemState.IN_PROGRESS.value,
+            body="Claimed with Get next",
+            data={"assignee_id": user.id, "reason": "get_next"},
+        )
+        db.session.commit()
+        return item
+    raise Conflict("too much contention claiming work; try again")
+
+
+@service
+def start_item(*, item: WorkItem, actor: User, now: datetime) -> WorkItem:
+    """Take (if unassigned) and start an item; a biller cannot take someone else's."""
+    _require_owner(item, actor)
+    assignee = item.assignee_id or actor.id
+    before = _guarded_update(
+        item,
+        "start",
+        now,
+        {"state": ItemState.IN_PROGRESS, "assignee_id": assignee, "started_at": now, "snoozed_until": None},
+        or_(WorkItem.assignee_id.is_(None), WorkItem.assignee_id == assignee),
+    )
+    record_interaction(
+        practice_id=item.practice_id,
+        actor=actor,
+        kind=InteractionKind.STATUS_CHANGE,
+        now=now,
+        item=item,
+        from_state=before.value,
+        to_state=item.state.value,
+        body="Started",
+    )
+    db.session.commit()
+    return item
+
+
+def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> list[WorkItem]:
+    """Make ready every blocked item whose dependencies are now all done."""
+    dependents = db.session.scalars(
+        select(WorkItem)
+        .join(WorkItemDependency, WorkItemDependency.item_id == WorkItem.id)
+        .where(WorkItemDependency.depends_on_id == item.id, WorkItem.state == ItemState.BLOCKED)
+    ).all()
+    released = []
+    for dependent in dependents:
+        pending = db.session.scalar(
+            select(WorkItem.id)
+            .join(WorkItemDependency, WorkItemDependency.depends_on_id == WorkItem.id)
+            .where(WorkItemDependency.item_id == dependent.id, WorkItem.state != ItemState.DONE)
+            .limit(1)
+        )
+        if pending is not None:
+            continue
+        due_at, policy = _due_at(dependent, now)
+        _guarded_update(
+            dependent, "release", now, {"state": ItemState.READY, "due_at": due_at, "sla_policy": policy}
+        )
+        record_interaction(
+            practice_id=dependent.practice_id,
+            actor=actor,
+            actor_label="planner",
+            kind=InteractionKind.STATUS_CHANGE,
+            now=now,
+            item=dependent,
+            from_state=ItemState.BLOCKED.value,
+            to_state=ItemState.READY.value,
+            body=f"Released by #{item.id} ({rules.KIND_LABELS.get(item.kind, item.kind)})",
+            data={"sla_policy": policy},
+        )
+        _enqueue_if_automated(dependent)
+        released.append(dependent)
+    return released
+
+
+@service
+def complete_item(
+    *,
+    item: WorkItem,
+    actor: User | None,
+    now: datetime,
+    outcome: str = CompletionOutcome.RESOLVED,
+    note: str | None = None,
+    result: Mapping[str, Any] | None = None,
+    actor_label: str | None = None,
+) -> list[WorkItem]:
+    """Finish an item with an outcome, then release the next items of its chain (returned)."""
+    if outcome not in set(CompletionOutcome):
+        raise ValidationFailed(f"outcome: expected one of {[o.value for o in CompletionOutcome]}")
+    values: dict[str, Any] = {
+        "state": ItemState.DONE,
+        "completed_at": now,
+        "result": {**(item.result or {}), **(result or {}), "outcome": outcome},
+    }
+    extra: list[Any] = []
+    if actor is not None:
+        _require_owner(item, actor)
+        if item.assignee_id is None:
+            values["assignee_id"] = actor.id
+            extra.append(WorkItem.assignee_id.is_(None))
+    before = _guarded_update(item, "complete", now, values, *extra)
+    record_interaction(
+        practice_id=item.practice_id,
+        actor=actor,
+        actor_label=actor_label,
+        kind=InteractionKind.STATUS_CHANGE,
+        now=now,
+        item=item,
+        from_state=before.value,
+        to_state=ItemState.DONE.value,
+        outcome=outcome,
+        body=_clean_text(note, "note", required=False) or f"Completed: {outcome.replace('_', ' ')}",
+    )
+    released = _release_dependents(item, now, actor)
+    db.session.commit()
+    return released
+
+
+@service
+def snooze_item(*, item: WorkItem, actor: User, now: datetime, until: datetime, reason: str) -> WorkItem:
+    """Put an item aside until ``until``; its SLA keeps running."""
+    _require_owner(item, actor)
+    if until <= now:
+        raise ValidationFailed("snooze until: must be in the future")
+    if until - now > MAX_SNOOZE:
+        raise ValidationFailed("snooze until: at most 90 days ahead")
+    reason = _clean_text(reason, "reason")
+    before = _guarded_update(
+        item,
+        "snooze",
+        now,
+        {"state": ItemState.SNOOZED, "snoozed_until": until, "assignee_id": item.assignee_id or actor.id},
+    )
+    record_interaction(
+        practice_id=item.practice_id,
+        actor=actor,
+        kind=InteractionKind.STATUS_CHANGE,
+        now=now,
+        item=item,
+        from_state=before.value,
+        to_state=ItemState.SNOOZED.value,
+        body=reason,
+        data={"snoozed_until": until.isoformat()},
+    )
+    db.session.commit()
+    return item
+
+
+@service
+def escalate_item(*, item: WorkItem, actor: User, now: datetime, reason: str) -> WorkItem:
+    """Flag an item for a supervisor and raise its priority; it stays with its owner."""
+    reason = _clean_text(reason, "reason")
+    _guarded_update(
+        item, "escalate", now, {"escalated_at": now, "priority": rules.escalated_priority(item.priority)}
+    )
+    record_interaction(
+        practice_id=item.practice_id,
+        actor=actor,
+        kind=InteractionKind.ESCALATION,
+        now=now,
+        item=item,
+        body=reason,
+        data={"priority": item.priority},
+    )
+    db.session.commit()
+    return item
+
+
+@service
+def reassign_item(
+    *, item: WorkItem, actor: User, now: datetime, assignee: User | None, reason: str
+) -> WorkItem:
+    """Give an item to another person (supervisors) or back to its queue (its owner or a supervisor)."""
+    reason = _clean_text(reason, "reason")
+    releasing_own = assignee is None and item.assignee_id == actor.id
+    if not (can_supervise(actor) or releasing_own):
+        raise NotAllowed("only a supervisor can reassign work")
+    if assignee is not None:
+        if not assignee.active or assignee.organization_id != actor.organization_id:
+            raise ValidationFailed("assignee: not an active user of this organization")
+        if item.practice_id not in practice_ids_for(assignee):
+            raise ValidationFailed(f"assignee: {assignee.name} does not serve this practice")
+    previous_assignee = item.assignee_id
+    values: dict[str, Any] = {"assignee_id": assignee.id if assignee else None}
+    if item.state == ItemState.IN_PROGRESS:
+        values["state"] = ItemState.READY  # the new owner starts it themselves
+    before = _guarded_update(
+        item,
+        "reassign",
+        now,
+        values,
+        WorkItem.assignee_id.is_(None) if previous_assignee is None else WorkItem.assignee_id == previous_assignee,
+    )
+    record_interaction(
+        practice_id=item.practice_id,
+        actor=actor,
+        kind=InteractionKind.ASSIGNMENT,
+        now=now,
+        item=item,
+        from_state=before.value,
+        to_state=item.state.value,
+        body=reason,
+        data={"from_user_id": previous_assignee, "to_user_id": item.assignee_id, "reason": reason},
+    )
+    db.session.commit()
+    return item
+
+
+@service
+def add_note(*, item: WorkItem, actor: User, now: datetime, body: str) -> Interaction:
+    """Append a free-text note to the item's timeline."""
+    row = record_interaction(
+        practice_id=item.practice_id,
+        actor=actor,
+        kind=InteractionKind.NOTE,
+        now=now,
+        item=item,
+        body=_clean_text(body, "note"),
+    )
+    db.session.commit()
+    return row
+
+
+@service
+def log_call(
+    *,
+    item: WorkItem,
+    actor: User,
+    now: datetime,
+    outcome: str,
+    payer_id: int | None = None,
+    phone_line: str | None = None,
+    representative: str | None = None,
+    reference_number: str | None = None,
+    next_action: str | None = None,
+    duration_minutes: int | None = None,
+    body: str | None = None,
+) -> Interaction:
+    """Record a structured payer call (who, which line, reference number, outcome, next action)."""
+    if outcome not in set(CallOutcome):
+        raise ValidationFailed(f"outcome: expected one of {[o.value for o in CallOutcome]}")
+    if outcome != CallOutcome.VOICEMAIL and not (representative or "").strip():
+        raise ValidationFailed("representative: required unless the call went to voicemail")
+    if duration_minutes is not None and not 0 <= duration_minutes <= 600:
+        raise ValidationFailed("duration: between 0 and 600 minutes")
+    row = record_interaction(
+        practice_id=item.practice_id,
+        actor=actor,
+        kind=InteractionKind.CALL,
+        now=now,
+        item=item,
+        payer_id=payer_id,
+        phone_line=_clean_text(phone_line, "phone line", required=False, limit=40),
+        representative=_clean_text(representative, "representative", required=False, limit=120),
+        reference_number=_clean_text(reference_number, "reference number", required=False, limit=80),
+        outcome=outcome,
+        next_action=_clean_text(next_action, "next action", required=False),
+        duration_minutes=duration_minutes,
+        body=_clean_text(body, "notes", required=False),
+    )
+    db.session.commit()
+    return row
+
+
+@service
+def cancel_item(*, item: WorkItem, actor: User, now: datetime, reason: str) -> WorkItem:
+    """Cancel an open item (supervisors); its dependents stay blocked."""
+    if not can_supervise(actor):
+        raise NotAllowed("only a supervisor can cancel work")
+    reason = _clean_text(reason, "reason")
+    before = _guarded_update(item, "cancel", now, {"state": ItemState.CANCELLED, "completed_at": now})
+    record_interaction(
+        practice_id=item.practice_id,
+        actor=actor,
+        kind=InteractionKind.STATUS_CHANGE,
+        now=now,
+        item=item,
+        from_state=before.value,
+        to_state=ItemState.CANCELLED.value,
+        body=reason,
+    )
+    db.session.commit()
+    return item
+
+
+@service
+def hand_over_to_manual(
+    *, item: WorkItem, now: datetime, reason: str, evidence: Mapping[str, Any] | None = None, source: str
+) -> WorkItem:
+    """An automated step that cannot finish becomes a manual item in its queue, with reason and evidence."""
+    before = _guarded_update(
+        item,
+        "hand_over",
+        now,
+        {"mode": Mode.MANUAL, "state": ItemState.READY, "last_error": reason[:2000]},
+        WorkItem.mode == Mode.AUTOMATED,
+    )
+    record_interaction(
+        practice_id=item.practice_id,
+        actor=None,
+        actor_label=source,
+        kind=InteractionKind.AUTOMATION,
+        now=now,
+        item=item,
+        from_state=before.value,
+        to_state=ItemState.READY.value,
+        body=f"Needs a person: {reason}",
+        data={"evidence": dict(evidence or {}), "handed_over": True},
+    )
+    db.session.commit()
+    return item
+
+
+def _clean_text(value: str | None, field: str, *, required: bool = True, limit: int = MAX_NOTE_LENGTH) -> str | None:
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise ValidationFailed(f"{field}: required")
+        return None
+    if len(text) > limit:
+        raise ValidationFailed(f"{field}: at most {limit} characters")
+    return text

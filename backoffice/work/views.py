@@ -1,0 +1,219 @@
+"""Work-queue screens: my queue, Get next, the item page and its actions, the supervisor board."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from backoffice.accounts.access import can_supervise
+from backoffice.accounts.models import User
+from backoffice.clock import utcnow
+from backoffice.errors import ServiceError
+from backoffice.extensions import db
+from backoffice.orgs.models import Payer
+from backoffice.work import queries, services
+from backoffice.work.access import get_item_for_user_or_404
+from backoffice.work.forms import (
+    ActionForm,
+    CallForm,
+    CompleteForm,
+    EscalateForm,
+    NoteForm,
+    ReassignForm,
+    SnoozeForm,
+)
+
+bp = Blueprint("work", __name__)
+
+
+@bp.before_request
+@login_required
+def _require_login() -> None:
+    """Every work screen needs a signed-in user."""
+
+
+@bp.route("/")
+def index():  # noqa: ANN201
+    return redirect(url_for("work.queue"))
+
+
+@bp.route("/queue")
+def queue():  # noqa: ANN201
+    selected = request.args.get("queue") or None
+    return render_template(
+        "work/queue.html",
+        mine=queries.my_items(current_user),
+        team=queries.team_items(current_user, queue=selected),
+        queues=sorted({row.queue for row in queries.queue_overview(current_user, utcnow())}),
+        selected_queue=selected,
+        action_form=ActionForm(),
+        now=utcnow(),
+    )
+
+
+@bp.route("/items/next", methods=["POST"])
+def get_next():  # noqa: ANN201
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        item = services.claim_next_item(user=current_user, now=utcnow(), queue=request.form.get("queue") or None)
+    except ServiceError as error:
+        flash(str(error), "error")
+        return redirect(url_for("work.queue"), 303)
+    if item is None:
+        flash("Nothing is waiting in your queues. Nice work.", "info")
+        return redirect(url_for("work.queue"), 303)
+    return redirect(url_for("work.item", item_id=item.id), 303)
+
+
+@bp.route("/items/<int:item_id>")
+def item(item_id: int):  # noqa: ANN201
+    work_item = get_item_for_user_or_404(item_id, current_user)
+    call_form = CallForm()
+    call_form.payer_id.choices = [(0, "—")] + [
+        (p.id, p.name) for p in db.session.scalars(select(Payer).where(Payer.organization_id == current_user.organization_id).order_by(Payer.name))
+    ]
+    reassign_form = ReassignForm()
+    reassign_form.assignee_id.choices = [(0, "Back to queue (unassigned)")] + [
+        (u.id, f"{u.name} ({u.role.value})") for u in queries.assignable_users(work_item, current_user)
+    ]
+    session, coverages = queries.session_of(work_item)
+    return render_template(
+        "work/item.html",
+        item=work_item,
+        session=session,
+        coverages=coverages,
+        chain=queries.chain_of(work_item),
+        timeline=queries.timeline(work_item),
+        note_form=NoteForm(),
+        call_form=call_form,
+        complete_form=CompleteForm(),
+        snooze_form=SnoozeForm(),
+        escalate_form=EscalateForm(),
+        reassign_form=reassign_form,
+        action_form=ActionForm(),
+        can_supervise=can_supervise(current_user),
+        now=utcnow(),
+    )
+
+
+@bp.route("/items/<int:item_id>/start", methods=["POST"])
+def start(item_id: int):  # noqa: ANN201
+    work_item = get_item_for_user_or_404(item_id, current_user)
+    return _act(work_item, ActionForm(), lambda f: services.start_item(item=work_item, actor=current_user, now=utcnow()), "Started.")
+
+
+@bp.route("/items/<int:item_id>/complete", methods=["POST"])
+def complete(item_id: int):  # noqa: ANN201
+    work_item = get_item_for_user_or_404(item_id, current_user)
+    return _act(
+        work_item,
+        CompleteForm(),
+        lambda f: services.complete_item(item=work_item, actor=current_user, now=utcnow(), outcome=f.outcome.data, note=f.note.data),
+        "Completed.",
+    )
+
+
+@bp.route("/items/<int:item_id>/snooze", methods=["POST"])
+def snooze(item_id: int):  # noqa: ANN201
+    work_item = get_item_for_user_or_404(item_id, current_user)
+    tz = ZoneInfo(work_item.practice.timezone)
+    return _act(
+        work_item,
+        SnoozeForm(),
+        lambda f: services.snooze_item(item=work_item, actor=current_user, now=utcnow(), until=_aware(f.until.data, tz), reason=f.reason.data),
+        "Snoozed.",
+    )
+
+
+@bp.route("/items/<int:item_id>/escalate", methods=["POST"])
+def escalate(item_id: int):  # noqa: ANN201
+    work_item = get_item_for_user_or_404(item_id, current_user)
+    return _act(work_item, EscalateForm(), lambda f: services.escalate_item(item=work_item, actor=current_user, now=utcnow(), reason=f.reason.data), "Escalated to a supervisor.")
+
+
+@bp.route("/items/<int:item_id>/notes", methods=["POST"])
+def note(item_id: int):  # noqa: ANN201
+    work_item = get_item_for_user_or_404(item_id, current_user)
+    return _act(work_item, NoteForm(), lambda f: services.add_note(item=work_item, actor=current_user, now=utcnow(), body=f.body.data), "Note added.")
+
+
+@bp.route("/items/<int:item_id>/calls", methods=["POST"])
+def call(item_id: int):  # noqa: ANN201
+    work_item = get_item_for_user_or_404(item_id, current_user)
+    form = CallForm()
+    form.payer_id.choices = [(0, "—")] + [(p.id, p.name) for p in db.session.scalars(select(Payer).where(Payer.organization_id == current_user.organization_id))]
+    return _act(
+        work_item,
+        form,
+        lambda f: services.log_call(
+            item=work_item,
+            actor=current_user,
+            now=utcnow(),
+            outcome=f.outcome.data,
+            payer_id=f.payer_id.data or None,
+            phone_line=f.phone_line.data,
+            representative=f.representative.data,
+            reference_number=f.reference_number.data,
+            next_action=f.next_action.data,
+            duration_minutes=f.duration_minutes.data,
+            body=f.body.data,
+        ),
+        "Call logged.",
+    )
+
+
+@bp.route("/items/<int:item_id>/reassign", methods=["POST"])
+def reassign(item_id: int):  # noqa: ANN201
+    work_item = get_item_for_user_or_404(item_id, current_user)
+    form = ReassignForm()
+    form.assignee_id.choices = [(0, "")] + [(u.id, u.name) for u in queries.assignable_users(work_item, current_user)]
+
+    def do(f: ReassignForm) -> Any:
+        assignee = db.session.get(User, f.assignee_id.data) if f.assignee_id.data else None
+        return services.reassign_item(item=work_item, actor=current_user, now=utcnow(), assignee=assignee, reason=f.reason.data)
+
+    return _act(work_item, form, do, "Reassigned.")
+
+
+@bp.route("/supervisor")
+def supervisor():  # noqa: ANN201
+    if not can_supervise(current_user):
+        abort(403)
+    now = utcnow()
+    tz = ZoneInfo(current_app.config["BACKOFFICE_SETTINGS"].timezone)
+    return render_template(
+        "supervisor/board.html",
+        queues=queries.queue_overview(current_user, now),
+        billers=queries.biller_workload(current_user, now, tz),
+        escalated=queries.escalated_items(current_user),
+        breached=queries.breached_items(current_user, now),
+        now=now,
+    )
+
+
+def _act(work_item: Any, form: FlaskForm, action: Callable[[Any], Any], done: str):  # noqa: ANN202
+    """Validate ``form``, run one service, flash the outcome, go back to the item."""
+    if not form.validate_on_submit():
+        for name, errors in form.errors.items():
+            field = getattr(form, name, None)
+            flash(f"{field.label.text if field is not None else name}: {'; '.join(errors)}", "error")
+    else:
+        try:
+            action(form)
+        except ServiceError as error:
+            flash(str(error), "error")
+        else:
+            flash(done, "success")
+    return redirect(url_for("work.item", item_id=work_item.id), 303)
+
+
+def _aware(value: datetime, tz: ZoneInfo) -> datetime:
+    return value.replace(tzinfo=tz)

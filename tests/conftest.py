@@ -1,0 +1,159 @@
+"""Fixtures in the flaskr shape: ``app``, ``client``, ``runner``, ``auth`` and an app context ``ctx``.
+
+The suite runs on SQLite by default and on PostgreSQL when BACKOFFICE_TEST_DATABASE_URL points at one.
+The schema is built once per run by the real Alembic migrations; each test ends by emptying every table
+and the test Redis database, so tests commit for real (as services do) and still start clean.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from backoffice import create_app
+from backoffice.extensions import db
+from backoffice.settings import load_settings
+
+TEST_DATABASE_URL = os.environ.get("BACKOFFICE_TEST_DATABASE_URL") or None
+TEST_REDIS_URL = os.environ.get("BACKOFFICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_POSTGRES = os.environ.get("BACKOFFICE_TEST_REQUIRE_POSTGRES", "").lower() in ("1", "true", "yes")
+ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"backoffice database: {'postgresql' if ON_POSTGRES else 'sqlite'}; redis: {TEST_REDIS_URL}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL-only tests skip on SQLite, unless the run demands PostgreSQL (CI), where that is an error."""
+    if REQUIRE_POSTGRES and not ON_POSTGRES:
+        raise pytest.UsageError(
+            "BACKOFFICE_TEST_REQUIRE_POSTGRES is set but BACKOFFICE_TEST_DATABASE_URL is not PostgreSQL"
+        )
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set BACKOFFICE_TEST_DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def make_settings(database_url: str, instance_path: str, **overrides: object):
+    """Settings for a test app: never read from os.environ."""
+    values = {
+        "env": "test",
+        "database_url": database_url,
+        "redis_url": TEST_REDIS_URL,
+        "secret_key": TEST_SECRET,
+        "instance_path": instance_path,
+        **overrides,
+    }
+    return load_settings(environ={}, overrides=values)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty database migrated to head, once per run."""
+    if TEST_DATABASE_URL:
+        engine = create_engine(TEST_DATABASE_URL)
+        with engine.begin() as conn:
+            if ON_POSTGRES:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        url = TEST_DATABASE_URL
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    from flask_migrate import upgrade
+
+    app = create_app(settings=make_settings(url, str(tmp_path_factory.mktemp("instance"))))
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path) -> Iterator[Flask]:  # noqa: ANN001
+    application = create_app(settings=make_settings(database_url, str(tmp_path)))
+    redis = Redis.from_url(TEST_REDIS_URL)
+    redis.flushdb()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        _empty_all_tables()
+        db.engine.dispose()
+    redis.flushdb()
+    redis.close()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[Flask]:
+    """An app context for service and query tests (views push their own)."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # noqa: ANN201
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def redis_conn(app: Flask) -> Redis:
+    return Redis.from_url(TEST_REDIS_URL)
+
+
+class AuthActions:
+    """Sign a test client in and out through the real login form (CSRF token included)."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, email: str, password: str = "correct horse battery", next_url: str = ""):  # noqa: ANN201
+        page = self._client.get("/login")
+        token = csrf_token(page.get_data(as_text=True))
+        return self._client.post(
+            "/login", data={"email": email, "password": password, "next": next_url, "csrf_token": token}
+        )
+
+    def logout(self):  # noqa: ANN201
+        token = csrf_token(self._client.get("/queue").get_data(as_text=True))
+        return self._client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    for tag in re.findall(r"<input[^>]*>", html):
+        if 'name="csrf_token"' in tag:
+            return re.search(r'value="([^"]+)"', tag).group(1)
+    raise AssertionError("no CSRF token on the page")
+
+
+def _empty_all_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - table names from our metadata

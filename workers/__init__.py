@@ -1,0 +1,1 @@
+"""RQ entry points. Jobs here are thin and Prefect-free: they open an app context and call a service."""
