@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from backoffice.accounts.models import User
-from backoffice.accounts.services import create_user
+from backoffice.accounts.services import hash_password
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import complete_npi
@@ -111,12 +112,22 @@ def make_session(practice: Practice, provider: Provider | None = None, patient: 
     return session
 
 
+@functools.cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)  # Argon2 costs ~0.2 s: hash once per run
+
+
 def make_user(org: Organization, role: str = "biller", practices: list[Practice] | None = None,
               **kw: Any) -> User:
+    """A user whose password is PASSWORD (create_user itself is tested in test_accounts)."""
     n = _n()
-    return create_user(organization_id=org.id, email=kw.pop("email", f"user{n}@example.test"),
-                       name=kw.pop("name", f"User {n}"), role=role, password=kw.pop("password", PASSWORD),
-                       now=NOW, practices=practices or [], **kw)
+    user = User(organization_id=org.id, email=kw.pop("email", f"user{n}@example.test"),
+                name=kw.pop("name", f"User {n}"), role=role, password_hash=_password_hash(),
+                practices=practices or [], queues=kw.pop("queues", []), skills=kw.pop("skills", []),
+                active=kw.pop("active", True), created_at=NOW, **kw)
+    db.session.add(user)
+    db.session.commit()
+    return user
 
 
 def make_ready_items(practice: Practice, count: int, *, kind: str = "verify_benefits",

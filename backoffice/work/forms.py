@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from backoffice.work.rules import CallOutcome, CompletionOutcome
 
 
-def _choices(enum: type) -> list[tuple[str, str]]:
-    return [(m.value, m.value.replace("_", " ").capitalize()) for m in enum]
+def choices(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:
+    """WTForms choices from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def _choices(enum: type) -> list[SelectChoice]:
+    return choices((m.value, m.value.replace("_", " ").capitalize()) for m in enum)
 
 
 class NoteForm(FlaskForm):

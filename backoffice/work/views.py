@@ -28,6 +28,7 @@ from backoffice.work.forms import (
     NoteForm,
     ReassignForm,
     SnoozeForm,
+    choices,
 )
 
 bp = Blueprint("work", __name__)
@@ -76,14 +77,8 @@ def get_next():  # noqa: ANN201
 @bp.route("/items/<int:item_id>")
 def item(item_id: int):  # noqa: ANN201
     work_item = get_item_for_user_or_404(item_id, current_user)
-    call_form = CallForm()
-    call_form.payer_id.choices = [(0, "—")] + [
-        (p.id, p.name) for p in db.session.scalars(select(Payer).where(Payer.organization_id == current_user.organization_id).order_by(Payer.name))
-    ]
-    reassign_form = ReassignForm()
-    reassign_form.assignee_id.choices = [(0, "Back to queue (unassigned)")] + [
-        (u.id, f"{u.name} ({u.role.value})") for u in queries.assignable_users(work_item, current_user)
-    ]
+    call_form = _call_form()
+    reassign_form = _reassign_form(work_item)
     session, coverages = queries.session_of(work_item)
     return render_template(
         "work/item.html",
@@ -148,8 +143,7 @@ def note(item_id: int):  # noqa: ANN201
 @bp.route("/items/<int:item_id>/calls", methods=["POST"])
 def call(item_id: int):  # noqa: ANN201
     work_item = get_item_for_user_or_404(item_id, current_user)
-    form = CallForm()
-    form.payer_id.choices = [(0, "—")] + [(p.id, p.name) for p in db.session.scalars(select(Payer).where(Payer.organization_id == current_user.organization_id))]
+    form = _call_form()
     return _act(
         work_item,
         form,
@@ -173,8 +167,7 @@ def call(item_id: int):  # noqa: ANN201
 @bp.route("/items/<int:item_id>/reassign", methods=["POST"])
 def reassign(item_id: int):  # noqa: ANN201
     work_item = get_item_for_user_or_404(item_id, current_user)
-    form = ReassignForm()
-    form.assignee_id.choices = [(0, "")] + [(u.id, u.name) for u in queries.assignable_users(work_item, current_user)]
+    form = _reassign_form(work_item)
 
     def do(f: ReassignForm) -> Any:
         assignee = db.session.get(User, f.assignee_id.data) if f.assignee_id.data else None
@@ -197,6 +190,24 @@ def supervisor():  # noqa: ANN201
         breached=queries.breached_items(current_user, now),
         now=now,
     )
+
+
+def _call_form() -> CallForm:
+    form = CallForm()
+    payers = db.session.scalars(
+        select(Payer).where(Payer.organization_id == current_user.organization_id).order_by(Payer.name)
+    )
+    form.payer_id.choices = choices([(0, "—")] + [(p.id, p.name) for p in payers])
+    return form
+
+
+def _reassign_form(work_item: Any) -> ReassignForm:
+    form = ReassignForm()
+    people = queries.assignable_users(work_item, current_user)
+    form.assignee_id.choices = choices(
+        [(0, "Back to queue (unassigned)")] + [(u.id, f"{u.name} ({u.role.value})") for u in people]
+    )
+    return form
 
 
 def _act(work_item: Any, form: FlaskForm, action: Callable[[Any], Any], done: str):  # noqa: ANN202
