@@ -76,6 +76,8 @@ def enqueue_after_commit(
     if queue not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {queue!r}")
     session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback, even with no SQL run yet, drops the job
     session.info.setdefault(PENDING_KEY, []).append(PendingJob(func, args, queue, job_id, options))
 
 
