@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -15,7 +15,7 @@ def money(value: Decimal | int | float | None) -> str:
     """$1,234.50; negatives as -$12.00; None as an em dash."""
     if value is None:
         return "—"
-    amount = Decimal(value).quantize(Decimal("0.01"))
+    amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "-" if amount < 0 else ""
     return f"{sign}${abs(amount):,.2f}"
 

@@ -98,7 +98,7 @@ def _seeding() -> Iterator[None]:
     """While seeding, skip SQLite's fsync per commit (a failed seed is simply re-run) and keep
     long-lived rows (users, practices) loaded across the services' ~3,000 commits."""
     session = db.session()
-    expire_on_commit, session.expire_on_commit = session.expire_on_commit, True  # EXPERIMENT
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     listeners: list[tuple[str, Any]] = []
     dialect = db.engine.dialect.name
     if dialect in _NO_WAIT:

@@ -1,0 +1,150 @@
+"""Sign-in: Argon2 hashes, throttling, safe redirects, session handling, and the access scope."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from backoffice.accounts.access import practice_ids_for
+from backoffice.accounts.rules import is_safe_next, login_locked_for
+from backoffice.accounts.services import LoginRefused, authenticate, create_user
+from backoffice.errors import ValidationFailed
+from tests import factories as f
+from tests.conftest import AuthActions, csrf_token
+from tests.factories import NOW, PASSWORD
+
+WINDOW = timedelta(minutes=15)
+
+
+@pytest.mark.parametrize("target", ["/queue", "/items/3?tab=calls", "/"])
+def test_local_paths_are_safe_next_targets(target: str) -> None:
+    assert is_safe_next(target)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["", None, "https://evil.example/", "//evil.example/x", "/\\evil.example", "\\\\evil", "javascript:alert(1)",
+     "queue", "/\x00x", "http:/x"],
+)
+def test_remote_or_odd_next_targets_are_refused(target: str | None) -> None:
+    assert not is_safe_next(target)
+
+
+def test_login_locks_after_max_failures_until_the_oldest_leaves_the_window() -> None:
+    failures = [NOW - timedelta(minutes=m) for m in (14, 10, 5, 2, 1)]
+    assert login_locked_for(failures[1:], now=NOW, max_failures=5, window=WINDOW) is None
+    assert login_locked_for(failures, now=NOW, max_failures=5, window=WINDOW) == timedelta(minutes=1)
+    assert login_locked_for(failures, now=NOW + timedelta(minutes=1), max_failures=5, window=WINDOW) is None
+
+
+def test_create_user_hashes_with_argon2id_and_normalizes_email(ctx) -> None:  # noqa: ANN001
+    org = f.make_org()
+    user = create_user(organization_id=org.id, email=" Ann@Example.TEST ", name="Ann", role="biller",
+                       password="a long enough password", now=NOW)
+    assert user.email == "ann@example.test"
+    assert user.password_hash.startswith("$argon2id$")
+    assert "a long enough password" not in user.password_hash
+    with pytest.raises(ValidationFailed, match="already exists"):
+        create_user(organization_id=org.id, email="ANN@example.test", name="Ann 2", role="biller",
+                    password="a long enough password", now=NOW)
+    with pytest.raises(ValidationFailed, match="password"):
+        create_user(organization_id=org.id, email="b@example.test", name="B", role="biller", password="short", now=NOW)
+    with pytest.raises(ValidationFailed, match="role"):
+        create_user(organization_id=org.id, email="c@example.test", name="C", role="owner",
+                    password="a long enough password", now=NOW)
+
+
+def test_authenticate_throttles_after_five_failures_and_a_success_clears_them(ctx) -> None:  # noqa: ANN001
+    org = f.make_org()
+    user = f.make_user(org, email="t@example.test")
+    kw = {"remote_addr": "127.0.0.1", "max_failures": 5, "window": WINDOW}
+    assert authenticate(email="t@example.test", password=PASSWORD, now=NOW, **kw).id == user.id
+    for minute in range(5):
+        assert authenticate(email="t@example.test", password="wrong", now=NOW + timedelta(minutes=minute), **kw) is None
+    with pytest.raises(LoginRefused, match="Try again in"):
+        authenticate(email="t@example.test", password=PASSWORD, now=NOW + timedelta(minutes=5), **kw)
+    assert authenticate(email="T@example.test", password=PASSWORD, now=NOW + timedelta(minutes=16), **kw).id == user.id
+    # The success cleared the failures: one more mistake does not lock the account.
+    assert authenticate(email="t@example.test", password="wrong", now=NOW + timedelta(minutes=17), **kw) is None
+    assert authenticate(email="t@example.test", password=PASSWORD, now=NOW + timedelta(minutes=17), **kw) is not None
+
+
+def test_unknown_emails_are_throttled_too(ctx) -> None:  # noqa: ANN001
+    kw = {"remote_addr": None, "max_failures": 2, "window": WINDOW}
+    for _ in range(2):
+        assert authenticate(email="nobody@example.test", password="x", now=NOW, **kw) is None
+    with pytest.raises(LoginRefused):
+        authenticate(email="nobody@example.test", password="x", now=NOW, **kw)
+
+
+def test_inactive_users_cannot_sign_in(ctx) -> None:  # noqa: ANN001
+    f.make_user(f.make_org(), email="gone@example.test", active=False)
+    assert authenticate(email="gone@example.test", password=PASSWORD, now=NOW, remote_addr=None,
+                        max_failures=5, window=WINDOW) is None
+
+
+def test_scope_billers_see_their_practices_supervisors_the_organization_only(ctx) -> None:  # noqa: ANN001
+    org, other_org = f.make_org(), f.make_org()
+    a, b = f.make_practice(org), f.make_practice(org)
+    foreign = f.make_practice(other_org)
+    assert practice_ids_for(f.make_user(org, practices=[a])) == {a.id}
+    assert practice_ids_for(f.make_user(org, role="supervisor")) == {a.id, b.id}
+    assert practice_ids_for(f.make_user(org, role="admin")) == {a.id, b.id}
+    assert foreign.id not in practice_ids_for(f.make_user(other_org, role="admin")) - {foreign.id}
+    assert practice_ids_for(f.make_user(org, practices=[a], active=False)) == set()
+
+
+def _user(app: Flask, **kw) -> None:  # noqa: ANN003
+    with app.app_context():
+        f.make_user(f.make_org(), email="u@example.test", **kw)
+
+
+def test_login_page_signs_in_and_redirects_to_a_local_next(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    _user(app)
+    response = auth.login("u@example.test", next_url="/items/7")
+    assert response.status_code == 302 and response.headers["Location"] == "/items/7"
+
+
+def test_login_ignores_a_remote_next(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    _user(app)
+    response = auth.login("u@example.test", next_url="https://evil.example/phish")
+    assert response.headers["Location"] == "/queue"
+
+
+def test_wrong_password_is_401_and_the_sixth_try_is_429(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    _user(app)
+    for _ in range(5):
+        response = auth.login("u@example.test", password="wrong password")
+        assert response.status_code == 401
+        assert "Email or password is wrong." in response.get_data(as_text=True)
+    response = auth.login("u@example.test")
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.get_data(as_text=True)
+
+
+def test_logout_is_a_post_and_ends_the_session(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    _user(app)
+    auth.login("u@example.test")
+    assert client.get("/logout").status_code == 405
+    assert auth.logout().status_code == 302
+    assert client.get("/queue").status_code == 302
+
+
+def test_session_cookie_is_httponly_and_samesite(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    _user(app)
+    cookie = auth.login("u@example.test").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_pages_carry_security_headers(client: FlaskClient) -> None:
+    response = client.get("/login")
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_login_form_has_a_csrf_token(client: FlaskClient) -> None:
+    assert csrf_token(client.get("/login").get_data(as_text=True))
