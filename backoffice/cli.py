@@ -51,8 +51,15 @@ def users() -> None:
 @click.option("--practice", "practice_slugs", multiple=True, help="Practice slug the user serves (repeat).")
 @click.option("--queue", "queues", multiple=True, help="Queue the user works (repeat).")
 @with_appcontext
-def users_create(email: str, name: str, role: str, password: str, org_slug: str | None,
-                 practice_slugs: tuple[str, ...], queues: tuple[str, ...]) -> None:
+def users_create(
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    org_slug: str | None,
+    practice_slugs: tuple[str, ...],
+    queues: tuple[str, ...],
+) -> None:
     """Create a user."""
     from sqlalchemy import select
 
@@ -63,15 +70,26 @@ def users_create(email: str, name: str, role: str, password: str, org_slug: str 
     orgs = db.session.scalars(select(Organization).order_by(Organization.id)).all()
     org = next((o for o in orgs if o.slug == org_slug), None) if org_slug else (orgs[0] if len(orgs) == 1 else None)
     if org is None:
-        raise click.UsageError("--organization: name an existing organization slug" if orgs else
-                               "no organization exists yet: run `backoffice demo --seed-only` or create one")
+        raise click.UsageError(
+            "--organization: name an existing organization slug"
+            if orgs
+            else "no organization exists yet: run `backoffice demo --seed-only` or create one"
+        )
     practices = db.session.scalars(select(Practice).where(Practice.slug.in_(practice_slugs))).all()
     missing = set(practice_slugs) - {p.slug for p in practices}
     if missing:
         raise click.UsageError(f"--practice: unknown slug(s): {', '.join(sorted(missing))}")
     try:
-        user = create_user(organization_id=org.id, email=email, name=name, role=role, password=password,
-                           now=utcnow(), practices=practices, queues=queues)
+        user = create_user(
+            organization_id=org.id,
+            email=email,
+            name=name,
+            role=role,
+            password=password,
+            now=utcnow(),
+            practices=practices,
+            queues=queues,
+        )
     except ServiceError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"created {user.role.value} {user.email} (id {user.id})")
@@ -139,7 +157,9 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
     with _redis_for(settings) as settings:
         worker = _spawn_worker(settings)
         app = create_app(settings=settings)
-        click.echo(f"\nbackoffice demo is running at http://{host}:{port}/  (ready in {time.monotonic() - started:.1f}s)")
+        click.echo(
+            f"\nbackoffice demo is running at http://{host}:{port}/  (ready in {time.monotonic() - started:.1f}s)"
+        )
         click.echo("Sign in as:")
         for email, password, role in logins:
             click.echo(f"  {role:<11} {email:<28} password: {password}")

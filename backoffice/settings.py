@@ -71,9 +71,7 @@ def _parse(name: str, raw: Any) -> Any:
     return raw.strip() or None if kind.endswith("None") else raw.strip()
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Build Settings from ``BACKOFFICE_*`` variables, then ``overrides``; unknown names are errors."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}

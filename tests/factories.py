@@ -60,8 +60,14 @@ def make_practice(org: Organization, **kw: Any) -> Practice:
 
 def make_provider(practice: Practice, **kw: Any) -> Provider:
     n = _n()
-    values = {"practice_id": practice.id, "first_name": "Dana", "last_name": f"Clinician{n}",
-              "npi": complete_npi(f"1{n:08d}"), "credential": "LCSW", "taxonomy": "1041C0700X"}
+    values = {
+        "practice_id": practice.id,
+        "first_name": "Dana",
+        "last_name": f"Clinician{n}",
+        "npi": complete_npi(f"1{n:08d}"),
+        "credential": "LCSW",
+        "taxonomy": "1041C0700X",
+    }
     values.update(kw)
     provider = Provider(**values)
     db.session.add(provider)
@@ -71,8 +77,16 @@ def make_provider(practice: Practice, **kw: Any) -> Provider:
 
 def make_payer(org: Organization, **kw: Any) -> Payer:
     n = _n()
-    values = {"organization_id": org.id, "payer_id": f"P{n:05d}", "name": f"Payer {n}", "kind": "commercial",
-              "filing_limit_days": 90, "appeal_window_days": 180, "telehealth_policy": {}, "prior_auth_cpts": []}
+    values = {
+        "organization_id": org.id,
+        "payer_id": f"P{n:05d}",
+        "name": f"Payer {n}",
+        "kind": "commercial",
+        "filing_limit_days": 90,
+        "appeal_window_days": 180,
+        "telehealth_policy": {},
+        "prior_auth_cpts": [],
+    }
     values.update(kw)
     payer = Payer(**values)
     db.session.add(payer)
@@ -82,29 +96,52 @@ def make_payer(org: Organization, **kw: Any) -> Payer:
 
 def make_patient(practice: Practice, payer: Payer | None = None, **kw: Any) -> Patient:
     n = _n()
-    values = {"practice_id": practice.id, "account_number": f"ACCT{n}", "first_name": "Pat",
-              "last_name": f"Patient{n}", "date_of_birth": date(1980, 1, 1), "sex": "F"}
+    values = {
+        "practice_id": practice.id,
+        "account_number": f"ACCT{n}",
+        "first_name": "Pat",
+        "last_name": f"Patient{n}",
+        "date_of_birth": date(1980, 1, 1),
+        "sex": "F",
+    }
     values.update(kw)
     patient = Patient(**values)
     db.session.add(patient)
     db.session.flush()
     if payer is not None:
-        db.session.add(Coverage(patient_id=patient.id, payer_id=payer.id, member_id=f"M{n:08d}",
-                                priority="primary", relationship_to_subscriber="18",
-                                effective_from=date(2026, 1, 1)))
+        db.session.add(
+            Coverage(
+                patient_id=patient.id,
+                payer_id=payer.id,
+                member_id=f"M{n:08d}",
+                priority="primary",
+                relationship_to_subscriber="18",
+                effective_from=date(2026, 1, 1),
+            )
+        )
     db.session.commit()
     return patient
 
 
-def make_session(practice: Practice, provider: Provider | None = None, patient: Patient | None = None,
-                 **kw: Any) -> Session:
+def make_session(
+    practice: Practice, provider: Provider | None = None, patient: Patient | None = None, **kw: Any
+) -> Session:
     n = _n()
     provider = provider or make_provider(practice)
     patient = patient or make_patient(practice)
-    values = {"practice_id": practice.id, "patient_id": patient.id, "provider_id": provider.id,
-              "external_ref": f"S-{n}", "date_of_service": (NOW - timedelta(days=2)).date(),
-              "service_kind": "psychotherapy", "minutes": 53, "modality": "in_person",
-              "patient_location": "office", "diagnoses": ["F33.1"], "received_at": NOW}
+    values = {
+        "practice_id": practice.id,
+        "patient_id": patient.id,
+        "provider_id": provider.id,
+        "external_ref": f"S-{n}",
+        "date_of_service": (NOW - timedelta(days=2)).date(),
+        "service_kind": "psychotherapy",
+        "minutes": 53,
+        "modality": "in_person",
+        "patient_location": "office",
+        "diagnoses": ["F33.1"],
+        "received_at": NOW,
+    }
     values.update(kw)
     session = Session(**values)
     db.session.add(session)
@@ -117,21 +154,30 @@ def _password_hash() -> str:
     return hash_password(PASSWORD)  # Argon2 costs ~0.2 s: hash once per run
 
 
-def make_user(org: Organization, role: str = "biller", practices: list[Practice] | None = None,
-              **kw: Any) -> User:
+def make_user(org: Organization, role: str = "biller", practices: list[Practice] | None = None, **kw: Any) -> User:
     """A user whose password is PASSWORD (create_user itself is tested in test_accounts)."""
     n = _n()
-    user = User(organization_id=org.id, email=kw.pop("email", f"user{n}@example.test"),
-                name=kw.pop("name", f"User {n}"), role=role, password_hash=_password_hash(),
-                practices=practices or [], queues=kw.pop("queues", []), skills=kw.pop("skills", []),
-                active=kw.pop("active", True), created_at=NOW, **kw)
+    user = User(
+        organization_id=org.id,
+        email=kw.pop("email", f"user{n}@example.test"),
+        name=kw.pop("name", f"User {n}"),
+        role=role,
+        password_hash=_password_hash(),
+        practices=practices or [],
+        queues=kw.pop("queues", []),
+        skills=kw.pop("skills", []),
+        active=kw.pop("active", True),
+        created_at=NOW,
+        **kw,
+    )
     db.session.add(user)
     db.session.commit()
     return user
 
 
-def make_ready_items(practice: Practice, count: int, *, kind: str = "verify_benefits",
-                     now: datetime = NOW) -> list[WorkItem]:
+def make_ready_items(
+    practice: Practice, count: int, *, kind: str = "verify_benefits", now: datetime = NOW
+) -> list[WorkItem]:
     """``count`` ready manual items of one kind, each the head of its own session's chain."""
     provider = make_provider(practice)
     patient = make_patient(practice)

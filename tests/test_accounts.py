@@ -26,8 +26,18 @@ def test_local_paths_are_safe_next_targets(target: str) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["", None, "https://evil.example/", "//evil.example/x", "/\\evil.example", "\\\\evil", "javascript:alert(1)",
-     "queue", "/\x00x", "http:/x"],
+    [
+        "",
+        None,
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "\\\\evil",
+        "javascript:alert(1)",
+        "queue",
+        "/\x00x",
+        "http:/x",
+    ],
 )
 def test_remote_or_odd_next_targets_are_refused(target: str | None) -> None:
     assert not is_safe_next(target)
@@ -40,24 +50,42 @@ def test_login_locks_after_max_failures_until_the_oldest_leaves_the_window() -> 
     assert login_locked_for(failures, now=NOW + timedelta(minutes=1), max_failures=5, window=WINDOW) is None
 
 
-def test_create_user_hashes_with_argon2id_and_normalizes_email(ctx) -> None:  # noqa: ANN001
+def test_create_user_hashes_with_argon2id_and_normalizes_email(ctx) -> None:
     org = f.make_org()
-    user = create_user(organization_id=org.id, email=" Ann@Example.TEST ", name="Ann", role="biller",
-                       password="a long enough password", now=NOW)
+    user = create_user(
+        organization_id=org.id,
+        email=" Ann@Example.TEST ",
+        name="Ann",
+        role="biller",
+        password="a long enough password",
+        now=NOW,
+    )
     assert user.email == "ann@example.test"
     assert user.password_hash.startswith("$argon2id$")
     assert "a long enough password" not in user.password_hash
     with pytest.raises(ValidationFailed, match="already exists"):
-        create_user(organization_id=org.id, email="ANN@example.test", name="Ann 2", role="biller",
-                    password="a long enough password", now=NOW)
+        create_user(
+            organization_id=org.id,
+            email="ANN@example.test",
+            name="Ann 2",
+            role="biller",
+            password="a long enough password",
+            now=NOW,
+        )
     with pytest.raises(ValidationFailed, match="password"):
         create_user(organization_id=org.id, email="b@example.test", name="B", role="biller", password="short", now=NOW)
     with pytest.raises(ValidationFailed, match="role"):
-        create_user(organization_id=org.id, email="c@example.test", name="C", role="owner",
-                    password="a long enough password", now=NOW)
+        create_user(
+            organization_id=org.id,
+            email="c@example.test",
+            name="C",
+            role="owner",
+            password="a long enough password",
+            now=NOW,
+        )
 
 
-def test_authenticate_throttles_after_five_failures_and_a_success_clears_them(ctx) -> None:  # noqa: ANN001
+def test_authenticate_throttles_after_five_failures_and_a_success_clears_them(ctx) -> None:
     org = f.make_org()
     user = f.make_user(org, email="t@example.test")
     kw = {"remote_addr": "127.0.0.1", "max_failures": 5, "window": WINDOW}
@@ -72,7 +100,7 @@ def test_authenticate_throttles_after_five_failures_and_a_success_clears_them(ct
     assert authenticate(email="t@example.test", password=PASSWORD, now=NOW + timedelta(minutes=17), **kw) is not None
 
 
-def test_unknown_emails_are_throttled_too(ctx) -> None:  # noqa: ANN001
+def test_unknown_emails_are_throttled_too(ctx) -> None:
     kw = {"remote_addr": None, "max_failures": 2, "window": WINDOW}
     for _ in range(2):
         assert authenticate(email="nobody@example.test", password="x", now=NOW, **kw) is None
@@ -80,13 +108,17 @@ def test_unknown_emails_are_throttled_too(ctx) -> None:  # noqa: ANN001
         authenticate(email="nobody@example.test", password="x", now=NOW, **kw)
 
 
-def test_inactive_users_cannot_sign_in(ctx) -> None:  # noqa: ANN001
+def test_inactive_users_cannot_sign_in(ctx) -> None:
     f.make_user(f.make_org(), email="gone@example.test", active=False)
-    assert authenticate(email="gone@example.test", password=PASSWORD, now=NOW, remote_addr=None,
-                        max_failures=5, window=WINDOW) is None
+    assert (
+        authenticate(
+            email="gone@example.test", password=PASSWORD, now=NOW, remote_addr=None, max_failures=5, window=WINDOW
+        )
+        is None
+    )
 
 
-def test_scope_billers_see_their_practices_supervisors_the_organization_only(ctx) -> None:  # noqa: ANN001
+def test_scope_billers_see_their_practices_supervisors_the_organization_only(ctx) -> None:
     org, other_org = f.make_org(), f.make_org()
     a, b = f.make_practice(org), f.make_practice(org)
     foreign = f.make_practice(other_org)
@@ -97,7 +129,7 @@ def test_scope_billers_see_their_practices_supervisors_the_organization_only(ctx
     assert practice_ids_for(f.make_user(org, practices=[a], active=False)) == set()
 
 
-def _user(app: Flask, **kw) -> None:  # noqa: ANN003
+def _user(app: Flask, **kw) -> None:
     with app.app_context():
         f.make_user(f.make_org(), email="u@example.test", **kw)
 

@@ -15,7 +15,9 @@ from tests import factories as f
 from tests.factories import NOW
 
 
-def _claim_until_empty(app: Flask, user_ids: list[int], barrier: threading.Barrier) -> tuple[list[int], list[BaseException]]:
+def _claim_until_empty(
+    app: Flask, user_ids: list[int], barrier: threading.Barrier
+) -> tuple[list[int], list[BaseException]]:
     claimed: list[int] = []
     errors: list[BaseException] = []
     lock = threading.Lock()

@@ -18,43 +18,78 @@ from tests.factories import NOW
 
 
 def test_help_lists_every_command() -> None:
-    result = subprocess.run([sys.executable, "-m", "backoffice.cli", "--help"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "backoffice.cli", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0
     for command in ("db", "demo", "serve", "users", "worker"):
         assert f"  {command} " in result.stdout
 
 
-def test_users_create_makes_a_biller_for_named_practices(app, runner) -> None:  # noqa: ANN001
+def test_users_create_makes_a_biller_for_named_practices(app, runner) -> None:
     with app.app_context():
         org = f.make_org(slug="acme")
         practice_id = f.make_practice(org, slug="calm-mind").id
-    result = runner.invoke(cli, ["users", "create", "--email", "New@Example.test", "--name", "New Biller", "--role",
-                                 "biller", "--password", "long enough pw", "--practice", "calm-mind", "--queue", "coding"])
+    result = runner.invoke(
+        cli,
+        [
+            "users",
+            "create",
+            "--email",
+            "New@Example.test",
+            "--name",
+            "New Biller",
+            "--role",
+            "biller",
+            "--password",
+            "long enough pw",
+            "--practice",
+            "calm-mind",
+            "--queue",
+            "coding",
+        ],
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         user = db.session.scalars(select(User).where(User.email == "new@example.test")).one()
         assert [p.id for p in user.practices] == [practice_id] and user.queues == ["coding"]
 
 
-def test_users_create_names_an_unknown_practice(app, runner) -> None:  # noqa: ANN001
+def test_users_create_names_an_unknown_practice(app, runner) -> None:
     with app.app_context():
         f.make_org()
-    result = runner.invoke(cli, ["users", "create", "--email", "a@example.test", "--name", "A", "--role", "biller",
-                                 "--password", "long enough pw", "--practice", "nope"])
+    result = runner.invoke(
+        cli,
+        [
+            "users",
+            "create",
+            "--email",
+            "a@example.test",
+            "--name",
+            "A",
+            "--role",
+            "biller",
+            "--password",
+            "long enough pw",
+            "--practice",
+            "nope",
+        ],
+    )
     assert result.exit_code == 2
     assert "unknown slug(s): nope" in result.output
 
 
-def test_users_create_reports_a_short_password(app, runner) -> None:  # noqa: ANN001
+def test_users_create_reports_a_short_password(app, runner) -> None:
     with app.app_context():
         f.make_org()
-    result = runner.invoke(cli, ["users", "create", "--email", "a@example.test", "--name", "A", "--role", "biller",
-                                 "--password", "short"])
+    result = runner.invoke(
+        cli, ["users", "create", "--email", "a@example.test", "--name", "A", "--role", "biller", "--password", "short"]
+    )
     assert result.exit_code == 1
     assert "password: at least 10 characters" in result.output
 
 
-def test_worker_burst_runs_queued_automation(app, runner) -> None:  # noqa: ANN001
+def test_worker_burst_runs_queued_automation(app, runner) -> None:
     with app.app_context():
         practice = f.make_practice(f.make_org())
         item_id = create_chain(session=f.make_session(practice), kinds=["audit"], now=NOW, automated=["audit"])[0].id

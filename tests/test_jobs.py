@@ -24,7 +24,7 @@ def _queued(redis_conn: Redis) -> list[str]:
     return [job.func_name for name in QUEUE_NAMES for job in get_queue(name, redis_conn).jobs]
 
 
-def _automated_chain(ctx_practice, kinds=("verify_benefits", "enter_charge")):  # noqa: ANN001, ANN202
+def _automated_chain(ctx_practice, kinds=("verify_benefits", "enter_charge")):
     session = f.make_session(ctx_practice)
     return services.create_chain(session=session, kinds=list(kinds), now=NOW, automated=kinds)
 
@@ -34,7 +34,7 @@ def _work_off(redis_conn: Redis) -> None:
     SimpleWorker(queues, connection=redis_conn, serializer=JSONSerializer).work(burst=True)
 
 
-def test_a_job_is_sent_only_when_the_transaction_commits(ctx, redis_conn) -> None:  # noqa: ANN001
+def test_a_job_is_sent_only_when_the_transaction_commits(ctx, redis_conn) -> None:
     enqueue_after_commit("workers.jobs.run_automated_item", 41)
     assert len(pending_jobs()) == 1
     assert _queued(redis_conn) == []
@@ -43,7 +43,7 @@ def test_a_job_is_sent_only_when_the_transaction_commits(ctx, redis_conn) -> Non
     assert get_queue("default", redis_conn).jobs[0].args == [41]
 
 
-def test_a_rolled_back_transaction_sends_nothing(ctx, redis_conn) -> None:  # noqa: ANN001
+def test_a_rolled_back_transaction_sends_nothing(ctx, redis_conn) -> None:
     enqueue_after_commit("workers.jobs.run_automated_item", 42)
     db.session.rollback()
     assert pending_jobs() == []
@@ -52,19 +52,19 @@ def test_a_rolled_back_transaction_sends_nothing(ctx, redis_conn) -> None:  # no
 
 
 @pytest.mark.parametrize("bad", [{"patient": "Jane Doe"}, ["x"], 1.5, True])
-def test_job_arguments_must_be_ids(ctx, bad) -> None:  # noqa: ANN001
+def test_job_arguments_must_be_ids(ctx, bad) -> None:
     with pytest.raises(TypeError, match="IDs"):
         enqueue_after_commit("workers.jobs.run_automated_item", bad)
 
 
-def test_planning_an_automated_step_enqueues_its_job_after_commit(ctx, redis_conn) -> None:  # noqa: ANN001
+def test_planning_an_automated_step_enqueues_its_job_after_commit(ctx, redis_conn) -> None:
     practice = f.make_practice(f.make_org())
     chain = _automated_chain(practice)
     jobs = get_queue("default", redis_conn).jobs
     assert [(j.func_name, j.args) for j in jobs] == [("workers.jobs.run_automated_item", [chain[0].id])]
 
 
-def test_a_step_without_automation_becomes_a_manual_item_with_the_reason(ctx, redis_conn) -> None:  # noqa: ANN001
+def test_a_step_without_automation_becomes_a_manual_item_with_the_reason(ctx, redis_conn) -> None:
     practice = f.make_practice(f.make_org())
     first_id = _automated_chain(practice)[0].id
     _work_off(redis_conn)  # the worker ends each job with a fresh session
@@ -77,7 +77,7 @@ def test_a_step_without_automation_becomes_a_manual_item_with_the_reason(ctx, re
     assert entry.actor_label == "worker:verify_benefits" and entry.data["handed_over"] is True
 
 
-def test_a_registered_step_completes_the_item_and_releases_the_next_automated_one(ctx, redis_conn, monkeypatch) -> None:  # noqa: ANN001
+def test_a_registered_step_completes_the_item_and_releases_the_next_automated_one(ctx, redis_conn, monkeypatch) -> None:
     seen: list[int] = []
 
     def step(item: WorkItem, now: datetime) -> dict:
@@ -96,7 +96,7 @@ def test_a_registered_step_completes_the_item_and_releases_the_next_automated_on
     assert (second.state, second.mode) == (ItemState.READY, Mode.MANUAL)
 
 
-def test_running_the_same_job_twice_has_the_effect_of_once(ctx, redis_conn, monkeypatch) -> None:  # noqa: ANN001
+def test_running_the_same_job_twice_has_the_effect_of_once(ctx, redis_conn, monkeypatch) -> None:
     monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", lambda item, now: {"checked": True})
     practice = f.make_practice(f.make_org())
     chain = _automated_chain(practice, kinds=("verify_benefits",))
@@ -109,7 +109,7 @@ def test_running_the_same_job_twice_has_the_effect_of_once(ctx, redis_conn, monk
     assert len(completions) == 1
 
 
-def test_a_failing_step_records_the_attempt_without_the_message_and_raises_for_rq_retry(ctx, monkeypatch) -> None:  # noqa: ANN001
+def test_a_failing_step_records_the_attempt_without_the_message_and_raises_for_rq_retry(ctx, monkeypatch) -> None:
     def step(item: WorkItem, now: datetime) -> dict:
         raise ConnectionError("payer portal down for member 123456789")
 
@@ -124,7 +124,7 @@ def test_a_failing_step_records_the_attempt_without_the_message_and_raises_for_r
     assert "123456789" not in logged
 
 
-def test_a_step_that_needs_a_person_hands_over_with_its_evidence(ctx, monkeypatch) -> None:  # noqa: ANN001
+def test_a_step_that_needs_a_person_hands_over_with_its_evidence(ctx, monkeypatch) -> None:
     def step(item: WorkItem, now: datetime) -> dict:
         raise work_jobs.NeedsPerson("benefits are ambiguous", {"eb01": "U"})
 

@@ -24,13 +24,13 @@ def test_the_migration_chain_has_a_single_head() -> None:
     assert len(ScriptDirectory.from_config(config).get_heads()) == 1
 
 
-def test_the_migrated_schema_matches_the_models(ctx) -> None:  # noqa: ANN001
+def test_the_migrated_schema_matches_the_models(ctx) -> None:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
         assert compare_metadata(context, db.metadata) == []
 
 
-def test_migrations_downgrade_to_nothing_and_back(tmp_path) -> None:  # noqa: ANN001
+def test_migrations_downgrade_to_nothing_and_back(tmp_path) -> None:
     app = create_app(settings=make_settings(f"sqlite:///{tmp_path / 'm.sqlite3'}", str(tmp_path)))
     with app.app_context():
         directory = app.extensions["migrate"].directory

@@ -22,6 +22,7 @@ LA = ZoneInfo("America/Los_Angeles")
 
 # --- NPI (billing-rules.md 4.3) ---
 
+
 def test_cms_worked_example_npi_is_valid_and_its_neighbour_is_not() -> None:
     assert npi_check_digit("123456789") == 3
     assert npi_is_valid("1234567893")
@@ -53,26 +54,45 @@ def test_any_single_digit_change_breaks_the_npi() -> None:
     for position in range(1, 10):
         for digit in "0123456789":
             if digit != npi[position]:
-                assert not npi_is_valid(npi[:position] + digit + npi[position + 1:])
+                assert not npi_is_valid(npi[:position] + digit + npi[position + 1 :])
 
 
-@pytest.mark.parametrize("npi, problem", [
-    ("123456789", "exactly 10 digits"), ("12345678931", "exactly 10 digits"), ("12345A7893", "exactly 10 digits"),
-    ("3234567893", "start with 1"), ("1234567890", "check digit is wrong (expected 3)"), ("1234567893", None),
-])
+@pytest.mark.parametrize(
+    "npi, problem",
+    [
+        ("123456789", "exactly 10 digits"),
+        ("12345678931", "exactly 10 digits"),
+        ("12345A7893", "exactly 10 digits"),
+        ("3234567893", "start with 1"),
+        ("1234567890", "check digit is wrong (expected 3)"),
+        ("1234567893", None),
+    ],
+)
 def test_npi_problem_names_the_rule(npi: str, problem: str | None) -> None:
     result = npi_problem(npi)
     assert result is None if problem is None else problem in result
 
 
-@pytest.mark.parametrize("credential, expected", [("MD", True), ("DO", True), ("NP", True), ("PA", True),
-                                                  ("PhD", False), ("PsyD", False), ("LCSW", False), ("LPC", False),
-                                                  ("LMFT", False)])
+@pytest.mark.parametrize(
+    "credential, expected",
+    [
+        ("MD", True),
+        ("DO", True),
+        ("NP", True),
+        ("PA", True),
+        ("PhD", False),
+        ("PsyD", False),
+        ("LCSW", False),
+        ("LPC", False),
+        ("LMFT", False),
+    ],
+)
 def test_only_prescribers_may_bill_medical_services(credential: str, expected: bool) -> None:
     assert is_prescriber(credential) is expected
 
 
 # --- business days and SLA ---
+
 
 def test_us_federal_holidays_include_observed_days() -> None:
     holidays_2026 = us_federal_holidays(2026)
@@ -82,13 +102,16 @@ def test_us_federal_holidays_include_observed_days() -> None:
     assert is_business_day(date(2026, 11, 27))  # the day after Thanksgiving is not a federal holiday
 
 
-@pytest.mark.parametrize("start, days, expected", [
-    (date(2026, 11, 20), 1, date(2026, 11, 23)),  # Friday + 1 → Monday
-    (date(2026, 11, 25), 1, date(2026, 11, 27)),  # Wednesday + 1 skips Thanksgiving
-    (date(2026, 12, 24), 1, date(2026, 12, 28)),  # Christmas Friday, then the weekend
-    (date(2026, 11, 28), 0, date(2026, 11, 30)),  # zero days from a Saturday: the next business day
-    (date(2026, 11, 18), 5, date(2026, 11, 25)),
-])
+@pytest.mark.parametrize(
+    "start, days, expected",
+    [
+        (date(2026, 11, 20), 1, date(2026, 11, 23)),  # Friday + 1 → Monday
+        (date(2026, 11, 25), 1, date(2026, 11, 27)),  # Wednesday + 1 skips Thanksgiving
+        (date(2026, 12, 24), 1, date(2026, 12, 28)),  # Christmas Friday, then the weekend
+        (date(2026, 11, 28), 0, date(2026, 11, 30)),  # zero days from a Saturday: the next business day
+        (date(2026, 11, 18), 5, date(2026, 11, 25)),
+    ],
+)
 def test_add_business_days(start: date, days: int, expected: date) -> None:
     assert rules.add_business_days(start, days, is_business_day) == expected
 
@@ -110,27 +133,41 @@ def test_an_item_ready_late_in_the_evening_counts_from_the_local_date() -> None:
 def test_sla_policy_defaults_follow_the_domain_reference_and_practices_override() -> None:
     assert rules.sla_policy_for("enter_charge", None) == SlaPolicy("default:enter_charge:1bd", 1)
     assert rules.sla_policy_for("appeal", {}) == SlaPolicy("default:appeal:5bd", 5)
-    assert rules.sla_policy_for("verify_benefits", {"verify_benefits": 3}) == SlaPolicy("practice:verify_benefits:3bd", 3)
+    assert rules.sla_policy_for("verify_benefits", {"verify_benefits": 3}) == SlaPolicy(
+        "practice:verify_benefits:3bd", 3
+    )
     with pytest.raises(ValueError, match="zero or more"):
         rules.sla_policy_for("audit", {"audit": -1})
 
 
-@pytest.mark.parametrize("offset, state, expected", [
-    (timedelta(hours=5), "ready", "ok"), (timedelta(hours=4), "ready", "due_soon"),
-    (timedelta(minutes=1), "in_progress", "due_soon"), (timedelta(0), "ready", "breached"),
-    (timedelta(hours=-3), "snoozed", "breached"), (timedelta(hours=-3), "done", "none"),
-    (timedelta(hours=-3), "cancelled", "none"),
-])
+@pytest.mark.parametrize(
+    "offset, state, expected",
+    [
+        (timedelta(hours=5), "ready", "ok"),
+        (timedelta(hours=4), "ready", "due_soon"),
+        (timedelta(minutes=1), "in_progress", "due_soon"),
+        (timedelta(0), "ready", "breached"),
+        (timedelta(hours=-3), "snoozed", "breached"),
+        (timedelta(hours=-3), "done", "none"),
+        (timedelta(hours=-3), "cancelled", "none"),
+    ],
+)
 def test_sla_status(offset: timedelta, state: str, expected: str) -> None:
     now = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
     assert rules.sla_status(now + offset, now, state=state) == expected
     assert rules.sla_status(None, now, state=state) == "none"
 
 
-@pytest.mark.parametrize("offset, text", [
-    (timedelta(days=2, hours=3, minutes=5), "2d 3h left"), (timedelta(hours=1, minutes=30), "1h 30m left"),
-    (timedelta(minutes=45), "45m left"), (timedelta(hours=-26), "overdue 1d 2h"), (timedelta(minutes=-5), "overdue 5m"),
-])
+@pytest.mark.parametrize(
+    "offset, text",
+    [
+        (timedelta(days=2, hours=3, minutes=5), "2d 3h left"),
+        (timedelta(hours=1, minutes=30), "1h 30m left"),
+        (timedelta(minutes=45), "45m left"),
+        (timedelta(hours=-26), "overdue 1d 2h"),
+        (timedelta(minutes=-5), "overdue 5m"),
+    ],
+)
 def test_countdown(offset: timedelta, text: str) -> None:
     now = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
     assert rules.countdown(now + offset, now) == text
@@ -139,7 +176,12 @@ def test_countdown(offset: timedelta, text: str) -> None:
 
 def test_chain_kinds_keep_chain_order_and_never_plan_an_appeal() -> None:
     owned = ["appeal", "submit", "verify_benefits", "audit", "enter_charge"]
-    assert rules.chain_kinds(owned) == [WorkKind.VERIFY_BENEFITS, WorkKind.ENTER_CHARGE, WorkKind.AUDIT, WorkKind.SUBMIT]
+    assert rules.chain_kinds(owned) == [
+        WorkKind.VERIFY_BENEFITS,
+        WorkKind.ENTER_CHARGE,
+        WorkKind.AUDIT,
+        WorkKind.SUBMIT,
+    ]
 
 
 def test_escalation_bumps_priority_up_to_a_cap() -> None:
@@ -154,14 +196,23 @@ def test_every_kind_has_a_queue_an_sla_and_a_label() -> None:
 
 # --- claim lifecycle ---
 
+
 def test_claim_lifecycle_follows_the_happy_path() -> None:
     path = ["draft", "scrubbed", "submitted", "accepted", "denied", "appealed", "paid", "closed"]
     for current, new in zip(path, path[1:], strict=False):
         assert can_move(ClaimStatus(current), ClaimStatus(new)), (current, new)
 
 
-@pytest.mark.parametrize("current, new", [("draft", "submitted"), ("submitted", "paid"), ("rejected", "submitted"),
-                                          ("closed", "draft"), ("rejected", "appealed")])
+@pytest.mark.parametrize(
+    "current, new",
+    [
+        ("draft", "submitted"),
+        ("submitted", "paid"),
+        ("rejected", "submitted"),
+        ("closed", "draft"),
+        ("rejected", "appealed"),
+    ],
+)
 def test_claim_lifecycle_refuses_shortcuts(current: str, new: str) -> None:
     assert not can_move(ClaimStatus(current), ClaimStatus(new))
 
@@ -172,8 +223,17 @@ def test_a_rejection_goes_back_to_draft_because_it_was_never_filed() -> None:
 
 # --- template filters ---
 
-@pytest.mark.parametrize("value, text", [(Decimal("1234.5"), "$1,234.50"), (0, "$0.00"), (Decimal("-12"), "-$12.00"),
-                                         (None, "—"), (Decimal("0.005"), "$0.01")])
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (Decimal("1234.5"), "$1,234.50"),
+        (0, "$0.00"),
+        (Decimal("-12"), "-$12.00"),
+        (None, "—"),
+        (Decimal("0.005"), "$0.01"),
+    ],
+)
 def test_money(value: Decimal | None, text: str) -> None:
     assert money(value) == text
 

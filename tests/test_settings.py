@@ -19,8 +19,12 @@ def test_defaults_are_development_with_no_urls() -> None:
 
 def test_variables_are_read_with_the_prefix_and_overrides_win() -> None:
     settings = load_settings(
-        environ={"BACKOFFICE_REDIS_URL": "redis://127.0.0.1:6379/2", "BACKOFFICE_LOGIN_MAX_FAILURES": "7",
-                 "PATH": "/bin", "BACKOFFICE_TEST_DATABASE_URL": "ignored: test-runner variable"},
+        environ={
+            "BACKOFFICE_REDIS_URL": "redis://127.0.0.1:6379/2",
+            "BACKOFFICE_LOGIN_MAX_FAILURES": "7",
+            "PATH": "/bin",
+            "BACKOFFICE_TEST_DATABASE_URL": "ignored: test-runner variable",
+        },
         overrides={"login_max_failures": 9},
     )
     assert settings.redis_url == "redis://127.0.0.1:6379/2" and settings.login_max_failures == 9
@@ -31,8 +35,19 @@ def test_an_unknown_backoffice_variable_is_an_error_naming_it() -> None:
         load_settings(environ={"BACKOFFICE_DATABSE_URL": "sqlite://"})
 
 
-@pytest.mark.parametrize("raw, expected", [("1", True), ("TRUE", True), ("yes", True), ("on", True),
-                                           ("0", False), ("False", False), ("no", False), (" off ", False)])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("1", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("on", True),
+        ("0", False),
+        ("False", False),
+        ("no", False),
+        (" off ", False),
+    ],
+)
 def test_booleans_accept_a_fixed_set_of_spellings(raw: str, expected: bool) -> None:
     assert parse_bool("flag", raw) is expected
 
@@ -62,15 +77,20 @@ def test_bad_settings_are_refused_with_the_variable_named(environ: dict[str, str
         load_settings(environ=environ)
 
 
-def test_production_with_a_real_secret_is_accepted_and_uses_secure_cookies(tmp_path) -> None:  # noqa: ANN001
-    settings = load_settings(environ={"BACKOFFICE_ENV": "production", "BACKOFFICE_SECRET_KEY": "x" * 40,
-                                      "BACKOFFICE_DATABASE_URL": "postgresql+psycopg://db/backoffice"},
-                             overrides={"instance_path": str(tmp_path)})
+def test_production_with_a_real_secret_is_accepted_and_uses_secure_cookies(tmp_path) -> None:
+    settings = load_settings(
+        environ={
+            "BACKOFFICE_ENV": "production",
+            "BACKOFFICE_SECRET_KEY": "x" * 40,
+            "BACKOFFICE_DATABASE_URL": "postgresql+psycopg://db/backoffice",
+        },
+        overrides={"instance_path": str(tmp_path)},
+    )
     app = create_app(settings=settings)
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 
-def test_the_default_database_is_a_sqlite_file_in_the_instance_folder(tmp_path) -> None:  # noqa: ANN001
+def test_the_default_database_is_a_sqlite_file_in_the_instance_folder(tmp_path) -> None:
     app = create_app(settings=load_settings(environ={}, overrides={"instance_path": str(tmp_path)}))
     assert app.config["SQLALCHEMY_DATABASE_URI"] == default_database_url(tmp_path)
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/backoffice.sqlite3"
@@ -87,8 +107,12 @@ def test_importing_every_module_and_building_the_app_opens_no_connection() -> No
         "create_app()\n"
         "print('ok')\n"
     )
-    env = {"BACKOFFICE_DATABASE_URL": "postgresql+psycopg://nobody@192.0.2.1:1/none",
-           "BACKOFFICE_REDIS_URL": "redis://192.0.2.1:1/0", "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    env = {
+        "BACKOFFICE_DATABASE_URL": "postgresql+psycopg://nobody@192.0.2.1:1/none",
+        "BACKOFFICE_REDIS_URL": "redis://192.0.2.1:1/0",
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+    }
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

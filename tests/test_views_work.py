@@ -23,8 +23,15 @@ def _world(app: Flask) -> dict[str, int]:
         supervisor = f.make_user(org, role="supervisor", email="sup@example.test", name="Sam Super")
         items_a = f.make_ready_items(practice_a, 2)
         items_b = f.make_ready_items(practice_b, 1)
-        return {"a1": items_a[0].id, "a2": items_a[1].id, "b1": items_b[0].id, "payer": payer.id,
-                "biller": biller.id, "other": other.id, "supervisor": supervisor.id}
+        return {
+            "a1": items_a[0].id,
+            "a2": items_a[1].id,
+            "b1": items_b[0].id,
+            "payer": payer.id,
+            "biller": biller.id,
+            "other": other.id,
+            "supervisor": supervisor.id,
+        }
 
 
 def test_it_redirects_anonymous_users_to_login_with_a_local_next(client: FlaskClient) -> None:
@@ -47,12 +54,24 @@ def test_biller_gets_next_logs_a_call_completes_and_sees_it_in_the_timeline(
 
     page = client.get(item_url).get_data(as_text=True)
     token = csrf_token(page)
-    response = client.post(f"/items/{item_id}/calls", data={
-        "csrf_token": token, "payer_id": ids["payer"], "phone_line": "provider services",
-        "representative": "Maria", "reference_number": "REF-2026-1122-001", "outcome": "benefits_confirmed",
-        "next_action": "enter charge", "duration_minutes": "12", "body": "copay $30"})
+    response = client.post(
+        f"/items/{item_id}/calls",
+        data={
+            "csrf_token": token,
+            "payer_id": ids["payer"],
+            "phone_line": "provider services",
+            "representative": "Maria",
+            "reference_number": "REF-2026-1122-001",
+            "outcome": "benefits_confirmed",
+            "next_action": "enter charge",
+            "duration_minutes": "12",
+            "body": "copay $30",
+        },
+    )
     assert response.status_code == 303
-    response = client.post(f"/items/{item_id}/complete", data={"csrf_token": token, "outcome": "resolved", "note": "verified"})
+    response = client.post(
+        f"/items/{item_id}/complete", data={"csrf_token": token, "outcome": "resolved", "note": "verified"}
+    )
     assert response.status_code == 303
 
     page = client.get(item_url).get_data(as_text=True)
@@ -62,11 +81,15 @@ def test_biller_gets_next_logs_a_call_completes_and_sees_it_in_the_timeline(
         item = db.session.get(WorkItem, item_id)
         assert item.state == ItemState.DONE
         assert item.assignee_id == ids["biller"]
-        kinds = [i.kind.value for i in db.session.query(Interaction).filter_by(work_item_id=item_id).order_by(Interaction.id)]
+        kinds = [
+            i.kind.value for i in db.session.query(Interaction).filter_by(work_item_id=item_id).order_by(Interaction.id)
+        ]
         assert kinds == ["status_change", "assignment", "call", "status_change"]
 
 
-def test_a_biller_of_practice_a_gets_404_on_practice_b_items(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_a_biller_of_practice_a_gets_404_on_practice_b_items(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
     ids = _world(app)
     auth.login("biller@example.test")
     assert client.get(f"/items/{ids['b1']}").status_code == 404

@@ -19,7 +19,7 @@ CHAIN = ["verify_benefits", "enter_charge", "audit", "submit"]
 
 
 @pytest.fixture
-def world(ctx):  # noqa: ANN001, ANN201
+def world(ctx):
     org = f.make_org()
     practice = f.make_practice(org)
     other_practice = f.make_practice(org)
@@ -38,7 +38,7 @@ def _count(model: type) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
-def test_create_chain_makes_the_first_step_ready_with_an_sla_and_blocks_the_rest(world) -> None:  # noqa: ANN001
+def test_create_chain_makes_the_first_step_ready_with_an_sla_and_blocks_the_rest(world) -> None:
     session = f.make_session(world["practice"])
     chain = services.create_chain(session=session, kinds=CHAIN, now=NOW)
     assert [i.kind for i in chain] == CHAIN
@@ -52,7 +52,7 @@ def test_create_chain_makes_the_first_step_ready_with_an_sla_and_blocks_the_rest
     assert _count(Interaction) == 4
 
 
-def test_create_chain_is_idempotent(world) -> None:  # noqa: ANN001
+def test_create_chain_is_idempotent(world) -> None:
     session = f.make_session(world["practice"])
     first = services.create_chain(session=session, kinds=CHAIN, now=NOW)
     again = services.create_chain(session=session, kinds=CHAIN, now=NOW + timedelta(hours=1))
@@ -61,14 +61,14 @@ def test_create_chain_is_idempotent(world) -> None:  # noqa: ANN001
     assert _count(Interaction) == 4
 
 
-def test_create_chain_refuses_unknown_kinds_and_writes_nothing(world) -> None:  # noqa: ANN001
+def test_create_chain_refuses_unknown_kinds_and_writes_nothing(world) -> None:
     session = f.make_session(world["practice"])
     with pytest.raises(ValidationFailed, match="unknown work kind"):
         services.create_chain(session=session, kinds=["verify_benefits", "make_coffee"], now=NOW)
     assert _count(WorkItem) == 0
 
 
-def test_practice_sla_override_sets_the_due_date_and_names_the_policy(world) -> None:  # noqa: ANN001
+def test_practice_sla_override_sets_the_due_date_and_names_the_policy(world) -> None:
     practice = f.make_practice(world["org"], sla_overrides={"verify_benefits": 5})
     chain = services.create_chain(session=f.make_session(practice), kinds=["verify_benefits"], now=NOW)
     # 5 business days after Wed 11/18, skipping the weekend and Thanksgiving (Thu 11/26): Wed 11/25.
@@ -76,7 +76,7 @@ def test_practice_sla_override_sets_the_due_date_and_names_the_policy(world) -> 
     assert chain[0].sla_policy == "practice:verify_benefits:5bd"
 
 
-def test_completing_a_step_releases_the_next_with_its_own_sla(world) -> None:  # noqa: ANN001
+def test_completing_a_step_releases_the_next_with_its_own_sla(world) -> None:
     chain = services.create_chain(session=f.make_session(world["practice"]), kinds=CHAIN, now=NOW)
     later = NOW + timedelta(hours=3)
     released = services.complete_item(item=chain[0], actor=world["biller"], now=later)
@@ -86,11 +86,13 @@ def test_completing_a_step_releases_the_next_with_its_own_sla(world) -> None:  #
     assert chain[1].state == ItemState.READY
     assert chain[1].due_at == datetime(2026, 11, 19, 22, 0, tzinfo=UTC)  # enter_charge: 1 business day
     assert chain[2].state == ItemState.BLOCKED
-    log = db.session.scalars(select(Interaction).where(Interaction.work_item_id == chain[1].id).order_by(Interaction.id)).all()
+    log = db.session.scalars(
+        select(Interaction).where(Interaction.work_item_id == chain[1].id).order_by(Interaction.id)
+    ).all()
     assert [(e.from_state, e.to_state) for e in log] == [(None, "blocked"), ("blocked", "ready")]
 
 
-def test_claim_next_takes_highest_priority_then_soonest_due(world) -> None:  # noqa: ANN001
+def test_claim_next_takes_highest_priority_then_soonest_due(world) -> None:
     practice = world["practice"]
     late, soon, urgent = f.make_ready_items(practice, 3)
     late.due_at, soon.due_at, urgent.due_at = NOW + timedelta(days=3), NOW + timedelta(hours=2), NOW + timedelta(days=9)
@@ -101,7 +103,7 @@ def test_claim_next_takes_highest_priority_then_soonest_due(world) -> None:  # n
     assert services.claim_next_item(user=world["biller"], now=NOW) is None
 
 
-def test_claim_next_starts_the_item_and_logs_the_assignment(world) -> None:  # noqa: ANN001
+def test_claim_next_starts_the_item_and_logs_the_assignment(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     claimed = services.claim_next_item(user=world["biller"], now=NOW)
     assert claimed.id == item.id
@@ -110,12 +112,12 @@ def test_claim_next_starts_the_item_and_logs_the_assignment(world) -> None:  # n
     assert entry.actor_user_id == world["biller"].id and entry.data["reason"] == "get_next"
 
 
-def test_claim_next_never_crosses_practices(world) -> None:  # noqa: ANN001
+def test_claim_next_never_crosses_practices(world) -> None:
     f.make_ready_items(world["practice"], 2)
     assert services.claim_next_item(user=world["outsider"], now=NOW) is None
 
 
-def test_claim_next_skips_other_billers_items_and_automated_items(world) -> None:  # noqa: ANN001
+def test_claim_next_skips_other_billers_items_and_automated_items(world) -> None:
     mine, theirs = f.make_ready_items(world["practice"], 2)
     theirs.assignee_id = world["biller2"].id
     db.session.commit()
@@ -125,7 +127,7 @@ def test_claim_next_skips_other_billers_items_and_automated_items(world) -> None
     assert services.claim_next_item(user=world["biller"], now=NOW) is None
 
 
-def test_claim_next_respects_the_billers_queues(world) -> None:  # noqa: ANN001
+def test_claim_next_respects_the_billers_queues(world) -> None:
     org, practice = world["org"], world["practice"]
     coder = f.make_user(org, practices=[practice], queues=["coding"])
     f.make_ready_items(practice, 1, kind="verify_benefits")
@@ -135,16 +137,18 @@ def test_claim_next_respects_the_billers_queues(world) -> None:  # noqa: ANN001
     assert services.claim_next_item(user=coder, now=NOW, queue="eligibility") is not None
 
 
-def test_snoozed_items_come_back_only_when_their_time_comes(world) -> None:  # noqa: ANN001
+def test_snoozed_items_come_back_only_when_their_time_comes(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     services.start_item(item=item, actor=world["biller"], now=NOW)
-    services.snooze_item(item=item, actor=world["biller"], now=NOW, until=NOW + timedelta(days=1), reason="payer calls back")
+    services.snooze_item(
+        item=item, actor=world["biller"], now=NOW, until=NOW + timedelta(days=1), reason="payer calls back"
+    )
     assert item.state == ItemState.SNOOZED
     assert services.claim_next_item(user=world["biller"], now=NOW + timedelta(hours=23)) is None
     assert services.claim_next_item(user=world["biller"], now=NOW + timedelta(days=1)).id == item.id
 
 
-def test_snooze_needs_a_future_time_within_90_days_and_a_reason(world) -> None:  # noqa: ANN001
+def test_snooze_needs_a_future_time_within_90_days_and_a_reason(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     with pytest.raises(ValidationFailed, match="future"):
         services.snooze_item(item=item, actor=world["biller"], now=NOW, until=NOW, reason="x")
@@ -154,7 +158,7 @@ def test_snooze_needs_a_future_time_within_90_days_and_a_reason(world) -> None: 
         services.snooze_item(item=item, actor=world["biller"], now=NOW, until=NOW + timedelta(days=1), reason=" ")
 
 
-def test_a_biller_cannot_work_someone_elses_item(world) -> None:  # noqa: ANN001
+def test_a_biller_cannot_work_someone_elses_item(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     services.start_item(item=item, actor=world["biller"], now=NOW)
     with pytest.raises(NotAllowed):
@@ -164,14 +168,14 @@ def test_a_biller_cannot_work_someone_elses_item(world) -> None:  # noqa: ANN001
     assert item.state == ItemState.IN_PROGRESS
 
 
-def test_done_items_cannot_be_completed_again(world) -> None:  # noqa: ANN001
+def test_done_items_cannot_be_completed_again(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     services.complete_item(item=item, actor=world["biller"], now=NOW)
     with pytest.raises(InvalidTransition, match="done"):
         services.complete_item(item=item, actor=world["biller"], now=NOW)
 
 
-def test_a_stale_copy_loses_to_the_committed_change(world, app) -> None:  # noqa: ANN001
+def test_a_stale_copy_loses_to_the_committed_change(world, app) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     item_id, biller_id = item.id, world["biller"].id
     with app.app_context():  # a second, independent session completes it first
@@ -181,7 +185,7 @@ def test_a_stale_copy_loses_to_the_committed_change(world, app) -> None:  # noqa
         services.snooze_item(item=item, actor=world["biller"], now=NOW, until=NOW + timedelta(days=1), reason="x")
 
 
-def test_escalation_raises_priority_and_is_logged_with_its_reason(world) -> None:  # noqa: ANN001
+def test_escalation_raises_priority_and_is_logged_with_its_reason(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     services.escalate_item(item=item, actor=world["biller"], now=NOW, reason="payer keeps losing the claim")
     assert item.priority == 50 and item.escalated_at == NOW
@@ -189,41 +193,63 @@ def test_escalation_raises_priority_and_is_logged_with_its_reason(world) -> None
     assert entry.body == "payer keeps losing the claim"
 
 
-def test_only_supervisors_reassign_and_only_to_people_serving_the_practice(world) -> None:  # noqa: ANN001
+def test_only_supervisors_reassign_and_only_to_people_serving_the_practice(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     services.start_item(item=item, actor=world["biller"], now=NOW)
     with pytest.raises(NotAllowed):
         services.reassign_item(item=item, actor=world["biller2"], now=NOW, assignee=world["biller2"], reason="mine now")
     with pytest.raises(ValidationFailed, match="does not serve"):
         services.reassign_item(item=item, actor=world["supervisor"], now=NOW, assignee=world["outsider"], reason="x")
-    services.reassign_item(item=item, actor=world["supervisor"], now=NOW, assignee=world["biller2"], reason="biller out sick")
+    services.reassign_item(
+        item=item, actor=world["supervisor"], now=NOW, assignee=world["biller2"], reason="biller out sick"
+    )
     assert item.assignee_id == world["biller2"].id
     assert item.state == ItemState.READY  # the new owner starts it
     entry = db.session.scalars(
         select(Interaction).where(Interaction.kind == InteractionKind.ASSIGNMENT).order_by(Interaction.id.desc())
     ).first()
-    assert entry.data == {"from_user_id": world["biller"].id, "to_user_id": world["biller2"].id, "reason": "biller out sick"}
+    assert entry.data == {
+        "from_user_id": world["biller"].id,
+        "to_user_id": world["biller2"].id,
+        "reason": "biller out sick",
+    }
 
 
-def test_a_biller_may_release_their_own_item_to_the_queue(world) -> None:  # noqa: ANN001
+def test_a_biller_may_release_their_own_item_to_the_queue(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     services.start_item(item=item, actor=world["biller"], now=NOW)
     services.reassign_item(item=item, actor=world["biller"], now=NOW, assignee=None, reason="needs coding skills")
     assert item.assignee_id is None and item.state == ItemState.READY
 
 
-def test_log_call_records_the_structured_fields(world) -> None:  # noqa: ANN001
+def test_log_call_records_the_structured_fields(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     payer = f.make_payer(world["org"])
-    row = services.log_call(item=item, actor=world["biller"], now=NOW, outcome="in_process", payer_id=payer.id,
-                            phone_line="provider services", representative="Luis", reference_number="A1B2C3",
-                            next_action="call back in 14 days", duration_minutes=18, body="claim on file")
+    row = services.log_call(
+        item=item,
+        actor=world["biller"],
+        now=NOW,
+        outcome="in_process",
+        payer_id=payer.id,
+        phone_line="provider services",
+        representative="Luis",
+        reference_number="A1B2C3",
+        next_action="call back in 14 days",
+        duration_minutes=18,
+        body="claim on file",
+    )
     assert (row.kind, row.payer_id, row.representative, row.reference_number, row.outcome, row.duration_minutes) == (
-        InteractionKind.CALL, payer.id, "Luis", "A1B2C3", "in_process", 18)
+        InteractionKind.CALL,
+        payer.id,
+        "Luis",
+        "A1B2C3",
+        "in_process",
+        18,
+    )
     assert row.session_id == item.session_id  # shows on the whole chain's timeline
 
 
-def test_log_call_rejects_a_missing_representative_and_bad_outcomes(world) -> None:  # noqa: ANN001
+def test_log_call_rejects_a_missing_representative_and_bad_outcomes(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     with pytest.raises(ValidationFailed, match="representative"):
         services.log_call(item=item, actor=world["biller"], now=NOW, outcome="in_process")
@@ -233,7 +259,7 @@ def test_log_call_rejects_a_missing_representative_and_bad_outcomes(world) -> No
     assert _count(Interaction) == 2  # the planning row and the voicemail
 
 
-def test_cancel_is_for_supervisors(world) -> None:  # noqa: ANN001
+def test_cancel_is_for_supervisors(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     with pytest.raises(NotAllowed):
         services.cancel_item(item=item, actor=world["biller"], now=NOW, reason="duplicate")
@@ -241,12 +267,12 @@ def test_cancel_is_for_supervisors(world) -> None:  # noqa: ANN001
     assert item.state == ItemState.CANCELLED
 
 
-def test_a_service_that_raises_leaves_no_partial_rows_and_no_job(world, monkeypatch, redis_conn) -> None:  # noqa: ANN001
+def test_a_service_that_raises_leaves_no_partial_rows_and_no_job(world, monkeypatch, redis_conn) -> None:
     session = f.make_session(world["practice"])
     calls = {"n": 0}
     real = services.record_interaction
 
-    def fail_on_third(**kwargs):  # noqa: ANN003, ANN202
+    def fail_on_third(**kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full")

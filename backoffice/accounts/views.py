@@ -24,7 +24,7 @@ def load_user(user_id: str) -> User | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # noqa: ANN201
+def login():
     if current_user.is_authenticated:
         return redirect(url_for("work.queue"))
     form = LoginForm(next=request.args.get("next", ""))
@@ -55,7 +55,7 @@ def login():  # noqa: ANN201
 
 @bp.route("/logout", methods=["POST"])
 @login_required
-def logout():  # noqa: ANN201
+def logout():
     logout_user()
     session.clear()
     flash("Signed out.", "info")

@@ -46,9 +46,7 @@ def run_automated_item(item_id: int, *, now: datetime) -> dict[str, Any]:
             item=item, now=now, reason=f"no automated step exists for {item.kind}", source=source
         )
         return {"item_id": item_id, "status": "handed_over"}
-    db.session.execute(
-        update(WorkItem).where(WorkItem.id == item_id).values(attempts=WorkItem.attempts + 1)
-    )
+    db.session.execute(update(WorkItem).where(WorkItem.id == item_id).values(attempts=WorkItem.attempts + 1))
     db.session.commit()
     try:
         result = dict(step(item, now))

@@ -24,9 +24,7 @@ class WorkItemDependency(db.Model):
 
     __tablename__ = "work_item_dependencies"
 
-    item_id: Mapped[int] = mapped_column(
-        ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
-    )
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True)
     depends_on_id: Mapped[int] = mapped_column(
         ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -37,9 +35,7 @@ class WorkItem(db.Model):
 
     __tablename__ = "work_items"
     __table_args__ = (
-        CheckConstraint(
-            "session_id IS NOT NULL OR claim_id IS NOT NULL", name="has_subject"
-        ),
+        CheckConstraint("session_id IS NOT NULL OR claim_id IS NOT NULL", name="has_subject"),
         Index("ix_work_items_claimable", "state", "mode", "practice_id", "priority", "due_at"),
         Index("ix_work_items_assignee_state", "assignee_id", "state"),
     )

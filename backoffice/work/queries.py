@@ -156,9 +156,7 @@ def biller_workload(user: User, now: datetime, tz: ZoneInfo) -> list[BillerRow]:
             select(
                 WorkItem.assignee_id,
                 func.sum(case((WorkItem.state.in_(open_states), 1), else_=0)),
-                func.sum(
-                    case((WorkItem.state.in_(open_states) & (WorkItem.due_at < day_end), 1), else_=0)
-                ),
+                func.sum(case((WorkItem.state.in_(open_states) & (WorkItem.due_at < day_end), 1), else_=0)),
                 func.sum(case((WorkItem.state.in_(open_states) & (WorkItem.due_at <= now), 1), else_=0)),
                 func.sum(
                     case(

@@ -74,9 +74,7 @@ def _due_at(item: WorkItem, now: datetime) -> tuple[datetime, str]:
     return rules.sla_due_at(now, policy, ZoneInfo(item.practice.timezone), is_business_day), policy.name
 
 
-def _guarded_update(
-    item: WorkItem, action: str, now: datetime, values: Mapping[str, Any], *extra: Any
-) -> ItemState:
+def _guarded_update(item: WorkItem, action: str, now: datetime, values: Mapping[str, Any], *extra: Any) -> ItemState:
     """UPDATE the item only if it is still in a state ``action`` allows; returns the state it left."""
     allowed = ACTION_FROM[action]
     before = item.state
@@ -126,9 +124,7 @@ def create_chain(
     keys = {kind: f"session:{session.id}:{kind}" for kind in kinds}
     existing = {
         item.kind: item
-        for item in db.session.scalars(
-            select(WorkItem).where(WorkItem.dedupe_key.in_(list(keys.values())))
-        )
+        for item in db.session.scalars(select(WorkItem).where(WorkItem.dedupe_key.in_(list(keys.values()))))
     }
     chain: list[WorkItem] = []
     created: list[WorkItem] = []
@@ -215,9 +211,7 @@ def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> W
         stmt = (
             select(WorkItem.id)
             .where(*conditions)
-            .order_by(
-                WorkItem.priority.desc(), WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id
-            )
+            .order_by(WorkItem.priority.desc(), WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
             .limit(1)
         )
         if is_postgres():
@@ -303,9 +297,7 @@ def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> li
         if pending is not None:
             continue
         due_at, policy = _due_at(dependent, now)
-        _guarded_update(
-            dependent, "release", now, {"state": ItemState.READY, "due_at": due_at, "sla_policy": policy}
-        )
+        _guarded_update(dependent, "release", now, {"state": ItemState.READY, "due_at": due_at, "sla_policy": policy})
         record_interaction(
             practice_id=dependent.practice_id,
             actor=actor,
@@ -400,9 +392,7 @@ def snooze_item(*, item: WorkItem, actor: User, now: datetime, until: datetime, 
 def escalate_item(*, item: WorkItem, actor: User, now: datetime, reason: str) -> WorkItem:
     """Flag an item for a supervisor and raise its priority; it stays with its owner."""
     reason = _clean_text(reason, "reason")
-    _guarded_update(
-        item, "escalate", now, {"escalated_at": now, "priority": rules.escalated_priority(item.priority)}
-    )
+    _guarded_update(item, "escalate", now, {"escalated_at": now, "priority": rules.escalated_priority(item.priority)})
     record_interaction(
         practice_id=item.practice_id,
         actor=actor,
@@ -417,9 +407,7 @@ def escalate_item(*, item: WorkItem, actor: User, now: datetime, reason: str) ->
 
 
 @service
-def reassign_item(
-    *, item: WorkItem, actor: User, now: datetime, assignee: User | None, reason: str
-) -> WorkItem:
+def reassign_item(*, item: WorkItem, actor: User, now: datetime, assignee: User | None, reason: str) -> WorkItem:
     """Give an item to another person (supervisors) or back to its queue (its owner or a supervisor)."""
     reason = _clean_text(reason, "reason")
     releasing_own = assignee is None and item.assignee_id == actor.id

@@ -41,12 +41,12 @@ def _require_login() -> None:
 
 
 @bp.route("/")
-def index():  # noqa: ANN201
+def index():
     return redirect(url_for("work.queue"))
 
 
 @bp.route("/queue")
-def queue():  # noqa: ANN201
+def queue():
     selected = request.args.get("queue") or None
     return render_template(
         "work/queue.html",
@@ -60,7 +60,7 @@ def queue():  # noqa: ANN201
 
 
 @bp.route("/items/next", methods=["POST"])
-def get_next():  # noqa: ANN201
+def get_next():
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -75,7 +75,7 @@ def get_next():  # noqa: ANN201
 
 
 @bp.route("/items/<int:item_id>")
-def item(item_id: int):  # noqa: ANN201
+def item(item_id: int):
     work_item = get_item_for_user_or_404(item_id, current_user)
     call_form = _call_form()
     reassign_form = _reassign_form(work_item)
@@ -100,48 +100,67 @@ def item(item_id: int):  # noqa: ANN201
 
 
 @bp.route("/items/<int:item_id>/start", methods=["POST"])
-def start(item_id: int):  # noqa: ANN201
+def start(item_id: int):
     work_item = get_item_for_user_or_404(item_id, current_user)
-    return _act(work_item, ActionForm(), lambda f: services.start_item(item=work_item, actor=current_user, now=utcnow()), "Started.")
+    return _act(
+        work_item,
+        ActionForm(),
+        lambda f: services.start_item(item=work_item, actor=current_user, now=utcnow()),
+        "Started.",
+    )
 
 
 @bp.route("/items/<int:item_id>/complete", methods=["POST"])
-def complete(item_id: int):  # noqa: ANN201
+def complete(item_id: int):
     work_item = get_item_for_user_or_404(item_id, current_user)
     return _act(
         work_item,
         CompleteForm(),
-        lambda f: services.complete_item(item=work_item, actor=current_user, now=utcnow(), outcome=f.outcome.data, note=f.note.data),
+        lambda f: services.complete_item(
+            item=work_item, actor=current_user, now=utcnow(), outcome=f.outcome.data, note=f.note.data
+        ),
         "Completed.",
     )
 
 
 @bp.route("/items/<int:item_id>/snooze", methods=["POST"])
-def snooze(item_id: int):  # noqa: ANN201
+def snooze(item_id: int):
     work_item = get_item_for_user_or_404(item_id, current_user)
     tz = ZoneInfo(work_item.practice.timezone)
     return _act(
         work_item,
         SnoozeForm(),
-        lambda f: services.snooze_item(item=work_item, actor=current_user, now=utcnow(), until=_aware(f.until.data, tz), reason=f.reason.data),
+        lambda f: services.snooze_item(
+            item=work_item, actor=current_user, now=utcnow(), until=_aware(f.until.data, tz), reason=f.reason.data
+        ),
         "Snoozed.",
     )
 
 
 @bp.route("/items/<int:item_id>/escalate", methods=["POST"])
-def escalate(item_id: int):  # noqa: ANN201
+def escalate(item_id: int):
     work_item = get_item_for_user_or_404(item_id, current_user)
-    return _act(work_item, EscalateForm(), lambda f: services.escalate_item(item=work_item, actor=current_user, now=utcnow(), reason=f.reason.data), "Escalated to a supervisor.")
+    return _act(
+        work_item,
+        EscalateForm(),
+        lambda f: services.escalate_item(item=work_item, actor=current_user, now=utcnow(), reason=f.reason.data),
+        "Escalated to a supervisor.",
+    )
 
 
 @bp.route("/items/<int:item_id>/notes", methods=["POST"])
-def note(item_id: int):  # noqa: ANN201
+def note(item_id: int):
     work_item = get_item_for_user_or_404(item_id, current_user)
-    return _act(work_item, NoteForm(), lambda f: services.add_note(item=work_item, actor=current_user, now=utcnow(), body=f.body.data), "Note added.")
+    return _act(
+        work_item,
+        NoteForm(),
+        lambda f: services.add_note(item=work_item, actor=current_user, now=utcnow(), body=f.body.data),
+        "Note added.",
+    )
 
 
 @bp.route("/items/<int:item_id>/calls", methods=["POST"])
-def call(item_id: int):  # noqa: ANN201
+def call(item_id: int):
     work_item = get_item_for_user_or_404(item_id, current_user)
     form = _call_form()
     return _act(
@@ -165,19 +184,21 @@ def call(item_id: int):  # noqa: ANN201
 
 
 @bp.route("/items/<int:item_id>/reassign", methods=["POST"])
-def reassign(item_id: int):  # noqa: ANN201
+def reassign(item_id: int):
     work_item = get_item_for_user_or_404(item_id, current_user)
     form = _reassign_form(work_item)
 
     def do(f: ReassignForm) -> Any:
         assignee = db.session.get(User, f.assignee_id.data) if f.assignee_id.data else None
-        return services.reassign_item(item=work_item, actor=current_user, now=utcnow(), assignee=assignee, reason=f.reason.data)
+        return services.reassign_item(
+            item=work_item, actor=current_user, now=utcnow(), assignee=assignee, reason=f.reason.data
+        )
 
     return _act(work_item, form, do, "Reassigned.")
 
 
 @bp.route("/supervisor")
-def supervisor():  # noqa: ANN201
+def supervisor():
     if not can_supervise(current_user):
         abort(403)
     now = utcnow()
@@ -210,7 +231,7 @@ def _reassign_form(work_item: Any) -> ReassignForm:
     return form
 
 
-def _act(work_item: Any, form: FlaskForm, action: Callable[[Any], Any], done: str):  # noqa: ANN202
+def _act(work_item: Any, form: FlaskForm, action: Callable[[Any], Any], done: str):
     """Validate ``form``, run one service, flash the outcome, go back to the item."""
     if not form.validate_on_submit():
         for name, errors in form.errors.items():
