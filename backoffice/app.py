@@ -66,7 +66,8 @@ def _engine_options(url: str | None) -> dict[str, Any]:
     if url is None or url.startswith("sqlite"):
         # Writers wait for each other instead of failing with "database is locked".
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+    # Enough connections for a threaded web process or 16 concurrent claimers per process.
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
 
 
 def _security_headers(response: Any) -> Any:

@@ -178,9 +178,9 @@ def create_chain(
     return chain
 
 
-def _claimable_conditions(user: User, now: datetime, queue: str | None) -> list[Any]:
+def _claimable_conditions(user: User, scope: set[int], now: datetime, queue: str | None) -> list[Any]:
     conditions: list[Any] = [
-        WorkItem.practice_id.in_(practice_ids_for(user)),
+        WorkItem.practice_id.in_(scope),
         WorkItem.mode == Mode.MANUAL,
         or_(
             WorkItem.state == ItemState.READY,
@@ -199,41 +199,40 @@ def _claimable_conditions(user: User, now: datetime, queue: str | None) -> list[
 def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> WorkItem | None:
     """Give ``user`` the most urgent item they may work and start it; exactly one biller wins each item.
 
-    Order: priority, then due date (none last), then age. PostgreSQL skips rows other claimers
-    hold (``FOR UPDATE SKIP LOCKED``); everywhere the UPDATE re-checks the state and row count.
+    Order: priority, then due date (none last), then age. One statement picks and takes the item:
+    ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) AND <still claimable> RETURNING id`` on
+    PostgreSQL (other claimers' rows are skipped, not waited for); on SQLite the same UPDATE runs under the
+    database write lock. The re-checked WHERE and the returned row decide who won.
     """
     if not user.active:
         raise NotAllowed("inactive users cannot claim work")
+    scope = practice_ids_for(user)
+    if not scope:
+        return None
+    conditions = _claimable_conditions(user, scope, now, queue)
+    candidate = (
+        select(WorkItem.id)
+        .where(*conditions)
+        .order_by(WorkItem.priority.desc(), WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
+        .limit(1)
+    )
+    if is_postgres():
+        candidate = candidate.with_for_update(skip_locked=True)
+    take = (
+        update(WorkItem)
+        .where(WorkItem.id == candidate.scalar_subquery(), *conditions)
+        .values(assignee_id=user.id, state=ItemState.IN_PROGRESS, started_at=now, snoozed_until=None, updated_at=now)
+        .returning(WorkItem.id)
+        .execution_options(synchronize_session=False)
+    )
     for _ in range(CLAIM_RETRIES):
-        conditions = _claimable_conditions(user, now, queue)
-        if not practice_ids_for(user):
-            return None
-        stmt = (
-            select(WorkItem.id)
-            .where(*conditions)
-            .order_by(WorkItem.priority.desc(), WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
-            .limit(1)
-        )
-        if is_postgres():
-            stmt = stmt.with_for_update(skip_locked=True)
-        item_id = db.session.scalar(stmt)
+        item_id = db.session.scalar(take)
         if item_id is None:
+            # Either nothing is left, or every candidate we saw was taken between our read and our lock.
+            if db.session.scalar(select(WorkItem.id).where(*conditions).limit(1)) is None:
+                db.session.rollback()
+                return None
             db.session.rollback()
-            return None
-        result = db.session.execute(
-            update(WorkItem)
-            .where(WorkItem.id == item_id, *conditions)
-            .values(
-                assignee_id=user.id,
-                state=ItemState.IN_PROGRESS,
-                started_at=now,
-                snoozed_until=None,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            db.session.rollback()  # lost the race for this one; look again
             continue
         item = db.session.get(WorkItem, item_id, populate_existing=True)
         assert item is not None
