@@ -1,232 +1,195 @@
-"""Reference tables and name lists for the demo organization (all people and places are fictional).
+"""Reference tables, name lists and pure generators of fictional values for the demo organization.
 
-Codes and payer rules follow ../shared/domain/billing-rules.md: taxonomies 4.2, MBI shape 4.3,
-filing limits 5.1, telehealth POS/modifiers 2.2-2.3, SLA norms 9.2.
+All people and places are fictional. Codes and payer rules follow ../shared/domain/billing-rules.md: CPT time
+bands 1.1, who may bill what 1.7, POS and telehealth modifiers 2.2-2.3, taxonomies 4.2, MBI shape 4.3, filing
+limits 5.1, SLA norms 9.2.
 """
 
 from __future__ import annotations
 
 import random
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from backoffice.orgs.rules import Credential, PayerKind
+from backoffice.calendars import is_business_day
+from backoffice.orgs.rules import PRESCRIBERS, PayerKind
+from backoffice.patients.models import CoveragePriority, Relationship, Sex
 from backoffice.sessions.models import Modality, PatientLocation, ServiceKind
-from backoffice.work.rules import WorkKind
+from backoffice.work.rules import WorkKind, add_business_days
 
 ORG_NAME = "Summit Behavioral Billing"
 ALL_STEPS = [kind.value for kind in WorkKind]
-
-# Business days to the first payer status check: "status at 30 days" (billing-rules.md 9.2).
-FOLLOW_UP_SLA_DAYS = 20
+# The first payer status check is due ~30 days after submission (9.2), not 2 business days.
+FOLLOW_UP_SLA = {"follow_up": 20}
 
 PRACTICES: list[dict[str, Any]] = [
     {
-        "slug": "calm-mind", "name": "Calm Mind Counseling", "prefix": "CM", "taxonomy": "261QM0801X",
-        "npi_base": "245817306", "tax_id": "231847562", "address_line1": "1420 Walnut Street",
-        "address_line2": "Suite 600", "city": "Philadelphia", "state": "PA", "zip_code": "191025521",
-        "phone": "2155550142", "timezone": "America/New_York", "owned_steps": ALL_STEPS,
-        "sla_overrides": {"follow_up": FOLLOW_UP_SLA_DAYS},
-        "patients": 80, "sessions": 200, "onboarded_days_ago": 540,
+        "slug": "calm-mind",
+        "name": "Calm Mind Counseling",
+        "prefix": "CM",
+        "taxonomy": "261QM0801X",
+        "npi_base": "245817306",
+        "tax_id": "231847562",
+        "address": ("1420 Walnut Street", "Suite 600", "Philadelphia", "PA", "191025521"),
+        "phone": "2155550142",
+        "timezone": "America/New_York",
+        "owned_steps": ALL_STEPS,
+        "sla_overrides": FOLLOW_UP_SLA,
+        "volume": (80, 200, 540),  # patients, sessions in the window, days since onboarding
     },
     {
-        "slug": "bright-path", "name": "Bright Path Psychiatry", "prefix": "BP", "taxonomy": "193200000X",
-        "npi_base": "262094471", "tax_id": "411936058", "address_line1": "2700 Nicollet Avenue",
-        "address_line2": "Floor 3", "city": "Minneapolis", "state": "MN", "zip_code": "554082617",
-        "phone": "6125550178", "timezone": "America/Chicago",
-        "owned_steps": ["verify_benefits", "obtain_preauth", "enter_charge", "audit", "submit",
-                        "follow_up", "appeal"],
-        "sla_overrides": {"follow_up": FOLLOW_UP_SLA_DAYS},
-        "patients": 65, "sessions": 160, "onboarded_days_ago": 300,
+        "slug": "bright-path",
+        "name": "Bright Path Psychiatry",
+        "prefix": "BP",
+        "taxonomy": "193200000X",
+        "npi_base": "262094471",
+        "tax_id": "411936058",
+        "address": ("2700 Nicollet Avenue", "Floor 3", "Minneapolis", "MN", "554082617"),
+        "phone": "6125550178",
+        "timezone": "America/Chicago",
+        "owned_steps": ["verify_benefits", "obtain_preauth", "enter_charge", "audit", "submit", "follow_up", "appeal"],
+        "sla_overrides": FOLLOW_UP_SLA,
+        "volume": (65, 160, 300),
     },
     {
-        "slug": "harbor-family", "name": "Harbor Family Therapy", "prefix": "HF", "taxonomy": "261QM0801X",
-        "npi_base": "287351940", "tax_id": "953172604", "address_line1": "3145 Rosecrans Street",
-        "address_line2": None, "city": "San Diego", "state": "CA", "zip_code": "921103302",
-        "phone": "6195550163", "timezone": "America/Los_Angeles",
-        "owned_steps": ["enter_charge", "audit", "submit", "follow_up", "appeal"],
-        # Their clinicians close notes late, so charge entry gets two business days.
-        "sla_overrides": {"enter_charge": 2, "follow_up": FOLLOW_UP_SLA_DAYS},
-        "patients": 55, "sessions": 140, "onboarded_days_ago": 150,
+        "slug": "harbor-family",
+        "name": "Harbor Family Therapy",
+        "prefix": "HF",
+        "taxonomy": "261QM0801X",
+        "npi_base": "287351940",
+        "tax_id": "953172604",
+        "address": ("3145 Rosecrans Street", None, "San Diego", "CA", "921103302"),
+        "phone": "6195550163",
+        "timezone": "America/Los_Angeles",
+        "owned_steps": ["enter_charge", "audit", "submit", "follow_up", "appeal"],  # they verify benefits themselves
+        "sla_overrides": {**FOLLOW_UP_SLA, "enter_charge": 2},  # their clinicians close notes late
+        "volume": (55, 140, 150),
     },
 ]
 
-TAXONOMY_BY_CREDENTIAL: dict[Credential, str] = {
-    Credential.MD: "2084P0800X",
-    Credential.DO: "2084P0800X",
-    Credential.NP: "363LP0808X",
-    Credential.PA: "363A00000X",  # NUCC Physician Assistant (not listed in billing-rules.md 4.2)
-    Credential.PHD: "103TC0700X",
-    Credential.PSYD: "103TC0700X",
-    Credential.LCSW: "1041C0700X",
-    Credential.LPC: "101YP2500X",
-    Credential.LMFT: "106H00000X",
-    Credential.LMHC: "101YM0800X",
-}
-
-PROVIDERS: dict[str, list[tuple[str, str, Credential]]] = {
-    "calm-mind": [
-        ("Rachel", "Abernathy", Credential.LCSW),
-        ("Tomas", "Ferreira", Credential.LPC),
-        ("Leah", "Okonkwo", Credential.LMFT),
-        ("Daniel", "Whitaker", Credential.LCSW),
-    ],
-    "bright-path": [
-        ("Anita", "Deshpande", Credential.MD),
-        ("Karen", "Lindqvist", Credential.NP),
-        ("Marcus", "Halvorsen", Credential.PA),
-        ("Sophie", "Brandt", Credential.PSYD),
-    ],
-    "harbor-family": [
-        ("Gabriela", "Montoya", Credential.LMFT),
-        ("Kevin", "Tran", Credential.LCSW),
-        ("Miriam", "Castellano", Credential.PHD),
-    ],
-}
-
-COMMERCIAL_TELEHEALTH = {"video_modifier": "95", "audio_only_modifier": "93", "home_pos": "10",
-                         "other_pos": "02"}
-PAYERS: list[dict[str, Any]] = [
-    {"payer_id": "MCRB1", "name": "Medicare Part B", "kind": PayerKind.MEDICARE,
-     "filing_limit_days": 365, "appeal_window_days": 120, "phone": "8555550101",
-     "telehealth_policy": {"video_modifier": None, "audio_only_modifier": "93", "home_pos": "10",
-                           "other_pos": "02"},
-     "prior_auth_cpts": []},
-    {"payer_id": "MCD01", "name": "State Medicaid Fee-for-Service", "kind": PayerKind.MEDICAID,
-     "filing_limit_days": 180, "appeal_window_days": 60, "phone": "8005550102",
-     "telehealth_policy": {"video_modifier": "GT", "audio_only_modifier": "93", "home_pos": "10",
-                           "other_pos": "02"},
-     "prior_auth_cpts": ["90837", "96130", "96131"]},
-    {"payer_id": "60054", "name": "Aetna", "kind": PayerKind.COMMERCIAL, "filing_limit_days": 120,
-     "appeal_window_days": 180, "phone": "8885550103", "telehealth_policy": COMMERCIAL_TELEHEALTH,
-     "prior_auth_cpts": ["96130", "96131", "96132", "96133"]},
-    {"payer_id": "BCBS1", "name": "Blue Cross Blue Shield", "kind": PayerKind.COMMERCIAL,
-     "filing_limit_days": 180, "appeal_window_days": 180, "phone": "8005550104",
-     "telehealth_policy": COMMERCIAL_TELEHEALTH, "prior_auth_cpts": []},
-    {"payer_id": "87726", "name": "UnitedHealthcare", "kind": PayerKind.COMMERCIAL,
-     "filing_limit_days": 90, "appeal_window_days": 180, "phone": "8775550105",
-     "telehealth_policy": COMMERCIAL_TELEHEALTH, "prior_auth_cpts": []},
-    {"payer_id": "62308", "name": "Cigna", "kind": PayerKind.COMMERCIAL, "filing_limit_days": 90,
-     "appeal_window_days": 180, "phone": "8005550106", "telehealth_policy": COMMERCIAL_TELEHEALTH,
-     "prior_auth_cpts": []},
-    {"payer_id": "61101", "name": "Humana Medicare Advantage", "kind": PayerKind.COMMERCIAL,
-     "filing_limit_days": 365, "appeal_window_days": 65, "phone": "8005550107",
-     "telehealth_policy": COMMERCIAL_TELEHEALTH, "prior_auth_cpts": []},
-    {"payer_id": "CBH01", "name": "Carelon Behavioral Health", "kind": PayerKind.BH_CARVE_OUT,
-     "filing_limit_days": 90, "appeal_window_days": 60, "phone": "8005550108",
-     "telehealth_policy": COMMERCIAL_TELEHEALTH, "prior_auth_cpts": ["90837", "90847"]},
+# NUCC taxonomies (4.2); 363A00000X (Physician Assistant) is not in that table but is the NUCC code.
+TAXONOMY = {"MD": "2084P0800X", "DO": "2084P0800X", "NP": "363LP0808X", "PA": "363A00000X", "PhD": "103TC0700X"}
+TAXONOMY |= {"PsyD": "103TC0700X", "LCSW": "1041C0700X", "LPC": "101YP2500X", "LMFT": "106H00000X"}
+PROVIDERS = [  # practice, first name, last name, credential
+    ("calm-mind", "Rachel", "Abernathy", "LCSW"),
+    ("calm-mind", "Tomas", "Ferreira", "LPC"),
+    ("calm-mind", "Leah", "Okonkwo", "LMFT"),
+    ("calm-mind", "Daniel", "Whitaker", "LCSW"),
+    ("bright-path", "Anita", "Deshpande", "MD"),
+    ("bright-path", "Karen", "Lindqvist", "NP"),
+    ("bright-path", "Marcus", "Halvorsen", "PA"),
+    ("bright-path", "Sophie", "Brandt", "PsyD"),
+    ("harbor-family", "Gabriela", "Montoya", "LMFT"),
+    ("harbor-family", "Kevin", "Tran", "LCSW"),
+    ("harbor-family", "Miriam", "Castellano", "PhD"),
 ]
-# Primary-payer weights for patients under 65 (65+ are on Medicare Part B or Humana MA).
-UNDER_65_PAYER_WEIGHTS = {"MCD01": 18, "60054": 18, "BCBS1": 22, "87726": 16, "62308": 12,
-                          "CBH01": 14}
-SENIOR_PAYER_WEIGHTS = {"MCRB1": 75, "61101": 25}
 
-# Billable ICD-10-CM codes per practice (3.2, 3.3): F-codes first, Z-codes only as secondary,
-# never F32.x with F33.x (Excludes1).
-PRIMARY_DX: dict[str, list[str]] = {
-    "calm-mind": ["F33.1", "F33.0", "F32.1", "F32.A", "F41.1", "F41.0", "F43.10", "F43.12",
-                  "F43.21", "F43.22", "F43.23"],
-    "bright-path": ["F33.1", "F33.2", "F32.A", "F41.1", "F90.0", "F90.2", "F31.81", "F43.12",
-                    "F41.0"],
+MEDICARE_TELEHEALTH = {"video_modifier": None, "audio_only_modifier": "93", "home_pos": "10", "other_pos": "02"}
+COMMERCIAL_TELEHEALTH = {"video_modifier": "95", "audio_only_modifier": "93", "home_pos": "10", "other_pos": "02"}
+MEDICAID_TELEHEALTH = {**COMMERCIAL_TELEHEALTH, "video_modifier": "GT"}
+PAYERS = [  # payer ID, name, kind, filing limit days (5.1), appeal window days, provider line
+    ("MCRB1", "Medicare Part B", PayerKind.MEDICARE, 365, 120, "8555550101"),
+    ("MCD01", "State Medicaid Fee-for-Service", PayerKind.MEDICAID, 180, 60, "8005550102"),
+    ("60054", "Aetna", PayerKind.COMMERCIAL, 120, 180, "8885550103"),
+    ("BCBS1", "Blue Cross Blue Shield", PayerKind.COMMERCIAL, 180, 180, "8005550104"),
+    ("87726", "UnitedHealthcare", PayerKind.COMMERCIAL, 90, 180, "8775550105"),
+    ("62308", "Cigna", PayerKind.COMMERCIAL, 90, 180, "8005550106"),
+    ("61101", "Humana Medicare Advantage", PayerKind.COMMERCIAL, 365, 65, "8005550107"),
+    ("CBH01", "Carelon Behavioral Health", PayerKind.BH_CARVE_OUT, 90, 60, "8005550108"),
+]
+TELEHEALTH = {"MCRB1": MEDICARE_TELEHEALTH, "MCD01": MEDICAID_TELEHEALTH}  # everyone else: COMMERCIAL_TELEHEALTH
+PRIOR_AUTH_CPTS = {"MCD01": ["90837", "96130", "96131"], "60054": ["96130", "96131", "96132", "96133"]}
+PRIOR_AUTH_CPTS["CBH01"] = ["90837", "90847"]
+UNDER_65_PAYER_ODDS = {"MCD01": 18, "60054": 18, "BCBS1": 22, "87726": 16, "62308": 12, "CBH01": 14}
+SENIOR_PAYER_ODDS = {"MCRB1": 75, "61101": 25}  # patients 65 and over: Part B or Medicare Advantage
+SELF_ONLY = frozenset({"MCRB1", "MCD01", "61101"})  # government plans: the patient is the subscriber
+
+# Billable ICD-10-CM codes (3.2, 3.3): an F-code first, Z-codes only secondary, never F32.x with F33.x.
+PRIMARY_DX = {
+    "calm-mind": ["F33.1", "F33.0", "F32.1", "F32.A", "F41.1", "F43.10", "F43.12", "F43.21", "F43.22", "F43.23"],
+    "bright-path": ["F33.1", "F33.2", "F32.A", "F41.1", "F41.0", "F90.0", "F90.2", "F31.81", "F43.12"],
     "harbor-family": ["F90.0", "F90.2", "F84.0", "F43.23", "F43.22", "F41.1", "F91.3", "F93.0"],
 }
-SECONDARY_DX: dict[str, list[str]] = {
+SECONDARY_DX = {
     "calm-mind": ["F41.1", "Z63.0", "Z63.5", "Z56.0", "Z63.4"],
     "bright-path": ["F41.1", "F90.0", "G47.00", "Z63.0"],
     "harbor-family": ["Z63.8", "Z62.820", "Z63.0", "Z63.5", "F41.1"],
 }
-
-# Share of each service kind once a patient is established (their first visit is an intake).
-SERVICE_MIX: dict[str, list[tuple[ServiceKind, int]]] = {
-    "therapy": [(ServiceKind.PSYCHOTHERAPY, 98), (ServiceKind.CRISIS, 2)],
-    "prescriber": [(ServiceKind.EM_WITH_PSYCHOTHERAPY, 45), (ServiceKind.EM_ONLY, 55)],
-    "family": [(ServiceKind.FAMILY_WITH_PATIENT, 40), (ServiceKind.FAMILY_WITHOUT_PATIENT, 12),
-               (ServiceKind.GROUP, 20), (ServiceKind.PSYCHOTHERAPY, 28)],
+SK = ServiceKind
+# Service mix of established patients (the first visit of a new patient is an intake), by kind of clinician.
+SERVICE_MIX = {
+    "therapy": {SK.PSYCHOTHERAPY: 98, SK.CRISIS: 2},
+    "prescriber": {SK.EM_WITH_PSYCHOTHERAPY: 45, SK.EM_ONLY: 55},
+    "family": {SK.FAMILY_WITH_PATIENT: 40, SK.FAMILY_WITHOUT_PATIENT: 12, SK.GROUP: 20, SK.PSYCHOTHERAPY: 28},
 }
-# Psychotherapy minutes by time band (1.1: 16-37 / 38-52 / 53+), with band weights per practice.
-PSYCHOTHERAPY_MINUTES = {"90832": [20, 25, 28, 30, 30, 32, 35], "90834": [38, 40, 43, 45, 45, 48,
-                         50, 52], "90837": [53, 53, 55, 56, 58, 60, 60, 62, 65]}
-PSYCHOTHERAPY_BANDS = {"calm-mind": {"90832": 12, "90834": 55, "90837": 33},
-                       "bright-path": {"90832": 15, "90834": 55, "90837": 30},
-                       "harbor-family": {"90832": 25, "90834": 55, "90837": 20}}
-MINUTES: dict[ServiceKind, list[int]] = {
-    ServiceKind.INTAKE: [50, 55, 60, 60, 60, 75, 90],
-    ServiceKind.INTAKE_MEDICAL: [45, 60, 60, 60, 75],
-    ServiceKind.EM_WITH_PSYCHOTHERAPY: [16, 18, 20, 22, 25, 25, 30, 30, 35, 40],
-    ServiceKind.CRISIS: [60, 65, 75, 90, 110],
-    ServiceKind.FAMILY_WITH_PATIENT: [45, 50, 50, 53, 55, 60, 75],
-    ServiceKind.FAMILY_WITHOUT_PATIENT: [30, 40, 45, 50],
-    ServiceKind.GROUP: [60, 75, 90, 90],
+# Psychotherapy minutes by time band (16-37 / 38-52 / 53+), and each practice's share of the bands.
+BAND_MINUTES = {"90832": [20, 25, 28, 30, 30, 32, 35], "90834": [38, 40, 43, 45, 45, 48, 50, 52]}
+BAND_MINUTES["90837"] = [53, 53, 55, 56, 58, 60, 60, 62, 65]
+BAND_SHARES = {"calm-mind": [12, 55, 33], "bright-path": [15, 55, 30], "harbor-family": [25, 55, 20]}
+MINUTES = {
+    SK.INTAKE: [50, 55, 60, 60, 60, 75, 90],
+    SK.INTAKE_MEDICAL: [45, 60, 60, 60, 75],
+    SK.EM_WITH_PSYCHOTHERAPY: [16, 18, 20, 22, 25, 25, 30, 30, 35, 40],
+    SK.CRISIS: [60, 65, 75, 90, 110],
+    SK.FAMILY_WITH_PATIENT: [45, 50, 50, 53, 55, 60, 75],
+    SK.FAMILY_WITHOUT_PATIENT: [30, 40, 45, 50],
+    SK.GROUP: [60, 75, 90, 90],
 }
 EM_ONLY_MINUTES = {"99212": [10, 12, 15], "99213": [20, 22, 25, 28], "99214": [30, 32, 35, 40]}
+IC_KINDS = frozenset({SK.INTAKE, SK.INTAKE_MEDICAL, SK.PSYCHOTHERAPY, SK.EM_WITH_PSYCHOTHERAPY, SK.GROUP})  # +90785
 
-FEMALE_NAMES = ["Abigail", "Alicia", "Amara", "Bianca", "Brenda", "Camila", "Carmen", "Chloe",
-                "Danielle", "Denise", "Elena", "Emily", "Fatima", "Gloria", "Hannah", "Imani",
-                "Jasmine", "Jennifer", "Julia", "Kayla", "Keisha", "Laura", "Lucia", "Madison",
-                "Maya", "Megan", "Naomi", "Nicole", "Olivia", "Paige", "Priscilla", "Rebecca",
-                "Rosa", "Samantha", "Sarah", "Tanya", "Teresa", "Valerie", "Wendy", "Zoe"]
-MALE_NAMES = ["Aaron", "Adrian", "Andre", "Benjamin", "Brandon", "Caleb", "Carlos", "Christopher",
-              "Darnell", "David", "Derek", "Elijah", "Eric", "Gabriel", "Gregory", "Hector",
-              "Isaac", "Jamal", "Jason", "Jerome", "Jonathan", "Jose", "Kyle", "Liam", "Luis",
-              "Malik", "Mason", "Nathan", "Noah", "Omar", "Patrick", "Raymond", "Ryan", "Samuel",
-              "Terrence", "Victor", "Wesley", "William", "Xavier", "Zachary"]
-LAST_NAMES = ["Acosta", "Adeyemi", "Albright", "Baker", "Barnes", "Bennett", "Brooks", "Castillo",
-              "Chen", "Coleman", "Delgado", "Dunn", "Ellison", "Estrada", "Fischer", "Fleming",
-              "Garrison", "Gupta", "Hale", "Harper", "Hoffman", "Ibarra", "Jansen", "Jimenez",
-              "Kaplan", "Keller", "Kowalski", "Lambert", "Larsen", "Lopez", "Mahoney", "Mendoza",
-              "Morrison", "Nakamura", "Novak", "Nguyen", "Oyelaran", "Park", "Patel", "Pearson",
-              "Quinn", "Ramirez", "Reyes", "Robinson", "Sandoval", "Schultz", "Shapiro", "Sullivan",
-              "Takahashi", "Thornton", "Underwood", "Vargas", "Vasquez", "Wallace", "Weber",
-              "Whitfield", "Yamamoto", "Young", "Zimmerman", "Zhou"]
-STREETS = ["Maple Avenue", "Oak Street", "Cedar Lane", "Elm Street", "Pine Ridge Road",
-           "Lakeview Drive", "Willow Court", "Highland Avenue", "Park Place", "Riverside Drive",
-           "Chestnut Street", "Sunset Boulevard", "Hillcrest Road", "Franklin Street"]
-# (city, state, ZIP prefix) near each practice.
-PATIENT_CITIES: dict[str, list[tuple[str, str, str]]] = {
-    "calm-mind": [("Philadelphia", "PA", "191"), ("Cherry Hill", "NJ", "080"),
-                  ("Media", "PA", "190"), ("Norristown", "PA", "194")],
-    "bright-path": [("Minneapolis", "MN", "554"), ("St. Paul", "MN", "551"),
-                    ("Bloomington", "MN", "554"), ("Edina", "MN", "554")],
-    "harbor-family": [("San Diego", "CA", "921"), ("Chula Vista", "CA", "919"),
-                      ("La Mesa", "CA", "919"), ("El Cajon", "CA", "920")],
+FEMALE_NAMES = ["Abigail", "Alicia", "Amara", "Bianca", "Brenda", "Camila", "Carmen", "Chloe", "Danielle", "Denise"]
+FEMALE_NAMES += ["Elena", "Emily", "Fatima", "Gloria", "Hannah", "Imani", "Jasmine", "Jennifer", "Julia", "Kayla"]
+FEMALE_NAMES += ["Keisha", "Laura", "Lucia", "Madison", "Maya", "Megan", "Naomi", "Nicole", "Olivia", "Paige"]
+FEMALE_NAMES += ["Priscilla", "Rebecca", "Rosa", "Samantha", "Sarah", "Tanya", "Teresa", "Valerie", "Wendy", "Zoe"]
+MALE_NAMES = ["Aaron", "Adrian", "Andre", "Benjamin", "Brandon", "Caleb", "Carlos", "Christopher", "Darnell", "David"]
+MALE_NAMES += ["Derek", "Elijah", "Eric", "Gabriel", "Gregory", "Hector", "Isaac", "Jamal", "Jason", "Jerome"]
+MALE_NAMES += ["Jonathan", "Jose", "Kyle", "Liam", "Luis", "Malik", "Mason", "Nathan", "Noah", "Omar", "Patrick"]
+MALE_NAMES += ["Raymond", "Ryan", "Samuel", "Terrence", "Victor", "Wesley", "William", "Xavier", "Zachary"]
+LAST_NAMES = ["Acosta", "Adeyemi", "Albright", "Baker", "Barnes", "Bennett", "Brooks", "Castillo", "Chen"]
+LAST_NAMES += ["Coleman", "Delgado", "Dunn", "Ellison", "Estrada", "Fischer", "Fleming", "Garrison", "Gupta"]
+LAST_NAMES += ["Hale", "Harper", "Hoffman", "Ibarra", "Jansen", "Jimenez", "Kaplan", "Keller", "Kowalski"]
+LAST_NAMES += ["Lambert", "Larsen", "Lopez", "Mahoney", "Mendoza", "Morrison", "Nakamura", "Novak", "Nguyen"]
+LAST_NAMES += ["Oyelaran", "Park", "Patel", "Pearson", "Quinn", "Ramirez", "Reyes", "Robinson", "Sandoval"]
+LAST_NAMES += ["Schultz", "Shapiro", "Sullivan", "Takahashi", "Thornton", "Underwood", "Vargas", "Vasquez"]
+LAST_NAMES += ["Wallace", "Weber", "Whitfield", "Yamamoto", "Young", "Zimmerman", "Zhou"]
+STREETS = ["Maple Avenue", "Oak Street", "Cedar Lane", "Elm Street", "Lakeview Drive", "Willow Court", "Park Place"]
+CITIES = {  # city, state, ZIP prefix near each practice
+    "calm-mind": [("Philadelphia", "PA", "191"), ("Cherry Hill", "NJ", "080"), ("Media", "PA", "190")],
+    "bright-path": [("Minneapolis", "MN", "554"), ("St. Paul", "MN", "551"), ("Bloomington", "MN", "554")],
+    "harbor-family": [("San Diego", "CA", "921"), ("Chula Vista", "CA", "919"), ("La Mesa", "CA", "919")],
 }
-REPRESENTATIVES = ["Angela M.", "Brian K.", "Crystal R.", "Devon T.", "Erica P.", "Felix G.",
-                   "Heather L.", "Irene S.", "Jamal W.", "Kelly O.", "Lorraine B.", "Monique D.",
-                   "Nate H.", "Patrice F.", "Quentin A.", "Renee C.", "Steve J.", "Tiffany V."]
+REPRESENTATIVES = ["Angela M.", "Brian K.", "Crystal R.", "Devon T.", "Erica P.", "Felix G.", "Heather L."]
+REPRESENTATIVES += ["Irene S.", "Jamal W.", "Kelly O.", "Lorraine B.", "Monique D.", "Nate H.", "Patrice F."]
+REPRESENTATIVES += ["Quentin A.", "Renee C.", "Tiffany V."]
 
-# (email, password, role, name, practice slugs, queues)
-STAFF: list[tuple[str, str, str, str, list[str], list[str]]] = [
-    ("biller1@summit.example", "biller1-demo-2026", "biller", "Priya Natarajan",
-     ["calm-mind", "bright-path"], ["eligibility", "authorization", "charge-entry"]),
-    ("biller2@summit.example", "biller2-demo-2026", "biller", "Marcus Bell",
-     ["bright-path", "harbor-family"], ["coding", "submission", "follow-up", "denials"]),
-    ("biller3@summit.example", "biller3-demo-2026", "biller", "Elena Ruiz",
-     ["harbor-family", "calm-mind"], ["eligibility", "authorization", "charge-entry", "coding",
-                                      "submission", "follow-up", "denials"]),
-    ("supervisor@summit.example", "supervisor-demo-2026", "supervisor", "Dana Whitfield",
-     ["calm-mind", "bright-path", "harbor-family"], []),
-    ("admin@summit.example", "admin-demo-2026", "admin", "Sam Okafor",
-     ["calm-mind", "bright-path", "harbor-family"], []),
+ALL_QUEUES = ["eligibility", "authorization", "charge-entry", "coding", "submission", "follow-up", "denials"]
+STAFF = [  # login name (email and password derive from it), full name, role, practices, queues
+    ("biller1", "Priya Natarajan", "biller", ["calm-mind", "bright-path"], ALL_QUEUES[:3]),
+    ("biller2", "Marcus Bell", "biller", ["bright-path", "harbor-family"], ALL_QUEUES[3:]),
+    ("biller3", "Elena Ruiz", "biller", ["harbor-family", "calm-mind"], ALL_QUEUES),
+    ("supervisor", "Dana Whitfield", "supervisor", ["calm-mind", "bright-path", "harbor-family"], []),
+    ("admin", "Sam Okafor", "admin", ["calm-mind", "bright-path", "harbor-family"], []),
 ]
 
 AUDIT_FINDINGS = [
     "Scrubber: POS corrected from 11 to 10 (video visit, patient at home).",
-    "Scrubber: rendering taxonomy matched to NPPES before release.",
     "Diagnosis pointer reordered so the F-code is first-listed (Z-code secondary).",
     "90837 share for this clinician above 30% this month: start/stop times confirmed in the note.",
-    "Removed duplicate 96127 unit: one instrument documented, not two.",
+    "Removed a duplicate 96127 unit: one instrument documented, not two.",
 ]
-DENIALS = [
-    ("CARC 197: precertification/authorization absent", "authorization"),
-    ("CARC 16 / RARC M76: missing or invalid diagnosis", "coding"),
+APPEALABLE_DENIALS = [  # (payer's reason, denial family) that are worth an appeal (6.3, 7)
     ("CARC 50: not deemed a medical necessity", "medical necessity"),
-    ("CARC 27: expenses incurred after coverage terminated", "eligibility"),
+    ("CARC 151: information does not support this frequency of services", "frequency"),
+    ("CARC 119: benefit maximum for this period reached", "visit limit / parity"),
 ]
+AUTH_DENIAL = ("CARC 197: precertification absent, although the auth was on file", "authorization")
 ESCALATIONS = [
     "Clinician has not signed the progress note after 3 business days; practice manager emailed.",
-    "Member ID rejected by payer portal; practice must send an updated insurance card.",
+    "Member ID rejected by the payer portal; practice must send an updated insurance card.",
     "Authorization nearly exhausted; clinician needs to submit a concurrent review.",
-    "Coordination of benefits on file is outdated; patient must update other insurance.",
-    "Payer says provider is not linked to the group NPI; credentialing needs to confirm.",
+    "Payer says the provider is not linked to the group NPI; credentialing must confirm.",
 ]
 SNOOZE_REASONS = [
     "Payer reprocessing the claim; call back after the reprocessing window.",
@@ -235,87 +198,179 @@ SNOOZE_REASONS = [
 ]
 
 
-# --- Pure generators of fictional values -------------------------------------------------------
+# --- Pure generators: plain values in and out, all randomness from the caller's rng -----------------------------
 
-MBI_LETTERS = "ACDEFGHJKMNPQRTUVWXY"  # billing-rules.md 4.3: no S, L, O, I, B, Z
-DIGITS = "0123456789"
+MBI_LETTERS = "ACDEFGHJKMNPQRTUVWXY"  # 4.3: no S, L, O, I, B, Z
+MBI_SHAPE = ["123456789", "L", "LD", "0123456789", "L", "LD", "0123456789", "L", "L", "0123456789", "0123456789"]
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(n))
 
 
 def make_mbi(rng: random.Random) -> str:
     """A Medicare Beneficiary Identifier in the CMS shape (11 characters, no dashes)."""
-    either = MBI_LETTERS + DIGITS
-    shape = ["123456789", MBI_LETTERS, either, DIGITS, MBI_LETTERS, either, DIGITS, MBI_LETTERS,
-             MBI_LETTERS, DIGITS, DIGITS]
-    return "".join(rng.choice(chars) for chars in shape)
+    expand = {"L": MBI_LETTERS, "LD": MBI_LETTERS + "0123456789"}
+    return "".join(rng.choice(expand.get(chars, chars)) for chars in MBI_SHAPE)
 
 
 def make_member_id(rng: random.Random, payer_id: str) -> str:
-    """A member ID in the shape the payer's cards use."""
-    def digits(n: int) -> str:
-        return "".join(rng.choice(DIGITS) for _ in range(n))
+    """A member ID in the shape the payer prints on its cards."""
+    if payer_id == "MCRB1":
+        return make_mbi(rng)
+    if payer_id == "BCBS1":  # Blue plans print a three-letter alpha prefix
+        return rng.choice(["ZGP", "XOF", "QMK"]) + _digits(rng, 9)
+    shapes = {"MCD01": ("", 11, ""), "60054": ("W", 9, ""), "62308": ("U", 8, "01"), "61101": ("H", 8, "")}
+    prefix, length, suffix = shapes.get(payer_id, ("CB" if payer_id == "CBH01" else "", 9, ""))
+    return f"{prefix}{_digits(rng, length)}{suffix}"
 
-    shapes = {"MCRB1": make_mbi, "MCD01": lambda _: digits(11), "60054": lambda _: "W" + digits(9),
-              "BCBS1": lambda _: rng.choice(["ZGP", "XOF", "QMK"]) + digits(9),
-              "87726": lambda _: digits(9), "62308": lambda _: "U" + digits(8) + "01",
-              "61101": lambda _: "H" + digits(8), "CBH01": lambda _: "CB" + digits(9)}
-    return shapes[payer_id](rng)
+
+def first_name(rng: random.Random, sex: Sex) -> str:
+    """A first name usual for ``sex``."""
+    return rng.choice(FEMALE_NAMES if sex == Sex.FEMALE else MALE_NAMES)
 
 
-def group_number(rng: random.Random, payer_id: str) -> str | None:
-    """Employer group number for commercial plans; government plans have none."""
-    if payer_id in ("MCRB1", "MCD01", "61101"):
-        return None
-    return f"{rng.randint(100000, 999999)}-{rng.choice(['010', '020', '0A1', '100'])}"
+def patient_fields(rng: random.Random, spec: dict[str, Any], n: int, today: date) -> tuple[dict[str, Any], int]:
+    """Demographics of a practice's n-th patient, and their age (the family practice sees many children)."""
+    if spec["slug"] == "harbor-family":
+        age = rng.randint(5, 17) if rng.random() < 0.6 else rng.randint(25, 55)
+    else:
+        age = rng.randint(66, 84) if rng.random() < 0.13 else rng.randint(19, 64)
+    sex = Sex.FEMALE if rng.random() < 0.56 else Sex.MALE
+    city, state, zip3 = rng.choice(CITIES[spec["slug"]])
+    return {
+        "account_number": f"{spec['prefix']}{10001 + n}",
+        "sex": sex,
+        "first_name": first_name(rng, sex),
+        "last_name": rng.choice(LAST_NAMES),
+        "date_of_birth": today - timedelta(days=round(age * 365.25) + rng.randint(1, 360)),
+        "address_line1": f"{rng.randint(12, 9890)} {rng.choice(STREETS)}",
+        "city": city,
+        "state": state,
+        "zip_code": f"{zip3}{_digits(rng, 6)}",
+        "phone": f"{spec['phone'][:3]}5550{rng.randint(100, 199)}",
+    }, age
+
+
+def payer_ids(rng: random.Random, age: int) -> list[str]:
+    """Primary payer (Medicare or Medicare Advantage from 65) and, for about 15%, a secondary one."""
+    odds = SENIOR_PAYER_ODDS if age >= 66 else UNDER_65_PAYER_ODDS
+    primary = rng.choices(list(odds), weights=list(odds.values()))[0]
+    if primary in ("MCD01", "CBH01") or rng.random() > 0.19:
+        return [primary]
+    if primary in ("MCRB1", "61101"):  # dual eligible, or a retiree plan
+        return [primary, "MCD01" if primary == "61101" or rng.random() < 0.6 else "BCBS1"]
+    return [primary, rng.choice([p for p in ("60054", "BCBS1", "87726", "62308") if p != primary])]  # spouse's plan
+
+
+def coverage_fields(
+    rng: random.Random, payer_id: str, priority: CoveragePriority, patient: dict[str, Any], age: int, start: date
+) -> dict[str, Any]:
+    """Member ID, group, effective date and subscriber of one coverage; dependents name their subscriber."""
+    relationship = Relationship.SELF
+    if payer_id not in SELF_ONLY and (age < 18 or (age < 26 and rng.random() < 0.5)):
+        relationship = Relationship.CHILD
+    elif payer_id not in SELF_ONLY and (priority == CoveragePriority.SECONDARY or rng.random() < 0.15):
+        relationship = Relationship.SPOUSE
+    dob = patient["date_of_birth"]
+    effective = date(start.year - rng.randint(1, 4), rng.choice([1, 1, 7]), 1)
+    fields: dict[str, Any] = {
+        "member_id": make_member_id(rng, payer_id),
+        "group_number": None if payer_id in SELF_ONLY else f"{_digits(rng, 6)}-0{_digits(rng, 2)}",
+        "priority": priority,
+        "relationship_to_subscriber": relationship,
+        "effective_from": date(dob.year + 65, dob.month, 1) if payer_id == "MCRB1" else effective,  # Part B from 65
+    }
+    if relationship != Relationship.SELF:
+        sex = rng.choice([Sex.FEMALE, Sex.MALE])
+        years = rng.randint(24, 40) if relationship == Relationship.CHILD else rng.randint(-6, 6)
+        fields |= {"subscriber_first_name": first_name(rng, sex), "subscriber_last_name": patient["last_name"]}
+        fields |= {"subscriber_sex": sex, "subscriber_date_of_birth": dob - timedelta(days=365 * years + 40)}
+    return fields
 
 
 def pick_service(
-    rng: random.Random, slug: str, credential: Credential, first_visit: bool
+    rng: random.Random, slug: str, credential: str, first_visit: bool
 ) -> tuple[ServiceKind, int, str | None]:
-    """(service kind, minutes, E/M code) a clinician of this practice would bill for one visit."""
-    prescriber = credential in (Credential.MD, Credential.DO, Credential.NP, Credential.PA)
+    """(kind, minutes, E/M code) of one visit; only prescribers bill E/M and 90792 (1.7)."""
+    prescriber = credential in PRESCRIBERS
     if first_visit:
-        kind = ServiceKind.INTAKE_MEDICAL if prescriber else ServiceKind.INTAKE
+        kind = SK.INTAKE_MEDICAL if prescriber else SK.INTAKE
         return kind, rng.choice(MINUTES[kind]), None
     mix = SERVICE_MIX["prescriber" if prescriber else "family" if slug == "harbor-family" else "therapy"]
-    kind = rng.choices([k for k, _ in mix], weights=[w for _, w in mix])[0]
-    if kind == ServiceKind.EM_ONLY:
+    kind = rng.choices(list(mix), weights=list(mix.values()))[0]
+    if kind == SK.EM_ONLY:
         em_code = rng.choices(["99212", "99213", "99214"], weights=[5, 45, 50])[0]
         return kind, rng.choice(EM_ONLY_MINUTES[em_code]), em_code
-    if kind == ServiceKind.EM_WITH_PSYCHOTHERAPY:
-        return kind, rng.choice(MINUTES[kind]), rng.choices(["99213", "99214"], weights=[40, 60])[0]
-    if kind == ServiceKind.PSYCHOTHERAPY:
-        bands = PSYCHOTHERAPY_BANDS[slug]
-        band = rng.choices(list(bands), weights=list(bands.values()))[0]
-        return kind, rng.choice(PSYCHOTHERAPY_MINUTES[band]), None
+    if kind == SK.EM_WITH_PSYCHOTHERAPY:
+        return kind, rng.choice(MINUTES[kind]), rng.choices(["99213", "99214"], weights=[4, 6])[0]
+    if kind == SK.PSYCHOTHERAPY:
+        band = rng.choices(["90832", "90834", "90837"], weights=BAND_SHARES[slug])[0]
+        return kind, rng.choice(BAND_MINUTES[band]), None
     return kind, rng.choice(MINUTES[kind]), None
 
 
-def pick_modality(rng: random.Random) -> tuple[Modality, PatientLocation]:
-    """About 55% in person (office), 38% video (mostly from home), 7% audio-only (home)."""
+def visit_fields(rng: random.Random, slug: str, credential: str, first_visit: bool, new: bool) -> dict[str, Any]:
+    """Service, minutes, modality, patient location, +90785 and 96127 screenings of one session."""
+    kind, minutes, em_code = pick_service(rng, slug, credential, first_visit)
     modality = rng.choices(list(Modality), weights=[55, 38, 7])[0]
+    location = PatientLocation.HOME  # audio-only is only ever from home
     if modality == Modality.IN_PERSON:
-        return modality, PatientLocation.OFFICE
-    if modality == Modality.VIDEO and rng.random() < 0.15:
-        return modality, rng.choice([PatientLocation.OTHER, PatientLocation.OFFICE])
-    return modality, PatientLocation.HOME
+        location = PatientLocation.OFFICE
+    elif modality == Modality.VIDEO and rng.random() < 0.12:
+        location = PatientLocation.OTHER
+    return {
+        "service_kind": kind,
+        "minutes": minutes,
+        "em_code": em_code,
+        "modality": modality,
+        "patient_location": location,
+        "interactive_complexity": kind in IC_KINDS and rng.random() < (0.12 if new else 0.04),
+        "screening_count": rng.choice([1, 2, 2]) if first_visit else rng.choices([0, 1, 2], weights=[85, 12, 3])[0],
+    }
 
 
-def psychotherapy_code(minutes: int, *, with_em: bool = False) -> str:
-    """90832/90834/90837 (or the E/M add-ons 90833/90836/90838) by the time bands of 1.1."""
+def received_at(rng: random.Random, day: date, tz: ZoneInfo, minutes: int, now: datetime) -> datetime:
+    """When the practice's EHR sent the session: after the visit ended, before ``now``."""
+    end = datetime.combine(day, time(rng.randint(8, 17), rng.choice([0, 30])), tzinfo=tz) + timedelta(minutes=minutes)
+    lag = rng.choices([rng.uniform(0.5, 6), rng.uniform(12, 20), rng.uniform(24, 70)], weights=[60, 30, 10])[0]
+    latest = now - timedelta(minutes=rng.randint(5, 90))
+    return max(min(end + timedelta(hours=lag), latest), end).astimezone(UTC)
+
+
+def cpt_codes(fields: dict[str, Any]) -> list[str]:
+    """The CPT lines of one session: primary code and add-ons by time band, +90785, one 96127 per screening."""
+    kind, minutes, em_code = fields["service_kind"], fields["minutes"], fields["em_code"]
     band = 0 if minutes <= 37 else 1 if minutes <= 52 else 2
-    return (["90833", "90836", "90838"] if with_em else ["90832", "90834", "90837"])[band]
+    codes = {
+        SK.INTAKE: ["90791"],
+        SK.INTAKE_MEDICAL: ["90792"],
+        SK.PSYCHOTHERAPY: [["90832", "90834", "90837"][band]],
+        SK.EM_WITH_PSYCHOTHERAPY: [em_code, ["90833", "90836", "90838"][band]],
+        SK.EM_ONLY: [em_code],
+        SK.CRISIS: ["90839"] + ["90840"] * ((minutes - 75) // 30 + 1 if minutes > 74 else 0),
+        SK.FAMILY_WITH_PATIENT: ["90847"],
+        SK.FAMILY_WITHOUT_PATIENT: ["90846"],
+        SK.GROUP: ["90853"],
+    }[kind]
+    return codes + ["90785"] * fields["interactive_complexity"] + ["96127"] * fields["screening_count"]
 
 
-def cpt_codes(kind: ServiceKind, minutes: int, em_code: str | None, interactive: bool,
-              screenings: int) -> list[str]:
-    """The CPT lines for one session, primary first, then add-ons and 96127 screenings."""
-    primary = {
-        ServiceKind.INTAKE: ["90791"], ServiceKind.INTAKE_MEDICAL: ["90792"],
-        ServiceKind.FAMILY_WITH_PATIENT: ["90847"], ServiceKind.FAMILY_WITHOUT_PATIENT: ["90846"],
-        ServiceKind.GROUP: ["90853"], ServiceKind.EM_ONLY: [em_code or "99213"],
-        ServiceKind.CRISIS: ["90839"] + (["90840"] * ((minutes - 75) // 30 + 1) if minutes > 74 else []),
-    }.get(kind)
-    if primary is None:
-        with_em = kind == ServiceKind.EM_WITH_PSYCHOTHERAPY
-        primary = ([em_code or "99213"] if with_em else []) + [psychotherapy_code(minutes, with_em=with_em)]
-    return primary + (["90785"] if interactive else []) + ["96127"] * screenings
+def place_of_service(policy: dict[str, Any], modality: Modality, location: PatientLocation) -> tuple[str, list[str]]:
+    """POS and modifiers under the payer's telehealth policy (2.2, 2.3); in person is POS 11."""
+    if modality == Modality.IN_PERSON:
+        return "11", []
+    pos = policy["home_pos"] if location == PatientLocation.HOME else policy["other_pos"]
+    modifier = policy["video_modifier" if modality == Modality.VIDEO else "audio_only_modifier"]
+    return pos, [modifier] if modifier else []
+
+
+def work_moment(rng: random.Random, after: datetime, tz: ZoneInfo, days: int) -> datetime:
+    """A working moment (08:30-17:30 practice time) ``days`` business days after ``after``, in UTC."""
+    local = after.astimezone(tz)
+    if days == 0 and is_business_day(local.date()) and local.time() < time(16, 30):
+        start = max(local, datetime.combine(local.date(), time(8, 30), tzinfo=tz))
+        closing = datetime.combine(local.date(), time(17, 30), tzinfo=tz)
+        return (start + (closing - start) * rng.uniform(0.05, 0.7)).astimezone(UTC)
+    day = add_business_days(local.date(), max(days, 1), is_business_day)
+    return datetime.combine(day, time(8, 30), tzinfo=tz).astimezone(UTC) + timedelta(minutes=rng.randint(0, 480))
