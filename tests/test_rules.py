@@ -244,3 +244,27 @@ def test_local_datetime_and_label() -> None:
     assert local_datetime(None, "America/New_York") == "—"
     assert label("in_progress") == "In progress"
     assert label("verify_benefits") == "Verify benefits"
+
+
+# --- identifiers on the models (validated on assignment, before anything reaches the database) ---
+
+def test_models_refuse_bad_identifiers_naming_the_field() -> None:
+    from backoffice.errors import ValidationFailed
+    from backoffice.orgs.models import Payer, Practice, Provider
+
+    with pytest.raises(ValidationFailed, match="provider npi: NPI check digit is wrong"):
+        Provider(npi="1234567890")
+    with pytest.raises(ValidationFailed, match="provider taxonomy"):
+        Provider(taxonomy="101YP2500")
+    with pytest.raises(ValidationFailed, match="practice group_npi: NPI must start with 1"):
+        Practice(group_npi="3234567893")
+    with pytest.raises(ValidationFailed, match="practice tax_id: a tax ID is 9 digits"):
+        Practice(tax_id="12-3456789")
+    with pytest.raises(ValidationFailed, match="practice slug"):
+        Practice(slug="Calm Mind")
+    with pytest.raises(ValidationFailed, match="practice zip_code"):
+        Practice(zip_code="62701-0001")
+    with pytest.raises(ValidationFailed, match="payer filing_limit_days"):
+        Payer(filing_limit_days=0)
+    assert Provider(npi="1234567893", taxonomy="1041C0700X").npi == "1234567893"
+    assert Practice(group_npi="1558598797", tax_id="123456789", slug="calm-mind", zip_code="627010001").slug

@@ -6,11 +6,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backoffice.db_types import UTCDateTime, str_enum
 from backoffice.extensions import db
-from backoffice.orgs.rules import Credential, PayerKind
+from backoffice.errors import ValidationFailed
+from backoffice.orgs.rules import Credential, PayerKind, identifier_problem
+
+
+def _checked(kind: str, field: str, value: str | None, *, optional: bool = False) -> str | None:
+    if optional and value is None:
+        return None
+    problem = identifier_problem(kind, value)
+    if problem:
+        raise ValidationFailed(f"{field}: {problem}")
+    return value
 
 
 class Organization(db.Model):
@@ -51,6 +61,11 @@ class Practice(db.Model):
     organization: Mapped[Organization] = relationship(back_populates="practices")
     providers: Mapped[list[Provider]] = relationship(back_populates="practice")
 
+    @validates("group_npi", "tax_id", "taxonomy", "slug", "zip_code")
+    def _validate_identifiers(self, key: str, value: str | None) -> str | None:
+        kind = "npi" if key == "group_npi" else key
+        return _checked(kind, f"practice {key}", value, optional=key == "taxonomy")
+
 
 class Provider(db.Model):
     """A rendering clinician of one practice."""
@@ -68,6 +83,10 @@ class Provider(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
     practice: Mapped[Practice] = relationship(back_populates="providers")
+
+    @validates("npi", "taxonomy")
+    def _validate_identifiers(self, key: str, value: str) -> str | None:
+        return _checked(key, f"provider {key}", value)
 
     @property
     def display_name(self) -> str:
@@ -91,3 +110,9 @@ class Payer(db.Model):
     prior_auth_cpts: Mapped[list[str]] = mapped_column(JSON, default=list)
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
+
+    @validates("filing_limit_days", "appeal_window_days")
+    def _validate_days(self, key: str, value: int) -> int:
+        if value is None or not 1 <= int(value) <= 3650:
+            raise ValidationFailed(f"payer {key}: between 1 and 3650 days")
+        return int(value)

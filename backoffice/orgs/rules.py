@@ -77,3 +77,18 @@ def is_prescriber(credential: str) -> bool:
 def complete_npi(base9: str) -> str:
     """The valid 10-digit NPI for a 9-digit base (appends the check digit)."""
     return f"{base9}{npi_check_digit(base9)}"
+
+
+def identifier_problem(kind: str, value: str | None) -> str | None:
+    """Why ``value`` is not a valid ``kind`` (npi, tax_id, taxonomy, slug, zip_code), or None when it is."""
+    value = value or ""
+    if kind == "npi":
+        return npi_problem(value)
+    checks = {
+        "tax_id": (EIN_RE, "a tax ID is 9 digits with no hyphen"),
+        "taxonomy": (TAXONOMY_RE, "a NUCC taxonomy is 10 characters ending in X, e.g. 1041C0700X"),
+        "slug": (SLUG_RE, "a slug is lower-case letters, digits and single hyphens"),
+        "zip_code": (ZIP_RE, "a ZIP code is 5 or 9 digits with no hyphen"),
+    }
+    pattern, message = checks[kind]
+    return None if pattern.match(value) else message

@@ -7,9 +7,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backoffice.db_types import str_enum
+from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 
 if TYPE_CHECKING:
@@ -102,6 +103,12 @@ class Authorization(db.Model):
     used: Mapped[int] = mapped_column(default=0)
     start_date: Mapped[date]
     end_date: Mapped[date]
+
+    @validates("authorized", "used")
+    def _validate_counts(self, key: str, value: int) -> int:
+        if value is None or int(value) < 0:
+            raise ValidationFailed(f"authorization {key}: zero or more")
+        return int(value)
 
     @property
     def remaining(self) -> int:
