@@ -26,6 +26,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         template_folder=str(ROOT / "templates"),
         static_folder=str(Path(__file__).parent / "static"),
     )
+    if settings.database_url is None:  # the embedded default lives in the instance folder (as in flaskr)
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
         BACKOFFICE_SETTINGS=settings,
         SECRET_KEY=settings.secret_key,

@@ -111,3 +111,19 @@ def test_billers_may_not_open_the_supervisor_board(app: Flask, client: FlaskClie
     _world(app)
     auth.login("biller@example.test")
     assert client.get("/supervisor").status_code == 403
+
+
+def test_the_call_form_preselects_the_patients_primary_payer(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    with app.app_context():
+        org = f.make_org()
+        practice = f.make_practice(org)
+        payer = f.make_payer(org, name="Carelon Behavioral Health")
+        f.make_user(org, practices=[practice], email="b@example.test")
+        session = f.make_session(practice, patient=f.make_patient(practice, payer))
+        from backoffice.work.services import create_chain
+
+        item_id = create_chain(session=session, kinds=["verify_benefits"], now=f.NOW)[0].id
+        payer_id = payer.id
+    auth.login("b@example.test")
+    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert f'<option selected value="{payer_id}">Carelon Behavioral Health</option>' in page

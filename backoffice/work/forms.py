@@ -31,10 +31,11 @@ class CallForm(FlaskForm):
     phone_line = StringField("Phone line", validators=[Optional(), Length(max=40)])
     representative = StringField("Representative", validators=[Optional(), Length(max=120)])
     reference_number = StringField("Reference #", validators=[Optional(), Length(max=80)])
-    outcome = SelectField("Outcome", choices=_choices(CallOutcome), validators=[DataRequired()])
+    # Explicit ids: the complete and note forms on the same page have fields with the same names.
+    outcome = SelectField("Outcome", choices=_choices(CallOutcome), validators=[DataRequired()], id="call-outcome")
     next_action = StringField("Next action", validators=[Optional(), Length(max=2000)])
     duration_minutes = IntegerField("Minutes", validators=[Optional(), NumberRange(0, 600)])
-    body = TextAreaField("Notes", validators=[Optional(), Length(max=10_000)])
+    body = TextAreaField("Notes", validators=[Optional(), Length(max=10_000)], id="call-body")
 
 
 class CompleteForm(FlaskForm):

@@ -80,6 +80,8 @@ def item(item_id: int):
     call_form = _call_form()
     reassign_form = _reassign_form(work_item)
     session, coverages = queries.session_of(work_item)
+    if coverages and call_form.payer_id.data is None:
+        call_form.payer_id.data = coverages[0].payer_id  # the payer a biller calls first: the primary
     return render_template(
         "work/item.html",
         item=work_item,
