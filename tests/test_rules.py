@@ -248,6 +248,7 @@ def test_local_datetime_and_label() -> None:
 
 # --- identifiers on the models (validated on assignment, before anything reaches the database) ---
 
+
 def test_models_refuse_bad_identifiers_naming_the_field() -> None:
     from backoffice.errors import ValidationFailed
     from backoffice.orgs.models import Payer, Practice, Provider

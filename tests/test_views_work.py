@@ -113,7 +113,9 @@ def test_billers_may_not_open_the_supervisor_board(app: Flask, client: FlaskClie
     assert client.get("/supervisor").status_code == 403
 
 
-def test_the_call_form_preselects_the_patients_primary_payer(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_the_call_form_preselects_the_patients_primary_payer(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
     with app.app_context():
         org = f.make_org()
         practice = f.make_practice(org)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -284,3 +285,34 @@ def test_a_service_that_raises_leaves_no_partial_rows_and_no_job(world, monkeypa
     assert _count(WorkItem) == 0 and _count(Interaction) == 0 and _count(WorkItemDependency) == 0
     assert redis_conn.keys("rq:job:*") == []
     assert db.session.info.get("backoffice.pending_jobs") is None
+
+
+def test_nobody_acts_on_another_organizations_work_even_through_the_services(world) -> None:
+    (item,) = f.make_ready_items(world["practice"], 1)
+    foreign_supervisor = f.make_user(f.make_org(), role="supervisor")
+    for act in (
+        lambda: services.complete_item(item=item, actor=foreign_supervisor, now=NOW),
+        lambda: services.add_note(item=item, actor=foreign_supervisor, now=NOW, body="hello"),
+        lambda: services.escalate_item(item=item, actor=foreign_supervisor, now=NOW, reason="x"),
+        lambda: services.log_call(item=item, actor=foreign_supervisor, now=NOW, outcome="voicemail"),
+        lambda: services.cancel_item(item=item, actor=foreign_supervisor, now=NOW, reason="x"),
+    ):
+        with pytest.raises(NotAllowed, match="not in your organization"):
+            act()
+    assert item.state == ItemState.READY
+    assert _count(Interaction) == 1  # only the planning row
+
+
+def test_snoozed_items_past_due_are_not_listed_as_breaches(world) -> None:
+    from backoffice.work import queries
+
+    overdue, parked = f.make_ready_items(world["practice"], 2)
+    services.snooze_item(
+        item=parked, actor=world["biller"], now=NOW, until=NOW + timedelta(days=30), reason="payer reprocessing"
+    )
+    later = NOW + timedelta(days=10)
+    assert [i.id for i in queries.breached_items(world["supervisor"], later)] == [overdue.id]
+    (row,) = queries.queue_overview(world["supervisor"], later)
+    assert (row.ready, row.snoozed, row.breached) == (1, 1, 1)
+    workload = {r.user.id: r for r in queries.biller_workload(world["supervisor"], later, ZoneInfo("America/New_York"))}
+    assert (workload[world["biller"].id].open, workload[world["biller"].id].breached) == (1, 0)

@@ -21,7 +21,6 @@ from backoffice.work.rules import WorkKind, add_business_days
 ORG_NAME = "Summit Behavioral Billing"
 ALL_STEPS = [kind.value for kind in WorkKind]
 # The first payer status check is due ~30 days after submission (9.2), not 2 business days.
-FOLLOW_UP_SLA = {"follow_up": 20}
 
 PRACTICES: list[dict[str, Any]] = [
     {
@@ -35,7 +34,7 @@ PRACTICES: list[dict[str, Any]] = [
         "phone": "2155550142",
         "timezone": "America/New_York",
         "owned_steps": ALL_STEPS,
-        "sla_overrides": FOLLOW_UP_SLA,
+        "sla_overrides": {},
         "volume": (80, 200, 540),  # patients, sessions in the window, days since onboarding
     },
     {
@@ -49,7 +48,7 @@ PRACTICES: list[dict[str, Any]] = [
         "phone": "6125550178",
         "timezone": "America/Chicago",
         "owned_steps": ["verify_benefits", "obtain_preauth", "enter_charge", "audit", "submit", "follow_up", "appeal"],
-        "sla_overrides": FOLLOW_UP_SLA,
+        "sla_overrides": {},
         "volume": (65, 160, 300),
     },
     {
@@ -63,7 +62,7 @@ PRACTICES: list[dict[str, Any]] = [
         "phone": "6195550163",
         "timezone": "America/Los_Angeles",
         "owned_steps": ["enter_charge", "audit", "submit", "follow_up", "appeal"],  # they verify benefits themselves
-        "sla_overrides": {**FOLLOW_UP_SLA, "enter_charge": 2},  # their clinicians close notes late
+        "sla_overrides": {"enter_charge": 2},  # their clinicians close notes late
         "volume": (55, 140, 150),
     },
 ]
@@ -116,6 +115,7 @@ SECONDARY_DX = {
     "bright-path": ["F41.1", "F90.0", "G47.00", "Z63.0"],
     "harbor-family": ["Z63.8", "Z62.820", "Z63.0", "Z63.5", "F41.1"],
 }
+CASELOAD = {"PsyD": 15, "PA": 20}  # relative share of a practice's patients; everyone else 30
 SK = ServiceKind
 # Service mix of established patients (the first visit of a new patient is an intake), by kind of clinician.
 SERVICE_MIX = {
@@ -287,6 +287,27 @@ def coverage_fields(
         fields |= {"subscriber_first_name": first_name(rng, sex), "subscriber_last_name": patient["last_name"]}
         fields |= {"subscriber_sex": sex, "subscriber_date_of_birth": dob - timedelta(days=365 * years + 40)}
     return fields
+
+
+def diagnoses(rng: random.Random, slug: str) -> list[str]:
+    """One to three billable codes: an F-code first, then secondary codes from another category."""
+    primary = rng.choice(PRIMARY_DX[slug])
+    others = [code for code in SECONDARY_DX[slug] if code[:3] != primary[:3]]
+    return [primary, *rng.sample(others, k=rng.choices([0, 1, 2], weights=[40, 45, 15])[0])]
+
+
+def authorization_fields(rng: random.Random, payer_id: str, first_visit: date, visits: int, now: datetime) -> dict:
+    """A block of visits (8.3) covering ``visits`` sessions from ``first_visit``; about a third nearly used up."""
+    used = rng.randint(0, 8) + visits  # visits before the window, plus these
+    start = first_visit - timedelta(days=rng.randint(0, 40))
+    return {
+        "number": f"{'PA' if payer_id == 'MCD01' else 'CBH'}{rng.randint(10**7, 10**8 - 1)}",
+        "counts_visits": True,
+        "authorized": used + rng.randint(1, 2) if rng.random() < 0.35 else max(used, 12) + 8,
+        "used": used,
+        "start_date": start,
+        "end_date": max(start + timedelta(days=180), now.date() + timedelta(days=30)),
+    }
 
 
 def pick_service(

@@ -17,10 +17,11 @@ from sqlalchemy import event, func, select
 from backoffice.accounts.models import User
 from backoffice.accounts.rules import Role
 from backoffice.accounts.services import create_user
+from backoffice.calendars import is_business_day
 from backoffice.demo import data
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
-from backoffice.orgs.rules import Credential, PayerKind, complete_npi
+from backoffice.orgs.rules import Credential, complete_npi
 from backoffice.patients.models import Authorization, Coverage, CoveragePriority, Patient
 from backoffice.sessions.models import Session
 from backoffice.work import services as work
@@ -74,8 +75,8 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
 
 @contextmanager
 def _seeding() -> Iterator[None]:
-    """While seeding: no fsync per commit on SQLite (a failed seed is re-run from scratch), and loaded rows stay
-    loaded across the services' ~3,000 commits (expiring every row on each commit makes the seed quadratic)."""
+    """While seeding: no fsync per commit on SQLite (a failed seed is re-run from scratch), and no expiry on commit
+    (the app's default, enforced here: expiring every loaded row on each of ~3,000 commits makes the seed quadratic)."""
     session = db.session()
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     hooks = {"checkout": _no_fsync, "checkin": _fsync} if db.engine.dialect.name == "sqlite" else {}
@@ -172,11 +173,9 @@ def _chart(rng: random.Random, now: datetime, practice: Practice, spec: dict, n:
     for payer_id, priority in zip(payer_ids, CoveragePriority, strict=False):  # primary, then secondary
         coverage = data.coverage_fields(rng, payer_id, priority, fields, age, window_start)
         patient.coverages.append(Coverage(payer=payers[payer_id], effective_to=None, **coverage))
-    primary = rng.choice(data.PRIMARY_DX[spec["slug"]])
-    others = [code for code in data.SECONDARY_DX[spec["slug"]] if code[:3] != primary[:3]]
-    diagnoses = [primary, *rng.sample(others, k=rng.choices([0, 1, 2], weights=[40, 45, 15])[0])]
-    weights = [{"PsyD": 15, "PA": 20}.get(p.credential.value, 30) for p in practice.providers]
-    provider = rng.choices(practice.providers, weights=weights)[0]
+    diagnoses = data.diagnoses(rng, spec["slug"])
+    providers = sorted(practice.providers, key=lambda p: p.id)
+    provider = rng.choices(providers, weights=[data.CASELOAD.get(p.credential.value, 30) for p in providers])[0]
     db.session.add(patient)
     return _Chart(patient, provider, payers[payer_ids[0]], rng.choice([1, 2, 2, 4, 4]), rng.random() < 0.25, diagnoses)
 
@@ -186,7 +185,7 @@ def _sessions(rng: random.Random, now: datetime, practice: Practice, spec: dict,
     window_start = now.date() - timedelta(days=WINDOW_DAYS)
     last_day = min(now.date(), now.astimezone(tz).date()) - timedelta(days=1)  # the visit is over, wherever it was
     days = [last_day - timedelta(days=n) for n in range(WINDOW_DAYS)]
-    days = [day for day in days if day.weekday() < 5 and day >= window_start]
+    days = [day for day in days if is_business_day(day) and day >= window_start]  # practices close on holidays
     weights = [chart.weight for chart in charts]
     visits: list[tuple[date, int]] = []
     while len(visits) < spec["volume"][1]:
@@ -229,13 +228,8 @@ def _authorize(rng: random.Random, now: datetime, rows: list[tuple[Session, _Cha
             sessions.append(session)
             all_codes.update(codes)
     for chart, sessions, codes in needing.values():
-        used = rng.randint(0, 8) + len(sessions)  # visits before the window, plus these
-        authorized = used + rng.randint(1, 2) if rng.random() < 0.35 else max(used, 12) + 8  # some nearly used up
-        number = f"{'PA' if chart.payer.kind == PayerKind.MEDICAID else 'CBH'}{rng.randint(10**7, 10**8 - 1)}"
-        start = sessions[0].date_of_service - timedelta(days=rng.randint(0, 40))
-        end = max(start + timedelta(days=180), now.date() + timedelta(days=30))
-        auth = Authorization(patient_id=chart.patient.id, payer_id=chart.payer.id, number=number, start_date=start)
-        auth.cpt_codes, auth.authorized, auth.used, auth.end_date = sorted(codes), authorized, used, end
+        fields = data.authorization_fields(rng, chart.payer.payer_id, sessions[0].date_of_service, len(sessions), now)
+        auth = Authorization(patient_id=chart.patient.id, payer_id=chart.payer.id, cpt_codes=sorted(codes), **fields)
         db.session.add(auth)
         for session in sessions:
             session.auth_number = auth.number

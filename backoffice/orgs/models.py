@@ -9,8 +9,8 @@ from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backoffice.db_types import UTCDateTime, str_enum
-from backoffice.extensions import db
 from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
 from backoffice.orgs.rules import Credential, PayerKind, identifier_problem
 
 

@@ -134,7 +134,7 @@ def queue_overview(user: User, now: datetime) -> list[QueueRow]:
             func.sum(case((WorkItem.state == ItemState.READY, 1), else_=0)),
             func.sum(case((WorkItem.state == ItemState.IN_PROGRESS, 1), else_=0)),
             func.sum(case((WorkItem.state == ItemState.SNOOZED, 1), else_=0)),
-            func.sum(case((WorkItem.due_at <= now, 1), else_=0)),
+            func.sum(case(((WorkItem.due_at <= now) & (WorkItem.state != ItemState.SNOOZED), 1), else_=0)),
             func.min(WorkItem.due_at),
         )
         .where(WorkItem.state.in_(open_states), WorkItem.practice_id.in_(practice_ids_for(user)))
@@ -150,6 +150,7 @@ def biller_workload(user: User, now: datetime, tz: ZoneInfo) -> list[BillerRow]:
     day_start, day_end = local_midnight, local_midnight + timedelta(days=1)
     scope = practice_ids_for(user)
     open_states = [s.value for s in OPEN_STATES - {ItemState.BLOCKED}]
+    working_states = [ItemState.READY.value, ItemState.IN_PROGRESS.value]  # snoozed ones are parked on purpose
     counts = {
         assignee: (o, d, b, t)
         for assignee, o, d, b, t in db.session.execute(
@@ -157,7 +158,7 @@ def biller_workload(user: User, now: datetime, tz: ZoneInfo) -> list[BillerRow]:
                 WorkItem.assignee_id,
                 func.sum(case((WorkItem.state.in_(open_states), 1), else_=0)),
                 func.sum(case((WorkItem.state.in_(open_states) & (WorkItem.due_at < day_end), 1), else_=0)),
-                func.sum(case((WorkItem.state.in_(open_states) & (WorkItem.due_at <= now), 1), else_=0)),
+                func.sum(case((WorkItem.state.in_(working_states) & (WorkItem.due_at <= now), 1), else_=0)),
                 func.sum(
                     case(
                         ((WorkItem.state == ItemState.DONE) & (WorkItem.completed_at >= day_start), 1),
@@ -193,14 +194,15 @@ def escalated_items(user: User, *, limit: int = 100) -> list[WorkItem]:
 
 
 def breached_items(user: User, now: datetime, *, limit: int = 100) -> list[WorkItem]:
-    """Open items past their due time, most overdue first."""
+    """Ready or in-progress items past their due time, most overdue first (snoozed ones are parked with a reason
+    and counted separately)."""
     return list(
         db.session.scalars(
             select(WorkItem)
             .options(joinedload(WorkItem.assignee), joinedload(WorkItem.practice))
             .where(
                 WorkItem.due_at <= now,
-                WorkItem.state.in_([s.value for s in OPEN_STATES - {ItemState.BLOCKED}]),
+                WorkItem.state.in_([ItemState.READY.value, ItemState.IN_PROGRESS.value]),
                 WorkItem.practice_id.in_(practice_ids_for(user)),
             )
             .order_by(WorkItem.due_at)

@@ -108,14 +108,15 @@ DEFAULT_QUEUES: dict[str, str] = {
     WorkKind.APPEAL: "denials",
 }
 
-# Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults).
+# Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults). A follow-up
+# is ready once the claim is submitted; the status check is due ~30 days later (9.2: status at 30 days).
 DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     WorkKind.VERIFY_BENEFITS: 2,
     WorkKind.OBTAIN_PREAUTH: 2,
     WorkKind.ENTER_CHARGE: 1,
     WorkKind.AUDIT: 1,
     WorkKind.SUBMIT: 1,
-    WorkKind.FOLLOW_UP: 2,
+    WorkKind.FOLLOW_UP: 20,
     WorkKind.APPEAL: 5,
 }
 END_OF_BUSINESS = time(17, 0)

@@ -92,7 +92,14 @@ def _guarded_update(item: WorkItem, action: str, now: datetime, values: Mapping[
     return before
 
 
+def _require_same_organization(item: WorkItem, actor: User) -> None:
+    """Defence in depth behind the views' access check: nobody acts on another organization's work."""
+    if item.practice.organization_id != actor.organization_id:
+        raise NotAllowed(f"work item {item.id} is not in your organization")
+
+
 def _require_owner(item: WorkItem, actor: User) -> None:
+    _require_same_organization(item, actor)
     if item.assignee_id not in (None, actor.id) and not can_supervise(actor):
         raise NotAllowed(f"work item {item.id} belongs to another biller")
 
@@ -390,6 +397,7 @@ def snooze_item(*, item: WorkItem, actor: User, now: datetime, until: datetime, 
 @service
 def escalate_item(*, item: WorkItem, actor: User, now: datetime, reason: str) -> WorkItem:
     """Flag an item for a supervisor and raise its priority; it stays with its owner."""
+    _require_same_organization(item, actor)
     reason = _clean_text(reason, "reason")
     _guarded_update(item, "escalate", now, {"escalated_at": now, "priority": rules.escalated_priority(item.priority)})
     record_interaction(
@@ -408,6 +416,7 @@ def escalate_item(*, item: WorkItem, actor: User, now: datetime, reason: str) ->
 @service
 def reassign_item(*, item: WorkItem, actor: User, now: datetime, assignee: User | None, reason: str) -> WorkItem:
     """Give an item to another person (supervisors) or back to its queue (its owner or a supervisor)."""
+    _require_same_organization(item, actor)
     reason = _clean_text(reason, "reason")
     releasing_own = assignee is None and item.assignee_id == actor.id
     if not (can_supervise(actor) or releasing_own):
@@ -446,6 +455,7 @@ def reassign_item(*, item: WorkItem, actor: User, now: datetime, assignee: User 
 @service
 def add_note(*, item: WorkItem, actor: User, now: datetime, body: str) -> Interaction:
     """Append a free-text note to the item's timeline."""
+    _require_same_organization(item, actor)
     row = record_interaction(
         practice_id=item.practice_id,
         actor=actor,
@@ -474,6 +484,7 @@ def log_call(
     body: str | None = None,
 ) -> Interaction:
     """Record a structured payer call (who, which line, reference number, outcome, next action)."""
+    _require_same_organization(item, actor)
     if outcome not in set(CallOutcome):
         raise ValidationFailed(f"outcome: expected one of {[o.value for o in CallOutcome]}")
     if outcome != CallOutcome.VOICEMAIL and not (representative or "").strip():
@@ -502,6 +513,7 @@ def log_call(
 @service
 def cancel_item(*, item: WorkItem, actor: User, now: datetime, reason: str) -> WorkItem:
     """Cancel an open item (supervisors); its dependents stay blocked."""
+    _require_same_organization(item, actor)
     if not can_supervise(actor):
         raise NotAllowed("only a supervisor can cancel work")
     reason = _clean_text(reason, "reason")
