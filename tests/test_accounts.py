@@ -50,39 +50,25 @@ def test_login_locks_after_max_failures_until_the_oldest_leaves_the_window() -> 
     assert login_locked_for(failures, now=NOW + timedelta(minutes=1), max_failures=5, window=WINDOW) is None
 
 
+def _create(org_id: int, **kw: object):  # noqa: ANN202
+    values = {"email": "x@example.test", "name": "X", "role": "biller", "password": "a long enough password"}
+    return create_user(organization_id=org_id, now=NOW, **{**values, **kw})
+
+
 def test_create_user_hashes_with_argon2id_and_normalizes_email(ctx) -> None:
     org = f.make_org()
-    user = create_user(
-        organization_id=org.id,
-        email=" Ann@Example.TEST ",
-        name="Ann",
-        role="biller",
-        password="a long enough password",
-        now=NOW,
-    )
+    user = _create(org.id, email=" Ann@Example.TEST ", name="Ann")
     assert user.email == "ann@example.test"
     assert user.password_hash.startswith("$argon2id$")
     assert "a long enough password" not in user.password_hash
     with pytest.raises(ValidationFailed, match="already exists"):
-        create_user(
-            organization_id=org.id,
-            email="ANN@example.test",
-            name="Ann 2",
-            role="biller",
-            password="a long enough password",
-            now=NOW,
-        )
-    with pytest.raises(ValidationFailed, match="password"):
-        create_user(organization_id=org.id, email="b@example.test", name="B", role="biller", password="short", now=NOW)
+        _create(org.id, email="ANN@example.test")
+    with pytest.raises(ValidationFailed, match="password: at least 10"):
+        _create(org.id, email="b@example.test", password="short")
     with pytest.raises(ValidationFailed, match="role"):
-        create_user(
-            organization_id=org.id,
-            email="c@example.test",
-            name="C",
-            role="owner",
-            password="a long enough password",
-            now=NOW,
-        )
+        _create(org.id, email="c@example.test", role="owner")
+    with pytest.raises(ValidationFailed, match="email"):
+        _create(org.id, email="not-an-email")
 
 
 def test_authenticate_throttles_after_five_failures_and_a_success_clears_them(ctx) -> None:
