@@ -133,6 +133,7 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
     from backoffice.demo.seed import DEMO_ORG_SLUG, seed_demo
 
     started = time.monotonic()
+    _exit_cleanly_on_signals()
     settings = _settings_or_exit()
     app = create_app(settings=settings)
     if reset:
@@ -145,7 +146,12 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
         from backoffice.orgs.models import Organization
 
         if db.session.scalar(select(Organization.id).where(Organization.slug == DEMO_ORG_SLUG)) is None:
-            summary = seed_demo(now=utcnow())
+            click.echo("seeding the demo organization (about 20 s)...")
+            try:
+                summary = seed_demo(now=utcnow())
+            except BaseException:
+                _discard_partial_demo(app)
+                raise
             click.echo(summary.describe())
         else:
             click.echo("demo data already present (use --reset to start over)")
@@ -198,13 +204,20 @@ class _redis_for:  # noqa: N801 - used as a context manager
         self.server = EmbeddedRedis(instance / "redis")
         url = self.server.start()
         atexit.register(self.server.stop)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        _exit_cleanly_on_signals()
         click.echo(f"started embedded Redis at {url}")
         return replace(self.settings, redis_url=url)
 
     def __exit__(self, *exc: object) -> None:
         if self.server is not None:
             self.server.stop()
+
+
+def _exit_cleanly_on_signals() -> None:
+    """SIGTERM and SIGINT unwind normally (stopping the worker and Redis), even when SIGINT was inherited as
+    ignored, as it is for a process started in the background by a non-interactive shell."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
@@ -218,6 +231,19 @@ def _upgrade() -> None:
     from flask_migrate import upgrade
 
     upgrade(directory=current_app.extensions["migrate"].directory)
+
+
+def _discard_partial_demo(app: Flask) -> None:
+    """A seed that did not finish must not look like a finished demo to the next run."""
+    from backoffice.extensions import db
+
+    db.session.remove()
+    db.engine.dispose()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        _reset_sqlite(app)
+        click.echo("seeding did not finish: the partial demo database was removed; run the demo again", err=True)
+    else:
+        click.echo("seeding did not finish: empty this database before running the demo again", err=True)
 
 
 def _reset_sqlite(app: Flask) -> None:
