@@ -25,7 +25,10 @@ def _create_app() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
+@click.group(
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False, load_dotenv=False
+)
+@click.version_option(package_name="backoffice", prog_name="backoffice")
 def cli() -> None:
     """Back office for mental-health billing companies.
 
@@ -35,6 +38,8 @@ def cli() -> None:
 
 
 cli.add_command(db_group)
+# The app always comes from create_app and BACKOFFICE_* settings: hide Flask's --app/--env-file/--debug.
+cli.params = [param for param in cli.params if param.name not in ("app", "env_file", "debug")]
 
 
 @cli.group()
