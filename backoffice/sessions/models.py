@@ -21,8 +21,8 @@ class ServiceKind(StrEnum):
     INTAKE = "intake"  # 90791
     INTAKE_MEDICAL = "intake_medical"  # 90792
     PSYCHOTHERAPY = "psychotherapy"  # 90832/90834/90837
-    EM_WITH_PSYCHOTHERAPY = "em_with_psychotherapy"  # E/M + 90833/90836/90838
-    EM_ONLY = "em_only"
+    EM_WITH_PSYCHOTHERAPY = "em_psychotherapy"  # E/M + 90833/90836/90838
+    EM_ONLY = "em"
     CRISIS = "crisis"  # 90839/+90840
     FAMILY_WITH_PATIENT = "family_with_patient"  # 90847
     FAMILY_WITHOUT_PATIENT = "family_without_patient"  # 90846

@@ -194,7 +194,7 @@ def upgrade():
     sa.Column('provider_id', sa.Integer(), nullable=False),
     sa.Column('external_ref', sa.String(length=64), nullable=False),
     sa.Column('date_of_service', sa.Date(), nullable=False),
-    sa.Column('service_kind', sa.Enum('intake', 'intake_medical', 'psychotherapy', 'em_with_psychotherapy', 'em_only', 'crisis', 'family_with_patient', 'family_without_patient', 'group', name='servicekind', native_enum=False, length=32), nullable=False),
+    sa.Column('service_kind', sa.Enum('intake', 'intake_medical', 'psychotherapy', 'em_psychotherapy', 'em', 'crisis', 'family_with_patient', 'family_without_patient', 'group', name='servicekind', native_enum=False, length=32), nullable=False),
     sa.Column('minutes', sa.Integer(), nullable=False),
     sa.Column('em_code', sa.String(length=5), nullable=True),
     sa.Column('modality', sa.Enum('in_person', 'video', 'audio_only', name='modality', native_enum=False, length=16), nullable=False),
