@@ -237,9 +237,9 @@ def _check_summary(summary: DemoSummary) -> None:
 def test_generated_medicare_ids_are_mbis_and_other_member_ids_have_their_payers_shape() -> None:
     rng = random.Random(7)
     assert all(MBI_RE.match(data.make_mbi(rng)) for _ in range(2000))
-    assert re.fullmatch(r"W[0-9]{9}", data.make_member_id(rng, "60054"))  # Aetna
-    assert re.fullmatch(r"U[0-9]{8}01", data.make_member_id(rng, "62308"))  # Cigna
-    assert re.fullmatch(r"[A-Z]{3}[0-9]{9}", data.make_member_id(rng, "BCBS1"))
+    assert re.fullmatch(r"W[0-9]{9}", data.make_member_id(rng, "AETNA"))  # Aetna
+    assert re.fullmatch(r"U[0-9]{8}01", data.make_member_id(rng, "CIGNA"))  # Cigna
+    assert re.fullmatch(r"[A-Z]{3}[0-9]{9}", data.make_member_id(rng, "BCBS"))
 
 
 def test_cpt_lines_follow_the_psychotherapy_time_bands_and_add_ons() -> None:

@@ -269,3 +269,39 @@ def test_models_refuse_bad_identifiers_naming_the_field() -> None:
         Payer(filing_limit_days=0)
     assert Provider(npi="1234567893", taxonomy="1041C0700X").npi == "1234567893"
     assert Practice(group_npi="1558598797", tax_id="123456789", slug="calm-mind", zip_code="627010001").slug
+
+
+# --- payer rule tables as data (billing-rules 2.3, 13.1) ---
+
+
+@pytest.mark.parametrize(
+    "policy, problem",
+    [
+        ({"video_modifier": "95", "audio_only_modifier": "93", "home_pos": "10", "other_pos": "02"}, None),
+        ({"video_modifier": None, "audio_only_modifier": "93", "audio_only_allowed": False}, None),
+        ({}, None),
+        ({"video_modifer": "95"}, "unknown key"),
+        ({"video_modifier": "095"}, "video_modifier: a two-character modifier"),
+        ({"audio_only_modifier": 93}, "audio_only_modifier"),
+        ({"home_pos": "2"}, "home_pos: a two-digit place of service"),
+        ({"audio_only_allowed": "yes"}, "audio_only_allowed: true or false"),
+    ],
+)
+def test_telehealth_policy_is_checked_as_data(policy: dict, problem: str | None) -> None:
+    from backoffice.orgs.rules import telehealth_policy_problem
+
+    result = telehealth_policy_problem(policy)
+    assert result is None if problem is None else problem in result
+
+
+def test_payer_rule_fields_refuse_bad_values() -> None:
+    from backoffice.errors import ValidationFailed
+    from backoffice.orgs.models import Payer
+
+    with pytest.raises(ValidationFailed, match="payer telehealth_policy: unknown key"):
+        Payer(telehealth_policy={"pos": "02"})
+    with pytest.raises(ValidationFailed, match="59 or XE"):
+        Payer(separate_session_modifier="25")
+    with pytest.raises(ValidationFailed, match="max_96127_units"):
+        Payer(max_96127_units=0)
+    assert Payer(separate_session_modifier="XE", max_96127_units=3).max_96127_units == 3

@@ -88,21 +88,28 @@ MEDICARE_TELEHEALTH = {"video_modifier": None, "audio_only_modifier": "93", "hom
 COMMERCIAL_TELEHEALTH = {"video_modifier": "95", "audio_only_modifier": "93", "home_pos": "10", "other_pos": "02"}
 MEDICAID_TELEHEALTH = {**COMMERCIAL_TELEHEALTH, "video_modifier": "GT"}
 PAYERS = [  # payer ID, name, kind, filing limit days (5.1), appeal window days, provider line
-    ("MCRB1", "Medicare Part B", PayerKind.MEDICARE, 365, 120, "8555550101"),
-    ("MCD01", "State Medicaid Fee-for-Service", PayerKind.MEDICAID, 180, 60, "8005550102"),
-    ("60054", "Aetna", PayerKind.COMMERCIAL, 120, 180, "8885550103"),
-    ("BCBS1", "Blue Cross Blue Shield", PayerKind.COMMERCIAL, 180, 180, "8005550104"),
-    ("87726", "UnitedHealthcare", PayerKind.COMMERCIAL, 90, 180, "8775550105"),
-    ("62308", "Cigna", PayerKind.COMMERCIAL, 90, 180, "8005550106"),
-    ("61101", "Humana Medicare Advantage", PayerKind.COMMERCIAL, 365, 65, "8005550107"),
-    ("CBH01", "Carelon Behavioral Health", PayerKind.BH_CARVE_OUT, 90, 60, "8005550108"),
+    ("MEDICARE", "Medicare Part B", PayerKind.MEDICARE, 365, 120, "8555550101"),
+    ("MEDICAID", "State Medicaid Fee-for-Service", PayerKind.MEDICAID, 180, 60, "8005550102"),
+    ("AETNA", "Aetna", PayerKind.COMMERCIAL, 120, 180, "8885550103"),
+    ("BCBS", "Blue Cross Blue Shield", PayerKind.COMMERCIAL, 180, 180, "8005550104"),
+    ("UHC", "UnitedHealthcare", PayerKind.COMMERCIAL, 90, 180, "8775550105"),
+    ("CIGNA", "Cigna", PayerKind.COMMERCIAL, 90, 180, "8005550106"),
+    ("OPTUM_BH", "Optum Behavioral Health", PayerKind.BH_CARVE_OUT, 90, 60, "8005550108"),
+    ("SELFPAY", "Self-pay", PayerKind.SELF_PAY, 365, 365, None),  # uninsured: no claim, a GFE and a statement
 ]
-TELEHEALTH = {"MCRB1": MEDICARE_TELEHEALTH, "MCD01": MEDICAID_TELEHEALTH}  # everyone else: COMMERCIAL_TELEHEALTH
-PRIOR_AUTH_CPTS = {"MCD01": ["90837", "96130", "96131"], "60054": ["96130", "96131", "96132", "96133"]}
-PRIOR_AUTH_CPTS["CBH01"] = ["90837", "90847"]
-UNDER_65_PAYER_ODDS = {"MCD01": 18, "60054": 18, "BCBS1": 22, "87726": 16, "62308": 12, "CBH01": 14}
-SENIOR_PAYER_ODDS = {"MCRB1": 75, "61101": 25}  # patients 65 and over: Part B or Medicare Advantage
-SELF_ONLY = frozenset({"MCRB1", "MCD01", "61101"})  # government plans: the patient is the subscriber
+TELEHEALTH = {"MEDICARE": MEDICARE_TELEHEALTH, "MEDICAID": MEDICAID_TELEHEALTH}  # everyone else: COMMERCIAL_TELEHEALTH
+PRIOR_AUTH_CPTS = {"MEDICAID": ["90837", "96130", "96131"], "AETNA": ["96130", "96131", "96132", "96133"]}
+PRIOR_AUTH_CPTS["OPTUM_BH"] = ["90837", "90847"]
+# Per-payer rules as data (issue 3): separate-session modifier, 96127 unit cap (defaults 59 and 4).
+PAYER_RULES: dict[str, dict[str, Any]] = {
+    "MEDICARE": {"separate_session_modifier": "XE"},
+    "MEDICAID": {"max_96127_units": 3},
+}
+UNDER_65_PAYER_ODDS = {"MEDICAID": 18, "AETNA": 17, "BCBS": 20, "UHC": 15, "CIGNA": 11, "OPTUM_BH": 13, "SELFPAY": 6}
+SENIOR_PAYER_ODDS = {"MEDICARE": 92, "SELFPAY": 8}  # 65 and over: Part B, or private pay
+SELF_ONLY = frozenset(
+    {"MEDICARE", "MEDICAID", "SELFPAY"}
+)  # government plans and self-pay: the patient is the subscriber
 
 # Billable ICD-10-CM codes (3.2, 3.3): an F-code first, Z-codes only secondary, never F32.x with F33.x.
 PRIMARY_DX = {
@@ -216,12 +223,12 @@ def make_mbi(rng: random.Random) -> str:
 
 def make_member_id(rng: random.Random, payer_id: str) -> str:
     """A member ID in the shape the payer prints on its cards."""
-    if payer_id == "MCRB1":
+    if payer_id == "MEDICARE":
         return make_mbi(rng)
-    if payer_id == "BCBS1":  # Blue plans print a three-letter alpha prefix
+    if payer_id == "BCBS":  # Blue plans print a three-letter alpha prefix
         return rng.choice(["ZGP", "XOF", "QMK"]) + _digits(rng, 9)
-    shapes = {"MCD01": ("", 11, ""), "60054": ("W", 9, ""), "62308": ("U", 8, "01"), "61101": ("H", 8, "")}
-    prefix, length, suffix = shapes.get(payer_id, ("CB" if payer_id == "CBH01" else "", 9, ""))
+    shapes = {"MEDICAID": ("", 11, ""), "AETNA": ("W", 9, ""), "CIGNA": ("U", 8, "01"), "SELFPAY": ("SP", 8, "")}
+    prefix, length, suffix = shapes.get(payer_id, ("OB" if payer_id == "OPTUM_BH" else "", 9, ""))
     return f"{prefix}{_digits(rng, length)}{suffix}"
 
 
@@ -256,11 +263,11 @@ def payer_ids(rng: random.Random, age: int) -> list[str]:
     """Primary payer (Medicare or Medicare Advantage from 65) and, for about 15%, a secondary one."""
     odds = SENIOR_PAYER_ODDS if age >= 66 else UNDER_65_PAYER_ODDS
     primary = rng.choices(list(odds), weights=list(odds.values()))[0]
-    if primary in ("MCD01", "CBH01") or rng.random() > 0.19:
+    if primary in ("MEDICAID", "OPTUM_BH", "SELFPAY") or rng.random() > 0.19:
         return [primary]
-    if primary in ("MCRB1", "61101"):  # dual eligible, or a retiree plan
-        return [primary, "MCD01" if primary == "61101" or rng.random() < 0.6 else "BCBS1"]
-    return [primary, rng.choice([p for p in ("60054", "BCBS1", "87726", "62308") if p != primary])]  # spouse's plan
+    if primary == "MEDICARE":  # dual eligible, or a retiree plan
+        return [primary, "MEDICAID" if rng.random() < 0.6 else "BCBS"]
+    return [primary, rng.choice([p for p in ("AETNA", "BCBS", "UHC", "CIGNA") if p != primary])]  # spouse's plan
 
 
 def coverage_fields(
@@ -279,7 +286,7 @@ def coverage_fields(
         "group_number": None if payer_id in SELF_ONLY else f"{_digits(rng, 6)}-0{_digits(rng, 2)}",
         "priority": priority,
         "relationship_to_subscriber": relationship,
-        "effective_from": date(dob.year + 65, dob.month, 1) if payer_id == "MCRB1" else effective,  # Part B from 65
+        "effective_from": date(dob.year + 65, dob.month, 1) if payer_id == "MEDICARE" else effective,  # Part B from 65
     }
     if relationship != Relationship.SELF:
         sex = rng.choice([Sex.FEMALE, Sex.MALE])
@@ -301,7 +308,7 @@ def authorization_fields(rng: random.Random, payer_id: str, first_visit: date, v
     used = rng.randint(0, 8) + visits  # visits before the window, plus these
     start = first_visit - timedelta(days=rng.randint(0, 40))
     return {
-        "number": f"{'PA' if payer_id == 'MCD01' else 'CBH'}{rng.randint(10**7, 10**8 - 1)}",
+        "number": f"{'PA' if payer_id == 'MEDICAID' else 'OBH'}{rng.randint(10**7, 10**8 - 1)}",
         "counts_visits": True,
         "authorized": used + rng.randint(1, 2) if rng.random() < 0.35 else max(used, 12) + 8,
         "used": used,

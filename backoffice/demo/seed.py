@@ -133,6 +133,8 @@ def _reference_rows(rng: random.Random, now: datetime) -> int:
         payer.filing_limit_days, payer.appeal_window_days = filing_days, appeal_days
         payer.telehealth_policy = dict(data.TELEHEALTH.get(payer_id, data.COMMERCIAL_TELEHEALTH))
         payer.prior_auth_cpts = list(data.PRIOR_AUTH_CPTS.get(payer_id, []))
+        for key, value in data.PAYER_RULES.get(payer_id, {}).items():
+            setattr(payer, key, value)
         db.session.add(payer)
     db.session.flush()
     return org.id

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backoffice.db_types import UTCDateTime, str_enum
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
-from backoffice.orgs.rules import Credential, PayerKind, identifier_problem
+from backoffice.orgs.rules import Credential, PayerKind, identifier_problem, telehealth_policy_problem
 
 
 def _checked(kind: str, field: str, value: str | None, *, optional: bool = False) -> str | None:
@@ -108,8 +108,31 @@ class Payer(db.Model):
     appeal_window_days: Mapped[int]
     telehealth_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prior_auth_cpts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Two services by one clinician on one day that were distinct sessions: 59 or the more specific XE.
+    separate_session_modifier: Mapped[str] = mapped_column(String(2), default="59", server_default="59")
+    max_96127_units: Mapped[int] = mapped_column(default=4, server_default="4")
+    allows_99211_with_addon: Mapped[bool] = mapped_column(default=False, server_default=false())
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
+
+    @validates("telehealth_policy")
+    def _validate_telehealth(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        problem = telehealth_policy_problem(value or {})
+        if problem:
+            raise ValidationFailed(f"payer telehealth_policy: {problem}")
+        return dict(value or {})
+
+    @validates("separate_session_modifier")
+    def _validate_separate_session_modifier(self, key: str, value: str) -> str:
+        if value not in ("59", "XE"):
+            raise ValidationFailed("payer separate_session_modifier: 59 or XE")
+        return value
+
+    @validates("max_96127_units")
+    def _validate_96127_cap(self, key: str, value: int) -> int:
+        if value is None or not 1 <= int(value) <= 10:
+            raise ValidationFailed("payer max_96127_units: between 1 and 10")
+        return int(value)
 
     @validates("filing_limit_days", "appeal_window_days")
     def _validate_days(self, key: str, value: int) -> int:

@@ -34,6 +34,7 @@ class PayerKind(StrEnum):
     MEDICAID = "medicaid"
     COMMERCIAL = "commercial"
     BH_CARVE_OUT = "behavioral_health_carve_out"
+    SELF_PAY = "self_pay"  # no insurer: the patient pays (Good Faith Estimate, statements)
 
 
 def npi_check_digit(base9: str) -> int:
@@ -92,3 +93,32 @@ def identifier_problem(kind: str, value: str | None) -> str | None:
     }
     pattern, message = checks[kind]
     return None if pattern.match(value) else message
+
+
+TELEHEALTH_POLICY_KEYS = frozenset(
+    {"video_modifier", "audio_only_modifier", "audio_only_allowed", "home_pos", "other_pos"}
+)
+MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
+POS_RE = re.compile(r"^[0-9]{2}$")
+
+
+def telehealth_policy_problem(policy: dict[str, object]) -> str | None:
+    """Why a payer's telehealth policy (billing-rules 2.3, as data) is malformed, or None.
+
+    Keys: video_modifier / audio_only_modifier (two characters, or null for none), audio_only_allowed (bool),
+    home_pos / other_pos (two-digit place of service for a patient at home / elsewhere).
+    """
+    unknown = set(policy) - TELEHEALTH_POLICY_KEYS
+    if unknown:
+        return f"unknown key(s) {sorted(unknown)}; known: {sorted(TELEHEALTH_POLICY_KEYS)}"
+    for key in ("video_modifier", "audio_only_modifier"):
+        value = policy.get(key)
+        if value is not None and not (isinstance(value, str) and MODIFIER_RE.match(value)):
+            return f"{key}: a two-character modifier such as 95, 93 or GT, or null"
+    for key in ("home_pos", "other_pos"):
+        value = policy.get(key)
+        if value is not None and not (isinstance(value, str) and POS_RE.match(value)):
+            return f"{key}: a two-digit place of service such as 10 or 02"
+    if "audio_only_allowed" in policy and not isinstance(policy["audio_only_allowed"], bool):
+        return "audio_only_allowed: true or false"
+    return None
