@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
@@ -70,16 +71,9 @@ def users_create(
 
     from backoffice.accounts.services import create_user
     from backoffice.extensions import db
-    from backoffice.orgs.models import Organization, Practice
+    from backoffice.orgs.models import Practice
 
-    orgs = db.session.scalars(select(Organization).order_by(Organization.id)).all()
-    org = next((o for o in orgs if o.slug == org_slug), None) if org_slug else (orgs[0] if len(orgs) == 1 else None)
-    if org is None:
-        raise click.UsageError(
-            "--organization: name an existing organization slug"
-            if orgs
-            else "no organization exists yet: run `backoffice demo --seed-only` or create one"
-        )
+    org = _organization(org_slug)
     practices = db.session.scalars(select(Practice).where(Practice.slug.in_(practice_slugs))).all()
     missing = set(practice_slugs) - {p.slug for p in practices}
     if missing:
@@ -98,6 +92,81 @@ def users_create(
     except ServiceError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Import what practices send us."""
+
+
+MAX_ERRORS_SHOWN = 50
+
+
+@import_group.command("sessions")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
+@click.option("--plan/--no-plan", default=True, show_default=True, help="Plan each new session's work chain.")
+@with_appcontext
+def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> None:
+    """Import sessions from a CSV file (format: docs/import-format.md). All or nothing: any bad row is
+    reported with its row and column, nothing is written, and the exit code is 1."""
+    from backoffice.sessions.rules import parse_csv
+    from backoffice.sessions.services import ImportRefused, import_sessions, plan_new_sessions
+
+    org = _organization(org_slug)
+    now = utcnow()
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{path.name} is not UTF-8 text (first bad byte at offset {error.start})") from None
+    with click.progressbar(length=max(len(lines) - 1, 1), label=f"checking {path.name}", file=sys.stderr) as bar:
+        rows, errors = parse_csv(_counting(lines, bar), today=now.astimezone(ZoneInfo(org_timezone())).date())
+    try:
+        if errors:
+            raise ImportRefused(errors)
+        result = import_sessions(rows=rows, organization_id=org.id, now=now, source=path.name)
+    except ImportRefused as refused:
+        for error in refused.errors[:MAX_ERRORS_SHOWN]:
+            click.echo(str(error), err=True)
+        if len(refused.errors) > MAX_ERRORS_SHOWN:
+            click.echo(f"... and {len(refused.errors) - MAX_ERRORS_SHOWN} more", err=True)
+        click.echo(f"{len(refused.errors)} problem(s) in {path.name}; nothing was imported", err=True)
+        sys.exit(1)
+    planned = plan_new_sessions(session_ids=result.created, now=now) if plan else 0
+    click.echo(
+        f"imported {len(result.created)} new session(s), {result.unchanged} already imported and unchanged; "
+        f"{result.patients_created} new patient(s), {result.coverages_created} new coverage(s); "
+        f"{planned} work item(s) planned"
+    )
+
+
+def org_timezone() -> str:
+    return current_app.config["BACKOFFICE_SETTINGS"].timezone
+
+
+def _counting(lines: list[str], bar: object):  # noqa: ANN202
+    for index, line in enumerate(lines):
+        if index:
+            bar.update(1)  # type: ignore[attr-defined]
+        yield line
+
+
+def _organization(org_slug: str | None):  # noqa: ANN202
+    from sqlalchemy import select
+
+    from backoffice.extensions import db
+    from backoffice.orgs.models import Organization
+
+    orgs = db.session.scalars(select(Organization).order_by(Organization.id)).all()
+    candidates = [o for o in orgs if o.slug == org_slug] if org_slug else orgs
+    org = candidates[0] if len(candidates) == 1 else None
+    if org is None:
+        raise click.UsageError(
+            "--organization: name an existing organization slug"
+            if orgs
+            else "no organization exists yet: run `backoffice demo --seed-only` or create one"
+        )
+    return org
 
 
 @cli.command("worker")

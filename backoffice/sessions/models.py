@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -53,6 +53,8 @@ class Session(db.Model):
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
     external_ref: Mapped[str] = mapped_column(String(64))
     date_of_service: Mapped[date] = mapped_column(index=True)
+    # Tells two sessions of one patient on one day apart (same-day edits, separate-session modifier).
+    start_time: Mapped[time | None]
     service_kind: Mapped[ServiceKind] = mapped_column(str_enum(ServiceKind))
     minutes: Mapped[int]
     em_code: Mapped[str | None] = mapped_column(String(5))

@@ -1,0 +1,237 @@
+"""The session import format (CSV) as pure parsing: a row of text in, typed facts or named errors out.
+
+Nothing here looks anything up; services resolve practices, providers, patients and payers. Error messages
+name the row and column and never repeat patient data (names, dates of birth, member IDs, account numbers).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, time
+
+from backoffice.orgs.rules import Credential, npi_problem
+from backoffice.patients.models import Sex
+from backoffice.sessions.models import Modality, PatientLocation, ServiceKind
+
+COLUMNS = (
+    "session_ref", "practice", "date_of_service", "start_time", "provider_npi", "provider_credential",
+    "patient_ref", "patient_first", "patient_last", "patient_dob", "patient_sex", "payer_id", "member_id",
+    "service", "minutes", "em_code", "modality", "patient_location", "interactive_complexity", "screenings",
+    "diagnoses", "auth_number",
+)  # fmt: skip
+# Values of these columns are PHI: errors say what is wrong with them, never what they contain.
+PHI_COLUMNS = frozenset({"patient_ref", "patient_first", "patient_last", "patient_dob", "member_id"})
+EM_CODES = frozenset({"99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215"})
+EM_SERVICES = frozenset({ServiceKind.EM_ONLY, ServiceKind.EM_WITH_PSYCHOTHERAPY})
+MAX_DIAGNOSES = 12
+MAX_MINUTES = 600
+DX_SHAPE = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
+TIME_SHAPE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+NAME_LIMIT = 100
+REF_LIMIT = 64
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: the file row (the header is row 1), the column, and what is wrong."""
+
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, column {self.column}: {self.message}"
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One valid row, typed. ``row`` is its line in the file."""
+
+    row: int
+    session_ref: str
+    practice: str
+    date_of_service: date
+    start_time: time | None
+    provider_npi: str
+    provider_credential: Credential
+    patient_ref: str
+    patient_first: str
+    patient_last: str
+    patient_dob: date
+    patient_sex: Sex
+    payer_id: str
+    member_id: str
+    service: ServiceKind
+    minutes: int
+    em_code: str | None
+    modality: Modality
+    patient_location: PatientLocation
+    interactive_complexity: bool
+    screenings: int
+    diagnoses: tuple[str, ...]
+    auth_number: str | None
+
+
+def _dotted(code: str) -> str:
+    """ICD-10-CM codes are kept as printed, with the dot after the category: F4310 → F43.10."""
+    return code if "." in code or len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
+def parse_csv(lines: Iterable[str], *, today: date) -> tuple[list[SessionRow], list[RowError]]:
+    """Parse a whole import file: every valid row, and every error of every row (row 1 is the header)."""
+    reader = csv.DictReader(lines)
+    problem = header_problem(reader.fieldnames)
+    if problem:
+        return [], [RowError(1, "(header)", problem)]
+    reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+    rows: list[SessionRow] = []
+    errors: list[RowError] = []
+    for number, raw in enumerate(reader, start=2):
+        if not any((value or "").strip() for key, value in raw.items() if key is not None):
+            continue  # a blank line
+        parsed = parse_row(number, raw, today=today)
+        if isinstance(parsed, SessionRow):
+            rows.append(parsed)
+        else:
+            errors.extend(parsed)
+    if not rows and not errors:
+        errors.append(RowError(2, "(file)", "no sessions after the header"))
+    return rows, errors
+
+
+def header_problem(header: list[str] | None) -> str | None:
+    """Why a header row is not the import format, or None. Column order is free; names are exact."""
+    if not header:
+        return "the file is empty: expected a header row with the columns " + ", ".join(COLUMNS)
+    names = [name.strip() for name in header]
+    missing = [c for c in COLUMNS if c not in names]
+    unknown = [n for n in names if n not in COLUMNS]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    parts = []
+    if missing:
+        parts.append(f"missing column(s): {', '.join(missing)}")
+    if unknown:
+        parts.append(f"unknown column(s): {', '.join(unknown)}")
+    if duplicated:
+        parts.append(f"repeated column(s): {', '.join(duplicated)}")
+    return "; ".join(parts) or None
+
+
+def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> SessionRow | list[RowError]:
+    """Parse one CSV row (a DictReader row) into a SessionRow, or every error found in it."""
+    errors: list[RowError] = []
+    values = {column: (raw.get(column) or "").strip() for column in COLUMNS}
+    if None in raw:  # DictReader puts cells beyond the header under the key None
+        errors.append(RowError(row, "(end of row)", "more cells than columns in the header"))
+
+    def fail(column: str, message: str) -> None:
+        errors.append(RowError(row, column, message))
+
+    def required(column: str, limit: int = REF_LIMIT) -> str:
+        value = values[column]
+        if not value:
+            fail(column, "required")
+        elif len(value) > limit:
+            fail(column, f"at most {limit} characters")
+        return value
+
+    def choice(column: str, enum: type, *, blank: str | None = None) -> object:
+        value = values[column] or (blank or "")
+        try:
+            return enum(value)
+        except ValueError:
+            shown = "" if column in PHI_COLUMNS else f" {value!r}"
+            fail(column, f"unknown value{shown}; expected one of {', '.join(m.value for m in enum)}")
+            return None
+
+    def integer(column: str, low: int, high: int, *, blank: int | None = None) -> int:
+        value = values[column]
+        if not value and blank is not None:
+            return blank
+        if not value.isdigit():
+            fail(column, f"expected a whole number from {low} to {high}, got {value!r}")
+            return 0
+        number = int(value)
+        if not low <= number <= high:
+            fail(column, f"expected a whole number from {low} to {high}, got {number}")
+        return number
+
+    def iso_date(column: str) -> date | None:
+        value = values[column]
+        try:
+            return date.fromisoformat(value) if len(value) == 10 else date.fromisoformat("invalid")
+        except ValueError:
+            shown = "" if column in PHI_COLUMNS else f", got {value!r}"
+            fail(column, f"expected a date as YYYY-MM-DD{shown}")
+            return None
+
+    session_ref = required("session_ref")
+    practice = required("practice")
+    dos = iso_date("date_of_service")
+    if dos is not None and dos > today:
+        fail("date_of_service", f"{dos.isoformat()} is in the future")
+    start = None
+    if values["start_time"]:
+        match = TIME_SHAPE.match(values["start_time"])
+        if match:
+            start = time(int(match.group(1)), int(match.group(2)))
+        else:
+            fail("start_time", f"expected HH:MM (24-hour), got {values['start_time']!r}")
+    npi = values["provider_npi"]
+    problem = npi_problem(npi)
+    if problem:
+        fail("provider_npi", problem)
+    credential = choice("provider_credential", Credential)
+    patient_ref = required("patient_ref", 40)
+    first, last = required("patient_first", NAME_LIMIT), required("patient_last", NAME_LIMIT)
+    dob = iso_date("patient_dob")
+    if dob is not None and (dob > today or dob.year < 1900):
+        fail("patient_dob", "must be a past date after 1900")
+    if dob is not None and dos is not None and dob > dos:
+        fail("patient_dob", "is after the date of service")
+    sex = choice("patient_sex", Sex)
+    payer_id = required("payer_id", 20)
+    member_id = values["member_id"]
+    if payer_id != "SELFPAY" and not member_id:
+        fail("member_id", "required unless payer_id is SELFPAY")
+    elif len(member_id) > 40:
+        fail("member_id", "at most 40 characters")
+    service = choice("service", ServiceKind)
+    minutes = integer("minutes", 1, MAX_MINUTES)
+    em_code = values["em_code"] or None
+    if service in EM_SERVICES and em_code not in EM_CODES:
+        fail("em_code", f"an office E/M code (99202-99205, 99211-99215) is required for service {service.value}")
+    elif service is not None and service not in EM_SERVICES and em_code:
+        fail("em_code", f"must be empty for service {service.value} (only em and em_psychotherapy carry one)")
+    modality = choice("modality", Modality)
+    location = choice("patient_location", PatientLocation)
+    complexity = values["interactive_complexity"].lower()
+    if complexity not in ("yes", "no", ""):
+        fail("interactive_complexity", f"expected yes or no, got {values['interactive_complexity']!r}")
+    screenings = integer("screenings", 0, 20, blank=0)
+    diagnoses = tuple(_dotted(code.strip().upper()) for code in values["diagnoses"].split(";") if code.strip())
+    if not diagnoses:
+        fail("diagnoses", "at least one ICD-10-CM code, separated by ; in pointer order")
+    elif len(diagnoses) > MAX_DIAGNOSES:
+        fail("diagnoses", f"at most {MAX_DIAGNOSES} codes on a claim, got {len(diagnoses)}")
+    for code in diagnoses:
+        if not DX_SHAPE.match(code):
+            fail("diagnoses", f"{code!r} is not an ICD-10-CM code (letter, 2 digits, then up to 4 characters)")
+    if len(set(diagnoses)) != len(diagnoses):
+        fail("diagnoses", "a code is listed twice")
+    auth_number = values["auth_number"] or None
+    if auth_number and len(auth_number) > 50:
+        fail("auth_number", "at most 50 characters")
+    if errors:
+        return errors
+    return SessionRow(
+        row=row, session_ref=session_ref, practice=practice, date_of_service=dos, start_time=start,
+        provider_npi=npi, provider_credential=credential, patient_ref=patient_ref, patient_first=first,
+        patient_last=last, patient_dob=dob, patient_sex=sex, payer_id=payer_id, member_id=member_id,
+        service=service, minutes=minutes, em_code=em_code, modality=modality, patient_location=location,
+        interactive_complexity=complexity == "yes", screenings=screenings, diagnoses=diagnoses,
+        auth_number=auth_number,
+    )  # fmt: skip

@@ -1,0 +1,220 @@
+"""Importing sessions: all-or-nothing, idempotent for identical rows, and logged per session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from backoffice.accounts.models import User
+from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
+from backoffice.orgs.models import Payer, Practice, Provider
+from backoffice.patients.models import Coverage, CoveragePriority, Patient, Relationship
+from backoffice.services_base import service
+from backoffice.sessions.models import Session
+from backoffice.sessions.rules import RowError, SessionRow
+from backoffice.work import rules as work_rules
+from backoffice.work.rules import InteractionKind
+from backoffice.work.services import create_chain, record_interaction
+
+# Facts that make a session what it is; a re-imported row must match them all to be "the same session".
+SESSION_FACTS = (
+    "date_of_service", "start_time", "provider_id", "patient_id", "service_kind", "minutes", "em_code",
+    "modality", "patient_location", "interactive_complexity", "screening_count", "diagnoses", "auth_number",
+)  # fmt: skip
+
+
+class ImportRefused(ValidationFailed):
+    """The file has problems; nothing was written. ``errors`` name each row and column."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"{len(errors)} problem(s) in the file; nothing was imported")
+        self.errors = errors
+
+
+@dataclass
+class ImportResult:
+    created: list[int] = field(default_factory=list)  # new session IDs
+    unchanged: int = 0
+    patients_created: int = 0
+    coverages_created: int = 0
+
+
+@service
+def import_sessions(
+    *, rows: Sequence[SessionRow], organization_id: int, now: datetime, source: str, actor: User | None = None
+) -> ImportResult:
+    """Write every row or none. A row identical to a session already imported is skipped; a row whose
+    session_ref exists with different facts is refused (a billed session is corrected, never overwritten)."""
+    book = _Lookups(rows, organization_id)
+    result = ImportResult()
+    errors: list[RowError] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    new_sessions: list[tuple[Session, SessionRow]] = []
+    for row in rows:
+        session = _session_for_row(row, book, errors, first_seen, result, now)
+        if session is not None:
+            new_sessions.append((session, row))
+    if errors:
+        raise ImportRefused(errors)
+    db.session.flush()
+    for session, row in new_sessions:
+        record_interaction(practice_id=session.practice_id, actor=actor, actor_label="import",
+                           kind=InteractionKind.DOCUMENT, now=now, session_id=session.id,
+                           body=f"Imported from {source}, row {row.row}")  # fmt: skip
+    result.created = [session.id for session, _ in new_sessions]
+    result.patients_created = book.patients_created
+    db.session.commit()
+    return result
+
+
+def _session_for_row(
+    row: SessionRow,
+    book: _Lookups,
+    errors: list[RowError],
+    first_seen: dict[tuple[str, str], int],
+    result: ImportResult,
+    now: datetime,
+) -> Session | None:
+    """Resolve one row; a new Session (added to the transaction), or None when it is known or wrong."""
+    problems = len(errors)
+
+    def fail(column: str, message: str) -> None:
+        errors.append(RowError(row.row, column, message))
+
+    key = (row.practice, row.session_ref)
+    if key in first_seen:
+        fail("session_ref", f"{row.session_ref!r} appears again (first on row {first_seen[key]})")
+    first_seen.setdefault(key, row.row)
+    practice = book.practices.get(row.practice)
+    if practice is None:
+        fail("practice", f"no practice {row.practice!r} in this organization")
+        return None
+    provider = book.providers.get((practice.id, row.provider_npi))
+    if provider is None:
+        fail("provider_npi", f"no provider with NPI {row.provider_npi} at {practice.slug}")
+    elif provider.credential != row.provider_credential:
+        on_file = provider.credential.value
+        fail("provider_credential", f"{row.provider_credential.value}, but the provider on file is {on_file}")
+    payer = book.payers.get(row.payer_id)
+    if payer is None:
+        fail("payer_id", f"unknown payer {row.payer_id!r}")
+    patient = book.patient_for(practice, row, errors)
+    if len(errors) > problems or patient is None or provider is None or payer is None:
+        return None
+    facts = _facts(row, provider.id, patient.id)
+    existing = book.sessions.get((practice.id, row.session_ref))
+    if existing is not None:
+        changed = [name for name in SESSION_FACTS if getattr(existing, name) != facts[name]]
+        if changed:
+            fail("session_ref", f"{row.session_ref!r} was imported before with different {', '.join(changed)}; "
+                 "changes to an imported session are refused")  # fmt: skip
+        else:
+            result.unchanged += 1
+        return None
+    if book.coverage_for(patient, payer, row):
+        result.coverages_created += 1
+    session = Session(practice_id=practice.id, external_ref=row.session_ref, received_at=now, **facts)
+    db.session.add(session)
+    return session
+
+
+def plan_new_sessions(*, session_ids: Sequence[int], now: datetime, actor: User | None = None) -> int:
+    """Plan each session's chain from what its practice contracted us to do; returns the items created."""
+    created = 0
+    for session_id in session_ids:
+        session = db.session.get(Session, session_id)
+        kinds = work_rules.chain_kinds(session.practice.owned_steps)
+        if kinds:
+            created += len(create_chain(session=session, kinds=kinds, now=now, actor=actor))
+    return created
+
+
+def _facts(row: SessionRow, provider_id: int, patient_id: int) -> dict[str, Any]:
+    return {
+        "date_of_service": row.date_of_service, "start_time": row.start_time, "provider_id": provider_id,
+        "patient_id": patient_id, "service_kind": row.service, "minutes": row.minutes, "em_code": row.em_code,
+        "modality": row.modality, "patient_location": row.patient_location,
+        "interactive_complexity": row.interactive_complexity, "screening_count": row.screenings,
+        "diagnoses": list(row.diagnoses), "auth_number": row.auth_number,
+    }  # fmt: skip
+
+
+class _Lookups:
+    """Everything the rows refer to, loaded in a few queries instead of a few per row."""
+
+    def __init__(self, rows: Sequence[SessionRow], organization_id: int) -> None:
+        slugs = {row.practice for row in rows}
+        self.practices = {
+            p.slug: p
+            for p in db.session.scalars(
+                select(Practice).where(Practice.organization_id == organization_id, Practice.slug.in_(slugs))
+            )
+        }
+        practice_ids = [p.id for p in self.practices.values()]
+        self.providers = {
+            (p.practice_id, p.npi): p
+            for p in db.session.scalars(select(Provider).where(Provider.practice_id.in_(practice_ids)))
+        }
+        self.payers = {
+            p.payer_id: p for p in db.session.scalars(select(Payer).where(Payer.organization_id == organization_id))
+        }
+        refs = {row.patient_ref for row in rows}
+        self.patients = {
+            (p.practice_id, p.account_number): p
+            for p in db.session.scalars(
+                select(Patient).where(Patient.practice_id.in_(practice_ids), Patient.account_number.in_(refs))
+            )
+        }
+        self.sessions = {
+            (s.practice_id, s.external_ref): s
+            for s in db.session.scalars(
+                select(Session).where(
+                    Session.practice_id.in_(practice_ids), Session.external_ref.in_({row.session_ref for row in rows})
+                )
+            )
+        }
+        patient_ids = [p.id for p in self.patients.values()]
+        self.coverages: dict[int, list[Coverage]] = {}
+        for coverage in db.session.scalars(select(Coverage).where(Coverage.patient_id.in_(patient_ids))):
+            self.coverages.setdefault(coverage.patient_id, []).append(coverage)
+        self.patients_created = 0
+
+    def patient_for(self, practice: Practice, row: SessionRow, errors: list[RowError]) -> Patient | None:
+        """The practice's patient with this patient_ref (created on first sight); demographics must agree."""
+        patient = self.patients.get((practice.id, row.patient_ref))
+        if patient is None:
+            patient = Patient(
+                practice_id=practice.id, account_number=row.patient_ref, first_name=row.patient_first,
+                last_name=row.patient_last, date_of_birth=row.patient_dob, sex=row.patient_sex,
+            )  # fmt: skip
+            db.session.add(patient)
+            db.session.flush()
+            self.patients[(practice.id, row.patient_ref)] = patient
+            self.patients_created += 1
+            return patient
+        on_file = {"patient_first": patient.first_name, "patient_last": patient.last_name,
+                   "patient_dob": patient.date_of_birth, "patient_sex": patient.sex}  # fmt: skip
+        mismatched = [column for column, value in on_file.items() if getattr(row, column) != value]
+        for column in mismatched:
+            errors.append(RowError(row.row, column, "differs from the patient on file for this patient_ref"))
+        return None if mismatched else patient
+
+    def coverage_for(self, patient: Patient, payer: Payer, row: SessionRow) -> bool:
+        """Make sure the patient has this payer and member ID on file; True when a coverage was added."""
+        held = self.coverages.setdefault(patient.id, [])
+        if any(c.payer_id == payer.id and c.member_id == row.member_id for c in held):
+            return False
+        has_primary = any(c.priority == CoveragePriority.PRIMARY and c.is_active_on(row.date_of_service) for c in held)
+        coverage = Coverage(
+            patient_id=patient.id, payer_id=payer.id, member_id=row.member_id,
+            priority=CoveragePriority.SECONDARY if has_primary else CoveragePriority.PRIMARY,
+            relationship_to_subscriber=Relationship.SELF, effective_from=row.date_of_service,
+        )  # fmt: skip
+        db.session.add(coverage)
+        held.append(coverage)
+        return True

@@ -1,0 +1,287 @@
+"""Session import: the CSV format, row/column errors without PHI, all-or-nothing writes, idempotent re-import."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, time
+
+import pytest
+from sqlalchemy import func, select
+
+from backoffice.cli import cli
+from backoffice.extensions import db
+from backoffice.patients.models import Coverage, Patient
+from backoffice.sessions.models import Session
+from backoffice.sessions.rules import COLUMNS, SessionRow, parse_csv
+from backoffice.sessions.services import ImportRefused, import_sessions
+from backoffice.work.models import Interaction, WorkItem
+from tests import factories as f
+from tests.factories import NOW
+
+TODAY = date(2026, 11, 18)
+GOOD = {
+    "session_ref": "CM-1001", "practice": "calm-mind", "date_of_service": "2026-11-16", "start_time": "09:00",
+    "provider_npi": "1234567893", "provider_credential": "LCSW", "patient_ref": "P-77", "patient_first": "Jordan",
+    "patient_last": "Rivera", "patient_dob": "1988-04-02", "patient_sex": "F", "payer_id": "AETNA",
+    "member_id": "W123456789", "service": "psychotherapy", "minutes": "53", "em_code": "", "modality": "video",
+    "patient_location": "home", "interactive_complexity": "no", "screenings": "1", "diagnoses": "F33.1;Z6300",
+    "auth_number": "",
+}  # fmt: skip
+
+
+def _csv(*rows: dict[str, str], columns: tuple[str, ...] = COLUMNS) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") for c in columns})
+    return out.getvalue()
+
+
+def _parse(*rows: dict[str, str]) -> tuple[list[SessionRow], list]:
+    return parse_csv(io.StringIO(_csv(*rows)), today=TODAY)
+
+
+def _messages(errors: list) -> list[str]:
+    return [str(e) for e in errors]
+
+
+def test_a_good_row_is_typed() -> None:
+    (row,), errors = _parse(GOOD)
+    assert errors == []
+    assert (row.row, row.date_of_service, row.start_time, row.minutes) == (2, date(2026, 11, 16), time(9), 53)
+    assert row.diagnoses == ("F33.1", "Z63.00")  # undotted codes are stored as printed
+    assert (row.service.value, row.modality.value, row.interactive_complexity, row.screenings) == (
+        "psychotherapy", "video", False, 1)  # fmt: skip
+
+
+def test_column_order_is_free_and_blank_lines_are_skipped() -> None:
+    text = _csv(GOOD, columns=tuple(reversed(COLUMNS))) + "\n,,,\n"
+    rows, errors = parse_csv(io.StringIO(text), today=TODAY)
+    assert errors == [] and len(rows) == 1
+
+
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        ([], "the file is empty"),
+        ([c for c in COLUMNS if c != "minutes"], "missing column(s): minutes"),
+        ([*COLUMNS, "notes"], "unknown column(s): notes"),
+        ([*COLUMNS, "minutes"], "repeated column(s): minutes"),
+    ],
+)
+def test_a_wrong_header_is_reported_on_row_1(header: list[str], message: str) -> None:
+    text = ",".join(header) + "\n" if header else ""
+    rows, errors = parse_csv(io.StringIO(text), today=TODAY)
+    assert rows == [] and len(errors) == 1
+    assert str(errors[0]).startswith("row 1, column (header):") and message in str(errors[0])
+
+
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("session_ref", "", "required"),
+        ("date_of_service", "11/16/2026", "expected a date as YYYY-MM-DD, got '11/16/2026'"),
+        ("date_of_service", "2026-11-19", "2026-11-19 is in the future"),
+        ("start_time", "9am", "expected HH:MM (24-hour)"),
+        ("provider_npi", "1234567890", "NPI check digit is wrong (expected 3)"),
+        ("provider_npi", "123456789", "exactly 10 digits"),
+        ("provider_credential", "MSW", "unknown value 'MSW'; expected one of MD, DO"),
+        ("patient_sex", "X", "unknown value 'X'"),
+        ("payer_id", "", "required"),
+        ("member_id", "", "required unless payer_id is SELFPAY"),
+        ("service", "therapy", "unknown value 'therapy'; expected one of intake"),
+        ("minutes", "0", "expected a whole number from 1 to 600, got 0"),
+        ("minutes", "45.5", "expected a whole number from 1 to 600, got '45.5'"),
+        ("minutes", "601", "got 601"),
+        ("em_code", "99213", "must be empty for service psychotherapy"),
+        ("modality", "phone", "unknown value 'phone'; expected one of in_person, video, audio_only"),
+        ("patient_location", "car", "unknown value 'car'"),
+        ("interactive_complexity", "maybe", "expected yes or no"),
+        ("screenings", "-1", "expected a whole number from 0 to 20"),
+        ("diagnoses", "", "at least one ICD-10-CM code"),
+        ("diagnoses", "F33.1;33.1", "'33.1' is not an ICD-10-CM code"),
+        ("diagnoses", "F33.1;F33.1", "a code is listed twice"),
+        ("diagnoses", ";".join(f"F{n}.0" for n in range(40, 53)), "at most 12 codes on a claim, got 13"),
+    ],
+)
+def test_each_bad_cell_is_named_by_row_and_column(column: str, value: str, message: str) -> None:
+    rows, errors = _parse(GOOD, {**GOOD, "session_ref": "CM-1002", column: value})
+    assert len(rows) == 1
+    assert any(m.startswith(f"row 3, column {column}: ") and message in m for m in _messages(errors)), errors
+
+
+def test_e_and_m_services_need_an_office_e_and_m_code() -> None:
+    _, errors = _parse({**GOOD, "service": "em_psychotherapy", "em_code": "90834"})
+    assert _messages(errors) == [
+        "row 2, column em_code: an office E/M code (99202-99205, 99211-99215) is required for service em_psychotherapy"
+    ]
+    rows, errors = _parse({**GOOD, "service": "em", "em_code": "99214"})
+    assert errors == [] and rows[0].em_code == "99214"
+
+
+def test_self_pay_rows_need_no_member_id() -> None:
+    rows, errors = _parse({**GOOD, "payer_id": "SELFPAY", "member_id": ""})
+    assert errors == [] and rows[0].member_id == ""
+
+
+@pytest.mark.parametrize(
+    "column, value", [("patient_dob", "04/02/1988"), ("patient_ref", "P" * 41), ("member_id", "M" * 41)]
+)
+def test_errors_never_repeat_patient_data(column: str, value: str) -> None:
+    _, errors = _parse({**GOOD, column: value})
+    assert errors and all(value not in m for m in _messages(errors))
+
+
+def test_a_birth_date_after_the_service_is_refused() -> None:
+    _, errors = _parse({**GOOD, "patient_dob": "2026-11-17"})
+    assert "row 2, column patient_dob: is after the date of service" in _messages(errors)
+
+
+# --- the import service ---
+
+
+@pytest.fixture
+def practice(ctx):
+    org = f.make_org()
+    practice = f.make_practice(org, slug="calm-mind", owned_steps=["verify_benefits", "enter_charge", "audit"])
+    f.make_provider(practice, npi="1234567893", credential="LCSW")
+    f.make_payer(org, payer_id="AETNA")
+    f.make_payer(org, payer_id="SELFPAY", kind="self_pay")
+    return practice
+
+
+def _import(*rows: dict[str, str]):
+    parsed, errors = _parse(*rows)
+    assert errors == []
+    return import_sessions(rows=parsed, organization_id=_org_id(), now=NOW, source="test.csv")
+
+
+def _org_id() -> int:
+    from backoffice.orgs.models import Organization
+
+    return db.session.scalar(select(Organization.id).order_by(Organization.id.desc()))
+
+
+def _count(model: type) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_importing_creates_sessions_patients_coverages_and_a_log_row_each(practice) -> None:
+    second = {**GOOD, "session_ref": "CM-1002", "date_of_service": "2026-11-17", "start_time": "14:30"}
+    result = _import(GOOD, second)
+    assert len(result.created) == 2 and result.unchanged == 0
+    assert (result.patients_created, result.coverages_created) == (1, 1)
+    coverage = db.session.scalars(select(Coverage)).one()
+    assert (coverage.member_id, coverage.priority.value, coverage.relationship_to_subscriber.value) == (
+        "W123456789", "primary", "18")  # fmt: skip
+    assert coverage.effective_from == date(2026, 11, 16)
+    session = db.session.get(Session, result.created[0])
+    assert (session.external_ref, session.diagnoses, session.received_at) == ("CM-1001", ["F33.1", "Z63.00"], NOW)
+    logged = db.session.scalars(select(Interaction).where(Interaction.session_id == session.id)).one()
+    assert logged.body == "Imported from test.csv, row 2" and logged.kind.value == "document"
+
+
+def test_reimporting_the_same_rows_changes_nothing(practice) -> None:
+    _import(GOOD)
+    before = (_count(Session), _count(Patient), _count(Coverage), _count(Interaction))
+    again = _import(GOOD)
+    assert (again.created, again.unchanged) == ([], 1)
+    assert (_count(Session), _count(Patient), _count(Coverage), _count(Interaction)) == before
+
+
+def test_a_changed_row_for_an_imported_session_is_refused(practice) -> None:
+    _import(GOOD)
+    with pytest.raises(ImportRefused) as refused:
+        _import({**GOOD, "minutes": "45"})
+    assert _messages(refused.value.errors) == [
+        "row 2, column session_ref: 'CM-1001' was imported before with different minutes; "
+        "changes to an imported session are refused"
+    ]
+
+
+def test_one_bad_row_writes_nothing_at_all(practice) -> None:
+    rows = [GOOD, {**GOOD, "session_ref": "CM-1002", "provider_npi": "1558598797"}, {**GOOD, "session_ref": "CM-3"}]
+    with pytest.raises(ImportRefused) as refused:
+        _import(*rows)
+    assert _messages(refused.value.errors) == [
+        "row 3, column provider_npi: no provider with NPI 1558598797 at calm-mind"
+    ]
+    assert (_count(Session), _count(Patient), _count(Coverage), _count(Interaction)) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"practice": "elsewhere"}, "row 2, column practice: no practice 'elsewhere' in this organization"),
+        ({"payer_id": "HUMANA"}, "row 2, column payer_id: unknown payer 'HUMANA'"),
+        ({"provider_credential": "LPC"}, "row 2, column provider_credential: LPC, but the provider on file is LCSW"),
+    ],
+)
+def test_references_must_resolve(practice, change: dict, expected: str) -> None:
+    with pytest.raises(ImportRefused) as refused:
+        _import({**GOOD, **change})
+    assert _messages(refused.value.errors) == [expected]
+
+
+def test_a_session_ref_twice_in_one_file_is_refused(practice) -> None:
+    with pytest.raises(ImportRefused) as refused:
+        _import(GOOD, {**GOOD, "start_time": "10:00"})
+    assert "row 3, column session_ref: 'CM-1001' appears again (first on row 2)" in _messages(refused.value.errors)
+
+
+def test_a_known_patient_with_other_demographics_is_refused_without_echoing_them(practice) -> None:
+    _import(GOOD)
+    with pytest.raises(ImportRefused) as refused:
+        _import({**GOOD, "session_ref": "CM-2", "patient_last": "Rivers", "patient_dob": "1988-04-03"})
+    messages = _messages(refused.value.errors)
+    assert messages == [
+        "row 2, column patient_last: differs from the patient on file for this patient_ref",
+        "row 2, column patient_dob: differs from the patient on file for this patient_ref",
+    ]
+
+
+# --- the command ---
+
+
+def test_the_command_imports_plans_chains_and_is_idempotent(app, runner, tmp_path) -> None:
+    with app.app_context():
+        org = f.make_org()
+        practice = f.make_practice(org, slug="calm-mind", owned_steps=["verify_benefits", "enter_charge", "appeal"])
+        f.make_provider(practice, npi="1234567893", credential="LCSW")
+        f.make_payer(org, payer_id="AETNA")
+    path = tmp_path / "sessions.csv"
+    path.write_text(_csv(GOOD, {**GOOD, "session_ref": "CM-1002"}), encoding="utf-8")
+    result = runner.invoke(cli, ["import", "sessions", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 2 new session(s), 0 already imported" in result.output
+    assert "4 work item(s) planned" in result.output  # verify_benefits + enter_charge each; never an appeal
+    again = runner.invoke(cli, ["import", "sessions", str(path)])
+    assert "imported 0 new session(s), 2 already imported and unchanged" in again.output
+    with app.app_context():
+        assert _count(WorkItem) == 4
+
+
+def test_the_command_reports_every_problem_and_exits_1(app, runner, tmp_path) -> None:
+    with app.app_context():
+        f.make_org()
+    path = tmp_path / "bad.csv"
+    path.write_text(_csv({**GOOD, "minutes": "ten"}, {**GOOD, "modality": "fax"}), encoding="utf-8")
+    result = runner.invoke(cli, ["import", "sessions", str(path)])
+    assert result.exit_code == 1
+    assert "row 2, column minutes: expected a whole number from 1 to 600, got 'ten'" in result.output
+    assert "row 3, column modality: unknown value 'fax'" in result.output
+    assert "2 problem(s) in bad.csv; nothing was imported" in result.output
+    with app.app_context():
+        assert _count(Session) == 0
+
+
+def test_the_command_refuses_a_file_that_is_not_utf8(app, runner, tmp_path) -> None:
+    with app.app_context():
+        f.make_org()
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(_csv({**GOOD, "patient_last": "Núñez"}).encode("latin-1"))
+    result = runner.invoke(cli, ["import", "sessions", str(path)])
+    assert result.exit_code == 1
+    assert "latin1.csv is not UTF-8 text" in result.output
