@@ -285,3 +285,11 @@ def test_the_command_refuses_a_file_that_is_not_utf8(app, runner, tmp_path) -> N
     result = runner.invoke(cli, ["import", "sessions", str(path)])
     assert result.exit_code == 1
     assert "latin1.csv is not UTF-8 text" in result.output
+
+
+@pytest.mark.parametrize("code, ok", [("F32.A", True), ("F4323", True), ("Z63.0", True), ("S52.001A", True),
+                                      ("U07.1", True), ("F43.", False), ("F3", False), ("1F32", False),
+                                      ("F43.231234", False)])  # fmt: skip
+def test_diagnosis_shapes_follow_billing_rules_3_5(code: str, ok: bool) -> None:
+    _, errors = _parse({**GOOD, "diagnoses": code})
+    assert (errors == []) is ok, errors
