@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 
 NPI_PREFIX_SUM = 24  # contribution of the implied health-industry prefix 80840 (billing-rules.md 4.3)
@@ -96,8 +97,9 @@ def identifier_problem(kind: str, value: str | None) -> str | None:
 
 
 TELEHEALTH_POLICY_KEYS = frozenset(
-    {"video_modifier", "audio_only_modifier", "audio_only_allowed", "home_pos", "other_pos"}
-)
+    {"video_modifier", "audio_only_modifier", "audio_only_allowed", "audio_only_home_only", "home_pos", "other_pos",
+     "in_person_visit_required_from"}
+)  # fmt: skip
 MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
 POS_RE = re.compile(r"^[0-9]{2}$")
 
@@ -119,6 +121,13 @@ def telehealth_policy_problem(policy: dict[str, object]) -> str | None:
         value = policy.get(key)
         if value is not None and not (isinstance(value, str) and POS_RE.match(value)):
             return f"{key}: a two-digit place of service such as 10 or 02"
-    if "audio_only_allowed" in policy and not isinstance(policy["audio_only_allowed"], bool):
-        return "audio_only_allowed: true or false"
+    for key in ("audio_only_allowed", "audio_only_home_only"):
+        if key in policy and not isinstance(policy[key], bool):
+            return f"{key}: true or false"
+    since = policy.get("in_person_visit_required_from")
+    if since is not None:
+        try:
+            date.fromisoformat(str(since))
+        except ValueError:
+            return "in_person_visit_required_from: a date as YYYY-MM-DD, or null"
     return None

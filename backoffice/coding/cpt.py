@@ -1,0 +1,79 @@
+"""Pure CPT tables for behavioral health: psychotherapy time bands, crisis units and code families (billing-rules 1)."""
+
+from __future__ import annotations
+
+from backoffice.orgs.rules import PRESCRIBERS, Credential
+
+# Time thresholds, billing-rules 1.2 and 1.3. They are CPT conventions, the same for every payer.
+PSYCHOTHERAPY_MIN_MINUTES = 16  # below this no psychotherapy code, with or without E/M
+BAND_45_FROM = 38  # 38-52 → 90834 / +90836
+BAND_60_FROM = 53  # 53+ → 90837 / +90838
+EXTENDED_SESSION_MINUTES = 90  # one code however long; from here the session is flagged for payer review
+CRISIS_MIN_MINUTES = 30  # 90839 covers 30-74 minutes
+CRISIS_FIRST_BLOCK_LAST_MINUTE = 74
+CRISIS_BLOCK_MINUTES = 30  # +90840 per further block: ceil((minutes - 74) / 30)
+FAMILY_MIN_MINUTES = 26  # 90846/90847 midpoint
+
+# Claim shape limits, billing-rules 4.1 (CMS-1500 items 21 and 24D/24E).
+MAX_DIAGNOSES = 12
+MAX_POINTERS = 4
+MAX_MODIFIERS = 4
+
+INTAKE = "90791"
+INTAKE_MEDICAL = "90792"
+CRISIS = "90839"
+CRISIS_ADDON = "90840"
+FAMILY_WITHOUT_PATIENT = "90846"
+FAMILY_WITH_PATIENT = "90847"
+GROUP = "90853"
+INTERACTIVE_COMPLEXITY = "90785"
+SCREENING = "96127"
+
+# Office/outpatient E/M, new (99202-99205) and established (99211-99215); 99201 was deleted in 2021.
+EM_OFFICE: frozenset[str] = frozenset({"99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215"})
+EM_CLINICAL_STAFF = "99211"  # pairing it with a psychotherapy add-on is payer-dependent (1.1 [VERIFY])
+PSYCHOTHERAPY_ADDONS: frozenset[str] = frozenset({"90833", "90836", "90838"})
+
+# The only primaries +90785 may ride on (billing-rules 1.1, 1.4, 1.5 and E9).
+INTERACTIVE_COMPLEXITY_PRIMARIES: frozenset[str] = frozenset(
+    {"90791", "90792", "90832", "90833", "90834", "90836", "90837", "90838", "90853"}
+)
+
+# Codes only a practitioner licensed for medical services may bill (billing-rules 1.7, E16).
+PRESCRIBER_ONLY: frozenset[str] = EM_OFFICE | PSYCHOTHERAPY_ADDONS | {INTAKE_MEDICAL}
+CREDENTIALS: frozenset[str] = frozenset(c.value for c in Credential)
+PRESCRIBER_CREDENTIALS: frozenset[str] = frozenset(c.value for c in PRESCRIBERS)
+
+_CRISIS_FIRST_BLOCK: tuple[tuple[str, int], ...] = ((CRISIS, 1),)
+
+
+def psychotherapy_code(minutes: int) -> str | None:
+    """Standalone psychotherapy code for these minutes (90832/90834/90837), None under 16; never more than one."""
+    if minutes < PSYCHOTHERAPY_MIN_MINUTES:
+        return None
+    if minutes < BAND_45_FROM:
+        return "90832"
+    if minutes < BAND_60_FROM:
+        return "90834"
+    return "90837"
+
+
+def psychotherapy_addon_code(minutes: int) -> str | None:
+    """E/M add-on for these psychotherapy minutes (90833/90836/90838), None under 16; same bands as standalone."""
+    if minutes < PSYCHOTHERAPY_MIN_MINUTES:
+        return None
+    if minutes < BAND_45_FROM:
+        return "90833"
+    if minutes < BAND_60_FROM:
+        return "90836"
+    return "90838"
+
+
+def crisis_lines(minutes: int) -> tuple[tuple[str, int], ...]:
+    """(code, units) for crisis psychotherapy: 90839 once from 30 min, +90840 per 30-min block past 74; () under 30."""
+    if minutes < CRISIS_MIN_MINUTES:
+        return ()
+    if minutes <= CRISIS_FIRST_BLOCK_LAST_MINUTE:
+        return _CRISIS_FIRST_BLOCK
+    blocks = -(-(minutes - CRISIS_FIRST_BLOCK_LAST_MINUTE) // CRISIS_BLOCK_MINUTES)  # ceiling division
+    return ((CRISIS, 1), (CRISIS_ADDON, blocks))
