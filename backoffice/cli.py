@@ -110,28 +110,17 @@ MAX_ERRORS_SHOWN = 50
 def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> None:
     """Import sessions from a CSV file (format: docs/import-format.md). All or nothing: any bad row is
     reported with its row and column, nothing is written, and the exit code is 1."""
-    from backoffice.sessions.rules import parse_csv
     from backoffice.sessions.services import ImportRefused, import_sessions, plan_new_sessions
 
     org = _organization(org_slug)
     now = utcnow()
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    except UnicodeDecodeError as error:
-        raise click.ClickException(f"{path.name} is not UTF-8 text (first bad byte at offset {error.start})") from None
-    with click.progressbar(length=max(len(lines) - 1, 1), label=f"checking {path.name}", file=sys.stderr) as bar:
-        rows, errors = parse_csv(_counting(lines, bar), today=now.astimezone(ZoneInfo(org_timezone())).date())
-    try:
+        rows, errors = _read_session_file(path)
         if errors:
             raise ImportRefused(errors)
         result = import_sessions(rows=rows, organization_id=org.id, now=now, source=path.name)
     except ImportRefused as refused:
-        for error in refused.errors[:MAX_ERRORS_SHOWN]:
-            click.echo(str(error), err=True)
-        if len(refused.errors) > MAX_ERRORS_SHOWN:
-            click.echo(f"... and {len(refused.errors) - MAX_ERRORS_SHOWN} more", err=True)
-        click.echo(f"{len(refused.errors)} problem(s) in {path.name}; nothing was imported", err=True)
-        sys.exit(1)
+        _report_row_errors(refused.errors, f"{path.name}; nothing was imported")
     planned = plan_new_sessions(session_ids=result.created, now=now) if plan else 0
     click.echo(
         f"imported {len(result.created)} new session(s), {result.unchanged} already imported and unchanged; "
@@ -140,8 +129,77 @@ def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> Non
     )
 
 
-def org_timezone() -> str:
-    return current_app.config["BACKOFFICE_SETTINGS"].timezone
+@cli.command("code")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON contract instead of a summary.")
+@click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def code_command(path: Path, as_json: bool, org_slug: str | None) -> None:
+    """Code and scrub the sessions of an import file without writing anything (a dry run).
+
+    Same-day edits see every row of the file together."""
+    import json
+
+    from backoffice.scrubber.queries import as_contract, dry_run
+
+    org = _organization(org_slug)
+    rows, errors = _read_session_file(path)
+    results = []
+    if not errors:
+        results, errors = dry_run(rows, organization_id=org.id, today=_org_today())
+    if errors:
+        _report_row_errors(errors, f"{path.name}; nothing was coded")
+    if as_json:
+        click.echo(json.dumps(as_contract(results), indent=2))
+        return
+    for result in results:
+        status = "billable" if result.billable else "NOT billable"
+        lines = "; ".join(
+            f"{line.cpt}{'-' + '-'.join(line.modifiers) if line.modifiers else ''} x{line.units} POS {line.pos}"
+            for line in result.lines
+        )
+        click.echo(f"{result.ref}: {status}  {lines or '(no lines)'}  filing by {result.filing_deadline or '-'}")
+        for item in result.findings:
+            click.echo(f"    {item.severity:<7} {item.rule}: {item.message}")
+    billable = sum(1 for r in results if r.billable)
+    click.echo(f"{len(results)} session(s): {billable} billable, {len(results) - billable} not")
+
+
+@cli.command("rules-doc")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/rules.md"), show_default=True
+)
+def rules_doc(out: Path) -> None:
+    """Write the catalogue of coding and scrubber rules as Markdown."""
+    from backoffice.scrubber.catalogue import rules_markdown
+
+    out.write_text(rules_markdown(), encoding="utf-8")
+    click.echo(f"wrote {out}")
+
+
+def _org_today():  # noqa: ANN202
+    return utcnow().astimezone(ZoneInfo(current_app.config["BACKOFFICE_SETTINGS"].timezone)).date()
+
+
+def _read_session_file(path: Path):  # noqa: ANN202
+    """Parse an import file into rows and errors; a file that is not UTF-8 text stops the command."""
+    from backoffice.sessions.rules import parse_csv
+
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{path.name} is not UTF-8 text (first bad byte at offset {error.start})") from None
+    with click.progressbar(length=max(len(lines) - 1, 1), label=f"checking {path.name}", file=sys.stderr) as bar:
+        return parse_csv(_counting(lines, bar), today=_org_today())
+
+
+def _report_row_errors(errors: list, what: str) -> None:
+    for error in errors[:MAX_ERRORS_SHOWN]:
+        click.echo(str(error), err=True)
+    if len(errors) > MAX_ERRORS_SHOWN:
+        click.echo(f"... and {len(errors) - MAX_ERRORS_SHOWN} more", err=True)
+    click.echo(f"{len(errors)} problem(s) in {what}", err=True)
+    sys.exit(1)
 
 
 def _counting(lines: list[str], bar: object):  # noqa: ANN202

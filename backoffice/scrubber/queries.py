@@ -1,0 +1,134 @@
+"""The dry run: code and scrub parsed import rows against the organization's setup, writing nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from backoffice.coding.rules import PAYER_DEFAULTS, PayerRules, SessionFacts, TelehealthPolicy, code_session
+from backoffice.extensions import db
+from backoffice.orgs.models import Payer, Practice
+from backoffice.patients.models import Authorization, Patient
+from backoffice.scrubber.rules import AuthorizationFacts, PayerFacts, ScrubInput, ScrubResult, scrub
+from backoffice.sessions.rules import RowError, SessionRow
+
+TELEHEALTH_FIELDS = {f.name for f in fields(TelehealthPolicy)}
+
+
+def payer_facts(payer: Payer) -> PayerFacts:
+    """A payer row as the pure engine's rules: the kind's defaults, overridden by the payer's own data."""
+    base = PAYER_DEFAULTS.get(payer.kind.value, PAYER_DEFAULTS["commercial"])
+    policy = {k: v for k, v in (payer.telehealth_policy or {}).items() if k in TELEHEALTH_FIELDS}
+    if policy.get("in_person_visit_required_from"):
+        policy["in_person_visit_required_from"] = date.fromisoformat(policy["in_person_visit_required_from"])
+    telehealth = TelehealthPolicy(**{**{f: getattr(base.telehealth, f) for f in TELEHEALTH_FIELDS}, **policy})
+    rules = PayerRules(
+        kind=payer.kind.value,
+        telehealth=telehealth,
+        separate_session_modifier=payer.separate_session_modifier,
+        max_96127_units=payer.max_96127_units,
+        allows_99211_with_addon=payer.allows_99211_with_addon,
+    )
+    return PayerFacts(
+        payer_id=payer.payer_id, name=payer.name, kind=payer.kind.value, filing_limit_days=payer.filing_limit_days,
+        prior_auth_cpts=frozenset(payer.prior_auth_cpts or ()), rules=rules,
+    )  # fmt: skip
+
+
+def dry_run(
+    rows: Sequence[SessionRow], *, organization_id: int, today: date
+) -> tuple[list[ScrubResult], list[RowError]]:
+    """Code and scrub every row; same-day edits see all rows together. Unknown practices or payers are errors."""
+    practices = {
+        p.slug: p for p in db.session.scalars(select(Practice).where(Practice.organization_id == organization_id))
+    }
+    payers = {
+        p.payer_id: payer_facts(p)
+        for p in db.session.scalars(select(Payer).where(Payer.organization_id == organization_id))
+    }
+    payer_row_ids = {
+        p.payer_id: p.id for p in db.session.scalars(select(Payer).where(Payer.organization_id == organization_id))
+    }
+    auths = _authorizations(rows, practices)
+    inputs: list[ScrubInput] = []
+    errors: list[RowError] = []
+    for row in rows:
+        practice, payer = practices.get(row.practice), payers.get(row.payer_id)
+        if practice is None:
+            errors.append(RowError(row.row, "practice", f"no practice {row.practice!r} in this organization"))
+        if payer is None:
+            errors.append(RowError(row.row, "payer_id", f"unknown payer {row.payer_id!r}"))
+        if practice is None or payer is None:
+            continue
+        facts = SessionFacts(
+            service=row.service.value, minutes=row.minutes, em_code=row.em_code, modality=row.modality.value,
+            patient_location=row.patient_location.value, interactive_complexity=row.interactive_complexity,
+            screenings=row.screenings, diagnoses=row.diagnoses, credential=row.provider_credential.value,
+            date_of_service=row.date_of_service,
+        )  # fmt: skip
+        inputs.append(
+            ScrubInput(
+                ref=row.session_ref,
+                facts=facts,
+                coding=code_session(facts, payer.rules),
+                payer=payer,
+                patient_key=f"{row.practice}:{row.patient_ref}",
+                billing_npi=practice.group_npi,
+                rendering_npi=row.provider_npi,
+                member_id=row.member_id,
+                patient_dob=row.patient_dob,
+                patient_sex=row.patient_sex.value,
+                start_time=row.start_time,
+                auth_number=row.auth_number,
+                authorizations=auths.get((practice.id, row.patient_ref, payer_row_ids[row.payer_id]), ()),
+            )  # fmt: skip
+        )
+    return (scrub(inputs, today=today) if not errors else []), errors
+
+
+def _authorizations(
+    rows: Sequence[SessionRow], practices: dict[str, Practice]
+) -> dict[tuple[int, str, int], tuple[AuthorizationFacts, ...]]:
+    """Authorizations on file for the patients named in the file, by (practice, patient_ref, payer)."""
+    practice_ids = [practices[r.practice].id for r in rows if r.practice in practices]
+    found: dict[tuple[int, str, int], list[AuthorizationFacts]] = {}
+    stmt = (
+        select(Patient.practice_id, Patient.account_number, Authorization)
+        .join(Authorization, Authorization.patient_id == Patient.id)
+        .where(Patient.practice_id.in_(practice_ids), Patient.account_number.in_({r.patient_ref for r in rows}))
+    )
+    for practice_id, account, auth in db.session.execute(stmt):
+        facts = AuthorizationFacts(
+            auth.number, frozenset(auth.cpt_codes), auth.remaining, auth.start_date, auth.end_date
+        )
+        found.setdefault((practice_id, account, auth.payer_id), []).append(facts)
+    return {key: tuple(value) for key, value in found.items()}
+
+
+def as_contract(results: Sequence[ScrubResult]) -> dict[str, Any]:
+    """The dry run's JSON contract (README: `backoffice code`)."""
+    return {
+        "sessions": [
+            {
+                "session_ref": result.ref,
+                "billable": result.billable,
+                "filing_deadline": result.filing_deadline.isoformat() if result.filing_deadline else None,
+                "lines": [
+                    {
+                        "cpt": line.cpt,
+                        "modifiers": list(line.modifiers),
+                        "units": line.units,
+                        "pos": line.pos,
+                        "diagnosis_pointers": list(line.diagnosis_pointers),
+                    }
+                    for line in result.lines
+                ],  # fmt: skip
+                "findings": [{"rule": f.rule, "severity": f.severity, "message": f.message} for f in result.findings],
+            }
+            for result in results
+        ]
+    }
