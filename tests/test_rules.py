@@ -251,7 +251,7 @@ def test_local_datetime_and_label() -> None:
 
 def test_models_refuse_bad_identifiers_naming_the_field() -> None:
     from backoffice.errors import ValidationFailed
-    from backoffice.orgs.models import Payer, Practice, Provider
+    from backoffice.models import Payer, Practice, Provider  # all tables, so relationships resolve
 
     with pytest.raises(ValidationFailed, match="provider npi: NPI check digit is wrong"):
         Provider(npi="1234567890")
@@ -296,7 +296,7 @@ def test_telehealth_policy_is_checked_as_data(policy: dict, problem: str | None)
 
 def test_payer_rule_fields_refuse_bad_values() -> None:
     from backoffice.errors import ValidationFailed
-    from backoffice.orgs.models import Payer
+    from backoffice.models import Payer
 
     with pytest.raises(ValidationFailed, match="payer telehealth_policy: unknown key"):
         Payer(telehealth_policy={"pos": "02"})
@@ -305,3 +305,21 @@ def test_payer_rule_fields_refuse_bad_values() -> None:
     with pytest.raises(ValidationFailed, match="max_96127_units"):
         Payer(max_96127_units=0)
     assert Payer(separate_session_modifier="XE", max_96127_units=3).max_96127_units == 3
+
+
+@pytest.mark.parametrize(
+    "fees, problem",
+    [
+        ({"90834": "150.00", "96127": "18"}, None),
+        ({"9083": "150.00"}, "not a CPT/HCPCS code"),
+        ({"90834": 150}, "a positive amount as a string"),
+        ({"90834": "-5.00"}, "a positive amount"),
+        ({"90834": "0"}, "a positive amount"),
+        ({"90834": "150.005"}, "a positive amount"),
+    ],
+)
+def test_fee_schedules_are_cpt_to_positive_charges(fees: dict, problem: str | None) -> None:
+    from backoffice.orgs.rules import fee_schedule_problem
+
+    result = fee_schedule_problem(fees)
+    assert result is None if problem is None else problem in result

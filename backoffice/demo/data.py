@@ -19,6 +19,26 @@ from backoffice.sessions.models import Modality, PatientLocation, ServiceKind
 from backoffice.work.rules import WorkKind, add_business_days
 
 ORG_NAME = "Summit Behavioral Billing"
+EDI_IDENTITY = {
+    "edi_submitter_id": "SUMMITBB01",
+    "edi_contact_name": "EDI Operations",
+    "edi_contact_phone": "8005550100",
+}
+# Usual and customary charges (SV102), before each practice's own level; payers allow less.
+BASE_FEES = {
+    "90785": 30, "90791": 250, "90792": 300, "90832": 110, "90833": 95, "90834": 160, "90836": 125,
+    "90837": 210, "90838": 165, "90839": 260, "90840": 125, "90846": 150, "90847": 160, "90853": 65,
+    "96127": 18, "99202": 120, "99203": 170, "99204": 250, "99205": 320, "99211": 40, "99212": 85,
+    "99213": 130, "99214": 185, "99215": 250,
+}  # fmt: skip
+FEE_LEVEL = {"calm-mind": 1.0, "bright-path": 1.15, "harbor-family": 0.95}
+
+
+def fee_schedule(slug: str) -> dict[str, str]:
+    """A practice's fee schedule as decimal strings (CPT → charge)."""
+    return {cpt: f"{round(amount * FEE_LEVEL[slug]):.2f}" for cpt, amount in BASE_FEES.items()}
+
+
 ALL_STEPS = [kind.value for kind in WorkKind]
 # The first payer status check is due ~30 days after submission (9.2), not 2 business days.
 

@@ -100,7 +100,9 @@ def _fsync(dbapi_connection: Any, *_: Any) -> None:
 
 
 def _reference_rows(rng: random.Random, now: datetime) -> int:
-    org = Organization(name=data.ORG_NAME, slug=DEMO_ORG_SLUG, created_at=now - timedelta(days=730))
+    org = Organization(
+        name=data.ORG_NAME, slug=DEMO_ORG_SLUG, created_at=now - timedelta(days=730), **data.EDI_IDENTITY
+    )
     db.session.add(org)
     db.session.flush()
     for spec in data.PRACTICES:
@@ -116,6 +118,7 @@ def _reference_rows(rng: random.Random, now: datetime) -> int:
             zip_code=zip_code,
             owned_steps=list(spec["owned_steps"]),
             sla_overrides=dict(spec["sla_overrides"]),
+            fee_schedule=data.fee_schedule(spec["slug"]),
             active=True,
             created_at=now - timedelta(days=spec["volume"][2]),
         )

@@ -11,7 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from backoffice.db_types import UTCDateTime, str_enum
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
-from backoffice.orgs.rules import Credential, PayerKind, identifier_problem, telehealth_policy_problem
+from backoffice.orgs.rules import (
+    Credential,
+    PayerKind,
+    fee_schedule_problem,
+    identifier_problem,
+    telehealth_policy_problem,
+)
 
 
 def _checked(kind: str, field: str, value: str | None, *, optional: bool = False) -> str | None:
@@ -29,9 +35,19 @@ class Organization(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(64), unique=True)
+    # How we identify ourselves on EDI (837 1000A submitter): the ETIN the clearinghouse assigned us.
+    edi_submitter_id: Mapped[str | None] = mapped_column(String(20))
+    edi_contact_name: Mapped[str | None] = mapped_column(String(60))
+    edi_contact_phone: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     practices: Mapped[list[Practice]] = relationship(back_populates="organization")
+
+    @validates("edi_contact_phone")
+    def _validate_phone(self, key: str, value: str | None) -> str | None:
+        if value is not None and not (len(value) == 10 and value.isdigit()):
+            raise ValidationFailed("organization edi_contact_phone: 10 digits, no punctuation")
+        return value
 
 
 class Practice(db.Model):
@@ -54,12 +70,22 @@ class Practice(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     owned_steps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The practice's usual and customary charge per CPT ("90834": "150.00"): what goes in SV102, not what
+    # a payer is expected to allow.
+    fee_schedule: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     sla_overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     organization: Mapped[Organization] = relationship(back_populates="practices")
     providers: Mapped[list[Provider]] = relationship(back_populates="practice")
+
+    @validates("fee_schedule")
+    def _validate_fees(self, key: str, value: dict[str, str]) -> dict[str, str]:
+        problem = fee_schedule_problem(value or {})
+        if problem:
+            raise ValidationFailed(f"practice fee_schedule: {problem}")
+        return dict(value or {})
 
     @validates("group_npi", "tax_id", "taxonomy", "slug", "zip_code")
     def _validate_identifiers(self, key: str, value: str | None) -> str | None:

@@ -131,3 +131,17 @@ def telehealth_policy_problem(policy: dict[str, object]) -> str | None:
         except ValueError:
             return "in_person_visit_required_from: a date as YYYY-MM-DD, or null"
     return None
+
+
+CPT_RE = re.compile(r"^[0-9]{4}[0-9A-Z]$")
+MONEY_RE = re.compile(r"^[0-9]{1,7}(?:\.[0-9]{1,2})?$")
+
+
+def fee_schedule_problem(fees: dict[str, object]) -> str | None:
+    """Why a fee schedule (CPT → charge as a decimal string) is malformed, or None."""
+    for cpt, charge in fees.items():
+        if not CPT_RE.match(str(cpt)):
+            return f"{cpt!r} is not a CPT/HCPCS code"
+        if not isinstance(charge, str) or not MONEY_RE.match(charge) or float(charge) <= 0:
+            return f'charge for {cpt}: a positive amount as a string, such as "150.00"'
+    return None
