@@ -293,3 +293,34 @@ def test_the_command_refuses_a_file_that_is_not_utf8(app, runner, tmp_path) -> N
 def test_diagnosis_shapes_follow_billing_rules_3_5(code: str, ok: bool) -> None:
     _, errors = _parse({**GOOD, "diagnoses": code})
     assert (errors == []) is ok, errors
+
+
+ADDRESS = {"patient_address": "12 Elm St", "patient_city": "Springfield", "patient_state": "il",
+           "patient_zip": "62701-1234"}  # fmt: skip
+
+
+def test_the_optional_address_columns_are_read_together() -> None:
+    rows, errors = parse_csv(io.StringIO(_csv({**GOOD, **ADDRESS}, columns=(*COLUMNS, *ADDRESS))), today=TODAY)
+    assert errors == [] and rows[0].patient_address == ("12 Elm St", "Springfield", "IL", "627011234")
+    _, errors = parse_csv(
+        io.StringIO(_csv({**GOOD, **ADDRESS, "patient_city": "", "patient_zip": "6270"}, columns=(*COLUMNS, *ADDRESS))),
+        today=TODAY,
+    )
+    assert _messages(errors) == [
+        "row 2, column patient_city: required when any patient address column is given",
+        "row 2, column patient_zip: 5 or 9 digits",
+    ]
+
+
+def test_a_new_patient_gets_the_address_and_a_different_one_later_is_refused(practice) -> None:  # noqa: ANN001
+    parsed, _ = parse_csv(io.StringIO(_csv({**GOOD, **ADDRESS}, columns=(*COLUMNS, *ADDRESS))), today=TODAY)
+    import_sessions(rows=parsed, organization_id=_org_id(), now=NOW, source="a.csv")
+    patient = db.session.scalars(select(Patient)).one()
+    assert (patient.address_line1, patient.state, patient.zip_code) == ("12 Elm St", "IL", "627011234")
+    moved = {**GOOD, **ADDRESS, "session_ref": "CM-2", "patient_address": "9 Oak Ave"}
+    parsed, _ = parse_csv(io.StringIO(_csv(moved, columns=(*COLUMNS, *ADDRESS))), today=TODAY)
+    with pytest.raises(ImportRefused) as refused:
+        import_sessions(rows=parsed, organization_id=_org_id(), now=NOW, source="b.csv")
+    assert _messages(refused.value.errors) == [
+        "row 2, column patient_address: differs from the patient on file for this patient_ref"
+    ]

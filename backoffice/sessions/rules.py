@@ -22,8 +22,12 @@ COLUMNS = (
     "service", "minutes", "em_code", "modality", "patient_location", "interactive_complexity", "screenings",
     "diagnoses", "auth_number",
 )  # fmt: skip
+# Optional: the patient's address (an 837P needs the subscriber's street address and ZIP).
+ADDRESS_COLUMNS = ("patient_address", "patient_city", "patient_state", "patient_zip")
 # Values of these columns are PHI: errors say what is wrong with them, never what they contain.
-PHI_COLUMNS = frozenset({"patient_ref", "patient_first", "patient_last", "patient_dob", "member_id"})
+PHI_COLUMNS = frozenset({"patient_ref", "patient_first", "patient_last", "patient_dob", "member_id", *ADDRESS_COLUMNS})
+STATE_RE = re.compile(r"^[A-Z]{2}$")
+ZIP_RE = re.compile(r"^[0-9]{5}(?:-?[0-9]{4})?$")
 EM_CODES = frozenset({"99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215"})
 EM_SERVICES = frozenset({ServiceKind.EM_ONLY, ServiceKind.EM_WITH_PSYCHOTHERAPY})
 MAX_DIAGNOSES = 12
@@ -73,6 +77,12 @@ class SessionRow:
     screenings: int
     diagnoses: tuple[str, ...]
     auth_number: str | None
+    patient_address: tuple[str, str, str, str] | None = None  # street, city, state, ZIP (5 or 9 digits)
+
+
+def _address(values: tuple[str, ...]) -> tuple[str, str, str, str] | None:
+    street, city, state, zip_code = values
+    return (street, city, state.upper(), zip_code.replace("-", "")) if any(values) else None
 
 
 def _dotted(code: str) -> str:
@@ -108,7 +118,7 @@ def header_problem(header: list[str] | None) -> str | None:
         return "the file is empty: expected a header row with the columns " + ", ".join(COLUMNS)
     names = [name.strip() for name in header]
     missing = [c for c in COLUMNS if c not in names]
-    unknown = [n for n in names if n not in COLUMNS]
+    unknown = [n for n in names if n not in COLUMNS and n not in ADDRESS_COLUMNS]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     parts = []
     if missing:
@@ -123,7 +133,7 @@ def header_problem(header: list[str] | None) -> str | None:
 def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> SessionRow | list[RowError]:
     """Parse one CSV row (a DictReader row) into a SessionRow, or every error found in it."""
     errors: list[RowError] = []
-    values = {column: (raw.get(column) or "").strip() for column in COLUMNS}
+    values = {column: (raw.get(column) or "").strip() for column in (*COLUMNS, *ADDRESS_COLUMNS)}
     if None in raw:  # DictReader puts cells beyond the header under the key None
         errors.append(RowError(row, "(end of row)", "more cells than columns in the header"))
 
@@ -225,6 +235,15 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
     auth_number = values["auth_number"] or None
     if auth_number and len(auth_number) > 50:
         fail("auth_number", "at most 50 characters")
+    address = tuple(values[column] for column in ADDRESS_COLUMNS)
+    if any(address):
+        for column, value in zip(ADDRESS_COLUMNS, address, strict=True):
+            if not value:
+                fail(column, "required when any patient address column is given")
+        if address[2] and not STATE_RE.match(address[2].upper()):
+            fail("patient_state", "a two-letter state code")
+        if address[3] and not ZIP_RE.match(address[3]):
+            fail("patient_zip", "5 or 9 digits")
     if errors:
         return errors
     return SessionRow(
@@ -234,4 +253,5 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
         service=service, minutes=minutes, em_code=em_code, modality=modality, patient_location=location,
         interactive_complexity=complexity == "yes", screenings=screenings, diagnoses=diagnoses,
         auth_number=auth_number,
+        patient_address=_address(address),
     )  # fmt: skip

@@ -192,6 +192,8 @@ class _Lookups:
                 practice_id=practice.id, account_number=row.patient_ref, first_name=row.patient_first,
                 last_name=row.patient_last, date_of_birth=row.patient_dob, sex=row.patient_sex,
             )  # fmt: skip
+            if row.patient_address:
+                patient.address_line1, patient.city, patient.state, patient.zip_code = row.patient_address
             db.session.add(patient)
             db.session.flush()
             self.patients[(practice.id, row.patient_ref)] = patient
@@ -200,6 +202,11 @@ class _Lookups:
         on_file = {"patient_first": patient.first_name, "patient_last": patient.last_name,
                    "patient_dob": patient.date_of_birth, "patient_sex": patient.sex}  # fmt: skip
         mismatched = [column for column, value in on_file.items() if getattr(row, column) != value]
+        if row.patient_address and patient.address_line1 is None:
+            patient.address_line1, patient.city, patient.state, patient.zip_code = row.patient_address
+        elif row.patient_address:
+            stored = (patient.address_line1, patient.city, patient.state, patient.zip_code)
+            mismatched += ["patient_address"] if row.patient_address != stored else []
         for column in mismatched:
             errors.append(RowError(row.row, column, "differs from the patient on file for this patient_ref"))
         return None if mismatched else patient
