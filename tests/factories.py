@@ -28,7 +28,9 @@ def _n() -> int:
 
 def make_org(**kw: Any) -> Organization:
     n = _n()
-    org = Organization(name=kw.get("name", f"Billing Co {n}"), slug=kw.get("slug", f"billing-{n}"), created_at=NOW)
+    org = Organization(
+        name=kw.pop("name", f"Billing Co {n}"), slug=kw.pop("slug", f"billing-{n}"), created_at=NOW, **kw
+    )
     db.session.add(org)
     db.session.commit()
     return org

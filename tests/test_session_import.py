@@ -25,7 +25,7 @@ GOOD = {
     "provider_npi": "1234567893", "provider_credential": "LCSW", "patient_ref": "P-77", "patient_first": "Jordan",
     "patient_last": "Rivera", "patient_dob": "1988-04-02", "patient_sex": "F", "payer_id": "AETNA",
     "member_id": "W123456789", "service": "psychotherapy", "minutes": "53", "em_code": "", "modality": "video",
-    "patient_location": "home", "interactive_complexity": "no", "screenings": "1", "diagnoses": "F33.1;Z6300",
+    "patient_location": "home", "interactive_complexity": "no", "screenings": "1", "diagnoses": "F33.1;Z630",
     "auth_number": "",
 }  # fmt: skip
 
@@ -51,7 +51,7 @@ def test_a_good_row_is_typed() -> None:
     (row,), errors = _parse(GOOD)
     assert errors == []
     assert (row.row, row.date_of_service, row.start_time, row.minutes) == (2, date(2026, 11, 16), time(9), 53)
-    assert row.diagnoses == ("F33.1", "Z63.00")  # undotted codes are stored as printed
+    assert row.diagnoses == ("F33.1", "Z63.0")  # undotted codes are stored as printed
     assert (row.service.value, row.modality.value, row.interactive_complexity, row.screenings) == (
         "psychotherapy", "video", False, 1)  # fmt: skip
 
@@ -178,7 +178,7 @@ def test_importing_creates_sessions_patients_coverages_and_a_log_row_each(practi
         "W123456789", "primary", "18")  # fmt: skip
     assert coverage.effective_from == date(2026, 11, 16)
     session = db.session.get(Session, result.created[0])
-    assert (session.external_ref, session.diagnoses, session.received_at) == ("CM-1001", ["F33.1", "Z63.00"], NOW)
+    assert (session.external_ref, session.diagnoses, session.received_at) == ("CM-1001", ["F33.1", "Z63.0"], NOW)
     logged = db.session.scalars(select(Interaction).where(Interaction.session_id == session.id)).one()
     assert logged.body == "Imported from test.csv, row 2" and logged.kind.value == "document"
 
