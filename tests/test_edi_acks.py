@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.edi import acks, x12
+from backoffice.edi import acks, elements, x12
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples"
 ISA = "ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *261122*1200*^*00501*000000001*0*P*:~"
@@ -114,7 +114,7 @@ def test_a_277ca_with_one_acceptance_and_one_rejection() -> None:
     assert (ok.service_date_from, ok.service_date_to) == (date(2026, 11, 1), date(2026, 11, 1))
     assert bad.claim_id == "CLM0002" and bad.rejected and not bad.accepted and bad.payer_claim_number == ""
     assert bad.categories == ("A3", "A7", "A7", "A6") and bad.action == "U"
-    assert bad.statuses[0].codes[1] == acks.StatusCode("A7", "164", "IL")
+    assert bad.statuses[0].codes[1] == elements.StatusCode("A7", "164", "IL")
     assert bad.rejection_reasons == (
         "A3:21 Returned as unprocessable: Missing or invalid information",
         "A7:164:IL Rejected for invalid information: Entity's contract/member number (subscriber)",
@@ -124,9 +124,9 @@ def test_a_277ca_with_one_acceptance_and_one_rejection() -> None:
 
 
 def test_an_unknown_status_code_is_kept_as_the_code_alone() -> None:
-    assert acks.StatusCode("Z9", "99999").description == "Z9:99999"
+    assert elements.StatusCode("Z9", "99999").description == "Z9:99999"
     assert (
-        acks.StatusCode("A7", "99999", "85").description
+        elements.StatusCode("A7", "99999", "85").description
         == "A7:99999:85 Rejected for invalid information (billing provider)"
     )
 
@@ -146,7 +146,7 @@ def test_the_rejected_277ca_sample_explains_the_rejection() -> None:
         Decimal("199.14"),
     )
     assert claim.rejected and not claim.accepted
-    assert claim.statuses[0].codes == (acks.StatusCode("A7", "562", "85"),)
+    assert claim.statuses[0].codes == (elements.StatusCode("A7", "562", "85"),)
     assert claim.rejection_reasons == (
         "A7:562:85 Rejected for invalid information: Entity's National Provider Identifier (NPI) (billing provider)",
     )

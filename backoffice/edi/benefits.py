@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 from backoffice.edi import x12
-from backoffice.edi.acks import amount, date_range, hl_level
+from backoffice.edi.elements import amount, date_range, hl_level
 
 ACTIVE_CODES = frozenset({"1", "2", "3", "4", "5"})
 INACTIVE_CODES = frozenset({"6", "7", "8"})

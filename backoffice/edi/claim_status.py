@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from backoffice.edi import x12
-from backoffice.edi.acks import Status, StatusCode, amount, date_range, hl_level, parse_stc, require
+from backoffice.edi.elements import Status, StatusCode, amount, date_range, hl_level, parse_stc, require
 
 CLAIM_LEVELS = frozenset({"22", "23", "PT"})
 
