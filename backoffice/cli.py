@@ -165,6 +165,88 @@ def code_command(path: Path, as_json: bool, org_slug: str | None) -> None:
     click.echo(f"{len(results)} session(s): {billable} billable, {len(results) - billable} not")
 
 
+@cli.group("edi")
+def edi_group() -> None:
+    """X12 EDI files: read remittances (835), build claims (837P)."""
+
+
+@edi_group.command("parse-835")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON contract instead of a summary.")
+def parse_835_command(path: Path, as_json: bool) -> None:
+    """Parse an 835 remittance without touching the database; unbalanced payments are flagged, not fixed."""
+    import json
+
+    from backoffice.edi.era835 import as_contract, parse_835
+    from backoffice.edi.x12 import X12Error
+
+    try:
+        remittances = parse_835(path.read_text(encoding="ascii", errors="replace"))
+    except X12Error as error:
+        raise click.ClickException(f"{path.name}: {error}") from None
+    if as_json:
+        click.echo(json.dumps(as_contract(remittances), indent=2))
+        return
+    for remittance in as_contract(remittances)["transactions"]:
+        state = "balanced" if remittance["balanced"] else "NOT BALANCED"
+        click.echo(
+            f"{remittance['payer']['name'] or remittance['payer']['id']}: check {remittance['check_number']} "
+            f"of {remittance['payment_date']}, paid {remittance['total_paid']}, "
+            f"{len(remittance['claims'])} claim(s), {state}"
+        )
+
+
+@edi_group.command("build-837")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--practice", "practice_slug", required=True, help="The practice whose setup codes the file.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--receiver-name", default="CLEARINGHOUSE", show_default=True)
+@click.option("--receiver-id", default="CLEARINGHOUSE", show_default=True, help="The receiver's ETIN (ISA08).")
+@click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def build_837_command(
+    path: Path, practice_slug: str, out_dir: Path, receiver_name: str, receiver_id: str, org_slug: str | None
+) -> None:
+    """Code an import file against a practice's setup and write the 837P it would send; changes nothing.
+
+    Sessions that cannot be billed are listed with the reason. The file carries the test usage indicator (T)
+    and control number 1: it is a preview, never a submission."""
+    from sqlalchemy import select
+
+    from backoffice.edi.claim837_model import Receiver
+    from backoffice.edi.preview import build_837_preview
+    from backoffice.extensions import db
+    from backoffice.orgs.models import Practice
+
+    org = _organization(org_slug)
+    practice = db.session.scalar(
+        select(Practice).where(Practice.organization_id == org.id, Practice.slug == practice_slug)
+    )
+    if practice is None:
+        raise click.UsageError(f"--practice: no practice {practice_slug!r} in {org.slug}")
+    rows, errors = _read_session_file(path)
+    preview = None
+    if not errors:
+        try:
+            preview, errors = build_837_preview(
+                rows, organization=org, practice=practice, receiver=Receiver(receiver_name, receiver_id),
+                today=_org_today(), now=utcnow(),
+            )  # fmt: skip
+        except ServiceError as error:
+            raise click.ClickException(str(error)) from None
+    if errors:
+        _report_row_errors(errors, f"{path.name}; nothing was built")
+    for ref, why in preview.skipped:
+        click.echo(f"skipped {ref}: {why}", err=True)
+    if preview.text is None:
+        click.echo(f"no billable session in {path.name}; no file written")
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{practice.slug}-{_org_today().isoformat()}.837"
+    target.write_text(preview.text, encoding="ascii")
+    click.echo(f"wrote {target}: {preview.claims} claim(s), {len(preview.skipped)} session(s) skipped")
+
+
 @cli.command("rules-doc")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/rules.md"), show_default=True

@@ -1,0 +1,158 @@
+"""`backoffice edi build-837`: code an import file against one practice's setup and write the 837P it would
+send, changing nothing (onboarding previews, and our own end-to-end checks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from backoffice.edi.claim837 import write_837p
+from backoffice.edi.claim837_model import (
+    Address,
+    Batch,
+    BillingProvider,
+    ClaimInfo,
+    PayerInfo,
+    Receiver,
+    RenderingProvider,
+    ServiceLine,
+    Submitter,
+    Subscriber,
+)
+from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
+from backoffice.orgs.models import Organization, Payer, Practice, Provider
+from backoffice.patients.models import Patient
+from backoffice.scrubber.queries import dry_run
+from backoffice.sessions.rules import RowError, SessionRow
+
+# SBR09 claim filing indicator by payer kind (billing-rules 4.1; BCBS plans use BL).
+FILING_INDICATOR = {"medicare": "MB", "medicaid": "MC", "commercial": "CI", "behavioral_health_carve_out": "CI"}
+
+
+@dataclass
+class Preview:
+    text: str | None
+    claims: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (session_ref, why)
+
+
+def build_837_preview(
+    rows: Sequence[SessionRow],
+    *,
+    organization: Organization,
+    practice: Practice,
+    receiver: Receiver,
+    today: date,
+    now: datetime,
+) -> tuple[Preview | None, list[RowError]]:
+    """The 837P for the billable sessions of ``rows``; sessions that cannot be billed are listed with why."""
+    missing = [
+        name
+        for name in ("edi_submitter_id", "edi_contact_name", "edi_contact_phone")
+        if not getattr(organization, name)
+    ]
+    if missing:
+        raise ValidationFailed(f"organization {organization.slug}: set {', '.join(missing)} before building an 837P")
+    if not practice.taxonomy:
+        raise ValidationFailed(f"practice {practice.slug}: set its taxonomy (PRV*BI) before building an 837P")
+    wrong = [
+        RowError(r.row, "practice", f"{r.practice!r}, but this file is being built for {practice.slug}")
+        for r in rows
+        if r.practice != practice.slug
+    ]
+    if wrong:
+        return None, wrong
+    results, errors = dry_run(rows, organization_id=organization.id, today=today)
+    if errors:
+        return None, errors
+    payers = {p.payer_id: p for p in db.session.scalars(select(Payer).where(Payer.organization_id == organization.id))}
+    providers = {p.npi: p for p in db.session.scalars(select(Provider).where(Provider.practice_id == practice.id))}
+    patients = {
+        p.account_number: p
+        for p in db.session.scalars(
+            select(Patient).where(
+                Patient.practice_id == practice.id, Patient.account_number.in_({r.patient_ref for r in rows})
+            )
+        )
+    }
+    submitter = Submitter(
+        organization.name, organization.edi_submitter_id or "", organization.edi_contact_name or "",
+        organization.edi_contact_phone or "",
+    )  # fmt: skip
+    billing = BillingProvider(
+        practice.name, practice.group_npi, practice.tax_id, practice.taxonomy or "",
+        Address(practice.address_line1, practice.city, practice.state, practice.zip_code, practice.address_line2 or ""),
+    )  # fmt: skip
+    preview = Preview(None)
+    by_payer: dict[str, list[tuple[Subscriber, None, ClaimInfo]]] = {}
+    for row, result in zip(rows, results, strict=True):
+        payer = payers[row.payer_id]
+        claim, why = _claim(
+            row, result, payer, practice, providers.get(row.provider_npi), patients.get(row.patient_ref)
+        )
+        if claim is None:
+            preview.skipped.append((row.session_ref, why))
+            continue
+        batch = Batch(submitter, receiver, billing, PayerInfo(payer.name, payer.payer_id), (claim,))
+        try:  # one claim at a time first, so one bad claim is reported instead of spoiling the file
+            write_837p(
+                [batch], interchange_control_number=1, group_control_number=1, first_transaction_number=1, now=now
+            )
+        except ValueError as error:
+            preview.skipped.append((row.session_ref, str(error)))
+            continue
+        by_payer.setdefault(payer.payer_id, []).append(claim)
+    batches = [
+        Batch(submitter, receiver, billing, PayerInfo(payers[pid].name, pid), tuple(claims))
+        for pid, claims in by_payer.items()
+    ]
+    preview.claims = sum(len(b.claims) for b in batches)
+    if batches:
+        # A preview uses control number 1 and the test usage indicator: it is never sent.
+        preview.text = write_837p(
+            batches,
+            interchange_control_number=1,
+            group_control_number=1,
+            first_transaction_number=1,
+            now=now,
+            usage="T",
+        )
+    return preview, []
+
+
+def _claim(row, result, payer, practice, provider, patient):  # noqa: ANN001, ANN202
+    if payer.kind.value == "self_pay":
+        return None, "self-pay: there is no insurance claim"
+    if not result.billable:
+        blocking = sorted({f.rule for f in result.findings if f.severity == "error"}) or ["no billable lines"]
+        return None, "not billable: " + ", ".join(blocking)
+    if provider is None:
+        return None, f"no provider with NPI {row.provider_npi} is set up for {practice.slug}"
+    lines = []
+    for draft in result.lines:
+        fee = (practice.fee_schedule or {}).get(draft.cpt)
+        if fee is None:
+            return None, f"no charge for {draft.cpt} in the practice's fee schedule"
+        lines.append(ServiceLine.from_draft(draft, Decimal(fee) * draft.units, row.date_of_service))
+    address = row.patient_address or (
+        (patient.address_line1, patient.city, patient.state, patient.zip_code)
+        if patient is not None and patient.address_line1
+        else None
+    )
+    if address is None:
+        return None, "no patient address: add the patient_address columns or the patient's address on file"
+    subscriber = Subscriber(
+        row.member_id, row.patient_first, row.patient_last, row.patient_dob, row.patient_sex.value, Address(*address)
+    )
+    indicator = "BL" if payer.payer_id == "BCBS" else FILING_INDICATOR.get(payer.kind.value, "ZZ")
+    rendering = RenderingProvider(provider.last_name, provider.first_name, provider.npi, provider.taxonomy)
+    claim = ClaimInfo(
+        account_number=row.session_ref[:38], diagnoses=row.diagnoses, lines=tuple(lines),
+        claim_filing_indicator=indicator, prior_auth=row.auth_number or "", rendering=rendering,
+    )  # fmt: skip
+    return (subscriber, None, claim), ""
