@@ -34,6 +34,8 @@ class Claim(db.Model):
     paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     patient_responsibility: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     version: Mapped[int] = mapped_column(default=1)
+    # The scrubber's findings when the charge was entered: [{"rule", "severity", "message", "field"}].
+    findings: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

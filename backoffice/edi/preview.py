@@ -126,7 +126,7 @@ def build_837_preview(
 
 
 def _claim(row, result, payer, practice, provider, patient):  # noqa: ANN001, ANN202
-    if payer.kind.value == "self_pay":
+    if str(payer.kind) == "self_pay":
         return None, "self-pay: there is no insurance claim"
     if not result.billable:
         blocking = sorted({f.rule for f in result.findings if f.severity == "error"}) or ["no billable lines"]
@@ -149,7 +149,7 @@ def _claim(row, result, payer, practice, provider, patient):  # noqa: ANN001, AN
     subscriber = Subscriber(
         row.member_id, row.patient_first, row.patient_last, row.patient_dob, row.patient_sex.value, Address(*address)
     )
-    indicator = "BL" if payer.payer_id == "BCBS" else FILING_INDICATOR.get(payer.kind.value, "ZZ")
+    indicator = "BL" if payer.payer_id == "BCBS" else FILING_INDICATOR.get(str(payer.kind), "ZZ")
     rendering = RenderingProvider(provider.last_name, provider.first_name, provider.npi, provider.taxonomy)
     claim = ClaimInfo(
         account_number=row.session_ref[:38], diagnoses=row.diagnoses, lines=tuple(lines),

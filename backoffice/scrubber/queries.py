@@ -12,8 +12,9 @@ from sqlalchemy import select
 from backoffice.coding.rules import PAYER_DEFAULTS, PayerRules, SessionFacts, TelehealthPolicy, code_session
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
-from backoffice.patients.models import Authorization, Patient
+from backoffice.patients.models import Authorization, Coverage, CoveragePriority, Patient
 from backoffice.scrubber.rules import AuthorizationFacts, PayerFacts, ScrubInput, ScrubResult, scrub
+from backoffice.sessions.models import Session
 from backoffice.sessions.rules import RowError, SessionRow
 
 TELEHEALTH_FIELDS = {f.name for f in fields(TelehealthPolicy)}
@@ -21,20 +22,20 @@ TELEHEALTH_FIELDS = {f.name for f in fields(TelehealthPolicy)}
 
 def payer_facts(payer: Payer) -> PayerFacts:
     """A payer row as the pure engine's rules: the kind's defaults, overridden by the payer's own data."""
-    base = PAYER_DEFAULTS.get(payer.kind.value, PAYER_DEFAULTS["commercial"])
+    base = PAYER_DEFAULTS.get(str(payer.kind), PAYER_DEFAULTS["commercial"])
     policy = {k: v for k, v in (payer.telehealth_policy or {}).items() if k in TELEHEALTH_FIELDS}
     if policy.get("in_person_visit_required_from"):
         policy["in_person_visit_required_from"] = date.fromisoformat(policy["in_person_visit_required_from"])
     telehealth = TelehealthPolicy(**{**{f: getattr(base.telehealth, f) for f in TELEHEALTH_FIELDS}, **policy})
     rules = PayerRules(
-        kind=payer.kind.value,
+        kind=str(payer.kind),
         telehealth=telehealth,
         separate_session_modifier=payer.separate_session_modifier,
         max_96127_units=payer.max_96127_units,
         allows_99211_with_addon=payer.allows_99211_with_addon,
     )
     return PayerFacts(
-        payer_id=payer.payer_id, name=payer.name, kind=payer.kind.value, filing_limit_days=payer.filing_limit_days,
+        payer_id=payer.payer_id, name=payer.name, kind=str(payer.kind), filing_limit_days=payer.filing_limit_days,
         prior_auth_cpts=frozenset(payer.prior_auth_cpts or ()), rules=rules,
     )  # fmt: skip
 
@@ -132,3 +133,59 @@ def as_contract(results: Sequence[ScrubResult]) -> dict[str, Any]:
             for result in results
         ]
     }
+
+
+def primary_coverage(patient_id: int, on: date) -> Coverage | None:
+    """The patient's primary coverage in force on ``on``, with its payer."""
+    coverages = db.session.scalars(
+        select(Coverage).where(Coverage.patient_id == patient_id, Coverage.priority == CoveragePriority.PRIMARY)
+    ).all()
+    return next((c for c in coverages if c.is_active_on(on)), None)
+
+
+def scrub_stored_session(session: Session, *, today: date) -> tuple[ScrubResult, Coverage] | None:
+    """Code and scrub a stored session together with the patient's other sessions that day with the same
+    clinician (same-day edits); None when the patient has no primary coverage in force that day."""
+    coverage = primary_coverage(session.patient_id, session.date_of_service)
+    if coverage is None:
+        return None
+    siblings = db.session.scalars(
+        select(Session)
+        .where(
+            Session.patient_id == session.patient_id,
+            Session.date_of_service == session.date_of_service,
+            Session.provider_id == session.provider_id,
+        )
+        .order_by(Session.id)
+    ).all()
+    payer = payer_facts(coverage.payer)
+    auths = tuple(
+        AuthorizationFacts(a.number, frozenset(a.cpt_codes), a.remaining, a.start_date, a.end_date)
+        for a in db.session.scalars(
+            select(Authorization).where(
+                Authorization.patient_id == session.patient_id, Authorization.payer_id == coverage.payer_id
+            )
+        )
+    )
+    inputs = [_stored_input(s, coverage, payer, auths) for s in siblings]
+    results = scrub(inputs, today=today)
+    return results[[s.id for s in siblings].index(session.id)], coverage
+
+
+def _stored_input(
+    session: Session, coverage: Coverage, payer: PayerFacts, auths: tuple[AuthorizationFacts, ...]
+) -> ScrubInput:
+    facts = SessionFacts(
+        service=str(session.service_kind), minutes=session.minutes, em_code=session.em_code,
+        modality=str(session.modality), patient_location=str(session.patient_location),
+        interactive_complexity=session.interactive_complexity, screenings=session.screening_count,
+        diagnoses=tuple(session.diagnoses), credential=str(session.provider.credential),
+        date_of_service=session.date_of_service,
+    )  # fmt: skip
+    return ScrubInput(
+        ref=session.external_ref, facts=facts, coding=code_session(facts, payer.rules), payer=payer,
+        patient_key=f"patient:{session.patient_id}", billing_npi=session.practice.group_npi,
+        rendering_npi=session.provider.npi, member_id=coverage.member_id, patient_dob=session.patient.date_of_birth,
+        patient_sex=str(session.patient.sex), start_time=session.start_time, auth_number=session.auth_number,
+        authorizations=auths,
+    )  # fmt: skip
