@@ -242,27 +242,6 @@ def test_generated_medicare_ids_are_mbis_and_other_member_ids_have_their_payers_
     assert re.fullmatch(r"[A-Z]{3}[0-9]{9}", data.make_member_id(rng, "BCBS"))
 
 
-def test_cpt_lines_follow_the_psychotherapy_time_bands_and_add_ons() -> None:
-    def codes(kind: ServiceKind, minutes: int, em_code: str | None = None, ic: bool = False, screens: int = 0) -> list:
-        fields = {"service_kind": kind, "minutes": minutes, "em_code": em_code}
-        return data.cpt_codes(fields | {"interactive_complexity": ic, "screening_count": screens})
-
-    assert codes(ServiceKind.PSYCHOTHERAPY, 37) == ["90832"]
-    assert codes(ServiceKind.PSYCHOTHERAPY, 38) == ["90834"]
-    assert codes(ServiceKind.PSYCHOTHERAPY, 53, ic=True, screens=2) == ["90837", "90785", "96127", "96127"]
-    assert codes(ServiceKind.EM_WITH_PSYCHOTHERAPY, 25, "99214") == ["99214", "90833"]
-    assert codes(ServiceKind.CRISIS, 74) == ["90839"] and codes(ServiceKind.CRISIS, 105) == ["90839", "90840", "90840"]
-    assert codes(ServiceKind.FAMILY_WITHOUT_PATIENT, 45) == ["90846"]
-
-
-def test_place_of_service_and_telehealth_modifiers_follow_each_payers_policy() -> None:
-    home, other = PatientLocation.HOME, PatientLocation.OTHER
-    assert data.place_of_service(data.MEDICARE_TELEHEALTH, Modality.VIDEO, home) == ("10", [])
-    assert data.place_of_service(data.MEDICARE_TELEHEALTH, Modality.AUDIO_ONLY, home) == ("10", ["93"])
-    assert data.place_of_service(data.COMMERCIAL_TELEHEALTH, Modality.VIDEO, other) == ("02", ["95"])
-    assert data.place_of_service(data.COMMERCIAL_TELEHEALTH, Modality.IN_PERSON, PatientLocation.OFFICE) == ("11", [])
-
-
 def test_generators_are_deterministic_for_a_given_rng_seed() -> None:
     def sample(seed: int) -> list:
         rng = random.Random(seed)

@@ -386,33 +386,6 @@ def received_at(rng: random.Random, day: date, tz: ZoneInfo, minutes: int, now: 
     return max(min(end + timedelta(hours=lag), latest), end).astimezone(UTC)
 
 
-def cpt_codes(fields: dict[str, Any]) -> list[str]:
-    """The CPT lines of one session: primary code and add-ons by time band, +90785, one 96127 per screening."""
-    kind, minutes, em_code = fields["service_kind"], fields["minutes"], fields["em_code"]
-    band = 0 if minutes <= 37 else 1 if minutes <= 52 else 2
-    codes = {
-        SK.INTAKE: ["90791"],
-        SK.INTAKE_MEDICAL: ["90792"],
-        SK.PSYCHOTHERAPY: [["90832", "90834", "90837"][band]],
-        SK.EM_WITH_PSYCHOTHERAPY: [em_code, ["90833", "90836", "90838"][band]],
-        SK.EM_ONLY: [em_code],
-        SK.CRISIS: ["90839"] + ["90840"] * ((minutes - 75) // 30 + 1 if minutes > 74 else 0),
-        SK.FAMILY_WITH_PATIENT: ["90847"],
-        SK.FAMILY_WITHOUT_PATIENT: ["90846"],
-        SK.GROUP: ["90853"],
-    }[kind]
-    return codes + ["90785"] * fields["interactive_complexity"] + ["96127"] * fields["screening_count"]
-
-
-def place_of_service(policy: dict[str, Any], modality: Modality, location: PatientLocation) -> tuple[str, list[str]]:
-    """POS and modifiers under the payer's telehealth policy (2.2, 2.3); in person is POS 11."""
-    if modality == Modality.IN_PERSON:
-        return "11", []
-    pos = policy["home_pos"] if location == PatientLocation.HOME else policy["other_pos"]
-    modifier = policy["video_modifier" if modality == Modality.VIDEO else "audio_only_modifier"]
-    return pos, [modifier] if modifier else []
-
-
 def work_moment(rng: random.Random, after: datetime, tz: ZoneInfo, days: int) -> datetime:
     """A working moment (08:30-17:30 practice time) ``days`` business days after ``after``, in UTC."""
     local = after.astimezone(tz)

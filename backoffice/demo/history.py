@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 
 from backoffice.accounts.models import User
 from backoffice.accounts.rules import Role
+from backoffice.coding.rules import LineDraft, SessionFacts, code_session
 from backoffice.demo import data
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer
+from backoffice.scrubber.queries import payer_facts
 from backoffice.sessions.models import Session
 from backoffice.work import services as work
 from backoffice.work.models import WorkItem
@@ -21,6 +23,17 @@ from backoffice.work.rules import CallOutcome, CompletionOutcome, WorkKind
 
 UNTOUCHED = timedelta(days=2)  # sessions received this recently are still at their first step
 MARGIN = timedelta(hours=2)  # a step starts this long before ``now`` at the latest, so it also ends before it
+
+
+def coded_lines(session: Session, credential: str, payer: Payer) -> tuple[LineDraft, ...]:
+    """The session's claim lines from the coding engine under the payer's rules (the demo codes nothing itself)."""
+    facts = SessionFacts(
+        service=str(session.service_kind), minutes=session.minutes, em_code=session.em_code,
+        modality=str(session.modality), patient_location=str(session.patient_location),
+        interactive_complexity=bool(session.interactive_complexity), screenings=session.screening_count or 0,
+        diagnoses=tuple(session.diagnoses), credential=credential, date_of_service=session.date_of_service,
+    )  # fmt: skip
+    return code_session(facts, payer_facts(payer).rules).lines
 
 
 @dataclass
@@ -119,9 +132,10 @@ class History:
             note = "Progress note was unsigned in the EHR; clinician signed it today."
             work.add_note(item=item, actor=user, now=when, body=note)
             when += timedelta(minutes=self.rng.randint(30, 120))
-        session = plan.session
-        pos, modifiers = data.place_of_service(plan.payer.telehealth_policy, session.modality, session.patient_location)
-        result = {"cpts": plan.cpts, "pos": pos, "modifiers": modifiers}
+        lines = coded_lines(plan.session, str(plan.session.provider.credential), plan.payer)
+        result = {
+            "lines": [{"cpt": x.cpt, "modifiers": list(x.modifiers), "units": x.units, "pos": x.pos} for x in lines]
+        }
         return self._done(item, user, when, CompletionOutcome.RESOLVED, None, result)
 
     def _audit(self, item: WorkItem, plan: Plan, user: User, when: datetime) -> datetime:

@@ -17,7 +17,7 @@ from backoffice.accounts.models import User
 from backoffice.accounts.services import create_user
 from backoffice.calendars import is_business_day
 from backoffice.demo import data
-from backoffice.demo.history import History, Plan, Staff
+from backoffice.demo.history import History, Plan, Staff, coded_lines
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import Credential, complete_npi
@@ -211,7 +211,8 @@ def _sessions(rng: random.Random, now: datetime, practice: Practice, spec: dict,
             received_at=data.received_at(rng, day, tz, fields["minutes"], now),
             **fields,
         )
-        rows.append((session, chart, data.cpt_codes(fields)))
+        credential = str(chart.provider.credential)
+        rows.append((session, chart, [line.cpt for line in coded_lines(session, credential, chart.payer)]))
     _authorize(rng, now, rows)
     db.session.add_all([session for session, _, _ in rows])
     db.session.flush()
