@@ -176,14 +176,7 @@ def _parse_999_transaction(transaction: x12.Transaction) -> list[Ack999]:
 
 def parse_999(text: str) -> list[Ack999]:
     """Every functional group acknowledged by the 999s in ``text``; X12Error when there is no 999 or it is malformed."""
-    acks: list[Ack999] = []
-    found = False
-    for _, _, transaction in x12.transactions(text, "999"):
-        found = True
-        acks.extend(_parse_999_transaction(transaction))
-    if not found:
-        raise x12.X12Error("no 999 transaction set (ST*999) in the file")
-    return acks
+    return x12.parse_all(text, "999", _parse_999_transaction)
 
 
 # ---- 277CA --------------------------------------------------------------------------------------------------------
@@ -288,11 +281,4 @@ def _parse_277ca_transaction(transaction: x12.Transaction) -> list[ClaimAck]:
 
 def parse_277ca(text: str) -> list[ClaimAck]:
     """Every claim acknowledged by the 277CAs in ``text``; X12Error when there is no 277 or it is malformed."""
-    claims: list[ClaimAck] = []
-    found = False
-    for _, _, transaction in x12.transactions(text, "277"):
-        found = True
-        claims.extend(_parse_277ca_transaction(transaction))
-    if not found:
-        raise x12.X12Error("no 277 transaction set (ST*277) in the file")
-    return claims
+    return x12.parse_all(text, "277", _parse_277ca_transaction)

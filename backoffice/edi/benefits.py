@@ -320,11 +320,4 @@ def _parse_transaction(transaction: x12.Transaction) -> list[BenefitsRecord]:
 
 def parse_271(text: str) -> list[BenefitsRecord]:
     """Every subscriber/dependent answer in the 271s of ``text``; X12Error when there is no 271 or it is malformed."""
-    records: list[BenefitsRecord] = []
-    found = False
-    for _, _, transaction in x12.transactions(text, "271"):
-        found = True
-        records.extend(_parse_transaction(transaction))
-    if not found:
-        raise x12.X12Error("no 271 transaction set (ST*271) in the file")
-    return records
+    return x12.parse_all(text, "271", _parse_transaction)

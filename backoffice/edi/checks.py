@@ -66,13 +66,7 @@ def _isa_problems(interchange: x12.Interchange, groups: int) -> list[str]:
         problems.append(f"{isa}: ISA is {length} characters with {len(isa.elements)} elements; it must be 106 and 16")
     if not (len(isa[13]) == 9 and isa[13].isdigit()):
         problems.append(f"{isa}: ISA13 {isa[13]!r} must be 9 digits")
-    if iea is None:
-        problems.append(f"{isa}: the interchange has no IEA")
-    else:
-        if iea[2] != isa[13]:
-            problems.append(f"{iea}: IEA02 {iea[2]!r} differs from ISA13 {isa[13]!r}")
-        if iea[1] != str(groups):
-            problems.append(f"{iea}: IEA01 {iea[1]!r} but the interchange holds {groups} functional group(s)")
+    problems += _trailer_problems(isa, 13, iea, "interchange", groups, "holds {n} functional group(s)")
     return problems
 
 
@@ -83,13 +77,8 @@ def _group_problems(group: x12.Group) -> list[str]:
     problems = []
     if gs[8] != VERSION:
         problems.append(f"{gs}: GS08 {gs[8]!r} must be {VERSION} for an 837P")
-    if ge is None:
-        problems.append(f"{gs}: the functional group has no GE")
-    else:
-        if ge[2] != gs[6]:
-            problems.append(f"{ge}: GE02 {ge[2]!r} differs from GS06 {gs[6]!r}")
-        if ge[1] != str(len(group.transactions)):
-            problems.append(f"{ge}: GE01 {ge[1]!r} but the group holds {len(group.transactions)} transaction set(s)")
+    count = len(group.transactions)
+    problems += _trailer_problems(gs, 6, ge, "functional group", count, "holds {n} transaction set(s)")
     return problems
 
 
@@ -102,15 +91,28 @@ def _envelope_problems(group: x12.Group, transaction: x12.Transaction) -> list[s
         problems.append(f"{st}: ST03 {st[3]!r} differs from GS08 {group.gs[8]!r}")
     if not (4 <= len(st[2]) <= 9 and st[2].isdigit()):
         problems.append(f"{st}: ST02 {st[2]!r} must be 4-9 digits")
-    if se is None:
-        problems.append(f"{st}: the transaction set has no SE")
-    else:
-        if se[2] != st[2]:
-            problems.append(f"{se}: SE02 {se[2]!r} differs from ST02 {st[2]!r}")
-        count = len(transaction.segments) + 2
-        if se[1] != str(count):
-            problems.append(f"{se}: SE01 {se[1]!r} but the transaction set has {count} segments (ST to SE)")
+    count = len(transaction.segments) + 2
+    problems += _trailer_problems(st, 2, se, "transaction set", count, "has {n} segments (ST to SE)")
     return problems
+
+
+def _trailer_problems(
+    header: x12.Segment, control: int, trailer: x12.Segment | None, what: str, count: int, holds: str
+) -> list[str]:
+    """IEA/GE/SE: present, element 2 repeats the header's control number, element 1 counts what it closes."""
+    if trailer is None:
+        return [f"{header}: the {what} has no {_TRAILERS[header.id]}"]
+    problems = []
+    name = trailer.id
+    if trailer[2] != header[control]:
+        problems.append(f"{trailer}: {name}02 {trailer[2]!r} differs from {header.id}{control:02d} {header[control]!r}")
+    if trailer[1] != str(count):
+        the = "group" if what == "functional group" else what
+        problems.append(f"{trailer}: {name}01 {trailer[1]!r} but the {the} " + holds.format(n=count))
+    return problems
+
+
+_TRAILERS = {"ISA": "IEA", "GS": "GE", "ST": "SE"}
 
 
 def _cas_total(seg: x12.Segment) -> Decimal:

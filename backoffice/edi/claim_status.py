@@ -170,11 +170,4 @@ def _parse_transaction(transaction: x12.Transaction) -> list[ClaimStatus]:
 
 def parse_277(text: str) -> list[ClaimStatus]:
     """Every claim status (and inquiry-level status) in the 277s of ``text``; X12Error when none or malformed."""
-    result: list[ClaimStatus] = []
-    found = False
-    for _, _, transaction in x12.transactions(text, "277"):
-        found = True
-        result.extend(_parse_transaction(transaction))
-    if not found:
-        raise x12.X12Error("no 277 transaction set (ST*277) in the file")
-    return result
+    return x12.parse_all(text, "277", _parse_transaction)

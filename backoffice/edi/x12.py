@@ -7,8 +7,11 @@ names the segment position and id. Element access is 1-based, as in the implemen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class X12Error(ValueError):
@@ -177,3 +180,18 @@ def transactions(text: str, kind: str | None = None) -> Iterator[tuple[Interchan
             for transaction in group.transactions:
                 if kind is None or transaction.kind == kind:
                     yield interchange, group, transaction
+
+
+def parse_all(text: str, kind: str, parse: Callable[[Transaction], Iterable[T]]) -> list[T]:
+    """``parse`` applied to every ST01 == ``kind`` transaction of ``text``, results joined in order.
+
+    Raises X12Error when the file holds no such transaction set.
+    """
+    found = False
+    results: list[T] = []
+    for _, _, transaction in transactions(text, kind):
+        found = True
+        results.extend(parse(transaction))
+    if not found:
+        raise X12Error(f"no {kind} transaction set (ST*{kind}) in the file")
+    return results
