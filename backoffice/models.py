@@ -2,23 +2,33 @@
 
 from backoffice.accounts.models import LoginFailure, User, user_practices
 from backoffice.claims.models import Claim, ClaimLine
+from backoffice.edi.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
-from backoffice.patients.models import Authorization, Coverage, Patient
+from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
+from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.sessions.models import Session
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 
 __all__ = [
     "Authorization",
+    "BenefitsCheck",
     "Claim",
     "ClaimLine",
+    "ClaimPayment",
+    "ClaimSubmission",
+    "ControlNumber",
     "Coverage",
+    "EdiFile",
     "Interaction",
+    "LedgerEntry",
     "LoginFailure",
     "Organization",
     "Patient",
     "Payer",
+    "PaymentAdjustment",
     "Practice",
     "Provider",
+    "Remittance",
     "Session",
     "User",
     "WorkItem",

@@ -33,11 +33,22 @@ class Claim(db.Model):
     total_charge: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     patient_responsibility: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    adjustment_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    # P primary, S secondary (billed with the primary's adjudication from its 835); a secondary claim and a
+    # claim rebuilt after a rejection point at the claim they came from.
+    payer_sequence: Mapped[str] = mapped_column(String(1), default="P", server_default="P")
+    parent_claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    # The latest 277/277CA claim status category (A1, A2, A3, P1, F1, ...) and when it was reported.
+    status_category: Mapped[str | None] = mapped_column(String(3))
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped by every correction: submissions are idempotent per (claim, version).
     version: Mapped[int] = mapped_column(default=1)
     # The scrubber's findings when the charge was entered: [{"rule", "severity", "message", "field"}].
     findings: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    adjudicated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     lines: Mapped[list[ClaimLine]] = relationship(
         back_populates="claim", order_by="ClaimLine.line_number", cascade="all, delete-orphan"
@@ -59,5 +70,7 @@ class ClaimLine(db.Model):
     diagnosis_pointers: Mapped[list[int]] = mapped_column(JSON, default=list)
     charge: Mapped[Decimal] = mapped_column(Money)
     paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    adjustment_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    patient_responsibility: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
 
     claim: Mapped[Claim] = relationship(back_populates="lines")

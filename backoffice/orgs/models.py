@@ -74,6 +74,11 @@ class Practice(db.Model):
     # a payer is expected to allow.
     fee_schedule: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     sla_overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Which clearinghouse adapter carries this practice's EDI ("sandbox" or "file_drop") and, for a file
+    # drop, the folders the clearinghouse's SFTP sync reads (outbox) and fills (inbox).
+    clearinghouse: Mapped[str] = mapped_column(String(16), default="sandbox", server_default="sandbox")
+    edi_outbox: Mapped[str | None] = mapped_column(String(500))
+    edi_inbox: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from backoffice.db_types import str_enum
+from backoffice.db_types import UTCDateTime, str_enum
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 
@@ -113,3 +114,51 @@ class Authorization(db.Model):
     @property
     def remaining(self) -> int:
         return max(self.authorized - self.used, 0)
+
+
+class BenefitsCheck(db.Model):
+    """What a payer said about a coverage on one day (a 271, or a biller's call): the benefits record that
+    verify-benefits produces and planning reads (a fresh one skips the step). Unknown answers stay null."""
+
+    __tablename__ = "benefits_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    coverage_id: Mapped[int | None] = mapped_column(ForeignKey("coverages.id"), index=True)
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(16))  # "271", "manual"
+    active: Mapped[bool | None]
+    in_network: Mapped[bool | None]
+    copay: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    coinsurance_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    deductible_remaining: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    out_of_pocket_remaining: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    visits_allowed: Mapped[int | None]
+    visits_remaining: Mapped[int | None]
+    auth_required: Mapped[bool | None]
+    # EB01 = U: behavioral health is carved out to this payer (name and identifier as the 271 gave them).
+    carve_out_payer_name: Mapped[str | None] = mapped_column(String(200))
+    carve_out_payer_id: Mapped[str | None] = mapped_column(String(80))
+    # Payer messages, AAA rejections and anything the record could not be sure about.
+    messages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    work_item_id: Mapped[int | None] = mapped_column(ForeignKey("work_items.id"))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class LedgerEntry(db.Model):
+    """One movement of a patient's balance: what the patient owes is the sum of ``amount`` (positive adds to
+    the balance: patient responsibility from an 835; negative reduces it: a payment, a reversal, a waiver)."""
+
+    __tablename__ = "patient_ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"))
+    kind: Mapped[str] = mapped_column(String(24))  # patient_responsibility, reversal, patient_payment, ...
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    reason: Mapped[str] = mapped_column(String(200))  # e.g. "PR-1 deductible"
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

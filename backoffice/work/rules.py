@@ -19,6 +19,16 @@ class WorkKind(StrEnum):
     APPEAL = "appeal"
 
 
+class ExceptionKind(StrEnum):
+    """Items that no chain plans: something that came back (a rejection, a denial, a remittance we cannot
+    match) or a watch that fired. Their queue may come from a routing rule (denials: the CARC family)."""
+
+    FIX_REJECTION = "fix_rejection"
+    WORK_DENIAL = "work_denial"
+    POSTING_EXCEPTION = "posting_exception"
+    REAUTHORIZE = "reauthorize"
+
+
 CHAIN_ORDER: tuple[WorkKind, ...] = tuple(WorkKind)
 # Appeals exist only because a denial created one; they are never planned up front.
 PLANNED_KINDS: frozenset[WorkKind] = frozenset(CHAIN_ORDER) - {WorkKind.APPEAL}
@@ -31,6 +41,10 @@ KIND_LABELS: dict[str, str] = {
     WorkKind.SUBMIT: "Submit claim",
     WorkKind.FOLLOW_UP: "Follow up",
     WorkKind.APPEAL: "Appeal",
+    ExceptionKind.FIX_REJECTION: "Fix rejection",
+    ExceptionKind.WORK_DENIAL: "Work denial",
+    ExceptionKind.POSTING_EXCEPTION: "Posting exception",
+    ExceptionKind.REAUTHORIZE: "Re-authorize",
 }
 
 
@@ -106,6 +120,10 @@ DEFAULT_QUEUES: dict[str, str] = {
     WorkKind.SUBMIT: "submission",
     WorkKind.FOLLOW_UP: "follow-up",
     WorkKind.APPEAL: "denials",
+    ExceptionKind.FIX_REJECTION: "rejections",
+    ExceptionKind.WORK_DENIAL: "denials",
+    ExceptionKind.POSTING_EXCEPTION: "posting",
+    ExceptionKind.REAUTHORIZE: "authorization",
 }
 
 # Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults). A follow-up
@@ -118,6 +136,10 @@ DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     WorkKind.SUBMIT: 1,
     WorkKind.FOLLOW_UP: 20,
     WorkKind.APPEAL: 5,
+    ExceptionKind.FIX_REJECTION: 1,  # 6.6: front-end rejections fixed within 1 business day
+    ExceptionKind.WORK_DENIAL: 2,  # 6.6: most denial families; routing may set the family's own
+    ExceptionKind.POSTING_EXCEPTION: 2,  # 9.2: ERA posting within 24-48 h
+    ExceptionKind.REAUTHORIZE: 2,
 }
 END_OF_BUSINESS = time(17, 0)
 DUE_SOON = timedelta(hours=4)
@@ -139,13 +161,18 @@ class SlaPolicy:
     business_days: int
 
 
-def sla_policy_for(kind: str, practice_overrides: Mapping[str, int] | None) -> SlaPolicy:
-    """The practice's override for ``kind`` if it has one, else the product default."""
+def sla_policy_for(
+    kind: str, practice_overrides: Mapping[str, int] | None, *, routed: tuple[str, int] | None = None
+) -> SlaPolicy:
+    """The practice's override for ``kind`` if it has one, else the routing rule's (``(name, days)``, e.g. a
+    denial family's), else the product default."""
     if practice_overrides and kind in practice_overrides:
         days = int(practice_overrides[kind])
         if days < 0:
             raise ValueError(f"SLA override for {kind} must be zero or more business days")
         return SlaPolicy(f"practice:{kind}:{days}bd", days)
+    if routed is not None:
+        return SlaPolicy(f"{routed[0]}:{routed[1]}bd", routed[1])
     return SlaPolicy(f"default:{kind}:{DEFAULT_SLA_BUSINESS_DAYS[kind]}bd", DEFAULT_SLA_BUSINESS_DAYS[kind])
 
 

@@ -185,6 +185,67 @@ def create_chain(
     return chain
 
 
+def add_item(
+    *,
+    practice_id: int,
+    kind: str,
+    now: datetime,
+    reason: str,
+    session_id: int | None = None,
+    claim_id: int | None = None,
+    dedupe_key: str | None = None,
+    queue: str | None = None,
+    mode: Mode = Mode.MANUAL,
+    priority: int = 0,
+    routed_sla: tuple[str, int] | None = None,
+    due_at: datetime | None = None,
+    evidence: Mapping[str, Any] | None = None,
+    source: str = SYSTEM,
+) -> tuple[WorkItem, bool]:
+    """Add one ready item (a rejection to fix, a denial to work, an exception) to the current transaction;
+    the caller commits. Returns ``(item, created)``: an item with the same ``dedupe_key`` is reused, never
+    duplicated. ``routed_sla`` is the routing rule's ``(name, business days)``; ``due_at`` an explicit one."""
+    if kind not in rules.DEFAULT_QUEUES:
+        raise ValidationFailed(f"unknown work kind: {kind}")
+    if dedupe_key is not None:
+        existing = db.session.scalar(select(WorkItem).where(WorkItem.dedupe_key == dedupe_key))
+        if existing is not None:
+            return existing, False
+    from backoffice.orgs.models import Practice  # noqa: PLC0415 - orgs imports nothing from work; keeps layers
+
+    practice = db.session.get(Practice, practice_id)
+    if practice is None:
+        raise ValidationFailed(f"practice {practice_id} does not exist")
+    item = WorkItem(
+        practice_id=practice_id, practice=practice, kind=kind, session_id=session_id, claim_id=claim_id,
+        dedupe_key=dedupe_key, state=ItemState.READY, mode=mode, queue=queue or rules.DEFAULT_QUEUES[kind],
+        priority=min(priority, rules.MAX_PRIORITY), created_at=now, updated_at=now, result={},
+    )  # fmt: skip
+    if due_at is not None:
+        item.due_at, item.sla_policy = due_at, "explicit"
+    else:
+        policy = rules.sla_policy_for(kind, practice.sla_overrides, routed=routed_sla)
+        item.due_at = rules.sla_due_at(now, policy, ZoneInfo(practice.timezone), is_business_day)
+        item.sla_policy = policy.name
+    db.session.add(item)
+    db.session.flush()
+    record_interaction(
+        practice_id=practice_id, actor=None, actor_label=source, kind=InteractionKind.STATUS_CHANGE, now=now,
+        item=item, to_state=ItemState.READY.value, body=f"{rules.KIND_LABELS.get(kind, kind)}: {reason}",
+        data={"evidence": dict(evidence or {}), "queue": item.queue, "sla_policy": item.sla_policy},
+    )  # fmt: skip
+    _enqueue_if_automated(item)
+    return item, True
+
+
+@service
+def open_item(**fields: Any) -> WorkItem:
+    """``add_item`` in its own transaction (for callers with nothing else to commit)."""
+    item, _ = add_item(**fields)
+    db.session.commit()
+    return item
+
+
 def _claimable_conditions(user: User, scope: set[int], now: datetime, queue: str | None) -> list[Any]:
     conditions: list[Any] = [
         WorkItem.practice_id.in_(scope),
