@@ -7,7 +7,7 @@ from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.sessions.models import Session
-from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
+from backoffice.work.models import Interaction, KpiSnapshot, WorkItem, WorkItemDependency
 
 __all__ = [
     "Authorization",
@@ -20,6 +20,7 @@ __all__ = [
     "Coverage",
     "EdiFile",
     "Interaction",
+    "KpiSnapshot",
     "LedgerEntry",
     "LoginFailure",
     "Organization",

@@ -65,6 +65,8 @@ class Session(db.Model):
     diagnoses: Mapped[list[str]] = mapped_column(JSON, default=list)
     auth_number: Mapped[str | None] = mapped_column(String(50))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set by the intake flow when the session's chain is planned: "new sessions" are the ones without it.
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     practice: Mapped[Practice] = relationship()
     patient: Mapped[Patient] = relationship()

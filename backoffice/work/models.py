@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backoffice.db_types import UTCDateTime, str_enum
@@ -35,7 +35,11 @@ class WorkItem(db.Model):
 
     __tablename__ = "work_items"
     __table_args__ = (
-        CheckConstraint("session_id IS NOT NULL OR claim_id IS NOT NULL", name="has_subject"),
+        CheckConstraint(
+            "session_id IS NOT NULL OR claim_id IS NOT NULL OR claim_payment_id IS NOT NULL"
+            " OR edi_file_id IS NOT NULL OR authorization_id IS NOT NULL",
+            name="has_subject",
+        ),
         Index("ix_work_items_claimable", "state", "mode", "practice_id", "priority", "due_at"),
         Index("ix_work_items_assignee_state", "assignee_id", "state"),
     )
@@ -45,6 +49,11 @@ class WorkItem(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"), index=True)
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    # Exception items can be about a remittance line that matched no claim, a whole EDI file (unbalanced,
+    # unreadable) or an authorization running out.
+    claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"))
+    edi_file_id: Mapped[int | None] = mapped_column(ForeignKey("edi_files.id"))
+    authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     state: Mapped[ItemState] = mapped_column(str_enum(ItemState, 16))
     mode: Mapped[Mode] = mapped_column(str_enum(Mode, 16))
@@ -70,7 +79,13 @@ class WorkItem(db.Model):
 
     @property
     def subject_type(self) -> str:
-        return "claim" if self.claim_id is not None else "session"
+        if self.claim_id is not None:
+            return "claim"
+        if self.session_id is not None:
+            return "session"
+        if self.claim_payment_id is not None:
+            return "remittance"
+        return "file" if self.edi_file_id is not None else "authorization"
 
 
 class Interaction(db.Model):
@@ -111,3 +126,16 @@ class Interaction(db.Model):
     duration_minutes: Mapped[int | None]
 
     actor: Mapped[User | None] = relationship()
+
+
+class KpiSnapshot(db.Model):
+    """The nightly aging/KPI figures of one practice on one day (figures as JSON: the report reads history)."""
+
+    __tablename__ = "kpi_snapshots"
+    __table_args__ = (UniqueConstraint("practice_id", "day", name="uq_kpi_snapshots_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    day: Mapped[date]
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,7 +2,7 @@
 
 Revision ID: 0006_edi_posting
 Revises: 0005_claim_findings
-Create Date: 2026-11-22 15:23:39.736913
+Create Date: 2026-11-22 15:25:19.151438
 
 """
 
@@ -56,6 +56,20 @@ def upgrade():
     with op.batch_alter_table("edi_files", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_edi_files_organization_id"), ["organization_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_edi_files_practice_id"), ["practice_id"], unique=False)
+
+    op.create_table(
+        "kpi_snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("figures", sa.JSON(), nullable=False),
+        sa.Column("taken_at", backoffice.db_types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["practice_id"], ["practices.id"], name=op.f("fk_kpi_snapshots_practice_id_practices")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_snapshots")),
+        sa.UniqueConstraint("practice_id", "day", name="uq_kpi_snapshots_day"),
+    )
+    with op.batch_alter_table("kpi_snapshots", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_kpi_snapshots_practice_id"), ["practice_id"], unique=False)
 
     op.create_table(
         "remittances",
@@ -139,48 +153,6 @@ def upgrade():
         )
 
     op.create_table(
-        "benefits_checks",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("practice_id", sa.Integer(), nullable=False),
-        sa.Column("patient_id", sa.Integer(), nullable=False),
-        sa.Column("coverage_id", sa.Integer(), nullable=True),
-        sa.Column("payer_id", sa.Integer(), nullable=False),
-        sa.Column("checked_at", backoffice.db_types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("source", sa.String(length=16), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=True),
-        sa.Column("in_network", sa.Boolean(), nullable=True),
-        sa.Column("copay", sa.Numeric(precision=12, scale=2), nullable=True),
-        sa.Column("coinsurance_percent", sa.Numeric(precision=5, scale=2), nullable=True),
-        sa.Column("deductible_remaining", sa.Numeric(precision=12, scale=2), nullable=True),
-        sa.Column("out_of_pocket_remaining", sa.Numeric(precision=12, scale=2), nullable=True),
-        sa.Column("visits_allowed", sa.Integer(), nullable=True),
-        sa.Column("visits_remaining", sa.Integer(), nullable=True),
-        sa.Column("auth_required", sa.Boolean(), nullable=True),
-        sa.Column("carve_out_payer_name", sa.String(length=200), nullable=True),
-        sa.Column("carve_out_payer_id", sa.String(length=80), nullable=True),
-        sa.Column("messages", sa.JSON(), nullable=False),
-        sa.Column("work_item_id", sa.Integer(), nullable=True),
-        sa.Column("actor_user_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["actor_user_id"], ["users.id"], name=op.f("fk_benefits_checks_actor_user_id_users")),
-        sa.ForeignKeyConstraint(
-            ["coverage_id"], ["coverages.id"], name=op.f("fk_benefits_checks_coverage_id_coverages")
-        ),
-        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], name=op.f("fk_benefits_checks_patient_id_patients")),
-        sa.ForeignKeyConstraint(["payer_id"], ["payers.id"], name=op.f("fk_benefits_checks_payer_id_payers")),
-        sa.ForeignKeyConstraint(
-            ["practice_id"], ["practices.id"], name=op.f("fk_benefits_checks_practice_id_practices")
-        ),
-        sa.ForeignKeyConstraint(
-            ["work_item_id"], ["work_items.id"], name=op.f("fk_benefits_checks_work_item_id_work_items")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_benefits_checks")),
-    )
-    with op.batch_alter_table("benefits_checks", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_benefits_checks_coverage_id"), ["coverage_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_benefits_checks_patient_id"), ["patient_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_benefits_checks_practice_id"), ["practice_id"], unique=False)
-
-    op.create_table(
         "patient_ledger",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("practice_id", sa.Integer(), nullable=False),
@@ -230,6 +202,48 @@ def upgrade():
     with op.batch_alter_table("payment_adjustments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payment_adjustments_claim_payment_id"), ["claim_payment_id"], unique=False)
 
+    op.create_table(
+        "benefits_checks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("coverage_id", sa.Integer(), nullable=True),
+        sa.Column("payer_id", sa.Integer(), nullable=False),
+        sa.Column("checked_at", backoffice.db_types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=True),
+        sa.Column("in_network", sa.Boolean(), nullable=True),
+        sa.Column("copay", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("coinsurance_percent", sa.Numeric(precision=5, scale=2), nullable=True),
+        sa.Column("deductible_remaining", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("out_of_pocket_remaining", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("visits_allowed", sa.Integer(), nullable=True),
+        sa.Column("visits_remaining", sa.Integer(), nullable=True),
+        sa.Column("auth_required", sa.Boolean(), nullable=True),
+        sa.Column("carve_out_payer_name", sa.String(length=200), nullable=True),
+        sa.Column("carve_out_payer_id", sa.String(length=80), nullable=True),
+        sa.Column("messages", sa.JSON(), nullable=False),
+        sa.Column("work_item_id", sa.Integer(), nullable=True),
+        sa.Column("actor_user_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["actor_user_id"], ["users.id"], name=op.f("fk_benefits_checks_actor_user_id_users")),
+        sa.ForeignKeyConstraint(
+            ["coverage_id"], ["coverages.id"], name=op.f("fk_benefits_checks_coverage_id_coverages")
+        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], name=op.f("fk_benefits_checks_patient_id_patients")),
+        sa.ForeignKeyConstraint(["payer_id"], ["payers.id"], name=op.f("fk_benefits_checks_payer_id_payers")),
+        sa.ForeignKeyConstraint(
+            ["practice_id"], ["practices.id"], name=op.f("fk_benefits_checks_practice_id_practices")
+        ),
+        sa.ForeignKeyConstraint(
+            ["work_item_id"], ["work_items.id"], name=op.f("fk_benefits_checks_work_item_id_work_items")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_benefits_checks")),
+    )
+    with op.batch_alter_table("benefits_checks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_benefits_checks_coverage_id"), ["coverage_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_benefits_checks_patient_id"), ["patient_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_benefits_checks_practice_id"), ["practice_id"], unique=False)
+
     with op.batch_alter_table("claim_lines", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("adjustment_amount", sa.Numeric(precision=12, scale=2), server_default="0", nullable=False)
@@ -257,11 +271,50 @@ def upgrade():
         batch_op.add_column(sa.Column("edi_outbox", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("edi_inbox", sa.String(length=500), nullable=True))
 
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("planned_at", backoffice.db_types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f("ix_sessions_planned_at"), ["planned_at"], unique=False)
+
+    with op.batch_alter_table("work_items", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("claim_payment_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("edi_file_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("authorization_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_work_items_authorization_id_authorizations"), "authorizations", ["authorization_id"], ["id"]
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_work_items_claim_payment_id_claim_payments"), "claim_payments", ["claim_payment_id"], ["id"]
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_work_items_edi_file_id_edi_files"), "edi_files", ["edi_file_id"], ["id"]
+        )
+        # Exception items may be about a remittance line, an EDI file or an authorization (not autogenerated).
+        batch_op.drop_constraint(batch_op.f("ck_work_items_has_subject"), type_="check")
+        batch_op.create_check_constraint(
+            "has_subject",
+            "session_id IS NOT NULL OR claim_id IS NOT NULL OR claim_payment_id IS NOT NULL"
+            " OR edi_file_id IS NOT NULL OR authorization_id IS NOT NULL",
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("work_items", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("ck_work_items_has_subject"), type_="check")
+        batch_op.create_check_constraint("has_subject", "session_id IS NOT NULL OR claim_id IS NOT NULL")
+        batch_op.drop_constraint(batch_op.f("fk_work_items_edi_file_id_edi_files"), type_="foreignkey")
+        batch_op.drop_constraint(batch_op.f("fk_work_items_claim_payment_id_claim_payments"), type_="foreignkey")
+        batch_op.drop_constraint(batch_op.f("fk_work_items_authorization_id_authorizations"), type_="foreignkey")
+        batch_op.drop_column("authorization_id")
+        batch_op.drop_column("edi_file_id")
+        batch_op.drop_column("claim_payment_id")
+
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sessions_planned_at"))
+        batch_op.drop_column("planned_at")
+
     with op.batch_alter_table("practices", schema=None) as batch_op:
         batch_op.drop_column("edi_inbox")
         batch_op.drop_column("edi_outbox")
@@ -281,6 +334,12 @@ def downgrade():
         batch_op.drop_column("patient_responsibility")
         batch_op.drop_column("adjustment_amount")
 
+    with op.batch_alter_table("benefits_checks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_benefits_checks_practice_id"))
+        batch_op.drop_index(batch_op.f("ix_benefits_checks_patient_id"))
+        batch_op.drop_index(batch_op.f("ix_benefits_checks_coverage_id"))
+
+    op.drop_table("benefits_checks")
     with op.batch_alter_table("payment_adjustments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payment_adjustments_claim_payment_id"))
 
@@ -291,12 +350,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_patient_ledger_claim_id"))
 
     op.drop_table("patient_ledger")
-    with op.batch_alter_table("benefits_checks", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_benefits_checks_practice_id"))
-        batch_op.drop_index(batch_op.f("ix_benefits_checks_patient_id"))
-        batch_op.drop_index(batch_op.f("ix_benefits_checks_coverage_id"))
-
-    op.drop_table("benefits_checks")
     with op.batch_alter_table("claim_submissions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_claim_submissions_transaction_control_number"))
         batch_op.drop_index(batch_op.f("ix_claim_submissions_edi_file_id"))
@@ -314,6 +367,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_remittances_edi_file_id"))
 
     op.drop_table("remittances")
+    with op.batch_alter_table("kpi_snapshots", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_kpi_snapshots_practice_id"))
+
+    op.drop_table("kpi_snapshots")
     with op.batch_alter_table("edi_files", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_edi_files_practice_id"))
         batch_op.drop_index(batch_op.f("ix_edi_files_organization_id"))
