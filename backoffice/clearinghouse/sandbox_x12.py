@@ -1,0 +1,314 @@
+"""The Sandbox payer's X12: read our 837P and answer with a 999, a 277CA, 835s and 271s (pure, deterministic).
+
+No database, no I/O, no clock: the same input gives byte-identical output. ``scenario_for`` picks what happens
+to a claim from a hash of its account number (CLM01), with realistic weights; the adapter passes the mapping
+(account number → scenario) to ``respond_277ca`` and ``remit_835``. Errors name the segment, never patient data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from backoffice.clearinghouse.sandbox_x12_271 import respond_271, write_270
+from backoffice.clearinghouse.sandbox_x12_835 import remit_835
+from backoffice.clearinghouse.sandbox_x12_model import (
+    CLAIM_VERSION,
+    SCENARIOS,
+    WEIGHTS,
+    BenefitsAnswer,
+    EligibilityQuestion,
+    Sent837,
+    SentClaim,
+    SentLine,
+    d8,
+    ident,
+    interchange,
+    money,
+    payer_claim_number,
+    scenario_for,
+    scenario_of,
+    segment,
+    stable_number,
+    text,
+    transaction,
+)
+from backoffice.edi import x12
+from backoffice.edi.x12 import X12Error
+
+__all__ = [
+    "SCENARIOS",
+    "WEIGHTS",
+    "BenefitsAnswer",
+    "EligibilityQuestion",
+    "Sent837",
+    "SentClaim",
+    "SentLine",
+    "X12Error",
+    "read_837",
+    "remit_835",
+    "respond_271",
+    "respond_277ca",
+    "respond_999",
+    "scenario_for",
+    "write_270",
+]
+
+# 277CA rejection composites (STC01 category:status:entity), picked per claim from its account number.
+REJECTIONS = (("A7", "164", "IL"), ("A7", "562", "85"), ("A7", "187", ""), ("A7", "254", ""))
+
+
+# ---- reading the 837P ---------------------------------------------------------------------------------------------
+
+
+def _decimal(seg: x12.Segment, n: int, what: str) -> Decimal:
+    try:
+        value = Decimal(seg[n])
+    except InvalidOperation:
+        raise X12Error(f"{seg}: {seg.id}{n:02d} ({what}) is not a number") from None
+    if not value.is_finite():
+        raise X12Error(f"{seg}: {seg.id}{n:02d} ({what}) is not a number")
+    return value
+
+
+def _date(seg: x12.Segment, n: int) -> date:
+    value = seg[n]
+    try:
+        return datetime.strptime(value, "%Y%m%d").date() if len(value) == 8 else _bad_date(seg, n)
+    except ValueError:
+        return _bad_date(seg, n)
+
+
+def _bad_date(seg: x12.Segment, n: int) -> date:
+    raise X12Error(f"{seg}: {seg.id}{n:02d} is not a CCYYMMDD date")
+
+
+class _ClaimReader:
+    """The 2300 claim being read, and the 2400 line inside it."""
+
+    def __init__(self, clm: x12.Segment, party: dict[str, str], st02: str) -> None:
+        if not clm[1]:
+            raise X12Error(f"{clm}: CLM01 (patient account number) is empty")
+        self.clm, self.party, self.st02 = clm, dict(party), st02
+        self.charge = _decimal(clm, 2, "total charge")
+        self.reference = ""
+        self.lines: list[dict] = []
+        self.in_2300 = True  # False once 2320 (other payer) or a line starts
+
+    def build(self) -> SentClaim:
+        if not self.lines:
+            raise X12Error(f"{self.clm}: claim {self.clm[1]!r} has no service line (LX/SV1)")
+        lines = tuple(
+            SentLine(line["code"], line["modifiers"], line["charge"], line["units"], line["date"], line["ref"])
+            for line in self.lines
+        )
+        return SentClaim(
+            self.clm[1], self.charge, self.clm.component(5, 3), self.reference, self.party.get("member", ""),
+            self.party.get("payer_id", ""), self.party.get("payer_name", ""), self.party.get("npi", ""),
+            self.party.get("billing", ""), self.st02, lines,
+        )  # fmt: skip
+
+
+def _read_transaction(txn: x12.Transaction) -> list[SentClaim]:
+    claims: list[SentClaim] = []
+    party: dict[str, str] = {}
+    claim: _ClaimReader | None = None
+    level = ""
+    for seg in txn.segments:
+        if seg.id == "HL":
+            if claim is not None:
+                claims.append(claim.build())
+                claim = None
+            level = seg[3]
+            if level == "20":
+                party = {}
+            elif level == "22":
+                party = {k: v for k, v in party.items() if k in ("npi", "billing")}
+        elif seg.id == "CLM":
+            if level not in ("22", "23"):
+                raise X12Error(f"{seg}: CLM outside a subscriber or patient (HL 22/23) level")
+            if claim is not None:
+                claims.append(claim.build())
+            claim = _ClaimReader(seg, party, txn.st[2])
+        elif claim is None:
+            if seg.id == "NM1" and seg[1] == "85" and level == "20":
+                party["npi"], party["billing"] = seg[9], " ".join(p for p in (seg[3], seg[4]) if p)
+            elif seg.id == "NM1" and seg[1] == "IL" and level == "22":
+                party["member"] = seg[9]
+            elif seg.id == "NM1" and seg[1] == "PR" and level == "22":
+                party["payer_id"], party["payer_name"] = seg[9], seg[3]
+            elif seg.id in ("SV1", "LX"):
+                raise X12Error(f"{seg}: service line outside a claim (no CLM before it)")
+        elif seg.id == "LX":
+            claim.in_2300 = False
+            claim.lines.append({"code": "", "modifiers": (), "charge": Decimal(0), "units": Decimal(1),
+                                "date": None, "ref": ""})  # fmt: skip
+        elif seg.id == "SV1":
+            if not claim.lines or claim.lines[-1]["code"]:
+                raise X12Error(f"{seg}: SV1 without its LX")
+            parts = seg.components(1)
+            if len(parts) < 2 or not parts[1]:
+                raise X12Error(f"{seg}: SV101-2 (procedure code) is empty")
+            line = claim.lines[-1]
+            line["code"], line["modifiers"] = parts[1], tuple(m for m in parts[2:6] if m)
+            line["charge"] = _decimal(seg, 2, "line charge")
+            line["units"] = _decimal(seg, 4, "units") if seg[4] else Decimal(1)
+        elif seg.id == "DTP" and seg[1] == "472" and claim.lines and not claim.in_2300:
+            line = claim.lines[-1]
+            if line["date"] is None:
+                line["date"] = _date(seg, 3) if seg[2] == "D8" else _date_range_start(seg)
+        elif seg.id == "REF" and seg[1] == "6R" and claim.lines:
+            claim.lines[-1]["ref"] = seg[2]
+        elif seg.id == "REF" and seg[1] == "F8" and claim.in_2300:
+            claim.reference = seg[2]
+        elif seg.id == "SBR":
+            claim.in_2300 = False  # 2320 other subscriber: its NM1/REF belong to the prior payer
+    if claim is not None:
+        claims.append(claim.build())
+    return claims
+
+
+def _date_range_start(seg: x12.Segment) -> date:
+    start = seg[3].partition("-")[0]
+    if len(start) != 8 or not start.isdigit():
+        raise X12Error(f"{seg}: {seg.id}03 is not a CCYYMMDD date")
+    return _date(x12.Segment(seg.id, (seg[1], seg[2], start), seg.position, seg.separators), 3)
+
+
+def read_837(text_837: str) -> Sent837:
+    """The claims of one 837P interchange; X12Error naming the segment when it is not one we can read."""
+    found = x12.interchanges(text_837)
+    if len(found) != 1 or found[0].isa is None:
+        raise X12Error("the sandbox payer reads exactly one ISA/IEA interchange per file")
+    isa = found[0].isa
+    groups = found[0].groups
+    if len(groups) != 1 or groups[0].gs is None:
+        raise X12Error(f"{isa}: the interchange must hold exactly one GS/GE functional group")
+    gs = groups[0].gs
+    if gs[1] != "HC":
+        raise X12Error(f"{gs}: GS01 is {gs[1]!r}, not HC (health care claim)")
+    controls: list[str] = []
+    claims: list[SentClaim] = []
+    for txn in groups[0].transactions:
+        if txn.kind != "837":
+            raise X12Error(f"{txn.st}: ST01 is {txn.kind!r}, not 837")
+        if not txn.st[2]:
+            raise X12Error(f"{txn.st}: ST02 (transaction set control number) is empty")
+        controls.append(txn.st[2])
+        claims.extend(_read_transaction(txn))
+    if not controls:
+        raise X12Error(f"{gs}: no ST*837 transaction set in the group")
+    if not claims:
+        raise X12Error(f"{gs}: no claim (CLM) in the file")
+    return Sent837(isa[13].strip(), gs[6], isa[6].strip(), isa[8].strip(), tuple(controls), tuple(claims))
+
+
+# ---- 999 ----------------------------------------------------------------------------------------------------------
+
+
+def respond_999(sent: Sent837, *, now: datetime, control_number: int) -> str:
+    """A 999 accepting every transaction set of ``sent`` (the sandbox only acknowledges files it could read)."""
+    count = str(len(sent.transaction_control_numbers))
+    body = [segment("AK1", "HC", sent.group_control_number, CLAIM_VERSION)]
+    for st02 in sent.transaction_control_numbers:
+        body += [segment("AK2", "837", st02, CLAIM_VERSION), segment("IK5", "A")]
+    body.append(segment("AK9", "A", count, count, count))
+    return interchange(
+        sender=sent.receiver_id, receiver=sent.sender_id, functional_id="FA", version="005010X231A1", now=now,
+        control_number=control_number, transactions=[transaction("999", "0001", "005010X231A1", body)],
+    )  # fmt: skip
+
+
+# ---- 277CA --------------------------------------------------------------------------------------------------------
+
+
+def _groups(claims: tuple[SentClaim, ...], *keys: str) -> list[list[SentClaim]]:
+    """Claims grouped by the given attributes, groups and claims in file order."""
+    grouped: dict[tuple[str, ...], list[SentClaim]] = {}
+    for claim in claims:
+        grouped.setdefault(tuple(getattr(claim, k) for k in keys), []).append(claim)
+    return list(grouped.values())
+
+
+def _service_dates(claim: SentClaim) -> tuple[str, str] | None:
+    dates = sorted(line.date for line in claim.lines if line.date is not None)
+    if not dates:
+        return None
+    return ("D8", d8(dates[0])) if dates[0] == dates[-1] else ("RD8", f"{d8(dates[0])}-{d8(dates[-1])}")
+
+
+def _277ca_claim(claim: SentClaim, scenario: str, hl: int, parent: int, today: str) -> list[str]:
+    out = [
+        segment("HL", str(hl), str(parent), "PT"),
+        segment("NM1", "QC", "1", "PATIENT", "", "", "", "", "MI", ident(claim.member_id)),
+        segment("TRN", "2", claim.account_number),
+    ]
+    if scenario == "rejected":
+        category, code, entity = REJECTIONS[stable_number("reject", claim.account_number) % len(REJECTIONS)]
+        composite = ":".join(p for p in (category, code, entity) if p)
+        out.append(segment("STC", composite, today, "U", money(claim.charge)))
+    else:
+        out.append(segment("STC", "A2:20", today, "WQ", money(claim.charge)))
+        out.append(segment("REF", "1K", payer_claim_number(claim.account_number)))
+    dates = _service_dates(claim)
+    if dates is not None:
+        out.append(segment("DTP", "472", *dates))
+    return out
+
+
+def respond_277ca(sent: Sent837, scenarios: Mapping[str, str], *, now: datetime, control_number: int) -> str:
+    """A 277CA (005010X214): per claim A7 with a reason for ``rejected``, A2 accepted for every other scenario.
+
+    One ST per payer, one provider level per billing NPI; the receiver level counts accepted and rejected claims.
+    """
+    today = f"{now:%Y%m%d}"
+    sets: list[list[str]] = []
+    for number, payer_claims in enumerate(_groups(sent.claims, "payer_id"), 1):
+        control = f"{number:04d}"
+        first = payer_claims[0]
+        rejected = [c for c in payer_claims if scenario_of(scenarios, c.account_number) == "rejected"]
+        accepted = [c for c in payer_claims if scenario_of(scenarios, c.account_number) != "rejected"]
+        trace = f"{sent.interchange_control_number}{control}"
+        body = [
+            segment("BHT", "0085", "08", trace, today, f"{now:%H%M}", "TH"),
+            segment("HL", "1", "", "20", "1"),
+            segment("NM1", "PR", "2", text(first.payer_name) or "SANDBOX PAYER", "", "", "", "", "PI",
+                    ident(first.payer_id)),
+            segment("TRN", "1", trace),
+            segment("DTP", "050", "D8", today),
+            segment("DTP", "009", "D8", today),
+            segment("HL", "2", "1", "21", "1"),
+            segment("NM1", "41", "2", "SUBMITTER", "", "", "", "", "46", ident(sent.sender_id) or "SUBMITTER"),
+            segment("TRN", "2", sent.group_control_number),
+        ]  # fmt: skip
+        charged = sum((c.charge for c in payer_claims), Decimal(0))
+        body.append(segment("STC", "A1:19", today, "WQ", money(charged)))
+        if accepted:
+            body.append(segment("QTY", "90", str(len(accepted))))
+        if rejected:
+            body.append(segment("QTY", "AA", str(len(rejected))))
+        if accepted:
+            body.append(segment("AMT", "YU", money(sum((c.charge for c in accepted), Decimal(0)))))
+        if rejected:
+            body.append(segment("AMT", "YY", money(sum((c.charge for c in rejected), Decimal(0)))))
+        hl = 3
+        for provider_claims in _groups(tuple(payer_claims), "billing_npi"):
+            provider_hl = hl
+            body += [
+                segment("HL", str(hl), "2", "19", "1"),
+                segment("NM1", "85", "2", text(provider_claims[0].billing_name) or "PROVIDER", "", "", "", "",
+                        "XX", ident(provider_claims[0].billing_npi)),
+                segment("TRN", "1", f"{trace}{provider_hl:04d}"),
+                segment("STC", "A1:19", "", "WQ", money(sum((c.charge for c in provider_claims), Decimal(0)))),
+            ]  # fmt: skip
+            hl += 1
+            for claim in provider_claims:
+                scenario = scenario_of(scenarios, claim.account_number)
+                body += _277ca_claim(claim, scenario, hl, provider_hl, today)
+                hl += 1
+        sets.append(transaction("277", control, "005010X214", body))
+    return interchange(
+        sender=sent.receiver_id, receiver=sent.sender_id, functional_id="HN", version="005010X214", now=now,
+        control_number=control_number, transactions=sets,
+    )  # fmt: skip

@@ -1,0 +1,193 @@
+"""Values and envelopes of the Sandbox payer's X12 (pure, no I/O): what we sent, what the payer knows, ISA/GS/ST.
+
+Separators are ``*`` ``:`` ``^`` ``~`` and never occur in data: text is cleaned with the 837 writer's
+``clean_text`` (upper-case plain ASCII, separators stripped). Counts and control numbers are computed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from backoffice.edi.claim837_format import clean_text
+
+TERMINATOR = "~\n"
+CLAIM_VERSION = "005010X222A1"
+
+SCENARIOS: tuple[str, ...] = (
+    "paid", "deductible", "copay", "coinsurance", "contractual", "partial",
+    "denied_auth", "denied_necessity", "denied_info", "denied_timely", "denied_wrong_payer", "rejected",
+    "reversal", "no_response",
+)  # fmt: skip
+NOT_REMITTED = frozenset({"rejected", "no_response"})
+# Out of 1,000 claims: most are paid (with or without patient responsibility); denials and silence are the minority.
+WEIGHTS: dict[str, int] = {
+    "paid": 400, "deductible": 80, "copay": 100, "coinsurance": 70, "contractual": 60, "partial": 40,
+    "denied_auth": 40, "denied_necessity": 30, "denied_info": 40, "denied_timely": 15, "denied_wrong_payer": 15,
+    "rejected": 40, "reversal": 20, "no_response": 50,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SentLine:
+    """One 2400 service line as we sent it."""
+
+    code: str
+    modifiers: tuple[str, ...]
+    charge: Decimal
+    units: Decimal
+    date: date | None
+    control_number: str  # REF*6R or ""
+
+
+@dataclass(frozen=True, slots=True)
+class SentClaim:
+    """One 2300 claim as we sent it (no patient name or date of birth: the payer answers by account and member ID)."""
+
+    account_number: str  # CLM01
+    charge: Decimal  # CLM02
+    frequency_code: str  # CLM05-3
+    payer_claim_number: str  # REF*F8 or ""
+    member_id: str  # 2010BA NM109
+    payer_id: str  # 2010BB NM109
+    payer_name: str
+    billing_npi: str  # 2010AA NM109
+    billing_name: str
+    transaction_control_number: str  # the ST02 it was sent in
+    lines: tuple[SentLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent837:
+    """One 837P interchange as the payer reads it."""
+
+    interchange_control_number: str  # ISA13
+    group_control_number: str  # GS06
+    sender_id: str  # ISA06, stripped
+    receiver_id: str  # ISA08, stripped
+    transaction_control_numbers: tuple[str, ...]  # every ST02, in order
+    claims: tuple[SentClaim, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityQuestion:
+    """One 270 inquiry: a subscriber who is the patient, for one payer, provider and date of service."""
+
+    trace_number: str
+    member_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    sex: str
+    payer_id: str
+    payer_name: str
+    provider_npi: str
+    provider_name: str
+    service_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitsAnswer:
+    """What the sandbox payer knows about a member's behavioral-health benefits (built from seeded coverage)."""
+
+    active: bool
+    in_network: bool
+    copay: Decimal | None
+    coinsurance_percent: Decimal | None  # 20 means 20% (sent as EB08 0.2)
+    deductible_remaining: Decimal | None
+    visits_allowed: int | None
+    visits_remaining: int | None
+    auth_required: bool
+    carve_out_payer_name: str = ""
+    carve_out_payer_id: str = ""
+
+
+def text(value: str, limit: int = 60) -> str:
+    """Plain upper-case ASCII without separators, cut to ``limit`` characters."""
+    return clean_text(value or "")[:limit].strip()
+
+
+def ident(value: str, limit: int = 80) -> str:
+    """An identifier with any separator characters removed."""
+    return "".join(c for c in (value or "") if c not in "*:^~\r\n")[:limit].strip()
+
+
+def money(amount: Decimal) -> str:
+    """Two decimals, ``-`` for a negative amount (a reversal)."""
+    return f"{amount.quantize(Decimal('0.01')):.2f}"
+
+
+def d8(value: date) -> str:
+    return f"{value:%Y%m%d}"
+
+
+def segment(*elements: str) -> str:
+    """One segment with its empty trailing elements dropped (x12 README pitfall 4)."""
+    end = len(elements)
+    while end > 1 and not elements[end - 1]:
+        end -= 1
+    return "*".join(elements[:end]) + TERMINATOR
+
+
+def transaction(kind: str, control: str, version: str, body: list[str]) -> list[str]:
+    """ST + body + SE with SE01 counting ST to SE inclusive."""
+    st = segment("ST", kind, control, version) if version else segment("ST", kind, control)
+    return [st, *body, segment("SE", str(len(body) + 2), control)]
+
+
+def check_control_number(control_number: int) -> str:
+    """ISA13 as 9 digits; ValueError when it does not fit."""
+    if isinstance(control_number, bool) or not isinstance(control_number, int) or not 0 < control_number <= 999_999_999:
+        raise ValueError("control number (ISA13/GS06): must be a whole number from 1 to 999999999")
+    return f"{control_number:09d}"
+
+
+def interchange(
+    *, sender: str, receiver: str, functional_id: str, version: str, now: datetime, control_number: int,
+    transactions: list[list[str]],
+) -> str:  # fmt: skip
+    """One ISA/GS … GE/IEA around ``transactions`` (each already ST…SE); the ISA is the fixed 106 characters."""
+    isa13 = check_control_number(control_number)
+    sender_id, receiver_id = ident(sender, 15) or "SANDBOX", ident(receiver, 15) or "SANDBOX"
+    out = [
+        f"ISA*00*{' ' * 10}*00*{' ' * 10}*ZZ*{sender_id:<15}*ZZ*{receiver_id:<15}*{now:%y%m%d}*{now:%H%M}*^*00501"
+        f"*{isa13}*0*T*:{TERMINATOR}",
+        segment("GS", functional_id, sender_id, receiver_id, f"{now:%Y%m%d}", f"{now:%H%M}", str(control_number),
+                "X", version),
+    ]  # fmt: skip
+    for set_segments in transactions:
+        out += set_segments
+    out.append(segment("GE", str(len(transactions)), str(control_number)))
+    out.append(segment("IEA", "1", isa13))
+    return "".join(out)
+
+
+def stable_number(*parts: str) -> int:
+    """A deterministic non-negative integer from ``parts`` (sha256; Python's hash() is salted per process)."""
+    return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "big")
+
+
+def scenario_for(account_number: str) -> str:
+    """The scenario of a claim: a fixed function of CLM01 with the weights of ``WEIGHTS`` (per 1,000)."""
+    bucket = stable_number("scenario", account_number) % sum(WEIGHTS.values())
+    for name in SCENARIOS:
+        bucket -= WEIGHTS[name]
+        if bucket < 0:
+            return name
+    raise AssertionError("WEIGHTS does not cover the buckets")  # pragma: no cover
+
+
+def scenario_of(scenarios: Mapping[str, str], account_number: str) -> str:
+    """The scenario the caller chose for a claim, else ``scenario_for``; ValueError for an unknown name."""
+    scenario = scenarios.get(account_number) or scenario_for(account_number)
+    if scenario not in SCENARIOS:
+        raise ValueError(f"claim {account_number!r}: unknown sandbox scenario {scenario!r}")
+    return scenario
+
+
+def payer_claim_number(account_number: str, suffix: str = "") -> str:
+    """The payer's claim number (277CA REF*1K, 835 CLP07) for a claim: deterministic, 14 characters."""
+    return f"SBX{stable_number('icn', account_number) % 10**11:011d}{suffix}"
