@@ -11,27 +11,13 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from backoffice.edi.claim837 import write_837p
-from backoffice.edi.claim837_model import (
-    Address,
-    Batch,
-    BillingProvider,
-    ClaimInfo,
-    PayerInfo,
-    Receiver,
-    RenderingProvider,
-    ServiceLine,
-    Submitter,
-    Subscriber,
-)
-from backoffice.errors import ValidationFailed
+from backoffice.edi.claim837_model import Address, Batch, PayerInfo, Receiver, ServiceLine, Subscriber
+from backoffice.edi.claim_batches import batches_by_payer, billing_provider_of, claim_info, submitter_of
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.patients.models import Patient
 from backoffice.scrubber.queries import dry_run
 from backoffice.sessions.rules import RowError, SessionRow
-
-# SBR09 claim filing indicator by payer kind (billing-rules 4.1; BCBS plans use BL).
-FILING_INDICATOR = {"medicare": "MB", "medicaid": "MC", "commercial": "CI", "behavioral_health_carve_out": "CI"}
 
 
 @dataclass
@@ -51,15 +37,8 @@ def build_837_preview(
     now: datetime,
 ) -> tuple[Preview | None, list[RowError]]:
     """The 837P for the billable sessions of ``rows``; sessions that cannot be billed are listed with why."""
-    missing = [
-        name
-        for name in ("edi_submitter_id", "edi_contact_name", "edi_contact_phone")
-        if not getattr(organization, name)
-    ]
-    if missing:
-        raise ValidationFailed(f"organization {organization.slug}: set {', '.join(missing)} before building an 837P")
-    if not practice.taxonomy:
-        raise ValidationFailed(f"practice {practice.slug}: set its taxonomy (PRV*BI) before building an 837P")
+    submitter = submitter_of(organization)
+    billing = billing_provider_of(practice)
     wrong = [
         RowError(r.row, "practice", f"{r.practice!r}, but this file is being built for {practice.slug}")
         for r in rows
@@ -80,16 +59,8 @@ def build_837_preview(
             )
         )
     }
-    submitter = Submitter(
-        organization.name, organization.edi_submitter_id or "", organization.edi_contact_name or "",
-        organization.edi_contact_phone or "",
-    )  # fmt: skip
-    billing = BillingProvider(
-        practice.name, practice.group_npi, practice.tax_id, practice.taxonomy or "",
-        Address(practice.address_line1, practice.city, practice.state, practice.zip_code, practice.address_line2 or ""),
-    )  # fmt: skip
     preview = Preview(None)
-    by_payer: dict[str, list[tuple[Subscriber, None, ClaimInfo]]] = {}
+    entries = []
     for row, result in zip(rows, results, strict=True):
         payer = payers[row.payer_id]
         claim, why = _claim(
@@ -106,11 +77,8 @@ def build_837_preview(
         except ValueError as error:
             preview.skipped.append((row.session_ref, str(error)))
             continue
-        by_payer.setdefault(payer.payer_id, []).append(claim)
-    batches = [
-        Batch(submitter, receiver, billing, PayerInfo(payers[pid].name, pid), tuple(claims))
-        for pid, claims in by_payer.items()
-    ]
+        entries.append((payer, claim))
+    batches = batches_by_payer(entries, submitter=submitter, receiver=receiver, billing=billing)
     preview.claims = sum(len(b.claims) for b in batches)
     if batches:
         # A preview uses control number 1 and the test usage indicator: it is never sent.
@@ -149,10 +117,12 @@ def _claim(row, result, payer, practice, provider, patient):  # noqa: ANN001, AN
     subscriber = Subscriber(
         row.member_id, row.patient_first, row.patient_last, row.patient_dob, row.patient_sex.value, Address(*address)
     )
-    indicator = "BL" if payer.payer_id == "BCBS" else FILING_INDICATOR.get(str(payer.kind), "ZZ")
-    rendering = RenderingProvider(provider.last_name, provider.first_name, provider.npi, provider.taxonomy)
-    claim = ClaimInfo(
-        account_number=row.session_ref[:38], diagnoses=row.diagnoses, lines=tuple(lines),
-        claim_filing_indicator=indicator, prior_auth=row.auth_number or "", rendering=rendering,
-    )  # fmt: skip
+    claim = claim_info(
+        account_number=row.session_ref,
+        diagnoses=row.diagnoses,
+        lines=lines,
+        payer=payer,
+        provider=provider,
+        auth_number=row.auth_number,
+    )
     return (subscriber, None, claim), ""

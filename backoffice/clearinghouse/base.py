@@ -1,0 +1,105 @@
+"""The one interface every clearinghouse adapter offers, and the choice of adapter per practice (configuration:
+``Practice.clearinghouse``)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from backoffice.edi.claim837_model import Receiver
+from backoffice.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
+    from backoffice.orgs.models import Practice
+    from backoffice.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFile:
+    filename: str
+    content: str
+
+
+class Clearinghouse(Protocol):
+    """Carries a practice's EDI: files out (837P, 270), files in (999, 277CA, 277, 835, 271)."""
+
+    receiver: Receiver  # ISA08/GS03 and 1000B of what we send
+
+    def send(self, *, practice: Practice, filename: str, content: str, now: datetime) -> None:
+        """Hand one outbound file over (written atomically: a half file is never picked up)."""
+
+    def retract(self, *, practice: Practice, filename: str) -> None:
+        """Take back a file sent by ``send`` whose database records did not commit (best effort)."""
+
+    def fetch(self, *, practice: Practice) -> list[InboundFile]:
+        """The inbound files waiting for the practice, oldest name first."""
+
+    def done(self, *, practice: Practice, file: InboundFile, ok: bool) -> None:
+        """Move an inbound file to processed/ (ok) or failed/."""
+
+    def check_eligibility(
+        self, *, practice: Practice, questions: Sequence[EligibilityQuestion], now: datetime
+    ) -> str | None:
+        """A 271 answering ``questions`` now, or None when the answer will arrive in the inbox."""
+
+
+def clearinghouse_for(practice: Practice, settings: Settings) -> Clearinghouse:
+    """The adapter configured for ``practice`` ("sandbox" or "file_drop")."""
+    if practice.clearinghouse == "file_drop":
+        from backoffice.clearinghouse.file_drop import FileDrop
+
+        return FileDrop.for_practice(practice)
+    if practice.clearinghouse == "sandbox":
+        from backoffice.clearinghouse.sandbox import Sandbox
+
+        return Sandbox(Path(settings.instance_path or "instance") / "edi" / "sandbox")
+    raise ValidationFailed(f"practice {practice.slug}: unknown clearinghouse {practice.clearinghouse!r}")
+
+
+def write_atomically(folder: Path, filename: str, content: str) -> Path:
+    """Write ``folder/filename`` through a temporary file and a rename, so no reader sees half a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / filename
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="ascii", newline="") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def inbound_files(inbox: Path) -> list[InboundFile]:
+    """Every regular, non-hidden file of ``inbox`` (sorted by name), read as text."""
+    if not inbox.is_dir():
+        return []
+    return [
+        InboundFile(path.name, path.read_text(encoding="ascii", errors="replace"))
+        for path in sorted(inbox.iterdir())
+        if path.is_file() and not path.name.startswith(".")
+    ]
+
+
+def move_done(inbox: Path, file: InboundFile, ok: bool, *, root: Path) -> None:
+    """Move ``inbox/<file>`` into ``root``/processed or ``root``/failed (a name already there gets a suffix)."""
+    source = inbox / file.filename
+    if not source.exists():
+        return
+    folder = root / ("processed" if ok else "failed")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / file.filename
+    n = 1
+    while target.exists():
+        target = folder / f"{file.filename}.{n}"
+        n += 1
+    os.replace(source, target)

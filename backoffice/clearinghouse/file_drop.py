@@ -1,0 +1,73 @@
+"""FileDrop: how SFTP clearinghouses work. We write outbound files to the practice's outbox folder (their sync
+uploads it) and read what their sync leaves in the inbox folder; processed files move to inbox/processed or
+inbox/failed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done, write_atomically
+from backoffice.edi.claim837_model import Receiver
+from backoffice.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
+    from backoffice.orgs.models import Practice
+
+# No receiver ETIN is stored per practice (schema fixed this round): the same default as `edi build-837`.
+DEFAULT_RECEIVER = Receiver("CLEARINGHOUSE", "CLEARINGHOUSE")
+
+
+class FileDrop:
+    """Outbound files into one folder, inbound files from another."""
+
+    def __init__(self, outbox: Path | None, inbox: Path | None, *, receiver: Receiver = DEFAULT_RECEIVER) -> None:
+        self.outbox = outbox
+        self.inbox = inbox
+        self.receiver = receiver
+
+    @classmethod
+    def for_practice(cls, practice: Practice) -> FileDrop:
+        """The practice's folders; a file-drop practice without an outbox is a setup error naming it."""
+        if not practice.edi_outbox:
+            raise ValidationFailed(f"practice {practice.slug}: set edi_outbox (the folder the clearinghouse uploads)")
+        return cls(Path(practice.edi_outbox), Path(practice.edi_inbox) if practice.edi_inbox else None)
+
+    def send(self, *, practice: Practice, filename: str, content: str, now: datetime) -> None:
+        """Write the file into the outbox atomically."""
+        if self.outbox is None:
+            raise ValidationFailed(f"practice {practice.slug}: set edi_outbox (the folder the clearinghouse uploads)")
+        write_atomically(self.outbox, filename, content)
+
+    def retract(self, *, practice: Practice, filename: str) -> None:
+        """Remove an outbound file whose records did not commit (before the sync picks it up)."""
+        if self.outbox is not None:
+            (self.outbox / filename).unlink(missing_ok=True)
+
+    def fetch(self, *, practice: Practice) -> list[InboundFile]:
+        """Files waiting in the inbox (none when the practice has no inbox configured)."""
+        return inbound_files(self.inbox) if self.inbox is not None else []
+
+    def done(self, *, practice: Practice, file: InboundFile, ok: bool) -> None:
+        """Move the file to inbox/processed or inbox/failed."""
+        if self.inbox is not None:
+            move_done(self.inbox, file, ok, root=self.inbox)
+
+    def check_eligibility(
+        self, *, practice: Practice, questions: Sequence[EligibilityQuestion], now: datetime
+    ) -> str | None:
+        """Write a 270 to the outbox; the 271 arrives later in the inbox (returns None)."""
+        from backoffice.clearinghouse.sandbox_x12 import write_270
+        from backoffice.edi.control_numbers import allocate
+
+        organization = practice.organization
+        control = allocate(organization.id, "interchange")
+        text = write_270(
+            questions, submitter_id=organization.edi_submitter_id or "", submitter_name=organization.name, now=now,
+            control_number=control,
+        )  # fmt: skip
+        self.send(practice=practice, filename=f"270-{practice.slug}-{control:09d}.x12", content=text, now=now)
+        return None

@@ -1,0 +1,49 @@
+"""EDI control numbers (ISA13, GS06, ST02): persisted per organization and series, handed out in blocks by one
+guarded UPDATE … RETURNING, never reused.
+
+Allocation joins the caller's transaction: the row stays locked (PostgreSQL) until the caller commits, so two
+submitters of one organization take turns, and a rolled-back allocation gave its numbers to no committed file.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from backoffice.edi.models import ControlNumber
+from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
+
+SERIES = ("interchange", "group", "transaction")
+# ISA13 and GS06 are 9 digits; ST02 is 4-9 characters (the writer pads to 4).
+MAX_VALUE = 999_999_999
+
+
+def allocate(organization_id: int, series: str, count: int = 1) -> int:
+    """The first number of a fresh block of ``count`` in ``series``; no other caller ever gets these numbers."""
+    if series not in SERIES:
+        raise ValidationFailed(f"control number series: one of {', '.join(SERIES)} (got {series!r})")
+    if count < 1:
+        raise ValidationFailed("control number count: at least 1")
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # First use: the row appears (a concurrent first use loses the race harmlessly and updates the same row).
+    db.session.execute(
+        insert(ControlNumber)
+        .values(organization_id=organization_id, series=series, last_value=0)
+        .on_conflict_do_nothing(index_elements=["organization_id", "series"])
+    )
+    last = db.session.execute(
+        update(ControlNumber)
+        .where(ControlNumber.organization_id == organization_id, ControlNumber.series == series)
+        .values(last_value=ControlNumber.last_value + count)
+        .returning(ControlNumber.last_value)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    if last > MAX_VALUE:
+        # Wrapping around would reuse numbers the clearinghouse has seen: refuse (the caller rolls back).
+        raise ValidationFailed(
+            f"control numbers ({series}) of organization {organization_id} are exhausted (ISA13/GS06 have 9 digits)"
+        )
+    return last - count + 1

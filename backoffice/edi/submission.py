@@ -1,0 +1,223 @@
+"""Submission: scrubbed claims become 837P files with freshly allocated control numbers, handed to each
+practice's clearinghouse adapter. One transaction per file: the rows are flushed, then the adapter writes the
+file, then the commit; a failed commit takes the file back. A claim version is submitted at most once
+(ClaimSubmission is unique per (claim, version)), so submitting the same claims again is a no-op."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from backoffice.claims.models import Claim
+from backoffice.claims.rules import ClaimStatus, can_move
+from backoffice.clearinghouse.base import Clearinghouse, clearinghouse_for
+from backoffice.edi.claim837 import MAX_CLAIMS_PER_TRANSACTION, write_837p
+from backoffice.edi.claim837_model import PriorPayer
+from backoffice.edi.claim_batches import batches_by_payer, billing_provider_of, stored_claim_entry, submitter_of
+from backoffice.edi.control_numbers import allocate
+from backoffice.edi.models import ClaimSubmission, EdiFile
+from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
+from backoffice.orgs.models import Organization, Payer, Practice
+from backoffice.services_base import service
+from backoffice.work.rules import InteractionKind
+from backoffice.work.services import record_interaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SentFile:
+    filename: str
+    edi_file_id: int
+    practice_id: int
+    interchange_control_number: str
+    claim_ids: list[int]
+
+
+@dataclass
+class SubmissionResult:
+    files: list[SentFile] = field(default_factory=list)
+    submitted: list[int] = field(default_factory=list)  # claim ids
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (claim id, why: never patient data)
+
+    def merge(self, other: SubmissionResult) -> None:
+        """Add another result's files, submissions and skips to this one."""
+        self.files += other.files
+        self.submitted += other.submitted
+        self.skipped += other.skipped
+
+
+def _prior_payer_for(claim: Claim) -> PriorPayer | None:
+    try:
+        from backoffice.remits.queries import prior_payer_for
+    except ImportError:  # posting (remits) not installed yet: a secondary claim cannot be built
+        return None
+    return prior_payer_for(claim)
+
+
+@service
+def submit_claims(
+    *,
+    organization_id: int,
+    claim_ids: Sequence[int],
+    now: datetime,
+    source: str,
+    adapter: Clearinghouse | None = None,
+) -> SubmissionResult:
+    """Send the scrubbed claims among ``claim_ids`` (one 837P per practice, one batch per payer) through each
+    practice's clearinghouse (or ``adapter``); claims not scrubbed or already submitted are skipped and reported."""
+    result = SubmissionResult()
+    claims = db.session.scalars(
+        select(Claim)
+        .join(Practice, Practice.id == Claim.practice_id)
+        .where(Claim.id.in_(list(claim_ids)), Practice.organization_id == organization_id)
+        .order_by(Claim.id)
+    ).all()
+    found = {claim.id for claim in claims}
+    result.skipped += [(cid, "no such claim in this organization") for cid in claim_ids if cid not in found]
+    sent_versions = set(
+        db.session.execute(
+            select(ClaimSubmission.claim_id, ClaimSubmission.claim_version).where(
+                ClaimSubmission.claim_id.in_(list(found))
+            )
+        ).all()
+    )
+    by_practice: dict[int, list[Claim]] = {}
+    for claim in claims:
+        if (claim.id, claim.version) in sent_versions:
+            result.skipped.append((claim.id, f"version {claim.version} already submitted"))
+        elif claim.status != ClaimStatus.SCRUBBED:
+            result.skipped.append((claim.id, f"status {claim.status}, not scrubbed"))
+        else:
+            by_practice.setdefault(claim.practice_id, []).append(claim)
+    organization = db.session.get(Organization, organization_id)
+    for practice_id, practice_claims in by_practice.items():
+        practice = db.session.get(Practice, practice_id)
+        try:
+            chosen = adapter or clearinghouse_for(practice, current_app.config["BACKOFFICE_SETTINGS"])
+            _submit_practice(organization, practice, practice_claims, chosen, now, source, result)
+        except ValidationFailed as error:
+            db.session.rollback()
+            result.skipped += [(claim.id, str(error)) for claim in practice_claims]
+    log.info("submitted %d claim(s) in %d file(s), skipped %d", len(result.submitted), len(result.files),
+             len(result.skipped))  # fmt: skip
+    return result
+
+
+def _submit_practice(
+    organization: Organization,
+    practice: Practice,
+    claims: list[Claim],
+    adapter: Clearinghouse,
+    now: datetime,
+    source: str,
+    result: SubmissionResult,
+) -> None:
+    submitter, billing = submitter_of(organization), billing_provider_of(practice)
+    entries, ready = [], []
+    for claim in claims:
+        try:
+            entry = stored_claim_entry(claim, prior_payer_for=_prior_payer_for)
+            payer = db.session.get(Payer, claim.payer_id)
+            alone = batches_by_payer([(payer, entry)], submitter=submitter, receiver=adapter.receiver, billing=billing)
+            # One claim at a time first, so one bad claim is reported instead of spoiling the file.
+            write_837p(alone, interchange_control_number=1, group_control_number=1, first_transaction_number=1,
+                       now=now)  # fmt: skip
+        except (ValidationFailed, ValueError) as error:
+            result.skipped.append((claim.id, str(error)))
+            continue
+        entries.append((payer, entry))
+        ready.append(claim)
+    if not ready:
+        return
+    batches = batches_by_payer(entries, submitter=submitter, receiver=adapter.receiver, billing=billing)
+    sets = [-(-len(batch.claims) // MAX_CLAIMS_PER_TRANSACTION) for batch in batches]
+    isa = allocate(organization.id, "interchange")
+    group = allocate(organization.id, "group")
+    first_st = allocate(organization.id, "transaction", sum(sets))
+    text = write_837p(
+        batches, interchange_control_number=isa, group_control_number=group, first_transaction_number=first_st,
+        now=now,
+    )  # fmt: skip
+    filename = f"837P-{practice.slug}-{isa:09d}.x12"
+    edi_file = EdiFile(
+        organization_id=organization.id, practice_id=practice.id, direction="outbound", kind="837P",
+        filename=filename, sha256=hashlib.sha256(text.encode("ascii")).hexdigest(),
+        interchange_control_number=f"{isa:09d}", status="written",
+        summary={"claims": len(ready), "payers": [b.payer.payer_id for b in batches], "transaction_sets": sum(sets)},
+        problems=[], created_at=now, processed_at=now,
+    )  # fmt: skip
+    db.session.add(edi_file)
+    db.session.flush()
+    by_account = {claim.account_number[:38]: claim for claim in ready}
+    st = first_st
+    for batch in batches:
+        for start in range(0, len(batch.claims), MAX_CLAIMS_PER_TRANSACTION):
+            for _, _, info in batch.claims[start : start + MAX_CLAIMS_PER_TRANSACTION]:
+                _mark_submitted(by_account[info.account_number], edi_file, isa, group, st, now, source)
+            st += 1
+    try:
+        db.session.flush()
+    except IntegrityError:  # another submitter filed one of these versions a moment ago
+        db.session.rollback()
+        result.skipped += [(claim.id, "submitted concurrently by another process") for claim in ready]
+        return
+    adapter.send(practice=practice, filename=filename, content=text, now=now)
+    try:
+        db.session.commit()
+    except BaseException:
+        adapter.retract(practice=practice, filename=filename)
+        raise
+    result.files.append(SentFile(filename, edi_file.id, practice.id, f"{isa:09d}", [c.id for c in ready]))
+    result.submitted += [claim.id for claim in ready]
+
+
+def _mark_submitted(claim: Claim, edi_file: EdiFile, isa: int, group: int, st: int, now: datetime, source: str) -> None:
+    if not can_move(claim.status, ClaimStatus.SUBMITTED):
+        raise ValidationFailed(f"claim {claim.account_number}: cannot move from {claim.status} to submitted")
+    db.session.add(
+        ClaimSubmission(
+            claim_id=claim.id,
+            claim_version=claim.version,
+            edi_file_id=edi_file.id,
+            interchange_control_number=f"{isa:09d}",
+            group_control_number=str(group),
+            transaction_control_number=f"{st:04d}",
+            frequency_code=claim.frequency_code,
+            submitted_at=now,
+        )  # fmt: skip
+    )
+    claim.status = ClaimStatus.SUBMITTED
+    claim.submitted_at = now
+    record_interaction(
+        practice_id=claim.practice_id, actor=None, actor_label=source, kind=InteractionKind.STATUS_CHANGE, now=now,
+        session_id=claim.session_id, claim_id=claim.id, to_state=str(ClaimStatus.SUBMITTED),
+        body=f"Submitted in {edi_file.filename} (ISA13 {isa:09d}, ST02 {st:04d}, frequency {claim.frequency_code})",
+    )  # fmt: skip
+
+
+def export_837(*, out_dir: Path, now: datetime, organization_id: int | None = None) -> SubmissionResult:
+    """Every scrubbed claim (of one organization, or all) written as 837P files into ``out_dir`` and submitted."""
+    from backoffice.clearinghouse.file_drop import FileDrop
+
+    query = select(Practice.organization_id, Claim.id).join(Practice, Practice.id == Claim.practice_id)
+    query = query.where(Claim.status == ClaimStatus.SCRUBBED).order_by(Claim.id)
+    if organization_id is not None:
+        query = query.where(Practice.organization_id == organization_id)
+    by_org: dict[int, list[int]] = {}
+    for org_id, claim_id in db.session.execute(query).all():
+        by_org.setdefault(org_id, []).append(claim_id)
+    result = SubmissionResult()
+    drop = FileDrop(out_dir, None)
+    for org_id, ids in by_org.items():
+        result.merge(submit_claims(organization_id=org_id, claim_ids=ids, now=now, source="export-837", adapter=drop))
+    return result
