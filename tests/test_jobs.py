@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from redis import Redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backoffice.extensions import db
 from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, pending_jobs
@@ -66,15 +66,15 @@ def test_planning_an_automated_step_enqueues_its_job_after_commit(ctx, redis_con
 
 def test_a_step_without_automation_becomes_a_manual_item_with_the_reason(ctx, redis_conn) -> None:
     practice = f.make_practice(f.make_org())
-    first_id = _automated_chain(practice)[0].id
+    first_id = _automated_chain(practice, kinds=("obtain_preauth",))[0].id  # prior auth is a phone call
     _work_off(redis_conn)  # the worker ends each job with a fresh session
     item = db.session.get(WorkItem, first_id)
-    assert (item.mode, item.state, item.queue) == (Mode.MANUAL, ItemState.READY, "eligibility")
-    assert item.last_error == "no automated step exists for verify_benefits"
+    assert (item.mode, item.state, item.queue) == (Mode.MANUAL, ItemState.READY, "authorization")
+    assert item.last_error == "no automated step exists for obtain_preauth"
     entry = db.session.scalars(
         select(Interaction).where(Interaction.work_item_id == item.id, Interaction.kind == InteractionKind.AUTOMATION)
     ).one()
-    assert entry.actor_label == "worker:verify_benefits" and entry.data["handed_over"] is True
+    assert entry.actor_label == "worker:obtain_preauth" and entry.data["handed_over"] is True
 
 
 def test_a_registered_step_completes_the_item_and_releases_the_next_automated_one(ctx, redis_conn, monkeypatch) -> None:
@@ -92,8 +92,8 @@ def test_a_registered_step_completes_the_item_and_releases_the_next_automated_on
     assert seen == [first.id]
     assert first.state == ItemState.DONE and first.result == {"checked": True, "outcome": "resolved"}
     assert first.attempts == 1
-    # enter_charge was released, enqueued after that commit, and (no step yet) handed to a person.
-    assert (second.state, second.mode) == (ItemState.READY, Mode.MANUAL)
+    # enter_charge was released and enqueued after that commit, and its step ran (attempt recorded).
+    assert second.state != ItemState.BLOCKED and second.attempts == 1
 
 
 def test_running_the_same_job_twice_has_the_effect_of_once(ctx, redis_conn, monkeypatch) -> None:
@@ -132,6 +132,95 @@ def test_a_step_that_needs_a_person_hands_over_with_its_evidence(ctx, monkeypatc
     practice = f.make_practice(f.make_org())
     chain = _automated_chain(practice, kinds=("verify_benefits",))
     assert work_jobs.run_automated_item(chain[0].id, now=NOW)["status"] == "handed_over"
-    entry = db.session.scalars(select(Interaction).where(Interaction.kind == InteractionKind.AUTOMATION)).one()
+    attempt, entry = db.session.scalars(
+        select(Interaction).where(Interaction.kind == InteractionKind.AUTOMATION).order_by(Interaction.id)
+    ).all()
+    assert attempt.data["attempt"] == 1 and attempt.data["outcome"] == "needs a person"
     assert entry.data["evidence"] == {"eb01": "U"}
     assert entry.body == "Needs a person: benefits are ambiguous"
+
+
+def _failing(item: WorkItem, now: datetime) -> dict:
+    raise TimeoutError("clearinghouse timed out")
+
+
+def test_a_step_failing_every_retry_is_handed_to_a_person_after_the_last_attempt(ctx, monkeypatch) -> None:
+    monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", _failing)
+    practice = f.make_practice(f.make_org())
+    item_id = _automated_chain(practice, kinds=("verify_benefits",))[0].id
+    for _ in range(work_jobs.MAX_ATTEMPTS - 1):
+        with pytest.raises(TimeoutError):
+            work_jobs.run_automated_item(item_id, now=NOW)
+    assert work_jobs.run_automated_item(item_id, now=NOW)["status"] == "handed_over"
+    item = db.session.get(WorkItem, item_id, populate_existing=True)
+    assert (item.mode, item.state, item.attempts) == (Mode.MANUAL, ItemState.READY, work_jobs.MAX_ATTEMPTS)
+    assert "retries exhausted" in item.last_error
+    attempts = [
+        e.data["attempt"]
+        for e in db.session.scalars(select(Interaction).where(Interaction.kind == InteractionKind.AUTOMATION))
+        if e.data.get("outcome") == "failed"
+    ]
+    assert attempts == [1, 2, 3, 4]
+
+
+def test_the_job_carries_an_rq_retry_policy_with_backoff(ctx, redis_conn) -> None:
+    practice = f.make_practice(f.make_org())
+    _automated_chain(practice, kinds=("verify_benefits",))
+    job = get_queue("default", redis_conn).jobs[0]
+    assert job.retries_left == work_jobs.MAX_ATTEMPTS - 1
+    assert job.retry_intervals == list(work_jobs.RETRY_INTERVALS)
+
+
+def test_a_step_that_is_not_due_waits_snoozed_and_the_recovery_sweep_wakes_it(ctx, redis_conn, monkeypatch) -> None:
+    later = NOW + timedelta(days=3)
+
+    def step(item: WorkItem, now: datetime) -> dict:
+        if now < later:
+            raise work_jobs.NotYet(later, "no remittance expected yet")
+        return {"checked": True}
+
+    monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", step)
+    practice = f.make_practice(f.make_org())
+    item_id = _automated_chain(practice, kinds=("verify_benefits",))[0].id
+    assert work_jobs.run_automated_item(item_id, now=NOW)["status"] == "deferred"
+    item = db.session.get(WorkItem, item_id, populate_existing=True)
+    assert (item.state, item.snoozed_until) == (ItemState.SNOOZED, later)
+    assert work_jobs.recover_automation(now=NOW + timedelta(days=1)) == {"recovered": 0}
+    redis_conn.flushdb()
+    assert work_jobs.recover_automation(now=later) == {"recovered": 1}
+    assert [j.args for j in get_queue("default", redis_conn).jobs] == [[item_id]]
+    assert work_jobs.run_automated_item(item_id, now=later)["status"] == "done"
+
+
+def test_an_item_whose_worker_died_mid_step_is_run_again_once_it_is_stale(ctx, redis_conn, monkeypatch) -> None:
+    monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", lambda item, now: {"checked": True})
+    practice = f.make_practice(f.make_org())
+    item_id = _automated_chain(practice, kinds=("verify_benefits",))[0].id
+    # A worker took the item and was killed (SIGKILL) before finishing: the row stays in progress.
+    db.session.execute(
+        update(WorkItem).where(WorkItem.id == item_id).values(state=ItemState.IN_PROGRESS, attempts=1, updated_at=NOW)
+    )
+    db.session.commit()
+    assert work_jobs.run_automated_item(item_id, now=NOW)["status"] == "skipped"
+    assert work_jobs.recover_automation(now=NOW + work_jobs.STALE_AFTER / 2) == {"recovered": 0}
+    assert work_jobs.recover_automation(now=NOW + work_jobs.STALE_AFTER) == {"recovered": 1}
+    assert work_jobs.run_automated_item(item_id, now=NOW + work_jobs.STALE_AFTER)["status"] == "done"
+    item = db.session.get(WorkItem, item_id, populate_existing=True)
+    assert (item.state, item.attempts) == (ItemState.DONE, 2)
+
+
+def test_two_workers_running_the_same_item_at_once_run_the_step_once(ctx, monkeypatch) -> None:
+    calls: list[int] = []
+
+    def step(item: WorkItem, now: datetime) -> dict:
+        calls.append(item.id)
+        # The second worker arrives while the first is inside the step.
+        if len(calls) == 1:
+            assert work_jobs.run_automated_item(item.id, now=now)["status"] == "skipped"
+        return {"checked": True}
+
+    monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", step)
+    practice = f.make_practice(f.make_org())
+    item_id = _automated_chain(practice, kinds=("verify_benefits",))[0].id
+    assert work_jobs.run_automated_item(item_id, now=NOW)["status"] == "done"
+    assert calls == [item_id]

@@ -1,23 +1,30 @@
-"""The automated-step runner: loads an item by ID, runs the step registered for its kind, and records
-the outcome. Steps that cannot finish become manual items with the reason attached."""
+"""The automated-step runner: loads an item by ID, takes it with a guarded UPDATE (so two workers never run the
+same step), runs the step registered for its kind, and records every attempt (timing, outcome, error class) in the
+item's timeline. Steps that cannot finish become manual items with the reason and evidence attached; a step that
+is not due yet defers the item; failures are retried until ``MAX_ATTEMPTS`` and then handed to a person."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, select, update
 
 from backoffice.extensions import db
 from backoffice.work import services
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 
-# kind -> step(item, now) -> result; later features (eligibility, charge entry, scrub, submit,
-# claim status, posting, appeal drafts) register their steps here.
+# kind -> step(item, now) -> result. backoffice/automation/steps.py registers the product's steps.
 Step = Callable[[WorkItem, datetime], Mapping[str, Any]]
 STEPS: dict[str, Step] = {}
+MAX_ATTEMPTS = 4  # the first run and three RQ retries (10 s, 1 min, 5 min)
+RETRY_INTERVALS = (10, 60, 300)
+# A worker killed mid-step leaves its item in progress; after this long the recovery sweep makes it ready again.
+STALE_AFTER = timedelta(minutes=10)
+SOURCE_PREFIX = "worker:"
 
 
 class NeedsPerson(Exception):
@@ -28,53 +35,136 @@ class NeedsPerson(Exception):
         self.evidence = dict(evidence or {})
 
 
+class NotYet(Exception):
+    """Raised by a step whose moment has not come (a follow-up before the payer's response window closes)."""
+
+    def __init__(self, until: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.until = until
+
+
 def register_step(kind: str, step: Step) -> None:
     STEPS[kind] = step
 
 
+def _load_steps() -> None:
+    if not STEPS:
+        from backoffice.automation import steps  # noqa: F401, PLC0415 - registers on import; avoids an import cycle
+
+
 def run_automated_item(item_id: int, *, now: datetime) -> dict[str, Any]:
-    """Run one automated item. Idempotent: an item that is not ready and automated is skipped."""
-    item = db.session.get(WorkItem, item_id)
+    """Run one automated item. Idempotent: an item that is not ready and automated, or that another worker has
+    just taken, is skipped; a step's own effects are idempotent too (a claim version is submitted once)."""
+    _load_steps()
+    item = db.session.get(WorkItem, item_id, populate_existing=True)
     if item is None:
         return {"item_id": item_id, "status": "missing"}
     if item.mode != Mode.AUTOMATED or item.state != ItemState.READY:
-        return {"item_id": item_id, "status": "skipped", "state": item.state.value}
+        return {"item_id": item_id, "status": "skipped", "state": str(item.state)}
     step = STEPS.get(item.kind)
-    source = f"worker:{item.kind}"
+    source = f"{SOURCE_PREFIX}{item.kind}"
     if step is None:
         services.hand_over_to_manual(
             item=item, now=now, reason=f"no automated step exists for {item.kind}", source=source
         )
         return {"item_id": item_id, "status": "handed_over"}
-    db.session.execute(update(WorkItem).where(WorkItem.id == item_id).values(attempts=WorkItem.attempts + 1))
+    taken = db.session.execute(
+        update(WorkItem)
+        .where(WorkItem.id == item_id, WorkItem.state == ItemState.READY, WorkItem.mode == Mode.AUTOMATED)
+        .values(state=ItemState.IN_PROGRESS, attempts=WorkItem.attempts + 1, started_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
+    if taken.rowcount != 1:
+        return {"item_id": item_id, "status": "skipped", "state": "taken"}
+    db.session.refresh(item)
+    attempt = item.attempts
+    started = time.perf_counter()
     try:
         result = dict(step(item, now))
     except NeedsPerson as needs:
+        db.session.rollback()
+        item = db.session.get(WorkItem, item_id, populate_existing=True)
+        _record_attempt(item, now, source, attempt, started, outcome="needs a person")
         services.hand_over_to_manual(item=item, now=now, reason=str(needs), evidence=needs.evidence, source=source)
         return {"item_id": item_id, "status": "handed_over"}
+    except NotYet as wait:
+        db.session.rollback()
+        item = db.session.get(WorkItem, item_id, populate_existing=True)
+        _record_attempt(item, now, source, attempt, started, outcome="not due yet")
+        services.defer_automated_item(item=item, now=now, until=wait.until, reason=str(wait), source=source)
+        return {"item_id": item_id, "status": "deferred"}
     except Exception as error:
         db.session.rollback()
-        _record_failure(item_id, now, source, error)
-        raise  # RQ retries with backoff and keeps the failure in its registry
+        return _record_failure(item_id, now, source, attempt, started, error)
+    _record_attempt(item, now, source, attempt, started, outcome="succeeded")
     services.complete_item(item=item, actor=None, actor_label=source, now=now, result=result)
     return {"item_id": item_id, "status": "done"}
 
 
-def _record_failure(item_id: int, now: datetime, source: str, error: Exception) -> None:
-    item = db.session.get(WorkItem, item_id)
-    if item is None:
-        return
-    reason = f"{type(error).__name__}"  # the class only: messages may carry data we must not log
-    item.last_error = reason
+def _elapsed_ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def _record_attempt(item: WorkItem, now: datetime, source: str, attempt: int, started: float, *, outcome: str) -> None:
+    """One timeline row per attempt: its number, how long it took and how it ended (committed with what follows)."""
+    elapsed = _elapsed_ms(started)
     services.record_interaction(
-        practice_id=item.practice_id,
-        actor=None,
-        actor_label=source,
-        kind=InteractionKind.AUTOMATION,
-        now=now,
-        item=item,
-        body=f"Attempt {item.attempts} failed: {reason}",
-        data={"attempt": item.attempts, "error": reason},
+        practice_id=item.practice_id, actor=None, actor_label=source, kind=InteractionKind.AUTOMATION, now=now,
+        item=item, body=f"Attempt {attempt} {outcome} in {elapsed} ms",
+        data={"attempt": attempt, "outcome": outcome, "elapsed_ms": elapsed},
+    )  # fmt: skip
+
+
+def _record_failure(
+    item_id: int, now: datetime, source: str, attempt: int, started: float, error: Exception
+) -> dict[str, Any]:
+    """Log the failed attempt; put the item back for a retry, or hand it to a person when retries are exhausted.
+    Raises again while retries remain, so RQ's retry (with backoff) and failed-job registry see the failure."""
+    item = db.session.get(WorkItem, item_id, populate_existing=True)
+    if item is None:
+        raise error
+    reason = type(error).__name__  # the class only: messages may carry data we must not log
+    elapsed = _elapsed_ms(started)
+    services.record_interaction(
+        practice_id=item.practice_id, actor=None, actor_label=source, kind=InteractionKind.AUTOMATION, now=now,
+        item=item, body=f"Attempt {attempt} failed after {elapsed} ms: {reason}",
+        data={"attempt": attempt, "outcome": "failed", "error": reason, "elapsed_ms": elapsed},
+    )  # fmt: skip
+    if attempt >= MAX_ATTEMPTS:
+        db.session.commit()
+        services.hand_over_to_manual(
+            item=item, now=now, reason=f"automation failed {attempt} times ({reason}); retries exhausted",
+            evidence={"error": reason, "attempts": attempt}, source=source,
+        )  # fmt: skip
+        return {"item_id": item_id, "status": "handed_over"}
+    db.session.execute(
+        update(WorkItem)
+        .where(WorkItem.id == item_id, WorkItem.state == ItemState.IN_PROGRESS)
+        .values(state=ItemState.READY, last_error=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
+    raise error
+
+
+def recover_automation(*, now: datetime) -> dict[str, int]:
+    """Make runnable again what a crash or a wait left behind: automated items in progress for longer than
+    ``STALE_AFTER`` (their worker died) and deferred ones whose time has come; each gets a job after commit."""
+    stale = list(
+        db.session.scalars(
+            select(WorkItem.id).where(
+                WorkItem.mode == Mode.AUTOMATED,
+                or_(
+                    and_(WorkItem.state == ItemState.IN_PROGRESS, WorkItem.updated_at <= now - STALE_AFTER),
+                    and_(WorkItem.state == ItemState.SNOOZED, WorkItem.snoozed_until <= now),
+                ),
+            )
+        )
+    )
+    recovered = 0
+    for item_id in stale:
+        item = db.session.get(WorkItem, item_id, populate_existing=True)
+        if item is not None and services.resume_automated_item(item=item, now=now):
+            recovered += 1
+    return {"recovered": recovered}

@@ -110,6 +110,9 @@ ACTION_FROM: dict[str, frozenset[ItemState]] = {
     "fail": frozenset({S.READY, S.IN_PROGRESS}),
     "release": frozenset({S.BLOCKED}),
     "hand_over": frozenset({S.READY, S.IN_PROGRESS}),
+    # Automation only: a step that is not due yet waits snoozed; a stale or woken one is made ready again.
+    "defer": frozenset({S.READY, S.IN_PROGRESS}),
+    "resume": frozenset({S.IN_PROGRESS, S.SNOOZED}),
 }
 
 DEFAULT_QUEUES: dict[str, str] = {

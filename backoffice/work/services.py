@@ -104,10 +104,23 @@ def _require_owner(item: WorkItem, actor: User) -> None:
         raise NotAllowed(f"work item {item.id} belongs to another biller")
 
 
+def automation_queue(priority: int) -> str:
+    """The RQ queue an automated item's job goes to: escalated and urgent work first."""
+    return "high" if priority >= rules.ESCALATION_PRIORITY_BUMP else "default"
+
+
 def _enqueue_if_automated(item: WorkItem) -> None:
     if item.mode == Mode.AUTOMATED and item.state == ItemState.READY:
-        queue = "high" if item.priority >= rules.ESCALATION_PRIORITY_BUMP else "default"
-        enqueue_after_commit(AUTOMATION_JOB, item.id, queue=queue)
+        enqueue_after_commit(AUTOMATION_JOB, item.id, queue=automation_queue(item.priority), retry=automation_retry())
+
+
+def automation_retry() -> Any:
+    """RQ's retry policy for automated steps: three retries with backoff (the worker runs with its scheduler)."""
+    from rq import Retry  # noqa: PLC0415 - keeps RQ out of pure imports of this module
+
+    from backoffice.work.jobs import MAX_ATTEMPTS, RETRY_INTERVALS  # noqa: PLC0415 - jobs imports services
+
+    return Retry(max=MAX_ATTEMPTS - 1, interval=list(RETRY_INTERVALS))
 
 
 @service
@@ -221,7 +234,8 @@ def add_item(
         raise ValidationFailed(f"practice {practice_id} does not exist")
     item = WorkItem(
         practice_id=practice_id, practice=practice, kind=kind, session_id=session_id, claim_id=claim_id,
-        claim_payment_id=claim_payment_id, edi_file_id=edi_file_id, authorization_id=authorization_id, dedupe_key=dedupe_key, state=ItemState.READY, mode=mode, queue=queue or rules.DEFAULT_QUEUES[kind],
+        claim_payment_id=claim_payment_id, edi_file_id=edi_file_id, authorization_id=authorization_id,
+        dedupe_key=dedupe_key, state=ItemState.READY, mode=mode, queue=queue or rules.DEFAULT_QUEUES[kind],
         priority=min(priority, rules.MAX_PRIORITY), created_at=now, updated_at=now, result={},
     )  # fmt: skip
     if due_at is not None:
@@ -622,6 +636,41 @@ def hand_over_to_manual(
     )
     db.session.commit()
     return item
+
+
+@service
+def defer_automated_item(*, item: WorkItem, now: datetime, until: datetime, reason: str, source: str) -> WorkItem:
+    """An automated step that is not due yet waits, snoozed until ``until``; the recovery sweep wakes it."""
+    before = _guarded_update(
+        item, "defer", now, {"state": ItemState.SNOOZED, "snoozed_until": until}, WorkItem.mode == Mode.AUTOMATED
+    )
+    record_interaction(
+        practice_id=item.practice_id, actor=None, actor_label=source, kind=InteractionKind.AUTOMATION, now=now,
+        item=item, from_state=before.value, to_state=ItemState.SNOOZED.value,
+        body=f"Waiting until {until:%Y-%m-%d %H:%M} UTC: {reason}", data={"until": until.isoformat()},
+    )  # fmt: skip
+    db.session.commit()
+    return item
+
+
+@service
+def resume_automated_item(*, item: WorkItem, now: datetime) -> bool:
+    """Make a deferred (or stalled) automated item ready again and send its job; False if someone moved it first."""
+    try:
+        before = _guarded_update(
+            item, "resume", now, {"state": ItemState.READY, "snoozed_until": None}, WorkItem.mode == Mode.AUTOMATED
+        )
+    except (Conflict, InvalidTransition):
+        db.session.rollback()
+        return False
+    record_interaction(
+        practice_id=item.practice_id, actor=None, actor_label="recovery", kind=InteractionKind.AUTOMATION, now=now,
+        item=item, from_state=before.value, to_state=ItemState.READY.value,
+        body="Waiting is over" if before == ItemState.SNOOZED else "Worker lost mid-step: running again",
+    )  # fmt: skip
+    _enqueue_if_automated(item)
+    db.session.commit()
+    return True
 
 
 def _clean_text(value: str | None, field: str, *, required: bool = True, limit: int = MAX_NOTE_LENGTH) -> str | None:

@@ -1,0 +1,63 @@
+"""The verify-benefits step: a 270 through the practice's clearinghouse, the 271 recorded as a benefits check, and
+the decision whether a person must look (inactive, carved out, ambiguous, no answer yet)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+
+from backoffice.scrubber.queries import primary_coverage
+from backoffice.sessions.models import Session
+from backoffice.work.jobs import NeedsPerson
+from backoffice.work.models import WorkItem
+
+
+def verify_session_benefits(session: Session, *, item: WorkItem, now: datetime) -> Mapping[str, Any]:
+    """Ask the payer about the session's primary coverage; return the benefits check's facts (no PHI)."""
+    from backoffice.clearinghouse.base import clearinghouse_for  # noqa: PLC0415
+    from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion  # noqa: PLC0415
+    from backoffice.edi.benefits_posting import record_271  # noqa: PLC0415
+
+    coverage = primary_coverage(session.patient_id, session.date_of_service)
+    if coverage is None:
+        raise NeedsPerson("no primary coverage in force on the date of service: ask the practice for the insurance")
+    if str(coverage.payer.kind) == "self_pay":
+        return {"self_pay": True}
+    practice, patient, provider = session.practice, session.patient, session.provider
+    question = EligibilityQuestion(
+        trace_number=f"{item.id}-{item.attempts}", member_id=coverage.member_id, first_name=patient.first_name,
+        last_name=patient.last_name, date_of_birth=patient.date_of_birth, sex=str(patient.sex),
+        payer_id=coverage.payer.payer_id, payer_name=coverage.payer.name, provider_npi=provider.npi,
+        provider_name=f"{provider.last_name}", service_date=session.date_of_service,
+    )  # fmt: skip
+    adapter = clearinghouse_for(practice, current_app.config["BACKOFFICE_SETTINGS"])
+    answer = adapter.check_eligibility(practice=practice, questions=[question], now=now)
+    if answer is None:
+        raise NeedsPerson("270 sent through the file drop: enter the benefits when the 271 arrives")
+    checks = record_271(organization_id=practice.organization_id, text=answer, now=now, work_item_id=item.id)
+    check = next((c for c in checks if c.coverage_id == coverage.id), None)
+    if check is None:
+        raise NeedsPerson("the payer's 271 did not answer for this coverage", {"checks": len(checks)})
+    facts = {
+        "benefits_check_id": check.id,
+        "active": check.active,
+        "in_network": check.in_network,
+        "copay": str(check.copay) if check.copay is not None else None,
+        "coinsurance_percent": str(check.coinsurance_percent) if check.coinsurance_percent is not None else None,
+        "deductible_remaining": str(check.deductible_remaining) if check.deductible_remaining is not None else None,
+        "visits_remaining": check.visits_remaining,
+        "auth_required": check.auth_required,
+    }
+    if check.active is False:
+        raise NeedsPerson("the payer reports the coverage inactive on the date of service", facts)
+    if check.carve_out_payer_name or check.carve_out_payer_id:
+        carve = check.carve_out_payer_id or check.carve_out_payer_name
+        raise NeedsPerson(f"behavioral health is carved out to {carve}: bill that payer", facts)
+    if check.active is None:
+        raise NeedsPerson("the 271 does not say whether the coverage is active", facts)
+    if check.visits_remaining == 0:
+        raise NeedsPerson("the plan's visit limit is used up", facts)
+    return facts

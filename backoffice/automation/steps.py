@@ -1,0 +1,163 @@
+"""The automated steps of a session's chain, registered with the runner (backoffice/work/jobs.py).
+
+Each step loads what it needs by the item's IDs, calls one feature's service, and returns a small result (no PHI)
+that the runner stores on the item. When a person must decide, it raises ``NeedsPerson`` with the reason and the
+evidence; when its moment has not come (a follow-up), ``NotYet``. Every effect is idempotent: running a step twice
+has the effect of running it once (charge entry returns the existing claim; a claim version is submitted once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from backoffice.claims.models import Claim
+from backoffice.claims.rules import ClaimStatus
+from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
+from backoffice.sessions.models import Session
+from backoffice.work.jobs import NeedsPerson, NotYet, register_step
+from backoffice.work.models import WorkItem
+from backoffice.work.rules import WorkKind
+
+RESOLVED = frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED, ClaimStatus.APPEALED,
+                      ClaimStatus.CLOSED})  # fmt: skip
+
+
+def _session(item: WorkItem) -> Session:
+    session = db.session.get(Session, item.session_id) if item.session_id else None
+    if session is None:
+        raise NeedsPerson(f"{item.kind} item {item.id} has no session to work from")
+    return session
+
+
+def _claim(item: WorkItem) -> Claim | None:
+    """The claim an item is about: its own, else its session's original primary claim."""
+    if item.claim_id is not None:
+        return db.session.get(Claim, item.claim_id)
+    return db.session.scalar(
+        select(Claim)
+        .where(Claim.session_id == item.session_id, Claim.payer_sequence == "P", Claim.parent_claim_id.is_(None))
+        .order_by(Claim.id)
+    )
+
+
+def verify_benefits(item: WorkItem, now: datetime) -> Mapping[str, Any]:
+    """Ask the practice's clearinghouse for a 271 and record it; anything doubtful goes to a person."""
+    from backoffice.automation.eligibility import verify_session_benefits  # noqa: PLC0415
+
+    return verify_session_benefits(_session(item), item=item, now=now)
+
+
+def enter_charge(item: WorkItem, now: datetime) -> Mapping[str, Any]:
+    """Code, price and scrub the session into its original claim."""
+    from backoffice.claims.services import enter_charge as enter  # noqa: PLC0415
+
+    try:
+        claim = enter(session=_session(item), now=now, today=now.date())
+    except ValidationFailed as error:
+        raise NeedsPerson(str(error)) from None
+    return {"claim_id": claim.id, "claim_status": str(claim.status), "total_charge": str(claim.total_charge)}
+
+
+def audit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
+    """Pass a claim the scrubber found clean; a claim with errors goes to the coding queue with its findings."""
+    claim = _claim(item)
+    if claim is None:
+        raise NeedsPerson("no claim has been entered for this session")
+    errors = [f for f in claim.findings if f.get("severity") == "error"]
+    if errors or str(claim.status) == ClaimStatus.DRAFT:
+        rules = ", ".join(sorted({f["rule"] for f in errors})) or "claim still a draft"
+        raise NeedsPerson(f"scrubber errors to fix before submission: {rules}", {"findings": errors})
+    warnings = sorted({f["rule"] for f in claim.findings if f.get("severity") == "warning"})
+    return {"claim_id": claim.id, "warnings": warnings}
+
+
+def submit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
+    """Send the claim's current version in an 837P through the practice's clearinghouse (once per version)."""
+    from backoffice.edi.submission import submit_claims  # noqa: PLC0415
+
+    claim = _claim(item)
+    if claim is None:
+        raise NeedsPerson("no claim to submit")
+    if str(claim.status) != ClaimStatus.SCRUBBED:
+        if str(claim.status) != ClaimStatus.DRAFT:  # already on its way: a rerun after a crash
+            return {"claim_id": claim.id, "claim_status": str(claim.status), "already": True}
+        raise NeedsPerson("claim is not scrubbed clean; it cannot be submitted")
+    result = submit_claims(organization_id=claim_organization(claim), claim_ids=[claim.id], now=now,
+                           source=f"worker:{item.kind}")  # fmt: skip
+    db.session.refresh(claim)
+    if str(claim.status) != ClaimStatus.SUBMITTED:
+        raise NeedsPerson("the clearinghouse did not take the claim", {"result": _summary(result)})
+    return {"claim_id": claim.id, "claim_status": str(claim.status), "version": claim.version}
+
+
+def follow_up(item: WorkItem, now: datetime) -> Mapping[str, Any]:
+    """Close the follow-up when the payer has answered; wait for the payer's response window; then a person calls."""
+    from backoffice.deadlines.follow_up import next_follow_up  # noqa: PLC0415
+
+    claim = _claim(item)
+    if claim is None:
+        raise NeedsPerson("no claim to follow up")
+    status = str(claim.status)
+    if status in RESOLVED:
+        return {"claim_id": claim.id, "resolved_by": "remittance", "claim_status": status}
+    if status in (ClaimStatus.REJECTED, ClaimStatus.DRAFT, ClaimStatus.SCRUBBED):
+        return {"claim_id": claim.id, "resolved_by": "rejection work", "claim_status": status}
+    submitted = (claim.submitted_at or now).date()
+    due_day = next_follow_up(submitted, payer_kind=str(claim_payer_kind(claim)), electronic=True, attempts=0)
+    due = datetime.combine(due_day, time(14, 0), tzinfo=UTC)
+    if now < due:
+        raise NotYet(due, f"no remittance expected before {due_day:%Y-%m-%d} (payer response window)")
+    days = (now.date() - submitted).days
+    raise NeedsPerson(
+        f"no remittance {days} days after submission: check claim status with the payer",
+        {"claim_status": status, "status_category": claim.status_category or "", "days_since_submission": days},
+    )
+
+
+def appeal(item: WorkItem, now: datetime) -> Mapping[str, Any]:
+    """Draft the appeal letter from the denial and hand it to a biller to review, sign and send."""
+    from backoffice.automation.appeal_drafts import draft_for_item  # noqa: PLC0415
+
+    claim = _claim(item)
+    if claim is None:
+        raise NeedsPerson("no claim to appeal")
+    letter, deadline = draft_for_item(item, claim, today=now.date())
+    when = f"; file by {deadline:%Y-%m-%d}" if deadline else ""
+    raise NeedsPerson(f"appeal letter drafted: review, sign and send{when}", {"draft": letter})
+
+
+def claim_organization(claim: Claim) -> int:
+    from backoffice.orgs.models import Practice  # noqa: PLC0415
+
+    practice = db.session.get(Practice, claim.practice_id)
+    assert practice is not None
+    return practice.organization_id
+
+
+def claim_payer_kind(claim: Claim) -> str:
+    from backoffice.orgs.models import Payer  # noqa: PLC0415
+
+    payer = db.session.get(Payer, claim.payer_id)
+    return str(payer.kind) if payer is not None else "commercial"
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(result).items() if isinstance(v, int | str)} if hasattr(result, "__dict__") else {}
+
+
+def settings() -> Any:
+    return current_app.config["BACKOFFICE_SETTINGS"]
+
+
+register_step(WorkKind.VERIFY_BENEFITS, verify_benefits)
+register_step(WorkKind.ENTER_CHARGE, enter_charge)
+register_step(WorkKind.AUDIT, audit)
+register_step(WorkKind.SUBMIT, submit)
+register_step(WorkKind.FOLLOW_UP, follow_up)
+register_step(WorkKind.APPEAL, appeal)
