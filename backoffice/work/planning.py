@@ -1,0 +1,308 @@
+"""Set-based chain planning for new sessions: a handful of queries load a batch, the pure planner decides,
+and multi-row INSERTs write the items, their dependencies and the "Planned …" log rows in one transaction.
+
+Idempotent and safe under concurrency: sessions are taken with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
+and only while ``planned_at`` is null; items are inserted with ``ON CONFLICT (dedupe_key) DO NOTHING`` (the
+keys ``create_chain`` uses), so a session that already has a chain keeps it and nothing is planned twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from backoffice.calendars import is_business_day
+from backoffice.coding.rules import SessionFacts, code_session
+from backoffice.extensions import db
+from backoffice.orgs.models import Payer, Practice, Provider
+from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, CoveragePriority
+from backoffice.scrubber.queries import payer_facts
+from backoffice.services_base import is_postgres, service
+from backoffice.sessions.models import Session
+from backoffice.tasks import get_queue, get_redis
+from backoffice.work import rules
+from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
+from backoffice.work.planning_rules import AuthFacts, BenefitsFacts, Plan, PlanningFacts, plan_for
+from backoffice.work.rules import InteractionKind, ItemState, Mode
+from backoffice.work.services import AUTOMATION_JOB
+
+log = logging.getLogger(__name__)
+
+PLANNER = "planner"
+INSERT_CHUNK = 1000  # rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits
+
+
+@dataclass
+class PlanSummary:
+    """What one planning call did (counts only: safe to log and to return from a flow)."""
+
+    sessions: int = 0
+    planned: int = 0
+    already_planned: int = 0
+    items: int = 0
+    enqueued: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sessions": self.sessions, "planned": self.planned, "already_planned": self.already_planned,
+            "items": self.items, "enqueued": self.enqueued, "by_kind": dict(self.by_kind),
+        }  # fmt: skip
+
+
+def pending_session_ids(limit: int | None = None) -> list[int]:
+    """IDs of sessions whose chain is not planned yet, oldest received first."""
+    stmt = select(Session.id).where(Session.planned_at.is_(None)).order_by(Session.received_at, Session.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def _take_sessions(session_ids: Sequence[int]) -> list[tuple[Session, str]]:
+    """The unplanned sessions among ``session_ids`` with their clinician's credential, locked on PostgreSQL."""
+    stmt = (
+        select(Session, Provider.credential)
+        .join(Provider, Provider.id == Session.provider_id)
+        .where(Session.id.in_(list(session_ids)), Session.planned_at.is_(None))
+        .order_by(Session.id)
+    )
+    if is_postgres():
+        stmt = stmt.with_for_update(skip_locked=True, of=Session)
+    return [(row[0], str(row[1])) for row in db.session.execute(stmt)]
+
+
+def _facts(sessions: list[tuple[Session, str]], now: datetime) -> tuple[list[PlanningFacts], dict[int, Practice]]:
+    """Load coverages, payers, authorizations and benefits records for the batch in four queries and code
+    every session with the coding engine (for the prior-auth decision)."""
+    patient_ids = {s.patient_id for s, _ in sessions}
+    practices = {
+        p.id: p
+        for p in db.session.scalars(select(Practice).where(Practice.id.in_({s.practice_id for s, _ in sessions})))
+    }
+    coverages: dict[int, list[Coverage]] = {}
+    payers: dict[int, Payer] = {}
+    for coverage, payer in db.session.execute(
+        select(Coverage, Payer)
+        .join(Payer, Payer.id == Coverage.payer_id)
+        .where(Coverage.patient_id.in_(patient_ids), Coverage.priority == CoveragePriority.PRIMARY)
+    ):
+        coverages.setdefault(coverage.patient_id, []).append(coverage)
+        payers[payer.id] = payer
+    auths: dict[tuple[int, int], list[AuthFacts]] = {}
+    for a in db.session.scalars(select(Authorization).where(Authorization.patient_id.in_(patient_ids))):
+        facts = AuthFacts(str(a.id), frozenset(a.cpt_codes or ()), a.remaining, a.start_date, a.end_date)
+        auths.setdefault((a.patient_id, a.payer_id), []).append(facts)
+    benefits: dict[tuple[int, int], BenefitsFacts] = {}
+    for patient_id, payer_id, checked_at, active, auth_required in db.session.execute(
+        select(
+            BenefitsCheck.patient_id, BenefitsCheck.payer_id, BenefitsCheck.checked_at, BenefitsCheck.active,
+            BenefitsCheck.auth_required,
+        )
+        .where(BenefitsCheck.patient_id.in_(patient_ids), BenefitsCheck.checked_at <= now)
+        .order_by(BenefitsCheck.checked_at, BenefitsCheck.id)
+    ):  # fmt: skip
+        benefits[(patient_id, payer_id)] = BenefitsFacts(checked_at, active, auth_required)  # the latest wins
+    rules_of = {payer_id: payer_facts(payer) for payer_id, payer in payers.items()}
+    out = []
+    for session, credential in sessions:
+        practice = practices[session.practice_id]
+        common: dict[str, Any] = {
+            "session_id": session.id, "date_of_service": session.date_of_service,
+            "owned_steps": frozenset(practice.owned_steps or ()), "overrides": practice.sla_overrides or {},
+        }  # fmt: skip
+        coverage = next(
+            (c for c in coverages.get(session.patient_id, ()) if c.is_active_on(session.date_of_service)), None
+        )
+        if coverage is None:
+            out.append(PlanningFacts(**common))
+            continue
+        payer, payer_rules = payers[coverage.payer_id], rules_of[coverage.payer_id]
+        coding = code_session(_session_facts(session, credential), payer_rules.rules)
+        key = (session.patient_id, payer.id)
+        out.append(
+            PlanningFacts(
+                **common,
+                cpts=tuple(dict.fromkeys(line.cpt for line in coding.lines)),
+                coding_errors=tuple(sorted({f.rule for f in coding.findings if f.severity == "error"})),
+                payer_code=payer.payer_id,
+                payer_kind=str(payer.kind),
+                prior_auth_cpts=payer_rules.prior_auth_cpts,
+                filing_limit_days=payer.filing_limit_days,
+                authorizations=tuple(auths.get(key, ())),
+                benefits=benefits.get(key),
+            )  # fmt: skip
+        )
+    return out, practices
+
+
+def _session_facts(session: Session, credential: str) -> SessionFacts:
+    return SessionFacts(
+        service=str(session.service_kind), minutes=session.minutes, em_code=session.em_code,
+        modality=str(session.modality), patient_location=str(session.patient_location),
+        interactive_complexity=bool(session.interactive_complexity), screenings=session.screening_count or 0,
+        diagnoses=tuple(session.diagnoses or ()), credential=credential, date_of_service=session.date_of_service,
+    )  # fmt: skip
+
+
+def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Multi-row INSERT of work items; rows whose dedupe_key exists are skipped. Returns (id, key) inserted."""
+    dialect = postgresql if is_postgres() else sqlite
+    inserted: list[tuple[int, str]] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        stmt = (
+            dialect.insert(WorkItem.__table__)
+            .values(rows[start : start + INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(WorkItem.__table__.c.id, WorkItem.__table__.c.dedupe_key)
+        )
+        inserted.extend((row[0], row[1]) for row in db.session.execute(stmt))
+    return inserted
+
+
+class _Due:
+    """SLA due dates, computed once per (practice, kind) for this batch (everything becomes ready at ``now``)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now, self._cache = now, {}  # type: dict[tuple[int, str], tuple[datetime, str]]
+
+    def __call__(self, practice: Practice, kind: str) -> tuple[datetime, str]:
+        key = (practice.id, kind)
+        if key not in self._cache:
+            policy = rules.sla_policy_for(kind, practice.sla_overrides)
+            due = rules.sla_due_at(self.now, policy, ZoneInfo(practice.timezone), is_business_day)
+            self._cache[key] = (due, policy.name)
+        return self._cache[key]
+
+
+def _item_rows(plans: list[Plan], practices: dict[int, Practice], practice_of: dict[int, int], now: datetime):  # noqa: ANN202
+    due = _Due(now)
+    rows: list[dict[str, Any]] = []
+    for plan in plans:
+        practice = practices[practice_of[plan.session_id]]
+        for position, step in enumerate(plan.steps):
+            ready = position == 0
+            due_at, policy = due(practice, step.kind) if ready else (None, None)
+            rows.append({
+                "practice_id": practice.id, "kind": step.kind, "session_id": plan.session_id,
+                "dedupe_key": f"session:{plan.session_id}:{step.kind}",
+                "state": ItemState.READY if ready else ItemState.BLOCKED,
+                "mode": Mode.AUTOMATED if step.automated else Mode.MANUAL, "queue": rules.DEFAULT_QUEUES[step.kind],
+                "priority": min(plan.priority, rules.MAX_PRIORITY), "due_at": due_at, "sla_policy": policy,
+                "attempts": 0, "result": {}, "created_at": now, "updated_at": now,
+            })  # fmt: skip
+    return rows
+
+
+@service
+def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
+    """Plan the chains of the given new sessions in one transaction; sessions already planned are left alone."""
+    summary = PlanSummary(sessions=len(set(session_ids)))
+    taken = _take_sessions(session_ids)
+    if not taken:
+        db.session.rollback()
+        summary.already_planned = summary.sessions
+        return summary
+    facts, practices = _facts(taken, now)
+    plans = [plan_for(f, now=now) for f in facts]
+    practice_of = {s.id: s.practice_id for s, _ in taken}
+    # A chain planned before (by create_chain, or before planned_at existed) stays as it is.
+    prior = set(
+        db.session.scalars(
+            select(WorkItem.session_id).where(
+                WorkItem.session_id.in_(list(practice_of)), WorkItem.dedupe_key.like("session:%")
+            )
+        )
+    )
+    fresh = [plan for plan in plans if plan.session_id not in prior]
+    rows = _item_rows(fresh, practices, practice_of, now)
+    inserted = dict((key, item_id) for item_id, key in _insert_ignoring_duplicates(rows)) if rows else {}
+    by_key = {row["dedupe_key"]: row for row in rows}
+    deps, logs, ready_jobs = [], [], []
+    for plan in fresh:
+        previous: str | None = None
+        for step in plan.steps:
+            key = f"session:{plan.session_id}:{step.kind}"
+            item_id = inserted.get(key)
+            if item_id is not None:
+                row = by_key[key]
+                if previous is not None and previous in inserted:
+                    deps.append({"item_id": item_id, "depends_on_id": inserted[previous]})
+                logs.append(_planned_log(row, item_id, step.reason, now))
+                if row["state"] == ItemState.READY and row["mode"] == Mode.AUTOMATED:
+                    ready_jobs.append(
+                        (item_id, "high" if row["priority"] >= rules.ESCALATION_PRIORITY_BUMP else "default")
+                    )
+                summary.by_kind[step.kind] = summary.by_kind.get(step.kind, 0) + 1
+            previous = key
+        if plan.skipped and (not plan.steps or f"session:{plan.session_id}:{plan.steps[0].kind}" in inserted):
+            logs.append(_skipped_log(plan, practice_of[plan.session_id], now))
+    if deps:
+        db.session.execute(WorkItemDependency.__table__.insert(), deps)
+    if logs:
+        db.session.execute(Interaction.__table__.insert(), logs)
+    db.session.execute(
+        update(Session)
+        .where(Session.id.in_(list(practice_of)), Session.planned_at.is_(None))
+        .values(planned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    summary.planned = len(taken)
+    summary.already_planned = summary.sessions - len(taken)
+    summary.items = len(inserted)
+    summary.by_kind = dict(sorted(Counter(summary.by_kind).items()))
+    summary.enqueued = _enqueue_ready(ready_jobs)
+    return summary
+
+
+def _planned_log(row: dict[str, Any], item_id: int, reason: str, now: datetime) -> dict[str, Any]:
+    data = {"reason": reason, "priority": row["priority"]}
+    if row["sla_policy"]:
+        data["sla_policy"] = row["sla_policy"]
+    return {
+        "practice_id": row["practice_id"], "work_item_id": item_id, "session_id": row["session_id"],
+        "claim_id": None, "actor_user_id": None, "actor_label": PLANNER, "at": now,
+        "kind": InteractionKind.STATUS_CHANGE, "to_state": row["state"].value,
+        "body": f"Planned {rules.KIND_LABELS[row['kind']]} ({row['mode'].value}): {reason}", "data": data,
+    }  # fmt: skip
+
+
+def _skipped_log(plan: Plan, practice_id: int, now: datetime) -> dict[str, Any]:
+    reasons = {step.kind: step.reason for step in plan.skipped}
+    body = "; ".join(f"{rules.KIND_LABELS[kind]} {reason}" for kind, reason in reasons.items())
+    return {
+        "practice_id": practice_id, "work_item_id": None, "session_id": plan.session_id, "claim_id": None,
+        "actor_user_id": None, "actor_label": PLANNER, "at": now, "kind": InteractionKind.STATUS_CHANGE,
+        "to_state": None, "body": f"Not planned: {body}", "data": {"skipped": reasons},
+    }  # fmt: skip
+
+
+def _enqueue_ready(jobs: list[tuple[int, str]]) -> int:
+    """Enqueue the automated ready items' jobs in one Redis pipeline, after the commit. A failure is logged:
+    the items are committed and ready, and the requeue sweeper enqueues them again."""
+    if not jobs:
+        return 0
+    try:
+        conn = get_redis()
+        by_queue: dict[str, list[int]] = {}
+        for item_id, queue in jobs:
+            by_queue.setdefault(queue, []).append(item_id)
+        with conn.pipeline() as pipe:
+            for name, ids in by_queue.items():
+                queue = get_queue(name, conn)
+                queue.enqueue_many(
+                    [queue.prepare_data(AUTOMATION_JOB, args=(item_id,)) for item_id in ids], pipeline=pipe
+                )
+            pipe.execute()
+    except Exception:  # noqa: BLE001 - the plan stands; the sweeper re-enqueues ready automated items
+        log.exception("could not enqueue %d automation job(s) after planning; the sweeper will retry", len(jobs))
+        return 0
+    return len(jobs)
