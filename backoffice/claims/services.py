@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from backoffice.accounts.models import User
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
-from backoffice.errors import ValidationFailed
+from backoffice.errors import InvalidTransition, ValidationFailed
 from backoffice.extensions import db
 from backoffice.scrubber.queries import scrub_stored_session
 from backoffice.services_base import service
@@ -81,6 +82,66 @@ def enter_charge(*, session: Session, now: datetime, today: date, actor: User | 
         practice_id=session.practice_id, actor=actor, actor_label="charge entry", kind=InteractionKind.STATUS_CHANGE,
         now=now, session_id=session.id, claim_id=claim.id, to_state=str(claim.status), body=summary,
         data={"findings": [f["rule"] for f in findings]},
+    )  # fmt: skip
+    db.session.commit()
+    return claim
+
+
+@service
+def reopen_rejected_claim(*, claim: Claim, actor: User | None, now: datetime) -> Claim:
+    """Reopen a front-end rejection for correction: REJECTED → DRAFT as the next version of an original claim
+    (frequency 1, it was never filed), re-coded and re-scrubbed from its session like ``enter_charge``, so it
+    ends ``scrubbed`` or ``draft`` with the findings still to fix."""
+    if claim.status != ClaimStatus.REJECTED:
+        raise InvalidTransition(
+            f"claim {claim.account_number}: only a rejected claim can be reopened (is {claim.status})"
+        )
+    session = db.session.get(Session, claim.session_id) if claim.session_id is not None else None
+    if session is None:
+        raise ValidationFailed(f"claim {claim.account_number}: no session to re-scrub")
+    today = now.astimezone(ZoneInfo(session.practice.timezone)).date()
+    scrubbed = scrub_stored_session(session, today=today)
+    if scrubbed is None:
+        raise ValidationFailed(f"claim {claim.account_number}: no primary coverage in force on the date of service")
+    result, coverage = scrubbed
+    findings = [
+        {"rule": f.rule, "severity": f.severity, "message": f.message, "field": f.field} for f in result.findings
+    ]
+    fees = session.practice.fee_schedule or {}
+    lines = []
+    for number, draft in enumerate(result.lines, start=1):
+        fee = fees.get(draft.cpt)
+        if fee is None:
+            findings.append({"rule": "FEE-MISSING", "severity": "error", "field": "fee_schedule",
+                             "message": f"no charge for {draft.cpt} in the practice's fee schedule."})  # fmt: skip
+        lines.append(
+            ClaimLine(
+                line_number=number,
+                date_of_service=session.date_of_service,
+                cpt=draft.cpt,
+                modifiers=list(draft.modifiers),
+                units=draft.units,
+                place_of_service=draft.pos,
+                diagnosis_pointers=list(draft.diagnosis_pointers),
+                charge=(Decimal(fee) * draft.units) if fee is not None else Decimal("0.00"),
+            )  # fmt: skip
+        )
+    claim.lines.clear()
+    db.session.flush()  # the old lines go before the new ones take their line numbers
+    blocked = not lines or any(f["severity"] == "error" for f in findings)
+    claim.lines.extend(lines)
+    claim.status = ClaimStatus.DRAFT if blocked else ClaimStatus.SCRUBBED
+    claim.version, claim.frequency_code = claim.version + 1, "1"
+    claim.payer_id, claim.coverage_id, claim.findings = coverage.payer_id, coverage.id, findings
+    claim.total_charge = sum((line.charge for line in lines), Decimal("0.00"))
+    claim.status_category = claim.status_at = claim.submitted_at = claim.accepted_at = None
+    errors = sum(1 for f in findings if f["severity"] == "error")
+    record_interaction(
+        practice_id=claim.practice_id, actor=actor, actor_label="rejection fix", kind=InteractionKind.STATUS_CHANGE,
+        now=now, session_id=claim.session_id, claim_id=claim.id, from_state=str(ClaimStatus.REJECTED),
+        to_state=str(claim.status), data={"findings": [f["rule"] for f in findings], "version": claim.version},
+        body=f"Reopened after a front-end rejection as version {claim.version} (original, frequency 1); "
+        + (f"{errors} error(s) to fix before submission" if blocked else "scrubbed clean"),
     )  # fmt: skip
     db.session.commit()
     return claim
