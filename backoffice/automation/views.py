@@ -1,0 +1,48 @@
+"""The admin page of the automation: RQ queue depths, failed jobs with a retry button, automated items by state."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from rq.registry import FailedJobRegistry
+
+from backoffice.accounts.access import is_admin, practice_ids_for
+from backoffice.automation import queries
+from backoffice.tasks import QUEUE_NAMES, get_queue, get_redis
+
+bp = Blueprint("automation", __name__, url_prefix="/admin/automation")
+
+
+@bp.before_request
+@login_required
+def _require_admin() -> None:
+    """Admins only: failed jobs name work items across the organization."""
+    if not is_admin(current_user):
+        abort(403)
+
+
+@bp.route("")
+def overview():
+    conn = get_redis()
+    return render_template(
+        "admin/automation.html",
+        depths=queries.queue_depths(conn),
+        failed=queries.failed_jobs(conn),
+        items=queries.automated_items_by_state(practice_ids_for(current_user)),
+        form=FlaskForm(),
+    )
+
+
+@bp.post("/jobs/<job_id>/retry")
+def retry(job_id: str):
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    conn = get_redis()
+    for name in QUEUE_NAMES:
+        registry = FailedJobRegistry(queue=get_queue(name, conn))
+        if job_id in registry.get_job_ids():
+            registry.requeue(job_id)
+            flash(f"Job {job_id} is queued again on {name}.", "ok")
+            return redirect(url_for("automation.overview"))
+    abort(404)
