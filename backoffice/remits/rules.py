@@ -1,0 +1,236 @@
+"""Posting decisions for an 835 (pure, no I/O): what each CAS triple means for us, which queue works a denial
+(billing-rules §6.2, §6.3, §6.6), and how urgent it is.
+
+A CAS triple is one of: an expected contractual adjustment (CO-45, CO-253: written off, reviewed weekly for
+underpayment), patient responsibility (PR: to the patient or the secondary payer), informational (OA-23 prior
+payer impact, zero amounts), or a denial to work. Denials route by CARC family; a RARC refines the generic CARCs
+(16, A1, 96, unknown ones): CO-16 + M62 is an authorization problem, CO-16 + MA130 a new claim with no appeal rights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from backoffice.remits.carc import CARC
+
+
+class Disposition(StrEnum):
+    CONTRACTUAL = "contractual"
+    PATIENT = "patient"
+    INFORMATIONAL = "informational"
+    DENIAL = "denial"
+
+
+class Family(StrEnum):
+    ELIGIBILITY = "eligibility"
+    AUTHORIZATION = "authorization"
+    CODING = "coding"
+    CREDENTIALING = "credentialing"
+    MEDICAL_NECESSITY = "medical_necessity"
+    RECORDS = "records"
+    TIMELY_FILING = "timely_filing"
+    PATIENT_RESPONSIBILITY = "patient_responsibility"
+    UNDERPAYMENT = "underpayment"
+    WRITE_OFF = "write_off"
+    REVIEW = "review"  # a denial no family claims (CO-96, CO-204, A1 without a telling RARC): a person reads it
+
+
+# Work kinds as the work feature names them (work/rules.py WorkKind.APPEAL, ExceptionKind.WORK_DENIAL).
+KIND_APPEAL = "appeal"
+KIND_WORK_DENIAL = "work_denial"
+
+EXPECTED_CONTRACTUAL = frozenset({"45", "253"})  # CO-45 contracted rate, CO-253 sequestration (§6.3: CA)
+INFORMATIONAL_OTHER = frozenset({"23", "94", "B13"})  # OA-23 prior payer impact; OA-94 excess; B13 previously paid
+
+CARC_FAMILY: dict[str, Family] = {
+    **dict.fromkeys(("22", "27", "31", "109", "140"), Family.ELIGIBILITY),
+    **dict.fromkeys(("197", "198", "243", "284", "296", "39", "15", "62"), Family.AUTHORIZATION),
+    **dict.fromkeys(
+        ("4", "5", "11", "16", "18", "97", "146", "167", "181", "182", "234", "236", "107", "B15"), Family.CODING
+    ),
+    **dict.fromkeys(("170", "171", "185", "B7", "206", "207", "208"), Family.CREDENTIALING),
+    **dict.fromkeys(("50", "151", "119", "242", "272", "273", "B5"), Family.MEDICAL_NECESSITY),
+    "252": Family.RECORDS,
+    "29": Family.TIMELY_FILING,
+}
+RARC_FAMILY: dict[str, Family] = {
+    **dict.fromkeys(("N30", "MA04", "N479", "N4", "N382"), Family.ELIGIBILITY),
+    **dict.fromkeys(("M62", "N54"), Family.AUTHORIZATION),
+    **dict.fromkeys(("N290", "N257", "M51", "M76", "N56", "N657", "N822", "N823", "N122", "N362"), Family.CODING),
+    "N95": Family.CREDENTIALING,
+    **dict.fromkeys(("N705", "N706", "M127", "N729"), Family.RECORDS),
+    **dict.fromkeys(("N115", "N386", "N640", "N435"), Family.MEDICAL_NECESSITY),
+}
+# CARCs that say little by themselves: the RARC decides the family (§6.3 "read RARC").
+GENERIC_CARCS = frozenset({"16", "A1", "96", "204", "125", "17"})
+
+QUEUES: dict[Family, str] = {
+    Family.ELIGIBILITY: "eligibility",
+    Family.AUTHORIZATION: "authorization",
+    Family.CODING: "coding",
+    Family.CREDENTIALING: "credentialing",
+    Family.MEDICAL_NECESSITY: "appeals",
+    Family.RECORDS: "records",
+    Family.TIMELY_FILING: "timely-filing",
+    Family.PATIENT_RESPONSIBILITY: "patient-balances",
+    Family.UNDERPAYMENT: "underpayments",
+    Family.WRITE_OFF: "write-offs",
+    Family.REVIEW: "denials",
+}
+# §6.6 default SLAs in business days (configurable per practice through its SLA overrides).
+SLA_BUSINESS_DAYS: dict[Family, int] = {
+    Family.ELIGIBILITY: 2,
+    Family.AUTHORIZATION: 2,
+    Family.CODING: 2,
+    Family.CREDENTIALING: 5,
+    Family.MEDICAL_NECESSITY: 5,
+    Family.RECORDS: 3,
+    Family.TIMELY_FILING: 2,
+    Family.PATIENT_RESPONSIBILITY: 5,  # statement cycle
+    Family.UNDERPAYMENT: 5,  # weekly batch
+    Family.WRITE_OFF: 2,
+    Family.REVIEW: 2,
+}
+ACTIONS: dict[Family, str] = {
+    Family.ELIGIBILITY: "Re-verify eligibility and coordination of benefits; bill the right payer",
+    Family.AUTHORIZATION: "Find or request the authorization (retro if allowed); add REF*G1 and resubmit, or appeal",
+    Family.CODING: "Correct the claim (code, modifier, POS, diagnosis) and resubmit as a replacement",
+    Family.CREDENTIALING: "Check the clinician's enrollment and effective dates; escalate to credentialing",
+    Family.MEDICAL_NECESSITY: "Draft the appeal with the treatment plan, notes and measures; file before the deadline",
+    Family.RECORDS: "Send the requested records with the payer claim number",
+    Family.TIMELY_FILING: "Find proof of timely filing: appeal with it, otherwise request a write-off",
+    Family.PATIENT_RESPONSIBILITY: "Bill the secondary payer or the patient",
+    Family.UNDERPAYMENT: "Compare the allowed amount with the contracted rate",
+    Family.WRITE_OFF: "Supervisor decides the write-off",
+    Family.REVIEW: "Read the CARC/RARC and decide: correct, appeal or write off",
+}
+# Likelihood of recovering the money, by family (§6.6's priority suggestion; §6.3 notes 197 rarely recovers).
+RECOVERY: dict[Family, Decimal] = {
+    Family.CODING: Decimal("0.9"),
+    Family.RECORDS: Decimal("0.9"),
+    Family.ELIGIBILITY: Decimal("0.8"),
+    Family.MEDICAL_NECESSITY: Decimal("0.6"),
+    Family.CREDENTIALING: Decimal("0.5"),
+    Family.REVIEW: Decimal("0.5"),
+    Family.AUTHORIZATION: Decimal("0.4"),
+    Family.TIMELY_FILING: Decimal("0.3"),
+    Family.UNDERPAYMENT: Decimal("0.5"),
+    Family.PATIENT_RESPONSIBILITY: Decimal("0.5"),
+    Family.WRITE_OFF: Decimal("0.1"),
+}
+NO_APPEAL_RARCS = frozenset({"MA130", "N211"})
+
+
+@dataclass(frozen=True, slots=True)
+class DenialRoute:
+    """Where a denial goes: its family, queue, work kind, SLA (business days), what to do, and whether an
+    appeal is a route at all (CO-16 + MA130, N211 and Medicare CO-29 have no appeal rights)."""
+
+    family: Family
+    queue: str
+    kind: str
+    sla_business_days: int
+    action: str
+    appealable: bool
+
+
+def _codes(rarcs: Collection[str]) -> list[str]:
+    return [code.strip().upper() for code in rarcs if code and code.strip()]
+
+
+def disposition(group: str, carc: str, amount: Decimal) -> Disposition:
+    """What one CAS triple is: contractual (CO-45/253), patient (PR), informational (OA-23, zero), or a denial."""
+    group, carc = group.strip().upper(), carc.strip().upper()
+    if amount == 0:
+        return Disposition.INFORMATIONAL
+    if group == "PR":
+        return Disposition.PATIENT
+    if group == "CO" and carc in EXPECTED_CONTRACTUAL:
+        return Disposition.CONTRACTUAL
+    if group == "OA" and (carc in INFORMATIONAL_OTHER or carc not in CARC_FAMILY):
+        return Disposition.INFORMATIONAL
+    return Disposition.DENIAL
+
+
+def denial_family(group: str, carc: str, rarcs: Collection[str] = (), *, credentialing_noted: bool = False) -> Family:
+    """The §6.6 family of an adjustment; a RARC decides for the generic CARCs (16, A1, 96, 204) and unknown ones."""
+    group, carc = group.strip().upper(), carc.strip().upper()
+    codes = _codes(rarcs)
+    if group == "PR":
+        return Family.PATIENT_RESPONSIBILITY
+    if group == "CO" and carc in EXPECTED_CONTRACTUAL:
+        return Family.UNDERPAYMENT
+    if carc == "16" and "MA130" in codes:
+        return Family.CODING  # unprocessable: a new claim, not an appeal
+    if carc == "16" and "N290" in codes and credentialing_noted:
+        return Family.CREDENTIALING  # the NPI is valid but not linked to the group (§6.6)
+    family = CARC_FAMILY.get(carc)
+    if family is None or carc in GENERIC_CARCS:
+        for code in codes:
+            if code in RARC_FAMILY:
+                return RARC_FAMILY[code]
+    if family is None and any(code in RARC_FAMILY for code in codes):
+        return next(RARC_FAMILY[code] for code in codes if code in RARC_FAMILY)
+    return family or Family.REVIEW
+
+
+def route_denial(
+    group: str, carc: str, rarcs: Collection[str] = (), *, payer_kind: str = "", credentialing_noted: bool = False
+) -> DenialRoute:
+    """The §6.6 route of a denial: medical necessity becomes an appeal item, anything else a denial to work."""
+    family = denial_family(group, carc, rarcs, credentialing_noted=credentialing_noted)
+    codes = set(_codes(rarcs))
+    carc = carc.strip().upper()
+    appealable = not (codes & NO_APPEAL_RARCS)
+    if family is Family.TIMELY_FILING and payer_kind == "medicare":
+        appealable = False  # 42 CFR 424.44: a timely-filing denial is not an initial determination
+    action = ACTIONS[family]
+    if carc == "16" and "MA130" in codes:
+        action = "Correct and submit a new claim: unprocessable (MA130), no appeal rights"
+    kind = KIND_APPEAL if family is Family.MEDICAL_NECESSITY and appealable else KIND_WORK_DENIAL
+    return DenialRoute(family, QUEUES[family], kind, SLA_BUSINESS_DAYS[family], action, appealable)
+
+
+def denial_priority(*, family: Family, amount: Decimal, days_left: int | None) -> int:
+    """§6.6 priority score 0-100: urgency (deadline nearer is higher) × dollars (more is higher) × recoverability.
+
+    Urgency is 30 / (30 + days left), 0.5 without a known deadline; dollars run from 0.1 to 1 at $450 and up.
+    """
+    urgency = Decimal("0.5") if days_left is None else Decimal(30) / Decimal(30 + max(days_left, 0))
+    dollars = min(Decimal(1), Decimal("0.1") + max(amount, Decimal(0)) / Decimal(500))
+    score = Decimal(100) * urgency * dollars * RECOVERY[family]
+    return int(score.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def days_left(deadline: date | None, today: date) -> int | None:
+    """Calendar days from ``today`` to ``deadline`` (negative once past), None without one."""
+    return None if deadline is None else (deadline - today).days
+
+
+def claim_status_after(*, charge: Decimal, paid: Decimal, denied: Decimal) -> str:
+    """The claim status an 835 claim leads to: paid in full of what was not denied, partially paid, or denied.
+
+    A claim with money paid and a denial to work is partially paid; nothing paid with any denial is denied;
+    nothing paid and nothing denied (all to the patient: deductible) is paid (the payer has finished with it).
+    """
+    if paid > 0:
+        return "partially_paid" if denied > 0 else "paid"
+    return "denied" if denied > 0 or charge <= 0 else "paid"
+
+
+def secondary_account_number(primary: str) -> str:
+    """CLM01 of the secondary claim: the primary's with ``S`` appended, within the 38-character limit."""
+    return (primary[:37] + "S") if len(primary) >= 38 else primary + "S"
+
+
+LEDGER_REASONS: dict[str, str] = {"1": "deductible", "2": "coinsurance", "3": "copay"}
+
+
+def ledger_reason(group: str, carc: str) -> str:
+    """``PR-1 deductible``, ``PR-2 coinsurance``; other PR codes by their CARC meaning when known."""
+    meaning = LEDGER_REASONS.get(carc) or CARC.get(carc, "patient responsibility")
+    return f"{group}-{carc} {meaning}"[:200]

@@ -1,0 +1,620 @@
+"""Posting an 835: every dollar of every CLP lands on our claim and its lines, patient responsibility goes to the
+secondary payer or the patient's ledger, and every denial becomes a work item in its §6.6 queue.
+
+One transaction per file: any unexpected error rolls the whole file back. A duplicate payment (same payer and
+trace number) and an unbalanced transaction are refused and reported, never silently posted. Rows are written
+with bulk INSERTs (the bench posts 10,000 claims).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from backoffice.calendars import is_business_day
+from backoffice.claims.models import Claim, ClaimLine
+from backoffice.claims.rules import ClaimStatus, can_move
+from backoffice.deadlines.appeals import appeal_deadline, levels_for
+from backoffice.edi import era835
+from backoffice.edi.era835 import X12Error, duplicate_key, parse_835
+from backoffice.edi.models import EdiFile
+from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
+from backoffice.orgs.models import Payer, Practice
+from backoffice.patients.models import Coverage, CoveragePriority, LedgerEntry
+from backoffice.remits import rules
+from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
+from backoffice.services_base import is_postgres, service
+from backoffice.work import rules as work_rules
+from backoffice.work.models import Interaction, WorkItem
+from backoffice.work.rules import InteractionKind, ItemState, Mode
+from backoffice.work.services import add_item, record_interaction
+
+CHUNK = 5000
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    """What one 835 file did: transactions posted, duplicates refused as (payer id, trace), claims, items."""
+
+    remittances_posted: int
+    duplicates_refused: list[tuple[str, str]]
+    claims_posted: int
+    claims_unmatched: int
+    denial_items: int
+    exception_items: int
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    organization_id: int
+    now: datetime
+    source: str
+    edi_file: EdiFile | None
+    practices: dict[int, Practice] = field(default_factory=dict)
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # dedupe key -> WorkItem values (+ reason)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    denial_items: int = 0
+    exception_items: int = 0
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _fmt(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+def _queue_item(run: _Run, practice_id: int, kind: str, key: str, reason: str, **values: Any) -> None:
+    """Plan one ready item (written in bulk at the end); the SLA is the practice's, the route's, or the default."""
+    if key in run.items:
+        return
+    practice = run.practices[practice_id]
+    routed = values.pop("routed", None)
+    due_at = values.pop("due_at", None)
+    policy = work_rules.sla_policy_for(kind, practice.sla_overrides, routed=routed)
+    sla_due = work_rules.sla_due_at(run.now, policy, ZoneInfo(practice.timezone), is_business_day)
+    sla_name = policy.name
+    if due_at is not None and due_at < sla_due:
+        sla_due, sla_name = due_at, "appeal-deadline"
+    run.items[key] = {
+        "practice_id": practice_id,
+        "kind": kind,
+        "dedupe_key": key,
+        "state": ItemState.READY,
+        "mode": Mode.MANUAL,
+        "queue": values.pop("queue", None) or work_rules.DEFAULT_QUEUES[kind],
+        "priority": min(values.pop("priority", 0), work_rules.MAX_PRIORITY),
+        "due_at": sla_due,
+        "sla_policy": sla_name,
+        "created_at": run.now,
+        "updated_at": run.now,
+        "result": {},
+        "_reason": reason,
+        "_evidence": values.pop("evidence", {}),
+        **values,
+    }
+
+
+def _write_items(run: _Run) -> None:
+    """Insert the planned items that do not exist yet (dedupe key), each with its interaction row."""
+    keys = list(run.items)
+    existing: set[str] = set()
+    for chunk in _chunks(keys):
+        existing.update(db.session.scalars(select(WorkItem.dedupe_key).where(WorkItem.dedupe_key.in_(chunk))))
+    rows = [run.items[key] for key in keys if key not in existing]
+    if not rows:
+        return
+    values = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+    ids = db.session.scalars(insert(WorkItem).returning(WorkItem.id, sort_by_parameter_order=True), values).all()
+    for item_id, row in zip(ids, rows, strict=True):
+        if row["kind"] == "posting_exception":
+            run.exception_items += 1
+        else:
+            run.denial_items += 1
+        run.logs.append(
+            {
+                "practice_id": row["practice_id"],
+                "work_item_id": item_id,
+                "claim_id": row.get("claim_id"),
+                "actor_label": run.source,
+                "kind": InteractionKind.STATUS_CHANGE,
+                "at": run.now,
+                "to_state": ItemState.READY.value,
+                "body": f"{work_rules.KIND_LABELS.get(row['kind'], row['kind'])}: {row['_reason']}",
+                "data": {"evidence": row["_evidence"], "queue": row["queue"], "sla_policy": row["sla_policy"]},
+            }
+        )
+
+
+def _load_claims(organization_id: int, numbers: list[str]) -> dict[str, Claim]:
+    claims: dict[str, Claim] = {}
+    for chunk in _chunks(numbers):
+        query = (
+            select(Claim)
+            .join(Practice, Practice.id == Claim.practice_id)
+            .where(Practice.organization_id == organization_id, Claim.account_number.in_(chunk))
+            .options(selectinload(Claim.lines))
+        )
+        claims.update((claim.account_number, claim) for claim in db.session.scalars(query))
+    return claims
+
+
+def _match_lines(lines: list[ClaimLine], services: tuple[era835.ServiceLine, ...]) -> list[ClaimLine | None]:
+    """Each SVC's claim line: REF*6R (our line number or line id), else code + modifiers + date, else order."""
+    free = list(lines)
+    matched: list[ClaimLine | None] = [None] * len(services)
+
+    def take(i: int, test: Any) -> None:
+        line = next((line for line in free if test(line)), None)
+        if line is not None:
+            matched[i] = line
+            free.remove(line)
+
+    for i, svc in enumerate(services):
+        if svc.control_number:
+            take(i, lambda line, ref=svc.control_number: ref in (str(line.line_number), str(line.id)))
+    for i, svc in enumerate(services):
+        if matched[i] is None:
+            take(
+                i,
+                lambda line, s=svc: (
+                    line.cpt == s.code
+                    and sorted(line.modifiers or []) == sorted(s.modifiers)
+                    and (s.date is None or line.date_of_service == s.date)
+                ),
+            )
+    for i, svc in enumerate(services):
+        if matched[i] is None:
+            take(i, lambda line, s=svc: line.cpt in (s.code, s.original_code))
+    for i in range(len(services)):
+        if matched[i] is None:
+            take(i, lambda line: True)
+    return matched
+
+
+def _move(run: _Run, claim: Claim, new: ClaimStatus, moves: list[tuple[str, str]]) -> None:
+    if claim.status == new:
+        return
+    if not can_move(claim.status, new):
+        run.problems.append(
+            f"claim {claim.account_number}: status stays {claim.status.value} "
+            f"(the lifecycle does not allow {claim.status.value} → {new.value})"
+        )
+        return
+    moves.append((claim.status.value, new.value))
+    claim.status = new
+
+
+def _appeal_due(run: _Run, payer: Payer, notice: date, practice: Practice) -> tuple[datetime | None, date | None]:
+    try:
+        level = levels_for(str(payer.kind))[0]
+        deadline = appeal_deadline(
+            payer_kind=str(payer.kind), level=level, notice_date=notice, appeal_window_days=payer.appeal_window_days
+        )
+    except (ValueError, IndexError):
+        return None, None
+    end = datetime.combine(deadline.due, time(17), tzinfo=ZoneInfo(practice.timezone))
+    return end.astimezone(run.now.tzinfo), deadline.due
+
+
+def _route_denials(
+    run: _Run,
+    claim: Claim,
+    payment_id: int,
+    denials: list[tuple[era835.Adjustment, tuple[str, ...]]],
+    payer: Payer,
+    notice: date,
+) -> None:
+    by_family: dict[rules.Family, list[tuple[era835.Adjustment, tuple[str, ...]]]] = defaultdict(list)
+    routes: dict[rules.Family, rules.DenialRoute] = {}
+    for adjustment, remarks in denials:
+        route = rules.route_denial(adjustment.group, adjustment.reason, remarks, payer_kind=str(payer.kind))
+        routes.setdefault(route.family, route)
+        by_family[route.family].append((adjustment, remarks))
+    practice = run.practices[claim.practice_id]
+    for family, items in by_family.items():
+        route = routes[family]
+        amount = sum((a.amount for a, _ in items), ZERO)
+        codes = sorted({f"{a.group}-{a.reason}" for a, _ in items})
+        rarcs = sorted({code for _, remarks in items for code in remarks})
+        due_at, deadline = _appeal_due(run, payer, notice, practice) if route.appealable else (None, None)
+        left = rules.days_left(deadline, run.now.date())
+        reason = f"claim {claim.account_number}: {', '.join(codes + rarcs)} ${_fmt(amount)}: {route.action}"
+        _queue_item(
+            run,
+            claim.practice_id,
+            route.kind,
+            f"denial:{claim.id}:v{claim.version}:{family.value}",
+            reason,
+            queue=route.queue,
+            claim_id=claim.id,
+            claim_payment_id=payment_id,
+            routed=(f"denial:{family.value}", route.sla_business_days),
+            due_at=due_at if route.kind == rules.KIND_APPEAL else None,
+            priority=rules.denial_priority(family=family, amount=amount, days_left=left),
+            evidence={
+                "family": family.value,
+                "codes": codes,
+                "remarks": rarcs,
+                "amount": _fmt(amount),
+                "appealable": route.appealable,
+                "appeal_deadline": deadline.isoformat() if deadline else None,
+            },
+        )
+
+
+def _secondary_coverage(claim: Claim, coverages: dict[int, list[Coverage]]) -> Coverage | None:
+    if claim.payer_sequence != "P" or not claim.lines:
+        return None
+    day = min(line.date_of_service for line in claim.lines)
+    return next((c for c in coverages.get(claim.patient_id, []) if c.is_active_on(day)), None)
+
+
+def _bill_secondary(run: _Run, claim: Claim, coverage: Coverage) -> Claim:
+    """The secondary claim (same lines and charges, scrubbed) and its automated submit item."""
+    number = rules.secondary_account_number(claim.account_number)
+    secondary = db.session.scalar(select(Claim).where(Claim.account_number == number))
+    if secondary is None:
+        secondary = Claim(
+            practice_id=claim.practice_id,
+            session_id=claim.session_id,
+            patient_id=claim.patient_id,
+            payer_id=coverage.payer_id,
+            coverage_id=coverage.id,
+            account_number=number,
+            status=ClaimStatus.SCRUBBED,
+            total_charge=claim.total_charge,
+            payer_sequence="S",
+            parent_claim_id=claim.id,
+            findings=[],
+            created_at=run.now,
+            lines=[
+                ClaimLine(
+                    line_number=line.line_number,
+                    date_of_service=line.date_of_service,
+                    cpt=line.cpt,
+                    modifiers=list(line.modifiers or []),
+                    units=line.units,
+                    place_of_service=line.place_of_service,
+                    charge=line.charge,
+                    diagnosis_pointers=list(line.diagnosis_pointers or []),
+                )
+                for line in claim.lines
+            ],
+        )
+        db.session.add(secondary)
+        db.session.flush()
+        record_interaction(
+            practice_id=claim.practice_id,
+            actor=None,
+            actor_label=run.source,
+            kind=InteractionKind.STATUS_CHANGE,
+            now=run.now,
+            claim_id=secondary.id,
+            to_state=ClaimStatus.SCRUBBED.value,
+            body=f"Secondary claim {number} created from {claim.account_number}",
+        )
+    add_item(
+        practice_id=claim.practice_id,
+        kind="submit",
+        now=run.now,
+        claim_id=secondary.id,
+        mode=Mode.AUTOMATED,
+        dedupe_key=f"claim:{secondary.id}:submit",
+        source=run.source,
+        reason=f"secondary claim {number} after the primary's 835",
+    )
+    return secondary
+
+
+def _post_claim(
+    run: _Run,
+    remittance: Remittance,
+    clp: era835.Claim,
+    claim: Claim,
+    payment_id: int,
+    payer: Payer,
+    coverages: dict[int, list[Coverage]],
+    adjustments: list[dict[str, Any]],
+    corrected: bool = False,
+) -> None:
+    """Post one matched CLP: adjustments, line and claim amounts, status, PR, denials and the claim's log row."""
+    lines = _match_lines(list(claim.lines), clp.services)
+    totals = {disposition: ZERO for disposition in rules.Disposition}
+    patient: list[tuple[era835.Adjustment, int | None]] = []
+    denials: list[tuple[era835.Adjustment, tuple[str, ...]]] = []
+    cas = [(a, None, clp.remarks) for a in clp.adjustments]
+    for svc, line in zip(clp.services, lines, strict=True):
+        if line is None:
+            run.problems.append(f"claim {clp.claim_id}: service {svc.code} matches no line of the claim")
+        cas.extend((a, line, svc.remarks + clp.remarks) for a in svc.adjustments)
+        if line is not None:
+            line.paid_amount += svc.paid
+            for a in svc.adjustments:
+                kind = rules.disposition(a.group, a.reason, a.amount)
+                if kind is rules.Disposition.CONTRACTUAL:
+                    line.adjustment_amount += a.amount
+                elif kind is rules.Disposition.PATIENT:
+                    line.patient_responsibility += a.amount
+    for a, line, remarks in cas:
+        kind = rules.disposition(a.group, a.reason, a.amount)
+        totals[kind] += a.amount
+        adjustments.append(
+            {
+                "claim_payment_id": payment_id,
+                "claim_line_id": line.id if line else None,
+                "group": a.group,
+                "reason": a.reason,
+                "amount": a.amount,
+                "quantity": a.quantity,
+                "disposition": kind.value,
+                "remarks": list(remarks),
+            }
+        )
+        if kind is rules.Disposition.PATIENT:
+            patient.append((a, line.id if line else None))
+        elif kind is rules.Disposition.DENIAL and not clp.is_reversal:
+            denials.append((a, tuple(remarks)))
+    claim.paid_amount += clp.paid
+    claim.adjustment_amount += totals[rules.Disposition.CONTRACTUAL]
+    claim.patient_responsibility += totals[rules.Disposition.PATIENT]
+    claim.payer_claim_number = clp.payer_claim_number or claim.payer_claim_number
+    claim.adjudicated_at = run.now
+    moves: list[tuple[str, str]] = []
+    if claim.status == ClaimStatus.SUBMITTED:
+        _move(run, claim, ClaimStatus.ACCEPTED, moves)  # an 835 means the payer took it in (no 277CA yet)
+    if clp.is_reversal:
+        if not corrected:  # a take-back; when the corrected claim follows in this payment, it sets the status
+            _move(run, claim, ClaimStatus.DENIED, moves)
+    else:
+        status = rules.claim_status_after(charge=clp.charge, paid=clp.paid, denied=totals[rules.Disposition.DENIAL])
+        _move(run, claim, ClaimStatus(status), moves)
+    secondary = None
+    pr_total = totals[rules.Disposition.PATIENT]
+    coverage = _secondary_coverage(claim, coverages) if pr_total > 0 and not clp.is_reversal else None
+    if coverage is not None:
+        secondary = _bill_secondary(run, claim, coverage)
+    elif pr_total != 0:
+        for a, _line_id in patient:
+            run.ledger.append(
+                {
+                    "practice_id": claim.practice_id,
+                    "patient_id": claim.patient_id,
+                    "claim_id": claim.id,
+                    "claim_payment_id": payment_id,
+                    "amount": a.amount,
+                    "at": run.now,
+                    "kind": "reversal" if clp.is_reversal else "patient_responsibility",
+                    "reason": rules.ledger_reason(a.group, a.reason),
+                }
+            )
+    if denials:
+        _route_denials(run, claim, payment_id, denials, payer, remittance.payment_date or run.now.date())
+    codes = ", ".join(f"{a.group}-{a.reason} {_fmt(a.amount)}" for a, _, _ in cas) or "no adjustments"
+    body = (
+        f"835 {'reversal' if clp.is_reversal else 'posted'} (trace {remittance.trace_number}, CLP02 {clp.status}): "
+        f"paid {_fmt(clp.paid)}, contractual {_fmt(totals[rules.Disposition.CONTRACTUAL])}, "
+        f"patient {_fmt(pr_total)}, denied {_fmt(totals[rules.Disposition.DENIAL])}; {codes}"
+        + (f"; patient responsibility billed to secondary claim {secondary.account_number}" if secondary else "")
+    )
+    for before, after in moves:
+        run.logs.append(
+            {
+                "practice_id": claim.practice_id,
+                "claim_id": claim.id,
+                "actor_label": run.source,
+                "kind": InteractionKind.STATUS_CHANGE,
+                "at": run.now,
+                "from_state": before,
+                "to_state": after,
+                "body": f"Claim {before} → {after} (835 trace {remittance.trace_number})",
+                "data": {},
+            }
+        )
+    run.logs.append(
+        {
+            "practice_id": claim.practice_id,
+            "claim_id": claim.id,
+            "actor_label": run.source,
+            "kind": InteractionKind.AUTOMATION,
+            "at": run.now,
+            "body": body[:4000],
+            "data": {"remittance_id": remittance.id, "claim_payment_id": payment_id},
+        }
+    )
+
+
+def _fallback_practice(run: _Run) -> int:
+    if run.edi_file is not None and run.edi_file.practice_id is not None:
+        practice_id = run.edi_file.practice_id
+    else:
+        practice_id = db.session.scalar(
+            select(Practice.id).where(Practice.organization_id == run.organization_id).order_by(Practice.id)
+        )
+        if practice_id is None:
+            raise ValidationFailed(f"organization {run.organization_id} has no practice to hold posting exceptions")
+    if practice_id not in run.practices:
+        run.practices[practice_id] = db.session.get(Practice, practice_id)
+    return practice_id
+
+
+def _post_remittance(run: _Run, r: era835.Remittance, payer_key: tuple[str, str]) -> Remittance | None:
+    """Post one transaction; None when the unique constraint refuses it (a duplicate committed meanwhile)."""
+    payer = db.session.scalar(
+        select(Payer).where(
+            Payer.organization_id == run.organization_id, Payer.payer_id.in_({r.payer_id, r.trace_payer_id})
+        )
+    )
+    remittance = Remittance(
+        organization_id=run.organization_id,
+        payer_id=payer.id if payer else None,
+        payer_identifier=payer_key[0][:80],
+        payer_name=r.payer_name[:200],
+        trace_number=payer_key[1][:80],
+        payment_method=r.payment_method[:3],
+        payment_date=r.payment_date,
+        total_paid=r.total_paid,
+        payee_npi=r.payee_npi or None,
+        edi_file_id=run.edi_file.id if run.edi_file else None,
+        transaction_control_number=r.control_number[:9],
+        posted_at=run.now,
+        provider_adjustments=[
+            {"reason": p.reason, "reference": p.reference, "amount": _fmt(p.amount)} for p in r.provider_adjustments
+        ],
+    )
+    db.session.add(remittance)
+    if is_postgres():  # a savepoint, so a duplicate that committed since the pre-check is refused, not raised
+        try:
+            with db.session.begin_nested():
+                db.session.flush()
+        except IntegrityError:
+            return None
+    else:  # pysqlite's savepoints are not transactional; SQLite serializes writers, so the pre-check holds
+        db.session.flush()
+    claims = _load_claims(run.organization_id, list({clp.claim_id for clp in r.claims}))
+    for claim in claims.values():
+        if claim.practice_id not in run.practices:
+            run.practices[claim.practice_id] = db.session.get(Practice, claim.practice_id)
+    payers = {
+        p.id: p for p in db.session.scalars(select(Payer).where(Payer.id.in_({c.payer_id for c in claims.values()})))
+    }
+    patient_ids = list({c.patient_id for c in claims.values()})
+    coverages: dict[int, list[Coverage]] = defaultdict(list)
+    for chunk in _chunks(patient_ids):
+        query = select(Coverage).where(Coverage.patient_id.in_(chunk), Coverage.priority == CoveragePriority.SECONDARY)
+        for coverage in db.session.scalars(query):
+            coverages[coverage.patient_id].append(coverage)
+    rows = [
+        {
+            "remittance_id": remittance.id,
+            "claim_id": claims[clp.claim_id].id if clp.claim_id in claims else None,
+            "account_number": clp.claim_id[:38],
+            "status_code": clp.status[:2],
+            "charge": clp.charge,
+            "paid": clp.paid,
+            "patient_responsibility": clp.patient_responsibility,
+            "payer_claim_number": clp.payer_claim_number or None,
+            "is_reversal": clp.is_reversal,
+            "remarks": list(clp.remarks),
+        }
+        for clp in r.claims
+    ]
+    ids = db.session.scalars(insert(ClaimPayment).returning(ClaimPayment.id, sort_by_parameter_order=True), rows).all()
+    adjustments: list[dict[str, Any]] = []
+    last_original = {clp.claim_id: i for i, clp in enumerate(r.claims) if not clp.is_reversal}
+    for index, (clp, payment_id) in enumerate(zip(r.claims, ids, strict=True)):
+        claim = claims.get(clp.claim_id)
+        if claim is None:
+            remittance.claims_unmatched += 1
+            _queue_item(
+                run,
+                _fallback_practice(run),
+                "posting_exception",
+                f"remit:{remittance.id}:unmatched:{clp.claim_id}"[:120],
+                f"835 trace {remittance.trace_number}: CLP01 {clp.claim_id} matches no claim of ours "
+                f"(paid {_fmt(clp.paid)})",
+                claim_payment_id=payment_id,
+                edi_file_id=run.edi_file.id if run.edi_file else None,
+            )
+            continue
+        remittance.claims_posted += 1
+        corrected = clp.is_reversal and last_original.get(clp.claim_id, -1) > index
+        payer = payers[claim.payer_id]
+        _post_claim(run, remittance, clp, claim, payment_id, payer, coverages, adjustments, corrected)
+    if adjustments:
+        db.session.execute(insert(PaymentAdjustment), adjustments)
+    run.problems.extend(f"835 trace {remittance.trace_number}: {problem}" for problem in r.problems)
+    return remittance
+
+
+def _refuse_unbalanced(run: _Run, r: era835.Remittance) -> None:
+    what = f"835 transaction {r.control_number} (trace {r.trace_number})"
+    problems = "; ".join(r.problems)
+    if run.edi_file is None:
+        raise ValidationFailed(f"{what} does not balance, nothing was posted: {problems}")
+    run.problems.append(f"{what} does not balance, not posted: {problems}")
+    _queue_item(
+        run,
+        _fallback_practice(run),
+        "posting_exception",
+        f"edi:{run.edi_file.id}:unbalanced:{r.control_number}:{r.trace_number}"[:120],
+        f"{what} does not balance, not posted: {problems}"[:2000],
+        edi_file_id=run.edi_file.id,
+        evidence={"problems": list(r.problems)},
+    )
+
+
+@service
+def post_835(
+    *, organization_id: int, text: str, now: datetime, edi_file_id: int | None = None, source: str = "835 posting"
+) -> PostingResult:
+    """Post every transaction of an 835 file in one transaction: duplicates (payer + trace) and unbalanced
+    transactions are refused and reported; posting the same file twice posts it once."""
+    try:
+        remittances = parse_835(text)
+    except X12Error as error:
+        raise ValidationFailed(f"835: {error}") from None
+    edi_file = None
+    if edi_file_id is not None:
+        edi_file = db.session.get(EdiFile, edi_file_id)
+        if edi_file is None or edi_file.organization_id != organization_id:
+            raise ValidationFailed(f"EDI file {edi_file_id} does not exist in this organization")
+    run = _Run(organization_id=organization_id, now=now, source=source, edi_file=edi_file)
+    refused: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    posted = claims_posted = claims_unmatched = 0
+    for r in remittances:
+        key = duplicate_key(r)
+        known = db.session.scalar(
+            select(Remittance.id).where(
+                Remittance.organization_id == organization_id,
+                Remittance.payer_identifier == key[0][:80],
+                Remittance.trace_number == key[1][:80],
+            )
+        )
+        if key in seen or known is not None:
+            refused.append(key)
+            continue
+        seen.add(key)
+        if not r.balanced:
+            _refuse_unbalanced(run, r)
+            continue
+        remittance = _post_remittance(run, r, key)
+        if remittance is None:
+            refused.append(key)
+            continue
+        posted += 1
+        claims_posted += remittance.claims_posted
+        claims_unmatched += remittance.claims_unmatched
+    db.session.flush()
+    _write_items(run)
+    if run.ledger:
+        db.session.execute(insert(LedgerEntry), run.ledger)
+    if run.logs:
+        db.session.execute(insert(Interaction), run.logs)
+    db.session.commit()
+    return PostingResult(
+        remittances_posted=posted,
+        duplicates_refused=refused,
+        claims_posted=claims_posted,
+        claims_unmatched=claims_unmatched,
+        denial_items=run.denial_items,
+        exception_items=run.exception_items,
+        problems=run.problems,
+    )
