@@ -133,7 +133,7 @@ def test_the_sandbox_answers_an_837p_at_once_and_deterministically(ctx, tmp_path
     )
     names = {file.filename for file in sandbox.fetch(practice=practice)}
     remitted = [c for c in claims if sx.scenario_for(c.account_number) not in ("rejected", "no_response")]
-    assert names == {"999-000000001.x12", "277CA-000000001.x12"} | ({"835-000000001.x12"} if remitted else set())
+    assert names == {"000000001-1-999.x12", "000000001-2-277CA.x12"} | ({"000000001-3-835.x12"} if remitted else set())
     sent = (sandbox.folder(practice, "sent") / result.files[0].filename).read_text(encoding="ascii")
     again = Sandbox(tmp_path / "again")
     again.send(practice=practice, filename=result.files[0].filename, content=sent, now=NOW)

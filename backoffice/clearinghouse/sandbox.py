@@ -54,7 +54,8 @@ class Sandbox:
         return self.root / practice.slug / name
 
     def send(self, *, practice: Practice, filename: str, content: str, now: datetime) -> None:
-        """Keep the 837P (or 270) and drop the payer's answers into the inbox straight away."""
+        """Keep the 837P (or 270) and drop the payer's answers into the inbox straight away, named
+        ``<ISA13>-<n>-<kind>.x12`` so that reading the inbox in name order reads them in the order they came."""
         from backoffice.clearinghouse import sandbox_x12 as sx
 
         write_atomically(self.folder(practice, "sent"), filename, content)
@@ -65,18 +66,20 @@ class Sandbox:
         isa = sent.interchange_control_number
         control = int(isa)
         inbox = self.folder(practice, "inbox")
-        write_atomically(inbox, f"999-{isa}.x12", sx.respond_999(sent, now=now, control_number=control))
-        write_atomically(inbox, f"277CA-{isa}.x12", sx.respond_277ca(sent, scenarios, now=now, control_number=control))
+        write_atomically(inbox, f"{isa}-1-999.x12", sx.respond_999(sent, now=now, control_number=control))
+        write_atomically(
+            inbox, f"{isa}-2-277CA.x12", sx.respond_277ca(sent, scenarios, now=now, control_number=control)
+        )
         remit = sx.remit_835(sent, scenarios, now=now, control_number=control)
         if remit is not None:
-            write_atomically(inbox, f"835-{isa}.x12", remit)
+            write_atomically(inbox, f"{isa}-3-835.x12", remit)
 
     def retract(self, *, practice: Practice, filename: str) -> None:
         """Forget a file whose records did not commit, with the answers it produced."""
         (self.folder(practice, "sent") / filename).unlink(missing_ok=True)
         isa = filename.rsplit("-", 1)[-1].split(".")[0]
-        for kind in ("999", "277CA", "835"):
-            (self.folder(practice, "inbox") / f"{kind}-{isa}.x12").unlink(missing_ok=True)
+        for name in ("1-999", "2-277CA", "3-835"):
+            (self.folder(practice, "inbox") / f"{isa}-{name}.x12").unlink(missing_ok=True)
 
     def fetch(self, *, practice: Practice) -> list[InboundFile]:
         """The answers waiting in the sandbox inbox."""

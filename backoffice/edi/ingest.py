@@ -1,0 +1,178 @@
+"""Ingest: an inbound EDI file is recorded once (the same bytes again are a duplicate and post nothing), its
+kind read from the envelopes, and handed to the posting service for that kind. A file that cannot be read or
+posted is recorded as failed with the error (errors name segments, never patients) and a posting_exception item."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from backoffice.edi import x12
+from backoffice.edi.models import EdiFile
+from backoffice.errors import ServiceError, ValidationFailed
+from backoffice.extensions import db
+from backoffice.orgs.models import Practice
+from backoffice.work.rules import ExceptionKind
+from backoffice.work.services import add_item
+
+log = logging.getLogger(__name__)
+
+# kind → (module, function); imported when a file of that kind arrives. Every poster takes
+# (organization_id=, text=, now=, edi_file_id=) and owns its commit.
+POSTERS = {
+    "835": ("backoffice.remits.services", "post_835"),
+    "999": ("backoffice.edi.ack_posting", "post_999"),
+    "277CA": ("backoffice.edi.ack_posting", "post_277ca"),
+    "277": ("backoffice.edi.status_posting", "post_277"),
+    "271": ("backoffice.edi.benefits_posting", "record_271"),
+}
+FINISHED = ("processed", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    edi_file: EdiFile
+    duplicate: bool  # the same bytes were ingested before: nothing was posted this time
+
+
+@dataclass
+class IngestSummary:
+    # practice slug → "<kind> <status>" → files ("835 processed": 2, "999 duplicate": 1, ...)
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # practices whose adapter could not be used, and why
+
+
+def detect_kind(text: str) -> tuple[str, str | None]:
+    """(kind, ISA13) of a file: ST01, a 277 told apart by GS08 (X214 → 277CA, X212 → 277); X12Error if unreadable."""
+    for interchange, group, transaction in x12.transactions(text):
+        kind = transaction.kind
+        if kind == "277":
+            version = group.gs[8] if group.gs is not None else ""
+            kind = "277CA" if "X214" in version else "277"
+        isa13 = interchange.isa[13].strip() if interchange.isa is not None else None
+        return kind, isa13 or None
+    raise x12.X12Error("no transaction set (ST) in the file")
+
+
+def ingest_file(
+    *, organization_id: int, practice_id: int | None, filename: str, content: str, now: datetime
+) -> EdiFile:
+    """Record and post one inbound file; the same bytes twice return the first file's row and post nothing."""
+    return receive_file(
+        organization_id=organization_id, practice_id=practice_id, filename=filename, content=content, now=now
+    ).edi_file
+
+
+def receive_file(
+    *, organization_id: int, practice_id: int | None, filename: str, content: str, now: datetime
+) -> Received:
+    """``ingest_file`` that also says whether the file was a duplicate."""
+    digest = hashlib.sha256(content.encode("utf-8", errors="replace")).hexdigest()
+    edi_file = db.session.scalar(
+        select(EdiFile).where(
+            EdiFile.organization_id == organization_id, EdiFile.direction == "inbound", EdiFile.sha256 == digest
+        )
+    )
+    if edi_file is not None and edi_file.status in FINISHED:
+        log.info("inbound %s (EDI file %d) was ingested before: refused as a duplicate", filename, edi_file.id)
+        return Received(edi_file, True)
+    try:
+        kind, isa13 = detect_kind(content)
+        problem = None if kind in POSTERS else f"ST01 {kind}: not a file we read (835, 999, 277CA, 277, 271)"
+    except x12.X12Error as error:
+        kind, isa13, problem = "unknown", None, str(error)
+    if edi_file is None:  # a file interrupted mid-posting keeps its row and is posted again
+        edi_file = EdiFile(
+            organization_id=organization_id, practice_id=practice_id, direction="inbound", kind=kind[:8],
+            filename=filename[:255], sha256=digest, interchange_control_number=(isa13 or "")[:9] or None,
+            status="received", summary={}, problems=[], created_at=now,
+        )  # fmt: skip
+        db.session.add(edi_file)
+        db.session.commit()
+    file_id = edi_file.id
+    if problem is None:
+        module, name = POSTERS[kind]
+        try:
+            poster = getattr(importlib.import_module(module), name)
+            result = poster(organization_id=organization_id, text=content, now=now, edi_file_id=file_id)
+        except (ServiceError, ValueError, ImportError, AttributeError) as error:
+            db.session.rollback()
+            problem = f"{kind}: {error}" if not str(error).startswith(kind) else str(error)
+        else:
+            edi_file = db.session.get(EdiFile, file_id)
+            edi_file.status, edi_file.processed_at = "processed", now
+            edi_file.summary = {**(edi_file.summary or {}), **_summary(result)}
+            edi_file.problems = list(getattr(result, "problems", None) or edi_file.problems or [])
+            db.session.commit()
+            return Received(edi_file, False)
+    _fail(db.session.get(EdiFile, file_id), problem, now)
+    return Received(db.session.get(EdiFile, file_id), False)
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    """Counts from a posting result: numbers as they are, lists as their length (they may be long)."""
+    if not dataclasses.is_dataclass(result):
+        return {}
+    out: dict[str, Any] = {}
+    for item in dataclasses.fields(result):
+        value = getattr(result, item.name)
+        if item.name == "problems":
+            continue
+        if isinstance(value, bool | int | str) or value is None:
+            out[item.name] = value
+        elif isinstance(value, list | tuple | set | dict):
+            out[item.name] = len(value)
+    return out
+
+
+def _fail(edi_file: EdiFile, problem: str, now: datetime) -> None:
+    edi_file.status, edi_file.processed_at = "failed", now
+    edi_file.problems = [problem]
+    practice_id = edi_file.practice_id or db.session.scalar(
+        select(Practice.id).where(Practice.organization_id == edi_file.organization_id).order_by(Practice.id)
+    )
+    if practice_id is not None:
+        add_item(
+            practice_id=practice_id, kind=str(ExceptionKind.POSTING_EXCEPTION), now=now, edi_file_id=edi_file.id,
+            reason=f"{edi_file.kind} file {edi_file.filename} could not be posted: {problem}"[:500],
+            dedupe_key=f"edi-file-{edi_file.id}", evidence={"edi_file_id": edi_file.id, "problem": problem},
+            source="edi ingest",
+        )  # fmt: skip
+    db.session.commit()
+    log.warning("inbound EDI file %d (%s) failed: %s", edi_file.id, edi_file.kind, problem)
+
+
+def ingest_all(*, now: datetime) -> IngestSummary:
+    """Read every active practice's clearinghouse inbox: each file is ingested, then moved to processed/ or
+    failed/ (a duplicate counts as processed)."""
+    from backoffice.clearinghouse.base import clearinghouse_for
+
+    settings = current_app.config["BACKOFFICE_SETTINGS"]
+    summary = IngestSummary()
+    practices = db.session.scalars(select(Practice).where(Practice.active.is_(True)).order_by(Practice.id)).all()
+    for practice in practices:
+        counts = summary.counts.setdefault(practice.slug, Counter())
+        try:
+            adapter = clearinghouse_for(practice, settings)
+            files = adapter.fetch(practice=practice)
+        except (ValidationFailed, OSError) as error:
+            summary.errors.append(f"practice {practice.slug}: {error}")
+            continue
+        for file in files:
+            received = receive_file(
+                organization_id=practice.organization_id, practice_id=practice.id, filename=file.filename,
+                content=file.content, now=now,
+            )  # fmt: skip
+            status = "duplicate" if received.duplicate else received.edi_file.status
+            counts[f"{received.edi_file.kind} {status}"] += 1
+            adapter.done(practice=practice, file=file, ok=status != "failed")
+    return summary
