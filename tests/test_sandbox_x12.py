@@ -171,6 +171,8 @@ def test_a_secondary_claim_keeps_its_own_payer_not_the_prior_one() -> None:
         ("HL*2*1*22*0~", "", "CLM outside a subscriber or patient"),
         ("ST*837*0041*", "ST*835*0041*", "ST01 is '835', not 837"),
         ("GS*HC*", "GS*HP*", "GS01 is 'HP', not HC"),
+        ("NM1*PR*2*EXAMPLE HEALTH PLAN*****PI*PAYER01~", "", "(CLM): claim 'PCN1' comes without its payer"),
+        ("DTP*472*D8*20260316", "DTP*472*D8*20260231", "(DTP): DTP03 is not a CCYYMMDD date"),
     ],
 )
 def test_an_unreadable_837_raises_naming_the_segment_without_patient_data(old: str, new: str, expected: str) -> None:
@@ -179,6 +181,15 @@ def test_an_unreadable_837_raises_naming_the_segment_without_patient_data(old: s
     with pytest.raises(x12.X12Error, match=expected.replace("(", r"\(").replace(")", r"\)")) as caught:
         sx.read_837(text.replace(old, new, 1))
     assert "MEM123456" not in str(caught.value) and "DOE" not in str(caught.value)
+
+
+def test_read_837_reads_the_shared_golden_claim() -> None:
+    golden = Path(__file__).resolve().parents[2] / "shared" / "x12" / "samples" / "golden" / "handmade_837p_90834.txt"
+    if not golden.exists():
+        pytest.skip("shared X12 samples are not available")
+    sent = sx.read_837(golden.read_text(encoding="ascii"))
+    assert len(sent.claims) == 1 and [x.code for x in sent.claims[0].lines] == ["90834"]
+    assert sent.claims[0].charge == sum(x.charge for x in sent.claims[0].lines)
 
 
 def test_read_837_refuses_other_files() -> None:

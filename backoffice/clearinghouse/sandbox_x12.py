@@ -72,15 +72,14 @@ def _decimal(seg: x12.Segment, n: int, what: str) -> Decimal:
     return value
 
 
-def _date(seg: x12.Segment, n: int) -> date:
-    value = seg[n]
-    try:
-        return datetime.strptime(value, "%Y%m%d").date() if len(value) == 8 else _bad_date(seg, n)
-    except ValueError:
-        return _bad_date(seg, n)
-
-
-def _bad_date(seg: x12.Segment, n: int) -> date:
+def _date(seg: x12.Segment, n: int, value: str | None = None) -> date:
+    """Element ``n`` (or ``value`` taken from it) as a CCYYMMDD date."""
+    raw = seg[n] if value is None else value
+    if len(raw) == 8 and raw.isdigit():
+        try:
+            return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
+        except ValueError:
+            pass
     raise X12Error(f"{seg}: {seg.id}{n:02d} is not a CCYYMMDD date")
 
 
@@ -130,6 +129,13 @@ def _read_transaction(txn: x12.Transaction) -> list[SentClaim]:
                 raise X12Error(f"{seg}: CLM outside a subscriber or patient (HL 22/23) level")
             if claim is not None:
                 claims.append(claim.build())
+            for key, what in (
+                ("npi", "billing provider (2010AA NM1*85)"),
+                ("member", "subscriber (2010BA NM1*IL)"),
+                ("payer_id", "payer (2010BB NM1*PR)"),
+            ):
+                if not party.get(key):
+                    raise X12Error(f"{seg}: claim {seg[1]!r} comes without its {what} identifier")
             claim = _ClaimReader(seg, party, txn.st[2])
         elif claim is None:
             if seg.id == "NM1" and seg[1] == "85" and level == "20":
@@ -157,7 +163,7 @@ def _read_transaction(txn: x12.Transaction) -> list[SentClaim]:
         elif seg.id == "DTP" and seg[1] == "472" and claim.lines and not claim.in_2300:
             line = claim.lines[-1]
             if line["date"] is None:
-                line["date"] = _date(seg, 3) if seg[2] == "D8" else _date_range_start(seg)
+                line["date"] = _date(seg, 3, seg[3].partition("-")[0])
         elif seg.id == "REF" and seg[1] == "6R" and claim.lines:
             claim.lines[-1]["ref"] = seg[2]
         elif seg.id == "REF" and seg[1] == "F8" and claim.in_2300:
@@ -167,13 +173,6 @@ def _read_transaction(txn: x12.Transaction) -> list[SentClaim]:
     if claim is not None:
         claims.append(claim.build())
     return claims
-
-
-def _date_range_start(seg: x12.Segment) -> date:
-    start = seg[3].partition("-")[0]
-    if len(start) != 8 or not start.isdigit():
-        raise X12Error(f"{seg}: {seg.id}03 is not a CCYYMMDD date")
-    return _date(x12.Segment(seg.id, (seg[1], seg[2], start), seg.position, seg.separators), 3)
 
 
 def read_837(text_837: str) -> Sent837:
