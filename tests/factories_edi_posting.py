@@ -92,3 +92,13 @@ def make_submission(claim: Claim, *, group: str = "41", transaction: str = "0001
     db.session.add(submission)
     db.session.commit()
     return submission
+
+
+def x277(*claims: list[str], inquiry: list[str] | None = None) -> str:
+    """A 277 claim status response with one subscriber-level HL per claim: ["TRN*2*ACCOUNT", "STC*…", …]."""
+    body = ["BHT*0010*08*R0001*20261122*1200*DG", "HL*1**20*1", "NM1*PR*2*ACME HEALTH*****PI*12345",
+            "HL*2*1*21*1", "NM1*41*2*SUBMITTER*****46*ETIN", *(inquiry or []), "HL*3*2*19*1",
+            "NM1*1P*2*PRACTICE*****XX*1234567893"]  # fmt: skip
+    for n, segments in enumerate(claims, start=4):
+        body += [f"HL*{n}*3*22*0", "NM1*IL*1*DOE*JANE****MI*MEMBER123", *segments]
+    return interchange("GS*HN*PAYER*SUBMITTER*20261122*1200*7*X*005010X212", "277", body, "005010X212")

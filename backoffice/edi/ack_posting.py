@@ -187,7 +187,12 @@ def reject_claim(
 ) -> str:
     """Reject the claim's current version and open its fix_rejection item (once per claim and version).
     Returns "rejected", "unchanged" (already rejected for this version) or "conflict" (a state it cannot leave)."""
-    if submission is not None and submission.ack_status == "rejected" and claim.status != ClaimStatus.SUBMITTED:
+    already = submission is None or submission.ack_status == "rejected"
+    if (
+        already
+        and claim.status != ClaimStatus.SUBMITTED
+        and (submission is not None or claim.status == ClaimStatus.REJECTED)
+    ):
         return "unchanged"
     stale = submission is not None and submission.claim_version != claim.version
     if submission is not None:
