@@ -167,7 +167,7 @@ def code_command(path: Path, as_json: bool, org_slug: str | None) -> None:
 
 @cli.group("edi")
 def edi_group() -> None:
-    """X12 EDI files: read remittances (835), build claims (837P)."""
+    """X12 EDI files: build and submit claims (837P), post remittances (835), ingest clearinghouse inboxes."""
 
 
 @edi_group.command("parse-835")
@@ -245,6 +245,87 @@ def build_837_command(
     target = out_dir / f"{practice.slug}-{_org_today().isoformat()}.837"
     target.write_text(preview.text, encoding="ascii")
     click.echo(f"wrote {target}: {preview.claims} claim(s), {len(preview.skipped)} session(s) skipped")
+
+
+@edi_group.command("export-837")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--org", "--organization", "org_slug", help="Only this organization (default: every organization).")
+@with_appcontext
+def export_837_command(out_dir: Path, org_slug: str | None) -> None:
+    """Write an 837P per practice for every claim ready to submit (scrubbed) into DIR and mark them submitted.
+
+    Control numbers come from the organization's persisted series; a claim version already submitted is
+    never written again."""
+    from backoffice.edi.submission import export_837
+
+    org_id = _organization(org_slug).id if org_slug else None
+    try:
+        result = export_837(out_dir=out_dir, now=utcnow(), organization_id=org_id)
+    except (ServiceError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    for claim_id, why in result.skipped:
+        click.echo(f"skipped claim {claim_id}: {why}", err=True)
+    for sent in result.files:
+        click.echo(
+            f"wrote {out_dir / sent.filename}: {len(sent.claim_ids)} claim(s), ISA13 {sent.interchange_control_number}"
+        )
+    click.echo(
+        f"{len(result.submitted)} claim(s) submitted in {len(result.files)} file(s), {len(result.skipped)} skipped"
+    )
+
+
+@edi_group.command("post-835")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--org", "--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def post_835_command(path: Path, org_slug: str | None) -> None:
+    """Record an 835 as an inbound EDI file and post it; the same file twice is refused (exit code 1)."""
+    from backoffice.edi.ingest import detect_kind, receive_file
+    from backoffice.edi.x12 import X12Error
+
+    org = _organization(org_slug)
+    text = path.read_text(encoding="ascii", errors="replace")
+    try:
+        kind = detect_kind(text)[0]
+    except X12Error as error:
+        raise click.ClickException(f"{path.name}: {error}") from None
+    if kind != "835":
+        raise click.ClickException(f"{path.name}: ST01 is {kind}, not 835 (use `backoffice edi ingest`)")
+    received = receive_file(organization_id=org.id, practice_id=None, filename=path.name, content=text, now=utcnow())
+    edi_file = received.edi_file
+    if received.duplicate:
+        raise click.ClickException(
+            f"{path.name}: already received as EDI file {edi_file.id} ({edi_file.filename}, {edi_file.status}); "
+            "nothing was posted"
+        )
+    if edi_file.status == "failed":
+        raise click.ClickException(f"{path.name}: not posted: {'; '.join(edi_file.problems)}")
+    summary = edi_file.summary or {}
+    click.echo(
+        f"posted {path.name} as EDI file {edi_file.id}: {summary.get('remittances_posted', 0)} remittance(s), "
+        f"{summary.get('claims_posted', 0)} claim(s) posted, {summary.get('claims_unmatched', 0)} unmatched, "
+        f"{summary.get('duplicates_refused', 0)} duplicate remittance(s) refused, "
+        f"{summary.get('denial_items', 0)} denial item(s), {summary.get('exception_items', 0)} exception item(s)"
+    )
+    for problem in edi_file.problems or []:
+        click.echo(f"    {problem}", err=True)
+
+
+@edi_group.command("ingest")
+@with_appcontext
+def ingest_command() -> None:
+    """Read every active practice's clearinghouse inbox and post each file (999, 277CA, 277, 835, 271)."""
+    from backoffice.edi.ingest import ingest_all
+
+    summary = ingest_all(now=utcnow())
+    for error in summary.errors:
+        click.echo(f"skipped {error}", err=True)
+    total = 0
+    for slug, counts in summary.counts.items():
+        for label, count in sorted(counts.items()):
+            click.echo(f"{slug}: {count} {label}")
+            total += count
+    click.echo(f"{total} file(s) read from {len(summary.counts)} practice inbox(es)")
 
 
 @cli.command("rules-doc")

@@ -31,3 +31,73 @@ def test_parse_835_reports_an_unreadable_file_by_segment(runner, tmp_path) -> No
     result = runner.invoke(cli, ["edi", "parse-835", str(bad)])
     assert result.exit_code == 1
     assert "bad.835:" in result.output and "ISA" in result.output
+
+
+# ---- export-837, post-835, ingest ------------------------------------------------------------------------------
+
+
+def test_export_837_writes_the_ready_claims_and_marks_them_submitted(app, runner, tmp_path) -> None:  # noqa: ANN001
+    from backoffice.claims.models import Claim
+    from backoffice.extensions import db
+    from tests.factories_submission import edi_setup, scrubbed_claim
+
+    with app.app_context():
+        org, practice, provider, payer = edi_setup()
+        claim_id = scrubbed_claim(practice, provider, payer).id
+        slug = org.slug
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["edi", "export-837", "--out", str(out), "--org", slug])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out / f'837P-{practice.slug}-000000001.x12'}: 1 claim(s), ISA13 000000001" in result.output
+    assert "1 claim(s) submitted in 1 file(s), 0 skipped" in result.output
+    with app.app_context():
+        assert db.session.get(Claim, claim_id).status == "submitted"
+    again = runner.invoke(cli, ["edi", "export-837", "--out", str(out)])
+    assert "0 claim(s) submitted in 0 file(s)" in again.output
+    assert len(list(out.iterdir())) == 1
+
+
+@pytest.mark.skipif(not GOLDEN.is_dir(), reason="shared/x12/samples is not beside the repository")
+def test_post_835_records_the_file_posts_it_and_refuses_it_twice(app, runner) -> None:  # noqa: ANN001
+    from backoffice.edi.models import EdiFile
+    from backoffice.extensions import db
+    from tests.factories_submission import edi_setup
+
+    with app.app_context():
+        edi_setup()
+    path = str(GOLDEN / "handmade_835_mental_health.txt")
+    first = runner.invoke(cli, ["edi", "post-835", path])
+    assert first.exit_code == 0, first.output
+    assert "posted handmade_835_mental_health.txt as EDI file 1: 1 remittance(s)" in first.output
+    second = runner.invoke(cli, ["edi", "post-835", path])
+    assert second.exit_code == 1
+    assert "already received as EDI file 1" in second.output and "nothing was posted" in second.output
+    with app.app_context():
+        (edi_file,) = db.session.query(EdiFile).all()
+        assert (edi_file.direction, edi_file.kind, edi_file.status) == ("inbound", "835", "processed")
+
+
+def test_post_835_refuses_another_kind_of_file(app, runner) -> None:  # noqa: ANN001
+    from tests.factories_submission import edi_setup
+
+    with app.app_context():
+        edi_setup()
+    ack = GOLDEN.parent / "999" / "ims__x12_999_accepted.txt"
+    result = runner.invoke(cli, ["edi", "post-835", str(ack)])
+    assert result.exit_code == 1
+    assert "ST01 is 999, not 835" in result.output
+
+
+def test_ingest_reads_every_practice_inbox_and_prints_counts(app, runner) -> None:  # noqa: ANN001
+    from backoffice.edi.submission import submit_claims
+    from tests.factories_submission import NOW, edi_setup, scrubbed_claim
+
+    with app.app_context():
+        org, practice, provider, payer = edi_setup()
+        claim = scrubbed_claim(practice, provider, payer, account_number="CLI-INGEST-1")
+        submit_claims(organization_id=org.id, claim_ids=[claim.id], now=NOW, source="test")
+    result = runner.invoke(cli, ["edi", "ingest"])
+    assert result.exit_code == 0, result.output
+    assert f"{practice.slug}: 1 999 processed" in result.output
+    assert f"{practice.slug}: 1 277CA processed" in result.output
+    assert "file(s) read from 1 practice inbox(es)" in result.output
