@@ -81,14 +81,19 @@ class History:
         self.verified: dict[int, datetime] = {}  # patient -> last eligibility check
         self.refs = itertools.count(1001)
 
-    def replay(self, plans: list[Plan]) -> None:
-        """Work every session in arrival order, then this morning's activity."""
-        for plan in sorted(plans, key=lambda p: (p.session.received_at, p.session.id)):
-            self._session(plan)
+    def replay(self, plans: list[Plan], *, live: int = 0) -> None:
+        """Work every session in arrival order, then this morning's activity. ``live`` sessions, spread evenly over
+        the window, are left unplanned: the running demo's intake flow plans them and the workers automate them."""
+        ordered = sorted(plans, key=lambda p: (p.session.received_at, p.session.id))
+        left = {id(plan) for plan in ordered[:: max(len(ordered) // live, 1)][:live]} if live else set()
+        for plan in ordered:
+            if id(plan) not in left:
+                self._session(plan)
         self._today()
 
     def _session(self, plan: Plan) -> None:
         session = plan.session
+        session.planned_at = session.received_at
         chain = work.create_chain(session=session, kinds=plan.kinds, now=session.received_at)
         at: datetime | None = session.received_at
         for item in chain:

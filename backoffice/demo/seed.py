@@ -29,6 +29,9 @@ from backoffice.work.rules import chain_kinds
 DEMO_ORG_SLUG = "summit-billing"
 DEMO_LOGINS = [(f"{login}@summit.example", f"{login}-demo-2026", role) for login, _, role, _, _ in data.STAFF]
 WINDOW_DAYS = 60
+# The newest sessions stay unplanned in the seed: when the demo runs, the intake flow plans them and the workers
+# push them through the Sandbox payer, so a visitor sees items completed by automation.
+LIVE_SESSIONS = 30
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         org_id = _reference_rows(rng, now)
         plans = _clinical_rows(rng, now)
         db.session.commit()
-        History(rng, now, _staff(org_id, now)).replay(plans)
+        History(rng, now, _staff(org_id, now)).replay(plans, live=LIVE_SESSIONS)
     return _summary()
 
 
