@@ -565,6 +565,68 @@ def _gunicorn(app: Flask, host: str, port: int, web_workers: int) -> None:
     _Server().run()
 
 
+@cli.group("flows")
+def flows_group() -> None:
+    """Prefect flows: intake planning and the scheduled sweeps (README: Flows)."""
+
+
+@flows_group.command("list")
+def flows_list() -> None:
+    """Print every flow with its schedule."""
+    from flows.registry import FLOWS
+
+    for spec in FLOWS.values():
+        click.echo(f"{spec.name:<22} {spec.schedule}")
+
+
+@flows_group.command("run")
+@click.argument("name")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A flow parameter (JSON or text).")
+def flows_run(name: str, params: tuple[str, ...]) -> None:
+    """Run one flow now (starts a local Prefect server unless PREFECT_API_URL is set); prints its result."""
+    import json
+
+    from flows import registry
+
+    try:
+        spec = registry.get(name)
+    except KeyError as error:
+        raise click.UsageError(str(error.args[0])) from None
+    parameters = {}
+    for param in params:
+        key, sep, value = param.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--param {param!r}: expected KEY=VALUE")
+        try:
+            parameters[key] = json.loads(value)
+        except ValueError:
+            parameters[key] = value
+    from flows.runtime import local_server, prefect_env
+
+    prefect_env(current_app.instance_path)
+    _exit_cleanly_on_signals()
+    with local_server():
+        result = spec.load()(**parameters)
+    click.echo(json.dumps(result, default=str, sort_keys=True))
+
+
+@flows_group.command("serve")
+def flows_serve() -> None:
+    """Serve every flow on its schedule until stopped (starts a local Prefect server unless PREFECT_API_URL
+    is set)."""
+    from flows.runtime import local_server, prefect_env
+
+    prefect_env(current_app.instance_path)
+    _exit_cleanly_on_signals()
+    with local_server() as api_url:
+        from prefect import serve as prefect_serve
+
+        from flows.registry import FLOWS, deployments
+
+        click.echo(f"serving {len(FLOWS)} flows against {api_url}; Ctrl+C stops")
+        prefect_serve(*deployments(), print_starting_message=False)
+
+
 def main() -> None:
     cli(prog_name="backoffice")
 

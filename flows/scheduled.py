@@ -1,0 +1,88 @@
+"""Thin flows around the scheduled sweeps: each runs one ``backoffice`` service in a task inside the flow
+run's app context and returns its summary. Import after ``flows.runtime.prefect_env``."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.runtime import current_flow_app, flow_app
+
+SWEEPS = "backoffice.work.sweeps"
+INGEST = "backoffice.edi.ingest"
+
+
+def as_summary(result: Any) -> Any:
+    """A service's return value as JSON-friendly data (dataclasses and mappings by value, else text)."""
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    if isinstance(result, dict | list | int | float | str | bool) or result is None:
+        return result
+    return str(result)
+
+
+def call_service(module: str, name: str) -> Any:
+    """Run ``module.name(now=utcnow())`` inside the current flow app's context (services are imported
+    lazily: importing the flows loads no application code)."""
+    from backoffice.clock import utcnow  # noqa: PLC0415
+
+    service = getattr(importlib.import_module(module), name)
+    with current_flow_app().app_context():
+        return as_summary(service(now=utcnow()))
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def run_service(module: str, name: str) -> Any:
+    """Task: one service call."""
+    return call_service(module, name)
+
+
+def _run(module: str, name: str) -> Any:
+    with flow_app():
+        return run_service(module, name)
+
+
+@flow(name="inbox", persist_result=False)
+def inbox() -> Any:
+    """Pick up and ingest every file the clearinghouses left in the practices' inboxes."""
+    return _run(INGEST, "ingest_all")
+
+
+@flow(name="sla-sweep", persist_result=False)
+def sla_sweep() -> Any:
+    """Flag items past or near their SLA."""
+    return _run(SWEEPS, "sweep_sla")
+
+
+@flow(name="requeue-sweeper", persist_result=False)
+def requeue_sweeper() -> Any:
+    """Enqueue again the automated ready items whose jobs were lost."""
+    return _run(SWEEPS, "requeue_orphaned_items")
+
+
+@flow(name="follow-ups", persist_result=False)
+def follow_ups() -> Any:
+    """Open follow-ups for claims whose response is overdue."""
+    return _run(SWEEPS, "generate_follow_ups")
+
+
+@flow(name="timely-filing", persist_result=False)
+def timely_filing() -> Any:
+    """Warn about claims close to their payer's filing limit."""
+    return _run(SWEEPS, "guard_timely_filing")
+
+
+@flow(name="authorization-watch", persist_result=False)
+def authorization_watch() -> Any:
+    """Open re-authorization items for authorizations running out of units or dates."""
+    return _run(SWEEPS, "watch_authorizations")
+
+
+@flow(name="kpi-snapshot", persist_result=False)
+def kpi_snapshot() -> Any:
+    """Take the nightly KPI snapshot of every practice."""
+    return _run(SWEEPS, "snapshot_kpis")

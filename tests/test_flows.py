@@ -1,0 +1,125 @@
+"""The flows: their logic as plain functions, the registry and CLI, and the intake flow once end to end under
+Prefect's test harness (one session-scoped harness: it takes ~15 s to start)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from flows.runtime import app_factory, flow_app, prefect_env
+
+prefect_env(tempfile.mkdtemp(prefix="backoffice-test-prefect-"))  # before anything imports prefect
+
+from backoffice.cli import cli  # noqa: E402
+from backoffice.extensions import db  # noqa: E402
+from backoffice.work.models import WorkItem  # noqa: E402
+from flows import intake as intake_flow  # noqa: E402
+from flows import registry, scheduled  # noqa: E402
+from tests.factories import NOW, make_org, make_patient, make_payer, make_practice, make_provider, make_session  # noqa: E402
+
+
+def new_sessions(count: int) -> list[int]:
+    org = make_org()
+    practice = make_practice(org)
+    payer = make_payer(org)
+    provider = make_provider(practice)
+    return [make_session(practice, provider, make_patient(practice, payer)).id for _ in range(count)]
+
+
+def item_count() -> int:
+    return db.session.scalar(select(func.count(WorkItem.id)))
+
+
+def test_prefect_is_kept_offline_and_under_its_own_home() -> None:
+    env = prefect_env("/nonexistent-is-not-used-when-already-set")
+    assert env["DO_NOT_TRACK"] == "1" and env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert os.environ["PREFECT_HOME"].startswith(tempfile.gettempdir())
+
+
+def test_run_intake_plans_every_new_session_in_batches_and_nothing_twice(ctx, redis_conn) -> None:  # noqa: ANN001
+    ids = new_sessions(5)
+    assert intake_flow.pending_batches_in(ctx, batch_size=2) == [ids[:2], ids[2:4], ids[4:]]
+    first = intake_flow.run_intake(ctx, batch_size=2, now=NOW)
+    assert (first["batches"], first["planned"], first["items"]) == (3, 5, 25)
+    assert first["by_kind"] == {"audit": 5, "enter_charge": 5, "follow_up": 5, "submit": 5, "verify_benefits": 5}
+    assert first["enqueued"] == 5
+    again = intake_flow.run_intake(ctx, batch_size=2, now=NOW + timedelta(minutes=1))
+    assert (again["batches"], again["planned"], again["items"]) == (0, 0, 0)
+    assert item_count() == 25
+
+
+def test_limit_takes_the_oldest_sessions_first(ctx, redis_conn) -> None:  # noqa: ANN001
+    ids = new_sessions(3)
+    summary = intake_flow.run_intake(ctx, batch_size=10, limit=2, now=NOW)
+    assert summary["planned"] == 2
+    assert intake_flow.pending_batches_in(ctx) == [ids[2:]]
+
+
+def test_a_batch_size_below_one_is_refused(ctx) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match="batch_size"):
+        intake_flow.pending_batches_in(ctx, batch_size=0)
+
+
+@dataclass
+class Stamped:
+    at: str
+
+
+def stamp(*, now: datetime) -> Stamped:
+    """A stand-in service for call_service (the real sweeps are another module's)."""
+    return Stamped(now.isoformat()[:4])
+
+
+def test_scheduled_flows_call_their_service_in_the_flow_app(app) -> None:  # noqa: ANN001
+    with app_factory(lambda: app), flow_app():
+        assert scheduled.call_service("tests.test_flows", "stamp") == {"at": str(datetime.now().year)}
+    assert scheduled.as_summary(3) == 3 and scheduled.as_summary(object()).startswith("<object")
+
+
+def test_every_flow_is_registered_with_its_schedule() -> None:
+    assert registry.get("intake").schedule == "every minute"
+    assert registry.get("inbox").schedule == "every 2 minutes"
+    assert registry.get("sla-sweep").interval == registry.get("requeue-sweeper").interval == timedelta(minutes=5)
+    assert registry.get("follow-ups").cron == "0 * * * *"
+    assert registry.get("timely-filing").schedule == "cron 0 6 * * * (America/New_York)"
+    assert registry.get("authorization-watch").cron == "0 6 * * *"
+    assert registry.get("kpi-snapshot").cron == "0 1 * * *"
+    for spec in registry.FLOWS.values():
+        assert spec.load().name == spec.name
+    with pytest.raises(KeyError, match="no flow 'nope'"):
+        registry.get("nope")
+
+
+def test_flows_list_and_unknown_names_on_the_command_line(runner) -> None:  # noqa: ANN001
+    listed = runner.invoke(cli, ["flows", "list"])
+    assert listed.exit_code == 0 and "kpi-snapshot           cron 0 1 * * *" in listed.output
+    unknown = runner.invoke(cli, ["flows", "run", "nope"])
+    assert unknown.exit_code == 2 and "no flow 'nope'" in unknown.output
+    bad = runner.invoke(cli, ["flows", "run", "intake", "--param", "oops"])
+    assert bad.exit_code == 2 and "expected KEY=VALUE" in bad.output
+
+
+@pytest.fixture(scope="session")
+def harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+def test_the_intake_flow_end_to_end_under_prefect(harness, app, redis_conn) -> None:  # noqa: ANN001
+    with app.app_context():
+        new_sessions(3)
+    with app_factory(lambda: app):
+        first = intake_flow.intake(batch_size=2)
+        second = intake_flow.intake(batch_size=2)
+    assert (first["batches"], first["planned"], first["items"]) == (2, 3, 15)
+    assert (second["batches"], second["planned"], second["items"]) == (0, 0, 0)
+    with app.app_context():
+        assert item_count() == 15
