@@ -139,3 +139,24 @@ def test_the_sandbox_answers_an_837p_at_once_and_deterministically(ctx, tmp_path
     again.send(practice=practice, filename=result.files[0].filename, content=sent, now=NOW)
     for file in sandbox.fetch(practice=practice):
         assert (again.folder(practice, "inbox") / file.filename).read_text(encoding="ascii") == file.content
+
+
+def test_the_sandbox_answers_eligibility_now_with_a_271(ctx) -> None:  # noqa: ANN001
+    org, practice, _, payer = edi_setup()
+    patient = f.make_patient(practice, payer)
+    member = db.session.scalar(select(Coverage.member_id).where(Coverage.patient_id == patient.id))
+    text = clearinghouse_for(practice, _settings()).check_eligibility(
+        practice=practice, questions=[_question(member, payer.payer_id)], now=NOW
+    )
+    assert text is not None and "ST*271*" in text and "*000000001*" in text  # ISA13 from the persisted series
+
+
+def test_file_drop_eligibility_writes_a_270_and_waits_for_the_inbox(ctx, tmp_path) -> None:  # noqa: ANN001
+    org, practice, _, payer = edi_setup(clearinghouse="file_drop", edi_outbox=str(tmp_path / "out"))
+    answer = clearinghouse_for(practice, _settings()).check_eligibility(
+        practice=practice, questions=[_question("M1", payer.payer_id)], now=NOW
+    )
+    assert answer is None
+    (written,) = (tmp_path / "out").iterdir()
+    assert written.name == f"270-{practice.slug}-000000001.x12"
+    assert "ST*270*" in written.read_text(encoding="ascii")
