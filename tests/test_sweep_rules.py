@@ -22,6 +22,7 @@ from backoffice.work.sweep_rules import (
     follow_up_action,
     reauth_due_day,
     reauth_reason,
+    reauthorized,
     sla_breach_note,
     weekly_rate,
 )
@@ -161,6 +162,19 @@ def test_forecast_fires_on_the_end_date_when_units_last_longer() -> None:
 def test_reauth_is_due_lead_time_before_the_forecast_never_before_today() -> None:
     assert reauth_due_day(date(2026, 12, 10), TODAY) == date(2026, 11, 26)
     assert reauth_due_day(date(2026, 11, 25), TODAY) == TODAY
+
+
+def test_a_following_authorization_that_covers_the_gap_means_no_reauth_is_needed() -> None:
+    expires = AuthForecast(date(2026, 11, 30), "expires", 1.0, 0)
+    cpts = ["90837"]
+    assert reauthorized(expires, cpts, [(date(2026, 12, 1), date(2027, 5, 31), ["90837", "90834"])])
+    assert not reauthorized(expires, cpts, [(date(2026, 12, 2), date(2027, 5, 31), cpts)])  # a one-day gap
+    assert not reauthorized(expires, cpts, [(date(2026, 12, 1), date(2027, 5, 31), ["96130"])])  # other service
+    assert reauthorized(expires, [], [(date(2026, 12, 1), date(2027, 5, 31), ["96130"])])
+    assert not reauthorized(expires, cpts, [])
+    runs_out = AuthForecast(date(2026, 12, 2), "runs out", 1.0, 1)
+    assert reauthorized(runs_out, cpts, [(date(2026, 11, 20), date(2027, 3, 31), cpts)])
+    assert not reauthorized(runs_out, cpts, [(date(2026, 11, 20), date(2026, 12, 2), cpts)])
 
 
 def test_reauth_reason_names_the_number_and_the_date() -> None:

@@ -244,7 +244,8 @@ def test_an_authorization_forecast_to_run_out_gets_a_reauthorize_item(world) -> 
     weekly_sessions(world, [date(2026, 10, 21), date(2026, 10, 28), date(2026, 11, 4), date(2026, 11, 11),
                             date(2026, 11, 25)])  # fmt: skip
     weekly_sessions(world, [date(2026, 11, 12), date(2026, 11, 13)], auth_number="OTHER-1")  # another auth's
-    healthy = make_auth(world, number="AUTH-88", authorized=40, used=2)
+    other_patient = f.make_patient(world["practice"], world["payer"])
+    healthy = make_auth(world, number="AUTH-88", authorized=40, used=2, patient_id=other_patient.id)
 
     assert sweeps.watch_authorizations(now=NOW) == {"authorizations_due": 1, "items_created": 1}
 
@@ -270,6 +271,12 @@ def test_an_authorization_near_its_end_date_gets_an_item_due_today(world) -> Non
     auth.end_date = date(2026, 12, 1)
     db.session.commit()
     assert sweeps.watch_authorizations(now=NOW)["items_created"] == 1
+
+
+def test_no_item_when_the_next_authorization_is_already_on_file(world) -> None:
+    make_auth(world, end_date=date(2026, 11, 30), used=0)
+    make_auth(world, number="AUTH-78", start_date=date(2026, 12, 1), end_date=date(2027, 5, 31), used=0)
+    assert sweeps.watch_authorizations(now=NOW) == {"authorizations_due": 0, "items_created": 0}
 
 
 # --- 5. KPI snapshot ---

@@ -137,6 +137,18 @@ def authorization_forecast(
     return forecast if forecast.on <= today + timedelta(days=lead_days) else None
 
 
+def reauthorized(
+    forecast: AuthForecast, cpt_codes: Sequence[str], others: Iterable[tuple[date, date, Sequence[str]]]
+) -> bool:
+    """Whether another authorization ``(start, end, cpts)`` of the same patient and payer already takes over:
+    it covers a CPT of this one (or either lists none) on the first day this one no longer covers."""
+    stops = forecast.on + timedelta(days=1)
+    return any(
+        start <= stops and end >= stops and (not cpt_codes or not cpts or set(cpt_codes) & set(cpts))
+        for start, end, cpts in others
+    )
+
+
 def reauth_due_day(forecast_on: date, today: date, lead_days: int = REAUTH_LEAD_DAYS) -> date:
     """The re-authorization is due ``lead_days`` before the forecast date, never before today."""
     return max(forecast_on - timedelta(days=lead_days), today)

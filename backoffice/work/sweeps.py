@@ -361,6 +361,12 @@ def watch_authorizations(*, now: datetime, lead_days: int = sweep_rules.REAUTH_L
                 Session.date_of_service >= today - timedelta(days=sweep_rules.USAGE_WINDOW_DAYS + 1)),
         ):  # fmt: skip
             sessions[patient_id].append((day, number))
+        patients = {row.Authorization.patient_id for row in batch}
+        others: dict[tuple[int, int], list[Authorization]] = defaultdict(list)
+        for other in db.session.scalars(
+            select(Authorization).where(Authorization.patient_id.in_(patients), Authorization.end_date > today)
+        ):
+            others[(other.patient_id, other.payer_id)].append(other)
         for auth, practice_id, tz in batch:
             local = _local_day(now, tz)
             if auth.end_date < local:
@@ -370,7 +376,9 @@ def watch_authorizations(*, now: datetime, lead_days: int = sweep_rules.REAUTH_L
             forecast = sweep_rules.authorization_forecast(
                 end_date=auth.end_date, remaining=auth.remaining, past_session_days=[d for d in days if d < local],
                 upcoming_days=[d for d in days if d >= local], today=local, lead_days=lead_days)  # fmt: skip
-            if forecast is None:
+            successors = [(o.start_date, o.end_date, o.cpt_codes) for o in others[(auth.patient_id, auth.payer_id)]
+                          if o.id != auth.id]  # fmt: skip
+            if forecast is None or sweep_rules.reauthorized(forecast, auth.cpt_codes, successors):
                 continue
             counts["authorizations_due"] += 1
             due_day = sweep_rules.reauth_due_day(forecast.on, local, lead_days)
