@@ -1,0 +1,279 @@
+"""Recording a 271 eligibility/benefits response as dated benefits checks (billing-rules §8.1).
+
+``benefits_from_271`` is the pure interpretation: it prefers the mental-health service types (MH, then
+A4/A6/A7/A8 and the other behavioral-health types, then the plan-level 30) and never takes another service's
+answer (a pharmacy copay is not the therapy copay). ``record_271`` matches each subscriber/dependent answer to
+its coverage by payer and member ID within the organization and writes one ``BenefitsCheck`` per answer, all or
+nothing. Errors name the 271 trace number, never the member ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from backoffice.edi.ack_posting import inbound_file, parse_or_refuse
+from backoffice.edi.benefits import (
+    ACTIVE_CODES,
+    BEHAVIORAL_HEALTH_SERVICE_TYPES,
+    INACTIVE_CODES,
+    Benefit,
+    BenefitsRecord,
+    parse_271,
+)
+from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
+from backoffice.orgs.models import Payer, Practice
+from backoffice.patients.models import BenefitsCheck, Coverage, Patient, Relationship
+from backoffice.services_base import service
+from backoffice.work.models import WorkItem
+from backoffice.work.rules import InteractionKind
+from backoffice.work.services import record_interaction
+
+CENT = Decimal("0.01")
+PSYCHIATRIC = frozenset({"A4", "A6", "A7", "A8"})
+PLAN_LEVEL = "30"
+UNRELATED = 9  # rank of a benefit for another service (pharmacy, vision…): never used
+REMAINING_PERIODS = frozenset({"29", "33"})  # remaining, lifetime remaining
+PERIODS = {"22": "service year", "23": "calendar year", "24": "year to date", "25": "contract", "26": "episode",
+           "27": "visit", "29": "remaining", "32": "lifetime", "33": "lifetime remaining"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitsFacts:
+    """What a 271 answer says about mental-health benefits; None where the payer said nothing usable."""
+
+    active: bool | None = None
+    in_network: bool | None = None
+    copay: Decimal | None = None
+    coinsurance_percent: Decimal | None = None
+    deductible_remaining: Decimal | None = None
+    out_of_pocket_remaining: Decimal | None = None
+    visits_allowed: int | None = None
+    visits_remaining: int | None = None
+    auth_required: bool | None = None
+    carve_out_payer_name: str | None = None
+    carve_out_payer_id: str | None = None
+    messages: tuple[str, ...] = field(default_factory=tuple)
+
+
+def service_rank(benefit: Benefit) -> int:
+    """0 MH, 1 psychiatric (A4/A6/A7/A8), 2 other behavioral health, 3 plan level (30 or none), else unrelated."""
+    types = set(benefit.service_types)
+    if "MH" in types:
+        return 0
+    if types & PSYCHIATRIC:
+        return 1
+    if types & BEHAVIORAL_HEALTH_SERVICE_TYPES:
+        return 2
+    return 3 if not types or PLAN_LEVEL in types else UNRELATED
+
+
+def _network_rank(benefit: Benefit, in_network: bool | None) -> int:
+    order = "NW UY" if in_network is False else "YW UN"
+    flag = benefit.in_network or " "
+    return order.index(flag) if flag in order else len(order)
+
+
+def _level_rank(benefit: Benefit) -> int:
+    return {"IND": 0, "": 1}.get(benefit.coverage_level, 2)
+
+
+def _best(benefits: Iterable[Benefit], in_network: bool | None, keep: Callable[[Benefit], bool]) -> Benefit | None:
+    usable = [b for b in benefits if service_rank(b) < UNRELATED and keep(b)]
+    return min(usable, key=lambda b: (service_rank(b), _network_rank(b, in_network), _level_rank(b)), default=None)
+
+
+def _top_rank(benefits: Iterable[Benefit]) -> list[Benefit]:
+    usable = [b for b in benefits if service_rank(b) < UNRELATED]
+    top = min((service_rank(b) for b in usable), default=UNRELATED)
+    return [b for b in usable if service_rank(b) == top]
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    return value.quantize(CENT) if value is not None else None
+
+
+def _network(benefits: tuple[Benefit, ...], notes: list[str]) -> bool | None:
+    flags = {b.in_network for b in _top_rank(b for b in benefits if b.in_network in ("Y", "N"))}
+    if flags == {"Y", "N"}:
+        notes.append("in- and out-of-network benefits both returned: confirm the clinician's network status")
+    return True if flags == {"Y"} else (False if flags == {"N"} else None)
+
+
+def _remaining(
+    record: BenefitsRecord, code: str, label: str, in_network: bool | None, notes: list[str]
+) -> Decimal | None:
+    mine = [b for b in record.benefits if b.code == code and b.amount is not None]
+    remaining = _best(mine, in_network, lambda b: b.time_period in REMAINING_PERIODS)
+    if remaining is not None:
+        return _money(remaining.amount)
+    total = _best(mine, in_network, lambda b: True)
+    if total is not None:
+        period = PERIODS.get(total.time_period, "period not stated")
+        notes.append(f"{label} {_money(total.amount)} ({period}); remaining not stated")
+    return None
+
+
+def _visits(benefits: tuple[Benefit, ...], in_network: bool | None) -> tuple[int | None, int | None]:
+    limits = [b for b in benefits if b.code == "F" and b.quantity_qualifier == "VS" and b.quantity is not None]
+    remaining = _best(limits, in_network, lambda b: b.time_period in REMAINING_PERIODS)
+    used = _best(limits, in_network, lambda b: b.time_period == "24")
+    allowed = _best(limits, in_network, lambda b: b.time_period not in REMAINING_PERIODS | {"24"})
+    allowed_n = int(allowed.quantity) if allowed and allowed.quantity is not None else None
+    if remaining is not None and remaining.quantity is not None:
+        return allowed_n, int(remaining.quantity)
+    if allowed_n is not None and used is not None and used.quantity is not None:
+        return allowed_n, max(allowed_n - int(used.quantity), 0)
+    return allowed_n, None
+
+
+def _percent(value: Decimal | None) -> Decimal | None:
+    """EB08 is a fraction (0.2 = 20%); a payer that sends 20 already means percent."""
+    if value is None:
+        return None
+    return (value * 100 if value <= 1 else value).quantize(CENT)
+
+
+def benefits_from_271(record: BenefitsRecord) -> BenefitsFacts:
+    """The mental-health benefits a 271 answer gives (pure): active, network, cost share, limits, auth, carve-out."""
+    notes: list[str] = list(record.rejection_messages)
+    benefits = record.benefits
+    in_network = _network(benefits, notes)
+    status = _top_rank(b for b in benefits if b.code in ACTIVE_CODES | INACTIVE_CODES)
+    active = any(b.code in ACTIVE_CODES for b in status) if status else None
+    copay = _best(benefits, in_network, lambda b: b.code == "B" and b.amount is not None)
+    coinsurance = _best(benefits, in_network, lambda b: b.code == "A" and b.percent is not None)
+    deductible = _remaining(record, "C", "deductible", in_network, notes)
+    out_of_pocket = _remaining(record, "G", "out-of-pocket maximum", in_network, notes)
+    visits_allowed, visits_remaining = _visits(benefits, in_network)
+    auth_answers = [b.auth_required for b in _top_rank(b for b in benefits if b.auth_required is not None)]
+    auth = True if True in auth_answers else (False if auth_answers else None)
+    carve_name = carve_id = None
+    carve = _best(benefits, in_network, lambda b: b.code == "U")
+    if carve is not None:
+        entities = [e for e in carve.entities if e.entity_code == "PR"] or list(carve.entities)
+        if entities:
+            carve_name, carve_id = entities[0].name or None, entities[0].identifier or None
+        else:
+            notes.append("behavioral health is carved out, but the 271 does not name the entity to contact")
+    for benefit in benefits:
+        if service_rank(benefit) < UNRELATED:
+            notes.extend(m for m in benefit.messages if m not in notes)
+    return BenefitsFacts(
+        active, in_network, _money(copay.amount) if copay else None, _percent(coinsurance.percent) if coinsurance
+        else None, deductible, out_of_pocket, visits_allowed, visits_remaining, auth, carve_name, carve_id,
+        tuple(dict.fromkeys(notes)),
+    )  # fmt: skip
+
+
+def summary(facts: BenefitsFacts) -> str:
+    """The check in a line for the log (no member data): ``active; in network; copay 30.00; …``."""
+    parts = [{True: "active", False: "inactive", None: "coverage status not stated"}[facts.active]]
+    parts.append({True: "in network", False: "out of network", None: "network not stated"}[facts.in_network])
+    for label, value in (("copay", facts.copay), ("deductible remaining", facts.deductible_remaining),
+                         ("out-of-pocket remaining", facts.out_of_pocket_remaining)):  # fmt: skip
+        if value is not None:
+            parts.append(f"{label} {value}")
+    if facts.coinsurance_percent is not None:
+        parts.append(f"coinsurance {facts.coinsurance_percent}%")
+    if facts.visits_allowed is not None or facts.visits_remaining is not None:
+        parts.append(f"visits allowed {facts.visits_allowed} / remaining {facts.visits_remaining}")
+    if facts.auth_required is not None:
+        parts.append("prior auth required" if facts.auth_required else "no prior auth")
+    if facts.carve_out_payer_name or facts.carve_out_payer_id:
+        parts.append(f"carved out to {facts.carve_out_payer_name} ({facts.carve_out_payer_id})")
+    return "; ".join(parts)
+
+
+# ---- recording ----------------------------------------------------------------------------------------------------
+
+
+def _coverage(organization_id: int, record: BenefitsRecord, member_id: str, item: WorkItem | None) -> Coverage:
+    trace = record.trace or "(no trace)"
+    query = (
+        select(Coverage)
+        .join(Patient, Patient.id == Coverage.patient_id)
+        .join(Practice, Practice.id == Patient.practice_id)
+        .where(Practice.organization_id == organization_id, Coverage.member_id == member_id.strip())
+    )
+    if record.payer_id:
+        query = query.join(Payer, Payer.id == Coverage.payer_id).where(Payer.payer_id == record.payer_id)
+    found = list(db.session.scalars(query.order_by(Coverage.id))) if member_id.strip() else []
+    if len(found) > 1:
+        self_ = Relationship.SELF
+        found = [c for c in found if (c.relationship_to_subscriber == self_) == (record.level == "22")] or found
+    if len(found) > 1 and item is not None and item.session is not None:
+        found = [c for c in found if c.patient_id == item.session.patient_id] or found
+    if not found:
+        raise ValidationFailed(
+            f"271 answer with trace {trace}: no coverage of this organization for its payer and member ID"
+        )
+    if len(found) > 1:
+        raise ValidationFailed(f"271 answer with trace {trace}: {len(found)} coverages share its payer and member ID")
+    return found[0]
+
+
+def _work_item(organization_id: int, work_item_id: int | None) -> WorkItem | None:
+    if work_item_id is None:
+        return None
+    item = db.session.get(WorkItem, work_item_id)
+    if item is None or item.practice.organization_id != organization_id:
+        raise ValidationFailed(f"work item {work_item_id}: not an item of this organization")
+    return item
+
+
+@service
+def record_271(
+    *, organization_id: int, text: str, now: datetime, edi_file_id: int | None = None, work_item_id: int | None = None
+) -> list[BenefitsCheck]:
+    """One dated BenefitsCheck per subscriber/dependent answer in the 271, matched to its coverage by payer and
+    member ID; any answer that matches no coverage refuses the whole file."""
+    records = parse_or_refuse(parse_271, text, "271")
+    inbound_file(organization_id, edi_file_id)
+    item = _work_item(organization_id, work_item_id)
+    answers: list[tuple[BenefitsRecord, Coverage]] = []
+    errors: list[str] = []
+    subscriber_member = ""
+    for record in records:
+        if record.level == "22":
+            subscriber_member = record.member_id
+        if record.level not in ("22", "23"):
+            continue  # a source/receiver-level AAA: the payer answered about no one
+        member = record.member_id or (subscriber_member if record.level == "23" else "")
+        try:
+            answers.append((record, _coverage(organization_id, record, member, item)))
+        except ValidationFailed as error:
+            errors.append(str(error))
+    if errors:
+        raise ValidationFailed("; ".join(errors))
+    if not answers:
+        reasons = "; ".join(m for r in records for m in r.rejection_messages) or "nothing to record"
+        raise ValidationFailed(f"271: no subscriber or dependent answer ({reasons})")
+    checks = []
+    for record, coverage in answers:
+        facts = benefits_from_271(record)
+        check = BenefitsCheck(
+            practice_id=coverage.patient.practice_id, patient_id=coverage.patient_id, coverage_id=coverage.id,
+            payer_id=coverage.payer_id, checked_at=now, source="271", active=facts.active,
+            in_network=facts.in_network, copay=facts.copay, coinsurance_percent=facts.coinsurance_percent,
+            deductible_remaining=facts.deductible_remaining, out_of_pocket_remaining=facts.out_of_pocket_remaining,
+            visits_allowed=facts.visits_allowed, visits_remaining=facts.visits_remaining,
+            auth_required=facts.auth_required, carve_out_payer_name=facts.carve_out_payer_name,
+            carve_out_payer_id=facts.carve_out_payer_id, messages=list(facts.messages),
+            work_item_id=item.id if item is not None else None,
+        )  # fmt: skip
+        db.session.add(check)
+        checks.append(check)
+        if item is not None:  # the log needs a subject: the verify-benefits item (a 271 touches no claim)
+            record_interaction(
+                practice_id=item.practice_id, actor=None, actor_label="271 posting", kind=InteractionKind.AUTOMATION,
+                now=now, item=item, body=f"Benefits (271, trace {record.trace or '-'}): {summary(facts)}",
+                data={"edi_file_id": edi_file_id, "coverage_id": coverage.id},
+            )  # fmt: skip
+    db.session.commit()
+    return checks
