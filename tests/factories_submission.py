@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from backoffice.patients.models import Coverage
 from tests import factories as f
 
 NOW = f.NOW
+_accounts = itertools.count(1)
 EDI_ORG = {"edi_submitter_id": "BILLCO01", "edi_contact_name": "EDI Desk", "edi_contact_phone": "8005550100"}
 
 
@@ -67,5 +69,47 @@ def scrubbed_claim(
     return claim
 
 
-def any_date() -> date:
-    return NOW.date()
+def account_for(scenario: str, prefix: str = "SBX") -> str:
+    """A fresh claim account number (CLM01) that the sandbox payer answers with ``scenario``."""
+    from backoffice.clearinghouse.sandbox_x12 import scenario_for
+
+    while True:
+        account = f"{prefix}-{next(_accounts)}"
+        if scenario_for(account) == scenario:
+            return account
+
+
+def secondary_claim(primary: Claim, payer: Payer) -> Claim:
+    """The secondary claim of a primary one: same lines, billed to ``payer`` under a secondary coverage."""
+    coverage = Coverage(
+        patient_id=primary.patient_id,
+        payer_id=payer.id,
+        member_id=f"SEC{primary.id:06d}",
+        priority="secondary",
+        relationship_to_subscriber="18",
+        effective_from=date(2026, 1, 1),
+    )
+    db.session.add(coverage)
+    db.session.flush()
+    lines = [
+        ClaimLine(
+            line_number=line.line_number,
+            date_of_service=line.date_of_service,
+            cpt=line.cpt,
+            modifiers=list(line.modifiers),
+            units=line.units,
+            place_of_service=line.place_of_service,
+            diagnosis_pointers=list(line.diagnosis_pointers),
+            charge=line.charge,
+        )  # fmt: skip
+        for line in primary.lines
+    ]
+    claim = Claim(
+        practice_id=primary.practice_id, session_id=primary.session_id, patient_id=primary.patient_id,
+        payer_id=payer.id, coverage_id=coverage.id, account_number=f"{primary.account_number}-S",
+        status="scrubbed", frequency_code="1", total_charge=primary.total_charge, lines=lines, created_at=NOW,
+        payer_sequence="S", parent_claim_id=primary.id,
+    )  # fmt: skip
+    db.session.add(claim)
+    db.session.commit()
+    return claim

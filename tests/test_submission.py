@@ -234,3 +234,25 @@ def test_export_writes_every_scrubbed_claim_of_every_organization(ctx, tmp_path)
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == sorted([f"837P-{practice.slug}-000000001.x12", f"837P-{other_practice.slug}-000000001.x12"])
     assert export_837(out_dir=tmp_path / "out", now=NOW).submitted == []
+
+
+def test_a_secondary_claim_carries_the_primary_payers_adjudication(ctx, tmp_path) -> None:  # noqa: ANN001
+    from backoffice.edi.ingest import ingest_all
+    from tests.factories_submission import account_for, secondary_claim
+
+    org, practice, provider, payer = edi_setup()
+    medicaid = f.make_payer(org, payer_id="MCD01", name="State Medicaid", kind="medicaid")
+    primary = scrubbed_claim(practice, provider, payer, account_number=account_for("coinsurance"))
+    submit_claims(organization_id=org.id, claim_ids=[primary.id], now=NOW, source="test")  # the sandbox payer
+    ingest_all(now=NOW)
+    assert db.session.get(Claim, primary.id).status == "paid"
+    secondary = secondary_claim(db.session.get(Claim, primary.id), medicaid)
+    result = submit_claims(organization_id=org.id, claim_ids=[secondary.id], now=NOW, source="test",
+                           adapter=_drop(tmp_path))  # fmt: skip
+    assert result.skipped == [] and result.submitted == [secondary.id]
+    text = (tmp_path / "outbox" / result.files[0].filename).read_text(encoding="ascii")
+    assert "SBR*S*18*" in text and "*MC~" in text  # billed to Medicaid as secondary
+    assert "SBR*P*18*" in text and f"NM1*PR*2*AETNA TEST*****PI*{payer.payer_id}~" in text  # the prior payer
+    assert "CAS*PR*2*" in text and "SVD*" in text  # its coinsurance and line adjudication
+    assert business_problems(text) == []
+    assert pyx12_errors(text, tmp_path) == []
