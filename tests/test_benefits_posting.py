@@ -3,8 +3,9 @@ dated check per subscriber/dependent matched to its coverage, all or nothing, er
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -273,3 +274,51 @@ def test_the_same_271_twice_adds_a_second_dated_check(org) -> None:  # noqa: ANN
 def test_a_malformed_271_is_refused_naming_the_segment(org) -> None:  # noqa: ANN001
     with pytest.raises(ValidationFailed, match=r"271: segment \d+ \(EB\): EB01"):
         record_271(organization_id=org[0].id, text=x271(*_subscriber(), "EB**IND*30"), now=NOW)
+
+
+def test_a_dependent_answer_never_lands_on_the_subscribers_own_coverage(org) -> None:  # noqa: ANN001
+    organization, *_, coverage = org
+    text = x271(*_subscriber(coverage.member_id, children=1), "HL*4*3*23*0", "TRN*2*ELIG0002", "NM1*03*1*DOE*JIMMY",
+                "EB*1**30")  # fmt: skip
+    with pytest.raises(ValidationFailed, match="271 answer with trace ELIG0002: no coverage"):
+        record_271(organization_id=organization.id, text=text, now=NOW)
+
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples" / "271"
+
+
+def _sample(name: str) -> str:
+    if not (SAMPLES / name).exists():
+        pytest.skip(f"shared X12 sample 271/{name} is not available")
+    return (SAMPLES / name).read_text()
+
+
+@pytest.mark.parametrize("name", ["ims__x271.txt", "lfh__subscriber-health-benefit-check.271", "lfh__demo.271"])
+def test_the_shared_subscriber_samples_record_one_check(ctx, name: str) -> None:  # noqa: ANN001
+    text = _sample(name)
+    organization = f.make_org()
+    payer_id = parse_271(text)[0].payer_id
+    patient = f.make_patient(f.make_practice(organization), f.make_payer(organization, payer_id=payer_id))
+    patient.coverages[0].member_id = "123456789"
+    db.session.commit()
+    (check,) = record_271(organization_id=organization.id, text=text, now=NOW)
+    assert check.coverage_id == patient.coverages[0].id and check.active is True
+
+
+def test_the_shared_dependent_sample_records_the_dependent_only(ctx) -> None:  # noqa: ANN001
+    text = _sample("lfh__dependent-health-benefit-check.271")
+    organization = f.make_org()
+    practice = f.make_practice(organization)
+    payer = f.make_payer(organization, payer_id=parse_271(text)[0].payer_id)
+    child = f.make_patient(practice)
+    db.session.add(Coverage(patient_id=child.id, payer_id=payer.id, member_id="123456789", priority="primary",
+                            relationship_to_subscriber="19", effective_from=date(2000, 1, 1)))  # fmt: skip
+    db.session.commit()
+    (check,) = record_271(organization_id=organization.id, text=text, now=NOW)
+    assert check.patient_id == child.id
+
+
+def test_the_shared_error_sample_is_refused_with_the_payers_reason(ctx) -> None:  # noqa: ANN001
+    with pytest.raises(ValidationFailed, match="AAA 50: Provider ineligible for inquiries"):
+        record_271(organization_id=f.make_org().id, text=_sample("lfh__subscriber-health-benefit-check-error.271"),
+                   now=NOW)  # fmt: skip

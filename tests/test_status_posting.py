@@ -4,6 +4,7 @@ requests and "not found" become work, finalized claims wait for the 835, and rep
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -151,3 +152,19 @@ def test_an_unknown_claim_refuses_the_file_without_an_edi_file_and_changes_nothi
 def test_a_malformed_277_is_refused_naming_the_segment(org) -> None:  # noqa: ANN001
     with pytest.raises(ValidationFailed, match=r"277: segment \d+ \(STC\): STC02 is not a valid date"):
         post_277(organization_id=org[0].id, text=x277(["TRN*2*X-1", "STC*F1:65*20261399"]), now=NOW)
+
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples" / "277"
+
+
+def test_the_claim_level_status_sample_posts_each_claim(org) -> None:  # noqa: ANN001
+    path = SAMPLES / "lfh__claim-level-status.277"
+    if not path.exists():
+        pytest.skip("shared X12 sample 277/lfh__claim-level-status.277 is not available")
+    claims = [make_claim(org[1], org[2], status=ClaimStatus.ACCEPTED, account_number=a)
+              for a in ("SM123456", "J0234567", "ABCXYC3")]  # fmt: skip
+    result = post_277(organization_id=org[0].id, text=path.read_text(), now=NOW)
+    assert [(c.account_number, c.category, c.outcome) for c in result.claims] == [
+        ("SM123456", "P3", "pending"), ("J0234567", "F0", "finalized"), ("ABCXYC3", "F2", "finalized")
+    ]  # fmt: skip
+    assert [c.status_category for c in claims] == ["P3", "F0", "F2"]

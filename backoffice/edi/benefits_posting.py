@@ -204,9 +204,10 @@ def _coverage(organization_id: int, record: BenefitsRecord, member_id: str, item
     if record.payer_id:
         query = query.join(Payer, Payer.id == Coverage.payer_id).where(Payer.payer_id == record.payer_id)
     found = list(db.session.scalars(query.order_by(Coverage.id))) if member_id.strip() else []
-    if len(found) > 1:
-        self_ = Relationship.SELF
-        found = [c for c in found if (c.relationship_to_subscriber == self_) == (record.level == "22")] or found
+    if record.level == "23":  # a dependent is never the subscriber's own coverage
+        found = [c for c in found if c.relationship_to_subscriber != Relationship.SELF]
+    elif len(found) > 1:  # a dependent with a member ID of its own comes back at the subscriber level
+        found = [c for c in found if c.relationship_to_subscriber == Relationship.SELF] or found
     if len(found) > 1 and item is not None and item.session is not None:
         found = [c for c in found if c.patient_id == item.session.patient_id] or found
     if not found:
@@ -242,8 +243,8 @@ def record_271(
     for record in records:
         if record.level == "22":
             subscriber_member = record.member_id
-        if record.level not in ("22", "23"):
-            continue  # a source/receiver-level AAA: the payer answered about no one
+        if record.level not in ("22", "23") or not (record.benefits or record.rejections):
+            continue  # a source/receiver-level AAA, or a subscriber loop that only leads to its dependents
         member = record.member_id or (subscriber_member if record.level == "23" else "")
         try:
             answers.append((record, _coverage(organization_id, record, member, item)))
