@@ -76,7 +76,7 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(PREFIX) or key.startswith(PREFIX + "TEST_"):
+        if not key.startswith(PREFIX) or key.startswith((PREFIX + "TEST_", PREFIX + "BENCH_")):
             continue
         name = key[len(PREFIX) :].lower()
         if name not in _FIELDS:

@@ -24,6 +24,7 @@ def test_variables_are_read_with_the_prefix_and_overrides_win() -> None:
             "BACKOFFICE_LOGIN_MAX_FAILURES": "7",
             "PATH": "/bin",
             "BACKOFFICE_TEST_DATABASE_URL": "ignored: test-runner variable",
+            "BACKOFFICE_BENCH_DATABASE_URL": "ignored: benchmark variable",
         },
         overrides={"login_max_failures": 9},
     )

@@ -41,3 +41,7 @@ def run_automated_item(item_id: int) -> dict[str, Any]:
 
     with job_context():
         return run(item_id, now=utcnow())
+
+
+def noop() -> None:
+    """A job that does nothing: the bare RQ baseline that bench/automation.py measures next to real steps."""
