@@ -259,7 +259,9 @@ def test_an_unknown_claim_without_a_file_refuses_the_277ca_and_changes_nothing(o
     claim = _claim(org)
     make_submission(claim)
     text = x277ca([f"TRN*2*{claim.account_number}", "STC*A2:20"], ["TRN*2*NOPE-9", "STC*A2:20"])
-    with pytest.raises(ValidationFailed, match="277CA: no claim of this organization for account number.s. NOPE-9"):
+    with pytest.raises(
+        ValidationFailed, match="277CA: no submitted claim of this organization for account number.s. NOPE-9"
+    ):
         post_277ca(organization_id=org[0].id, text=text, now=NOW)
     db.session.expire_all()
     assert claim.status == ClaimStatus.SUBMITTED and _counts() == (0, 0)
@@ -342,3 +344,15 @@ def test_the_277ca_samples_accept_and_reject(org) -> None:  # noqa: ANN001
     assert (rejected.status, rejected.status_category) == (ClaimStatus.REJECTED, "A7")
     reason = db.session.scalars(select(Interaction.body).where(Interaction.work_item_id == _items()[0].id)).one()
     assert "A7:562:85 Rejected for invalid information: Entity's National Provider Identifier (NPI)" in reason
+
+
+def test_a_277ca_acceptance_does_not_undo_a_999_rejection_of_the_same_version(org) -> None:  # noqa: ANN001
+    claim = _claim(org)
+    sub = make_submission(claim)
+    post_999(organization_id=org[0].id, text=x999(_group(REJECTED_SET)), now=NOW)
+    result = post_277ca(
+        organization_id=org[0].id, text=x277ca([f"TRN*2*{claim.account_number}", "STC*A1:19:PR"]), now=LATER
+    )
+    assert result.pending == [claim.account_number] and not result.accepted
+    assert (claim.status, claim.status_category, sub.ack_status) == (ClaimStatus.REJECTED, None, "rejected")
+    assert _log(claim)[-1].endswith("(not applied: this version was already rejected)")

@@ -138,7 +138,9 @@ def test_posting_the_same_277_twice_changes_nothing_the_second_time(org) -> None
 def test_an_unknown_claim_refuses_the_file_without_an_edi_file_and_changes_nothing(org) -> None:  # noqa: ANN001
     claim = _claim(org)
     text = x277([f"TRN*2*{claim.account_number}", "STC*F1:65"], ["TRN*2*GHOST-1", "STC*F1:65"])
-    with pytest.raises(ValidationFailed, match="277: no claim of this organization for account number.s. GHOST-1"):
+    with pytest.raises(
+        ValidationFailed, match="277: no submitted claim of this organization for account number.s. GHOST-1"
+    ):
         post_277(organization_id=org[0].id, text=text, now=NOW)
     db.session.expire_all()
     assert claim.status_category is None and _counts() == (0, 0)
@@ -168,3 +170,16 @@ def test_the_claim_level_status_sample_posts_each_claim(org) -> None:  # noqa: A
         ("SM123456", "P3", "pending"), ("J0234567", "F0", "finalized"), ("ABCXYC3", "F2", "finalized")
     ]  # fmt: skip
     assert [c.status_category for c in claims] == ["P3", "F0", "F2"]
+
+
+def test_a_later_records_request_opens_a_new_item_but_the_same_one_does_not(org) -> None:  # noqa: ANN001
+    claim = _claim(org)
+    first = x277([f"TRN*2*{claim.account_number}", "STC*R4:252*20261120"])
+    post_277(organization_id=org[0].id, text=first, now=NOW)
+    post_277(organization_id=org[0].id, text=first, now=LATER)
+    post_277(organization_id=org[0].id, text=x277([f"TRN*2*{claim.account_number}", "STC*R4:252*20261215"]), now=LATER)
+    keys = db.session.scalars(select(WorkItem.dedupe_key).order_by(WorkItem.id))
+    assert list(keys) == [
+        f"work_denial:claim:{claim.id}:v1:R4:2026-11-20",
+        f"work_denial:claim:{claim.id}:v1:R4:2026-12-15",
+    ]

@@ -227,7 +227,7 @@ def unmatched_exception(
         return None
     names = ", ".join(sorted(set(unmatched)))
     if file is None:
-        raise ValidationFailed(f"{kind}: no claim of this organization for account number(s) {names}")
+        raise ValidationFailed(f"{kind}: no submitted claim of this organization for account number(s) {names}")
     practice_id = (
         file.practice_id
         or hint
@@ -239,7 +239,7 @@ def unmatched_exception(
         raise ValidationFailed(f"{kind}: the organization has no practice to hold the posting exception")
     item, _ = add_item(
         practice_id=practice_id, kind=ExceptionKind.POSTING_EXCEPTION, now=now, edi_file_id=file.id,
-        reason=f"{kind} file {file.id}: no claim for account number(s) {names}",
+        reason=f"{kind} file {file.id}: no submitted claim for account number(s) {names}",
         dedupe_key=f"posting_exception:edi:{file.id}:{kind}", evidence={"unmatched": sorted(set(unmatched))},
         source=f"{kind} posting",
     )  # fmt: skip
@@ -389,6 +389,8 @@ def _post_claim_ack(ack: ClaimAck, claim: Claim, submission: ClaimSubmission, no
         )  # fmt: skip
         changed = True
     else:
+        if current and claim.status == ClaimStatus.REJECTED:  # the 999 (or an earlier 277CA) already rejected it
+            body, current, accepted = f"{body} (not applied: this version was already rejected)", False, False
         changed = log_once(claim, now, body, data={"evidence": evidence})
     if accepted and submission.ack_status != "rejected":
         submission.ack_status, submission.acked_at = "accepted", submission.acked_at or now

@@ -116,7 +116,7 @@ def _post_status(status: Status277, claim: Claim, now: datetime) -> ClaimStatusO
                 practice_id=claim.practice_id, kind=ExceptionKind.WORK_DENIAL, now=now, claim_id=claim.id,
                 session_id=claim.session_id, queue=RECORDS_QUEUE[0], routed_sla=RECORDS_QUEUE,
                 reason=f"payer requests documentation: {words}", evidence=evidence, source="277",
-                dedupe_key=f"work_denial:claim:{claim.id}:v{claim.version}:{category}",
+                dedupe_key=f"work_denial:claim:{claim.id}:v{claim.version}:{category}:{status.effective_date or ''}",
             )  # fmt: skip
     if changed and category:
         claim.status_category, claim.status_at = category, now
