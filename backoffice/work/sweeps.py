@@ -202,7 +202,7 @@ def generate_follow_ups(*, now: datetime) -> dict[str, int]:
         items = _follow_up_items(batch)
         for claim in batch:
             _follow_up_claim(claim, items[claim.id], now, counts)
-    db.session.commit()
+        db.session.commit()  # per batch: bounded memory, and every batch is idempotent on its own
     return dict(counts)
 
 
