@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from rq.executions import Execution
 from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim, ClaimLine
@@ -355,3 +356,23 @@ def test_requeue_leaves_fresh_and_scheduled_items_alone(world, redis_conn) -> No
     assert sweeps.requeue_orphaned_items(now=NOW) == {"checked": 0, "requeued": 0}  # ready for only a minute
     get_queue("high", redis_conn).enqueue_in(timedelta(minutes=5), services.AUTOMATION_JOB, item.id)  # a retry
     assert sweeps.requeue_orphaned_items(now=NOW + timedelta(minutes=5)) == {"checked": 1, "requeued": 0}
+    redis_conn.flushdb()
+    item.attempts = 5  # failed five times: people look at it (the automation page), the sweeper stops
+    db.session.commit()
+    assert sweeps.requeue_orphaned_items(now=NOW + timedelta(minutes=5)) == {"checked": 0, "requeued": 0}
+
+
+def test_requeue_leaves_items_whose_job_a_worker_is_running(world, redis_conn) -> None:
+    session = f.make_session(world["practice"], world["provider"], world["patient"])
+    item = services.open_item(practice_id=world["practice"].id, kind="verify_benefits", session_id=session.id,
+                              now=NOW - timedelta(minutes=10), reason="270", mode=Mode.AUTOMATED)  # fmt: skip
+    queue = get_queue("default", redis_conn)
+    job = queue.get_jobs()[0]
+    queue.remove(job)  # what a worker does when it picks the job up ...
+    with redis_conn.pipeline() as pipe:
+        Execution.create(job, ttl=600, pipeline=pipe)  # ... and it records the execution as started
+        pipe.execute()
+    assert queue.started_job_registry.get_job_ids(cleanup=False) == [job.id]
+    assert sweeps.requeue_orphaned_items(now=NOW) == {"checked": 1, "requeued": 0}
+    assert queue.get_jobs() == []
+    assert item.id in sweeps._item_ids_in_redis(redis_conn)
