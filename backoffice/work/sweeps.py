@@ -149,7 +149,10 @@ def _is_placeholder(item: WorkItem, claim_id: int) -> bool:
 
 def _follow_up_items(claims: Sequence[Any]) -> dict[int, list[WorkItem]]:
     claim_ids = [c.id for c in claims]
-    by_session = {c.session_id: c.id for c in claims if c.session_id is not None}
+    by_session: dict[int, int] = {}
+    for claim in claims:  # the chain's item goes with the session's first claim (the primary, not a secondary)
+        if claim.session_id is not None:
+            by_session.setdefault(claim.session_id, claim.id)
     items = db.session.scalars(
         select(WorkItem).where(
             WorkItem.kind == WorkKind.FOLLOW_UP,
