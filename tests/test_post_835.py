@@ -130,8 +130,14 @@ def test_a_paid_claim_posts_paid_contractual_and_patient_amounts(setup) -> None:
     logs = db.session.scalars(
         select(Interaction).where(Interaction.claim_id == claim.id).order_by(Interaction.id)
     ).all()
-    assert [(log.from_state, log.to_state) for log in logs[:2]] == [("submitted", "accepted"), ("accepted", "paid")]
-    assert "paid 97.50, contractual 32.50, patient 20.00" in logs[-1].body and "CO-45 32.50" in logs[-1].body
+    (log,) = logs  # one row per posted claim, naming both transitions (no 277CA had arrived)
+    assert (log.from_state, log.to_state, log.data["transitions"]) == (
+        "submitted",
+        "paid",
+        [["submitted", "accepted"], ["accepted", "paid"]],
+    )
+    assert "paid 97.50, contractual 32.50, patient 20.00" in log.body and "CO-45 32.50" in log.body
+    assert log.body.endswith("claim submitted → accepted → paid")
     assert "Patient" not in " ".join(log.body for log in logs)  # no patient names in the log
 
 

@@ -16,9 +16,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import JSON, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from backoffice.calendars import is_business_day
 from backoffice.claims.models import Claim, ClaimLine
@@ -67,13 +66,99 @@ class _Run:
     logs: list[dict[str, Any]] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # The new amounts and status of every claim and line touched, written by one bulk UPDATE each at the end.
+    claim_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    line_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
     denial_items: int = 0
     exception_items: int = 0
+
+
+AMOUNTS = ("paid_amount", "adjustment_amount", "patient_responsibility")
+
+
+def _claim_row(run: _Run, claim: _ClaimView) -> dict[str, Any]:
+    row = run.claim_rows.get(claim.id)
+    if row is None:
+        row = run.claim_rows[claim.id] = {
+            "id": claim.id,
+            "status": claim.status,
+            "adjudicated_at": claim.adjudicated_at,
+            "payer_claim_number": claim.payer_claim_number,
+            **{name: getattr(claim, name) for name in AMOUNTS},
+        }
+    return row
+
+
+def _line_row(run: _Run, line: ClaimLine) -> dict[str, Any]:
+    row = run.line_rows.get(line.id)
+    if row is None:
+        row = run.line_rows[line.id] = {"id": line.id, **{name: getattr(line, name) for name in AMOUNTS}}
+    return row
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
+
+
+def _uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same keys in every row (absent ones None), so a bulk INSERT is one executemany, not one per key set."""
+    keys = {key for row in rows for key in row}
+    return [{key: row.get(key) for key in keys} for row in rows]
+
+
+def _bulk_insert(model: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """INSERT ``rows`` in bulk and return their ids in order: COPY on PostgreSQL (ids drawn from the sequence
+    first), multi-row INSERT … RETURNING elsewhere. Python-side column defaults are applied as the ORM would."""
+    if not is_postgres():
+        statement = insert(model).execution_options(render_nulls=True)
+        return list(db.session.scalars(statement.returning(model.id, sort_by_parameter_order=True), _uniform(rows)))
+    table = model.__table__
+    connection = db.session.connection()
+    sequence = connection.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name})
+    query = text("SELECT nextval(:s) FROM generate_series(1, :n)")
+    ids = sorted(connection.scalars(query, {"s": sequence, "n": len(rows)}))
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    defaults = {c.name: c.default for c in table.columns if c.default is not None and c.name not in keys}
+    fixed = [d.arg(None) if d.is_callable else d.arg for d in defaults.values()]
+    names = [*keys, *defaults, "id"]
+    # Only JSON needs SQLAlchemy's bind processing here; enums are str and datetimes are aware already.
+    json = {i: table.c[name].type._cached_bind_processor(connection.dialect) for i, name in enumerate(names)
+            if isinstance(table.c[name].type, JSON)}  # fmt: skip
+    quote = connection.dialect.identifier_preparer.quote
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(map(quote, names))}) FROM STDIN") as copy:
+        for row, row_id in zip(rows, ids, strict=True):
+            values = [row.get(key) for key in keys] + fixed + [row_id]
+            for i, process in json.items():
+                values[i] = process(values[i]) if process else values[i]
+            copy.write_row(values)
+    return ids
+
+
+SQL_TYPES = {"id": "integer", "status": "varchar", "payer_claim_number": "varchar", "adjudicated_at": "timestamptz",
+             **dict.fromkeys(AMOUNTS, "numeric")}  # fmt: skip
+
+
+def _bulk_update(model: Any, rows: list[dict[str, Any]]) -> None:
+    """UPDATE rows by id: one ``UPDATE … FROM unnest(arrays)`` on PostgreSQL, an executemany elsewhere."""
+    if not rows:
+        return
+    if not is_postgres():
+        db.session.execute(update(model), rows)
+        return
+    names = [name for name in rows[0] if name != "id"]
+    columns = ["id", *names]
+    arrays = {name: [str(row[name]) if name == "status" else row[name] for row in rows] for name in columns}
+    source = ", ".join(f"unnest(CAST(:{name} AS {SQL_TYPES[name]}[])) AS {name}" for name in columns)
+    assignments = ", ".join(f"{name} = v.{name}" for name in names)
+    table = model.__table__.name
+    statement = text(f"UPDATE {table} SET {assignments} FROM (SELECT {source}) AS v WHERE {table}.id = v.id")  # noqa: S608 - names come from SQL_TYPES, values are bound
+    db.session.execute(statement, arrays)
+    ids = set(arrays["id"])  # objects the session already holds must not keep the old amounts
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, model) and obj.id in ids:
+            db.session.expire(obj)
 
 
 def _fmt(amount: Decimal) -> str:
@@ -120,8 +205,7 @@ def _write_items(run: _Run) -> None:
     rows = [run.items[key] for key in keys if key not in existing]
     if not rows:
         return
-    values = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
-    ids = db.session.scalars(insert(WorkItem).returning(WorkItem.id, sort_by_parameter_order=True), values).all()
+    ids = _bulk_insert(WorkItem, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
     for item_id, row in zip(ids, rows, strict=True):
         if row["kind"] == "posting_exception":
             run.exception_items += 1
@@ -142,16 +226,66 @@ def _write_items(run: _Run) -> None:
         )
 
 
-def _load_claims(organization_id: int, numbers: list[str]) -> dict[str, Claim]:
-    claims: dict[str, Claim] = {}
+CLAIM_COLUMNS = (
+    Claim.id,
+    Claim.practice_id,
+    Claim.patient_id,
+    Claim.payer_id,
+    Claim.session_id,
+    Claim.account_number,
+    Claim.status,
+    Claim.version,
+    Claim.payer_sequence,
+    Claim.total_charge,
+    Claim.paid_amount,
+    Claim.adjustment_amount,
+    Claim.patient_responsibility,
+    Claim.payer_claim_number,
+    Claim.adjudicated_at,
+)
+LINE_COLUMNS = (
+    ClaimLine.id,
+    ClaimLine.claim_id,
+    ClaimLine.line_number,
+    ClaimLine.date_of_service,
+    ClaimLine.cpt,
+    ClaimLine.modifiers,
+    ClaimLine.units,
+    ClaimLine.place_of_service,
+    ClaimLine.diagnosis_pointers,
+    ClaimLine.charge,
+    ClaimLine.paid_amount,
+    ClaimLine.adjustment_amount,
+    ClaimLine.patient_responsibility,
+)
+
+
+@dataclass(slots=True)
+class _ClaimView:
+    """The columns posting reads from a claim, and its lines (plain rows: no ORM objects for 10,000 claims)."""
+
+    row: Any
+    lines: list[Any]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
+
+
+def _load_claims(organization_id: int, numbers: list[str]) -> dict[str, _ClaimView]:
+    """The organization's claims with these account numbers (CLP01), with their lines, in a few queries."""
+    claims: dict[str, _ClaimView] = {}
     for chunk in _chunks(numbers):
         query = (
-            select(Claim)
+            select(*CLAIM_COLUMNS)
             .join(Practice, Practice.id == Claim.practice_id)
             .where(Practice.organization_id == organization_id, Claim.account_number.in_(chunk))
-            .options(selectinload(Claim.lines))
         )
-        claims.update((claim.account_number, claim) for claim in db.session.scalars(query))
+        claims.update((row.account_number, _ClaimView(row, [])) for row in db.session.execute(query))
+    by_id = {view.row.id: view for view in claims.values()}
+    for chunk in _chunks(list(by_id)):
+        query = select(*LINE_COLUMNS).where(ClaimLine.claim_id.in_(chunk)).order_by(ClaimLine.line_number)
+        for line in db.session.execute(query):
+            by_id[line.claim_id].lines.append(line)
     return claims
 
 
@@ -188,17 +322,19 @@ def _match_lines(lines: list[ClaimLine], services: tuple[era835.ServiceLine, ...
     return matched
 
 
-def _move(run: _Run, claim: Claim, new: ClaimStatus, moves: list[tuple[str, str]]) -> None:
-    if claim.status == new:
+def _move(run: _Run, claim: _ClaimView, new: ClaimStatus, moves: list[tuple[str, str]]) -> None:
+    row = _claim_row(run, claim)
+    current: ClaimStatus = row["status"]
+    if current == new:
         return
-    if not can_move(claim.status, new):
+    if not can_move(current, new):
         run.problems.append(
-            f"claim {claim.account_number}: status stays {claim.status.value} "
-            f"(the lifecycle does not allow {claim.status.value} → {new.value})"
+            f"claim {claim.account_number}: status stays {current.value} "
+            f"(the lifecycle does not allow {current.value} → {new.value})"
         )
         return
-    moves.append((claim.status.value, new.value))
-    claim.status = new
+    moves.append((current.value, new.value))
+    row["status"] = new
 
 
 def _appeal_due(run: _Run, payer: Payer, notice: date, practice: Practice) -> tuple[datetime | None, date | None]:
@@ -215,7 +351,7 @@ def _appeal_due(run: _Run, payer: Payer, notice: date, practice: Practice) -> tu
 
 def _route_denials(
     run: _Run,
-    claim: Claim,
+    claim: _ClaimView,
     payment_id: int,
     denials: list[tuple[era835.Adjustment, tuple[str, ...]]],
     payer: Payer,
@@ -259,14 +395,14 @@ def _route_denials(
         )
 
 
-def _secondary_coverage(claim: Claim, coverages: dict[int, list[Coverage]]) -> Coverage | None:
+def _secondary_coverage(claim: _ClaimView, coverages: dict[int, list[Coverage]]) -> Coverage | None:
     if claim.payer_sequence != "P" or not claim.lines:
         return None
     day = min(line.date_of_service for line in claim.lines)
     return next((c for c in coverages.get(claim.patient_id, []) if c.is_active_on(day)), None)
 
 
-def _bill_secondary(run: _Run, claim: Claim, coverage: Coverage) -> Claim:
+def _bill_secondary(run: _Run, claim: _ClaimView, coverage: Coverage) -> Claim:
     """The secondary claim (same lines and charges, scrubbed) and its automated submit item."""
     number = rules.secondary_account_number(claim.account_number)
     secondary = db.session.scalar(select(Claim).where(Claim.account_number == number))
@@ -327,7 +463,7 @@ def _post_claim(
     run: _Run,
     remittance: Remittance,
     clp: era835.Claim,
-    claim: Claim,
+    claim: _ClaimView,
     payment_id: int,
     payer: Payer,
     coverages: dict[int, list[Coverage]],
@@ -345,13 +481,14 @@ def _post_claim(
             run.problems.append(f"claim {clp.claim_id}: service {svc.code} matches no line of the claim")
         cas.extend((a, line, svc.remarks + clp.remarks) for a in svc.adjustments)
         if line is not None:
-            line.paid_amount += svc.paid
+            line_row = _line_row(run, line)
+            line_row["paid_amount"] += svc.paid
             for a in svc.adjustments:
                 kind = rules.disposition(a.group, a.reason, a.amount)
                 if kind is rules.Disposition.CONTRACTUAL:
-                    line.adjustment_amount += a.amount
+                    line_row["adjustment_amount"] += a.amount
                 elif kind is rules.Disposition.PATIENT:
-                    line.patient_responsibility += a.amount
+                    line_row["patient_responsibility"] += a.amount
     for a, line, remarks in cas:
         kind = rules.disposition(a.group, a.reason, a.amount)
         totals[kind] += a.amount
@@ -371,13 +508,14 @@ def _post_claim(
             patient.append((a, line.id if line else None))
         elif kind is rules.Disposition.DENIAL and not clp.is_reversal:
             denials.append((a, tuple(remarks)))
-    claim.paid_amount += clp.paid
-    claim.adjustment_amount += totals[rules.Disposition.CONTRACTUAL]
-    claim.patient_responsibility += totals[rules.Disposition.PATIENT]
-    claim.payer_claim_number = clp.payer_claim_number or claim.payer_claim_number
-    claim.adjudicated_at = run.now
+    row = _claim_row(run, claim)
+    row["paid_amount"] += clp.paid
+    row["adjustment_amount"] += totals[rules.Disposition.CONTRACTUAL]
+    row["patient_responsibility"] += totals[rules.Disposition.PATIENT]
+    row["payer_claim_number"] = clp.payer_claim_number or row["payer_claim_number"]
+    row["adjudicated_at"] = run.now
     moves: list[tuple[str, str]] = []
-    if claim.status == ClaimStatus.SUBMITTED:
+    if row["status"] == ClaimStatus.SUBMITTED:
         _move(run, claim, ClaimStatus.ACCEPTED, moves)  # an 835 means the payer took it in (no 277CA yet)
     if clp.is_reversal:
         if not corrected:  # a take-back; when the corrected claim follows in this payment, it sets the status
@@ -413,29 +551,19 @@ def _post_claim(
         f"patient {_fmt(pr_total)}, denied {_fmt(totals[rules.Disposition.DENIAL])}; {codes}"
         + (f"; patient responsibility billed to secondary claim {secondary.account_number}" if secondary else "")
     )
-    for before, after in moves:
-        run.logs.append(
-            {
-                "practice_id": claim.practice_id,
-                "claim_id": claim.id,
-                "actor_label": run.source,
-                "kind": InteractionKind.STATUS_CHANGE,
-                "at": run.now,
-                "from_state": before,
-                "to_state": after,
-                "body": f"Claim {before} → {after} (835 trace {remittance.trace_number})",
-                "data": {},
-            }
-        )
+    if moves:  # both transitions when an 835 arrives before the 277CA: submitted → accepted → paid
+        body += "; claim " + " → ".join([moves[0][0], *(after for _, after in moves)])
     run.logs.append(
         {
             "practice_id": claim.practice_id,
             "claim_id": claim.id,
             "actor_label": run.source,
-            "kind": InteractionKind.AUTOMATION,
+            "kind": InteractionKind.STATUS_CHANGE if moves else InteractionKind.AUTOMATION,
             "at": run.now,
+            "from_state": moves[0][0] if moves else None,
+            "to_state": moves[-1][1] if moves else None,
             "body": body[:4000],
-            "data": {"remittance_id": remittance.id, "claim_payment_id": payment_id},
+            "data": {"remittance_id": remittance.id, "claim_payment_id": payment_id, "transitions": moves},
         }
     )
 
@@ -515,7 +643,7 @@ def _post_remittance(run: _Run, r: era835.Remittance, payer_key: tuple[str, str]
         }
         for clp in r.claims
     ]
-    ids = db.session.scalars(insert(ClaimPayment).returning(ClaimPayment.id, sort_by_parameter_order=True), rows).all()
+    ids = _bulk_insert(ClaimPayment, rows)
     adjustments: list[dict[str, Any]] = []
     last_original = {clp.claim_id: i for i, clp in enumerate(r.claims) if not clp.is_reversal}
     for index, (clp, payment_id) in enumerate(zip(r.claims, ids, strict=True)):
@@ -538,7 +666,7 @@ def _post_remittance(run: _Run, r: era835.Remittance, payer_key: tuple[str, str]
         payer = payers[claim.payer_id]
         _post_claim(run, remittance, clp, claim, payment_id, payer, coverages, adjustments, corrected)
     if adjustments:
-        db.session.execute(insert(PaymentAdjustment), adjustments)
+        _bulk_insert(PaymentAdjustment, adjustments)
     run.problems.extend(f"835 trace {remittance.trace_number}: {problem}" for problem in r.problems)
     return remittance
 
@@ -603,11 +731,13 @@ def post_835(
         claims_posted += remittance.claims_posted
         claims_unmatched += remittance.claims_unmatched
     db.session.flush()
+    _bulk_update(Claim, list(run.claim_rows.values()))
+    _bulk_update(ClaimLine, list(run.line_rows.values()))
     _write_items(run)
     if run.ledger:
-        db.session.execute(insert(LedgerEntry), run.ledger)
+        _bulk_insert(LedgerEntry, run.ledger)
     if run.logs:
-        db.session.execute(insert(Interaction), run.logs)
+        _bulk_insert(Interaction, run.logs)
     db.session.commit()
     return PostingResult(
         remittances_posted=posted,
