@@ -9,10 +9,14 @@ from typing import Any
 from flask import Flask
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.runtime import current_flow_app, flow_app
 
 DEFAULT_BATCH = 500
+# Two batches in flight: one computes while the other waits on PostgreSQL (disjoint batches; SKIP LOCKED and
+# ON CONFLICT make even overlapping ones safe). SQLite allows one writer, so there batches run one by one.
+PARALLEL_BATCHES = 2
 
 
 def pending_batches_in(app: Flask, batch_size: int = DEFAULT_BATCH, limit: int | None = None) -> list[list[int]]:
@@ -66,9 +70,20 @@ def plan_batch(session_ids: list[int]) -> dict[str, Any]:
     return plan_batch_in(current_flow_app(), session_ids)
 
 
-@flow(name="intake", persist_result=False, log_prints=False)
+def _concurrent(app: Flask) -> bool:
+    return not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
+@flow(
+    name="intake",
+    persist_result=False,
+    log_prints=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_BATCHES),  # type: ignore[arg-type]
+)
 def intake(batch_size: int = DEFAULT_BATCH, limit: int | None = None) -> dict[str, Any]:
     """Plan the chains of new sessions in batches (parameters are numbers only, never patient data)."""
-    with flow_app():
+    with flow_app() as app:
         batches = pending_batches(batch_size, limit)
+        if _concurrent(app) and batches:
+            return add_up([future.result() for future in plan_batch.map(batches)])
         return add_up([plan_batch(batch) for batch in batches])

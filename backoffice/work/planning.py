@@ -8,19 +8,22 @@ keys ``create_chain`` uses), so a session that already has a chain keeps it and 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, Integer, Table, select, text, update
+from sqlalchemy.dialects import sqlite
 
 from backoffice.calendars import is_business_day
 from backoffice.coding.rules import SessionFacts, code_session
+from backoffice.db_types import UTCDateTime
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, CoveragePriority
@@ -37,7 +40,11 @@ from backoffice.work.services import AUTOMATION_JOB
 log = logging.getLogger(__name__)
 
 PLANNER = "planner"
-INSERT_CHUNK = 1000  # rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits
+INSERT_CHUNK = 1000  # rows per multi-row INSERT on SQLite: well under its parameter limit
+# Plain strings for the bulk rows (no per-value Enum handling on the hot path).
+READY, BLOCKED = ItemState.READY.value, ItemState.BLOCKED.value
+AUTOMATED, MANUAL = Mode.AUTOMATED.value, Mode.MANUAL.value
+STATUS_CHANGE = InteractionKind.STATUS_CHANGE.value
 
 
 @dataclass
@@ -152,19 +159,65 @@ def _session_facts(session: Session, credential: str) -> SessionFacts:
     )  # fmt: skip
 
 
+def _pg_array_type(column: Any) -> str:
+    if isinstance(column.type, UTCDateTime):
+        return "timestamptz"
+    if isinstance(column.type, JSON):
+        return "json"
+    return "int" if isinstance(column.type, Integer) else "text"
+
+
+def _plain_text(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value  # psycopg would send an Enum's *name*
+
+
+def _converter(column: Any) -> Any:
+    if isinstance(column.type, JSON):
+        return json.dumps
+    return None if isinstance(column.type, Integer | UTCDateTime) else _plain_text
+
+
+def _pg_unnest_insert(table: Table, rows: list[dict[str, Any]], suffix: str = "") -> list[Any] | None:
+    """One ``INSERT … SELECT * FROM unnest(<one array per column>)``: a short statement whatever the row
+    count, so neither SQLAlchemy nor psycopg builds and parses a statement with thousands of parameters."""
+    columns = list(rows[0])
+    arrays = ", ".join(f"CAST(:{name} AS {_pg_array_type(table.c[name])}[])" for name in columns)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {suffix}"  # noqa: S608
+    params = {}
+    for name in columns:
+        convert = _converter(table.c[name])
+        params[name] = [row[name] for row in rows] if convert is None else [convert(row[name]) for row in rows]
+    result = db.session.execute(text(sql), params)
+    return list(result) if result.returns_rows else None
+
+
 def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
-    """Multi-row INSERT of work items; rows whose dedupe_key exists are skipped. Returns (id, key) inserted."""
-    dialect = postgresql if is_postgres() else sqlite
+    """INSERT the work items in one statement per chunk; rows whose dedupe_key exists are skipped. Returns
+    (id, dedupe_key) of the rows inserted."""
+    table = WorkItem.__table__
+    if is_postgres():
+        found = _pg_unnest_insert(table, rows, "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key")
+        return [(row[0], row[1]) for row in found or ()]
+    stmt = (
+        sqlite.insert(table)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id, table.c.dedupe_key)
+    )
     inserted: list[tuple[int, str]] = []
-    for start in range(0, len(rows), INSERT_CHUNK):
-        stmt = (
-            dialect.insert(WorkItem.__table__)
-            .values(rows[start : start + INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(WorkItem.__table__.c.id, WorkItem.__table__.c.dedupe_key)
-        )
-        inserted.extend((row[0], row[1]) for row in db.session.execute(stmt))
+    for start in range(0, len(rows), INSERT_CHUNK):  # SQLAlchemy sends multi-row VALUES (insertmanyvalues)
+        inserted.extend((row[0], row[1]) for row in db.session.execute(stmt, rows[start : start + INSERT_CHUNK]))
     return inserted
+
+
+def _insert_all(table: Table, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if is_postgres():
+        _pg_unnest_insert(table, rows)
+        return
+    # RETURNING makes SQLAlchemy send multi-row VALUES (insertmanyvalues) instead of one INSERT per row.
+    first = next(iter(table.primary_key.columns))
+    db.session.execute(table.insert().returning(first), rows)
 
 
 class _Due:
@@ -191,10 +244,10 @@ def _item_rows(plans: list[Plan], practices: dict[int, Practice], practice_of: d
             ready = position == 0
             due_at, policy = due(practice, step.kind) if ready else (None, None)
             rows.append({
-                "practice_id": practice.id, "kind": step.kind, "session_id": plan.session_id,
+                "practice_id": practice.id, "kind": str(step.kind), "session_id": plan.session_id,
                 "dedupe_key": f"session:{plan.session_id}:{step.kind}",
-                "state": ItemState.READY if ready else ItemState.BLOCKED,
-                "mode": Mode.AUTOMATED if step.automated else Mode.MANUAL, "queue": rules.DEFAULT_QUEUES[step.kind],
+                "state": READY if ready else BLOCKED,
+                "mode": AUTOMATED if step.automated else MANUAL, "queue": rules.DEFAULT_QUEUES[step.kind],
                 "priority": min(plan.priority, rules.MAX_PRIORITY), "due_at": due_at, "sla_policy": policy,
                 "attempts": 0, "result": {}, "created_at": now, "updated_at": now,
             })  # fmt: skip
@@ -236,18 +289,16 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
                 if previous is not None and previous in inserted:
                     deps.append({"item_id": item_id, "depends_on_id": inserted[previous]})
                 logs.append(_planned_log(row, item_id, step.reason, now))
-                if row["state"] == ItemState.READY and row["mode"] == Mode.AUTOMATED:
+                if row["state"] == READY and row["mode"] == AUTOMATED:
                     ready_jobs.append(
                         (item_id, "high" if row["priority"] >= rules.ESCALATION_PRIORITY_BUMP else "default")
                     )
-                summary.by_kind[step.kind] = summary.by_kind.get(step.kind, 0) + 1
+                summary.by_kind[row["kind"]] = summary.by_kind.get(row["kind"], 0) + 1
             previous = key
         if plan.skipped and (not plan.steps or f"session:{plan.session_id}:{plan.steps[0].kind}" in inserted):
             logs.append(_skipped_log(plan, practice_of[plan.session_id], now))
-    if deps:
-        db.session.execute(WorkItemDependency.__table__.insert(), deps)
-    if logs:
-        db.session.execute(Interaction.__table__.insert(), logs)
+    _insert_all(WorkItemDependency.__table__, deps)
+    _insert_all(Interaction.__table__, logs)
     db.session.execute(
         update(Session)
         .where(Session.id.in_(list(practice_of)), Session.planned_at.is_(None))
@@ -270,8 +321,8 @@ def _planned_log(row: dict[str, Any], item_id: int, reason: str, now: datetime) 
     return {
         "practice_id": row["practice_id"], "work_item_id": item_id, "session_id": row["session_id"],
         "claim_id": None, "actor_user_id": None, "actor_label": PLANNER, "at": now,
-        "kind": InteractionKind.STATUS_CHANGE, "to_state": row["state"].value,
-        "body": f"Planned {rules.KIND_LABELS[row['kind']]} ({row['mode'].value}): {reason}", "data": data,
+        "kind": STATUS_CHANGE, "to_state": row["state"],
+        "body": f"Planned {rules.KIND_LABELS[row['kind']]} ({row['mode']}): {reason}", "data": data,
     }  # fmt: skip
 
 
@@ -280,7 +331,7 @@ def _skipped_log(plan: Plan, practice_id: int, now: datetime) -> dict[str, Any]:
     body = "; ".join(f"{rules.KIND_LABELS[kind]} {reason}" for kind, reason in reasons.items())
     return {
         "practice_id": practice_id, "work_item_id": None, "session_id": plan.session_id, "claim_id": None,
-        "actor_user_id": None, "actor_label": PLANNER, "at": now, "kind": InteractionKind.STATUS_CHANGE,
+        "actor_user_id": None, "actor_label": PLANNER, "at": now, "kind": STATUS_CHANGE,
         "to_state": None, "body": f"Not planned: {body}", "data": {"skipped": reasons},
     }  # fmt: skip
 
