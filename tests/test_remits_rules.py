@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -177,3 +178,44 @@ def test_the_catalogue_holds_every_routed_code() -> None:
         assert code in carc.RARC, code
     assert carc.describe("CO", "45") == "CO-45 charge exceeds fee schedule / contracted amount"
     assert carc.describe("CO", "ZZ9") == "CO-ZZ9"
+
+
+@dataclass
+class _Line:
+    id: int
+    line_number: int
+    cpt: str
+    modifiers: list[str]
+    date_of_service: date
+
+
+@dataclass
+class _Svc:
+    code: str
+    modifiers: tuple[str, ...] = ()
+    date: date | None = None
+    control_number: str = ""
+    original_code: str = ""
+
+
+LINES = [
+    _Line(11, 1, "90834", ["95"], date(2026, 11, 2)),
+    _Line(12, 2, "96127", [], date(2026, 11, 2)),
+    _Line(13, 3, "90834", ["95"], date(2026, 11, 9)),
+]
+
+
+def test_service_lines_match_by_code_modifiers_and_date_in_any_order() -> None:
+    services = [_Svc("96127", (), date(2026, 11, 2)), _Svc("90834", ("95",), date(2026, 11, 9)),
+                _Svc("90834", ("95",), date(2026, 11, 2))]  # fmt: skip
+    assert [line.id for line in rules.match_service_lines(LINES, services)] == [12, 13, 11]
+
+
+def test_a_line_control_number_wins_over_the_code() -> None:
+    services = [_Svc("90834", ("95",), date(2026, 11, 2), control_number="3")]
+    assert rules.match_service_lines(LINES, services)[0].id == 13
+
+
+def test_a_changed_code_or_missing_date_falls_back_to_code_then_order() -> None:
+    services = [_Svc("90832", (), None, original_code="96127"), _Svc("90999"), _Svc("90834", ("95",)), _Svc("X")]
+    assert [getattr(line, "id", None) for line in rules.match_service_lines(LINES, services)] == [12, 13, 11, None]

@@ -9,11 +9,12 @@ payer impact, zero amounts), or a denial to work. Denials route by CARC family; 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from backoffice.remits.carc import CARC
 
@@ -234,3 +235,35 @@ def ledger_reason(group: str, carc: str) -> str:
     """``PR-1 deductible``, ``PR-2 coinsurance``; other PR codes by their CARC meaning when known."""
     meaning = LEDGER_REASONS.get(carc) or CARC.get(carc, "patient responsibility")
     return f"{group}-{carc} {meaning}"[:200]
+
+
+Line = TypeVar("Line")
+
+
+def match_service_lines(lines: Sequence[Line], services: Sequence[Any]) -> list[Line | None]:
+    """Each 835 service line's claim line, each claim line used once: REF*6R when the payer echoes our line number
+    (or line id), else the same code, modifiers and date, else the same code (or the code before the payer
+    changed it), else the next line in order. ``None`` when the claim has fewer lines than the 835."""
+    free = list(lines)
+    matched: list[Line | None] = [None] * len(services)
+
+    def take(i: int, test: Callable[[Any], bool]) -> None:
+        line = next((line for line in free if test(line)), None)
+        if line is not None:
+            matched[i] = line
+            free.remove(line)
+
+    for i, svc in enumerate(services):
+        if svc.control_number:
+            take(i, lambda line, ref=svc.control_number: ref in (str(line.line_number), str(line.id)))
+    for i, svc in enumerate(services):
+        if matched[i] is None:
+            take(i, lambda line, s=svc: line.cpt == s.code and sorted(line.modifiers or []) == sorted(s.modifiers)
+                 and (s.date is None or line.date_of_service == s.date))  # fmt: skip
+    for i, svc in enumerate(services):
+        if matched[i] is None:
+            take(i, lambda line, s=svc: line.cpt in (s.code, s.original_code))
+    for i in range(len(services)):
+        if matched[i] is None:
+            take(i, lambda line: True)
+    return matched

@@ -69,6 +69,7 @@ class _Run:
     # The new amounts and status of every claim and line touched, written by one bulk UPDATE each at the end.
     claim_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
     line_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # SLA and appeal deadlines already computed
     denial_items: int = 0
     exception_items: int = 0
 
@@ -172,9 +173,12 @@ def _queue_item(run: _Run, practice_id: int, kind: str, key: str, reason: str, *
     practice = run.practices[practice_id]
     routed = values.pop("routed", None)
     due_at = values.pop("due_at", None)
-    policy = work_rules.sla_policy_for(kind, practice.sla_overrides, routed=routed)
-    sla_due = work_rules.sla_due_at(run.now, policy, ZoneInfo(practice.timezone), is_business_day)
-    sla_name = policy.name
+    cache_key = ("sla", practice_id, kind, routed)
+    if cache_key not in run.cache:
+        policy = work_rules.sla_policy_for(kind, practice.sla_overrides, routed=routed)
+        due = work_rules.sla_due_at(run.now, policy, ZoneInfo(practice.timezone), is_business_day)
+        run.cache[cache_key] = (due, policy.name)
+    sla_due, sla_name = run.cache[cache_key]
     if due_at is not None and due_at < sla_due:
         sla_due, sla_name = due_at, "appeal-deadline"
     run.items[key] = {
@@ -289,39 +293,6 @@ def _load_claims(organization_id: int, numbers: list[str]) -> dict[str, _ClaimVi
     return claims
 
 
-def _match_lines(lines: list[ClaimLine], services: tuple[era835.ServiceLine, ...]) -> list[ClaimLine | None]:
-    """Each SVC's claim line: REF*6R (our line number or line id), else code + modifiers + date, else order."""
-    free = list(lines)
-    matched: list[ClaimLine | None] = [None] * len(services)
-
-    def take(i: int, test: Any) -> None:
-        line = next((line for line in free if test(line)), None)
-        if line is not None:
-            matched[i] = line
-            free.remove(line)
-
-    for i, svc in enumerate(services):
-        if svc.control_number:
-            take(i, lambda line, ref=svc.control_number: ref in (str(line.line_number), str(line.id)))
-    for i, svc in enumerate(services):
-        if matched[i] is None:
-            take(
-                i,
-                lambda line, s=svc: (
-                    line.cpt == s.code
-                    and sorted(line.modifiers or []) == sorted(s.modifiers)
-                    and (s.date is None or line.date_of_service == s.date)
-                ),
-            )
-    for i, svc in enumerate(services):
-        if matched[i] is None:
-            take(i, lambda line, s=svc: line.cpt in (s.code, s.original_code))
-    for i in range(len(services)):
-        if matched[i] is None:
-            take(i, lambda line: True)
-    return matched
-
-
 def _move(run: _Run, claim: _ClaimView, new: ClaimStatus, moves: list[tuple[str, str]]) -> None:
     row = _claim_row(run, claim)
     current: ClaimStatus = row["status"]
@@ -338,6 +309,16 @@ def _move(run: _Run, claim: _ClaimView, new: ClaimStatus, moves: list[tuple[str,
 
 
 def _appeal_due(run: _Run, payer: Payer, notice: date, practice: Practice) -> tuple[datetime | None, date | None]:
+    """The first appeal level's last day (17:00 in the practice's zone), from the remittance date; cached."""
+    key = ("appeal", payer.id, notice, practice.id)
+    if key not in run.cache:
+        run.cache[key] = _compute_appeal_due(run, payer, notice, practice)
+    return run.cache[key]
+
+
+def _compute_appeal_due(
+    run: _Run, payer: Payer, notice: date, practice: Practice
+) -> tuple[datetime | None, date | None]:
     try:
         level = levels_for(str(payer.kind))[0]
         deadline = appeal_deadline(
@@ -471,7 +452,7 @@ def _post_claim(
     corrected: bool = False,
 ) -> None:
     """Post one matched CLP: adjustments, line and claim amounts, status, PR, denials and the claim's log row."""
-    lines = _match_lines(list(claim.lines), clp.services)
+    lines = rules.match_service_lines(list(claim.lines), clp.services)
     totals = {disposition: ZERO for disposition in rules.Disposition}
     patient: list[tuple[era835.Adjustment, int | None]] = []
     denials: list[tuple[era835.Adjustment, tuple[str, ...]]] = []
