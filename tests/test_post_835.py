@@ -364,3 +364,59 @@ def test_the_golden_835_posts_its_three_claims_and_plb(setup) -> None:  # noqa: 
     assert patient_balance(setup[3].id) == D("50.00")  # PR-3 20 + PR-1 30
     (item,) = items(kind="appeal")
     assert item.claim_id == claims["PCN0003"].id
+
+
+def test_a_reversal_of_a_payment_never_posted_is_an_exception_and_changes_nothing(setup) -> None:  # noqa: ANN001
+    claim = make_claim(setup, "ACC14", ("90834", "150.00"), status=ClaimStatus.ACCEPTED)
+    result = post_835(
+        organization_id=setup[0].id,
+        now=NOW,
+        text=era(
+            clp("ACC14", "22", "-150", "-97.5", "-20", svc("90834", "-150", "-97.5", "CAS*CO*45*-32.5", "CAS*PR*3*-20"))
+        ),
+    )
+    db.session.refresh(claim)
+    assert claim.paid_amount == D("0.00") and claim.status == ClaimStatus.ACCEPTED and count(LedgerEntry) == 0
+    assert result.exception_items == 1 and result.claims_posted == 0
+    (item,) = items(kind="posting_exception")
+    assert item.claim_id == claim.id and "never posted" in result.problems[0]
+
+
+def with_secondary_coverage(setup):  # noqa: ANN001, ANN201
+    org, _, _, patient = setup
+    second = f.make_payer(org, payer_id="SEC01", name="Second Plan")
+    db.session.add(Coverage(patient_id=patient.id, payer_id=second.id, member_id="S123", priority="secondary",
+                            relationship_to_subscriber="18", effective_from=date(2026, 1, 1)))  # fmt: skip
+    db.session.commit()
+    return second
+
+
+def test_a_claim_the_payer_forwarded_to_the_secondary_is_not_billed_again(setup) -> None:  # noqa: ANN001
+    with_secondary_coverage(setup)
+    make_claim(setup, "ACC15", ("90834", "150.00"))
+    post_835(
+        organization_id=setup[0].id,
+        now=NOW,
+        text=era(clp("ACC15", "19", "150", "97.5", "20", svc("90834", "150", "97.5", "CAS*CO*45*32.5", "CAS*PR*3*20"))),
+    )
+    assert count(LedgerEntry) == 0 and items(kind="submit") == []
+    assert db.session.scalar(select(func.count()).select_from(Claim).where(Claim.payer_sequence == "S")) == 0
+    log = db.session.scalar(select(Interaction).where(Interaction.body.like("835 posted%")))
+    assert "forwarded the claim to the secondary payer itself (CLP02 19)" in log.body
+
+
+def test_a_reversal_after_the_secondary_was_billed_asks_for_review_not_a_negative_balance(setup) -> None:  # noqa: ANN001
+    with_secondary_coverage(setup)
+    claim = make_claim(setup, "ACC16", ("90834", "150.00"))
+    post_835(
+        organization_id=setup[0].id,
+        now=NOW,
+        text=era(clp("ACC16", "1", "150", "97.5", "20", svc("90834", "150", "97.5", "CAS*CO*45*32.5", "CAS*PR*3*20"))),
+    )
+    post_835(organization_id=setup[0].id, now=NOW, text=era(
+        clp("ACC16", "22", "-150", "-97.5", "-20", svc("90834", "-150", "-97.5", "CAS*CO*45*-32.5", "CAS*PR*3*-20")),
+        trace="EFT2"))  # fmt: skip
+    db.session.refresh(claim)
+    assert claim.paid_amount == D("0.00") and count(LedgerEntry) == 0
+    (item,) = items(kind="posting_exception")
+    assert item.claim_id == claim.id and item.dedupe_key.endswith(":secondary")

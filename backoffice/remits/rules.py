@@ -124,6 +124,7 @@ RECOVERY: dict[Family, Decimal] = {
     Family.WRITE_OFF: Decimal("0.1"),
 }
 NO_APPEAL_RARCS = frozenset({"MA130", "N211"})
+FORWARDED = frozenset({"19", "20", "21"})  # CLP02: processed and forwarded to the next payer (crossover)
 
 
 @dataclass(frozen=True, slots=True)

@@ -450,6 +450,7 @@ def _post_claim(
     coverages: dict[int, list[Coverage]],
     adjustments: list[dict[str, Any]],
     corrected: bool = False,
+    secondary_billed: bool = False,
 ) -> None:
     """Post one matched CLP: adjustments, line and claim amounts, status, PR, denials and the claim's log row."""
     lines = rules.match_service_lines(list(claim.lines), clp.services)
@@ -505,9 +506,18 @@ def _post_claim(
         status = rules.claim_status_after(charge=clp.charge, paid=clp.paid, denied=totals[rules.Disposition.DENIAL])
         _move(run, claim, ClaimStatus(status), moves)
     secondary = None
+    note = ""
     pr_total = totals[rules.Disposition.PATIENT]
     coverage = _secondary_coverage(claim, coverages) if pr_total > 0 and not clp.is_reversal else None
-    if coverage is not None:
+    if clp.status in rules.FORWARDED and pr_total > 0:
+        note = f"; the payer forwarded the claim to the secondary payer itself (CLP02 {clp.status})"
+    elif clp.is_reversal and secondary_billed:
+        note = "; patient responsibility had gone to the secondary claim: review it"
+        _queue_item(run, claim.practice_id, "posting_exception", f"reversal:{claim.id}:{payment_id}:secondary",
+                    f"claim {claim.account_number}: reversed by 835 trace {remittance.trace_number} after its "
+                    f"secondary claim was billed; correct or void the secondary claim", claim_id=claim.id,
+                    claim_payment_id=payment_id)  # fmt: skip
+    elif coverage is not None:
         secondary = _bill_secondary(run, claim, coverage)
     elif pr_total != 0:
         for a, _line_id in patient:
@@ -531,6 +541,7 @@ def _post_claim(
         f"paid {_fmt(clp.paid)}, contractual {_fmt(totals[rules.Disposition.CONTRACTUAL])}, "
         f"patient {_fmt(pr_total)}, denied {_fmt(totals[rules.Disposition.DENIAL])}; {codes}"
         + (f"; patient responsibility billed to secondary claim {secondary.account_number}" if secondary else "")
+        + note
     )
     if moves:  # both transitions when an 835 arrives before the 277CA: submitted → accepted → paid
         body += "; claim " + " → ".join([moves[0][0], *(after for _, after in moves)])
@@ -627,6 +638,19 @@ def _post_remittance(run: _Run, r: era835.Remittance, payer_key: tuple[str, str]
     ids = _bulk_insert(ClaimPayment, rows)
     adjustments: list[dict[str, Any]] = []
     last_original = {clp.claim_id: i for i, clp in enumerate(r.claims) if not clp.is_reversal}
+    reversed_ids = [claims[clp.claim_id].id for clp in r.claims if clp.is_reversal and clp.claim_id in claims]
+    posted_before: set[int | None] = set()
+    billed_secondary: set[int | None] = set()
+    if reversed_ids:  # few: a reversal needs a posting to undo, and may have fed a secondary claim
+        posted_before = set(
+            db.session.scalars(
+                select(ClaimPayment.claim_id).where(
+                    ClaimPayment.claim_id.in_(reversed_ids), ClaimPayment.is_reversal.is_(False)
+                )
+            )
+        )
+        billed_secondary = set(db.session.scalars(select(Claim.parent_claim_id).where(
+            Claim.parent_claim_id.in_(reversed_ids), Claim.payer_sequence == "S")))  # fmt: skip
     for index, (clp, payment_id) in enumerate(zip(r.claims, ids, strict=True)):
         claim = claims.get(clp.claim_id)
         if claim is None:
@@ -642,10 +666,18 @@ def _post_remittance(run: _Run, r: era835.Remittance, payer_key: tuple[str, str]
                 edi_file_id=run.edi_file.id if run.edi_file else None,
             )
             continue
+        if clp.is_reversal and claim.id not in posted_before:
+            run.problems.append(f"claim {clp.claim_id}: reversal of a payment never posted; not applied")
+            _queue_item(run, claim.practice_id, "posting_exception", f"reversal:{claim.id}:{payment_id}:unposted",
+                        f"835 trace {remittance.trace_number}: claim {clp.claim_id} reversed (paid {_fmt(clp.paid)}) "
+                        "but no payment of it was posted; not applied", claim_id=claim.id,
+                        claim_payment_id=payment_id)  # fmt: skip
+            continue
         remittance.claims_posted += 1
         corrected = clp.is_reversal and last_original.get(clp.claim_id, -1) > index
         payer = payers[claim.payer_id]
-        _post_claim(run, remittance, clp, claim, payment_id, payer, coverages, adjustments, corrected)
+        _post_claim(run, remittance, clp, claim, payment_id, payer, coverages, adjustments, corrected,
+                    secondary_billed=claim.id in billed_secondary)  # fmt: skip
     if adjustments:
         _bulk_insert(PaymentAdjustment, adjustments)
     run.problems.extend(f"835 trace {remittance.trace_number}: {problem}" for problem in r.problems)
