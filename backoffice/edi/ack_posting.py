@@ -144,20 +144,25 @@ def claims_by_account(organization_id: int, accounts: Iterable[str]) -> dict[str
     return {claim.account_number: claim for claim in rows}
 
 
-def latest_submission(claim: Claim) -> ClaimSubmission | None:
-    """The claim's most recent submission (highest version)."""
-    return db.session.scalar(
-        select(ClaimSubmission)
-        .where(ClaimSubmission.claim_id == claim.id)
-        .order_by(ClaimSubmission.claim_version.desc(), ClaimSubmission.id.desc())
-    )
+def latest_submissions(claims: Iterable[Claim]) -> dict[int, ClaimSubmission]:
+    """Each claim's most recent submission (highest version), by claim id, in a few queries."""
+    ids, latest = [c.id for c in claims], {}
+    for start in range(0, len(ids), 1000):
+        rows = db.session.scalars(
+            select(ClaimSubmission)
+            .where(ClaimSubmission.claim_id.in_(ids[start : start + 1000]))
+            .order_by(ClaimSubmission.claim_version, ClaimSubmission.id)
+        )
+        latest.update({row.claim_id: row for row in rows})  # the last one of a claim wins: its highest version
+    return latest
 
 
 def log_once(claim: Claim, now: datetime, body: str, **fields: Any) -> bool:
     """Log ``body`` on the claim unless the very same entry is already there (posting a file twice logs once)."""
-    seen = db.session.scalar(
-        select(Interaction.id).where(Interaction.claim_id == claim.id, Interaction.body == body).limit(1)
-    )
+    with db.session.no_autoflush:  # one flush at commit instead of one per claim
+        seen = db.session.scalar(
+            select(Interaction.id).where(Interaction.claim_id == claim.id, Interaction.body == body).limit(1)
+        )
     if seen is not None:
         return False
     record_interaction(
@@ -407,11 +412,12 @@ def post_277ca(*, organization_id: int, text: str, now: datetime, edi_file_id: i
     claim_acks = parse_or_refuse(parse_277ca, text, "277CA")
     file = inbound_file(organization_id, edi_file_id)
     claims = claims_by_account(organization_id, (a.claim_id for a in claim_acks))
+    submissions = latest_submissions(claims.values())
     result = AckResult()
     hint: int | None = None
     for ack in claim_acks:
         claim = claims.get(ack.claim_id)
-        submission = latest_submission(claim) if claim is not None else None
+        submission = submissions.get(claim.id) if claim is not None else None
         if claim is None or submission is None:
             result.unmatched.append(ack.claim_id)
             continue

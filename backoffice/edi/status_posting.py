@@ -18,7 +18,7 @@ from backoffice.edi.ack_posting import (
     REJECTION_CATEGORIES,
     claims_by_account,
     inbound_file,
-    latest_submission,
+    latest_submissions,
     log_once,
     parse_or_refuse,
     reject_claim,
@@ -28,6 +28,7 @@ from backoffice.edi.ack_posting import (
 from backoffice.edi.claim_status import ClaimStatus as Status277
 from backoffice.edi.claim_status import parse_277
 from backoffice.edi.elements import ACCEPTED_CATEGORIES
+from backoffice.edi.models import ClaimSubmission
 from backoffice.extensions import db
 from backoffice.services_base import service
 from backoffice.work.rules import ExceptionKind, InteractionKind
@@ -83,14 +84,15 @@ def _details(status: Status277) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _post_status(status: Status277, claim: Claim, now: datetime) -> ClaimStatusOutcome:
+def _post_status(
+    status: Status277, claim: Claim, submission: ClaimSubmission | None, now: datetime
+) -> ClaimStatusOutcome:
     category, outcome = status.category, outcome_for(status.category)
     effective = f" as of {status.effective_date:%Y-%m-%d}" if status.effective_date else ""
     words = "; ".join(status_words(status.statuses))
     body = f"277 status{effective}: {words}{_details(status)}"
     evidence = {"277": status_words(status.statuses), "payer_claim_number": status.payer_claim_number}
     changed = False
-    submission = latest_submission(claim)
     if outcome in ("not_found", "rejected"):
         reason = "payer has no claim on file: resubmit as original" if outcome == "not_found" else f"277 {words}"
         done = reject_claim(claim, submission, now=now, source="277", reason=reason, evidence=evidence,
@@ -131,6 +133,7 @@ def post_277(*, organization_id: int, text: str, now: datetime, edi_file_id: int
     file = inbound_file(organization_id, edi_file_id)
     claim_statuses = [s for s in statuses if s.is_claim]
     claims = claims_by_account(organization_id, [a for s in claim_statuses for a in (s.patient_account, s.trace)])
+    submissions = latest_submissions(claims.values())
     result = StatusResult()
     result.inquiry_messages = [
         f"level {s.level}: {'; '.join(status_words(s.statuses))}" for s in statuses if not s.is_claim
@@ -142,7 +145,7 @@ def post_277(*, organization_id: int, text: str, now: datetime, edi_file_id: int
             result.unmatched.append(status.claim_id)
             continue
         hint = hint or claim.practice_id
-        result.claims.append(_post_status(status, claim, now))
+        result.claims.append(_post_status(status, claim, submissions.get(claim.id), now))
     result.exception_item_id = unmatched_exception(organization_id, file, "277", result.unmatched, now, hint)
     db.session.commit()
     return result
