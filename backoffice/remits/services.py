@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -95,6 +96,21 @@ def _line_row(run: _Run, line: ClaimLine) -> dict[str, Any]:
     if row is None:
         row = run.line_rows[line.id] = {"id": line.id, **{name: getattr(line, name) for name in AMOUNTS}}
     return row
+
+
+@lru_cache(maxsize=4096)
+def _disposition(group: str, reason: str, amount: Decimal) -> rules.Disposition:
+    return rules.disposition(group, reason, amount)
+
+
+@lru_cache(maxsize=4096)
+def _route(group: str, reason: str, remarks: tuple[str, ...], payer_kind: str) -> rules.DenialRoute:
+    return rules.route_denial(group, reason, remarks, payer_kind=payer_kind)
+
+
+@lru_cache(maxsize=4096)
+def _priority(family: rules.Family, amount: Decimal, days_left: int | None) -> int:
+    return rules.denial_priority(family=family, amount=amount, days_left=days_left)
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -341,7 +357,7 @@ def _route_denials(
     by_family: dict[rules.Family, list[tuple[era835.Adjustment, tuple[str, ...]]]] = defaultdict(list)
     routes: dict[rules.Family, rules.DenialRoute] = {}
     for adjustment, remarks in denials:
-        route = rules.route_denial(adjustment.group, adjustment.reason, remarks, payer_kind=str(payer.kind))
+        route = _route(adjustment.group, adjustment.reason, remarks, str(payer.kind))
         routes.setdefault(route.family, route)
         by_family[route.family].append((adjustment, remarks))
     practice = run.practices[claim.practice_id]
@@ -364,7 +380,7 @@ def _route_denials(
             claim_payment_id=payment_id,
             routed=(f"denial:{family.value}", route.sla_business_days),
             due_at=due_at if route.kind == rules.KIND_APPEAL else None,
-            priority=rules.denial_priority(family=family, amount=amount, days_left=left),
+            priority=_priority(family, amount, left),
             evidence={
                 "family": family.value,
                 "codes": codes,
@@ -461,19 +477,16 @@ def _post_claim(
     for svc, line in zip(clp.services, lines, strict=True):
         if line is None:
             run.problems.append(f"claim {clp.claim_id}: service {svc.code} matches no line of the claim")
+        else:
+            _line_row(run, line)["paid_amount"] += svc.paid
         cas.extend((a, line, svc.remarks + clp.remarks) for a in svc.adjustments)
-        if line is not None:
-            line_row = _line_row(run, line)
-            line_row["paid_amount"] += svc.paid
-            for a in svc.adjustments:
-                kind = rules.disposition(a.group, a.reason, a.amount)
-                if kind is rules.Disposition.CONTRACTUAL:
-                    line_row["adjustment_amount"] += a.amount
-                elif kind is rules.Disposition.PATIENT:
-                    line_row["patient_responsibility"] += a.amount
     for a, line, remarks in cas:
-        kind = rules.disposition(a.group, a.reason, a.amount)
+        kind = _disposition(a.group, a.reason, a.amount)
         totals[kind] += a.amount
+        if line is not None and kind is rules.Disposition.CONTRACTUAL:
+            _line_row(run, line)["adjustment_amount"] += a.amount
+        elif line is not None and kind is rules.Disposition.PATIENT:
+            _line_row(run, line)["patient_responsibility"] += a.amount
         adjustments.append(
             {
                 "claim_payment_id": payment_id,
