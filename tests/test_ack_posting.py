@@ -356,3 +356,32 @@ def test_a_277ca_acceptance_does_not_undo_a_999_rejection_of_the_same_version(or
     assert result.pending == [claim.account_number] and not result.accepted
     assert (claim.status, claim.status_category, sub.ack_status) == (ClaimStatus.REJECTED, None, "rejected")
     assert _log(claim)[-1].endswith("(not applied: this version was already rejected)")
+
+
+def test_a_forwarded_claim_counts_as_accepted(org) -> None:  # noqa: ANN001
+    claim = _claim(org)
+    make_submission(claim)
+    post_277ca(organization_id=org[0].id, text=x277ca([f"TRN*2*{claim.account_number}", "STC*A0:16:PR"]), now=NOW)
+    assert (claim.status, claim.status_category) == (ClaimStatus.ACCEPTED, "A0")
+
+
+def test_a_reopened_claim_whose_fix_is_incomplete_stays_draft_with_the_findings(ctx) -> None:  # noqa: ANN001
+    organization = f.make_org()
+    practice = f.make_practice(organization, fee_schedule={"90837": "200.00", "96127": "15.00"})
+    patient = f.make_patient(practice, f.make_payer(organization))
+    session = f.make_session(practice, patient=patient, date_of_service=date(2026, 11, 16), minutes=53)
+    claim = enter_charge(session=session, now=NOW, today=date(2026, 11, 18))
+    claim.status = ClaimStatus.REJECTED
+    practice.fee_schedule = {}
+    db.session.commit()
+    reopened = reopen_rejected_claim(claim=claim, actor=None, now=LATER)
+    assert (reopened.status, reopened.version) == (ClaimStatus.DRAFT, 2)
+    assert "FEE-MISSING" in [finding["rule"] for finding in reopened.findings]
+    assert _log(claim)[-1].endswith("error(s) to fix before submission")
+
+
+def test_a_rejected_claim_without_a_session_cannot_be_rescrubbed(org) -> None:  # noqa: ANN001
+    claim = _claim(org, status=ClaimStatus.REJECTED)
+    with pytest.raises(ValidationFailed, match=f"claim {claim.account_number}: no session to re-scrub"):
+        reopen_rejected_claim(claim=claim, actor=None, now=NOW)
+    assert claim.version == 1
