@@ -10,6 +10,7 @@ import pytest
 
 from backoffice.remits import carc, rules
 from backoffice.remits.rules import Disposition, Family, route_denial
+from backoffice.work.rules import ESCALATION_PRIORITY_BUMP
 
 D = Decimal
 
@@ -135,9 +136,14 @@ def test_priority_rises_with_urgency_dollars_and_recoverability() -> None:
     assert rules.denial_priority(family=Family.CODING, amount=D("200"), days_left=5) > base
     assert rules.denial_priority(family=Family.CODING, amount=D("400"), days_left=30) > base
     assert rules.denial_priority(family=Family.TIMELY_FILING, amount=D("200"), days_left=30) < base
-    assert rules.denial_priority(family=Family.CODING, amount=D("10000"), days_left=0) == 90
-    assert rules.denial_priority(family=Family.CODING, amount=D("0"), days_left=None) == 5  # 100 × 0.5 × 0.1 × 0.9
-    assert rules.denial_priority(family=Family.CODING, amount=D("200"), days_left=-3) == 45  # past due: most urgent
+    assert rules.denial_priority(family=Family.CODING, amount=D("10000"), days_left=0) == 44  # 49 × 1 × 1 × 0.9
+    assert rules.denial_priority(family=Family.CODING, amount=D("0"), days_left=None) == 2  # 49 × 0.5 × 0.1 × 0.9
+    assert rules.denial_priority(family=Family.CODING, amount=D("200"), days_left=-3) == 22  # past due: most urgent
+
+
+def test_no_denial_outranks_an_escalation() -> None:
+    top = max(rules.denial_priority(family=f, amount=D("99999"), days_left=-10) for f in Family)
+    assert top < ESCALATION_PRIORITY_BUMP
 
 
 def test_days_left() -> None:

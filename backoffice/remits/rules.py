@@ -197,14 +197,19 @@ def route_denial(
     return DenialRoute(family, QUEUES[family], kind, SLA_BUSINESS_DAYS[family], action, appealable)
 
 
+# Work items are taken by priority first; an escalation adds 50 (work/rules.py), so a denial's score stays
+# below that and an escalated item still comes before any fresh denial in a shared queue.
+MAX_DENIAL_PRIORITY = 49
+
+
 def denial_priority(*, family: Family, amount: Decimal, days_left: int | None) -> int:
-    """§6.6 priority score 0-100: urgency (deadline nearer is higher) × dollars (more is higher) × recoverability.
+    """§6.6 priority score 0-49: urgency (deadline nearer is higher) × dollars (more is higher) × recoverability.
 
     Urgency is 30 / (30 + days left), 0.5 without a known deadline; dollars run from 0.1 to 1 at $450 and up.
     """
     urgency = Decimal("0.5") if days_left is None else Decimal(30) / Decimal(30 + max(days_left, 0))
     dollars = min(Decimal(1), Decimal("0.1") + max(amount, Decimal(0)) / Decimal(500))
-    score = Decimal(100) * urgency * dollars * RECOVERY[family]
+    score = Decimal(MAX_DENIAL_PRIORITY) * urgency * dollars * RECOVERY[family]
     return int(score.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
