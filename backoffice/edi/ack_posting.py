@@ -192,13 +192,11 @@ def reject_claim(
 ) -> str:
     """Reject the claim's current version and open its fix_rejection item (once per claim and version).
     Returns "rejected", "unchanged" (already rejected for this version) or "conflict" (a state it cannot leave)."""
-    already = submission is None or submission.ack_status == "rejected"
-    if (
-        already
-        and claim.status != ClaimStatus.SUBMITTED
-        and (submission is not None or claim.status == ClaimStatus.REJECTED)
+    posted = submission is not None and submission.ack_status == "rejected"
+    if (posted and claim.status != ClaimStatus.SUBMITTED) or (
+        submission is None and claim.status == ClaimStatus.REJECTED
     ):
-        return "unchanged"
+        return "unchanged"  # this version's rejection is already posted (or the claim was reopened since)
     stale = submission is not None and submission.claim_version != claim.version
     if submission is not None:
         submission.ack_status, submission.acked_at = "rejected", now
