@@ -457,6 +457,7 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
         return
     with _redis_for(settings) as settings:
         worker = _spawn_worker(settings)
+        flows = _spawn_flows(settings)
         app = create_app(settings=settings)
         click.echo(
             f"\nbackoffice demo is running at http://{host}:{port}/  (ready in {time.monotonic() - started:.1f}s)"
@@ -471,7 +472,9 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
             run_simple(host, port, app, threaded=True, use_reloader=False)
         finally:
             worker.terminate()
+            flows.terminate()  # it stops the Prefect server it started
             worker.wait(timeout=10)
+            flows.wait(timeout=30)
 
 
 def _settings_or_exit() -> Settings:
@@ -520,6 +523,15 @@ def _spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
     if settings.database_url:
         env["BACKOFFICE_DATABASE_URL"] = settings.database_url
     return subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker"], env=env)  # noqa: S603
+
+
+def _spawn_flows(settings: Settings) -> subprocess.Popen[bytes]:
+    """`flows serve` in the background: the intake flow and the sweeps on their schedules (with a local
+    Prefect server unless PREFECT_API_URL is set)."""
+    env = dict(os.environ, BACKOFFICE_REDIS_URL=settings.redis_url or "")
+    if settings.database_url:
+        env["BACKOFFICE_DATABASE_URL"] = settings.database_url
+    return subprocess.Popen([sys.executable, "-m", "backoffice.cli", "flows", "serve"], env=env)  # noqa: S603
 
 
 def _upgrade() -> None:

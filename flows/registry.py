@@ -59,11 +59,13 @@ def get(name: str) -> FlowSpec:
 
 def deployments() -> list[Any]:
     """One Prefect deployment per flow, with its schedule (for ``prefect.serve``)."""
+    from prefect.schedules import Cron  # noqa: PLC0415 - Prefect only when serving
+
     out = []
     for spec in FLOWS.values():
         flow = spec.load()
         if spec.interval is not None:
             out.append(flow.to_deployment(name=spec.name, interval=spec.interval))
         else:
-            out.append(flow.to_deployment(name=spec.name, cron=spec.cron, timezone=spec.timezone))
+            out.append(flow.to_deployment(name=spec.name, schedule=Cron(spec.cron, timezone=spec.timezone)))
     return out

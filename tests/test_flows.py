@@ -123,3 +123,36 @@ def test_the_intake_flow_end_to_end_under_prefect(harness, app, redis_conn) -> N
     assert (second["batches"], second["planned"], second["items"]) == (0, 0, 0)
     with app.app_context():
         assert item_count() == 15
+
+
+def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
+    import importlib
+    import inspect
+
+    targets = {
+        "inbox": (scheduled.INGEST, "ingest_all"),
+        "sla-sweep": (scheduled.SWEEPS, "sweep_sla"),
+        "requeue-sweeper": (scheduled.SWEEPS, "requeue_orphaned_items"),
+        "follow-ups": (scheduled.SWEEPS, "generate_follow_ups"),
+        "timely-filing": (scheduled.SWEEPS, "guard_timely_filing"),
+        "authorization-watch": (scheduled.SWEEPS, "watch_authorizations"),
+        "kpi-snapshot": (scheduled.SWEEPS, "snapshot_kpis"),
+    }
+    assert set(targets) | {"intake"} == set(registry.FLOWS)
+    for module, name in targets.values():
+        service = getattr(importlib.import_module(module), name)
+        assert "now" in inspect.signature(service).parameters
+
+
+def test_the_sla_sweep_flow_logic_runs_on_an_empty_database(app, redis_conn) -> None:  # noqa: ANN001
+    with app_factory(lambda: app), flow_app():
+        summary = scheduled.call_service(scheduled.SWEEPS, "sweep_sla")
+    assert isinstance(summary, dict)
+
+
+def test_serving_builds_one_scheduled_deployment_per_flow() -> None:
+    built = {d.name: d for d in registry.deployments()}
+    assert set(built) == set(registry.FLOWS)
+    assert built["intake"].schedules[0].schedule.interval == timedelta(minutes=1)
+    nightly = built["kpi-snapshot"].schedules[0].schedule
+    assert (nightly.cron, nightly.timezone) == ("0 1 * * *", "America/New_York")
