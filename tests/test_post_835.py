@@ -420,3 +420,19 @@ def test_a_reversal_after_the_secondary_was_billed_asks_for_review_not_a_negativ
     assert claim.paid_amount == D("0.00") and count(LedgerEntry) == 0
     (item,) = items(kind="posting_exception")
     assert item.claim_id == claim.id and item.dedupe_key.endswith(":secondary")
+
+
+def test_the_same_payment_twice_in_one_file_posts_once(setup) -> None:  # noqa: ANN001
+    claim = make_claim(setup, "ACC17", ("90834", "150.00"))
+    one = era(clp("ACC17", "1", "150", "150", "0", svc("90834", "150", "150")))
+    body = one.split("~", 2)[2].rsplit("~GE", 1)[0]
+    result = post_835(organization_id=setup[0].id, now=NOW, text=wrap(body + "~" + body.replace("0001", "0002")))
+    assert result.remittances_posted == 1 and result.duplicates_refused == [("1512345678", "EFT1")]
+    db.session.refresh(claim)
+    assert claim.paid_amount == D("150.00") and count(ClaimPayment) == 1
+
+
+def test_a_file_that_is_not_an_835_is_refused_naming_the_problem(setup) -> None:  # noqa: ANN001
+    with pytest.raises(ValidationFailed, match="835"):
+        post_835(organization_id=setup[0].id, now=NOW, text="ISA*garbage~")
+    assert count(Remittance) == 0
