@@ -3,6 +3,7 @@ duplicates, unbalanced files, unmatched claims, reversals, secondary claims, all
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -436,3 +437,37 @@ def test_a_file_that_is_not_an_835_is_refused_naming_the_problem(setup) -> None:
     with pytest.raises(ValidationFailed, match="835"):
         post_835(organization_id=setup[0].id, now=NOW, text="ISA*garbage~")
     assert count(Remittance) == 0
+
+
+@pytest.mark.postgres
+def test_two_postings_of_one_payment_at_once_on_postgres_post_it_once(app, setup) -> None:  # noqa: ANN001
+    accounts = [f"RACE{n}" for n in range(300)]
+    for account in accounts:
+        make_claim(setup, account, ("90834", "150.00"))
+    text = era(*(clp(a, "1", "150", "97.5", "20", svc("90834", "150", "97.5", "CAS*CO*45*32.5", "CAS*PR*3*20"))
+                 for a in accounts))  # fmt: skip
+    organization_id = setup[0].id
+    db.session.commit()
+    barrier, results, errors = threading.Barrier(2, timeout=60), [], []
+
+    def poster() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                results.append(post_835(organization_id=organization_id, now=NOW, text=text))
+            except BaseException as error:  # noqa: BLE001 - reported by the test
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=poster) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sorted(r.remittances_posted for r in results) == [0, 1]
+    assert sorted(len(r.duplicates_refused) for r in results) == [0, 1]
+    db.session.expire_all()
+    assert count(Remittance) == 1 and count(ClaimPayment) == 300 and count(LedgerEntry) == 300
+    assert db.session.scalar(select(func.sum(Claim.paid_amount))) == D("29250.00")

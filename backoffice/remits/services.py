@@ -611,14 +611,17 @@ def _post_remittance(run: _Run, r: era835.Remittance, payer_key: tuple[str, str]
             {"reason": p.reason, "reference": p.reference, "amount": _fmt(p.amount)} for p in r.provider_adjustments
         ],
     )
-    db.session.add(remittance)
     if is_postgres():  # a savepoint, so a duplicate that committed since the pre-check is refused, not raised
         try:
             with db.session.begin_nested():
+                db.session.add(remittance)
                 db.session.flush()
         except IntegrityError:
+            if remittance in db.session:
+                db.session.expunge(remittance)
             return None
     else:  # pysqlite's savepoints are not transactional; SQLite serializes writers, so the pre-check holds
+        db.session.add(remittance)
         db.session.flush()
     claims = _load_claims(run.organization_id, list({clp.claim_id for clp in r.claims}))
     for claim in claims.values():
