@@ -156,3 +156,20 @@ def test_serving_builds_one_scheduled_deployment_per_flow() -> None:
     assert built["intake"].schedules[0].schedule.interval == timedelta(minutes=1)
     nightly = built["kpi-snapshot"].schedules[0].schedule
     assert (nightly.cron, nightly.timezone) == ("0 1 * * *", "America/New_York")
+
+
+def test_the_tasks_are_plain_calls_inside_a_flow_app(app, redis_conn) -> None:  # noqa: ANN001
+    with app.app_context():
+        ids = new_sessions(2)
+    with pytest.raises(RuntimeError, match="no flow app"):
+        intake_flow.pending_batches.fn(1, None)
+    with app_factory(lambda: app), flow_app():
+        assert intake_flow.pending_batches.fn(1, None) == [[ids[0]], [ids[1]]]
+        assert intake_flow.plan_batch.fn([ids[0]])["planned"] == 1
+
+
+@pytest.mark.parametrize("name", [name for name in registry.FLOWS if name != "intake"])
+def test_each_scheduled_flow_runs_under_prefect(harness, app, redis_conn, name: str) -> None:  # noqa: ANN001
+    with app_factory(lambda: app):
+        result = registry.get(name).load()()
+    assert isinstance(result, dict)
