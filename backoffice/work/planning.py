@@ -73,17 +73,33 @@ def pending_session_ids(limit: int | None = None) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
-def _take_sessions(session_ids: Sequence[int]) -> list[tuple[Session, str]]:
-    """The unplanned sessions among ``session_ids`` with their clinician's credential, locked on PostgreSQL."""
-    stmt = (
-        select(Session, Provider.credential)
-        .join(Provider, Provider.id == Session.provider_id)
-        .where(Session.id.in_(list(session_ids)), Session.planned_at.is_(None))
-        .order_by(Session.id)
+def _take_sessions(session_ids: Sequence[int], now: datetime) -> list[tuple[Session, str]]:
+    """Take the unplanned sessions among ``session_ids`` by setting ``planned_at`` with one guarded UPDATE
+    (on PostgreSQL over ``FOR UPDATE SKIP LOCKED``: a concurrent planner skips them instead of waiting), then
+    load them with their clinician's credential. Each session is taken by exactly one planner."""
+    unplanned = (
+        select(Session.id).where(Session.id.in_(list(session_ids)), Session.planned_at.is_(None)).order_by(Session.id)
     )
     if is_postgres():
-        stmt = stmt.with_for_update(skip_locked=True, of=Session)
-    return [(row[0], str(row[1])) for row in db.session.execute(stmt)]
+        unplanned = unplanned.with_for_update(skip_locked=True)
+    taken = list(
+        db.session.scalars(
+            update(Session)
+            .where(Session.id.in_(unplanned.scalar_subquery()), Session.planned_at.is_(None))
+            .values(planned_at=now)
+            .returning(Session.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if not taken:
+        return []
+    rows = db.session.execute(
+        select(Session, Provider.credential)
+        .join(Provider, Provider.id == Session.provider_id)
+        .where(Session.id.in_(taken))
+        .order_by(Session.id)
+    )
+    return [(row[0], str(row[1])) for row in rows]
 
 
 def _facts(sessions: list[tuple[Session, str]], now: datetime) -> tuple[list[PlanningFacts], dict[int, Practice]]:
@@ -258,7 +274,7 @@ def _item_rows(plans: list[Plan], practices: dict[int, Practice], practice_of: d
 def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
     """Plan the chains of the given new sessions in one transaction; sessions already planned are left alone."""
     summary = PlanSummary(sessions=len(set(session_ids)))
-    taken = _take_sessions(session_ids)
+    taken = _take_sessions(session_ids, now)
     if not taken:
         db.session.rollback()
         summary.already_planned = summary.sessions
@@ -299,12 +315,6 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
             logs.append(_skipped_log(plan, practice_of[plan.session_id], now))
     _insert_all(WorkItemDependency.__table__, deps)
     _insert_all(Interaction.__table__, logs)
-    db.session.execute(
-        update(Session)
-        .where(Session.id.in_(list(practice_of)), Session.planned_at.is_(None))
-        .values(planned_at=now)
-        .execution_options(synchronize_session=False)
-    )
     db.session.commit()
     summary.planned = len(taken)
     summary.already_planned = summary.sessions - len(taken)
