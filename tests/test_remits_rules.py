@@ -225,3 +225,8 @@ def test_a_line_control_number_wins_over_the_code() -> None:
 def test_a_changed_code_or_missing_date_falls_back_to_code_then_order() -> None:
     services = [_Svc("90832", (), None, original_code="96127"), _Svc("90999"), _Svc("90834", ("95",)), _Svc("X")]
     assert [getattr(line, "id", None) for line in rules.match_service_lines(LINES, services)] == [12, 13, 11, None]
+
+
+def test_a_one_line_claim_takes_its_one_service_line_whatever_the_payer_called_it() -> None:
+    assert rules.match_service_lines(LINES[:1], [_Svc("90999", control_number="7")]) == [LINES[0]]
+    assert rules.match_service_lines(LINES[:1], [_Svc("90834"), _Svc("90834")]) == [LINES[0], None]

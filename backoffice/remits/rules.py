@@ -250,6 +250,8 @@ def match_service_lines(lines: Sequence[Line], services: Sequence[Any]) -> list[
     """Each 835 service line's claim line, each claim line used once: REF*6R when the payer echoes our line number
     (or line id), else the same code, modifiers and date, else the same code (or the code before the payer
     changed it), else the next line in order. ``None`` when the claim has fewer lines than the 835."""
+    if len(lines) == 1 and len(services) == 1:
+        return [lines[0]]  # every step below ends with the only line (the common one-line claim, fast)
     free = list(lines)
     matched: list[Line | None] = [None] * len(services)
 

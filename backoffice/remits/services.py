@@ -272,7 +272,6 @@ LINE_COLUMNS = (
     ClaimLine.modifiers,
     ClaimLine.units,
     ClaimLine.place_of_service,
-    ClaimLine.diagnosis_pointers,
     ClaimLine.charge,
     ClaimLine.paid_amount,
     ClaimLine.adjustment_amount,
@@ -280,15 +279,15 @@ LINE_COLUMNS = (
 )
 
 
-@dataclass(slots=True)
 class _ClaimView:
     """The columns posting reads from a claim, and its lines (plain rows: no ORM objects for 10,000 claims)."""
 
-    row: Any
-    lines: list[Any]
+    __slots__ = (*(column.key for column in CLAIM_COLUMNS), "lines")
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.row, name)
+    def __init__(self, row: Any) -> None:
+        for name, value in row._mapping.items():
+            setattr(self, name, value)
+        self.lines: list[Any] = []
 
 
 def _load_claims(organization_id: int, numbers: list[str]) -> dict[str, _ClaimView]:
@@ -300,8 +299,8 @@ def _load_claims(organization_id: int, numbers: list[str]) -> dict[str, _ClaimVi
             .join(Practice, Practice.id == Claim.practice_id)
             .where(Practice.organization_id == organization_id, Claim.account_number.in_(chunk))
         )
-        claims.update((row.account_number, _ClaimView(row, [])) for row in db.session.execute(query))
-    by_id = {view.row.id: view for view in claims.values()}
+        claims.update((row.account_number, _ClaimView(row)) for row in db.session.execute(query))
+    by_id = {view.id: view for view in claims.values()}
     for chunk in _chunks(list(by_id)):
         query = select(*LINE_COLUMNS).where(ClaimLine.claim_id.in_(chunk)).order_by(ClaimLine.line_number)
         for line in db.session.execute(query):
@@ -404,6 +403,10 @@ def _bill_secondary(run: _Run, claim: _ClaimView, coverage: Coverage) -> Claim:
     number = rules.secondary_account_number(claim.account_number)
     secondary = db.session.scalar(select(Claim).where(Claim.account_number == number))
     if secondary is None:
+        ids = [line.id for line in claim.lines]
+        pointers = dict(
+            db.session.execute(select(ClaimLine.id, ClaimLine.diagnosis_pointers).where(ClaimLine.id.in_(ids))).all()
+        )
         secondary = Claim(
             practice_id=claim.practice_id,
             session_id=claim.session_id,
@@ -426,7 +429,7 @@ def _bill_secondary(run: _Run, claim: _ClaimView, coverage: Coverage) -> Claim:
                     units=line.units,
                     place_of_service=line.place_of_service,
                     charge=line.charge,
-                    diagnosis_pointers=list(line.diagnosis_pointers or []),
+                    diagnosis_pointers=list(pointers.get(line.id) or []),
                 )
                 for line in claim.lines
             ],
