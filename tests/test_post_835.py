@@ -306,11 +306,8 @@ def test_a_reversal_with_its_correction_nets_to_the_corrected_amounts(setup) -> 
 
 
 def test_patient_responsibility_goes_to_a_secondary_claim_when_there_is_secondary_coverage(setup) -> None:  # noqa: ANN001
-    org, practice, _, patient = setup
-    second = f.make_payer(org, payer_id="SEC01", name="Second Plan")
-    db.session.add(Coverage(patient_id=patient.id, payer_id=second.id, member_id="S123", priority="secondary",
-                            relationship_to_subscriber="18", effective_from=date(2026, 1, 1)))  # fmt: skip
-    db.session.commit()
+    org = setup[0]
+    second = with_secondary_coverage(setup)
     claim = make_claim(setup, "ACC11", ("90834", "150.00"), ("96127", "15.00"))
     post_835(organization_id=org.id, now=NOW, text=era(
         clp("ACC11", "1", "165", "107.5", "25", svc("90834", "150", "97.5", "CAS*CO*45*32.5", "CAS*PR*1*20"),
@@ -471,3 +468,16 @@ def test_two_postings_of_one_payment_at_once_on_postgres_post_it_once(app, setup
     db.session.expire_all()
     assert count(Remittance) == 1 and count(ClaimPayment) == 300 and count(LedgerEntry) == 300
     assert db.session.scalar(select(func.sum(Claim.paid_amount))) == D("29250.00")
+
+
+def test_a_medicare_necessity_denial_counts_its_appeal_from_presumed_receipt(setup) -> None:  # noqa: ANN001
+    setup[2].kind = "medicare"
+    db.session.commit()
+    make_claim(setup, "ACC18", ("90837", "200.00"))
+    post_835(organization_id=setup[0].id, now=NOW, text=era(
+        clp("ACC18", "4", "200", "0", "0", svc("90837", "200", "0", "CAS*CO*50*200", "LQ*HE*N115"))))  # fmt: skip
+    (item,) = items(kind="appeal")
+    log = db.session.scalar(select(Interaction).where(Interaction.work_item_id == item.id))
+    # Redetermination: 120 days from receipt, presumed 5 days after the 16 Nov 2026 remittance.
+    assert log.data["evidence"]["appeal_deadline"] == "2027-03-21"
+    assert log.data["evidence"]["remarks"] == ["N115"] and item.sla_policy == "denial:medical_necessity:5bd"
