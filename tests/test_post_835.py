@@ -67,7 +67,7 @@ def era(*claims: str, trace: str = "EFT1", paid: str | None = None, plb: str = "
     bpr = f"BPR*I*{paid or total}*C*ACH*CCP*01*021000021*DA*1*1512345678**01*1*DA*2*20261116"
     segments = ["ST*835*" + control, bpr,
                 f"TRN*1*{trace}*1512345678", "N1*PR*EXAMPLE HEALTH PLAN", "N1*PE*CALM MIND*XX*1234567893", "LX*1",
-                body] + ([plb] if plb else [])  # fmt: skip
+                *([body] if body else [])] + ([plb] if plb else [])  # fmt: skip
     segments.append(f"SE*{len(segments) + 1}*{control}")
     return wrap("~".join(segments))
 
@@ -481,3 +481,12 @@ def test_a_medicare_necessity_denial_counts_its_appeal_from_presumed_receipt(set
     # Redetermination: 120 days from receipt, presumed 5 days after the 16 Nov 2026 remittance.
     assert log.data["evidence"]["appeal_deadline"] == "2027-03-21"
     assert log.data["evidence"]["remarks"] == ["N115"] and item.sla_policy == "denial:medical_necessity:5bd"
+
+
+def test_a_payment_with_only_a_provider_adjustment_posts_the_plb(setup) -> None:  # noqa: ANN001
+    text = era(plb="PLB*1234567893*20261231*L6:INTEREST*-3.25")
+    result = post_835(organization_id=setup[0].id, now=NOW, text=text)
+    assert result.remittances_posted == 1 and result.claims_posted == 0 and count(ClaimPayment) == 0
+    remittance = db.session.scalars(select(Remittance)).one()
+    assert remittance.total_paid == D("3.25")
+    assert remittance.provider_adjustments == [{"reason": "L6", "reference": "INTEREST", "amount": "-3.25"}]

@@ -127,6 +127,8 @@ def _uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _bulk_insert(model: Any, rows: list[dict[str, Any]]) -> list[int]:
     """INSERT ``rows`` in bulk and return their ids in order: COPY on PostgreSQL (ids drawn from the sequence
     first), multi-row INSERT … RETURNING elsewhere. Python-side column defaults are applied as the ORM would."""
+    if not rows:
+        return []
     if not is_postgres():
         statement = insert(model).execution_options(render_nulls=True)
         return list(db.session.scalars(statement.returning(model.id, sort_by_parameter_order=True), _uniform(rows)))
