@@ -154,10 +154,11 @@ def test_a_medical_necessity_denial_becomes_an_appeal_item_in_the_appeals_queue(
     assert result.denial_items == 1
     (item,) = items(claim_id=claim.id)
     payment_id = db.session.scalar(select(ClaimPayment.id))
+    # Automated first: the appeal step drafts the letter from the denial, then hands the item to a biller.
     assert (item.kind, item.queue, item.mode.value, item.claim_payment_id) == (
         "appeal",
         "appeals",
-        "manual",
+        "automated",
         payment_id,
     )
     # 5 business days from Wed 18 Nov 2026 (Thanksgiving 26 Nov is a holiday): Wed 25 Nov 17:00 New York.

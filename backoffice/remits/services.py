@@ -34,10 +34,17 @@ from backoffice.patients.models import Coverage, CoveragePriority, LedgerEntry
 from backoffice.remits import rules
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.services_base import is_postgres, service
+from backoffice.tasks import enqueue_after_commit
 from backoffice.work import rules as work_rules
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
-from backoffice.work.services import add_item, record_interaction
+from backoffice.work.services import (
+    AUTOMATION_JOB,
+    add_item,
+    automation_queue,
+    automation_retry,
+    record_interaction,
+)
 
 CHUNK = 5000
 ZERO = Decimal("0.00")
@@ -204,7 +211,8 @@ def _queue_item(run: _Run, practice_id: int, kind: str, key: str, reason: str, *
         "kind": kind,
         "dedupe_key": key,
         "state": ItemState.READY,
-        "mode": Mode.MANUAL,
+        # An appeal is drafted by automation first (the letter from the denial), then handed to a biller.
+        "mode": Mode.AUTOMATED if kind == rules.KIND_APPEAL else Mode.MANUAL,
         "queue": values.pop("queue", None) or work_rules.DEFAULT_QUEUES[kind],
         "priority": min(values.pop("priority", 0), work_rules.MAX_PRIORITY),
         "due_at": sla_due,
@@ -229,6 +237,9 @@ def _write_items(run: _Run) -> None:
         return
     ids = _bulk_insert(WorkItem, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
     for item_id, row in zip(ids, rows, strict=True):
+        if row["mode"] == Mode.AUTOMATED:
+            enqueue_after_commit(AUTOMATION_JOB, item_id, queue=automation_queue(row["priority"]),
+                                 retry=automation_retry())  # fmt: skip
         if row["kind"] == "posting_exception":
             run.exception_items += 1
         else:
