@@ -110,7 +110,8 @@ MAX_ERRORS_SHOWN = 50
 def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> None:
     """Import sessions from a CSV file (format: docs/import-format.md). All or nothing: any bad row is
     reported with its row and column, nothing is written, and the exit code is 1."""
-    from backoffice.sessions.services import ImportRefused, import_sessions, plan_new_sessions
+    from backoffice.sessions.services import ImportRefused, import_sessions
+    from backoffice.work.planning import plan_sessions
 
     org = _organization(org_slug)
     now = utcnow()
@@ -121,7 +122,7 @@ def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> Non
         result = import_sessions(rows=rows, organization_id=org.id, now=now, source=path.name)
     except ImportRefused as refused:
         _report_row_errors(refused.errors, f"{path.name}; nothing was imported")
-    planned = plan_new_sessions(session_ids=result.created, now=now) if plan else 0
+    planned = plan_sessions(session_ids=result.created, now=now).items if plan and result.created else 0
     click.echo(
         f"imported {len(result.created)} new session(s), {result.unchanged} already imported and unchanged; "
         f"{result.patients_created} new patient(s), {result.coverages_created} new coverage(s); "

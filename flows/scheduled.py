@@ -14,6 +14,7 @@ from flows.runtime import current_flow_app, flow_app
 
 SWEEPS = "backoffice.work.sweeps"
 INGEST = "backoffice.edi.ingest"
+JOBS = "backoffice.work.jobs"
 
 
 def as_summary(result: Any) -> Any:
@@ -60,8 +61,12 @@ def sla_sweep() -> Any:
 
 @flow(name="requeue-sweeper", persist_result=False)
 def requeue_sweeper() -> Any:
-    """Enqueue again the automated ready items whose jobs were lost."""
-    return _run(SWEEPS, "requeue_orphaned_items")
+    """Wake the automated items whose wait is over or whose worker died mid-step, then enqueue again the
+    automated ready items whose jobs were lost (a Redis outage)."""
+    with flow_app():
+        recovered = run_service(JOBS, "recover_automation")
+        requeued = run_service(SWEEPS, "requeue_orphaned_items")
+    return {"recovery": recovered, "requeue": requeued}
 
 
 @flow(name="follow-ups", persist_result=False)

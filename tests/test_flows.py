@@ -139,6 +139,7 @@ def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
         "kpi-snapshot": (scheduled.SWEEPS, "snapshot_kpis"),
     }
     assert set(targets) | {"intake"} == set(registry.FLOWS)
+    targets["requeue-sweeper (recovery)"] = (scheduled.JOBS, "recover_automation")
     for module, name in targets.values():
         service = getattr(importlib.import_module(module), name)
         assert "now" in inspect.signature(service).parameters

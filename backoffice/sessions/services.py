@@ -17,9 +17,8 @@ from backoffice.patients.models import Coverage, CoveragePriority, Patient, Rela
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
 from backoffice.sessions.rules import RowError, SessionRow
-from backoffice.work import rules as work_rules
 from backoffice.work.rules import InteractionKind
-from backoffice.work.services import create_chain, record_interaction
+from backoffice.work.services import record_interaction
 
 # Facts that make a session what it is; a re-imported row must match them all to be "the same session".
 SESSION_FACTS = (
@@ -121,17 +120,6 @@ def _session_for_row(
     session = Session(practice_id=practice.id, external_ref=row.session_ref, received_at=now, **facts)
     db.session.add(session)
     return session
-
-
-def plan_new_sessions(*, session_ids: Sequence[int], now: datetime, actor: User | None = None) -> int:
-    """Plan each session's chain from what its practice contracted us to do; returns the items created."""
-    created = 0
-    for session_id in session_ids:
-        session = db.session.get(Session, session_id)
-        kinds = work_rules.chain_kinds(session.practice.owned_steps)
-        if kinds:
-            created += len(create_chain(session=session, kinds=kinds, now=now, actor=actor))
-    return created
 
 
 def _facts(row: SessionRow, provider_id: int, patient_id: int) -> dict[str, Any]:
