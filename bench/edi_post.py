@@ -18,8 +18,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +33,7 @@ from backoffice.orgs.rules import complete_npi  # noqa: E402
 from backoffice.patients.models import Coverage, Patient  # noqa: E402
 from backoffice.remits.services import post_835  # noqa: E402
 from backoffice.settings import load_settings  # noqa: E402
+from bench.claim_next import ensure_database  # noqa: E402
 
 URL = os.environ.get("BACKOFFICE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_post")
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
@@ -44,20 +44,6 @@ GOLDEN_LINES = [
     ("90837", "200", date(2025, 1, 12)),
     ("90834", "150", date(2025, 1, 14)),
 ]
-
-
-def ensure_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}):
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def seed(claims: int) -> int:

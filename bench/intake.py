@@ -18,8 +18,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -35,25 +34,12 @@ from backoffice.orgs.rules import complete_npi  # noqa: E402
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, Patient  # noqa: E402
 from backoffice.sessions.models import Session  # noqa: E402
 from backoffice.settings import load_settings  # noqa: E402
+from bench.claim_next import ensure_database  # noqa: E402
 
 URL = os.environ.get("BACKOFFICE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_intake")
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 TARGET_PER_S = 1000.0
 OWNED = ["verify_benefits", "obtain_preauth", "enter_charge", "audit", "submit", "follow_up", "appeal"]
-
-
-def ensure_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}):
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def seed(sessions: int) -> None:

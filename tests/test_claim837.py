@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime
@@ -10,8 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import pyx12.params
-import pyx12.x12n_document
 
 from backoffice.coding.rules import PAYER_DEFAULTS, SessionFacts, code_session
 from backoffice.edi import x12
@@ -34,6 +31,7 @@ from backoffice.edi.claim837 import (
     clean_text,
     write_837p,
 )
+from tests.x12_checks import pyx12_errors
 
 GOLDEN = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples" / "golden"
 NOW = datetime(2026, 3, 20, 9, 30)
@@ -85,35 +83,6 @@ def write(*batches: Batch, **kwargs: object) -> str:
     options = {"interchange_control_number": 17, "group_control_number": 17, "first_transaction_number": 1,
                "now": NOW, "usage": "T"} | kwargs  # fmt: skip
     return write_837p(batches, **options)  # type: ignore[arg-type]
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def pyx12_errors(text: str, tmp_path: Path) -> list[str]:
-    """pyx12's ERROR log lines for ``text`` (README 3.2); [] only when pyx12 also says ok. Writes only in tmp_path."""
-    path = tmp_path / "claim.837"
-    path.write_text(text, encoding="ascii")
-    logger = logging.getLogger("pyx12")
-    handler, propagate = _Collect(), logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        with path.open(encoding="ascii") as src:
-            ok = pyx12.x12n_document.x12n_document(
-                param=pyx12.params.params(), src_file=src, fd_997=None, fd_html=None, fd_xmldoc=None
-            )
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
-    errors = [m for m in handler.messages if "Failed to create 999 response" not in m]
-    return errors if (errors or ok) else ["pyx12 reported failure without an error line"]
 
 
 CASES: dict[str, tuple[str, SessionFacts, dict[str, object]]] = {

@@ -22,8 +22,6 @@ from backoffice.patients.models import Coverage
 from tests import factories as f
 from tests.factories_submission import NOW, edi_setup, scrubbed_claim
 
-needs_remit = pytest.mark.skipif(not hasattr(sx, "remit_835"), reason="sandbox_x12.remit_835 not written yet")
-
 
 def _settings():  # noqa: ANN202
     return current_app.config["BACKOFFICE_SETTINGS"]
@@ -120,7 +118,6 @@ def test_sandbox_benefits_say_auth_required_and_medicaid_pays_everything(ctx) ->
     assert answer.auth_required and answer.copay == Decimal("0.00") and answer.coinsurance_percent is None
 
 
-@needs_remit
 def test_the_sandbox_answers_an_837p_at_once_and_deterministically(ctx, tmp_path) -> None:  # noqa: ANN001
     org, practice, provider, payer = edi_setup()
     claims = [scrubbed_claim(practice, provider, payer, two_lines=True) for _ in range(6)]

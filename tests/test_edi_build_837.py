@@ -3,11 +3,6 @@ our business checks), sessions that cannot be billed are listed with why, and no
 
 from __future__ import annotations
 
-import io
-import logging
-
-import pyx12.params
-import pyx12.x12n_document
 from sqlalchemy import func, select
 
 from backoffice.cli import cli
@@ -17,6 +12,7 @@ from backoffice.sessions.models import Session
 from backoffice.sessions.rules import ADDRESS_COLUMNS, COLUMNS
 from tests import factories as f
 from tests.test_session_import import GOOD, _csv
+from tests.x12_checks import pyx12_errors
 
 ADDRESS = {"patient_address": "12 Elm St", "patient_city": "Springfield", "patient_state": "IL",
            "patient_zip": "627011234"}  # fmt: skip
@@ -31,27 +27,6 @@ def _setup(app) -> None:  # noqa: ANN001
         f.make_provider(practice, npi="1234567893", credential="LCSW", taxonomy="1041C0700X")
         f.make_payer(org, payer_id="AETNA", filing_limit_days=120)
         f.make_payer(org, payer_id="SELFPAY", kind="self_pay")
-
-
-def pyx12_errors(text: str, tmp_path) -> list[str]:  # noqa: ANN001
-    path = tmp_path / "claims.837"
-    path.write_text(text, encoding="ascii")
-    errors: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            errors.append(record.getMessage())
-
-    handler = Collect(logging.ERROR)
-    log = logging.getLogger("pyx12")
-    log.addHandler(handler)
-    try:
-        ok = pyx12.x12n_document.x12n_document(
-            param=pyx12.params.params(), src_file=str(path), fd_997=None, fd_html=None, fd_xmldoc=io.StringIO()
-        )
-    finally:
-        log.removeHandler(handler)
-    return [] if ok else errors or ["pyx12 reported a failure"]
 
 
 def test_an_onboarding_file_becomes_a_valid_837p_and_nothing_is_written(app, runner, tmp_path) -> None:  # noqa: ANN001

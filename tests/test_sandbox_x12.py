@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 from collections import Counter
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -36,6 +35,7 @@ from backoffice.edi.claim837 import (
     write_837p,
 )
 from backoffice.edi.era835 import duplicate_key, parse_835
+from tests.x12_checks import pyx12_errors
 
 NOW = datetime(2026, 3, 20, 9, 30)
 LATER = datetime(2026, 4, 2, 6, 15)
@@ -78,35 +78,6 @@ def scenario_file(scenarios: dict[str, str]) -> str:
     half = len(claims) // 2 or 1
     batches = [batch(PAYER_A, *claims[:half])] + ([batch(PAYER_B, *claims[half:])] if claims[half:] else [])
     return write(*batches)
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def pyx12_errors(text: str, tmp_path: Path) -> list[str]:
-    """pyx12's ERROR log lines for ``text`` (x12 README 3.2); [] only when pyx12 also says ok."""
-    path = tmp_path / "file.x12"
-    path.write_text(text, encoding="ascii")
-    logger = logging.getLogger("pyx12")
-    handler, propagate = _Collect(), logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        with path.open(encoding="ascii") as src:
-            ok = pyx12.x12n_document.x12n_document(
-                param=pyx12.params.params(), src_file=src, fd_997=None, fd_html=None, fd_xmldoc=None
-            )
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
-    errors = [m for m in handler.messages if "Failed to create 999 response" not in m]
-    return errors if (errors or ok) else ["pyx12 reported failure without an error line"]
 
 
 def envelope_errors(text: str) -> list[str]:

@@ -21,7 +21,7 @@ from backoffice.extensions import db
 from backoffice.work.models import Interaction
 from tests import factories as f
 from tests.factories_submission import NOW, edi_setup, scrubbed_claim
-from tests.test_claim837 import pyx12_errors
+from tests.x12_checks import pyx12_errors
 
 
 def test_control_numbers_are_monotonic_per_organization_and_series(ctx) -> None:  # noqa: ANN001

@@ -15,6 +15,7 @@ from backoffice.claims.rules import ClaimStatus
 from backoffice.errors import InvalidTransition, ValidationFailed
 from backoffice.extensions import db
 from backoffice.scrubber.queries import scrub_stored_session
+from backoffice.scrubber.rules import ScrubResult
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
 from backoffice.work.rules import InteractionKind
@@ -26,21 +27,9 @@ def account_number(session: Session) -> str:
     return f"{session.practice.slug[:12].upper()}-{session.id}"
 
 
-@service
-def enter_charge(*, session: Session, now: datetime, today: date, actor: User | None = None) -> Claim:
-    """Code and scrub ``session`` and record its original claim: ``scrubbed`` when nothing blocks submission,
-    ``draft`` with the findings otherwise. Entering the same session again returns the claim it already has."""
-    existing = db.session.scalar(
-        select(Claim).where(Claim.session_id == session.id, Claim.frequency_code == "1").order_by(Claim.id)
-    )
-    if existing is not None:
-        return existing
-    scrubbed = scrub_stored_session(session, today=today)
-    if scrubbed is None:
-        raise ValidationFailed(f"session {session.external_ref}: no primary coverage in force on the date of service")
-    result, coverage = scrubbed
-    if str(coverage.payer.kind) == "self_pay":
-        raise ValidationFailed(f"session {session.external_ref}: self-pay, there is no insurance claim to enter")
+def priced_lines(session: Session, result: ScrubResult) -> tuple[list[ClaimLine], list[dict[str, str]]]:
+    """The claim lines of a scrubbed session priced from the practice's fee schedule, and the findings (the
+    scrubber's, plus FEE-MISSING for a code the schedule has no charge for)."""
     findings = [
         {"rule": f.rule, "severity": f.severity, "message": f.message, "field": f.field} for f in result.findings
     ]
@@ -63,6 +52,25 @@ def enter_charge(*, session: Session, now: datetime, today: date, actor: User | 
                 charge=(Decimal(fee) * draft.units) if fee is not None else Decimal("0.00"),
             )  # fmt: skip
         )
+    return lines, findings
+
+
+@service
+def enter_charge(*, session: Session, now: datetime, today: date, actor: User | None = None) -> Claim:
+    """Code and scrub ``session`` and record its original claim: ``scrubbed`` when nothing blocks submission,
+    ``draft`` with the findings otherwise. Entering the same session again returns the claim it already has."""
+    existing = db.session.scalar(
+        select(Claim).where(Claim.session_id == session.id, Claim.frequency_code == "1").order_by(Claim.id)
+    )
+    if existing is not None:
+        return existing
+    scrubbed = scrub_stored_session(session, today=today)
+    if scrubbed is None:
+        raise ValidationFailed(f"session {session.external_ref}: no primary coverage in force on the date of service")
+    result, coverage = scrubbed
+    if str(coverage.payer.kind) == "self_pay":
+        raise ValidationFailed(f"session {session.external_ref}: self-pay, there is no insurance claim to enter")
+    lines, findings = priced_lines(session, result)
     blocked = not lines or any(f["severity"] == "error" for f in findings)
     claim = Claim(
         practice_id=session.practice_id, session_id=session.id, patient_id=session.patient_id,
@@ -104,28 +112,7 @@ def reopen_rejected_claim(*, claim: Claim, actor: User | None, now: datetime) ->
     if scrubbed is None:
         raise ValidationFailed(f"claim {claim.account_number}: no primary coverage in force on the date of service")
     result, coverage = scrubbed
-    findings = [
-        {"rule": f.rule, "severity": f.severity, "message": f.message, "field": f.field} for f in result.findings
-    ]
-    fees = session.practice.fee_schedule or {}
-    lines = []
-    for number, draft in enumerate(result.lines, start=1):
-        fee = fees.get(draft.cpt)
-        if fee is None:
-            findings.append({"rule": "FEE-MISSING", "severity": "error", "field": "fee_schedule",
-                             "message": f"no charge for {draft.cpt} in the practice's fee schedule."})  # fmt: skip
-        lines.append(
-            ClaimLine(
-                line_number=number,
-                date_of_service=session.date_of_service,
-                cpt=draft.cpt,
-                modifiers=list(draft.modifiers),
-                units=draft.units,
-                place_of_service=draft.pos,
-                diagnosis_pointers=list(draft.diagnosis_pointers),
-                charge=(Decimal(fee) * draft.units) if fee is not None else Decimal("0.00"),
-            )  # fmt: skip
-        )
+    lines, findings = priced_lines(session, result)
     claim.lines.clear()
     db.session.flush()  # the old lines go before the new ones take their line numbers
     blocked = not lines or any(f["severity"] == "error" for f in findings)
