@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
 from backoffice.clearinghouse.sandbox_x12 import scenario_for
+from backoffice.clearinghouse.sandbox_x12_277 import status_for
 from backoffice.clock import utcnow
 from backoffice.edi.ingest import ingest_all
 from backoffice.edi.models import ClaimSubmission, EdiFile
@@ -28,6 +29,7 @@ from backoffice.sessions.models import Session
 from backoffice.sessions.rules import ADDRESS_COLUMNS, COLUMNS, parse_csv
 from backoffice.sessions.services import import_sessions
 from backoffice.tasks import QUEUE_NAMES, get_queue
+from backoffice.work.jobs import recover_automation, run_automated_item
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.planning import pending_session_ids, plan_sessions
 from backoffice.work.rules import InteractionKind, ItemState, Mode
@@ -176,6 +178,30 @@ def test_fifty_sessions_flow_through_the_sandbox_payer_to_where_their_scenario_s
         done = set(db.session.scalars(select(WorkItem.id).where(WorkItem.state == ItemState.DONE)))
         logged_done = set(db.session.scalars(select(Interaction.work_item_id).where(Interaction.to_state == "done")))
         assert done and done <= logged_done
+
+        # A month on, the payer's response window has closed: every follow-up wakes; the paid and denied ones
+        # close themselves, and for the claims the payer never answered the step asks for a 276/277 status.
+        later = utcnow() + timedelta(days=35)
+        assert recover_automation(now=later)["recovered"] == sum(outcome[s] for s in outcome if s != "preauth")
+        for item_id in db.session.scalars(select(WorkItem.id).where(WorkItem.kind == "follow_up")).all():
+            run_automated_item(item_id, now=later)
+        for claim in db.session.scalars(select(Claim).where(Claim.payer_sequence == "P")):
+            follow = db.session.scalar(
+                select(WorkItem).where(WorkItem.session_id == claim.session_id, WorkItem.kind == "follow_up")
+            )
+            scenario = scenario_for(claim.account_number)
+            if scenario != "no_response":
+                assert follow.state == ItemState.DONE, (scenario, follow.state)
+                continue
+            category, _ = status_for(claim.account_number)
+            if category == "P1":  # in process: ask again in two weeks
+                assert (follow.state, str(claim.status_category)) == (ItemState.SNOOZED, "P1")
+                assert follow.snoozed_until == later + timedelta(days=14)
+            else:  # not on file: the 277 posting rejected it and opened a fix item; the follow-up is done
+                assert (follow.state, str(claim.status)) == (ItemState.DONE, "rejected")
+                assert db.session.scalar(
+                    select(WorkItem).where(WorkItem.claim_id == claim.id, WorkItem.kind == "fix_rejection")
+                )
         before = _counts()
 
     _run_everything(app, redis_conn)

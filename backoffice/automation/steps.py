@@ -9,11 +9,11 @@ has the effect of running it once (charge entry returns the existing claim; a cl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
@@ -24,6 +24,8 @@ from backoffice.work.jobs import NeedsPerson, NotYet, register_step
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import WorkKind
 
+MAX_STATUS_CHECKS = 3  # then a person calls (billing-rules 9.2: status at 30 days, then every ~14 days)
+REPEAT_DAYS = 14
 RESOLVED = frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED, ClaimStatus.APPEALED,
                       ClaimStatus.CLOSED})  # fmt: skip
 
@@ -97,7 +99,9 @@ def submit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
 
 
 def follow_up(item: WorkItem, now: datetime) -> Mapping[str, Any]:
-    """Close the follow-up when the payer has answered; wait for the payer's response window; then a person calls."""
+    """Close the follow-up when the payer has answered; wait for the payer's response window; then ask the payer
+    for the claim's status (276/277) every two weeks, and hand the claim to a person when that does not settle it."""
+    from backoffice.automation.claim_status import request_status  # noqa: PLC0415
     from backoffice.deadlines.follow_up import next_follow_up  # noqa: PLC0415
 
     claim = _claim(item)
@@ -109,14 +113,38 @@ def follow_up(item: WorkItem, now: datetime) -> Mapping[str, Any]:
     if status in (ClaimStatus.REJECTED, ClaimStatus.DRAFT, ClaimStatus.SCRUBBED):
         return {"claim_id": claim.id, "resolved_by": "rejection work", "claim_status": status}
     submitted = (claim.submitted_at or now).date()
-    due_day = next_follow_up(submitted, payer_kind=str(claim_payer_kind(claim)), electronic=True, attempts=0)
+    checks = _status_checks(item)
+    due_day = next_follow_up(submitted, payer_kind=claim_payer_kind(claim), electronic=True, attempts=checks)
     due = datetime.combine(due_day, time(14, 0), tzinfo=UTC)
     if now < due:
         raise NotYet(due, f"no remittance expected before {due_day:%Y-%m-%d} (payer response window)")
     days = (now.date() - submitted).days
+    outcome = request_status(claim, item=item, now=now)
+    evidence = {"claim_status": status, "days_since_submission": days, "status_checks": checks + 1}
+    if outcome in ("not_found", "rejected", "records_requested"):
+        # The 277 posting opened the item that works it (fix rejection, records request).
+        return {"claim_id": claim.id, "resolved_by": f"claim status: {outcome}", "status_checks": checks + 1}
+    if outcome in (None, "pending") and checks + 1 < MAX_STATUS_CHECKS:
+        why = "276 sent; the 277 will arrive in the inbox" if outcome is None else "the payer reports it in process"
+        raise NotYet(now + timedelta(days=REPEAT_DAYS), f"{why} (status check {checks + 1})")
+    if outcome == "finalized":
+        raise NeedsPerson("the payer reports the claim finalized but no 835 has arrived: request the remittance",
+                          {**evidence, "status_category": claim.status_category or ""})  # fmt: skip
     raise NeedsPerson(
-        f"no remittance {days} days after submission: check claim status with the payer",
-        {"claim_status": status, "status_category": claim.status_category or "", "days_since_submission": days},
+        f"no remittance {days} days after submission and {checks + 1} status check(s): call the payer",
+        {**evidence, "status_category": claim.status_category or "", "outcome": outcome or "no 277 yet"},
+    )
+
+
+def _status_checks(item: WorkItem) -> int:
+    """How many status requests this follow-up has made: each pending one left a "status check N" wait."""
+    from backoffice.work.models import Interaction  # noqa: PLC0415
+
+    return int(
+        db.session.scalar(
+            select(func.count()).where(Interaction.work_item_id == item.id, Interaction.body.like("%status check%"))
+        )
+        or 0
     )
 
 

@@ -16,6 +16,7 @@ from backoffice.errors import ValidationFailed
 
 if TYPE_CHECKING:
     from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
+    from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
     from backoffice.orgs.models import Practice
     from backoffice.settings import Settings
 
@@ -47,6 +48,11 @@ class Clearinghouse(Protocol):
         self, *, practice: Practice, questions: Sequence[EligibilityQuestion], now: datetime
     ) -> str | None:
         """A 271 answering ``questions`` now, or None when the answer will arrive in the inbox."""
+
+    def check_claim_status(
+        self, *, practice: Practice, questions: Sequence[StatusQuestion], now: datetime
+    ) -> str | None:
+        """A 277 answering a 276 for ``questions`` now, or None when the answer will arrive in the inbox."""
 
 
 def clearinghouse_for(practice: Practice, settings: Settings) -> Clearinghouse:

@@ -15,6 +15,7 @@ from backoffice.errors import ValidationFailed
 
 if TYPE_CHECKING:
     from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
+    from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
     from backoffice.orgs.models import Practice
 
 # No receiver ETIN is stored per practice (schema fixed this round): the same default as `edi build-837`.
@@ -70,4 +71,17 @@ class FileDrop:
             control_number=control,
         )  # fmt: skip
         self.send(practice=practice, filename=f"270-{practice.slug}-{control:09d}.x12", content=text, now=now)
+        return None
+
+    def check_claim_status(
+        self, *, practice: Practice, questions: Sequence[StatusQuestion], now: datetime
+    ) -> str | None:
+        """Write a 276 to the outbox; the 277 arrives later in the inbox (returns None)."""
+        from backoffice.clearinghouse.sandbox_x12_277 import write_276
+        from backoffice.edi.control_numbers import allocate
+
+        organization = practice.organization
+        control = allocate(organization.id, "interchange")
+        text = write_276(questions, submitter_id=organization.edi_submitter_id or "", now=now, control_number=control)
+        self.send(practice=practice, filename=f"276-{practice.slug}-{control:09d}.x12", content=text, now=now)
         return None

@@ -24,6 +24,7 @@ from backoffice.edi.claim837_model import Receiver
 
 if TYPE_CHECKING:
     from backoffice.clearinghouse.sandbox_x12 import BenefitsAnswer, EligibilityQuestion
+    from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
     from backoffice.orgs.models import Practice
 
 RECEIVER = Receiver("BACKOFFICE SANDBOX", "SANDBOXCH")
@@ -98,6 +99,19 @@ class Sandbox:
 
         pairs = [(question, benefits_answer(practice, question)) for question in questions]
         return sx.respond_271(pairs, now=now, control_number=allocate(practice.organization_id, "interchange"))
+
+    def check_claim_status(
+        self, *, practice: Practice, questions: Sequence[StatusQuestion], now: datetime
+    ) -> str | None:
+        """A 277 answering a 276 at once: each claim's status follows its scenario (``sandbox_x12_277``)."""
+        from backoffice.clearinghouse.sandbox_x12_277 import respond_277, write_276
+        from backoffice.edi.control_numbers import allocate
+
+        submitter = practice.organization.edi_submitter_id or "SUBMITTER"
+        control = allocate(practice.organization_id, "interchange")
+        write_atomically(self.folder(practice, "sent"), f"276-{control:09d}.x12",
+                         write_276(questions, submitter_id=submitter, now=now, control_number=control))  # fmt: skip
+        return respond_277(questions, submitter_id=submitter, now=now, control_number=control)
 
 
 def benefits_answer(practice: Practice, question: EligibilityQuestion) -> BenefitsAnswer:
