@@ -491,3 +491,22 @@ def test_a_payment_with_only_a_provider_adjustment_posts_the_plb(setup) -> None:
     remittance = db.session.scalars(select(Remittance)).one()
     assert remittance.total_paid == D("3.25")
     assert remittance.provider_adjustments == [{"reason": "L6", "reference": "INTEREST", "amount": "-3.25"}]
+
+
+def test_a_denial_the_payer_reprocesses_and_pays_moves_the_claim_to_paid(setup) -> None:  # noqa: ANN001
+    claim = make_claim(setup, "ACC9", ("90837", "200.00"), status=ClaimStatus.ACCEPTED)
+    post_835(
+        organization_id=setup[0].id,
+        now=NOW,
+        text=era(clp("ACC9", "4", "200", "0", "0", svc("90837", "200", "0", "CAS*CO*16*200")), trace="EFT7"),
+    )
+    db.session.refresh(claim)
+    assert claim.status == ClaimStatus.DENIED
+    result = post_835(
+        organization_id=setup[0].id,
+        now=NOW,
+        text=era(clp("ACC9", "1", "200", "150", "0", svc("90837", "200", "150", "CAS*CO*45*50")), trace="EFT8"),
+    )
+    db.session.refresh(claim)
+    assert not [p for p in result.problems if "ACC9" in p]
+    assert (claim.status, claim.paid_amount) == (ClaimStatus.PAID, D("150.00"))

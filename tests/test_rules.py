@@ -217,6 +217,20 @@ def test_claim_lifecycle_refuses_shortcuts(current: str, new: str) -> None:
     assert not can_move(ClaimStatus(current), ClaimStatus(new))
 
 
+@pytest.mark.parametrize(
+    "current, new",
+    [
+        ("accepted", "rejected"),  # the clearinghouse accepted (A1), the payer's front end rejected (A3/A6-A8)
+        ("denied", "paid"),  # the payer reprocessed a denial on its own
+        ("denied", "partially_paid"),
+        ("paid", "partially_paid"),  # a re-adjudication paid less
+        ("paid", "denied"),  # a reversal took the payment back
+    ],
+)
+def test_claim_lifecycle_follows_what_payers_do_after_the_first_answer(current: str, new: str) -> None:
+    assert can_move(ClaimStatus(current), ClaimStatus(new))
+
+
 def test_a_rejection_goes_back_to_draft_because_it_was_never_filed() -> None:
     assert TRANSITIONS[ClaimStatus.REJECTED] == {ClaimStatus.DRAFT, ClaimStatus.CLOSED}
 

@@ -25,11 +25,14 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED}),
     # A front-end rejection was never filed: it is fixed and goes back through the scrubber.
     S.REJECTED: frozenset({S.DRAFT, S.CLOSED}),
-    S.ACCEPTED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED}),
+    # A clearinghouse's acceptance (277CA A1) can still be followed by the payer's own front-end rejection.
+    S.ACCEPTED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED, S.REJECTED}),
     S.PARTIALLY_PAID: frozenset({S.PAID, S.DENIED, S.APPEALED, S.CLOSED}),
-    S.DENIED: frozenset({S.APPEALED, S.DRAFT, S.CLOSED}),
+    # A payer may reprocess a denial on its own (a corrected claim, a reopening) and pay all or part of it.
+    S.DENIED: frozenset({S.APPEALED, S.DRAFT, S.CLOSED, S.PAID, S.PARTIALLY_PAID}),
     S.APPEALED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED, S.CLOSED}),
-    S.PAID: frozenset({S.CLOSED, S.DENIED}),  # a reversal (CLP02=22) can take a payment back
+    # A reversal (CLP02=22) can take a payment back, and a re-adjudication can pay less than before.
+    S.PAID: frozenset({S.CLOSED, S.DENIED, S.PARTIALLY_PAID}),
     S.CLOSED: frozenset(),
 }
 

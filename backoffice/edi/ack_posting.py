@@ -174,7 +174,7 @@ def log_once(claim: Claim, now: datetime, body: str, **fields: Any) -> bool:
 
 def can_reject(claim: Claim) -> bool:
     """A front-end rejection can reach a submitted claim, or one a clearinghouse accepted that the payer then
-    turned back before adjudicating it (the lifecycle has no accepted→rejected edge for that case)."""
+    turned back before adjudicating it (never one the payer has already adjudicated)."""
     return claim.status == ClaimStatus.SUBMITTED or (
         claim.status == ClaimStatus.ACCEPTED and claim.adjudicated_at is None
     )
