@@ -385,3 +385,18 @@ def test_a_rejected_claim_without_a_session_cannot_be_rescrubbed(org) -> None:  
     with pytest.raises(ValidationFailed, match=f"claim {claim.account_number}: no session to re-scrub"):
         reopen_rejected_claim(claim=claim, actor=None, now=NOW)
     assert claim.version == 1
+
+
+def test_a_late_acknowledgment_closes_the_missing_acknowledgment_item(org) -> None:  # noqa: ANN001
+    from backoffice.work.services import open_item
+
+    claim = _claim(org)
+    make_submission(claim)
+    chase = open_item(practice_id=claim.practice_id, kind="follow_up", claim_id=claim.id, now=NOW,
+                      dedupe_key=f"claim:{claim.id}:ack", reason="no 999/277CA acknowledgment")  # fmt: skip
+    text = x277ca([f"TRN*2*{claim.account_number}", "STC*A2:20*20261122*WQ*150"])
+    post_277ca(organization_id=org[0].id, text=text, now=NOW + timedelta(days=3))
+    db.session.refresh(chase)
+    assert (str(chase.state), chase.result["resolved_by"]) == ("done", "277CA acceptance")
+    bodies = db.session.scalars(select(Interaction.body).where(Interaction.work_item_id == chase.id)).all()
+    assert bodies[-1] == "Acknowledgment received: nothing to chase"

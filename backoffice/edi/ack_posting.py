@@ -26,8 +26,8 @@ from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.services_base import service
-from backoffice.work.models import Interaction
-from backoffice.work.rules import ExceptionKind, InteractionKind
+from backoffice.work.models import Interaction, WorkItem
+from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind, ItemState
 from backoffice.work.services import add_item, record_interaction
 
 T = TypeVar("T")
@@ -170,6 +170,22 @@ def log_once(claim: Claim, now: datetime, body: str, **fields: Any) -> bool:
         InteractionKind.AUTOMATION), now=now, claim_id=claim.id, session_id=claim.session_id, body=body, **fields,
     )  # fmt: skip
     return True
+
+
+def close_missing_ack_item(claim: Claim, now: datetime) -> None:
+    """The acknowledgment arrived after all: the follow-up sweep's "no acknowledgment" item is done (logged)."""
+    item = db.session.scalar(
+        select(WorkItem).where(WorkItem.dedupe_key == f"claim:{claim.id}:ack", WorkItem.state.in_(list(OPEN_STATES)))
+    )
+    if item is None:
+        return
+    before = str(item.state)
+    item.state, item.completed_at, item.updated_at = ItemState.DONE, now, now
+    item.result = {"outcome": "not_needed", "resolved_by": "277CA acceptance"}
+    record_interaction(
+        practice_id=item.practice_id, actor=None, actor_label="277CA", kind=InteractionKind.STATUS_CHANGE, now=now,
+        item=item, from_state=before, to_state=ItemState.DONE.value, body="Acknowledgment received: nothing to chase",
+    )  # fmt: skip
 
 
 def can_reject(claim: Claim) -> bool:
@@ -397,6 +413,7 @@ def _post_claim_ack(ack: ClaimAck, claim: Claim, submission: ClaimSubmission, no
         changed = log_once(claim, now, body, data={"evidence": evidence})
     if accepted and submission.ack_status != "rejected":
         submission.ack_status, submission.acked_at = "accepted", submission.acked_at or now
+        close_missing_ack_item(claim, now)
     if current and category and changed:
         claim.status_category, claim.status_at = category, now
     bucket = result.accepted if accepted else result.pending
