@@ -55,11 +55,13 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     from backoffice import models  # noqa: F401  (every table on the metadata)
     from backoffice.accounts.views import bp as accounts_bp
     from backoffice.automation.views import bp as automation_bp
+    from backoffice.reports.views import bp as reports_bp
     from backoffice.work.views import bp as work_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(work_bp)
     app.register_blueprint(automation_bp)
+    app.register_blueprint(reports_bp)
     app.after_request(_security_headers)
     app.register_error_handler(404, lambda e: (render_template("errors/404.html"), 404))
     app.register_error_handler(403, lambda e: (render_template("errors/403.html"), 403))
