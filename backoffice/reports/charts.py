@@ -8,6 +8,7 @@ from decimal import Decimal
 from markupsafe import Markup, escape
 
 WIDTH, BAR_HEIGHT, GAP, LABEL_WIDTH = 480, 18, 6, 140
+TEXT = 'font-size="12" fill="#333"'  # presentation attributes, not inline style: the CSP allows them
 
 
 def bar_chart(values: Sequence[tuple[str, Decimal | int | None]], *, title: str, unit: str = "") -> Markup:
@@ -20,13 +21,15 @@ def bar_chart(values: Sequence[tuple[str, Decimal | int | None]], *, title: str,
              f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']  # fmt: skip
     for index, (label, value) in enumerate(values):
         y = GAP + index * (BAR_HEIGHT + GAP)
-        parts.append(f'<text x="0" y="{y + 13}" class="chart-label">{escape(label)}</text>')
+        parts.append(f'<text x="0" y="{y + 13}" class="chart-label" {TEXT}>{escape(label)}</text>')
         if value is None:
-            parts.append(f'<text x="{LABEL_WIDTH}" y="{y + 13}" class="chart-value">n/a</text>')
+            parts.append(f'<text x="{LABEL_WIDTH}" y="{y + 13}" class="chart-value" {TEXT}>n/a</text>')
             continue
         length = int(Decimal(span) * Decimal(value) / top) if value > 0 else 0
-        parts.append(f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length}" height="{BAR_HEIGHT}" class="chart-bar"/>')
-        parts.append(f'<text x="{LABEL_WIDTH + length + 4}" y="{y + 13}" class="chart-value">'
+        parts.append(
+            f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length}" height="{BAR_HEIGHT}" class="chart-bar" fill="#3b6ea5"/>'
+        )
+        parts.append(f'<text x="{LABEL_WIDTH + length + 4}" y="{y + 13}" class="chart-value" {TEXT}>'
                      f'{escape(str(value))}{escape(unit)}</text>')  # fmt: skip
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every label and value above is escaped
