@@ -54,6 +54,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
 
     from backoffice import models  # noqa: F401  (every table on the metadata)
     from backoffice.accounts.views import bp as accounts_bp
+    from backoffice.api.views import bp as api_bp
     from backoffice.automation.views import bp as automation_bp
     from backoffice.reports.views import bp as reports_bp
     from backoffice.work.views import bp as work_bp
@@ -62,6 +63,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(work_bp)
     app.register_blueprint(automation_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)
     app.register_error_handler(404, lambda e: (render_template("errors/404.html"), 404))
     app.register_error_handler(403, lambda e: (render_template("errors/403.html"), 403))

@@ -94,6 +94,32 @@ def users_create(
     click.echo(f"created {user.role.value} {user.email} (id {user.id})")
 
 
+@users.command("token")
+@click.option("--email", required=True, help="The user the token acts as.")
+@click.option("--scope", "scopes", multiple=True, required=True, help="sessions:write, work:read, work:write or "
+              "claims:read (repeat).")  # fmt: skip
+@click.option("--name", default="API token", show_default=True, help="A label for the token.")
+@with_appcontext
+def users_token(email: str, scopes: tuple[str, ...], name: str) -> None:
+    """Issue an API token for a user; it is printed once and only its hash is stored."""
+    from sqlalchemy import select
+
+    from backoffice.accounts.models import User
+    from backoffice.accounts.services import normalize_email
+    from backoffice.api.services import issue_token
+    from backoffice.extensions import db
+
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise click.UsageError(f"--email: no user {email}")
+    try:
+        row, token = issue_token(user=user, scopes=scopes, name=name, now=utcnow())
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"token {row.prefix}… (id {row.id}) for {user.email}, scopes {' '.join(row.scopes)}:", err=True)
+    click.echo(token)
+
+
 @cli.group("import")
 def import_group() -> None:
     """Import what practices send us."""

@@ -1,6 +1,7 @@
 """Imports every feature's models so SQLAlchemy's metadata (and Alembic) sees all tables."""
 
 from backoffice.accounts.models import LoginFailure, User, user_practices
+from backoffice.api.models import ApiToken
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.edi.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
@@ -10,6 +11,7 @@ from backoffice.sessions.models import Session
 from backoffice.work.models import Interaction, KpiSnapshot, WorkItem, WorkItemDependency
 
 __all__ = [
+    "ApiToken",
     "Authorization",
     "BenefitsCheck",
     "Claim",

@@ -1,0 +1,67 @@
+"""Issuing, revoking and checking API tokens. The token is returned once; only its digest is stored."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from backoffice.accounts.models import User
+from backoffice.api.models import ApiToken
+from backoffice.api.rules import PREFIX_LENGTH, TOKEN_PREFIX, hash_token, scope_problem
+from backoffice.errors import InvalidTransition, NotAllowed, ValidationFailed
+from backoffice.extensions import db
+from backoffice.services_base import service
+
+MAX_NAME = 100
+
+
+@service
+def issue_token(*, user: User, scopes: Sequence[str], now: datetime, name: str | None = None) -> tuple[ApiToken, str]:
+    """Create a token acting as ``user`` with ``scopes``; returns the row and the token (never stored)."""
+    if not user.active:
+        raise NotAllowed("inactive users cannot hold API tokens")
+    problem = scope_problem(scopes)
+    if problem:
+        raise ValidationFailed(f"scope: {problem}")
+    label = (name or "API token").strip()
+    if not label or len(label) > MAX_NAME:
+        raise ValidationFailed(f"name: 1 to {MAX_NAME} characters")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        user_id=user.id, name=label, prefix=token[:PREFIX_LENGTH], token_hash=hash_token(token),
+        scopes=sorted(set(scopes)), created_at=now,
+    )  # fmt: skip
+    db.session.add(row)
+    db.session.commit()
+    return row, token
+
+
+@service
+def revoke_token(*, token: ApiToken, now: datetime) -> ApiToken:
+    """Revoke a token for good; a revoked token authenticates nothing."""
+    done = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        db.session.rollback()
+        raise InvalidTransition("the token is already revoked")
+    db.session.commit()
+    db.session.refresh(token)
+    return token
+
+
+@service
+def authenticate_token(*, token: str, now: datetime) -> ApiToken | None:
+    """The live token matching ``token`` whose user is active (last use recorded), or None."""
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    row.last_used_at = now
+    db.session.commit()
+    return row
