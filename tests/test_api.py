@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import jsonschema
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -38,6 +39,9 @@ def call(client: FlaskClient, method: str, path: str, token: str | None = None, 
     declared = DOC["paths"][template][method.lower()]["responses"]
     assert str(response.status_code) in declared, (path, response.status_code, response.get_json())
     assert response.is_json
+    schema = declared[str(response.status_code)]["content"]["application/json"].get("schema")
+    if schema is not None:  # the body matches the declared schema ($refs resolve against the document)
+        jsonschema.Draft202012Validator({**schema, "components": DOC["components"]}).validate(response.get_json())
     return response
 
 
