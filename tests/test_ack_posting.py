@@ -4,7 +4,6 @@ acceptances move claims to accepted, unknown control numbers or claims change no
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +19,7 @@ from backoffice.work.models import Interaction, WorkItem
 from tests import factories as f
 from tests.factories import NOW
 from tests.factories_edi_posting import make_claim, make_edi_file, make_submission, x277ca, x999
+from tests.x12_checks import shared_sample
 
 LATER = NOW + timedelta(hours=2)
 
@@ -309,19 +309,11 @@ def test_a_rejected_claim_reopens_as_the_next_version_of_an_original_and_is_resc
 
 # ---- the shared samples --------------------------------------------------------------------------------------------
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples"
-
-
-def _sample(folder: str, name: str) -> str:
-    if not (SAMPLES / folder / name).exists():
-        pytest.skip(f"shared X12 sample {folder}/{name} is not available")
-    return (SAMPLES / folder / name).read_text()
-
 
 def test_the_rejected_999_sample_rejects_the_claim_sent_in_that_set(org) -> None:  # noqa: ANN001
     claim = _claim(org)
     make_submission(claim, group="28", transaction="0028")
-    result = post_999(organization_id=org[0].id, text=_sample("999", "ims__x12_999_rejected.txt"), now=NOW)
+    result = post_999(organization_id=org[0].id, text=shared_sample("999/ims__x12_999_rejected.txt"), now=NOW)
     assert result.rejected == [claim.account_number] and claim.status == ClaimStatus.REJECTED
     reason = db.session.scalars(select(Interaction.body).where(Interaction.work_item_id == _items()[0].id)).one()
     assert "IK3 NM at 17: 1 Unrecognized segment ID" in reason and "AK9 R: group 28 rejected" in reason
@@ -330,7 +322,7 @@ def test_the_rejected_999_sample_rejects_the_claim_sent_in_that_set(org) -> None
 def test_the_accepted_999_sample_leaves_the_claim_waiting_for_the_277ca(org) -> None:  # noqa: ANN001
     claim = _claim(org)
     make_submission(claim, group="17456", transaction="1")
-    result = post_999(organization_id=org[0].id, text=_sample("999", "ims__x12_999_accepted.txt"), now=NOW)
+    result = post_999(organization_id=org[0].id, text=shared_sample("999/ims__x12_999_accepted.txt"), now=NOW)
     assert result.pending == [claim.account_number] and claim.status == ClaimStatus.SUBMITTED
 
 
@@ -338,8 +330,8 @@ def test_the_277ca_samples_accept_and_reject(org) -> None:  # noqa: ANN001
     accepted, rejected = _claim(org, account_number="5781"), _claim(org, account_number="3920394930203")
     make_submission(accepted)
     make_submission(rejected)
-    post_277ca(organization_id=org[0].id, text=_sample("277", "ims__x12_277CA_accepted.txt"), now=NOW)
-    post_277ca(organization_id=org[0].id, text=_sample("277", "ims__x12_277CA_rejected.txt"), now=NOW)
+    post_277ca(organization_id=org[0].id, text=shared_sample("277/ims__x12_277CA_accepted.txt"), now=NOW)
+    post_277ca(organization_id=org[0].id, text=shared_sample("277/ims__x12_277CA_rejected.txt"), now=NOW)
     assert (accepted.status, accepted.status_category) == (ClaimStatus.ACCEPTED, "A2")
     assert (rejected.status, rejected.status_category) == (ClaimStatus.REJECTED, "A7")
     reason = db.session.scalars(select(Interaction.body).where(Interaction.work_item_id == _items()[0].id)).one()

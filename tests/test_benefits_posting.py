@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +19,7 @@ from backoffice.work.services import open_item
 from tests import factories as f
 from tests.factories import NOW
 from tests.factories_edi_posting import interchange
+from tests.x12_checks import shared_sample
 
 HEAD = ["BHT*0022*11*Q0001*20261122*1200", "HL*1**20*1", "NM1*PR*2*ACME HEALTH*****PI*ACME", "HL*2*1*21*1",
         "NM1*1P*2*NORTHSIDE*****XX*1234567893"]  # fmt: skip
@@ -284,18 +284,9 @@ def test_a_dependent_answer_never_lands_on_the_subscribers_own_coverage(org) -> 
         record_271(organization_id=organization.id, text=text, now=NOW)
 
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples" / "271"
-
-
-def _sample(name: str) -> str:
-    if not (SAMPLES / name).exists():
-        pytest.skip(f"shared X12 sample 271/{name} is not available")
-    return (SAMPLES / name).read_text()
-
-
 @pytest.mark.parametrize("name", ["ims__x271.txt", "lfh__subscriber-health-benefit-check.271", "lfh__demo.271"])
 def test_the_shared_subscriber_samples_record_one_check(ctx, name: str) -> None:  # noqa: ANN001
-    text = _sample(name)
+    text = shared_sample(f"271/{name}")
     organization = f.make_org()
     payer_id = parse_271(text)[0].payer_id
     patient = f.make_patient(f.make_practice(organization), f.make_payer(organization, payer_id=payer_id))
@@ -306,7 +297,7 @@ def test_the_shared_subscriber_samples_record_one_check(ctx, name: str) -> None:
 
 
 def test_the_shared_dependent_sample_records_the_dependent_only(ctx) -> None:  # noqa: ANN001
-    text = _sample("lfh__dependent-health-benefit-check.271")
+    text = shared_sample("271/lfh__dependent-health-benefit-check.271")
     organization = f.make_org()
     practice = f.make_practice(organization)
     payer = f.make_payer(organization, payer_id=parse_271(text)[0].payer_id)
@@ -319,6 +310,6 @@ def test_the_shared_dependent_sample_records_the_dependent_only(ctx) -> None:  #
 
 
 def test_the_shared_error_sample_is_refused_with_the_payers_reason(ctx) -> None:  # noqa: ANN001
+    text = shared_sample("271/lfh__subscriber-health-benefit-check-error.271")
     with pytest.raises(ValidationFailed, match="AAA 50: Provider ineligible for inquiries"):
-        record_271(organization_id=f.make_org().id, text=_sample("lfh__subscriber-health-benefit-check-error.271"),
-                   now=NOW)  # fmt: skip
+        record_271(organization_id=f.make_org().id, text=text, now=NOW)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from backoffice.edi import acks, elements, x12
+from tests.x12_checks import SAMPLES, shared_sample
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples"
 ISA = "ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *261122*1200*^*00501*000000001*0*P*:~"
 
 
@@ -22,13 +22,6 @@ def _doc(body: list[str], gs: str, element: str = "*", component: str = ":") -> 
     segments.append(f"SE*{len(segments) + 1}*0001")
     lines = [gs, *segments, "GE*1*1", "IEA*1*000000001"]
     return isa + "".join(line.replace(":", component).replace("*", element) + "~\n" for line in lines)
-
-
-def _sample(folder: str, name: str) -> str:
-    path = SAMPLES / folder / name
-    if not path.exists():
-        pytest.skip(f"shared X12 sample {folder}/{name} is not available")
-    return path.read_text()
 
 
 def _samples(folder: str) -> list[Path]:
@@ -66,7 +59,7 @@ def test_it_reads_a_999_with_segment_and_element_errors_and_a_rejected_set() -> 
 
 
 def test_the_accepted_999_sample_accepts_transaction_0001() -> None:
-    (ack,) = acks.parse_999(_sample("999", "ims__x12_999_accepted.txt"))
+    (ack,) = acks.parse_999(shared_sample("999/ims__x12_999_accepted.txt"))
     assert (ack.functional_id, ack.group_control_number, ack.version, ack.status) == (
         "HC",
         "17456",
@@ -79,7 +72,7 @@ def test_the_accepted_999_sample_accepts_transaction_0001() -> None:
 
 
 def test_the_rejected_999_sample_names_the_segment_in_error() -> None:
-    (ack,) = acks.parse_999(_sample("999", "ims__x12_999_rejected.txt"))
+    (ack,) = acks.parse_999(shared_sample("999/ims__x12_999_rejected.txt"))
     assert (ack.group_control_number, ack.status, ack.accepted_count, ack.control_number) == ("28", "R", 0, "95832987")
     (transaction,) = ack.transactions
     assert (transaction.control_number, transaction.version, transaction.status) == ("0028", "", "R")
@@ -132,14 +125,14 @@ def test_an_unknown_status_code_is_kept_as_the_code_alone() -> None:
 
 
 def test_the_accepted_277ca_sample() -> None:
-    (claim,) = acks.parse_277ca(_sample("277", "ims__x12_277CA_accepted.txt"))
+    (claim,) = acks.parse_277ca(shared_sample("277/ims__x12_277CA_accepted.txt"))
     assert (claim.claim_id, claim.payer_claim_number) == ("5781", "1107000000014420")
     assert claim.accepted and claim.categories == ("A2",) and claim.statuses[0].codes[0].code == "20"
     assert (claim.charge, claim.status_date, claim.action) == (Decimal("125"), date(2011, 3, 11), "WQ")
 
 
 def test_the_rejected_277ca_sample_explains_the_rejection() -> None:
-    (claim,) = acks.parse_277ca(_sample("277", "ims__x12_277CA_rejected.txt"))
+    (claim,) = acks.parse_277ca(shared_sample("277/ims__x12_277CA_rejected.txt"))
     assert (claim.claim_id, claim.payer_claim_number, claim.charge) == (
         "3920394930203",
         "1107000000001120",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from backoffice.edi import benefits, x12
+from tests.x12_checks import SAMPLES, shared_sample
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples"
 ISA = "ISA*00*          *00*          *ZZ*PAYER          *ZZ*SUBMITTER      *261122*1200*^*00501*000000009*0*P*:~"
 HEAD = [
     "BHT*0022*11*Q0001*20261122*1200", "HL*1**20*1", "NM1*PR*2*ACME HEALTH*****PI*12345", "HL*2*1*21*1",
@@ -38,13 +38,6 @@ def _doc(body: list[str], element: str = "*", repetition: str = "^", component: 
     lines += [f"SE*{len(body) + 2}*0001", "GE*1*9", "IEA*1*000000009"]
     text = "".join(line.replace("^", repetition).replace(":", component).replace("*", element) + "~" for line in lines)
     return isa + text
-
-
-def _sample(name: str) -> str:
-    path = SAMPLES / "271" / name
-    if not path.exists():
-        pytest.skip(f"shared X12 sample 271/{name} is not available")
-    return path.read_text()
 
 
 def _samples() -> list[Path]:
@@ -126,7 +119,7 @@ def test_an_inactive_coverage_is_not_active() -> None:
 
 
 def test_the_subscriber_sample_reads_plan_copays_and_network() -> None:
-    (record,) = benefits.parse_271(_sample("lfh__subscriber-health-benefit-check.271"))
+    (record,) = benefits.parse_271(shared_sample("271/lfh__subscriber-health-benefit-check.271"))
     assert (record.level, record.trace, record.payer_name, record.payer_id) == (
         "22",
         "93175-012547",
@@ -145,20 +138,20 @@ def test_the_subscriber_sample_reads_plan_copays_and_network() -> None:
 
 
 def test_the_dependent_sample_answers_at_the_dependent_level() -> None:
-    subscriber, dependent = benefits.parse_271(_sample("lfh__dependent-health-benefit-check.271"))
+    subscriber, dependent = benefits.parse_271(shared_sample("271/lfh__dependent-health-benefit-check.271"))
     assert subscriber.level == "22" and subscriber.benefits == () and subscriber.active is None
     assert (dependent.level, dependent.trace, dependent.active) == ("23", "93175-012547", True)
     assert [c.amount for c in dependent.copays] == [Decimal("10.00"), Decimal("30.00")]
 
 
 def test_the_error_sample_reports_the_receiver_level_rejection() -> None:
-    (record,) = benefits.parse_271(_sample("lfh__subscriber-health-benefit-check-error.271"))
+    (record,) = benefits.parse_271(shared_sample("271/lfh__subscriber-health-benefit-check-error.271"))
     assert record.level == "21" and record.rejected
     assert record.rejection_messages == ("AAA 50: Provider ineligible for inquiries (resubmission not allowed)",)
 
 
 def test_a_4010_style_isa_without_a_repetition_separator_still_splits_nothing() -> None:
-    (record,) = benefits.parse_271(_sample("ims__x271.txt"))
+    (record,) = benefits.parse_271(shared_sample("271/ims__x271.txt"))
     (plan,) = record.benefits
     assert (plan.code, plan.service_types, plan.plan_description, record.active) == (
         "1",

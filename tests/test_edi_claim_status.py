@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from backoffice.edi import claim_status, x12
+from tests.x12_checks import SAMPLES, shared_sample
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples"
 ISA = "ISA|00|          |00|          |ZZ|PAYER          |ZZ|SUBMITTER      |261122|1200|^|00501|000000007|0|P|>~"
 
 BODY = [
@@ -33,13 +33,6 @@ def _doc(body: list[str]) -> str:
 def _samples() -> list[Path]:
     folder = SAMPLES / "277"
     return sorted(folder.glob("*")) if folder.is_dir() else []
-
-
-def _sample(name: str) -> str:
-    path = SAMPLES / "277" / name
-    if not path.exists():
-        pytest.skip(f"shared X12 sample 277/{name} is not available")
-    return path.read_text()
 
 
 def test_it_reads_a_paid_claim_with_its_payment_dates_and_service_line() -> None:
@@ -77,7 +70,7 @@ def test_it_reads_a_paid_claim_with_its_payment_dates_and_service_line() -> None
 
 
 def test_the_claim_level_status_sample() -> None:
-    pending, finalized, dependent = claim_status.parse_277(_sample("lfh__claim-level-status.277"))
+    pending, finalized, dependent = claim_status.parse_277(shared_sample("277/lfh__claim-level-status.277"))
     assert (pending.trace, pending.category, pending.status_code, pending.charge) == (
         "ABCXYZ1",
         "P3",
@@ -94,12 +87,12 @@ def test_the_claim_level_status_sample() -> None:
 
 
 def test_an_inquiry_level_error_is_kept_with_its_level() -> None:
-    (status,) = claim_status.parse_277(_sample("lfh__information-receiver-level-status.277"))
+    (status,) = claim_status.parse_277(shared_sample("277/lfh__information-receiver-level-status.277"))
     assert not status.is_claim and (status.level, status.category, status.status_code) == ("21", "E0", "0")
 
 
 def test_the_clearinghouse_x212_sample_lists_eight_claims() -> None:
-    claims = claim_status.parse_277(_sample("ims__x12_277_x212.txt"))
+    claims = claim_status.parse_277(shared_sample("277/ims__x12_277_x212.txt"))
     assert [c.trace for c in claims] == [f"000000{n}" for n in range(1, 9)]
     first = claims[0]
     assert (first.category, first.status_code, first.charge, first.patient_account) == (

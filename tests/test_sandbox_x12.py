@@ -35,7 +35,7 @@ from backoffice.edi.claim837 import (
     write_837p,
 )
 from backoffice.edi.era835 import duplicate_key, parse_835
-from tests.x12_checks import pyx12_errors
+from tests.x12_checks import pyx12_errors, shared_sample
 
 NOW = datetime(2026, 3, 20, 9, 30)
 LATER = datetime(2026, 4, 2, 6, 15)
@@ -155,10 +155,7 @@ def test_an_unreadable_837_raises_naming_the_segment_without_patient_data(old: s
 
 
 def test_read_837_reads_the_shared_golden_claim() -> None:
-    golden = Path(__file__).resolve().parents[2] / "shared" / "x12" / "samples" / "golden" / "handmade_837p_90834.txt"
-    if not golden.exists():
-        pytest.skip("shared X12 samples are not available")
-    sent = sx.read_837(golden.read_text(encoding="ascii"))
+    sent = sx.read_837(shared_sample("golden/handmade_837p_90834.txt"))
     assert len(sent.claims) == 1 and [x.code for x in sent.claims[0].lines] == ["90834"]
     assert sent.claims[0].charge == sum(x.charge for x in sent.claims[0].lines)
 

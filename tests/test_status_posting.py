@@ -4,7 +4,6 @@ requests and "not found" become work, finalized claims wait for the 835, and rep
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +17,7 @@ from backoffice.work.models import Interaction, WorkItem
 from tests import factories as f
 from tests.factories import NOW
 from tests.factories_edi_posting import make_claim, make_edi_file, make_submission, x277
+from tests.x12_checks import shared_sample
 
 LATER = NOW + timedelta(days=1)
 
@@ -156,16 +156,11 @@ def test_a_malformed_277_is_refused_naming_the_segment(org) -> None:  # noqa: AN
         post_277(organization_id=org[0].id, text=x277(["TRN*2*X-1", "STC*F1:65*20261399"]), now=NOW)
 
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples" / "277"
-
-
 def test_the_claim_level_status_sample_posts_each_claim(org) -> None:  # noqa: ANN001
-    path = SAMPLES / "lfh__claim-level-status.277"
-    if not path.exists():
-        pytest.skip("shared X12 sample 277/lfh__claim-level-status.277 is not available")
+    text = shared_sample("277/lfh__claim-level-status.277")
     claims = [make_claim(org[1], org[2], status=ClaimStatus.ACCEPTED, account_number=a)
               for a in ("SM123456", "J0234567", "ABCXYC3")]  # fmt: skip
-    result = post_277(organization_id=org[0].id, text=path.read_text(), now=NOW)
+    result = post_277(organization_id=org[0].id, text=text, now=NOW)
     assert [(c.account_number, c.category, c.outcome) for c in result.claims] == [
         ("SM123456", "P3", "pending"), ("J0234567", "F0", "finalized"), ("ABCXYC3", "F2", "finalized")
     ]  # fmt: skip

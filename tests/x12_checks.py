@@ -36,3 +36,18 @@ def pyx12_errors(text: str, tmp_path: Path) -> list[str]:
         logger.propagate = propagate
     errors = [m for m in handler.messages if "Failed to create 999 response" not in m]
     return errors if (errors or ok) else ["pyx12 reported failure without an error line"]
+
+
+# The public X12 samples live beside the repository (../shared/x12/samples, per the x12 README); tests that read
+# them skip, with one reason, on a checkout that does not have them.
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples"
+
+
+def shared_sample(relative: str) -> str:
+    """The text of ``samples/<relative>``; skips the test when the shared samples are not beside the repository."""
+    import pytest
+
+    path = SAMPLES / relative
+    if not path.exists():
+        pytest.skip(f"shared X12 sample {relative} is not available beside the repository")
+    return path.read_text()
