@@ -224,3 +224,25 @@ def test_two_workers_running_the_same_item_at_once_run_the_step_once(ctx, monkey
     item_id = _automated_chain(practice, kinds=("verify_benefits",))[0].id
     assert work_jobs.run_automated_item(item_id, now=NOW)["status"] == "done"
     assert calls == [item_id]
+
+
+def test_a_file_drop_270_keeps_its_control_number_when_the_step_hands_over(ctx, tmp_path) -> None:
+    from backoffice.edi.models import ControlNumber
+    from tests.factories_submission import edi_setup
+
+    org, practice, provider, payer = edi_setup(
+        clearinghouse="file_drop", edi_outbox=str(tmp_path / "out"), edi_inbox=str(tmp_path / "in")
+    )
+    patient = f.make_patient(practice, payer)
+    session = f.make_session(practice, provider=provider, patient=patient)
+    chain = services.create_chain(session=session, kinds=["verify_benefits"], now=NOW, automated=["verify_benefits"])
+    item_id = chain[0].id
+    for attempt in (1, 2):
+        assert work_jobs.run_automated_item(item_id, now=NOW)["status"] in ("handed_over", "skipped")
+        # The 270 went out through the file drop: its ISA13 is committed although the step rolled back.
+        (row,) = db.session.scalars(select(ControlNumber).where(ControlNumber.organization_id == org.id)).all()
+        assert (row.series, row.last_value) == ("interchange", 1), attempt
+    item = db.session.get(WorkItem, item_id, populate_existing=True)
+    assert (item.mode, item.state) == (Mode.MANUAL, ItemState.READY)
+    assert "270 sent through the file drop" in item.last_error
+    assert [p.name for p in (tmp_path / "out").glob("270-*")] == [f"270-{practice.slug}-000000001.x12"]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from backoffice.automation.exchange import send_request
 from backoffice.claims.models import Claim
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
@@ -37,9 +38,8 @@ def request_status(claim: Claim, *, item: WorkItem, now: datetime) -> str | None
         provider_name=practice.name, charge=claim.total_charge, service_from=min(days), service_to=max(days),
     )  # fmt: skip
     adapter = clearinghouse_for(practice, current_app.config["BACKOFFICE_SETTINGS"])
-    answer = adapter.check_claim_status(practice=practice, questions=[question], now=now)
+    answer = send_request(lambda: adapter.check_claim_status(practice=practice, questions=[question], now=now))
     if answer is None:
-        db.session.commit()  # the 276 went out: keep its control number
         return None
     result = post_277(organization_id=practice.organization_id, text=answer, now=now)
     outcome = next((c.outcome for c in result.claims if c.claim_id == claim.id), None)

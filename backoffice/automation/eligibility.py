@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import current_app
 
+from backoffice.automation.exchange import send_request
 from backoffice.scrubber.queries import primary_coverage
 from backoffice.sessions.models import Session
 from backoffice.work.jobs import NeedsPerson
@@ -34,7 +35,7 @@ def verify_session_benefits(session: Session, *, item: WorkItem, now: datetime) 
         provider_name=f"{provider.last_name}", service_date=session.date_of_service,
     )  # fmt: skip
     adapter = clearinghouse_for(practice, current_app.config["BACKOFFICE_SETTINGS"])
-    answer = adapter.check_eligibility(practice=practice, questions=[question], now=now)
+    answer = send_request(lambda: adapter.check_eligibility(practice=practice, questions=[question], now=now))
     if answer is None:
         raise NeedsPerson("270 sent through the file drop: enter the benefits when the 271 arrives")
     checks = record_271(organization_id=practice.organization_id, text=answer, now=now, work_item_id=item.id)
