@@ -55,8 +55,14 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     from backoffice import models  # noqa: F401  (every table on the metadata)
     from backoffice.accounts.views import bp as accounts_bp
     from backoffice.api.views import bp as api_bp
+    from backoffice.appeals.views import bp as appeals_bp
+    from backoffice.audit.views import bp as audit_bp
     from backoffice.automation.views import bp as automation_bp
+    from backoffice.balances.views import bp as balances_bp
+    from backoffice.itemforms.views import bp as itemforms_bp
     from backoffice.reports.views import bp as reports_bp
+    from backoffice.routing.views import bp as routing_bp
+    from backoffice.supervisor.views import bp as supervisor_bp
     from backoffice.work.views import bp as work_bp
 
     app.register_blueprint(accounts_bp)
@@ -64,6 +70,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(automation_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
+    for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp):
+        app.register_blueprint(feature_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)
     app.register_error_handler(404, lambda e: (render_template("errors/404.html"), 404))

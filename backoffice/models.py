@@ -2,16 +2,31 @@
 
 from backoffice.accounts.models import LoginFailure, User, user_practices
 from backoffice.api.models import ApiToken
+from backoffice.appeals.models import Appeal, AppealTemplate
+from backoffice.audit.models import AuditEvent
+from backoffice.balances.models import (
+    GoodFaithEstimate,
+    PatientStatement,
+    PaymentPlan,
+    PaymentPlanInstalment,
+    SlidingScaleDetermination,
+    SlidingScaleTier,
+)
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.edi.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
+from backoffice.routing.models import RoutingRule
 from backoffice.sessions.models import Session
+from backoffice.supervisor.models import WriteOffRequest
 from backoffice.work.models import Interaction, KpiSnapshot, WorkItem, WorkItemDependency
 
 __all__ = [
     "ApiToken",
+    "Appeal",
+    "AppealTemplate",
+    "AuditEvent",
     "Authorization",
     "BenefitsCheck",
     "Claim",
@@ -21,20 +36,28 @@ __all__ = [
     "ControlNumber",
     "Coverage",
     "EdiFile",
+    "GoodFaithEstimate",
     "Interaction",
     "KpiSnapshot",
     "LedgerEntry",
     "LoginFailure",
     "Organization",
     "Patient",
+    "PatientStatement",
     "Payer",
     "PaymentAdjustment",
+    "PaymentPlan",
+    "PaymentPlanInstalment",
     "Practice",
     "Provider",
     "Remittance",
+    "RoutingRule",
     "Session",
+    "SlidingScaleDetermination",
+    "SlidingScaleTier",
     "User",
     "WorkItem",
     "WorkItemDependency",
+    "WriteOffRequest",
     "user_practices",
 ]

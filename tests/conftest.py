@@ -142,8 +142,8 @@ class AuthActions:
         self._client = client
 
     def login(self, email: str, password: str = "correct horse battery", next_url: str = ""):
-        page = self._client.get("/login")
-        token = csrf_token(page.get_data(as_text=True))
+        login_page = self._client.get("/login")
+        token = csrf_token(login_page.get_data(as_text=True))
         return self._client.post(
             "/login", data={"email": email, "password": password, "next": next_url, "csrf_token": token}
         )
@@ -174,3 +174,6 @@ def _empty_all_tables() -> None:
         else:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - table names from our metadata
+
+
+from tests.browser import _chromium, live_server, page  # noqa: E402,F401  (browser-test fixtures)

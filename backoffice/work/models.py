@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backoffice.db_types import UTCDateTime, str_enum
@@ -37,11 +38,12 @@ class WorkItem(db.Model):
     __table_args__ = (
         CheckConstraint(
             "session_id IS NOT NULL OR claim_id IS NOT NULL OR claim_payment_id IS NOT NULL"
-            " OR edi_file_id IS NOT NULL OR authorization_id IS NOT NULL",
+            " OR edi_file_id IS NOT NULL OR authorization_id IS NOT NULL OR patient_id IS NOT NULL",
             name="has_subject",
         ),
         Index("ix_work_items_claimable", "state", "mode", "practice_id", "priority", "due_at"),
         Index("ix_work_items_assignee_state", "assignee_id", "state"),
+        Index("ix_work_items_queue_state", "queue", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +56,14 @@ class WorkItem(db.Model):
     claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"))
     edi_file_id: Mapped[int | None] = mapped_column(ForeignKey("edi_files.id"))
     authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))
+    # Patient-balance work (a payment-plan reminder, a Good Faith Estimate to issue) is about a patient.
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    # Denormalized for queue filters, routing and Get next at a million items: the payer the work is with,
+    # the dollars at stake (claim balance, denied amount), and for denials the CARC family and first code.
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    denial_family: Mapped[str | None] = mapped_column(String(32))
+    reason_code: Mapped[str | None] = mapped_column(String(16))  # e.g. "CO-50"
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     state: Mapped[ItemState] = mapped_column(str_enum(ItemState, 16))
     mode: Mapped[Mode] = mapped_column(str_enum(Mode, 16))
@@ -85,6 +95,8 @@ class WorkItem(db.Model):
             return "session"
         if self.claim_payment_id is not None:
             return "remittance"
+        if self.patient_id is not None:
+            return "patient"
         return "file" if self.edi_file_id is not None else "authorization"
 
 

@@ -27,6 +27,10 @@ class ExceptionKind(StrEnum):
     WORK_DENIAL = "work_denial"
     POSTING_EXCEPTION = "posting_exception"
     REAUTHORIZE = "reauthorize"
+    # Supervisor and patient-balance work.
+    APPROVE_WRITE_OFF = "approve_write_off"
+    PAYMENT_REMINDER = "payment_reminder"
+    ISSUE_GFE = "issue_gfe"
 
 
 CHAIN_ORDER: tuple[WorkKind, ...] = tuple(WorkKind)
@@ -45,6 +49,9 @@ KIND_LABELS: dict[str, str] = {
     ExceptionKind.WORK_DENIAL: "Work denial",
     ExceptionKind.POSTING_EXCEPTION: "Posting exception",
     ExceptionKind.REAUTHORIZE: "Re-authorize",
+    ExceptionKind.APPROVE_WRITE_OFF: "Approve write-off",
+    ExceptionKind.PAYMENT_REMINDER: "Payment-plan reminder",
+    ExceptionKind.ISSUE_GFE: "Issue Good Faith Estimate",
 }
 
 
@@ -127,6 +134,9 @@ DEFAULT_QUEUES: dict[str, str] = {
     ExceptionKind.WORK_DENIAL: "denials",
     ExceptionKind.POSTING_EXCEPTION: "posting",
     ExceptionKind.REAUTHORIZE: "authorization",
+    ExceptionKind.APPROVE_WRITE_OFF: "write-offs",
+    ExceptionKind.PAYMENT_REMINDER: "patient-balances",
+    ExceptionKind.ISSUE_GFE: "patient-balances",
 }
 
 # Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults). A follow-up
@@ -143,6 +153,9 @@ DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     ExceptionKind.WORK_DENIAL: 2,  # 6.6: most denial families; routing may set the family's own
     ExceptionKind.POSTING_EXCEPTION: 2,  # 9.2: ERA posting within 24-48 h
     ExceptionKind.REAUTHORIZE: 2,
+    ExceptionKind.APPROVE_WRITE_OFF: 2,
+    ExceptionKind.PAYMENT_REMINDER: 1,
+    ExceptionKind.ISSUE_GFE: 1,  # 10.1: the tightest GFE window is 1 business day; explicit due dates win
 }
 END_OF_BUSINESS = time(17, 0)
 DUE_SOON = timedelta(hours=4)

@@ -30,6 +30,7 @@ from backoffice.work.forms import (
     SnoozeForm,
     choices,
 )
+from backoffice.work.panels import panels_for
 
 bp = Blueprint("work", __name__)
 
@@ -89,6 +90,7 @@ def item(item_id: int):
         coverages=coverages,
         chain=queries.chain_of(work_item),
         timeline=queries.timeline(work_item),
+        panels=panels_for(work_item),
         note_form=NoteForm(),
         call_form=call_form,
         complete_form=CompleteForm(),
