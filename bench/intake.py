@@ -105,7 +105,8 @@ def seed(sessions: int) -> None:
 
 def reset_plans() -> None:
     """Forget every plan (for the second measurement on the same sessions)."""
-    for table in ("work_item_dependencies", "interactions", "work_items"):  # not TRUNCATE: it cascades
+    db.session.execute(text("TRUNCATE interactions"))  # append-only: the database refuses DELETE (migration 0009)
+    for table in ("work_item_dependencies", "work_items"):  # not TRUNCATE: it cascades
         db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
     db.session.execute(text("UPDATE sessions SET planned_at = NULL"))
     db.session.commit()
