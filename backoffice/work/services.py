@@ -209,6 +209,7 @@ def add_item(
     claim_payment_id: int | None = None,
     edi_file_id: int | None = None,
     authorization_id: int | None = None,
+    patient_id: int | None = None,
     dedupe_key: str | None = None,
     queue: str | None = None,
     mode: Mode = Mode.MANUAL,
@@ -235,7 +236,8 @@ def add_item(
     item = WorkItem(
         practice_id=practice_id, practice=practice, kind=kind, session_id=session_id, claim_id=claim_id,
         claim_payment_id=claim_payment_id, edi_file_id=edi_file_id, authorization_id=authorization_id,
-        dedupe_key=dedupe_key, state=ItemState.READY, mode=mode, queue=queue or rules.DEFAULT_QUEUES[kind],
+        patient_id=patient_id, dedupe_key=dedupe_key, state=ItemState.READY, mode=mode,
+        queue=queue or rules.DEFAULT_QUEUES[kind],
         priority=min(priority, rules.MAX_PRIORITY), created_at=now, updated_at=now, result={},
     )  # fmt: skip
     if due_at is not None:
