@@ -33,6 +33,8 @@ from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Coverage, CoveragePriority, LedgerEntry
 from backoffice.remits import rules
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
+from backoffice.routing.services import log_row as routing_log_row
+from backoffice.routing.services import route_rows
 from backoffice.services_base import is_postgres, service
 from backoffice.tasks import enqueue_after_commit
 from backoffice.work import rules as work_rules
@@ -235,8 +237,9 @@ def _write_items(run: _Run) -> None:
     rows = [run.items[key] for key in keys if key not in existing]
     if not rows:
         return
+    routed = route_rows(run.organization_id, rows, run.now)  # in memory: the cached rules, no query per row
     ids = _bulk_insert(WorkItem, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
-    for item_id, row in zip(ids, rows, strict=True):
+    for item_id, row, decision in zip(ids, rows, routed, strict=True):
         if row["mode"] == Mode.AUTOMATED:
             enqueue_after_commit(AUTOMATION_JOB, item_id, queue=automation_queue(row["priority"]),
                                  retry=automation_retry())  # fmt: skip
@@ -257,6 +260,8 @@ def _write_items(run: _Run) -> None:
                 "data": {"evidence": row["_evidence"], "queue": row["queue"], "sla_policy": row["sla_policy"]},
             }
         )
+        if decision is not None:
+            run.logs.append(routing_log_row(decision, item_id=item_id, row=row, now=run.now))
 
 
 CLAIM_COLUMNS = (
@@ -393,6 +398,10 @@ def _route_denials(
             routed=(f"denial:{family.value}", route.sla_business_days),
             due_at=due_at if route.kind == rules.KIND_APPEAL else None,
             priority=_priority(family, amount, left),
+            payer_id=claim.payer_id,
+            amount=amount,
+            denial_family=family.value,
+            reason_code=f"{items[0][0].group}-{items[0][0].reason}"[:16],
             evidence={
                 "family": family.value,
                 "codes": codes,

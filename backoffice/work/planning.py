@@ -102,9 +102,12 @@ def _take_sessions(session_ids: Sequence[int], now: datetime) -> list[tuple[Sess
     return [(row[0], str(row[1])) for row in rows]
 
 
-def _facts(sessions: list[tuple[Session, str]], now: datetime) -> tuple[list[PlanningFacts], dict[int, Practice]]:
+def _facts(
+    sessions: list[tuple[Session, str]], now: datetime, payer_of: dict[int, int] | None = None
+) -> tuple[list[PlanningFacts], dict[int, Practice]]:
     """Load coverages, payers, authorizations and benefits records for the batch in four queries and code
-    every session with the coding engine (for the prior-auth decision)."""
+    every session with the coding engine (for the prior-auth decision). ``payer_of`` collects each session's
+    primary payer in force (session id → payer id) for the items' payer column."""
     patient_ids = {s.patient_id for s, _ in sessions}
     practices = {
         p.id: p
@@ -148,6 +151,8 @@ def _facts(sessions: list[tuple[Session, str]], now: datetime) -> tuple[list[Pla
             out.append(PlanningFacts(**common))
             continue
         payer, payer_rules = payers[coverage.payer_id], rules_of[coverage.payer_id]
+        if payer_of is not None:
+            payer_of[session.id] = payer.id
         coding = code_session(_session_facts(session, credential), payer_rules.rules)
         key = (session.patient_id, payer.id)
         out.append(
@@ -279,7 +284,8 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
         db.session.rollback()
         summary.already_planned = summary.sessions
         return summary
-    facts, practices = _facts(taken, now)
+    payer_of: dict[int, int] = {}
+    facts, practices = _facts(taken, now, payer_of)
     plans = [plan_for(f, now=now) for f in facts]
     practice_of = {s.id: s.practice_id for s, _ in taken}
     # A chain planned before (by create_chain, or before planned_at existed) stays as it is.
@@ -292,6 +298,8 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
     )
     fresh = [plan for plan in plans if plan.session_id not in prior]
     rows = _item_rows(fresh, practices, practice_of, now)
+    for row in rows:  # the primary payer in force (from _facts), for queue filters and routing
+        row["payer_id"] = payer_of.get(row["session_id"])
     inserted = dict((key, item_id) for item_id, key in _insert_ignoring_duplicates(rows)) if rows else {}
     by_key = {row["dedupe_key"]: row for row in rows}
     deps, logs, ready_jobs = [], [], []

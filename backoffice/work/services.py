@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from backoffice.accounts.access import can_supervise, practice_ids_for
@@ -16,6 +17,8 @@ from backoffice.accounts.models import User
 from backoffice.calendars import is_business_day
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
+from backoffice.routing import rules as routing_rules
+from backoffice.routing.services import route_item
 from backoffice.services_base import is_postgres, service
 from backoffice.sessions.models import Session
 from backoffice.tasks import enqueue_after_commit
@@ -149,6 +152,7 @@ def create_chain(
     chain: list[WorkItem] = []
     created: list[WorkItem] = []
     previous: WorkItem | None = None
+    payer_id = _primary_payer_id(session) if len(existing) < len(keys) else None
     for kind in kinds:
         item = existing.get(kind)
         if item is None:
@@ -163,6 +167,7 @@ def create_chain(
                 mode=Mode.AUTOMATED if kind in automated else Mode.MANUAL,
                 queue=rules.DEFAULT_QUEUES[kind],
                 priority=priority,
+                payer_id=payer_id,
                 created_at=now,
                 updated_at=now,
                 result={},
@@ -184,6 +189,7 @@ def create_chain(
                 body=f"Planned {rules.KIND_LABELS[kind]} ({item.mode.value})",
                 data={"sla_policy": item.sla_policy} if item.sla_policy else {},
             )
+            route_item(item, now=now)
             created.append(item)
         chain.append(item)
         previous = item
@@ -218,10 +224,17 @@ def add_item(
     due_at: datetime | None = None,
     evidence: Mapping[str, Any] | None = None,
     source: str = SYSTEM,
+    payer_id: int | None = None,
+    amount: Decimal | None = None,
+    denial_family: str | None = None,
+    reason_code: str | None = None,
 ) -> tuple[WorkItem, bool]:
     """Add one ready item (a rejection to fix, a denial to work, an exception) to the current transaction;
     the caller commits. Returns ``(item, created)``: an item with the same ``dedupe_key`` is reused, never
-    duplicated. ``routed_sla`` is the routing rule's ``(name, business days)``; ``due_at`` an explicit one."""
+    duplicated. ``routed_sla`` is the routing rule's ``(name, business days)``; ``due_at`` an explicit one.
+
+    Payer and amount default from the claim (its payer; open balance = charge − paid − adjustments − patient
+    responsibility). A manual item is then routed by the organization's rules (``routing.services``)."""
     if kind not in rules.DEFAULT_QUEUES:
         raise ValidationFailed(f"unknown work kind: {kind}")
     if dedupe_key is not None:
@@ -233,9 +246,14 @@ def add_item(
     practice = db.session.get(Practice, practice_id)
     if practice is None:
         raise ValidationFailed(f"practice {practice_id} does not exist")
+    if claim_id is not None and (payer_id is None or amount is None):
+        claim_payer, balance = _claim_money(claim_id)
+        payer_id = payer_id if payer_id is not None else claim_payer
+        amount = amount if amount is not None else balance
     item = WorkItem(
         practice_id=practice_id, practice=practice, kind=kind, session_id=session_id, claim_id=claim_id,
         claim_payment_id=claim_payment_id, edi_file_id=edi_file_id, authorization_id=authorization_id,
+        payer_id=payer_id, amount=amount, denial_family=denial_family, reason_code=reason_code,
         patient_id=patient_id, dedupe_key=dedupe_key, state=ItemState.READY, mode=mode,
         queue=queue or rules.DEFAULT_QUEUES[kind],
         priority=min(priority, rules.MAX_PRIORITY), created_at=now, updated_at=now, result={},
@@ -253,8 +271,38 @@ def add_item(
         item=item, to_state=ItemState.READY.value, body=f"{rules.KIND_LABELS.get(kind, kind)}: {reason}",
         data={"evidence": dict(evidence or {}), "queue": item.queue, "sla_policy": item.sla_policy},
     )  # fmt: skip
+    route_item(item, now=now)
     _enqueue_if_automated(item)
     return item, True
+
+
+def _primary_payer_id(session: Session) -> int | None:
+    """The payer of the patient's primary coverage in force on the date of service (the planner's choice)."""
+    from backoffice.patients.models import Coverage, CoveragePriority  # noqa: PLC0415 - keeps layers
+
+    coverages = db.session.scalars(
+        select(Coverage)
+        .where(Coverage.patient_id == session.patient_id, Coverage.priority == CoveragePriority.PRIMARY)
+        .order_by(Coverage.id)
+    )
+    return next((c.payer_id for c in coverages if c.is_active_on(session.date_of_service)), None)
+
+
+def _claim_money(claim_id: int) -> tuple[int | None, Decimal | None]:
+    """A claim's payer and open balance (charge − paid − adjustments − patient responsibility, never below 0)."""
+    from backoffice.claims.models import Claim  # noqa: PLC0415 - claims imports work; keeps layers
+
+    row = db.session.execute(
+        select(
+            Claim.payer_id, Claim.total_charge, Claim.paid_amount, Claim.adjustment_amount,
+            Claim.patient_responsibility,
+        ).where(Claim.id == claim_id)
+    ).first()  # fmt: skip
+    if row is None:
+        return None, None
+    payer_id, charge, paid, adjusted, patient = row
+    balance = (charge or 0) - (paid or 0) - (adjusted or 0) - (patient or 0)
+    return payer_id, max(Decimal(balance), Decimal("0.00")).quantize(Decimal("0.01"))
 
 
 @service
@@ -282,14 +330,30 @@ def _claimable_conditions(user: User, scope: set[int], now: datetime, queue: str
     return conditions
 
 
+# The family rank as SQL: a CASE over the few families (routing/rules.py says why this order).
+_FAMILY_RANK = case(
+    *((WorkItem.denial_family == family, rank) for family, rank in routing_rules.FAMILY_RANK.items()),
+    else_=routing_rules.NO_FAMILY_RANK,
+)
+GET_NEXT_ORDER = (
+    WorkItem.priority.desc(),
+    WorkItem.due_at.asc().nulls_last(),
+    WorkItem.amount.desc().nulls_last(),
+    _FAMILY_RANK,
+    WorkItem.id,
+)
+
+
 @service
 def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> WorkItem | None:
     """Give ``user`` the most urgent item they may work and start it; exactly one biller wins each item.
 
-    Order: priority, then due date (none last), then age. One statement picks and takes the item:
-    ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) AND <still claimable> RETURNING id`` on
-    PostgreSQL (other claimers' rows are skipped, not waited for); on SQLite the same UPDATE runs under the
-    database write lock. The re-checked WHERE and the returned row decide who won.
+    Order (``GET_NEXT_ORDER``): priority (escalations and the filing-deadline guard raise it), then due date
+    (none last), then dollars at stake (none last), then recoverability by denial family, then age. One
+    statement picks and takes the item: ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) AND
+    <still claimable> RETURNING id`` on PostgreSQL (other claimers' rows are skipped, not waited for); on
+    SQLite the same UPDATE runs under the database write lock. The re-checked WHERE and the returned row
+    decide who won.
     """
     if not user.active:
         raise NotAllowed("inactive users cannot claim work")
@@ -300,7 +364,7 @@ def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> W
     candidate = (
         select(WorkItem.id)
         .where(*conditions)
-        .order_by(WorkItem.priority.desc(), WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
+        .order_by(*GET_NEXT_ORDER)
         .limit(1)
     )
     if is_postgres():
@@ -396,6 +460,7 @@ def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> li
             body=f"Released by #{item.id} ({rules.KIND_LABELS.get(item.kind, item.kind)})",
             data={"sla_policy": policy},
         )
+        route_item(dependent, now=now)
         _enqueue_if_automated(dependent)
         released.append(dependent)
     return released
@@ -636,6 +701,7 @@ def hand_over_to_manual(
         body=f"Needs a person: {reason}",
         data={"evidence": dict(evidence or {}), "handed_over": True},
     )
+    route_item(item, now=now)
     db.session.commit()
     return item
 
