@@ -39,6 +39,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         REMEMBER_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=settings.session_idle_minutes * 60,
         WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=settings.max_request_mb * 1024 * 1024,
         TESTING=settings.env == "test",
     )
     logging.getLogger("backoffice").setLevel(settings.log_level.upper())

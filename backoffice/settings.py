@@ -35,6 +35,8 @@ class Settings:
     login_window_minutes: int = 15
     session_idle_minutes: int = 30
     log_level: str = "INFO"
+    # The largest request body the web app accepts (uploads, API imports); larger ones get 413.
+    max_request_mb: int = 16
 
     @property
     def is_production(self) -> bool:

@@ -124,6 +124,7 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SessionsImport")}}},
                 "responses": {"201": _json(_ref("SessionsImported"), "Imported; work chains planned"),
                               "400": _error("The body is not a JSON object"),
+                              "413": _error("The body is larger than the upload limit (16 MB by default)"),
                               "422": _json(_ref("ImportRefused"), "Nothing was imported")},
             })},
             "/work-items": {"get": _secured("work:read", {

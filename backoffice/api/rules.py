@@ -64,9 +64,12 @@ def parse_record(row: int, record: object, *, today: date) -> SessionRow | list[
     """One JSON object (column → string; whole numbers accepted for numeric columns) as a SessionRow, or errors."""
     if not isinstance(record, Mapping):
         return [RowError(row, "(session)", "expected an object of column: value")]
-    errors = [RowError(row, str(key), "unknown column") for key in record if key not in (*COLUMNS, *ADDRESS_COLUMNS)]
+    known = (*COLUMNS, *ADDRESS_COLUMNS)
+    errors = [RowError(row, str(key) or "(blank name)", "unknown column") for key in record if key not in known]
     values: dict[str, str | None] = {}
     for column, value in record.items():
+        if column not in known:
+            continue  # reported above
         if value is None or isinstance(value, str):
             values[column] = value
         elif isinstance(value, int) and not isinstance(value, bool):

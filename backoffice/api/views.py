@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
@@ -46,7 +46,10 @@ def _error(status: int, message: str, **extra: Any) -> tuple[Any, int]:
 
 def _http_error(error: HTTPException) -> tuple[Any, int]:
     status = error.code or 500
-    message = {404: "not found"}.get(status, (error.description or error.name))
+    limit = f"{current_app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB"
+    message = {404: "not found", 413: f"the request body is too large: the limit is {limit}"}.get(
+        status, error.description or error.name
+    )
     return _error(status, message)
 
 

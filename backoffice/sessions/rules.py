@@ -93,20 +93,26 @@ def _dotted(code: str) -> str:
 def parse_csv(lines: Iterable[str], *, today: date) -> tuple[list[SessionRow], list[RowError]]:
     """Parse a whole import file: every valid row, and every error of every row (row 1 is the header)."""
     reader = csv.DictReader(lines)
-    problem = header_problem(reader.fieldnames)
+    try:
+        problem = header_problem(reader.fieldnames)
+    except csv.Error as error:
+        return [], [RowError(1, "(header)", f"not readable as CSV: {error}")]
     if problem:
         return [], [RowError(1, "(header)", problem)]
     reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
     rows: list[SessionRow] = []
     errors: list[RowError] = []
-    for number, raw in enumerate(reader, start=2):
-        if not any((value or "").strip() for key, value in raw.items() if key is not None):
-            continue  # a blank line
-        parsed = parse_row(number, raw, today=today)
-        if isinstance(parsed, SessionRow):
-            rows.append(parsed)
-        else:
-            errors.extend(parsed)
+    try:
+        for number, raw in enumerate(reader, start=2):
+            if not any((value or "").strip() for key, value in raw.items() if key is not None):
+                continue  # a blank line
+            parsed = parse_row(number, raw, today=today)
+            if isinstance(parsed, SessionRow):
+                rows.append(parsed)
+            else:
+                errors.extend(parsed)
+    except csv.Error as error:  # a stray carriage return, an unterminated quote, a giant field: its text has no data
+        return [], [*errors, RowError(max(reader.line_num, 2), "(file)", f"not readable as CSV: {error}")]
     if not rows and not errors:
         errors.append(RowError(2, "(file)", "no sessions after the header"))
     return rows, errors
@@ -124,7 +130,7 @@ def header_problem(header: list[str] | None) -> str | None:
     if missing:
         parts.append(f"missing column(s): {', '.join(missing)}")
     if unknown:
-        parts.append(f"unknown column(s): {', '.join(unknown)}")
+        parts.append(f"unknown column(s): {', '.join(n or '(blank name)' for n in unknown)}")
     if duplicated:
         parts.append(f"repeated column(s): {', '.join(duplicated)}")
     return "; ".join(parts) or None
