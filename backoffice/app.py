@@ -77,7 +77,19 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.after_request(_security_headers)
     app.register_error_handler(404, lambda e: (render_template("errors/404.html"), 404))
     app.register_error_handler(403, lambda e: (render_template("errors/403.html"), 403))
+    _init_safeguards(app)
     return app
+
+
+def _init_safeguards(app: Flask) -> None:
+    """Idle logoff, the PHI-read audit hook, and error pages and logs that never echo an exception's message."""
+    from backoffice.accounts.idle import enforce_idle_logoff
+    from backoffice.audit import services as audit_services
+    from backoffice.error_pages import init_app as init_error_pages
+
+    app.before_request(enforce_idle_logoff)
+    audit_services.init_app(app)
+    init_error_pages(app)
 
 
 def _engine_options(url: str | None) -> dict[str, Any]:

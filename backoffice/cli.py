@@ -120,6 +120,54 @@ def users_token(email: str, scopes: tuple[str, ...], name: str) -> None:
     click.echo(token)
 
 
+@users.command("set-role")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["biller", "supervisor", "admin"]), required=True)
+@with_appcontext
+def users_set_role(email: str, role: str) -> None:
+    """Change a user's role (recorded on the audit trail)."""
+    from backoffice.accounts.services import change_role
+
+    user = _user_by_email(email)
+    try:
+        change_role(user=user, role=role, now=utcnow())
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{user.email} is now {role}")
+
+
+@users.command("revoke-token")
+@click.option("--id", "token_id", type=int, required=True, help="The token's id (printed when it was issued).")
+@with_appcontext
+def users_revoke_token(token_id: int) -> None:
+    """Revoke an API token for good (recorded on the audit trail)."""
+    from backoffice.api.models import ApiToken
+    from backoffice.api.services import revoke_token
+    from backoffice.extensions import db
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise click.UsageError(f"--id: no token {token_id}")
+    try:
+        revoke_token(token=token, now=utcnow())
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"token {token.prefix}… (id {token.id}) revoked")
+
+
+def _user_by_email(email: str):  # noqa: ANN202
+    from sqlalchemy import select
+
+    from backoffice.accounts.models import User
+    from backoffice.accounts.services import normalize_email
+    from backoffice.extensions import db
+
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise click.UsageError(f"--email: no user {email}")
+    return user
+
+
 @cli.group("import")
 def import_group() -> None:
     """Import what practices send us."""

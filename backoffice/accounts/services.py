@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 
 from backoffice.accounts.models import LoginFailure, User
 from backoffice.accounts.rules import Role, login_locked_for
+from backoffice.audit.services import audit_event
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
@@ -51,6 +52,7 @@ def create_user(
     practices: Iterable[Practice] = (),
     queues: Iterable[str] = (),
     skills: Iterable[str] = (),
+    actor: User | None = None,
 ) -> User:
     """Create a user with a hashed password; emails are unique, case-insensitively."""
     email = normalize_email(email)
@@ -80,6 +82,28 @@ def create_user(
         practices=practices,
     )
     db.session.add(user)
+    db.session.flush()
+    audit_event(
+        action="admin:user_create", user=actor, now=now, organization_id=organization_id, target_type="user",
+        target_id=user.id, data={"role": user.role.value, "practice_ids": sorted(p.id for p in practices)},
+    )  # fmt: skip
+    db.session.commit()
+    return user
+
+
+@service
+def change_role(*, user: User, role: str, now: datetime, actor: User | None = None) -> User:
+    """Give ``user`` another role (their practice scope follows it); the change is on the audit trail."""
+    if role not in set(Role):
+        raise ValidationFailed(f"role: expected one of {[r.value for r in Role]}")
+    before = user.role.value
+    if before == role:
+        return user
+    user.role = Role(role)
+    audit_event(
+        action="admin:role_change", user=actor, now=now, organization_id=user.organization_id, target_type="user",
+        target_id=user.id, data={"from": before, "to": role},
+    )  # fmt: skip
     db.session.commit()
     return user
 
@@ -102,20 +126,26 @@ def authenticate(
     failures = db.session.scalars(
         select(LoginFailure.at).where(LoginFailure.email == email, LoginFailure.at > now - window)
     ).all()
+    user = db.session.scalar(select(User).where(User.email == email))
     locked_for = login_locked_for(failures, now=now, max_failures=max_failures, window=window)
     if locked_for is not None:
+        # The trail names the account by id when there is one, never by the email typed.
+        audit_event(action="login_locked", user=user, now=now, data={"failures": len(failures)})
+        db.session.commit()
         raise LoginRefused(locked_for)
-    user = db.session.scalar(select(User).where(User.email == email))
     if user is None or not user.active or not _verify(user.password_hash, password):
         if user is None:
             _verify(_DUMMY_HASH, password)
+        reason = "unknown_account" if user is None else "inactive" if not user.active else "wrong_password"
         db.session.add(LoginFailure(email=email, remote_addr=remote_addr, at=now))
+        audit_event(action="login_failed", user=user, now=now, data={"reason": reason})
         db.session.commit()
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    audit_event(action="login", user=user, now=now)
     db.session.commit()
     return user
 

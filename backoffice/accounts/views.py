@@ -8,9 +8,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user, logout_user
 
 from backoffice.accounts.forms import LoginForm
+from backoffice.accounts.idle import mark_active
 from backoffice.accounts.models import User
 from backoffice.accounts.rules import is_safe_next
 from backoffice.accounts.services import LoginRefused, authenticate
+from backoffice.audit.services import record_event
 from backoffice.clock import utcnow
 from backoffice.extensions import db, login_manager
 
@@ -48,6 +50,7 @@ def login():
         session.clear()  # no session fixation
         session.permanent = True
         login_user(user)
+        mark_active()
         target = form.next.data
         return redirect(target if is_safe_next(target) else url_for("work.queue"))
     return render_template("accounts/login.html", form=form)
@@ -56,6 +59,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    record_event(action="logout", user=current_user)
     logout_user()
     session.clear()
     flash("Signed out.", "info")

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from backoffice.accounts.models import User
 from backoffice.api.models import ApiToken
 from backoffice.api.rules import PREFIX_LENGTH, TOKEN_PREFIX, hash_token, scope_problem
+from backoffice.audit.services import audit_event
 from backoffice.errors import InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.services_base import service
@@ -19,7 +20,9 @@ MAX_NAME = 100
 
 
 @service
-def issue_token(*, user: User, scopes: Sequence[str], now: datetime, name: str | None = None) -> tuple[ApiToken, str]:
+def issue_token(
+    *, user: User, scopes: Sequence[str], now: datetime, name: str | None = None, actor: User | None = None
+) -> tuple[ApiToken, str]:
     """Create a token acting as ``user`` with ``scopes``; returns the row and the token (never stored)."""
     if not user.active:
         raise NotAllowed("inactive users cannot hold API tokens")
@@ -35,12 +38,17 @@ def issue_token(*, user: User, scopes: Sequence[str], now: datetime, name: str |
         scopes=sorted(set(scopes)), created_at=now,
     )  # fmt: skip
     db.session.add(row)
+    db.session.flush()
+    audit_event(
+        action="admin:token_issue", user=actor, now=now, organization_id=user.organization_id,
+        target_type="api_token", target_id=row.id, data={"for_user_id": user.id, "scopes": row.scopes},
+    )  # fmt: skip
     db.session.commit()
     return row, token
 
 
 @service
-def revoke_token(*, token: ApiToken, now: datetime) -> ApiToken:
+def revoke_token(*, token: ApiToken, now: datetime, actor: User | None = None) -> ApiToken:
     """Revoke a token for good; a revoked token authenticates nothing."""
     done = db.session.execute(
         update(ApiToken)
@@ -51,6 +59,8 @@ def revoke_token(*, token: ApiToken, now: datetime) -> ApiToken:
     if done.rowcount != 1:
         db.session.rollback()
         raise InvalidTransition("the token is already revoked")
+    audit_event(action="admin:token_revoke", user=actor, now=now, organization_id=token.user.organization_id,
+                target_type="api_token", target_id=token.id, data={"for_user_id": token.user_id})  # fmt: skip
     db.session.commit()
     db.session.refresh(token)
     return token

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from rq.registry import FailedJobRegistry
 
 from backoffice.accounts.access import is_admin, practice_ids_for
+from backoffice.audit.services import record_event
 from backoffice.automation import queries
 from backoffice.tasks import QUEUE_NAMES, get_queue, get_redis
 
@@ -43,6 +44,7 @@ def retry(job_id: str):
         registry = FailedJobRegistry(queue=get_queue(name, conn))
         if job_id in registry.get_job_ids():
             registry.requeue(job_id)
+            record_event(action="admin:automation_retry", user=current_user, target_type="rq_job", target_id=job_id)
             flash(f"Job {job_id} is queued again on {name}.", "ok")
             return redirect(url_for("automation.overview"))
     abort(404)

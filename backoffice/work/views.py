@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from backoffice.accounts.access import can_supervise
 from backoffice.accounts.models import User
+from backoffice.audit.services import record_phi_read
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
@@ -81,6 +82,10 @@ def item(item_id: int):
     call_form = _call_form()
     reassign_form = _reassign_form(work_item)
     session, coverages = queries.session_of(work_item)
+    patient_id = work_item.patient_id or (session.patient_id if session is not None else None)
+    if patient_id is not None:  # the page shows the patient: on the audit trail (HIPAA 164.312(b))
+        record_phi_read(patient_id=patient_id, practice_id=work_item.practice_id, target_type="work_item",
+                        target_id=work_item.id)  # fmt: skip
     if coverages and call_form.payer_id.data is None:
         call_form.payer_id.data = coverages[0].payer_id  # the payer a biller calls first: the primary
     return render_template(
