@@ -110,6 +110,10 @@ def book(ctx) -> dict[str, Any]:
     _touch(on_time, bea, 3)
     _touch(on_time, None, 1)  # automation is not a person's touch
     _touch(late, bea, 1)
+    # The claim behind Bea's late item came back as a rejection after she resolved it: one reopened of two.
+    rework = f.make_ready_items(practice, 1, kind="fix_rejection")[0]
+    rework.session_id, rework.created_at = late.session_id, NOW - timedelta(days=1)
+    db.session.commit()
     other_org = f.make_org()
     other = f.make_practice(other_org, name="Elsewhere")
     other_payer = f.make_payer(other_org, name="Other payer")
@@ -162,8 +166,11 @@ def test_sla_and_productivity_by_hand(book) -> None:
     ids = [book["practice"].id]
     assert _rows("sla_biller", ids) == [["Bea", 2, 1, D("50.0")]]
     assert _rows("sla_practice", ids) == [["Calm Minds", 2, 1, D("50.0")]]
-    assert _rows("productivity", ids) == [["Bea", 2, 4, D("2.00")], ["Carl", 1, 0, D("0.00")]]
-    assert "Reopen rate is not shown" in queries.productivity(ids, NOW).note
+    assert _rows("productivity", ids) == [
+        ["Bea", 2, 4, D("2.00"), 1, D("50.0")],
+        ["Carl", 1, 0, D("0.00"), 0, D("0.0")],
+    ]
+    assert "came back" in queries.productivity(ids, NOW).note
 
 
 def test_billers_get_403(book, client, auth) -> None:

@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, extract, func, select
+from sqlalchemy import and_, case, distinct, exists, extract, func, or_, select
+from sqlalchemy.orm import aliased
 
 from backoffice.accounts.models import User
 from backoffice.claims.models import Claim
@@ -19,12 +20,14 @@ from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.reports import rules
 from backoffice.work import kpis
 from backoffice.work.models import Interaction, WorkItem
-from backoffice.work.rules import ItemState
+from backoffice.work.rules import ExceptionKind, ItemState
 from backoffice.work.sweeps import AR_STATUSES, _claim_dos
 
 DENIAL_WINDOW_DAYS = 90
 WORK_WINDOW_DAYS = 30
 DENIED = [ClaimStatus.DENIED.value, ClaimStatus.APPEALED.value]
+# A resolved item counts as reopened when its subject comes back as one of these.
+REWORK_KINDS = (ExceptionKind.FIX_REJECTION, ExceptionKind.WORK_DENIAL)
 
 
 @dataclass(frozen=True)
@@ -186,22 +189,33 @@ def sla_by_practice(practice_ids: Collection[int], now: datetime) -> Table:
 
 
 def productivity(practice_ids: Collection[int], now: datetime) -> Table:
-    """Per person: items resolved in the last 30 days and their touches (log entries by that person) per item."""
-    done = select(WorkItem.id, WorkItem.assignee_id).where(_done_items(practice_ids, now),
-                                                          WorkItem.assignee_id.is_not(None)).subquery()  # fmt: skip
+    """Per person, last 30 days: items resolved, their touches (log entries by that person) per item, and how many
+    were reopened: the same claim or session came back afterwards as a rejection or denial to work."""
+    done = select(WorkItem.id, WorkItem.assignee_id, WorkItem.claim_id, WorkItem.session_id, WorkItem.completed_at)\
+        .where(_done_items(practice_ids, now), WorkItem.assignee_id.is_not(None)).subquery()  # fmt: skip
     touches = (select(Interaction.work_item_id, func.count(Interaction.id).label("n"))
                .join(done, and_(done.c.id == Interaction.work_item_id, done.c.assignee_id == Interaction.actor_user_id))
                .group_by(Interaction.work_item_id).subquery())  # fmt: skip
+    later = aliased(WorkItem)
+    came_back = exists().where(
+        later.kind.in_([k.value for k in REWORK_KINDS]), later.id != done.c.id,
+        later.created_at > done.c.completed_at, later.created_at <= now,
+        or_(and_(done.c.claim_id.is_not(None), later.claim_id == done.c.claim_id),
+            and_(done.c.session_id.is_not(None), later.session_id == done.c.session_id)),
+    )  # fmt: skip
     result = db.session.execute(
-        select(User.name, func.count(done.c.id), func.coalesce(func.sum(touches.c.n), 0))
+        select(User.name, func.count(done.c.id), func.coalesce(func.sum(touches.c.n), 0),
+               func.sum(case((came_back, 1), else_=0)))
         .join(done, done.c.assignee_id == User.id).outerjoin(touches, touches.c.work_item_id == done.c.id)
         .group_by(User.name).order_by(User.name)
     ).all()  # fmt: skip
-    rows = [[name, int(resolved), int(t), rules.per_resolution(int(t), int(resolved))] for name, resolved, t in result]
-    note = ("Reopen rate is not shown: a done item is final here (no done → ready transition exists in the "
-            "interaction log); a reworked claim gets a new item.")  # fmt: skip
+    rows = [[name, int(resolved), int(t), rules.per_resolution(int(t), int(resolved)), int(back or 0),
+             rules.share(int(back or 0), int(resolved))] for name, resolved, t, back in result]  # fmt: skip
+    note = ("Reopened: the item's claim or session came back after it was resolved as a rejection to fix or a "
+            "denial to work (a resolved item itself is final; the rework is a new item).")  # fmt: skip
     return Table("productivity", f"Productivity by biller, last {WORK_WINDOW_DAYS} days",
-                 ["Biller", "Resolved items", "Touches", "Touches per resolution"], rows, note)  # fmt: skip
+                 ["Biller", "Resolved items", "Touches", "Touches per resolution", "Reopened", "Reopen rate %"],
+                 rows, note)  # fmt: skip
 
 
 TABLES: dict[str, Callable[[Collection[int], datetime], Table]] = {
