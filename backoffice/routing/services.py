@@ -280,8 +280,13 @@ def _require_supervisor(actor: User) -> None:
 def _audit(actor: User, action: str, now: datetime, target_type: str, target_id: int, data: Mapping[str, Any]) -> None:
     db.session.add(
         AuditEvent(
-            organization_id=actor.organization_id, user_id=actor.id, at=now, action=action,
-            target_type=target_type, target_id=str(target_id), data=dict(data),
+            organization_id=actor.organization_id,
+            user_id=actor.id,
+            at=now,
+            action=action,
+            target_type=target_type,
+            target_id=str(target_id),
+            data=dict(data),
         )  # fmt: skip
     )
 
@@ -430,9 +435,7 @@ def _words(values: Sequence[str], field: str) -> list[str]:
 
 
 @service
-def set_user_routing(
-    *, actor: User, now: datetime, user: User, queues: Sequence[str], skills: Sequence[str]
-) -> User:
+def set_user_routing(*, actor: User, now: datetime, user: User, queues: Sequence[str], skills: Sequence[str]) -> User:
     """Set the queues a person works and their skills (supervisors); audited. An empty queue list = all queues."""
     _require_supervisor(actor)
     if user.organization_id != actor.organization_id:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, or_, select
@@ -11,11 +14,13 @@ from sqlalchemy.orm import joinedload
 
 from backoffice.accounts.access import practice_ids_for
 from backoffice.accounts.models import User
+from backoffice.clock import utcnow
 from backoffice.extensions import db
+from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Coverage
 from backoffice.sessions.models import Session
 from backoffice.work.models import Interaction, WorkItem
-from backoffice.work.rules import CHAIN_ORDER, OPEN_STATES, ItemState, Mode
+from backoffice.work.rules import CHAIN_ORDER, DEFAULT_QUEUES, KIND_LABELS, OPEN_STATES, ItemState, Mode
 
 QUEUE_PAGE_LIMIT = 200
 
@@ -24,25 +29,159 @@ def _by_urgency() -> tuple:
     return (WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.priority.desc(), WorkItem.id)
 
 
-def my_items(user: User, *, limit: int = QUEUE_PAGE_LIMIT) -> list[WorkItem]:
-    """Open items assigned to ``user``, soonest due first."""
-    return list(
-        db.session.scalars(
-            select(WorkItem)
-            .options(joinedload(WorkItem.practice), joinedload(WorkItem.assignee))
-            .where(
-                WorkItem.assignee_id == user.id,
-                WorkItem.state.in_([s.value for s in OPEN_STATES - {ItemState.BLOCKED}]),
-                WorkItem.practice_id.in_(practice_ids_for(user)),
-            )
-            .order_by(*_by_urgency())
-            .limit(limit)
+DUE_CHOICES: dict[str, str] = {"overdue": "Overdue", "today": "Due today", "week": "Due this week"}
+MAX_AMOUNT = Decimal("10000000")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The queue screens' filters (GET parameters); ``None`` means any."""
+
+    kind: str | None = None
+    practice_id: int | None = None
+    payer_id: int | None = None
+    due: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    queue: str | None = None
+
+    def args(self) -> dict[str, str]:
+        """The filter as GET parameters, to keep it in links."""
+        values = {
+            "kind": self.kind, "practice": self.practice_id, "payer": self.payer_id, "due": self.due,
+            "amount_min": self.amount_min, "amount_max": self.amount_max, "queue": self.queue,
+        }  # fmt: skip
+        return {key: str(value) for key, value in values.items() if value is not None}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.args())
+
+
+def parse_filter(args: Mapping[str, str], user: User) -> tuple[QueueFilter, list[str]]:
+    """Read the filter from GET parameters. A bad value is left out of the filter and reported as
+    ``field: problem`` (the page still renders); the rest of the filter applies."""
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    kind = (args.get("kind") or "").strip()
+    if kind:
+        if kind in DEFAULT_QUEUES:
+            values["kind"] = kind
+        else:
+            errors.append(f"kind: unknown work kind '{kind[:40]}'")
+    for field, key in (("practice", "practice_id"), ("payer", "payer_id")):
+        raw = (args.get(field) or "").strip()
+        if not raw:
+            continue
+        if not raw.isdigit() or len(raw) > 12:
+            errors.append(f"{field}: expected a {field} id, got '{raw[:20]}'")
+            continue
+        values[key] = int(raw)
+    if "practice_id" in values and values["practice_id"] not in practice_ids_for(user):
+        errors.append("practice: not one of your practices")
+        del values["practice_id"]
+    if "payer_id" in values:
+        payer = db.session.get(Payer, values["payer_id"])
+        if payer is None or payer.organization_id != user.organization_id:
+            errors.append("payer: not a payer of your organization")
+            del values["payer_id"]
+    due = (args.get("due") or "").strip()
+    if due:
+        if due in DUE_CHOICES:
+            values["due"] = due
+        else:
+            errors.append(f"due: expected one of {', '.join(DUE_CHOICES)}")
+    for field, label in (("amount_min", "amount from"), ("amount_max", "amount to")):
+        raw = (args.get(field) or "").strip().replace(",", "").removeprefix("$")
+        if not raw:
+            continue
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            errors.append(f"{label}: '{raw[:20]}' is not an amount")
+            continue
+        if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT:
+            errors.append(f"{label}: between 0 and {MAX_AMOUNT:,}")
+            continue
+        values[field] = amount.quantize(Decimal("0.01"))
+    if "amount_min" in values and "amount_max" in values and values["amount_min"] > values["amount_max"]:
+        errors.append("amount: 'from' is more than 'to'")
+        del values["amount_min"], values["amount_max"]
+    queue = (args.get("queue") or "").strip()
+    if queue:
+        if len(queue) <= 64:
+            values["queue"] = queue
+        else:
+            errors.append("queue: at most 64 characters")
+    return QueueFilter(**values), errors
+
+
+def _filtered(stmt: Any, f: QueueFilter | None, now: datetime, tz: ZoneInfo) -> Any:
+    """Add the filter's conditions to a work-item SELECT (all in SQL)."""
+    if f is None:
+        return stmt
+    if f.kind:
+        stmt = stmt.where(WorkItem.kind == f.kind)
+    if f.practice_id is not None:
+        stmt = stmt.where(WorkItem.practice_id == f.practice_id)
+    if f.payer_id is not None:
+        stmt = stmt.where(WorkItem.payer_id == f.payer_id)
+    if f.amount_min is not None:
+        stmt = stmt.where(WorkItem.amount >= f.amount_min)
+    if f.amount_max is not None:
+        stmt = stmt.where(WorkItem.amount <= f.amount_max)
+    if f.due == "overdue":
+        stmt = stmt.where(WorkItem.due_at <= now)
+    elif f.due in ("today", "week"):
+        stmt = stmt.where(WorkItem.due_at > now, WorkItem.due_at < due_window_end(f.due, now, tz))
+    return stmt
+
+
+def due_window_end(due: str, now: datetime, tz: ZoneInfo) -> datetime:
+    """End of today, or of this week (Sunday midnight), in ``tz``: "due today" and "due this week" are the
+    not-yet-overdue items due before it."""
+    today = now.astimezone(tz).date()
+    days = 1 if due == "today" else 7 - today.weekday()
+    return datetime.combine(today + timedelta(days=days), datetime.min.time(), tzinfo=tz)
+
+
+def my_items(
+    user: User,
+    *,
+    limit: int = QUEUE_PAGE_LIMIT,
+    filters: QueueFilter | None = None,
+    now: datetime | None = None,
+    tz: ZoneInfo | None = None,
+) -> list[WorkItem]:
+    """Open items assigned to ``user``, soonest due first (narrowed by ``filters``)."""
+    stmt = (
+        select(WorkItem)
+        .options(joinedload(WorkItem.practice), joinedload(WorkItem.assignee))
+        .where(
+            WorkItem.assignee_id == user.id,
+            WorkItem.state.in_([s.value for s in OPEN_STATES - {ItemState.BLOCKED}]),
+            WorkItem.practice_id.in_(practice_ids_for(user)),
         )
+        .order_by(*_by_urgency())
+        .limit(limit)
     )
+    if filters is not None and filters.queue:
+        stmt = stmt.where(WorkItem.queue == filters.queue)
+    stmt = _filtered(stmt, filters, now or utcnow(), tz or ZoneInfo("UTC"))
+    return list(db.session.scalars(stmt))
 
 
-def team_items(user: User, *, queue: str | None = None, limit: int = QUEUE_PAGE_LIMIT) -> list[WorkItem]:
+def team_items(
+    user: User,
+    *,
+    queue: str | None = None,
+    limit: int = QUEUE_PAGE_LIMIT,
+    filters: QueueFilter | None = None,
+    now: datetime | None = None,
+    tz: ZoneInfo | None = None,
+) -> list[WorkItem]:
     """Unassigned manual items waiting in the queues ``user`` works (all queues for supervisors)."""
+    queue = queue or (filters.queue if filters is not None else None)
     stmt = (
         select(WorkItem)
         .options(joinedload(WorkItem.practice), joinedload(WorkItem.assignee))
@@ -59,7 +198,34 @@ def team_items(user: User, *, queue: str | None = None, limit: int = QUEUE_PAGE_
         stmt = stmt.where(WorkItem.queue == queue)
     elif user.queues and user.role == "biller":
         stmt = stmt.where(WorkItem.queue.in_(user.queues))
+    stmt = _filtered(stmt, filters, now or utcnow(), tz or ZoneInfo("UTC"))
     return list(db.session.scalars(stmt))
+
+
+def filter_choices(user: User) -> dict[str, list[tuple[Any, str]]]:
+    """The options of the filter form: kinds, the user's practices, the organization's payers, known queues."""
+    practices = db.session.execute(
+        select(Practice.id, Practice.name).where(Practice.id.in_(practice_ids_for(user))).order_by(Practice.name)
+    ).all()
+    payers = db.session.execute(
+        select(Payer.id, Payer.name).where(Payer.organization_id == user.organization_id).order_by(Payer.name)
+    ).all()
+    from backoffice.remits.rules import QUEUES as DENIAL_QUEUES  # noqa: PLC0415 - remits imports work
+    from backoffice.routing.models import RoutingRule  # noqa: PLC0415
+
+    routed = db.session.scalars(
+        select(RoutingRule.target_queue).where(
+            RoutingRule.organization_id == user.organization_id, RoutingRule.target_queue.is_not(None)
+        )
+    )
+    queues = sorted({*DEFAULT_QUEUES.values(), *DENIAL_QUEUES.values(), *(user.queues or ()), *routed})
+    return {
+        "kinds": sorted(((k, KIND_LABELS.get(k, k)) for k in DEFAULT_QUEUES), key=lambda kv: kv[1]),
+        "practices": [(p_id, name) for p_id, name in practices],
+        "payers": [(p_id, name) for p_id, name in payers],
+        "queues": [(q, q) for q in queues],
+        "due": list(DUE_CHOICES.items()),
+    }
 
 
 def timeline(item: WorkItem) -> list[Interaction]:

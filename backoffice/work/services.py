@@ -361,12 +361,7 @@ def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> W
     if not scope:
         return None
     conditions = _claimable_conditions(user, scope, now, queue)
-    candidate = (
-        select(WorkItem.id)
-        .where(*conditions)
-        .order_by(*GET_NEXT_ORDER)
-        .limit(1)
-    )
+    candidate = select(WorkItem.id).where(*conditions).order_by(*GET_NEXT_ORDER).limit(1)
     if is_postgres():
         candidate = candidate.with_for_update(skip_locked=True)
     take = (

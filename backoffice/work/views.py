@@ -49,15 +49,22 @@ def index():
 
 @bp.route("/queue")
 def queue():
-    selected = request.args.get("queue") or None
+    now = utcnow()
+    tz = ZoneInfo(current_app.config["BACKOFFICE_SETTINGS"].timezone)
+    filters, errors = queries.parse_filter(request.args, current_user)
+    for error in errors:
+        flash(f"Filter ignored: {error}", "error")
+    choices_ = queries.filter_choices(current_user)
     return render_template(
         "work/queue.html",
-        mine=queries.my_items(current_user),
-        team=queries.team_items(current_user, queue=selected),
-        queues=sorted({row.queue for row in queries.queue_overview(current_user, utcnow())}),
-        selected_queue=selected,
+        mine=queries.my_items(current_user, filters=filters, now=now, tz=tz),
+        team=queries.team_items(current_user, filters=filters, now=now, tz=tz),
+        choices=choices_,
+        payer_names=dict(choices_["payers"]),
+        filters=filters,
+        selected_queue=filters.queue,
         action_form=ActionForm(),
-        now=utcnow(),
+        now=now,
     )
 
 
@@ -65,14 +72,17 @@ def queue():
 def get_next():
     if not ActionForm().validate_on_submit():
         abort(400)
+    queue_name = (request.form.get("queue") or "").strip()[:64] or None
+    back = url_for("work.queue", queue=queue_name) if queue_name else url_for("work.queue")
     try:
-        item = services.claim_next_item(user=current_user, now=utcnow(), queue=request.form.get("queue") or None)
+        item = services.claim_next_item(user=current_user, now=utcnow(), queue=queue_name)
     except ServiceError as error:
         flash(str(error), "error")
-        return redirect(url_for("work.queue"), 303)
+        return redirect(back, 303)
     if item is None:
-        flash("Nothing is waiting in your queues. Nice work.", "info")
-        return redirect(url_for("work.queue"), 303)
+        where = f"queue {queue_name}" if queue_name else "your queues"
+        flash(f"Nothing is waiting in {where}. Nice work.", "info")
+        return redirect(back, 303)
     return redirect(url_for("work.item", item_id=item.id), 303)
 
 

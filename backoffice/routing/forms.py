@@ -1,0 +1,59 @@
+"""Routing configuration forms: shape only (the services check the rules, e.g. a person serves the practice)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, Regexp
+
+from backoffice.routing.rules import DISTRIBUTION_LABELS
+
+WORD = Regexp(r"^[A-Za-z0-9_-]*$", message="letters, digits, - or _ only")
+
+
+class RuleForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    position = IntegerField("Position", default=100, validators=[Optional(), NumberRange(0, 100_000)])
+    active = BooleanField("Active", default=True)
+    practice_id = SelectField("Practice", coerce=int, default=0)
+    payer_id = SelectField("Payer", coerce=int, default=0)
+    kind = SelectField("Step", default="")
+    denial_family = SelectField("Denial family", default="")
+    required_skill = StringField("Required skill", validators=[Optional(), Length(max=64), WORD])
+    target_queue = StringField("Target queue", validators=[Optional(), Length(max=64), WORD])
+    distribution = SelectField("Distribution", choices=list(DISTRIBUTION_LABELS.items()), default="none")
+    target_user_id = SelectField("Person", coerce=int, default=0)
+    user_ids = SelectMultipleField("Pool (none = everyone qualified)", coerce=int, default=[])
+
+    def values(self) -> dict[str, object]:
+        """The fields as the service takes them (0 / '' = any)."""
+        return {
+            "name": self.name.data,
+            "position": self.position.data if self.position.data is not None else 100,
+            "active": self.active.data,
+            "practice_id": self.practice_id.data or None,
+            "payer_id": self.payer_id.data or None,
+            "kind": self.kind.data or None,
+            "denial_family": self.denial_family.data or None,
+            "required_skill": self.required_skill.data,
+            "target_queue": self.target_queue.data,
+            "distribution": self.distribution.data,
+            "target_user_id": self.target_user_id.data or None,
+            "user_ids": self.user_ids.data or [],
+        }
+
+
+class MoveForm(FlaskForm):
+    direction = HiddenField("Direction", validators=[DataRequired(), AnyOf(["up", "down"])])
+
+
+class ActiveForm(FlaskForm):
+    active = HiddenField("Active", validators=[DataRequired(), AnyOf(["0", "1"])])
+
+
+class PersonForm(FlaskForm):
+    queues = StringField("Queues (comma-separated; empty = every queue)", validators=[Optional(), Length(max=1000)])
+    skills = StringField("Skills (comma-separated)", validators=[Optional(), Length(max=1000)])
+
+    def split(self, field: StringField) -> list[str]:
+        return [part for part in (field.data or "").replace(";", ",").split(",") if part.strip()]
