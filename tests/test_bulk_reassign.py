@@ -297,6 +297,7 @@ def test_a_confirm_without_a_reason_or_with_a_forged_token_changes_nothing(app: 
     missing = client.post("/supervisor/reassign/confirm", data={**base, "token": token, "reason": ""},
                           follow_redirects=True)  # fmt: skip
     assert "Reason: This field is required." in missing.get_data(as_text=True)
+    assert "2 item(s) · $250.00" in missing.get_data(as_text=True)  # back on the same preview
     forged = client.post("/supervisor/reassign/confirm", data={**base, "token": token + "x", "reason": "r"},
                          follow_redirects=True)  # fmt: skip
     assert "preview: not a valid preview" in forged.get_data(as_text=True)
@@ -354,5 +355,7 @@ def test_the_breach_list_filters_shows_overdue_and_links_to_a_prefilled_bulk_rea
     assert "1 item(s)" in preview and f"#{ids['late']}<" in preview
     by_owner = client.get("/supervisor/breaches", query_string={"assignee": ids["bob"]}).get_data(as_text=True)
     assert f"#{ids['late']}<" in by_owner and f"#{ids['harbor']}<" not in by_owner
+    unknown = client.get("/supervisor/breaches", query_string={"practice_id": "999999"}).get_data(as_text=True)
+    assert "Practice: Not a valid choice." in unknown  # said, not silently dropped
     board = client.get("/supervisor").get_data(as_text=True)
     assert 'href="/supervisor/breaches"' in board

@@ -52,6 +52,12 @@ def _filter_form(args: Any) -> FilterForm:
     return form
 
 
+def _flash_errors(form: Any) -> None:
+    for name, errors in form.errors.items():
+        field = getattr(form, name, None)
+        flash(f"{field.label.text if field is not None else name}: {'; '.join(errors)}", "error")
+
+
 def _item_filter(form: FilterForm) -> queries.ItemFilter:
     def number(value: Any) -> int | None:
         return int(value) if value not in (None, "") else None
@@ -79,8 +85,7 @@ def bulk_reassign():
                 actor=current_user, snapshot=preview.snapshot, filters=item_filter.as_args()
             )
     elif request.args.get("preview"):
-        for name, errors in form.errors.items():
-            flash(f"{getattr(form, name).label.text}: {'; '.join(errors)}", "error")
+        _flash_errors(form)
     return render_template(
         "supervisor/reassign.html", form=form, preview=preview, confirm=confirm, cap=MAX_BULK_ITEMS, now=utcnow()
     )
@@ -108,9 +113,12 @@ def bulk_reassign_confirm():
     form = _confirm_form()
     filters: dict[str, str] = {}
     if not form.validate_on_submit():
-        for name, errors in form.errors.items():
-            flash(f"{getattr(form, name).label.text if hasattr(form, name) else name}: {'; '.join(errors)}", "error")
-        return redirect(url_for("supervisor.bulk_reassign"), 303)
+        _flash_errors(form)
+        try:  # back to the same preview, so nothing the supervisor picked is lost
+            filters = services.read_preview(form.token.data or "", actor=current_user)[1]
+        except ServiceError:
+            return redirect(url_for("supervisor.bulk_reassign"), 303)
+        return redirect(url_for("supervisor.bulk_reassign", preview=1, **filters), 303)
     try:
         snapshot, filters = services.read_preview(form.token.data, actor=current_user)
         assignee = db.session.get(User, form.assignee_id.data) if form.assignee_id.data else None
@@ -131,7 +139,11 @@ def bulk_reassign_confirm():
 def breaches():
     _require_supervisor()
     form = _filter_form(request.args)
-    item_filter = _item_filter(form) if form.validate() else queries.ItemFilter()
+    item_filter = queries.ItemFilter()
+    if form.validate():
+        item_filter = _item_filter(form)
+    else:
+        _flash_errors(form)
     now = utcnow()
     count, items = queries.breaches(current_user, item_filter, now)
     reassign_args = {**item_filter.as_args(), "sla": "breached", "preview": "1"}
@@ -195,8 +207,7 @@ def request_write_off(item_id: int):
     item = get_item_for_user_or_404(item_id, current_user)
     form = WriteOffRequestForm()
     if not form.validate_on_submit():
-        for name, errors in form.errors.items():
-            flash(f"{getattr(form, name).label.text if hasattr(form, name) else name}: {'; '.join(errors)}", "error")
+        _flash_errors(form)
     else:
         try:
             made = write_offs.request_write_off(
