@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, render_template
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backoffice import filters, tasks
 from backoffice.extensions import csrf, db, login_manager, migrate
@@ -75,6 +78,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         app.register_blueprint(feature_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)
+    app.add_url_rule("/healthz", "healthz", _healthz)
+    if settings.proxy_hops:  # the client's address (audit trail, sign-in throttling) and scheme from the proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     app.register_error_handler(404, lambda e: (render_template("errors/404.html"), 404))
     app.register_error_handler(403, lambda e: (render_template("errors/403.html"), 403))
     _init_safeguards(app)
@@ -98,6 +104,17 @@ def _engine_options(url: str | None) -> dict[str, Any]:
         return {"connect_args": {"timeout": 30}}
     # Enough connections for a threaded web process or 16 concurrent claimers per process.
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _healthz() -> tuple[str, int, dict[str, str]]:
+    """For load balancers and process supervisors: 200 when the database answers, else 503; no sign-in, no
+    details."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return "database unavailable\n", 503, {"Content-Type": "text/plain"}
+    return "ok\n", 200, {"Content-Type": "text/plain"}
 
 
 def _security_headers(response: Any) -> Any:

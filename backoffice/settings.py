@@ -35,6 +35,7 @@ class Settings:
     login_window_minutes: int = 15
     session_idle_minutes: int = 30
     log_level: str = "INFO"
+    proxy_hops: int = 0  # trusted reverse proxies in front of the web processes (X-Forwarded-For/-Proto); 0: none
     # The largest request body the web app accepts (uploads, API imports); larger ones get 413.
     max_request_mb: int = 16
 

@@ -1,0 +1,10 @@
+"""The WSGI entry point for process managers: ``gunicorn 'backoffice.wsgi:app'``.
+
+Unlike every other module, importing this one builds the app from the ``BACKOFFICE_*`` environment (that is its
+job); it still opens no connection. ``backoffice serve`` is the same app under gunicorn with an embedded Redis
+when BACKOFFICE_REDIS_URL is unset; production sets it and may use either.
+"""
+
+from backoffice.app import create_app
+
+app = create_app()
