@@ -1,0 +1,364 @@
+"""The authorization matrix: every endpoint in ``app.url_map`` × every role × own / sibling / foreign practice.
+
+``EXPECT`` has one line per endpoint: who may reach it, which URL arguments name a seeded object (whose practice
+matters) or a constant, and whether it is the JSON API (bearer tokens, 401) or a page (302 to /login). An endpoint
+in the URL map without a line fails ``test_every_endpoint_has_a_declared_expectation``: add its line here.
+
+Scopes: ``own`` is the biller's practice; ``sibling`` is another practice of the same organization (billers do
+not serve it, supervisors and admins see it); ``foreign`` belongs to another organization (nobody here sees it).
+An object out of scope is a 404, never a 200 or a 403 that would confirm it exists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from backoffice.api.services import issue_token
+from backoffice.appeals.models import Appeal, AppealTemplate
+from backoffice.balances.models import GoodFaithEstimate, PatientStatement, PaymentPlan
+from backoffice.extensions import db
+from backoffice.routing.models import RoutingRule
+from backoffice.supervisor.models import WriteOffRequest
+from backoffice.work import services
+from tests import factories as f
+from tests.conftest import AuthActions, csrf_token
+from tests.factories import NOW
+from tests.factories_edi_posting import make_claim
+
+BILLER, SUPERVISOR, ADMIN = "biller", "supervisor", "admin"
+ROLES = (BILLER, SUPERVISOR, ADMIN)
+ALL = frozenset(ROLES)
+SUP = frozenset({SUPERVISOR, ADMIN})
+ADM = frozenset({ADMIN})
+SCOPES = ("own", "sibling", "foreign")
+API_SCOPES = ["sessions:write", "work:read", "work:write", "claims:read"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may reach an endpoint. ``roles=None``: public. ``args``: URL argument → object kind or ``=constant``."""
+
+    roles: frozenset[str] | None
+    args: Mapping[str, str] = field(default_factory=dict)
+    api: bool = False
+    ok: int = 200  # what an allowed GET answers
+    signed_in: int | None = None  # what a public GET answers a signed-in user, when not ``ok``
+
+    @property
+    def has_object(self) -> bool:
+        return any(not kind.startswith("=") for kind in self.args.values())
+
+
+ITEM = {"item_id": "item"}
+APPEAL = {"appeal_id": "appeal"}
+PATIENT = {"patient_id": "patient"}
+PLAN = {"plan_id": "plan"}
+TEMPLATE = {"template_id": "template"}
+
+EXPECT: dict[str, Rule] = {
+    # sign-in, static files, the API's document
+    "accounts.login": Rule(None, signed_in=302),  # a signed-in user goes on to the queue
+    "accounts.logout": Rule(ALL),
+    "static": Rule(None, {"filename": "=app.css"}),
+    "api.openapi": Rule(None, api=True),
+    "healthz": Rule(None),  # load balancers: 200 or 503, no details
+    # the JSON API (bearer tokens with every scope, acting as the token's user)
+    "api.list_work_items": Rule(ALL, api=True),
+    "api.claim_next": Rule(ALL, api=True),
+    "api.complete": Rule(ALL, ITEM, api=True),
+    "api.get_claim": Rule(ALL, {"claim_id": "claim"}, api=True),
+    "api.post_sessions": Rule(ALL, api=True),
+    # work queue and item page
+    "work.index": Rule(ALL, ok=302),
+    "work.queue": Rule(ALL),
+    "work.get_next": Rule(ALL),
+    "work.item": Rule(ALL, ITEM),
+    "work.start": Rule(ALL, ITEM),
+    "work.complete": Rule(ALL, ITEM),
+    "work.snooze": Rule(ALL, ITEM),
+    "work.escalate": Rule(ALL, ITEM),
+    "work.note": Rule(ALL, ITEM),
+    "work.call": Rule(ALL, ITEM),
+    "work.reassign": Rule(ALL, ITEM),  # billers may release their own item to the queue
+    "work.supervisor": Rule(SUP),
+    # item-page forms
+    "itemforms.benefits": Rule(ALL, ITEM),
+    "itemforms.authorization": Rule(ALL, ITEM),
+    "itemforms.lines": Rule(ALL, ITEM),
+    "itemforms.scrub": Rule(ALL, ITEM),
+    # supervisor screens and write-offs (dual control: billers request, supervisors decide)
+    "supervisor.bulk_reassign": Rule(SUP),
+    "supervisor.bulk_reassign_confirm": Rule(SUP),
+    "supervisor.breaches": Rule(SUP),
+    "supervisor.write_offs": Rule(SUP),
+    "supervisor.decide_write_off": Rule(SUP, {"request_id": "write_off"}),
+    "supervisor.request_write_off": Rule(ALL, ITEM),
+    "routing.rules": Rule(SUP),
+    "routing.new_rule": Rule(SUP),
+    "routing.edit_rule": Rule(SUP, {"rule_id": "routing_rule"}),
+    "routing.preview": Rule(SUP, {"rule_id": "routing_rule"}),
+    "routing.set_active": Rule(SUP, {"rule_id": "routing_rule"}),
+    "routing.move": Rule(SUP, {"rule_id": "routing_rule"}),
+    "routing.person": Rule(SUP, {"user_id": "user"}),
+    "reports.index": Rule(SUP),
+    "reports.table_csv": Rule(SUP, {"name": "=aging_practice"}),
+    # appeals
+    "appeals.index": Rule(ALL),
+    "appeals.detail": Rule(ALL, APPEAL),
+    "appeals.pdf": Rule(ALL, APPEAL),
+    "appeals.save_letter": Rule(ALL, APPEAL),
+    "appeals.regenerate": Rule(ALL, APPEAL),
+    "appeals.mark_sent": Rule(ALL, APPEAL),
+    "appeals.outcome": Rule(ALL, APPEAL),
+    "appeals.next_level": Rule(ALL, APPEAL),
+    "appeals.draft_for_item": Rule(ALL, ITEM),
+    "appeals.report": Rule(SUP),
+    "appeals.report_csv": Rule(SUP),
+    "appeals.templates": Rule(SUP),
+    "appeals.new_template": Rule(SUP),  # GET for supervisors (read-only form); POST: admins (see POST_ROLES)
+    "appeals.edit_template": Rule(SUP, TEMPLATE),
+    "appeals.toggle_template": Rule(ADM, TEMPLATE),
+    # patient balances, plans, estimates, statements
+    "balances.index": Rule(ALL),
+    "balances.patient": Rule(ALL, PATIENT),
+    "balances.determine": Rule(ALL, PATIENT),
+    "balances.create_plan": Rule(ALL, PATIENT),
+    "balances.waive": Rule(ALL, PATIENT),
+    "balances.create_gfe": Rule(ALL, PATIENT),
+    "balances.create_statement": Rule(ALL, PATIENT),
+    "balances.pay": Rule(ALL, PLAN),
+    "balances.pause": Rule(ALL, PLAN),
+    "balances.resume": Rule(ALL, PLAN),
+    "balances.issue_gfe": Rule(ALL, {"gfe_id": "gfe"}),
+    "balances.gfe_pdf": Rule(ALL, {"gfe_id": "gfe"}),
+    "balances.statement_pdf": Rule(ALL, {"statement_id": "statement"}),
+    "balances.sliding_scale": Rule(SUP, {"practice_id": "practice"}),
+    # admin
+    "automation.overview": Rule(ADM),
+    "automation.retry": Rule(ADM, {"job_id": "=no-such-job"}, ok=404),
+    "audit.index": Rule(ADM),
+    "audit.export": Rule(ADM),
+}
+
+# Where a POST is narrower than the GET of the same endpoint.
+POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.edit_template": ADM}
+# POSTs whose allowed answer is a 404 although the role may use them (the constant argument names nothing).
+POST_OK_404 = {"automation.retry"}
+
+
+@dataclass
+class World:
+    """Ids of one object of each kind per scope, the users of the first organization, and their API tokens."""
+
+    objects: dict[str, dict[str, int]]
+    emails: dict[str, str]
+    tokens: dict[str, str]
+
+
+def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]:
+    payer = f.make_payer(org)
+    patient = f.make_patient(practice, payer)
+    session = f.make_session(practice, patient=patient)
+    item = services.create_chain(session=session, kinds=["verify_benefits"], now=NOW)[0]
+    claim = make_claim(practice, patient)
+    provider_id = session.provider_id
+    rows: dict[str, Any] = {
+        "appeal": Appeal(organization_id=org.id, practice_id=practice.id, claim_id=claim.id, payer_id=payer.id,
+                         work_item_id=item.id, level=1, denial_family="medical_necessity", letter="To the payer",
+                         amount=Decimal("150.00"), deadline=date(2027, 5, 1), status="draft", created_at=NOW,
+                         updated_at=NOW),
+        "gfe": GoodFaithEstimate(practice_id=practice.id, patient_id=patient.id, provider_id=provider_id,
+                                 covers_from=date(2026, 12, 1), covers_to=date(2027, 11, 30), lines=[],
+                                 diagnosis_codes=["F33.1"], total=Decimal("1200.00"), due_on=date(2026, 12, 1),
+                                 state="draft", created_at=NOW),
+        "statement": PatientStatement(practice_id=practice.id, patient_id=patient.id, period_from=date(2026, 10, 1),
+                                      period_to=date(2026, 10, 31), balance=Decimal("40.00"),
+                                      due_on=date(2026, 12, 15), issued_on=date(2026, 11, 15), created_at=NOW),
+        "plan": PaymentPlan(practice_id=practice.id, patient_id=patient.id, total=Decimal("300.00"),
+                            instalment_count=3, first_due_on=(NOW + timedelta(days=10)).date(), state="active",
+                            created_at=NOW),
+        "write_off": WriteOffRequest(organization_id=org.id, practice_id=practice.id, claim_id=claim.id,
+                                     work_item_id=item.id, amount=Decimal("20.00"), reason="small_balance",
+                                     state="pending", requested_by_id=requester.id, requested_at=NOW),
+    }  # fmt: skip
+    db.session.add_all(rows.values())
+    db.session.commit()
+    ids = {kind: row.id for kind, row in rows.items()}
+    return ids | {"item": item.id, "claim": claim.id, "patient": patient.id, "practice": practice.id}
+
+
+def build_world(app: Flask) -> World:
+    """Organization A (practices own and sibling, a biller serving own, a supervisor, an admin) and B (foreign)."""
+    with app.app_context():
+        org, other_org = f.make_org(), f.make_org()
+        own, sibling, foreign = f.make_practice(org), f.make_practice(org), f.make_practice(other_org)
+        users = {
+            BILLER: f.make_user(org, practices=[own], email="biller@matrix.test", queues=["eligibility"]),
+            SUPERVISOR: f.make_user(org, role=SUPERVISOR, email="supervisor@matrix.test"),
+            ADMIN: f.make_user(org, role=ADMIN, email="admin@matrix.test"),
+        }
+        outsider = f.make_user(other_org, role=SUPERVISOR)
+        objects = {
+            "own": _practice_objects(org, own, users[BILLER]),
+            "sibling": _practice_objects(org, sibling, users[BILLER]),
+            "foreign": _practice_objects(other_org, foreign, outsider),
+        }
+        people = {"own": users[BILLER], "sibling": f.make_user(org, practices=[sibling]), "foreign": outsider}
+        for scope, owner in (("own", org), ("sibling", org), ("foreign", other_org)):  # organization-level rows
+            template = AppealTemplate(organization_id=owner.id, name=f"T {scope}", denial_family="medical_necessity",
+                                      level=1, body="Dear payer", active=True, updated_at=NOW)  # fmt: skip
+            routing_rule = RoutingRule(organization_id=owner.id, name=f"R {scope}", position=10, active=True,
+                                       target_queue="eligibility", distribution="none", user_ids=[],
+                                       created_at=NOW, updated_at=NOW)  # fmt: skip
+            db.session.add_all([template, routing_rule])
+            db.session.commit()
+            objects[scope] |= {"template": template.id, "routing_rule": routing_rule.id, "user": people[scope].id}
+        tokens = {role: issue_token(user=user, scopes=API_SCOPES, now=NOW)[1] for role, user in users.items()}
+        return World(objects, {role: user.email for role, user in users.items()}, tokens)
+
+
+def url_args(rule: Rule, world: World, scope: str) -> dict[str, Any]:
+    return {name: kind[1:] if kind.startswith("=") else world.objects[scope][kind] for name, kind in rule.args.items()}
+
+
+def build_url(app: Flask, endpoint: str, values: Mapping[str, Any]) -> str:
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(endpoint, **values)
+
+
+def signed_in_clients(app: Flask, world: World) -> dict[str | None, FlaskClient]:
+    clients: dict[str | None, FlaskClient] = {None: app.test_client()}
+    for role in ROLES:
+        clients[role] = app.test_client()
+        assert AuthActions(clients[role]).login(world.emails[role]).status_code == 302
+    return clients
+
+
+def csrf_tokens(clients: dict[str | None, FlaskClient]) -> dict[str | None, str]:
+    return {role: csrf_token(client.get("/queue" if role else "/login").text) for role, client in clients.items()}
+
+
+def scopes_for(rule: Rule) -> tuple[str, ...]:
+    return SCOPES if rule.has_object else ("own",)
+
+
+def expected_get(rule: Rule, role: str | None, scope: str) -> set[int]:
+    if rule.roles is None:
+        return {rule.signed_in} if role is not None and rule.signed_in else {rule.ok}
+    if role is None:
+        return {401} if rule.api else {302}
+    allowed = role in rule.roles
+    if scope == "foreign" or (scope == "sibling" and role == BILLER):
+        return {404} if allowed else {403, 404}
+    return {rule.ok} if allowed else {403}
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|<style|\sstyle\s*=", re.IGNORECASE)
+
+
+def _endpoints(app: Flask, method: str) -> list[tuple[str, str]]:
+    found = set()
+    for url_rule in app.url_map.iter_rules():
+        if method in (url_rule.methods or set()):
+            found.add((url_rule.endpoint, url_rule.rule))
+    return sorted(found)
+
+
+def test_every_endpoint_has_a_declared_expectation(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = sorted(endpoints - set(EXPECT))
+    stale = sorted(set(EXPECT) - endpoints)
+    assert not missing, f"add a line to EXPECT in {__name__} for: {missing}"
+    assert not stale, f"EXPECT names endpoints that no longer exist: {stale}"
+    for endpoint in endpoints:
+        arguments = next(r.arguments for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+        assert set(arguments) == set(EXPECT[endpoint].args), f"{endpoint}: URL arguments {sorted(arguments)}"
+
+
+def test_every_get_route_answers_each_role_and_practice_as_declared(app: Flask) -> None:
+    world = build_world(app)
+    clients = signed_in_clients(app, world)
+    wrong: list[str] = []
+    checked = 0
+    for endpoint, _ in _endpoints(app, "GET"):
+        rule = EXPECT.get(endpoint)
+        if rule is None:
+            continue  # reported by test_every_endpoint_has_a_declared_expectation
+        for scope in scopes_for(rule):
+            url = build_url(app, endpoint, url_args(rule, world, scope))
+            for role in (None, *ROLES):
+                if rule.api:
+                    headers = {"Authorization": f"Bearer {world.tokens[role]}"} if role else {}
+                    response = clients[None].get(url, headers=headers)
+                else:
+                    response = clients[role].get(url)
+                checked += 1
+                want = expected_get(rule, role, scope)
+                if response.status_code not in want:
+                    wrong.append(f"GET {url} as {role or 'anonymous'} ({scope}): {response.status_code}, want {want}")
+                elif role is None and not rule.api and rule.roles is not None:
+                    if not response.headers["Location"].startswith("/login"):
+                        wrong.append(f"GET {url} as anonymous: redirects to {response.headers['Location']}")
+                if response.status_code == 200 and response.mimetype == "text/html":
+                    inline = INLINE_SCRIPT.search(response.text)
+                    if inline:
+                        wrong.append(f"GET {url} as {role}: inline script or style {inline.group(0)!r} (CSP blocks it)")
+    assert not wrong, f"{len(wrong)} of {checked} requests answered wrongly:\n" + "\n".join(wrong)
+
+
+def test_every_post_route_refuses_anonymous_wrong_roles_and_other_practices(app: Flask) -> None:
+    world = build_world(app)
+    clients = signed_in_clients(app, world)
+    tokens = csrf_tokens(clients)
+    wrong: list[str] = []
+    allowed: list[tuple[str, str, str, str]] = []
+    for endpoint, _ in _endpoints(app, "POST"):
+        rule = EXPECT.get(endpoint)
+        if rule is None:
+            continue
+        roles = POST_ROLES.get(endpoint, rule.roles)
+        for scope in scopes_for(rule):
+            url = build_url(app, endpoint, url_args(rule, world, scope))
+            for role in (None, *ROLES):
+                visible = scope == "own" or (scope == "sibling" and role != BILLER)
+                if role is not None and visible and role in (roles or ALL):
+                    allowed.append((endpoint, role, url, scope))  # last: these may change the world
+                    continue
+                if rule.api:
+                    bearer = world.tokens[role] if role else "bo_not-a-token"
+                    response = clients[None].post(url, json={}, headers={"Authorization": f"Bearer {bearer}"})
+                else:
+                    response = clients[role].post(url, data={"csrf_token": tokens[role]})
+                if roles is None:
+                    continue  # public: nothing to refuse (login's own tests cover it)
+                if role is None:
+                    want = {401} if rule.api else {302}
+                elif not visible:
+                    want = {404} if role in roles else {403, 404}
+                else:
+                    want = {403}
+                if response.status_code not in want:
+                    wrong.append(f"POST {url} as {role or 'anonymous'} ({scope}): {response.status_code}, want {want}")
+                elif role is None and not rule.api and not response.headers["Location"].startswith("/login"):
+                    wrong.append(f"POST {url} as anonymous: redirects to {response.headers['Location']}")
+    allowed.sort(key=lambda entry: entry[0] == "accounts.logout")  # signing out last
+    for endpoint, role, url, scope in allowed:
+        rule = EXPECT[endpoint]
+        if rule.api:
+            response = clients[None].post(url, json={}, headers={"Authorization": f"Bearer {world.tokens[role]}"})
+        else:
+            response = clients[role].post(url, data={"csrf_token": tokens[role]})
+        refused = {401, 403, 404, 405, 500} - ({404} if endpoint in POST_OK_404 else set())
+        if response.status_code in refused:
+            wrong.append(f"POST {url} as {role} ({scope}, allowed): {response.status_code}")
+    assert not wrong, f"{len(wrong)} POSTs answered wrongly:\n" + "\n".join(wrong)
