@@ -117,7 +117,7 @@ def record_benefits(
         record_interaction(practice_id=item.practice_id, actor=actor, kind=InteractionKind.NOTE, now=now, item=item,
                            body=decided)  # fmt: skip
     if complete:
-        _finish(item, actor, now, line, {"benefits_check_id": check.id})
+        _finish(item, actor, now, f"Completed: benefits verified (check {check.id})", {"benefits_check_id": check.id})
     else:
         db.session.commit()
     return check
@@ -190,7 +190,7 @@ def record_authorization(
         practice_id=item.practice_id, actor=actor, kind=InteractionKind.NOTE, now=now, item=item, body=body,
         reference_number=number, data={"authorization_id": auth.id},
     )  # fmt: skip
-    _finish(item, actor, now, body, {"authorization_id": auth.id})
+    _finish(item, actor, now, f"Completed: authorization {number} on file", {"authorization_id": auth.id})
     return auth
 
 
@@ -275,7 +275,11 @@ def save_claim_lines(
             reason=f"corrected claim {claim.account_number} version {claim.version}: resubmit as an original",
         )  # fmt: skip
     if finish:
-        _finish(item, actor, now, body, {"claim_id": claim.id, "claim_version": claim.version})
+        done = {WorkKind.ENTER_CHARGE: "charge entered", WorkKind.AUDIT: "audit passed"}.get(
+            item.kind, "corrected, resubmission queued"
+        )
+        _finish(item, actor, now, f"Completed: {done} (claim version {claim.version})",
+                {"claim_id": claim.id, "claim_version": claim.version})  # fmt: skip
     else:
         db.session.commit()
     return claim
