@@ -7,6 +7,7 @@ from wtforms import BooleanField, HiddenField, IntegerField, SelectField, Select
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, Regexp
 
 from backoffice.routing.rules import DISTRIBUTION_LABELS
+from backoffice.work.forms import choices
 
 WORD = Regexp(r"^[A-Za-z0-9_-]*$", message="letters, digits, - or _ only")
 
@@ -21,7 +22,7 @@ class RuleForm(FlaskForm):
     denial_family = SelectField("Denial family", default="")
     required_skill = StringField("Required skill", validators=[Optional(), Length(max=64), WORD])
     target_queue = StringField("Target queue", validators=[Optional(), Length(max=64), WORD])
-    distribution = SelectField("Distribution", choices=list(DISTRIBUTION_LABELS.items()), default="none")
+    distribution = SelectField("Distribution", choices=choices(DISTRIBUTION_LABELS.items()), default="none")
     target_user_id = SelectField("Person", coerce=int, default=0)
     user_ids = SelectMultipleField("Pool (none = everyone qualified)", coerce=int, default=[])
 

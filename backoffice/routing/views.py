@@ -22,6 +22,7 @@ from backoffice.routing import queries, services
 from backoffice.routing.forms import ActiveForm, MoveForm, PersonForm, RuleForm
 from backoffice.routing.rules import DISTRIBUTION_LABELS
 from backoffice.work import queries as work_queries
+from backoffice.work.forms import choices
 from backoffice.work.rules import DEFAULT_QUEUES, KIND_LABELS
 
 bp = Blueprint("routing", __name__)
@@ -124,20 +125,17 @@ def _rule_form(rule: Any = None) -> RuleForm:
     form = RuleForm(obj=rule) if rule is not None else RuleForm()
     names = _names()
     scope = practice_ids_for(current_user)
-    form.practice_id.choices = [(0, "Any practice")] + sorted(
-        ((i, n) for i, n in names["practices"].items() if i in scope), key=lambda kv: kv[1]
-    )
-    form.payer_id.choices = [(0, "Any payer")] + sorted(names["payers"].items(), key=lambda kv: kv[1])
-    form.kind.choices = [("", "Any step")] + sorted(
-        ((k, KIND_LABELS.get(k, k)) for k in DEFAULT_QUEUES), key=lambda kv: kv[1]
-    )
-    form.denial_family.choices = [("", "Any (or not a denial)")] + [
-        (f.value, f.value.replace("_", " ")) for f in Family
-    ]
+    practices = sorted(((i, n) for i, n in names["practices"].items() if i in scope), key=lambda kv: kv[1])
+    form.practice_id.choices = choices([(0, "Any practice"), *practices])
+    form.payer_id.choices = choices([(0, "Any payer"), *sorted(names["payers"].items(), key=lambda kv: kv[1])])
+    kinds = sorted(((k, KIND_LABELS.get(k, k)) for k in DEFAULT_QUEUES), key=lambda kv: kv[1])
+    form.kind.choices = choices([("", "Any step"), *kinds])
+    families = [(fam.value, fam.value.replace("_", " ")) for fam in Family]
+    form.denial_family.choices = choices([("", "Any (or not a denial)"), *families])
     active_users = [u for u in queries.org_users(current_user) if u.active]
     people = [(u.id, f"{u.name} ({u.role.value})") for u in active_users]
-    form.target_user_id.choices = [(0, "—")] + people
-    form.user_ids.choices = people
+    form.target_user_id.choices = choices([(0, "—"), *people])
+    form.user_ids.choices = choices(people)
     if rule is not None and not form.is_submitted():
         form.practice_id.data = rule.practice_id or 0
         form.payer_id.data = rule.payer_id or 0
