@@ -23,6 +23,7 @@ from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import Credential, complete_npi
 from backoffice.patients.models import Authorization, Coverage, CoveragePriority, Patient
 from backoffice.sessions.models import Session
+from backoffice.supervisor.demo import seed_supervisor
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import chain_kinds
 
@@ -69,6 +70,7 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         plans = _clinical_rows(rng, now)
         db.session.commit()
         History(rng, now, _staff(org_id, now)).replay(plans, live=LIVE_SESSIONS)
+        seed_supervisor(now)
     return _summary()
 
 
