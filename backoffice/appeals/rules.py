@@ -173,3 +173,177 @@ def draft_appeal_letter(facts: AppealFacts) -> str:
         lines += ["", f"Appeal filing deadline: {facts.deadline:%m/%d/%Y}."]
     lines += ["", "Sincerely,", "", f"{facts.practice_name} billing office", ""]
     return "\n".join(lines)
+
+
+# --- appeal levels, template choice, sending and outcomes (pure) ---
+
+LEVEL_NUMBERS = (1, 2, 3)  # 1 and 2: the payer's own levels; 3: the independent/external level
+# The payer-kind level each number stands for (billing-rules §5.3, §7.1). Level 1 is the first level the payer has,
+# the same one the posting step counts the appeal item's deadline from (deadlines.appeals.levels_for(kind)[0]).
+LEVEL_NAMES: dict[str, dict[int, str]] = {
+    "medicare": {1: "redetermination", 2: "reconsideration", 3: "alj_hearing"},
+    "commercial": {1: "provider_reconsideration", 2: "internal_appeal", 3: "external_review"},
+    "behavioral_health_carve_out": {1: "provider_reconsideration", 2: "internal_appeal", 3: "external_review"},
+    "medicaid": {1: "provider_reconsideration", 2: "plan_appeal", 3: "state_fair_hearing"},
+}
+SEND_METHODS = ("fax", "mail", "portal", "email")
+OUTCOMES = ("overturned", "partial", "upheld")
+WINS = frozenset({"overturned", "partial"})  # the overturn rate counts a partial win as a win
+STATUSES = ("draft", "sent", "decided", "withdrawn")
+MAX_REFERENCE = 80
+MAX_LATE_REASON = 2000
+
+
+def level_name(payer_kind: str, level: int) -> str:
+    """The payer kind's name for appeal level 1, 2 or 3 (e.g. Medicare 2 → ``reconsideration``)."""
+    names = LEVEL_NAMES.get(payer_kind)
+    if names is None or level not in names:
+        raise ValueError(f"level: {payer_kind} payers have no appeal level {level}")
+    return names[level]
+
+
+def level_title(name: str) -> str:
+    """``internal_appeal`` → ``Internal Appeal``."""
+    return name.replace("_", " ").title()
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateChoice:
+    id: int
+    denial_family: str
+    payer_id: int | None
+    level: int
+    active: bool
+    updated_order: tuple = ()  # anything comparable: later wins a tie (updated_at, id)
+
+
+def choose_template(
+    candidates: list[TemplateChoice], *, family: str, payer_id: int | None, level: int
+) -> TemplateChoice | None:
+    """The most specific active template for (family, payer, level): one for this payer beats one for any payer;
+    among equals the latest edited wins. None: use the built-in letter (``draft_appeal_letter``)."""
+    fitting = [
+        c for c in candidates
+        if c.active and c.denial_family == family and c.level == level and c.payer_id in (None, payer_id)
+    ]  # fmt: skip
+    if not fitting:
+        return None
+    return max(fitting, key=lambda c: (c.payer_id is not None, c.updated_order))
+
+
+def sent_problems(
+    *, sent_on: date | None, method: str, today: date, deadline: date | None, late_reason: str, reference: str
+) -> list[str]:
+    """What is wrong with recording an appeal as sent: each message names its field. A send after the deadline
+    needs a reason (payers accept good-cause late appeals; the reason is kept on the log)."""
+    problems = []
+    if sent_on is None:
+        problems.append("sent date: required")
+    elif sent_on > today:
+        problems.append("sent date: cannot be in the future")
+    if method not in SEND_METHODS:
+        problems.append(f"method: one of {', '.join(SEND_METHODS)}")
+    if len(reference) > MAX_REFERENCE:
+        problems.append(f"reference #: at most {MAX_REFERENCE} characters")
+    if len(late_reason) > MAX_LATE_REASON:
+        problems.append(f"late reason: at most {MAX_LATE_REASON} characters")
+    if sent_on is not None and deadline is not None and sent_on > deadline and not late_reason.strip():
+        problems.append(f"late reason: the deadline was {deadline:%m/%d/%Y}; say why it is sent late (good cause)")
+    return problems
+
+
+def outcome_problems(
+    *,
+    outcome: str,
+    decided_on: date | None,
+    today: date,
+    sent_on: date | None,
+    recovered: Decimal | None,
+    amount: Decimal,
+) -> list[str]:
+    """What is wrong with a payer decision: overturned recovers up to the amount in dispute, partial strictly
+    between nothing and all of it, upheld nothing."""
+    problems = []
+    if outcome not in OUTCOMES:
+        problems.append(f"outcome: one of {', '.join(OUTCOMES)}")
+    if decided_on is None:
+        problems.append("decision date: required")
+    elif decided_on > today:
+        problems.append("decision date: cannot be in the future")
+    elif sent_on is not None and decided_on < sent_on:
+        problems.append(f"decision date: before the appeal was sent ({sent_on:%m/%d/%Y})")
+    if recovered is not None and recovered < 0:
+        problems.append("recovered: cannot be negative")
+    elif outcome == "partial" and not (recovered is not None and 0 < recovered < amount):
+        problems.append(f"recovered: a partial win recovers more than $0.00 and less than {money(amount)}")
+    elif outcome == "overturned" and recovered is not None and recovered > amount:
+        problems.append(f"recovered: more than the {money(amount)} in dispute")
+    elif outcome == "upheld" and recovered not in (None, Decimal("0")):
+        problems.append("recovered: an upheld denial recovers nothing")
+    return problems
+
+
+def recovered_for(outcome: str, recovered: Decimal | None, amount: Decimal) -> Decimal:
+    """The amount to record: an overturn without a figure recovers the amount in dispute; upheld recovers 0."""
+    if outcome == "upheld":
+        return Decimal("0.00")
+    if recovered is None:
+        return amount
+    return recovered
+
+
+def overturn_rate(overturned: int, partial: int, decided: int) -> Decimal | None:
+    """Wins (overturned + partial) as a percentage of decided appeals, one decimal; None when none decided."""
+    if decided <= 0:
+        return None
+    return (Decimal(100 * (overturned + partial)) / Decimal(decided)).quantize(Decimal("0.1"))
+
+
+def days_to_deadline(deadline: date | None, today: date) -> int | None:
+    """Calendar days left to file (negative once past); None without a deadline."""
+    return None if deadline is None else (deadline - today).days
+
+
+REPORT_HEADERS = ("Denial family", "Payer", "Level", "Month", "Decided", "Overturned", "Partial", "Upheld",
+                  "Overturn rate %", "Recovered $")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    family: str
+    payer: str
+    level: int
+    decided_on: date
+    outcome: str
+    recovered: Decimal
+
+
+def overturn_table(
+    decisions: list[Decision], *, by: tuple[str, ...] = ("family", "payer", "level", "month")
+) -> list[list[object]]:
+    """Rows of the overturn-rate report grouped by ``by`` (family, payer, level, month as YYYY-MM): decided,
+    overturned, partial, upheld, overturn rate (overturned + partial count as wins) and dollars recovered."""
+    groups: dict[tuple, list[Decision]] = {}
+    for d in decisions:
+        values = {"family": d.family, "payer": d.payer, "level": d.level, "month": f"{d.decided_on:%Y-%m}"}
+        groups.setdefault(tuple(values[k] for k in by), []).append(d)
+    rows: list[list[object]] = []
+    for key in sorted(groups, key=lambda k: tuple(str(v) for v in k)):
+        members = groups[key]
+        counts = {o: sum(1 for d in members if d.outcome == o) for o in OUTCOMES}
+        recovered = sum((d.recovered for d in members), Decimal("0.00"))
+        rate = overturn_rate(counts["overturned"], counts["partial"], len(members))
+        rows.append([*key, len(members), counts["overturned"], counts["partial"], counts["upheld"], rate,
+                     recovered.quantize(Decimal("0.01"))])  # fmt: skip
+    return rows
+
+
+def deadline_countdown(deadline: date | None, today: date) -> str:
+    """'12 days left', 'due today', '3 days overdue', 'no deadline on file'."""
+    left = days_to_deadline(deadline, today)
+    if left is None:
+        return "no deadline on file"
+    if left == 0:
+        return "due today"
+    plural = "" if abs(left) == 1 else "s"
+    return f"{left} day{plural} left" if left > 0 else f"{-left} day{plural} overdue"

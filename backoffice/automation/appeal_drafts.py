@@ -1,29 +1,76 @@
 """Fill the appeal letter's facts from the database: the denied claim, its latest remittance and denial codes, the
-session, the provider and the practice; the appeal deadline from the payer's rules (billing-rules §5.3)."""
+session, the provider and the practice; the appeal deadline from the payer's rules (billing-rules §5.3).
+
+The appeal step calls ``draft_for_item``: it records the ``Appeal`` (status draft, level 1, letter from the
+organization's best template or the built-in letter) in its own transaction, once per claim and level.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
 
-from backoffice.appeals.rules import AppealFacts, Denial, DeniedLine, draft_appeal_letter
+from backoffice.appeals.rules import AppealFacts, Denial, DeniedLine, level_name
 from backoffice.claims.models import Claim
-from backoffice.deadlines.appeals import appeal_deadline, levels_for
+from backoffice.clock import utcnow
+from backoffice.deadlines.appeals import appeal_deadline
 from backoffice.edi.models import ClaimSubmission
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Coverage
 from backoffice.remits.carc import CARC, RARC
 from backoffice.remits.models import ClaimPayment, Remittance
-from backoffice.remits.rules import Disposition, denial_family, disposition
+from backoffice.remits.rules import Disposition, Family, denial_family, disposition
 from backoffice.sessions.models import Session
 from backoffice.work.models import WorkItem
 
+FAMILIES = frozenset(f.value for f in Family)
+NO_DETAILS = Denial("CO", "", "denial details not on file", Decimal("0"))
 
-def draft_for_item(item: WorkItem, claim: Claim, *, today: date) -> tuple[str, date | None]:
-    """The appeal letter for ``claim`` and the day it must be filed by (None when the payer's window is unknown)."""
+
+@dataclass(frozen=True)
+class ClaimAppeal:
+    """What an appeal of one claim at one level is about: the letter's facts, the family and the amount in
+    dispute (the denied amounts of that family), and the filing deadline (None when the payer's window is unknown)."""
+
+    facts: AppealFacts
+    family: str
+    amount: Decimal
+    deadline: date | None
+    level: int
+
+
+def item_family(item: WorkItem) -> str | None:
+    """The denial family an appeal or denial item is about: its column, else its dedupe key's last part."""
+    if item.denial_family:
+        return item.denial_family
+    tail = (item.dedupe_key or "").rsplit(":", 1)[-1]
+    return tail if tail in FAMILIES else None
+
+
+def _denials(payment: ClaimPayment | None) -> list[tuple[Denial, str]]:
+    if payment is None:
+        return []
+    remarks = tuple((code, RARC.get(code, "")) for code in payment.remarks)
+    found = []
+    for adj in payment.adjustments:
+        if disposition(adj.group, adj.reason, adj.amount) != Disposition.DENIAL:
+            continue
+        line_remarks = tuple((code, RARC.get(code, "")) for code in adj.remarks) or remarks
+        family = str(denial_family(adj.group, adj.reason, [c for c, _ in line_remarks]))
+        found.append((Denial(adj.group, adj.reason, CARC.get(adj.reason, ""), adj.amount, line_remarks), family))
+    return found
+
+
+def claim_appeal(
+    claim: Claim, *, today: date, level: int = 1, family: str | None = None, notice: date | None = None
+) -> ClaimAppeal:
+    """The facts of appealing ``claim`` at ``level``. The deadline counts from ``notice`` (the decision being
+    appealed: for level 1 the remittance's date, for a later level the previous level's decision date)."""
+    db.session.refresh(claim)  # posting updates claims in bulk: never draft from a stale copy
     payment = db.session.scalar(
         select(ClaimPayment)
         .where(ClaimPayment.claim_id == claim.id, ClaimPayment.is_reversal.is_(False))
@@ -34,27 +81,22 @@ def draft_for_item(item: WorkItem, claim: Claim, *, today: date) -> tuple[str, d
     session = db.session.get(Session, claim.session_id) if claim.session_id else None
     coverage = db.session.get(Coverage, claim.coverage_id) if claim.coverage_id else None
     assert payer is not None and practice is not None
-    notice = today
-    denials: list[Denial] = []
+    denied_on = None
     if payment is not None:
         remittance = db.session.get(Remittance, payment.remittance_id)
-        notice = (remittance.payment_date if remittance else None) or today
-        remarks = tuple((code, RARC.get(code, "")) for code in payment.remarks)
-        for adj in payment.adjustments:
-            if disposition(adj.group, adj.reason, adj.amount) != Disposition.DENIAL:
-                continue
-            line_remarks = tuple((code, RARC.get(code, "")) for code in adj.remarks) or remarks
-            denials.append(Denial(adj.group, adj.reason, CARC.get(adj.reason, ""), adj.amount, line_remarks))
-    family = (
-        str(denial_family(denials[0].group, denials[0].reason, [c for c, _ in denials[0].remarks]))
-        if denials
-        else "medical_necessity"
-    )
-    level = levels_for(str(payer.kind))[0] if levels_for(str(payer.kind)) else "internal_appeal"
+        denied_on = (remittance.payment_date if remittance else None) or today
+    found = _denials(payment)
+    family = family or (found[0][1] if found else "medical_necessity")
+    denials = [d for d, fam in found if fam == family] or [d for d, _ in found]
+    amount = sum((d.amount for d in denials), Decimal("0"))
+    if amount <= 0:
+        amount = max(claim.total_charge - claim.paid_amount, Decimal("0"))
+    name = level_name(str(payer.kind), level)
     try:
         deadline: date | None = appeal_deadline(
-            payer_kind=str(payer.kind), level=level, notice_date=notice, appeal_window_days=payer.appeal_window_days
-        ).due
+            payer_kind=str(payer.kind), level=name, notice_date=notice or denied_on or today,
+            appeal_window_days=payer.appeal_window_days,
+        ).due  # fmt: skip
     except ValueError:
         deadline = None
     first = db.session.scalar(
@@ -63,15 +105,16 @@ def draft_for_item(item: WorkItem, claim: Claim, *, today: date) -> tuple[str, d
     patient = session.patient if session is not None else None
     provider = session.provider if session is not None else None
     facts = AppealFacts(
-        today=today, family=family, level=str(level), deadline=deadline, payer_name=payer.name,
+        today=today, family=family, level=name, deadline=deadline, payer_name=payer.name,
         payer_kind=str(payer.kind), payer_claim_number=claim.payer_claim_number or "",
-        account_number=claim.account_number, denial_date=notice if payment is not None else None,
+        account_number=claim.account_number, denial_date=denied_on,
         patient_name=f"{patient.first_name} {patient.last_name}" if patient else "",
         patient_dob=patient.date_of_birth if patient else today, member_id=coverage.member_id if coverage else "",
-        date_of_service=session.date_of_service if session else today,
+        date_of_service=session.date_of_service if session else min((ln.date_of_service for ln in claim.lines),
+                                                                      default=today),
         diagnoses=tuple(session.diagnoses) if session else (),
         lines=tuple(DeniedLine(ln.cpt, tuple(ln.modifiers), ln.units, ln.charge, ln.paid_amount) for ln in claim.lines),
-        denials=tuple(denials) or (Denial("CO", "", "denial details not on file", Decimal("0")),),
+        denials=tuple(denials) or (NO_DETAILS,),
         provider_name=f"{provider.first_name} {provider.last_name}" if provider else "",
         provider_credential=str(provider.credential) if provider else "", provider_npi=provider.npi if provider else "",
         practice_name=practice.name, practice_npi=practice.group_npi, practice_tax_id=practice.tax_id,
@@ -79,4 +122,13 @@ def draft_for_item(item: WorkItem, claim: Claim, *, today: date) -> tuple[str, d
         submitted_on=first.submitted_at.date() if first else None,
         accepted_on=claim.accepted_at.date() if claim.accepted_at else None,
     )  # fmt: skip
-    return draft_appeal_letter(facts), deadline
+    return ClaimAppeal(facts=facts, family=family, amount=amount.quantize(Decimal("0.01")), deadline=deadline,
+                       level=level)  # fmt: skip
+
+
+def draft_for_item(item: WorkItem, claim: Claim, *, today: date) -> tuple[str, date | None]:
+    """Record the level-1 ``Appeal`` for the item's claim (idempotent) and return its letter and deadline."""
+    from backoffice.appeals import services  # noqa: PLC0415 - appeals.services imports this module
+
+    appeal = services.draft_appeal(item=item, claim=claim, now=item.started_at or utcnow(), today=today)
+    return appeal.letter, appeal.deadline
