@@ -415,3 +415,12 @@ def test_a_rejection_fix_with_errors_is_not_resubmitted(ctx) -> None:  # noqa: A
     assert db.session.scalar(select(WorkItem).where(WorkItem.kind == "submit")) is None
     saved = services.save_claim_lines(item=item, actor=w.biller, now=NOW, lines=[_line("90837")], version=1)
     assert saved.status == ClaimStatus.DRAFT and saved.version == 2  # kept to work on; not sent
+
+
+def test_a_self_pay_session_never_gets_a_preauth_step(ctx) -> None:  # noqa: ANN001
+    w = make_world()
+    w.payer.kind = "self_pay"
+    db.session.commit()
+    services.record_benefits(item=w.chain["verify_benefits"], actor=w.biller, now=NOW,
+                             entry=BenefitsEntry(active=True, auth_required=True))  # fmt: skip
+    assert db.session.scalar(select(WorkItem).where(WorkItem.kind == "obtain_preauth")) is None

@@ -12,7 +12,7 @@ from backoffice.extensions import db
 from backoffice.patients.models import Authorization, BenefitsCheck
 from backoffice.work import services as work
 from backoffice.work.models import WorkItem
-from backoffice.work.rules import ItemState
+from backoffice.work.rules import ItemState, Mode
 from tests.conftest import AuthActions, csrf_token
 from tests.factories import NOW
 from tests.test_itemforms_world import REJECTION_999, make_claim, make_world, open_exception
@@ -230,3 +230,18 @@ def test_panels_post_only_with_a_csrf_token(app, client, auth: AuthActions) -> N
     auth.login("biller@example.test")
     response = client.post(f"/items/{ids['verify_benefits']}/forms/benefits", data=BENEFITS)
     assert response.status_code == 400 and _count(app, BenefitsCheck) == 0
+
+
+def test_an_appeal_handed_to_a_person_still_shows_the_denials_codes(app, client, auth: AuthActions) -> None:  # noqa: ANN001
+    ids = _ids(app, chain=["verify_benefits"])
+    evidence = {"family": "medical_necessity", "codes": ["CO-50"], "remarks": [], "amount": "200.00",
+                "appealable": True, "appeal_deadline": "2027-05-01"}  # fmt: skip
+    with app.app_context():
+        claim = make_claim(_world_of(ids["verify_benefits"]), status="denied")
+        item = open_exception(_world_of(ids["verify_benefits"]), "appeal", claim, evidence, mode=Mode.AUTOMATED)
+        work.hand_over_to_manual(item=item, now=NOW, reason="appeal letter drafted", evidence={"draft": "Dear…"},
+                                 source="worker:appeal")  # fmt: skip
+        item_id = item.id
+    auth.login("biller@example.test")
+    page = _page(client, item_id)
+    assert "<code>CO-50</code>" in page and "not deemed a medical necessity" in page and "$200.00" in page

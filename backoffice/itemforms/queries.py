@@ -90,15 +90,16 @@ def chain_item(session_id: int, kind: str) -> WorkItem | None:
 
 def evidence_of(item: WorkItem) -> dict[str, Any]:
     """The evidence the item was opened (or handed to a person) with: the 999/277CA errors of a rejection, the
-    codes, amount and deadline of a denial, the findings of a failed audit. The latest one wins."""
+    codes, amount and deadline of a denial, the findings of a failed audit. Later rows add to it (an appeal handed
+    to a person keeps the denial's codes beside its draft)."""
     rows = db.session.scalars(
         select(Interaction).where(Interaction.work_item_id == item.id).order_by(Interaction.at, Interaction.id)
     )
     evidence: dict[str, Any] = {}
     for row in rows:
         found = (row.data or {}).get("evidence")
-        if found:
-            evidence = dict(found)
+        if isinstance(found, dict):
+            evidence.update(found)
     return evidence
 
 

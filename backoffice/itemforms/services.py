@@ -126,6 +126,8 @@ def record_benefits(
 def missing_authorizations(session: Session, coverage: Coverage) -> list[str]:
     """The session's CPTs that need an authorization none on file covers, the planner's way (planning_rules): the
     first coded CPT (the benefits said auth is required) and every coded CPT the payer lists for prior auth."""
+    if str(coverage.payer.kind) == "self_pay":
+        return []  # no insurer to authorize anything
     coded = queries.scrub_lines(session, None, today=session.date_of_service)
     cpts = list(dict.fromkeys(line["cpt"] for line in coded[0].lines)) if coded else []
     required = sorted(set(cpts[:1]) | (set(cpts) & set(coverage.payer.prior_auth_cpts or ())))
