@@ -22,6 +22,7 @@ from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import Credential, complete_npi
 from backoffice.patients.models import Authorization, Coverage, CoveragePriority, Patient
+from backoffice.routing.demo import seed_routing
 from backoffice.sessions.models import Session
 from backoffice.supervisor.demo import seed_supervisor
 from backoffice.work.models import Interaction, WorkItem
@@ -70,6 +71,7 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         plans = _clinical_rows(rng, now)
         db.session.commit()
         History(rng, now, _staff(org_id, now)).replay(plans, live=LIVE_SESSIONS)
+        seed_routing(now)
         seed_supervisor(now)
     return _summary()
 
