@@ -45,6 +45,7 @@ FLOWS: dict[str, FlowSpec] = {
         FlowSpec("timely-filing", "flows.scheduled:timely_filing", cron="0 6 * * *"),
         FlowSpec("authorization-watch", "flows.scheduled:authorization_watch", cron="0 6 * * *"),
         FlowSpec("kpi-snapshot", "flows.scheduled:kpi_snapshot", cron="0 1 * * *"),
+        FlowSpec("payment-plans", "flows.scheduled:payment_plans", cron="0 7 * * *"),
     )
 }
 

@@ -15,6 +15,7 @@ from flows.runtime import current_flow_app, flow_app
 SWEEPS = "backoffice.work.sweeps"
 INGEST = "backoffice.edi.ingest"
 JOBS = "backoffice.work.jobs"
+BALANCES = "backoffice.balances.sweeps"
 
 
 def as_summary(result: Any) -> Any:
@@ -91,3 +92,9 @@ def authorization_watch() -> Any:
 def kpi_snapshot() -> Any:
     """Take the nightly KPI snapshot of every practice."""
     return _run(SWEEPS, "snapshot_kpis")
+
+
+@flow(name="payment-plans", persist_result=False)
+def payment_plans() -> Any:
+    """Payment-plan reminders (instalments due within 5 days, missed ones) and plan states."""
+    return _run(BALANCES, "sweep_payment_plans")

@@ -137,6 +137,7 @@ def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
         "timely-filing": (scheduled.SWEEPS, "guard_timely_filing"),
         "authorization-watch": (scheduled.SWEEPS, "watch_authorizations"),
         "kpi-snapshot": (scheduled.SWEEPS, "snapshot_kpis"),
+        "payment-plans": (scheduled.BALANCES, "sweep_payment_plans"),
     }
     assert set(targets) | {"intake"} == set(registry.FLOWS)
     targets["requeue-sweeper (recovery)"] = (scheduled.JOBS, "recover_automation")

@@ -1,0 +1,60 @@
+"""The payment-plan sweep: reminders as work items and plan states (completed, defaulted). Takes ``now``, owns
+its commit, returns counts (no PHI) and is idempotent: reminders carry dedupe keys, so a re-run creates nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from backoffice.balances import queries, rules
+from backoffice.balances.models import PaymentPlan
+from backoffice.extensions import db
+from backoffice.orgs.models import Practice
+from backoffice.services_base import service
+from backoffice.work.rules import END_OF_BUSINESS, ExceptionKind
+from backoffice.work.services import add_item
+
+SWEPT_STATES = ("active", "defaulted")  # paused plans (GFE dispute, payer appeal) get no reminders
+
+
+@service
+def sweep_payment_plans(*, now: datetime) -> dict[str, int]:
+    """Open one ``payment_reminder`` item per unpaid instalment due within 5 days and one per missed instalment
+    (about the patient, due by close of business), and move plans to completed/defaulted as their instalments
+    say."""
+    counts: Counter[str] = Counter(plans=0, upcoming=0, missed=0, defaulted=0, completed=0, existing=0)
+    practices: dict[int, Practice] = {}
+    plans = db.session.scalars(select(PaymentPlan).where(PaymentPlan.state.in_(SWEPT_STATES)).order_by(PaymentPlan.id))
+    for plan in plans:
+        counts["plans"] += 1
+        practice = practices.get(plan.practice_id) or db.session.get(Practice, plan.practice_id)
+        practices[plan.practice_id] = practice
+        zone = ZoneInfo(practice.timezone)
+        today = now.astimezone(zone).date()
+        instalments = queries.as_rule_instalments(plan.instalments)
+        by_number = {i.number: i for i in plan.instalments}
+        for reminder in rules.reminders_due(instalments, today):
+            day = reminder.due_on if reminder.kind == "upcoming" else today + timedelta(days=1)
+            due_at = max(datetime.combine(day, END_OF_BUSINESS, tzinfo=zone), now)
+            what = "is due" if reminder.kind == "upcoming" else "was missed"
+            item, created = add_item(
+                practice_id=plan.practice_id, kind=ExceptionKind.PAYMENT_REMINDER, now=now, patient_id=plan.patient_id,
+                reason=f"payment plan #{plan.id} instalment {reminder.number} {what} ({reminder.due_on.isoformat()})",
+                dedupe_key=rules.reminder_key(plan.id, reminder.number, reminder.kind), due_at=due_at,
+                evidence={"plan_id": plan.id, "instalment": reminder.number, "reminder": reminder.kind},
+                source="payment-plan sweep",
+            )  # fmt: skip
+            if created:
+                counts[reminder.kind] += 1
+                by_number[reminder.number].reminder_item_id = item.id
+            else:
+                counts["existing"] += 1
+        state = rules.plan_state(plan.state, instalments, today)
+        if state != plan.state:
+            counts[state] += 1
+            plan.state = state
+    db.session.commit()
+    return dict(counts)
