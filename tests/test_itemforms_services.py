@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
@@ -424,3 +424,15 @@ def test_a_self_pay_session_never_gets_a_preauth_step(ctx) -> None:  # noqa: ANN
     services.record_benefits(item=w.chain["verify_benefits"], actor=w.biller, now=NOW,
                              entry=BenefitsEntry(active=True, auth_required=True))  # fmt: skip
     assert db.session.scalar(select(WorkItem).where(WorkItem.kind == "obtain_preauth")) is None
+
+
+def test_of_two_people_saving_the_same_version_only_the_first_wins(ctx) -> None:  # noqa: ANN001
+    w = make_world(chain=["audit"])
+    claim = make_claim(w)
+    assert claim.version == 1  # this biller's copy
+    with db.engine.begin() as other:  # someone else saves version 2 meanwhile
+        other.execute(update(Claim).where(Claim.id == claim.id).values(version=2))
+    with pytest.raises(Conflict, match="was changed by someone else"):
+        services.save_claim_lines(item=w.chain["audit"], actor=w.biller, now=NOW, lines=[_line("90837")], version=1)
+    fresh = db.session.get(Claim, claim.id, populate_existing=True)
+    assert fresh.version == 2 and [x.cpt for x in fresh.lines] == ["90834"]

@@ -9,6 +9,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
+
 from backoffice.accounts.access import can_supervise
 from backoffice.accounts.models import User
 from backoffice.claims.models import Claim
@@ -196,6 +198,20 @@ def record_authorization(
     return auth
 
 
+def _take_version(claim: Claim) -> None:
+    """Bump the claim's version with a guarded UPDATE: of two people saving the same version, one wins."""
+    seen = claim.version
+    result = db.session.execute(
+        update(Claim)
+        .where(Claim.id == claim.id, Claim.version == seen, Claim.status.in_(list(EDITABLE_CLAIM)))
+        .values(version=seen + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"claim {claim.account_number} was changed by someone else; reload it")
+    db.session.refresh(claim)
+
+
 def parse_lines(raw_lines: Sequence[Mapping[str, object]], diagnosis_count: int) -> list[Any]:
     """Lines from a form or JSON (blank rows skipped) → LineEdits, or ValidationFailed naming line and field."""
     edits, errors = [], []
@@ -250,9 +266,9 @@ def save_claim_lines(
         )  # fmt: skip
         db.session.add(claim)
     else:
+        _take_version(claim)
         claim.lines.clear()
         db.session.flush()  # the old lines go before the new ones take their line numbers
-        claim.version += 1
     claim.lines.extend(preview.claim_lines)
     claim.status = ClaimStatus.DRAFT if blocked else ClaimStatus.SCRUBBED
     claim.payer_id, claim.coverage_id, claim.findings = coverage.payer_id, coverage.id, preview.findings
