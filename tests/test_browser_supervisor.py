@@ -61,3 +61,41 @@ def test_a_supervisor_bulk_reassigns_denials_with_a_preview(app: Flask, page) ->
         logs = db.session.scalars(select(Interaction).where(Interaction.kind == InteractionKind.ASSIGNMENT)).all()
         assert {log.work_item_id for log in logs} == medical_necessity
         assert {log.body for log in logs} == {"Bob is out this week"}
+
+
+def test_a_biller_asks_for_a_write_off_and_a_supervisor_approves_it_in_the_browser(app: Flask, page) -> None:
+    from backoffice.claims.models import Claim
+    from backoffice.claims.rules import ClaimStatus
+    from tests.factories_edi_posting import make_claim
+
+    with app.app_context():
+        org = f.make_org()
+        practice = f.make_practice(org, name="Calm Mind")
+        payer = f.make_payer(org, name="Aetna")
+        f.make_user(org, practices=[practice], email="bea@example.test", name="Bea Biller")
+        f.make_user(org, role="supervisor", email="boss@example.test", name="Sam Supervisor")
+        claim = make_claim(practice, f.make_patient(practice, payer), status=ClaimStatus.DENIED)
+        item = work.open_item(practice_id=practice.id, kind="work_denial", now=utcnow(), reason="CO-29",
+                              claim_id=claim.id)  # fmt: skip
+        item_id, claim_id = item.id, claim.id
+
+    sign_in(page, "bea@example.test")
+    page.goto(f"/items/{item_id}")
+    page.click("#write-off summary")
+    page.select_option("#write-off-balance", "insurance")
+    page.fill("#write-off-amount", "150.00")
+    page.select_option("#write-off-reason", "timely_filing")
+    page.click("#write-off button[type=submit]")
+    page.wait_for_selector("text=sent for a supervisor's approval")
+    shot(page, "write-off-1-requested")
+    page.click("button.link:has-text('Sign out')")
+
+    sign_in(page, "boss@example.test")
+    page.goto("/supervisor/write-offs")
+    page.fill("input[name=note]", "No proof of timely filing")
+    page.click("button[value=approve]")
+    page.wait_for_selector("text=approved and posted")
+    shot(page, "write-off-2-approved")
+    with app.app_context():
+        claim = db.session.get(Claim, claim_id)
+        assert (claim.adjustment_amount, claim.status) == (Decimal("150.00"), ClaimStatus.CLOSED)
