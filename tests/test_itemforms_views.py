@@ -3,6 +3,8 @@ that name the field, the live scrubber's JSON, CSRF, another practice's item (40
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -245,3 +247,28 @@ def test_an_appeal_handed_to_a_person_still_shows_the_denials_codes(app, client,
     auth.login("biller@example.test")
     page = _page(client, item_id)
     assert "<code>CO-50</code>" in page and "not deemed a medical necessity" in page and "$200.00" in page
+
+
+def test_a_reauthorization_page_shows_the_expiring_authorization_and_prefills_its_codes(app, client, auth) -> None:  # noqa: ANN001
+    ids = _ids(app, chain=["verify_benefits"])
+    with app.app_context():
+        world = _world_of(ids["verify_benefits"])
+        old = Authorization(patient_id=world.patient.id, payer_id=world.payer.id, number="PA-OLD",
+                            cpt_codes=["90834", "90785"], counts_visits=False, authorized=10, used=8,
+                            start_date=date(2026, 1, 1), end_date=date(2026, 12, 31))  # fmt: skip
+        db.session.add(old)
+        db.session.commit()
+        item_id = work.open_item(practice_id=world.practice.id, kind="reauthorize", now=NOW, authorization_id=old.id,
+                                 reason="2 units left").id  # fmt: skip
+    auth.login("biller@example.test")
+    page = _page(client, item_id)
+    assert "<code>PA-OLD</code>" in page and "to renew" in page and '<td class="num">2</td>' in page
+    assert 'value="90834 90785"' in page and '<option selected value="units">' in page
+    token = csrf_token(page)
+    form = {"csrf_token": token, "number": "PA-NEW", "cpt_codes": "90834 90785", "counts": "units", "authorized": "10",
+            "start_date": "2027-01-01", "end_date": "2027-06-30"}  # fmt: skip
+    client.post(f"/items/{item_id}/forms/authorization", data=form)
+    assert "Authorization recorded; item completed." in _page(client, item_id)
+    with app.app_context():
+        new = db.session.scalar(select(Authorization).where(Authorization.number == "PA-NEW"))
+        assert (new.patient_id, new.payer_id, new.counts_visits) == (world.patient.id, world.payer.id, False)
