@@ -124,7 +124,8 @@ DEFAULT_TEMPLATES: tuple[tuple[str, int, str, str], ...] = (
     )),
 )  # fmt: skip
 
-DEMO_APPEALS = 12  # demo appeal items given a denied claim and an appeal
+DEMO_DECIDED = 14  # finished demo appeal items: their appeals were sent, most decided
+DEMO_DRAFTS = 6  # open demo appeal items: their appeals are drafts
 
 
 def seed_appeals(now: datetime) -> None:
@@ -139,10 +140,13 @@ def seed_appeals(now: datetime) -> None:
         services.save_template(actor=admin, now=now, name=name, denial_family=family, payer_id=None, level=level,
                                body=body)  # fmt: skip
     rng = random.Random(7)
-    items = db.session.scalars(
+    appeal_items = db.session.scalars(
         select(WorkItem).where(WorkItem.kind == "appeal", WorkItem.session_id.is_not(None)).order_by(WorkItem.id)
-    ).all()[:DEMO_APPEALS]
-    for n, item in enumerate(items):
+    ).all()
+    done = [item for item in appeal_items if item.state.value == "done"][:DEMO_DECIDED]
+    waiting = [item for item in appeal_items if item.state.value != "done"][:DEMO_DRAFTS]
+    today = now.date()
+    for n, item in enumerate(done + waiting):
         claim = _denied_claim(item, now, n)
         if claim is None:
             continue
@@ -150,17 +154,18 @@ def seed_appeals(now: datetime) -> None:
         db.session.commit()
         when = item.created_at
         appeal = services.draft_appeal(claim=claim, now=when, today=when.date(), item=item, actor=None)
-        if item.state.value != "done":
+        if item not in done:
             continue
-        sent_on = when.date() + timedelta(days=rng.randint(1, 5))
-        services.mark_sent(appeal=appeal, actor=admin, now=now, sent_on=min(sent_on, now.date()), method="portal",
+        sent_on = min(when.date() + timedelta(days=rng.randint(1, 5)), today)
+        services.mark_sent(appeal=appeal, actor=admin, now=now, sent_on=sent_on, method=rng.choice(["portal", "fax"]),
                            reference=f"APL-{1000 + n}", late_reason="demo history")  # fmt: skip
-        decided_on = sent_on + timedelta(days=rng.randint(20, 45))
-        if decided_on < now.date():
-            outcome = rng.choice(["overturned", "overturned", "partial", "upheld"])
-            recovered = (appeal.amount / 2).quantize(Decimal("0.01")) if outcome == "partial" else None
-            services.record_outcome(appeal=appeal, actor=admin, now=now, outcome=outcome, decided_on=decided_on,
-                                    recovered=recovered)  # fmt: skip
+        if sent_on >= today - timedelta(days=2) or n % 5 == 4:
+            continue  # still waiting for the payer
+        decided_on = min(sent_on + timedelta(days=rng.randint(10, 40)), today - timedelta(days=1))
+        outcome = rng.choice(["overturned", "overturned", "partial", "upheld"])
+        recovered = (appeal.amount / 2).quantize(Decimal("0.01")) if outcome == "partial" else None
+        services.record_outcome(appeal=appeal, actor=admin, now=now, outcome=outcome, decided_on=decided_on,
+                                recovered=recovered)  # fmt: skip
 
 
 def _denied_claim(item: WorkItem, now: datetime, n: int) -> Claim | None:
@@ -172,7 +177,8 @@ def _denied_claim(item: WorkItem, now: datetime, n: int) -> Claim | None:
     if coverage is None:
         return None
     payer = db.session.get(Payer, coverage.payer_id)
-    charge = Decimal("165.00")
+    group, _, carc = (item.reason_code or "CO-50").partition("-")  # what the supervisor demo put on the item
+    charge = item.amount or Decimal("165.00")
     denied_at = item.created_at or now
     claim = Claim(
         practice_id=session.practice_id, session_id=session.id, patient_id=session.patient_id, payer_id=payer.id,
@@ -196,11 +202,11 @@ def _denied_claim(item: WorkItem, now: datetime, n: int) -> Claim | None:
     payment = ClaimPayment(
         remittance_id=remittance.id, claim_id=claim.id, account_number=claim.account_number, status_code="4",
         charge=charge, paid=Decimal("0.00"), patient_responsibility=Decimal("0.00"),
-        payer_claim_number=claim.payer_claim_number, remarks=["N115"],
+        payer_claim_number=claim.payer_claim_number, remarks=[],
     )  # fmt: skip
     db.session.add(payment)
     db.session.flush()
-    db.session.add(PaymentAdjustment(claim_payment_id=payment.id, claim_line_id=claim.lines[0].id, group="CO",
-                                     reason="50", amount=charge, disposition="denial", remarks=[]))  # fmt: skip
+    db.session.add(PaymentAdjustment(claim_payment_id=payment.id, claim_line_id=claim.lines[0].id, group=group,
+                                     reason=carc or "50", amount=charge, disposition="denial", remarks=[]))  # fmt: skip
     db.session.flush()
     return claim
