@@ -15,6 +15,7 @@ from sqlalchemy import event, func, select
 
 from backoffice.accounts.models import User
 from backoffice.accounts.services import create_user
+from backoffice.appeals.demo import seed_appeals
 from backoffice.calendars import is_business_day
 from backoffice.demo import data
 from backoffice.demo.history import History, Plan, Staff, coded_lines
@@ -73,6 +74,7 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         History(rng, now, _staff(org_id, now)).replay(plans, live=LIVE_SESSIONS)
         seed_routing(now)
         seed_supervisor(now)
+        seed_appeals(now)  # after seed_supervisor: uses the CARC and amount it puts on appeal items
     return _summary()
 
 
