@@ -46,6 +46,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         TESTING=settings.env == "test",
     )
     logging.getLogger("backoffice").setLevel(settings.log_level.upper())
+    # A root logger at DEBUG must not turn on SQL echo: result rows are patient data (docs/security.md).
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -99,11 +101,12 @@ def _init_safeguards(app: Flask) -> None:
 
 
 def _engine_options(url: str | None) -> dict[str, Any]:
+    # Statement parameters are patient data: never in SQL logs or in database errors' messages.
     if url is None or url.startswith("sqlite"):
         # Writers wait for each other instead of failing with "database is locked".
-        return {"connect_args": {"timeout": 30}}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
     # Enough connections for a threaded web process or 16 concurrent claimers per process.
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "hide_parameters": True}
 
 
 def _healthz() -> tuple[str, int, dict[str, str]]:
