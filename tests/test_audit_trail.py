@@ -14,7 +14,7 @@ from backoffice.audit.services import record_event, record_phi_read
 from backoffice.cli import cli
 from backoffice.extensions import db
 from tests import factories as f
-from tests.conftest import AuthActions
+from tests.conftest import AuthActions, csrf_token
 
 PASSWORD_TYPED = "wrong horse battery"  # noqa: S105
 
@@ -158,3 +158,24 @@ def test_the_audit_page_is_for_admins_filters_and_exports(app: Flask, client: Fl
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [r["action"] for r in rows] == ["login"] and rows[0]["user"] == "a@example.test"
     assert _events(app)[-1].action == "admin:audit_export" and _events(app)[-1].data == {"rows": 1}
+
+
+def test_an_automation_retry_is_an_admin_event(app: Flask, client: FlaskClient, auth: AuthActions, redis_conn,
+                                               monkeypatch) -> None:  # noqa: ANN001  # fmt: skip
+    from backoffice.tasks import get_queue
+    from backoffice.work import jobs as work_jobs
+    from tests.test_automation_admin import _fail_once_per_attempt, _work_off
+    from tests.test_automation_admin import _world as automation_world
+
+    monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", _fail_once_per_attempt)
+    automation_world(app)
+    with app.app_context():
+        job = get_queue("default", redis_conn).jobs[0]
+        job.retries_left = 0
+        job.save()
+        _work_off(redis_conn)
+    auth.login("admin@example.test")
+    token = csrf_token(client.get("/admin/automation").text)
+    assert client.post(f"/admin/automation/jobs/{job.id}/retry", data={"csrf_token": token}).status_code == 302
+    (event,) = _events(app, "admin:automation_retry")
+    assert (event.target_type, event.target_id, event.endpoint) == ("rq_job", job.id, "automation.retry")
