@@ -18,7 +18,7 @@ from backoffice.appeals.rules import PARITY_ARGUMENT
 from backoffice.audit.models import AuditEvent
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
-from backoffice.errors import InvalidTransition, NotAllowed, ValidationFailed
+from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.patients.models import Coverage
 from backoffice.remits.services import post_835
@@ -263,3 +263,15 @@ def test_another_organization_cannot_touch_the_appeal(world) -> None:  # noqa: A
     outsider = f.make_user(f.make_org(), role="admin")
     with pytest.raises(NotAllowed):
         services.edit_letter(appeal=appeal_of(claim), actor=outsider, now=NOW, letter="x")
+
+
+def test_an_edit_started_from_an_older_version_is_refused_not_silently_overwritten(world) -> None:  # noqa: ANN001
+    claim, _ = denied(world)
+    appeal = appeal_of(claim)
+    opened = services.digest(appeal.letter)
+    services.edit_letter(appeal=appeal, actor=world["biller"], now=NOW, letter="First biller's version",
+                         base_sha256=opened)  # fmt: skip
+    with pytest.raises(Conflict, match="changed by someone else"):
+        services.edit_letter(appeal=appeal, actor=world["admin"], now=NOW, letter="Second version", base_sha256=opened)
+    db.session.refresh(appeal)
+    assert appeal.letter == "First biller's version"

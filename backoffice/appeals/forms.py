@@ -21,6 +21,7 @@ class ActionForm(FlaskForm):
 
 class LetterForm(FlaskForm):
     letter = TextAreaField("Letter", validators=[DataRequired(), Length(max=MAX_LETTER)])
+    base = HiddenField()  # SHA-256 of the letter the edit started from
     from_item = HiddenField()
 
 

@@ -226,9 +226,14 @@ def _same_org(appeal: Appeal, actor: User) -> None:
 
 
 @service
-def edit_letter(*, appeal: Appeal, actor: User, now: datetime, letter: str) -> bool:
-    """Save the biller's edit of a draft; False when nothing changed. The log keeps the hash, not the text."""
+def edit_letter(*, appeal: Appeal, actor: User, now: datetime, letter: str, base_sha256: str | None = None) -> bool:
+    """Save the biller's edit of a draft; False when nothing changed. The log keeps the hash, not the text.
+    ``base_sha256`` is the hash of the letter the edit started from: if someone saved another version since,
+    the edit is refused (never silently overwritten)."""
     _same_org(appeal, actor)
+    if base_sha256 and base_sha256 != digest(appeal.letter):
+        raise Conflict(f"appeal #{appeal.id}: the letter was changed by someone else since you opened it; "
+                       "copy your text, reload and edit again")  # fmt: skip
     text = letter.replace("\r\n", "\n")
     if not text.strip():
         raise ValidationFailed("letter: required")

@@ -57,7 +57,7 @@ def appeal_view(appeal: Appeal) -> dict[str, Any]:
     claim = db.session.get(Claim, appeal.claim_id)
     payer = db.session.get(Payer, appeal.payer_id)
     today = _today(appeal.practice_id)
-    letter_form = LetterForm(letter=appeal.letter)
+    letter_form = LetterForm(letter=appeal.letter, base=services.digest(appeal.letter))
     regenerate_form = RegenerateForm()
     regenerate_form.template_id.choices = [(0, "Best match (or the built-in letter)")] + [
         (t.id, t.name)
@@ -143,7 +143,8 @@ def save_letter(appeal_id: int):
         view["letter_form"] = form  # keep what the biller typed
         return render_template("appeals/detail.html", **view), 422
     try:
-        changed = services.edit_letter(appeal=appeal, actor=current_user, now=utcnow(), letter=form.letter.data)
+        changed = services.edit_letter(appeal=appeal, actor=current_user, now=utcnow(), letter=form.letter.data,
+                                       base_sha256=form.base.data or None)  # fmt: skip
     except ServiceError as error:
         flash(str(error), "error")
         view = appeal_view(appeal)
