@@ -521,3 +521,13 @@ def test_a_reminder_item_page_shows_the_patient_balance_panel(world: World, clie
     sign_in(auth, "biller@example.test")
     html = client.get(f"/items/{item.id}").get_data(as_text=True)
     assert "Patient balance" in html and "$100.00" in html and re.search(r"#\d+ · Active", html)
+
+
+def test_the_sliding_scale_screen_shows_every_tier_so_saving_drops_none(world: World, client, auth) -> None:  # noqa: ANN001
+    seven = [rules.Tier(None, f"T{n}", 50 * n, discount_percent=D(90 - 10 * n)) for n in range(1, 8)]
+    services.save_tiers(practice=world.practice, tiers=seven, actor=world.supervisor, now=NOW)
+    sign_in(auth, "sup@example.test")
+    listing = client.get("/patients").get_data(as_text=True)
+    assert f"/practices/{world.practice.id}/sliding-scale" in listing
+    html = client.get(f"/practices/{world.practice.id}/sliding-scale").get_data(as_text=True)
+    assert all(f'value="T{n}"' in html for n in range(1, 8)) and 'name="tiers-8-name"' in html

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, or_, select
 
@@ -178,5 +177,7 @@ def instalments_due(plan: PaymentPlan | None, through: date) -> list[PaymentPlan
     return [i for i in plan.instalments if i.due_on <= through and i.amount - (i.paid_amount or 0) > 0]
 
 
-def practice_summary(practice: Practice) -> dict[str, Any]:
-    return {"name": practice.name, "npi": practice.group_npi, "tin": practice.tax_id}
+def practices(practice_ids: set[int]) -> list[Practice]:
+    if not practice_ids:
+        return []
+    return list(db.session.scalars(select(Practice).where(Practice.id.in_(practice_ids)).order_by(Practice.name)))

@@ -63,8 +63,12 @@ def index():
     search = request.args.get("q", "")[:100]
     page = request.args.get("page", "1")
     page_number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-    rows, more = queries.patients_page(practice_ids_for(current_user), search=search, page=page_number)
-    return render_template("balances/index.html", rows=rows, search=search, page=page_number, more=more)
+    scope = practice_ids_for(current_user)
+    rows, more = queries.patients_page(scope, search=search, page=page_number)
+    practices = queries.practices(scope) if can_supervise(current_user) else []
+    return render_template(
+        "balances/index.html", rows=rows, search=search, page=page_number, more=more, practices=practices
+    )
 
 
 def _gfe_form(patient: Patient, practice: Practice, formdata: Any = None) -> GfeForm:
@@ -257,6 +261,8 @@ def sliding_scale(practice_id: int):
     form = SlidingScaleForm()
     if request.method == "GET":
         current = queries.tiers(practice.id)
+        while len(form.tiers.entries) < min(len(current) + 2, form.tiers.max_entries):  # every tier, and room
+            form.tiers.append_entry()
         for row, tier in zip(form.tiers.entries, current, strict=False):
             row.form.name.data, row.form.max_fpl_percent.data = tier.name, tier.max_fpl_percent
             row.form.discount_percent.data, row.form.flat_fee.data = tier.discount_percent, tier.flat_fee

@@ -16,6 +16,7 @@ from sqlalchemy import event, func, select
 from backoffice.accounts.models import User
 from backoffice.accounts.services import create_user
 from backoffice.appeals.demo import seed_appeals
+from backoffice.balances.demo import seed_balances
 from backoffice.calendars import is_business_day
 from backoffice.demo import data
 from backoffice.demo.history import History, Plan, Staff, coded_lines
@@ -72,6 +73,7 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         plans = _clinical_rows(rng, now)
         db.session.commit()
         History(rng, now, _staff(org_id, now)).replay(plans, live=LIVE_SESSIONS)
+        seed_balances(now)
         seed_routing(now)
         seed_supervisor(now)
         seed_appeals(now)  # after seed_supervisor: uses the CARC and amount it puts on appeal items
