@@ -17,10 +17,11 @@ from backoffice.errors import Conflict, InvalidTransition, NotAllowed, Validatio
 from backoffice.extensions import db
 from backoffice.itemforms import services
 from backoffice.itemforms.rules import BenefitsEntry
-from backoffice.patients.models import Authorization, BenefitsCheck
+from backoffice.patients.models import Authorization, BenefitsCheck, Coverage
 from backoffice.work import services as work
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 from backoffice.work.rules import ItemState, Mode
+from tests import factories as f
 from tests.factories import NOW
 from tests.test_itemforms_world import DOS, REJECTION_999, make_claim, make_world, open_exception
 
@@ -436,3 +437,18 @@ def test_of_two_people_saving_the_same_version_only_the_first_wins(ctx) -> None:
         services.save_claim_lines(item=w.chain["audit"], actor=w.biller, now=NOW, lines=[_line("90837")], version=1)
     fresh = db.session.get(Claim, claim.id, populate_existing=True)
     assert fresh.version == 2 and [x.cpt for x in fresh.lines] == ["90834"]
+
+
+def test_benefits_and_authorizations_are_only_for_the_sessions_patients_coverages(ctx) -> None:  # noqa: ANN001
+    w = make_world(chain=["verify_benefits"])
+    preauth = work.open_item(practice_id=w.practice.id, kind="obtain_preauth", now=NOW, session_id=w.session.id,
+                             reason="auth needed")  # fmt: skip
+    other = f.make_patient(w.practice, w.payer)  # another patient of the same practice and payer
+    stranger = db.session.scalar(select(Coverage).where(Coverage.patient_id == other.id))
+    with pytest.raises(ValidationFailed, match="coverage: choose one of the patient's coverages"):
+        services.record_benefits(item=w.chain["verify_benefits"], actor=w.biller, now=NOW, entry=FULL,
+                                 coverage_id=stranger.id)  # fmt: skip
+    with pytest.raises(ValidationFailed, match="coverage: choose one of the patient's coverages"):
+        services.record_authorization(item=preauth, actor=w.biller, now=NOW, number="PA-1", cpt_text="90834",
+                                      authorized=5, start=DOS, end=DOS, coverage_id=stranger.id)  # fmt: skip
+    assert _count(BenefitsCheck) == 0 and _count(Authorization) == 0
