@@ -465,6 +465,10 @@ def _organization(org_slug: str | None):  # noqa: ANN202
     return org
 
 
+WORKER_MAINTENANCE_SECONDS = 60
+WORKER_RESTART_SECONDS = 5
+
+
 @cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option(
@@ -476,7 +480,9 @@ def _organization(org_slug: str | None):  # noqa: ANN202
 @click.option("--simple", is_flag=True, hidden=True, help="The default; kept for old scripts.")
 @with_appcontext
 def worker(burst: bool, fork: bool, simple: bool) -> None:
-    """Run an RQ worker for every queue (high, default, low) with its scheduler (retries with backoff)."""
+    """Run an RQ worker for every queue (high, default, low) with its scheduler (retries with backoff); a worker
+    that RQ stops on an error (Redis lost mid-report) is replaced, until SIGTERM or Ctrl+C."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from rq import SimpleWorker, Worker
     from rq.serializers import JSONSerializer
 
@@ -486,8 +492,26 @@ def worker(burst: bool, fork: bool, simple: bool) -> None:
     warm_up()
     conn = get_redis()
     worker_class = Worker if fork and not simple else SimpleWorker
-    rq_worker = worker_class([get_queue(n, conn) for n in QUEUE_NAMES], connection=conn, serializer=JSONSerializer)
-    rq_worker.work(burst=burst, with_scheduler=True)
+    while True:
+        try:
+            # Maintenance every minute (not RQ's 10): it restarts the retry scheduler an outage of Redis stopped.
+            queues = [get_queue(n, conn) for n in QUEUE_NAMES]
+            rq_worker = worker_class(
+                queues, connection=conn, serializer=JSONSerializer, maintenance_interval=WORKER_MAINTENANCE_SECONDS
+            )
+            rq_worker.work(burst=burst, with_scheduler=True)
+        except RedisConnectionError:  # Redis down as the worker registers: wait for it like RQ's own loop does
+            if burst:
+                raise
+        else:
+            if burst or rq_worker._shutdown_requested_date is not None:  # done, or SIGTERM/SIGINT: stop
+                return
+        # RQ quits on an error outside a job (Redis gone while it reports a result): start a new worker.
+        click.echo(f"worker stopped on an error; starting a new one in {WORKER_RESTART_SECONDS} s", err=True)
+        try:
+            time.sleep(WORKER_RESTART_SECONDS)
+        except (KeyboardInterrupt, SystemExit, Exception):  # a stop signal during the pause (RQ's handlers)
+            return
 
 
 @cli.command("serve")

@@ -5,6 +5,7 @@ is not due yet defers the item; failures are retried until ``MAX_ATTEMPTS`` and 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -25,6 +26,12 @@ RETRY_INTERVALS = (10, 60, 300)
 # A worker killed mid-step leaves its item in progress; after this long the recovery sweep makes it ready again.
 STALE_AFTER = timedelta(minutes=10)
 SOURCE_PREFIX = "worker:"
+# Fault tests only (tests/test_faults.py, bench/chaos.py): "<kind|*>:<point>[,...]" makes the worker stop and wait at
+# that point of a step, once per item, after touching "<BACKOFFICE_TEST_PAUSE_DIR>/<item id>-<point>", so a test can
+# SIGKILL it there. Points: "taken" (item in progress, step not begun), "stepped" (the step's own commits are done,
+# the item is not completed yet). Unset in production: the check is one dictionary lookup.
+PAUSE_AT_VAR, PAUSE_DIR_VAR = "BACKOFFICE_TEST_PAUSE_AT", "BACKOFFICE_TEST_PAUSE_DIR"
+PAUSE_SECONDS = 120
 
 
 class NeedsPerson(Exception):
@@ -80,8 +87,10 @@ def run_automated_item(item_id: int, *, now: datetime) -> dict[str, Any]:
     db.session.refresh(item)
     attempt = item.attempts
     started = time.perf_counter()
+    _pause_if_asked(item, "taken")
     try:
         result = dict(step(item, now))
+        _pause_if_asked(item, "stepped")
     except NeedsPerson as needs:
         db.session.rollback()
         item = db.session.get(WorkItem, item_id, populate_existing=True)
@@ -100,6 +109,19 @@ def run_automated_item(item_id: int, *, now: datetime) -> dict[str, Any]:
     _record_attempt(item, now, source, attempt, started, outcome="succeeded")
     services.complete_item(item=item, actor=None, actor_label=source, now=now, result=result)
     return {"item_id": item_id, "status": "done"}
+
+
+def _pause_if_asked(item: WorkItem, point: str) -> None:
+    """The fault tests' kill point (see ``PAUSE_AT_VAR``): wait here once per item so the test can kill the worker."""
+    wanted = os.environ.get(PAUSE_AT_VAR)
+    if not wanted or not ({f"{item.kind}:{point}", f"*:{point}"} & set(wanted.split(","))):
+        return
+    marker = os.path.join(os.environ.get(PAUSE_DIR_VAR, "."), f"{item.id}-{point}")
+    if os.path.exists(marker):  # paused here before: the run after the kill goes through
+        return
+    with open(marker, "w") as handle:
+        handle.write(str(os.getpid()))
+    time.sleep(PAUSE_SECONDS)
 
 
 def _elapsed_ms(started: float) -> int:
@@ -148,15 +170,16 @@ def _record_failure(
     raise error
 
 
-def recover_automation(*, now: datetime) -> dict[str, int]:
+def recover_automation(*, now: datetime, stale_after: timedelta = STALE_AFTER) -> dict[str, int]:
     """Make runnable again what a crash or a wait left behind: automated items in progress for longer than
-    ``STALE_AFTER`` (their worker died) and deferred ones whose time has come; each gets a job after commit."""
+    ``stale_after`` (their worker died; keep it above RQ's job timeout of 180 s, so that a live step is never run
+    twice) and deferred ones whose time has come; each gets a job after commit."""
     stale = list(
         db.session.scalars(
             select(WorkItem.id).where(
                 WorkItem.mode == Mode.AUTOMATED,
                 or_(
-                    and_(WorkItem.state == ItemState.IN_PROGRESS, WorkItem.updated_at <= now - STALE_AFTER),
+                    and_(WorkItem.state == ItemState.IN_PROGRESS, WorkItem.updated_at <= now - stale_after),
                     and_(WorkItem.state == ItemState.SNOOZED, WorkItem.snoozed_until <= now),
                 ),
             )

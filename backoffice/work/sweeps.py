@@ -32,7 +32,7 @@ from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, get_r
 from backoffice.work import kpis, rules, sweep_rules
 from backoffice.work.models import Interaction, KpiSnapshot, WorkItem
 from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind, ItemState, Mode, WorkKind
-from backoffice.work.services import AUTOMATION_JOB, add_item, record_interaction
+from backoffice.work.services import AUTOMATION_JOB, add_item, automation_retry, record_interaction
 
 BATCH = 500
 OPEN = [state.value for state in OPEN_STATES]
@@ -502,13 +502,14 @@ def _item_ids_in_redis(conn: Redis) -> set[int]:
 
 
 @service
-def requeue_orphaned_items(*, now: datetime) -> dict[str, int]:
-    """Ready automated items with no job in Redis (e.g. after an outage), ready for over 2 minutes, are
-    enqueued again after commit; items that already failed MAX_AUTOMATED_ATTEMPTS times are left to people."""
+def requeue_orphaned_items(*, now: datetime, ready_for: timedelta = sweep_rules.REQUEUE_AFTER) -> dict[str, int]:
+    """Ready automated items with no job in Redis (e.g. after an outage), ready for over ``ready_for`` (2 minutes),
+    are enqueued again after commit, with the same retry policy as their first job; items that already failed
+    MAX_AUTOMATED_ATTEMPTS times are left to people."""
     rows = db.session.execute(
         select(WorkItem.id, WorkItem.practice_id, WorkItem.priority, WorkItem.session_id, WorkItem.claim_id).where(
             WorkItem.mode == Mode.AUTOMATED, WorkItem.state == ItemState.READY,
-            WorkItem.updated_at <= now - sweep_rules.REQUEUE_AFTER,
+            WorkItem.updated_at <= now - ready_for,
             WorkItem.attempts < sweep_rules.MAX_AUTOMATED_ATTEMPTS)
         .order_by(WorkItem.id)
     ).all()  # fmt: skip
@@ -518,7 +519,7 @@ def requeue_orphaned_items(*, now: datetime) -> dict[str, int]:
     orphans = [row for row in rows if row.id not in present]
     for row in orphans:
         queue = "high" if row.priority >= rules.ESCALATION_PRIORITY_BUMP else "default"
-        enqueue_after_commit(AUTOMATION_JOB, row.id, queue=queue)
+        enqueue_after_commit(AUTOMATION_JOB, row.id, queue=queue, retry=automation_retry())
     _log_rows([_log_row(r, InteractionKind.AUTOMATION, now, "re-enqueued: no job found", "requeue-sweep", {})
                for r in orphans])  # fmt: skip
     db.session.commit()
