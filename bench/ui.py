@@ -43,6 +43,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -324,6 +325,59 @@ def sign_in(port: int, email: str, password: str = PASSWORD) -> tuple[str, str]:
     return _cookie(headers, cookie), _csrf(html)
 
 
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()  # [0] is field 3 (state)
+    except (OSError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """CPU time the gunicorn processes, the database's backends and this process spend in a phase, per request:
+    what a page or a claim costs, whatever else the machine is doing (its latency is another matter)."""
+
+    def __init__(self, web: Web | None) -> None:
+        self.web = web
+        self.engine = create_engine(URL, poolclass=NullPool)
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        with self.engine.connect() as conn:
+            backends = conn.scalars(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            ).all()
+        web = []
+        if self.web is not None:
+            for entry in os.listdir("/proc"):
+                fields = _stat(int(entry)) if entry.isdigit() else None
+                if fields and int(fields[2]) == self.web.process.pid:  # its process group: master and workers
+                    web.append(int(entry))
+        sample = {"web": {}, "db": {}}
+        for key, pids in (("web", web), ("db", backends)):
+            for pid in pids:
+                fields = _stat(pid)
+                if fields:
+                    sample[key][pid] = (int(fields[11]) + int(fields[12])) * TICK_MS
+        return sample
+
+    def measure(self, run) -> dict:  # noqa: ANN001
+        """``run()`` -> its figures, with ``*_cpu_ms_per_request`` added."""
+        before, bench_before = self._sample(), time.process_time()
+        figures = run()
+        after, bench_cpu = self._sample(), (time.process_time() - bench_before) * 1000
+        count = figures.get("requests") or figures.get("claims") or 0
+        if count:
+            for key in ("web", "db"):
+                spent = sum(ms - before[key].get(pid, 0.0) for pid, ms in after[key].items())
+                if key == "db" or self.web is not None:
+                    figures[f"{key}_cpu_ms_per_request"] = round(spent / count, 1)
+            figures["bench_cpu_ms_per_request"] = round(bench_cpu / count, 1)
+        return figures
+
+
 def paced(users: list[dict], seconds: float, think: float, action) -> dict:  # noqa: ANN001
     """Every user runs ``action(user)`` -> ok, waits ``think`` s on average (uniform 0..2×), for ``seconds``."""
     latencies: list[float] = []
@@ -353,6 +407,21 @@ def paced(users: list[dict], seconds: float, think: float, action) -> dict:  # n
         thread.start()
     for thread in pool:
         thread.join()
+    return _percentiles(latencies, time.perf_counter() - started) | {"failures": dict(failures)}
+
+
+def _one_user(user: dict, requests: int, action) -> dict:  # noqa: ANN001
+    """``action`` ``requests`` times in a row by one user, no pause."""
+    rng = random.Random(user["email"])
+    latencies, failures = [], Counter()
+    started = time.perf_counter()
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        outcome = action(user, rng)
+        if outcome is True:
+            latencies.append(time.perf_counter() - t0)
+        else:
+            failures[str(outcome)] += 1
     return _percentiles(latencies, time.perf_counter() - started) | {"failures": dict(failures)}
 
 
@@ -468,6 +537,7 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
 
     port = args.port or _free_port()
     web = Web(args.web_workers, port)
+    meter = CpuMeter(web)
     claimed_all: list[int] = []
     result: dict = {}
     try:
@@ -489,10 +559,15 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
 
             return action
 
-        result["queue_page"] = paced(users, args.seconds, args.think, get(lambda u, r: "/queue"))
-        print(f"queue page: {result['queue_page']}", flush=True)
         item_path = lambda u, r: f"/items/{r.choice(u['ids'])}"  # noqa: E731
-        result["item_page"] = paced(users, args.seconds, args.think, get(item_path))
+        for page, path_of in (("queue_page", lambda u, r: "/queue"), ("item_page", item_path)):
+            # One user, one request at a time: what a page costs with nobody else on the web processes.
+            result[f"{page}_1_user"] = meter.measure(lambda p=path_of: _one_user(users[0], 30, get(p)))
+        print(f"one user: {result['queue_page_1_user']} {result['item_page_1_user']}", flush=True)
+        queue_path = lambda u, r: "/queue"  # noqa: E731
+        result["queue_page"] = meter.measure(lambda: paced(users, args.seconds, args.think, get(queue_path)))
+        print(f"queue page: {result['queue_page']}", flush=True)
+        result["item_page"] = meter.measure(lambda: paced(users, args.seconds, args.think, get(item_path)))
         print(f"item page: {result['item_page']}", flush=True)
         wrk_seconds = int(args.seconds)
         result["load_run"] = {
@@ -519,7 +594,9 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
                 http_claims.append(int(match.group(1)))
             return True
 
-        result["get_next_http"] = paced(users, 10 * args.seconds, args.think, get_next)
+        with meter.engine.connect() as conn:  # claims logged before this run (a --reuse run) are not ours
+            logged_before = conn.scalar(text("SELECT coalesce(max(id), 0) FROM interactions"))
+        result["get_next_http"] = meter.measure(lambda: paced(users, 10 * args.seconds, args.think, get_next))
         result["get_next_http"]["double_claims"] = _doubles(http_claims)
         claimed_all += http_claims
         print(f"POST /items/next: {result['get_next_http']}", flush=True)
@@ -527,20 +604,22 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         web.stop()
 
     with app.app_context():
-        service_claims, service_result = _service_claims(app, [u for u, _ in billers], args.claims, now)
-        claimed_all += service_claims
-        result["claim_next_item"] = service_result
-        print(f"claim_next_item, {len(billers)} threads: {service_result}", flush=True)
-        solo_claims, result["claim_next_item_1_thread"] = _service_claims(app, [billers[0][0]], args.claims, now)
-        claimed_all += solo_claims
+        meter = CpuMeter(None)
+        everyone = [u for u, _ in billers]
+        result["claim_next_item"] = meter.measure(lambda: _service_claims(app, everyone, args.claims, now, claimed_all))
+        print(f"claim_next_item, {len(billers)} threads: {result['claim_next_item']}", flush=True)
+        result["claim_next_item_1_thread"] = meter.measure(
+            lambda: _service_claims(app, everyone[:1], args.claims, now, claimed_all)
+        )
         bare_engine = create_engine(URL, pool_size=len(billers))
-        bare_claims, result["bare_skip_locked_sql"] = _bare_claims(bare_engine, [u for u, _ in billers], args.claims)
+        result["bare_skip_locked_sql"] = meter.measure(
+            lambda: _bare_claims(bare_engine, everyone, args.claims, claimed_all)
+        )
         bare_engine.dispose()
-        claimed_all += bare_claims
         print(f"bare SKIP LOCKED, {len(billers)} connections: {result['bare_skip_locked_sql']}", flush=True)
         logged_twice = db.session.scalar(
             text("SELECT count(*) FROM (SELECT work_item_id FROM interactions WHERE data->>'reason' = 'get_next'"
-                 " GROUP BY work_item_id HAVING count(*) > 1) t")
+                 " AND id > :before GROUP BY work_item_id HAVING count(*) > 1) t"), {"before": logged_before}
         )  # fmt: skip
         result["double_claims"] = _doubles(claimed_all) + int(logged_twice)
         result["explain_ms"] = _explain(db.engine, billers[0][0], scope[billers[0][0]], now)
@@ -584,7 +663,7 @@ def _doubles(ids: list[int]) -> int:
     return sum(1 for c in Counter(ids).values() if c > 1)
 
 
-def _service_claims(app, user_ids: list[int], per_user: int, now: datetime) -> tuple[list[int], dict]:  # noqa: ANN001
+def _service_claims(app, user_ids: list[int], per_user: int, now: datetime, sink: list[int]) -> dict:  # noqa: ANN001
     """``claim_next_item`` from one thread per user, no pause, ``per_user`` claims each."""
 
     def work(index: int, barrier: threading.Barrier) -> tuple[list[int], list[float]]:
@@ -604,10 +683,11 @@ def _service_claims(app, user_ids: list[int], per_user: int, now: datetime) -> t
         return ids, lat
 
     claimed, latencies, elapsed = run_threads(len(user_ids), work)
-    return claimed, summary(claimed, latencies, elapsed)
+    sink.extend(claimed)
+    return summary(claimed, latencies, elapsed)
 
 
-def _bare_claims(engine, user_ids: list[int], per_user: int) -> tuple[list[int], dict]:  # noqa: ANN001
+def _bare_claims(engine, user_ids: list[int], per_user: int, sink: list[int]) -> dict:  # noqa: ANN001
     """The bare statement (claim_next.py's, ordered like the service) from one connection per user, no pause."""
 
     def work(index: int, barrier: threading.Barrier) -> tuple[list[int], list[float]]:
@@ -631,7 +711,8 @@ def _bare_claims(engine, user_ids: list[int], per_user: int) -> tuple[list[int],
         return ids, lat
 
     claimed, latencies, elapsed = run_threads(len(user_ids), work)
-    return claimed, summary(claimed, latencies, elapsed)
+    sink.extend(claimed)
+    return summary(claimed, latencies, elapsed)
 
 
 def _explain(engine, user_id: int, practice_ids: list[int], now: datetime) -> dict:  # noqa: ANN001
