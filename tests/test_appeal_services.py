@@ -275,3 +275,15 @@ def test_an_edit_started_from_an_older_version_is_refused_not_silently_overwritt
         services.edit_letter(appeal=appeal, actor=world["admin"], now=NOW, letter="Second version", base_sha256=opened)
     db.session.refresh(appeal)
     assert appeal.letter == "First biller's version"
+
+
+def test_a_draft_can_be_withdrawn_with_a_reason_and_then_not_sent(world) -> None:  # noqa: ANN001
+    claim, _ = denied(world)
+    appeal = appeal_of(claim)
+    with pytest.raises(ValidationFailed, match="reason: required"):
+        services.withdraw_appeal(appeal=appeal, actor=world["biller"], now=NOW, reason=" ")
+    services.withdraw_appeal(appeal=appeal, actor=world["biller"], now=NOW, reason="payer reprocessed on a call")
+    db.session.refresh(appeal)
+    assert appeal.status == "withdrawn"
+    with pytest.raises(InvalidTransition):
+        services.mark_sent(appeal=appeal, actor=world["biller"], now=NOW, sent_on=date(2026, 11, 17), method="fax")

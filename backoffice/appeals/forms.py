@@ -38,6 +38,10 @@ class SentForm(FlaskForm):
     late_reason = TextAreaField("Reason for a late send", validators=[Optional(), Length(max=rules.MAX_LATE_REASON)])
 
 
+class WithdrawForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=rules.MAX_LATE_REASON)])
+
+
 class OutcomeForm(FlaskForm):
     outcome = SelectField("Outcome", choices=choices((o, o.capitalize()) for o in rules.OUTCOMES),
                           validators=[DataRequired()])  # fmt: skip

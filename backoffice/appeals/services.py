@@ -337,6 +337,26 @@ def record_outcome(*, appeal: Appeal, actor: User, now: datetime, outcome: str, 
     return appeal
 
 
+@service
+def withdraw_appeal(*, appeal: Appeal, actor: User, now: datetime, reason: str) -> Appeal:
+    """Withdraw a draft that will not be sent (the payer reprocessed, a corrected claim was filed), with a reason."""
+    _same_org(appeal, actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("reason: required")
+    if len(reason) > rules.MAX_LATE_REASON:
+        raise ValidationFailed(f"reason: at most {rules.MAX_LATE_REASON} characters")
+    _guarded(appeal, now, ("draft",), "withdraw it", status="withdrawn")
+    record_interaction(
+        practice_id=appeal.practice_id, actor=actor, kind=InteractionKind.NOTE, now=now,
+        item=db.session.get(WorkItem, appeal.work_item_id) if appeal.work_item_id else None,
+        claim_id=appeal.claim_id, body=f"Appeal #{appeal.id} (level {appeal.level}) withdrawn: {reason}",
+        data={"appeal_id": appeal.id, "withdrawn": True},
+    )  # fmt: skip
+    db.session.commit()
+    return appeal
+
+
 def next_level_offered(appeal: Appeal) -> bool:
     """A decided appeal that was not fully won may go one level up (levels 1 → 2 → 3)."""
     return appeal.status == "decided" and appeal.outcome in ("upheld", "partial") and appeal.level < 3

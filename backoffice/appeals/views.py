@@ -20,6 +20,7 @@ from backoffice.appeals.forms import (
     RegenerateForm,
     SentForm,
     TemplateForm,
+    WithdrawForm,
     errors_of,
 )
 from backoffice.appeals.models import Appeal
@@ -77,6 +78,7 @@ def appeal_view(appeal: Appeal) -> dict[str, Any]:
         "regenerate_form": regenerate_form,
         "sent_form": sent_form,
         "outcome_form": OutcomeForm(decided_on=today),
+        "withdraw_form": WithdrawForm(),
         "action_form": ActionForm(),
         "next_level": services.next_level_offered(appeal),
         "others": [a for a in queries.appeals_of_claim(appeal.claim_id) if a.id != appeal.id],
@@ -195,6 +197,13 @@ def outcome(appeal_id: int):
     return _act(appeal, OutcomeForm(), lambda f: services.record_outcome(
         appeal=appeal, actor=current_user, now=utcnow(), outcome=f.outcome.data, decided_on=f.decided_on.data,
         recovered=f.recovered.data), "Decision recorded.")  # fmt: skip
+
+
+@bp.route("/appeals/<int:appeal_id>/withdraw", methods=["POST"])
+def withdraw(appeal_id: int):
+    appeal = queries.get_appeal_for_user_or_404(appeal_id, current_user)
+    return _act(appeal, WithdrawForm(), lambda f: services.withdraw_appeal(
+        appeal=appeal, actor=current_user, now=utcnow(), reason=f.reason.data), "Appeal withdrawn.")  # fmt: skip
 
 
 @bp.route("/appeals/<int:appeal_id>/next-level", methods=["POST"])
