@@ -214,3 +214,9 @@ def read(app, model, id_):  # noqa: ANN001, ANN201
         row = db.session.get(model, id_)
         db.session.expunge(row)
         return row
+
+
+def test_a_new_template_starts_from_the_default_letter_with_a_sample_preview(client, auth, w) -> None:  # noqa: ANN001
+    auth.login("admin@example.test")
+    page = client.get("/admin/appeal-templates/new").get_data(as_text=True)
+    assert "{{ patient.name }}" in page and "Preview" in page and "Sample Patient" in page

@@ -12,7 +12,8 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from backoffice.accounts.access import can_supervise, is_admin
-from backoffice.appeals import queries, rules, services
+from backoffice.appeals import queries, rendering, rules, services
+from backoffice.appeals.demo import DEFAULT_TEMPLATES
 from backoffice.appeals.forms import (
     ActionForm,
     LetterForm,
@@ -295,14 +296,25 @@ def edit_template(template_id: int):
     return _edit_template(queries.get_template_or_404(template_id, current_user))
 
 
+def _preview(body: str | None, family: str | None) -> str | None:
+    """The body rendered against sample facts (what a save checks), or None when it does not render."""
+    try:
+        return rendering.validate(body or "", family=family or "medical_necessity")
+    except rendering.TemplateProblem:
+        return None
+
+
 def _edit_template(template: Any) -> Any:
     can_edit = is_admin(current_user)
     if request.method == "GET":
         form = _template_form(TemplateForm(obj=template) if template else None)
         if template is not None:
             form.payer_id.data = template.payer_id or 0
+        else:
+            form.body.data = DEFAULT_TEMPLATES[0][3]  # a starting point in the §7.2 section order
+        preview = _preview(form.body.data, form.denial_family.data)
         return render_template("appeals/template_form.html", form=form, template=template, can_edit=can_edit,
-                               variables=VARIABLES)  # fmt: skip
+                               variables=VARIABLES, preview=preview)  # fmt: skip
     if not can_edit:
         abort(403)
     form = _template_form()
@@ -321,7 +333,7 @@ def _edit_template(template: Any) -> Any:
     else:
         flash(errors_of(form), "error")
     return render_template("appeals/template_form.html", form=form, template=template, can_edit=can_edit,
-                           variables=VARIABLES), 422  # fmt: skip
+                           variables=VARIABLES, preview=None), 422  # fmt: skip
 
 
 @bp.route("/admin/appeal-templates/<int:template_id>/active", methods=["POST"])
