@@ -150,3 +150,18 @@ def test_bad_filter_values_flash_a_clear_message_not_a_500(app: Flask, client: F
     assert "Filter ignored: due: expected one of overdue, today, week" in html
     assert "<script>" not in html
     assert f"#{ids_['dear']}" in html and f"#{ids_['cheap']}" in html  # nothing applied from the bad values
+
+
+def test_the_team_queue_lists_by_priority_then_due_date_across_practices_and_states(world) -> None:  # noqa: ANN001
+    calm, harbor = world["calm"], world["harbor"]
+    day = timedelta(days=1)
+    low_soon = item(harbor, priority=0, due_at=NOW + day)
+    high_late = item(calm, priority=7, due_at=NOW + 5 * day)
+    high_soon = item(harbor, priority=7, due_at=NOW + 2 * day)
+    mid_snoozed = item(calm, priority=3, due_at=NOW + day, state="snoozed", snoozed_until=NOW + 3 * day)
+    low_no_due = item(calm, priority=0, due_at=None)
+    expected = [high_soon.id, high_late.id, mid_snoozed.id, low_soon.id, low_no_due.id]
+    sup = world["supervisor"]
+    assert [i.id for i in queries.team_items(sup, now=NOW, tz=NY)] == expected
+    for limit in (1, 2, 3, 4):  # a page that ends inside a priority or right after one
+        assert [i.id for i in queries.team_items(sup, limit=limit, now=NOW, tz=NY)] == expected[:limit]

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import ARRAY, Integer, String, case, cast, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from backoffice.accounts.access import practice_ids_for
@@ -180,26 +180,86 @@ def team_items(
     now: datetime | None = None,
     tz: ZoneInfo | None = None,
 ) -> list[WorkItem]:
-    """Unassigned manual items waiting in the queues ``user`` works (all queues for supervisors)."""
+    """Unassigned manual items waiting in the queues ``user`` works (all queues for supervisors), highest
+    priority first, then soonest due."""
     queue = queue or (filters.queue if filters is not None else None)
-    stmt = (
-        select(WorkItem)
-        .options(joinedload(WorkItem.practice), joinedload(WorkItem.assignee))
-        .where(
-            WorkItem.assignee_id.is_(None),
-            WorkItem.mode == Mode.MANUAL,
-            WorkItem.state.in_([ItemState.READY.value, ItemState.SNOOZED.value]),
-            WorkItem.practice_id.in_(practice_ids_for(user)),
-        )
-        .order_by(WorkItem.priority.desc(), *_by_urgency())
-        .limit(limit)
-    )
+    scope = practice_ids_for(user)
+    if not scope:
+        return []
+    stmt = select(WorkItem.id).where(WorkItem.assignee_id.is_(None), WorkItem.mode == Mode.MANUAL)
     if queue:
         stmt = stmt.where(WorkItem.queue == queue)
     elif user.queues and user.role == "biller":
         stmt = stmt.where(WorkItem.queue.in_(user.queues))
     stmt = _filtered(stmt, filters, now or utcnow(), tz or ZoneInfo("UTC"))
-    return list(db.session.scalars(stmt))
+    states = [ItemState.READY.value, ItemState.SNOOZED.value]
+    if db.session.get_bind().dialect.name == "postgresql":
+        ids = _ids_by_priority_groups(stmt, scope, states, limit)
+    else:
+        ids = list(
+            db.session.scalars(
+                stmt.where(WorkItem.state.in_(states), WorkItem.practice_id.in_(scope))
+                .order_by(WorkItem.priority.desc(), *_by_urgency())
+                .limit(limit)
+            )
+        )
+    if not ids:
+        return []
+    rows = db.session.scalars(
+        select(WorkItem)
+        .options(joinedload(WorkItem.practice), joinedload(WorkItem.assignee))
+        .where(WorkItem.id.in_(ids))
+    ).all()
+    order = {item_id: index for index, item_id in enumerate(ids)}
+    return sorted(rows, key=lambda item: order[item.id])
+
+
+def _ids_by_priority_groups(stmt: Any, scope: set[int], states: list[str], limit: int) -> list[int]:
+    """PostgreSQL: ids of ``stmt``'s rows by priority desc, due date (none last), id, without sorting every
+    waiting row: ix_work_items_claimable (state, mode, practice_id, priority, due_at) cannot yield priority
+    desc with due date asc in one pass, so walk the priorities present from the top (a backward index probe
+    per practice and state) and read each priority's rows in index order, until the page is full."""
+
+    def keys(name: str) -> tuple[Any, Any]:
+        pids = select(func.unnest(cast(sorted(scope), ARRAY(Integer))).label("pid")).subquery(f"p{name}")
+        sts = select(func.unnest(cast(states, ARRAY(String))).label("st")).subquery(f"s{name}")
+        return pids, sts
+
+    ids: list[int] = []
+    below: int | None = None
+    while len(ids) < limit:
+        # One statement per priority: the highest priority left (a backward index probe per practice and
+        # state), then that priority's rows in index order (due date, then id).
+        p1, s1 = keys("1")
+        probe = stmt.with_only_columns(WorkItem.priority).where(
+            WorkItem.practice_id == p1.c.pid, WorkItem.state == s1.c.st
+        )
+        if below is not None:
+            probe = probe.where(WorkItem.priority < below)
+        probe = probe.order_by(WorkItem.priority.desc()).limit(1).lateral("top")
+        top = select(func.max(probe.c.priority)).select_from(p1).join(s1, true()).join(probe, true()).scalar_subquery()
+        want = limit - len(ids)
+        p2, s2 = keys("2")
+        group = (
+            stmt.with_only_columns(WorkItem.id, WorkItem.due_at, WorkItem.priority)
+            .where(WorkItem.practice_id == p2.c.pid, WorkItem.state == s2.c.st, WorkItem.priority == top)
+            .order_by(WorkItem.due_at.asc().nulls_last(), WorkItem.id)
+            .limit(want)
+            .lateral("g")
+        )
+        rows = db.session.execute(
+            select(group.c.id, group.c.priority)
+            .select_from(p2)
+            .join(s2, true())
+            .join(group, true())
+            .order_by(group.c.due_at.asc().nulls_last(), group.c.id)
+            .limit(want)
+        ).all()
+        if not rows:
+            break
+        ids.extend(row.id for row in rows)
+        below = rows[0].priority
+    return ids
 
 
 def filter_choices(user: User) -> dict[str, list[tuple[Any, str]]]:
