@@ -4,7 +4,7 @@ What runs, in one process against one fresh database:
   1. load: 3 practices, 7 payers, 40 users (32 billers, 6 supervisors, 2 admins), patients, sessions and N work
      items (90 % session chains: verify benefits → enter charge → audit → submit → follow up, the newest 20 % of
      sessions still in flight; 10 % exceptions: denials by family, rejections, posting exceptions, write-off
-     approvals, payment reminders, appeals), one interaction per finished item; written with
+     approvals, payment reminders), one interaction per finished item; written with
      ``INSERT … SELECT generate_series`` and ANALYZEd.
   2. the web app under gunicorn (``backoffice serve --workers W``) on a loopback port; 32 billers sign in.
   3. 32 users, each a thread with its own cookie: GET /queue, then GET /items/<id> (ids in the user's
@@ -16,7 +16,12 @@ What runs, in one process against one fresh database:
      from 32 connections with no pause, measured in the same run; every claimed id is counted: a double claim
      is an id claimed twice (also checked in the interaction log). Claimed items are made ready again after.
 
-Usage: .venv/bin/python bench/ui.py [--items 1000000] [--users 32] [--seconds 30] [--think 1.0] [--reuse]
+Every phase also reports the CPU its requests cost (``*_cpu_ms_per_request``: the gunicorn processes, the
+PostgreSQL backends and this process, read from /proc): on a shared machine the latencies are mostly waiting for a
+CPU, the CPU cost is not. ``--proposed-indexes`` adds PROPOSED_INDEXES first (see bench/RESULTS.md).
+
+Usage: .venv/bin/python bench/ui.py [--items 1000000] [--users 32] [--seconds 30] [--think 1.0] [--claims 40]
+       [--web-workers 4] [--reuse] [--load-only] [--proposed-indexes]
 Database: BACKOFFICE_BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_ui;
 created if missing, its public schema is dropped and rebuilt unless ``--reuse`` finds the same load).
 Redis: BACKOFFICE_BENCH_REDIS_URL (default redis://127.0.0.1:6379/13; the web app only enqueues after writes).
