@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backoffice.audit.models import AuditEvent
-from backoffice.balances import pdf, services
+from backoffice.balances import estimates, pdf, services
 from backoffice.balances.models import GoodFaithEstimate
 from backoffice.deadlines.gfe import gfe_due_date
 from backoffice.errors import InvalidTransition, ValidationFailed
@@ -25,7 +25,7 @@ from tests.test_balances import TODAY, World, pdf_text, sign_in
 world = test_balances.world  # the same fixture: a practice with tiers, patients, a biller, a supervisor
 
 D = Decimal
-THERAPY = [services.ExpectedService("90791", 1), services.ExpectedService("90834", 40)]
+THERAPY = [estimates.ExpectedService("90791", 1), estimates.ExpectedService("90834", 40)]
 
 
 def draft(w: World, **kw) -> GoodFaithEstimate:  # noqa: ANN003
@@ -41,7 +41,7 @@ def draft(w: World, **kw) -> GoodFaithEstimate:  # noqa: ANN003
         "actor": w.biller,
         "now": NOW,
     } | kw
-    return services.create_gfe(**values)
+    return estimates.create_gfe(**values)
 
 
 def test_a_gfe_prices_expected_services_from_the_fee_schedule(world: World) -> None:
@@ -89,10 +89,10 @@ def test_the_due_date_follows_the_no_surprises_act_rule(
     [
         ({"patient": "insured"}, "has insurance in force"),
         ({"covers_to": date(2027, 12, 7)}, "at most 12 months"),
-        ({"services": [services.ExpectedService("90837", 4)], "fees": {"90834": "1"}}, "90837 has no fee"),
+        ({"services": [estimates.ExpectedService("90837", 4)], "fees": {"90834": "1"}}, "90837 has no fee"),
         ({"diagnosis_codes": ["F41.1", "not-a-code"]}, "NOT-A-CODE is not an ICD-10-CM code"),
         ({"diagnosis_codes": []}, "diagnosis_codes: at least one"),
-        ({"services": [services.ExpectedService("90834", 0)]}, "service 1 sessions"),
+        ({"services": [estimates.ExpectedService("90834", 0)]}, "service 1 sessions"),
         ({"scheduled_on": None}, "scheduled_on: give the day"),
         ({"first_service_on": None}, "first_service_on: required"),
     ],
@@ -115,7 +115,7 @@ def test_an_insured_patient_who_chooses_not_to_bill_insurance_gets_one(world: Wo
 
 def test_a_new_estimate_supersedes_the_old_and_closes_its_item(world: World) -> None:
     first = draft(world)
-    second = draft(world, services=[services.ExpectedService("90837", 20)])
+    second = draft(world, services=[estimates.ExpectedService("90837", 20)])
     db.session.refresh(first)
     assert first.state == "superseded" and second.state == "draft"
     items = {i.dedupe_key: i for i in db.session.scalars(select(WorkItem))}
@@ -126,19 +126,19 @@ def test_a_new_estimate_supersedes_the_old_and_closes_its_item(world: World) -> 
 
 def test_issuing_stamps_the_day_and_completes_the_item(world: World) -> None:
     gfe = draft(world)
-    services.issue_gfe(gfe=gfe, actor=world.biller, now=NOW)
+    estimates.issue_gfe(gfe=gfe, actor=world.biller, now=NOW)
     assert gfe.state == "issued" and gfe.issued_on == TODAY
     item = db.session.scalar(select(WorkItem).where(WorkItem.dedupe_key == f"gfe:{gfe.id}:issue"))
     assert item.state == ItemState.DONE and item.result["outcome"] == "resolved"
     with pytest.raises(InvalidTransition):
-        services.issue_gfe(gfe=gfe, actor=world.biller, now=NOW)
+        estimates.issue_gfe(gfe=gfe, actor=world.biller, now=NOW)
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "pdf")).all()
     assert [(e.target_type, e.target_id, e.patient_id) for e in events] == [("gfe", str(gfe.id), world.patient.id)]
 
 
 def test_the_pdf_has_every_required_element_and_the_disclaimers(world: World) -> None:
     gfe = draft(world)
-    services.issue_gfe(gfe=gfe, actor=world.biller, now=NOW)
+    estimates.issue_gfe(gfe=gfe, actor=world.biller, now=NOW)
     text = " ".join(pdf_text(pdf.gfe_pdf(gfe)).split())
     provider, practice = world.provider, world.practice
     required = [

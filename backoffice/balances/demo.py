@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from backoffice.accounts.models import User
 from backoffice.accounts.rules import Role
-from backoffice.balances import queries, rules, services, sweeps
+from backoffice.balances import estimates, queries, rules, services, sweeps
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice, Provider
 from backoffice.patients.models import Coverage, LedgerEntry, Patient
@@ -122,10 +122,10 @@ def _pending_gfe(patient: Patient, practice: Practice, actor: User, now: datetim
         return
     today = now.astimezone(ZoneInfo(practice.timezone)).date()
     start = today + timedelta(days=21)
-    wanted = [services.ExpectedService(SESSION_CPT, 24)]
+    wanted = [estimates.ExpectedService(SESSION_CPT, 24)]
     if "90791" in fees:
-        wanted.insert(0, services.ExpectedService("90791", 1))
-    services.create_gfe(
+        wanted.insert(0, estimates.ExpectedService("90791", 1))
+    estimates.create_gfe(
         patient=patient,
         provider=provider,
         services=wanted,

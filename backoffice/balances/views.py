@@ -4,6 +4,7 @@ payment plans, hardship waivers, Good Faith Estimates, statements), the PDFs, an
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -13,7 +14,7 @@ from flask_wtf import FlaskForm
 
 from backoffice.accounts.access import can_supervise, practice_ids_for
 from backoffice.audit.services import record_phi_read
-from backoffice.balances import pdf, queries, rules, services
+from backoffice.balances import charges, estimates, pdf, queries, rules, services
 from backoffice.balances.forms import (
     DeterminationForm,
     GfeForm,
@@ -30,6 +31,8 @@ from backoffice.errors import ServiceError, ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice, Provider
 from backoffice.patients.models import Patient
+from backoffice.sessions.models import Session
+from backoffice.work.access import get_item_for_user_or_404
 from backoffice.work.forms import ActionForm, choices
 from backoffice.work.models import WorkItem
 from backoffice.work.panels import Panel, register
@@ -204,9 +207,9 @@ def create_gfe(patient_id: int):
         provider = db.session.get(Provider, form.provider_id.data)
         if provider is None:
             raise ValidationFailed("provider_id: unknown provider")
-        return services.create_gfe(
+        return estimates.create_gfe(
             patient=person, provider=provider,
-            services=[services.ExpectedService(cpt, n) for cpt, n in form.expected()],
+            services=[estimates.ExpectedService(cpt, n) for cpt, n in form.expected()],
             diagnosis_codes=form.diagnosis_codes.data.split(","), covers_from=form.covers_from.data,
             covers_to=form.covers_to.data, scheduled_on=form.scheduled_on.data, requested_on=form.requested_on.data,
             first_service_on=form.first_service_on.data, declines_insurance=form.declines_insurance.data,
@@ -219,7 +222,7 @@ def create_gfe(patient_id: int):
 @bp.route("/gfes/<int:gfe_id>/issue", methods=["POST"])
 def issue_gfe(gfe_id: int):
     gfe = _scoped_or_404(GoodFaithEstimate, gfe_id)
-    return _act(gfe.patient_id, ActionForm(), lambda: services.issue_gfe(gfe=gfe, actor=current_user, now=utcnow()),
+    return _act(gfe.patient_id, ActionForm(), lambda: estimates.issue_gfe(gfe=gfe, actor=current_user, now=utcnow()),
                 "Good Faith Estimate issued.")  # fmt: skip
 
 
@@ -285,6 +288,33 @@ def _practice_or_404(practice_id: int) -> Practice:
     if practice is None or practice.id not in practice_ids_for(current_user):
         abort(404)
     return practice
+
+
+@bp.route("/items/<int:item_id>/self-pay-charge", methods=["POST"])
+def charge_self_pay(item_id: int):
+    item = get_item_for_user_or_404(item_id, current_user)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        entries = charges.charge_self_pay_session(item=item, actor=current_user, now=utcnow())
+        flash(f"Patient charged {sum(e.amount for e in entries)}; charge entry completed.", "success")
+    except ServiceError as error:
+        flash(str(error), "error")
+    return redirect(url_for("work.item", item_id=item_id), 303)
+
+
+def _self_pay_panel(item: WorkItem) -> dict[str, Any]:
+    session = db.session.get(Session, item.session_id)
+    try:
+        lines, problem = charges.preview(session), None
+    except ServiceError as error:
+        lines, problem = [], str(error)
+    return {"lines": lines, "problem": problem, "total": sum((line.amount for line in lines), Decimal("0.00")),
+            "patient_id": session.patient_id, "balance": queries.balance(session.patient_id)}  # fmt: skip
+
+
+register(Panel("self-pay-charge", "balances/_self_pay_panel.html", applies=charges.self_pay_item,
+               context=_self_pay_panel, order=40))  # fmt: skip
 
 
 def _balance_panel(item: WorkItem) -> dict[str, Any]:
