@@ -452,3 +452,15 @@ def test_benefits_and_authorizations_are_only_for_the_sessions_patients_coverage
         services.record_authorization(item=preauth, actor=w.biller, now=NOW, number="PA-1", cpt_text="90834",
                                       authorized=5, start=DOS, end=DOS, coverage_id=stranger.id)  # fmt: skip
     assert _count(BenefitsCheck) == 0 and _count(Authorization) == 0
+
+
+def test_the_generic_complete_cannot_pass_an_audit_whose_claim_has_scrubber_errors(ctx) -> None:  # noqa: ANN001
+    w = make_world(prior_auth_cpts=["90837"], chain=["audit"])
+    make_claim(w)
+    item = w.chain["audit"]
+    services.save_claim_lines(item=item, actor=w.biller, now=NOW, lines=[_line("90837")], version=1)  # errors stored
+    with pytest.raises(ValidationFailed, match=r"scrubber errors \(AUTH-REQUIRED\)"):
+        work.complete_item(item=item, actor=w.biller, now=NOW)
+    assert db.session.get(WorkItem, item.id).state == ItemState.READY
+    work.complete_item(item=item, actor=w.biller, now=NOW, outcome="handed_off", note="sent back to the practice")
+    assert db.session.get(WorkItem, item.id).state == ItemState.DONE

@@ -299,3 +299,14 @@ def test_a_supervisor_who_asked_sees_no_approve_button_on_the_item(app: Flask, c
     auth.logout()
     auth.login("boss2@example.test")
     assert "Approve and post" in client.get(f"/items/{approval_id}").get_data(as_text=True)
+
+
+def test_a_bare_complete_of_the_approval_item_is_refused_while_the_request_is_pending(w) -> None:
+    request = _ask(w, amount="20.00")
+    approval = db.session.get(WorkItem, request.work_item_id)
+    with pytest.raises(ValidationFailed, match="on the Write-offs page"):
+        work.complete_item(item=approval, actor=w["boss2"], now=NOW)
+    db.session.refresh(approval)
+    assert approval.state != ItemState.DONE
+    decide_write_off(request=request, actor=w["boss2"], now=NOW, approve=True, note=None)
+    assert db.session.get(WorkItem, request.work_item_id).state == ItemState.DONE

@@ -33,7 +33,7 @@ from backoffice.services_base import service
 from backoffice.sessions.models import Session
 from backoffice.work.models import WorkItem, WorkItemDependency
 from backoffice.work.rules import CompletionOutcome, ExceptionKind, InteractionKind, ItemState, Mode, WorkKind
-from backoffice.work.services import add_item, complete_item, record_interaction
+from backoffice.work.services import add_item, complete_item, record_interaction, register_completion_guard
 
 WORKABLE = frozenset({ItemState.READY, ItemState.IN_PROGRESS, ItemState.SNOOZED})
 LINE_KINDS = frozenset({WorkKind.ENTER_CHARGE, WorkKind.AUDIT, ExceptionKind.FIX_REJECTION})
@@ -66,6 +66,20 @@ def _coverage(session: Session, coverage_id: int | None) -> Coverage:
     if coverage is None or coverage.patient_id != session.patient_id:
         raise ValidationFailed("coverage: choose one of the patient's coverages")
     return coverage
+
+
+def _audit_clean(item: WorkItem, outcome: str) -> str | None:
+    """A person may pass an audit only when the claim's stored scrubber findings hold no error."""
+    claim = queries.claim_for(item) if outcome == CompletionOutcome.RESOLVED else None
+    if claim is None:
+        return None
+    errors = sorted({f["rule"] for f in claim.findings or [] if f.get("severity") == "error"})
+    if errors:
+        return f"audit: the claim has scrubber errors ({', '.join(errors)}); correct the lines before passing it"
+    return None
+
+
+register_completion_guard(WorkKind.AUDIT, _audit_clean)
 
 
 def _finish(item: WorkItem, actor: User, now: datetime, note: str, result: Mapping[str, Any]) -> None:

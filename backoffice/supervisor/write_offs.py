@@ -23,9 +23,22 @@ from backoffice.supervisor.models import WriteOffRequest
 from backoffice.supervisor.rules import Balance
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import ExceptionKind, InteractionKind, ItemState
-from backoffice.work.services import add_item, record_interaction
+from backoffice.work.services import add_item, record_interaction, register_completion_guard
 
 ZERO = Decimal("0.00")
+
+
+def _decided_first(item: WorkItem, outcome: str) -> str | None:
+    """An approval item is finished by deciding its request on the Write-offs page, never by a bare Complete."""
+    pending = db.session.scalar(
+        select(WriteOffRequest.id).where(WriteOffRequest.work_item_id == item.id, WriteOffRequest.state == "pending")
+    )
+    if pending is not None:
+        return "approve or reject the write-off request on the Write-offs page; that completes this item"
+    return None
+
+
+register_completion_guard(ExceptionKind.APPROVE_WRITE_OFF, _decided_first)
 # A claim still with the payer (sent, not yet answered) has nothing to write off yet; a closed one has nothing open.
 NOT_WRITABLE = frozenset({ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED, ClaimStatus.CLOSED})
 INSURANCE_OPEN = Claim.total_charge - Claim.paid_amount - Claim.adjustment_amount - Claim.patient_responsibility

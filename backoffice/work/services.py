@@ -3,7 +3,7 @@ transaction; state changes are guarded UPDATEs so two people can never both win.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -505,6 +505,19 @@ def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> li
     return released
 
 
+# A feature may refuse a person's completion of its kind of item (an audit with scrubber errors, a write-off
+# approval nobody decided): guard(item, outcome) returns the reason to refuse, or None.
+CompletionGuard = Callable[[WorkItem, str], str | None]
+_COMPLETION_GUARDS: dict[str, list[CompletionGuard]] = {}
+
+
+def register_completion_guard(kind: str, guard: CompletionGuard) -> None:
+    """Check ``guard`` before a person completes an item of ``kind`` (automation completes through its steps)."""
+    guards = _COMPLETION_GUARDS.setdefault(kind, [])
+    if guard not in guards:
+        guards.append(guard)
+
+
 @service
 def complete_item(
     *,
@@ -527,6 +540,10 @@ def complete_item(
     extra: list[Any] = []
     if actor is not None:
         _require_owner(item, actor)
+        for guard in _COMPLETION_GUARDS.get(item.kind, ()):
+            problem = guard(item, outcome)
+            if problem:
+                raise ValidationFailed(problem)
         if item.assignee_id is None:
             values["assignee_id"] = actor.id
             extra.append(WorkItem.assignee_id.is_(None))
