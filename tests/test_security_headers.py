@@ -4,12 +4,16 @@ error pages and logs that never echo an exception's message."""
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import insert
 
 from backoffice import create_app
+from backoffice.extensions import db
+from backoffice.patients.models import Patient
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token, make_settings
 
@@ -36,7 +40,13 @@ def boom(app: Flask) -> Flask:
     def explode() -> str:
         raise ValueError(f"patient {PHI[0]} {PHI[1]} born {PHI[2]} ({PHI[3]}) member {PHI[4]}")
 
+    def explode_in_the_database() -> str:  # PostgreSQL's DETAIL repeats the failing row's values
+        values = {"account_number": "X", "first_name": PHI[0], "last_name": PHI[1], "sex": "F"}
+        db.session.execute(insert(Patient).values(practice_id=None, date_of_birth=date(1980, 2, 29), **values))
+        return "unreachable"
+
     app.add_url_rule("/boom", "boom", explode)
+    app.add_url_rule("/boom-db", "boom_db", explode_in_the_database)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the error handler answers
     return app
 
@@ -81,12 +91,13 @@ def test_a_server_error_page_and_log_never_echo_the_exception_message(
         f.make_user(f.make_org(), email="b@example.test")
     auth.login("b@example.test")
     with caplog.at_level(logging.DEBUG):
-        response = client.get("/boom")
-    assert response.status_code == 500 and "Something went wrong" in response.text
+        responses = [client.get("/boom"), client.get("/boom-db")]
     logged = "\n".join(record.getMessage() for record in caplog.records) + caplog.text
-    assert "ValueError" in logged and "boom" in logged  # the log still says what failed and where
-    for value in PHI:
-        assert value not in response.text and value not in logged
+    assert "ValueError" in logged and "IntegrityError" in logged  # the log still says what failed and where
+    for response in responses:
+        assert response.status_code == 500 and "Something went wrong" in response.text
+        for value in PHI:
+            assert value not in response.text and value not in logged
 
 
 def test_session_cookie_is_secure_in_production_and_always_httponly_and_samesite_lax(
