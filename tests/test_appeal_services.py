@@ -287,3 +287,43 @@ def test_a_draft_can_be_withdrawn_with_a_reason_and_then_not_sent(world) -> None
     assert appeal.status == "withdrawn"
     with pytest.raises(InvalidTransition):
         services.mark_sent(appeal=appeal, actor=world["biller"], now=NOW, sent_on=date(2026, 11, 17), method="fax")
+
+
+@pytest.fixture
+def medicare_world(world):  # noqa: ANN001, ANN201
+    """The same practice and patient, covered by Medicare (window fixed by regulation, no parity, ALJ floor)."""
+    world["payer"].payer_id = "OTHER"  # the 835's payer identifier now names Medicare
+    db.session.commit()
+    medicare = f.make_payer(world["org"], payer_id="1512345678", name="Medicare Part B", kind="medicare",
+                            appeal_window_days=120)  # fmt: skip
+    coverage = db.session.scalar(select(Coverage).where(Coverage.patient_id == world["patient"].id))
+    coverage.payer_id = medicare.id
+    db.session.commit()
+    return {**world, "payer": medicare}
+
+
+def test_a_medicare_timely_filing_denial_has_no_appeal_rights(medicare_world) -> None:  # noqa: ANN001
+    claim, item = denied(medicare_world, account="MCR29", cas="CAS*CO*29*200")
+    assert item.kind == "work_denial"
+    with pytest.raises(ValidationFailed, match="no appeal rights.*42 CFR 424.44"):
+        services.draft_appeal(claim=claim, now=NOW, today=NOW.date(), item=item, actor=medicare_world["biller"])
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 0
+
+
+def test_a_medicare_alj_hearing_needs_the_years_amount_in_controversy(medicare_world) -> None:  # noqa: ANN001
+    w = medicare_world
+    claim, _ = denied(w, account="MCR50", cas="CAS*CO*45*50~CAS*CO*50*150")  # $150 in dispute: under $200
+    first = appeal_of(claim)
+    assert "Redetermination" in first.letter and PARITY_ARGUMENT not in first.letter
+    assert first.deadline == date(2026, 11, 16) + timedelta(days=125)  # 120 days from presumed receipt (+5)
+    for appeal, decided in ((first, date(2026, 11, 17)), (None, date(2026, 11, 18))):
+        appeal = appeal or appeal_of(claim, 2)
+        services.mark_sent(appeal=appeal, actor=w["biller"], now=NOW, sent_on=date(2026, 11, 17), method="mail")
+        services.record_outcome(appeal=appeal, actor=w["biller"], now=NOW, outcome="upheld", decided_on=decided,
+                                recovered=None)  # fmt: skip
+        if appeal.level == 1:
+            second = services.open_next_level(appeal=appeal, actor=w["biller"], now=NOW)
+            assert second.deadline == date(2026, 11, 17) + timedelta(days=185)  # QIC: 180 days from receipt
+    with pytest.raises(ValidationFailed, match=r"ALJ hearing needs at least \$200.00 in dispute in 2026"):
+        services.open_next_level(appeal=appeal_of(claim, 2), actor=w["biller"], now=NOW)
+    assert appeal_of(claim, 3) is None

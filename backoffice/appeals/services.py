@@ -23,10 +23,15 @@ from backoffice.audit.services import audit_event
 from backoffice.automation.appeal_drafts import ClaimAppeal, claim_appeal
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus, can_move
+from backoffice.deadlines.appeals import (
+    amount_in_controversy_threshold,
+    medicare_remedy,
+    meets_amount_in_controversy,
+)
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
-from backoffice.remits.rules import Family
+from backoffice.remits.rules import Family, route_denial
 from backoffice.services_base import is_postgres, service
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind
@@ -162,6 +167,28 @@ def _log_letter(appeal: Appeal, *, actor: User | None, now: datetime, what: str,
     )  # fmt: skip
 
 
+def _require_appeal_rights(drafted: ClaimAppeal, today: date) -> None:
+    """No appeal where there are no appeal rights: Medicare CO-29, CO-16 + MA130, N211 (billing-rules §5.1, §6.6);
+    a Medicare ALJ hearing needs the year's amount in controversy (§5.3)."""
+    facts = drafted.facts
+    routes = [route_denial(d.group, d.reason, [code for code, _ in d.remarks], payer_kind=facts.payer_kind)
+              for d in facts.denials if d.reason]  # fmt: skip
+    if routes and not any(route.appealable for route in routes):
+        first = facts.denials[0]
+        why = (medicare_remedy(group_code=first.group, carc=first.reason, rarcs=[c for c, _ in first.remarks]).basis
+               if facts.payer_kind == "medicare" else routes[0].action)  # fmt: skip
+        raise ValidationFailed(f"claim {facts.account_number}: no appeal rights. {why}")
+    if facts.payer_kind == "medicare" and facts.level == "alj_hearing":
+        try:
+            enough = meets_amount_in_controversy(facts.level, drafted.amount, today.year)
+        except ValueError as error:
+            raise ValidationFailed(f"level: {error}") from None
+        if not enough:
+            floor = amount_in_controversy_threshold(facts.level, today.year)
+            raise ValidationFailed(f"level: a Medicare ALJ hearing needs at least {rules.money(floor)} in dispute "
+                                   f"in {today.year} ({rules.money(drafted.amount)} here)")  # fmt: skip
+
+
 @service
 def draft_appeal(
     *,
@@ -191,6 +218,7 @@ def draft_appeal(
         drafted = claim_appeal(claim, today=today, level=level, family=family, notice=_notice_for(claim.id, level))
     except ValueError as error:
         raise ValidationFailed(str(error)) from None
+    _require_appeal_rights(drafted, today)
     letter, template_id = compose(practice.organization_id, claim.payer_id, drafted)
     appeal = Appeal(
         organization_id=practice.organization_id, practice_id=claim.practice_id, claim_id=claim.id,

@@ -129,6 +129,11 @@ def claim_appeal(
 def draft_for_item(item: WorkItem, claim: Claim, *, today: date) -> tuple[str, date | None]:
     """Record the level-1 ``Appeal`` for the item's claim (idempotent) and return its letter and deadline."""
     from backoffice.appeals import services  # noqa: PLC0415 - appeals.services imports this module
+    from backoffice.errors import ValidationFailed  # noqa: PLC0415
+    from backoffice.work.jobs import NeedsPerson  # noqa: PLC0415
 
-    appeal = services.draft_appeal(item=item, claim=claim, now=item.started_at or utcnow(), today=today)
+    try:
+        appeal = services.draft_appeal(item=item, claim=claim, now=item.started_at or utcnow(), today=today)
+    except ValidationFailed as refused:  # no appeal rights: a person decides (correct, new claim, write off)
+        raise NeedsPerson(str(refused)) from None
     return appeal.letter, appeal.deadline
