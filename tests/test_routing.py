@@ -253,3 +253,22 @@ def test_an_item_routed_to_one_biller_is_not_handed_to_another(world) -> None:  
     item = denial(world)
     assert services.claim_next_item(user=world["priya"], now=NOW) is None
     assert services.claim_next_item(user=world["marcus"], now=NOW).id == item.id
+
+
+def test_entering_the_charge_prices_the_sessions_open_items(ctx) -> None:  # noqa: ANN001
+    from backoffice.claims.services import enter_charge  # noqa: PLC0415
+    from tests.test_charge_entry import DOS, FEES, TODAY  # noqa: PLC0415
+
+    org = f.make_org()
+    practice = f.make_practice(org, fee_schedule=FEES)
+    payer = f.make_payer(org, payer_id="AETNA")
+    provider = f.make_provider(practice, npi="1234567893", credential="LCSW")
+    session = f.make_session(practice, provider, f.make_patient(practice, payer), date_of_service=DOS, minutes=53,
+                             diagnoses=["F33.1"])  # fmt: skip
+    first, later = services.create_chain(session=session, kinds=["enter_charge", "submit"], now=NOW)
+    assert first.payer_id == payer.id and first.amount is None
+    claim = enter_charge(session=session, now=NOW, today=TODAY)
+    assert claim.total_charge == D("200.00")  # 53 minutes: 90837
+    for item in (first, later):
+        db.session.refresh(item)
+        assert (item.amount, item.payer_id) == (D("200.00"), payer.id)

@@ -55,6 +55,21 @@ def priced_lines(session: Session, result: ScrubResult) -> tuple[list[ClaimLine]
     return lines, findings
 
 
+def _price_open_items(session_id: int, claim: Claim) -> None:
+    """The session's open work items now carry the claim's payer and charge (queue filters, Get next's dollars)."""
+    from sqlalchemy import update  # noqa: PLC0415 - one statement; keeps the import block untouched
+
+    from backoffice.work.models import WorkItem  # noqa: PLC0415
+    from backoffice.work.rules import OPEN_STATES  # noqa: PLC0415
+
+    db.session.execute(
+        update(WorkItem)
+        .where(WorkItem.session_id == session_id, WorkItem.state.in_([s.value for s in OPEN_STATES]))
+        .values(amount=claim.total_charge, payer_id=claim.payer_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 @service
 def enter_charge(*, session: Session, now: datetime, today: date, actor: User | None = None) -> Claim:
     """Code and scrub ``session`` and record its original claim: ``scrubbed`` when nothing blocks submission,
@@ -81,6 +96,7 @@ def enter_charge(*, session: Session, now: datetime, today: date, actor: User | 
     )  # fmt: skip
     db.session.add(claim)
     db.session.flush()
+    _price_open_items(session.id, claim)
     codes = ", ".join(f"{line.cpt}{'-' + '-'.join(line.modifiers) if line.modifiers else ''}" for line in lines)
     errors = sum(1 for f in findings if f["severity"] == "error")
     summary = f"Charge entered: {codes or 'no billable lines'}; " + (
