@@ -531,3 +531,53 @@ def test_the_sliding_scale_screen_shows_every_tier_so_saving_drops_none(world: W
     assert f"/practices/{world.practice.id}/sliding-scale" in listing
     html = client.get(f"/practices/{world.practice.id}/sliding-scale").get_data(as_text=True)
     assert all(f'value="T{n}"' in html for n in range(1, 8)) and 'name="tiers-8-name"' in html
+
+
+def test_an_open_payer_appeal_pauses_the_plan_and_stops_its_reminders(world: World) -> None:
+    from backoffice.claims.rules import ClaimStatus  # noqa: PLC0415
+    from backoffice.work.services import add_item  # noqa: PLC0415
+    from tests.factories_edi_posting import make_claim  # noqa: PLC0415
+
+    charge(world.insured, "120.00", reason="PR-2 coinsurance")
+    plan = services.create_payment_plan(patient=world.insured, instalment_count=2, first_due_on=date(2026, 11, 20),
+                                        interval="monthly", autopay=False, agreement_signed_on=None,
+                                        actor=world.biller, now=NOW)  # fmt: skip
+    claim = make_claim(world.practice, world.insured, status=ClaimStatus.DENIED)
+    appeal, _ = add_item(practice_id=world.practice.id, kind="appeal", now=NOW, reason="denied", claim_id=claim.id)
+    db.session.commit()
+    counts = sweeps.sweep_payment_plans(now=NOW)
+    assert (counts["paused"], counts["upcoming"]) == (1, 0)
+    db.session.refresh(plan)
+    assert plan.state == "paused" and f"payer appeal pending (work item #{appeal.id})" in plan.note
+    assert db.session.scalars(select(WorkItem).where(WorkItem.kind == "payment_reminder")).all() == []
+
+
+@pytest.mark.postgres
+def test_two_payments_at_once_never_pay_the_same_instalment_twice(world: World, app) -> None:  # noqa: ANN001
+    import threading  # noqa: PLC0415
+
+    plan_id, user_id = make_plan(world, total="100.00", count=2).id, world.biller.id
+    db.session.remove()
+    barrier, outcomes = threading.Barrier(2, timeout=30), []
+
+    def pay() -> None:
+        with app.app_context():
+            plan, user = db.session.get(PaymentPlan, plan_id), db.session.get(User, user_id)
+            barrier.wait()
+            try:
+                services.record_plan_payment(plan=plan, amount="60.00", paid_on=TODAY, actor=user, now=NOW)
+                outcomes.append("paid")
+            except ValidationFailed as error:
+                outcomes.append(str(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=pay) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["amount: more than the 40.00 the plan still owes", "paid"]
+    assert queries.balance(world.patient.id) == D("40.00")
+    plan = db.session.get(PaymentPlan, plan_id)
+    assert [i.paid_amount for i in plan.instalments] == [D("50.00"), D("10.00")]

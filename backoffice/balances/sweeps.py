@@ -11,10 +11,12 @@ from sqlalchemy import select
 
 from backoffice.balances import queries, rules
 from backoffice.balances.models import PaymentPlan
+from backoffice.claims.models import Claim
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.services_base import service
-from backoffice.work.rules import END_OF_BUSINESS, ExceptionKind
+from backoffice.work.models import WorkItem
+from backoffice.work.rules import END_OF_BUSINESS, OPEN_STATES, ExceptionKind, WorkKind
 from backoffice.work.services import add_item
 
 SWEPT_STATES = ("active", "defaulted")  # paused plans (GFE dispute, payer appeal) get no reminders
@@ -24,12 +26,20 @@ SWEPT_STATES = ("active", "defaulted")  # paused plans (GFE dispute, payer appea
 def sweep_payment_plans(*, now: datetime) -> dict[str, int]:
     """Open one ``payment_reminder`` item per unpaid instalment due within 5 days and one per missed instalment
     (about the patient, due by close of business), and move plans to completed/defaulted as their instalments
-    say."""
-    counts: Counter[str] = Counter(plans=0, upcoming=0, missed=0, defaulted=0, completed=0, existing=0)
+    say. A plan whose patient has an open payer appeal is paused instead (a person resumes it)."""
+    counts: Counter[str] = Counter(plans=0, upcoming=0, missed=0, defaulted=0, completed=0, existing=0, paused=0)
     practices: dict[int, Practice] = {}
-    plans = db.session.scalars(select(PaymentPlan).where(PaymentPlan.state.in_(SWEPT_STATES)).order_by(PaymentPlan.id))
+    plans = list(db.session.scalars(select(PaymentPlan).where(PaymentPlan.state.in_(SWEPT_STATES))
+                                    .order_by(PaymentPlan.id)))  # fmt: skip
+    appealing = _patients_with_open_appeals({plan.patient_id for plan in plans})
     for plan in plans:
         counts["plans"] += 1
+        if plan.patient_id in appealing:  # §10.3: no collection while a payer appeal is pending
+            plan.state = "paused"
+            stamp = f"Paused {now.date().isoformat()}: payer appeal pending (work item #{appealing[plan.patient_id]})"
+            plan.note = "\n".join(filter(None, [plan.note, stamp]))[:2000]
+            counts["paused"] += 1
+            continue
         practice = practices.get(plan.practice_id) or db.session.get(Practice, plan.practice_id)
         practices[plan.practice_id] = practice
         zone = ZoneInfo(practice.timezone)
@@ -58,3 +68,20 @@ def sweep_payment_plans(*, now: datetime) -> dict[str, int]:
             plan.state = state
     db.session.commit()
     return dict(counts)
+
+
+def _patients_with_open_appeals(patient_ids: set[int]) -> dict[int, int]:
+    """Patient id → an open appeal item on one of their claims (the payer may still pay what the plan collects)."""
+    if not patient_ids:
+        return {}
+    rows = db.session.execute(
+        select(Claim.patient_id, WorkItem.id)
+        .join(Claim, Claim.id == WorkItem.claim_id)
+        .where(WorkItem.kind == WorkKind.APPEAL, WorkItem.state.in_(list(OPEN_STATES)),
+               Claim.patient_id.in_(patient_ids))
+        .order_by(WorkItem.id)
+    ).all()  # fmt: skip
+    found: dict[int, int] = {}
+    for patient_id, item_id in rows:
+        found.setdefault(patient_id, item_id)
+    return found
