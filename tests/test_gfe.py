@@ -218,3 +218,15 @@ def test_another_practices_estimate_is_a_404(world: World, client, auth) -> None
     assert client.post(f"/gfes/{gfe.id}/issue", data={"csrf_token": csrf_token(page)}).status_code == 404
     db.session.remove()
     assert db.session.get(GoodFaithEstimate, gfe.id).state == "draft"
+
+
+def test_the_issue_item_page_shows_the_estimate_and_issues_it(world: World, client, auth) -> None:  # noqa: ANN001
+    gfe_id = draft(world).id
+    item_id = db.session.scalar(select(WorkItem.id).where(WorkItem.kind == "issue_gfe"))
+    sign_in(auth, "biller@example.test")
+    html = client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert f"#{gfe_id} · $6,650.00 · due 11/23/2026 · Draft" in html and "Issue the estimate" in html
+    assert client.post(f"/gfes/{gfe_id}/issue", data={"csrf_token": csrf_token(html)}).status_code == 303
+    db.session.remove()
+    assert db.session.get(WorkItem, item_id).state == ItemState.DONE
+    assert "Issue the estimate" not in client.get(f"/items/{item_id}").get_data(as_text=True)

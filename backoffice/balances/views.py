@@ -320,8 +320,11 @@ register(Panel("self-pay-charge", "balances/_self_pay_panel.html", applies=charg
 def _balance_panel(item: WorkItem) -> dict[str, Any]:
     patient = db.session.get(Patient, item.patient_id)
     record_phi_read(patient_id=patient.id, practice_id=patient.practice_id, target_type="patient", target_id=patient.id)
+    gfe = None
+    if item.kind == ExceptionKind.ISSUE_GFE and (item.dedupe_key or "").startswith("gfe:"):
+        gfe = db.session.get(GoodFaithEstimate, int(item.dedupe_key.split(":")[1]))
     return {"patient": patient, "balance": queries.balance(patient.id), "plan": queries.open_plan(patient.id),
-            "evidence": (item.result or {})}  # fmt: skip
+            "gfe": gfe}  # fmt: skip
 
 
 register(
