@@ -483,9 +483,9 @@ def worker(burst: bool, fork: bool, simple: bool) -> None:
     """Run an RQ worker for every queue (high, default, low) with its scheduler (retries with backoff); a worker
     that RQ stops on an error (Redis lost mid-report) is replaced, until SIGTERM or Ctrl+C."""
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from rq import SimpleWorker, Worker
     from rq.serializers import JSONSerializer
 
+    from backoffice.safe_worker import SimpleWorker, Worker  # RQ's, keeping no exception message (PHI)
     from backoffice.tasks import QUEUE_NAMES, get_queue, get_redis
     from workers.jobs import warm_up
 

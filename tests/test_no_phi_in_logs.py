@@ -11,6 +11,7 @@ trail are searched for each value.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import logging
@@ -43,13 +44,23 @@ from backoffice.tasks import QUEUE_NAMES, get_queue  # noqa: E402
 from backoffice.work.models import WorkItem  # noqa: E402
 from tests import factories as f  # noqa: E402
 from tests.conftest import AuthActions  # noqa: E402
-from tests.test_workflow_e2e import SLUG, _work_off, _world  # noqa: E402
+from tests.test_workflow_e2e import SLUG, _world  # noqa: E402
 
 SESSIONS = 24
 FIRST, LAST, STREET = "Zebulona", "Quixotefeld", "Quincewood Lane"
 DOB = date(1977, 3, 14)
 DOB_FORMS = ("1977-03-14", "19770314", "03/14/1977", "3/14/1977", "14/03/1977", "Mar 14, 1977", "March 14, 1977",
              "1977-3-14", "03-14-1977")  # fmt: skip
+
+
+def _work_off(redis_conn: Redis) -> None:
+    """A burst of the worker `backoffice worker` runs (RQ's SimpleWorker, exception messages withheld)."""
+    from rq.serializers import JSONSerializer
+
+    from backoffice.safe_worker import SimpleWorker
+
+    SimpleWorker([get_queue(n, redis_conn) for n in QUEUE_NAMES], connection=redis_conn,
+                 serializer=JSONSerializer).work(burst=True)  # fmt: skip
 
 
 def member_id(n: int) -> str:
@@ -135,6 +146,8 @@ def redis_text(conn: Redis) -> str:
         raw = value if isinstance(value, bytes) else value.encode()
         with contextlib.suppress(zlib.error):
             raw = zlib.decompress(raw)
+        with contextlib.suppress(ValueError, zlib.error):  # job results: base64 of zlib
+            raw = zlib.decompress(base64.b64decode(raw, validate=True))
         parts.append(raw.decode("utf-8", "replace"))
 
     for key in conn.scan_iter(count=1000):
@@ -155,6 +168,13 @@ def redis_text(conn: Redis) -> str:
         elif kind == "zset":
             for value in conn.zrange(key, 0, -1):
                 add(value)
+        elif kind == "stream":  # RQ keeps job results, failures included, in streams
+            for _, fields in conn.xrange(key):
+                for field, value in fields.items():
+                    add(field)
+                    add(value)
+        else:
+            raise AssertionError(f"Redis key {key!r} of type {kind} is not searched")
     return "\n".join(parts)
 
 
@@ -281,3 +301,38 @@ def test_sql_logging_and_database_errors_hide_parameters(ctx, caplog: pytest.Log
     # database error is never shown or logged with its message (test_security_headers: a failing insert in a
     # request) and why the server runs with log_error_verbosity = terse (docs/security.md).
     _assert_clean("a database error's message, without the server's DETAIL", str(failed.value).split("DETAIL:")[0])
+
+
+def _fails_with_phi(item: WorkItem, now: datetime) -> dict:
+    raise ValueError(f"no coverage for {FIRST} {LAST}0 born {DOB.isoformat()} member {member_id(0)}")
+
+
+def test_a_failing_step_leaves_its_message_neither_in_redis_nor_in_the_worker_log(
+    app: Flask, redis_conn: Redis, captured: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rq.registry import FailedJobRegistry
+    from rq.serializers import JSONSerializer
+
+    from backoffice.automation.queries import error_class
+    from backoffice.safe_worker import SimpleWorker
+    from backoffice.work import jobs as work_jobs
+    from backoffice.work import services
+
+    monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", _fails_with_phi)
+    with app.app_context():
+        practice = f.make_practice(f.make_org())
+        session = f.make_session(practice)
+        services.create_chain(session=session, kinds=["verify_benefits"], now=utcnow(), automated=["verify_benefits"])
+        queue = get_queue("default", redis_conn)
+        job = queue.jobs[0]
+        job.retries_left = 0  # straight to the failed registry
+        job.save()
+        SimpleWorker([queue], connection=redis_conn, serializer=JSONSerializer).work(burst=True)
+        registry = FailedJobRegistry(queue=queue)
+        assert registry.get_job_ids() == [job.id]
+        job.refresh()
+        stored = job.latest_result().exc_string
+    assert error_class(stored) == "ValueError" and "_fails_with_phi" in stored  # class and frames kept
+    assert any("ValueError" in line for line in captured.lines)
+    _assert_clean("the failed job in Redis", redis_text(redis_conn))
+    _assert_clean("the worker's log", "\n".join(captured.lines))
