@@ -9,7 +9,7 @@ from backoffice.appeals.models import Appeal
 from backoffice.appeals.rendering import ENCLOSED_ERA
 from backoffice.appeals.rules import ATTACHMENTS
 from backoffice.extensions import db
-from backoffice.orgs.models import Payer, Practice
+from backoffice.orgs.models import Practice
 from backoffice.pdf import Document
 
 
@@ -35,8 +35,7 @@ def filename(appeal: Appeal, account_number: str) -> str:
 def appeal_pdf(appeal: Appeal, *, created: datetime | None = None) -> bytes:
     """The PDF bytes of ``appeal``'s current letter."""
     practice = db.session.get(Practice, appeal.practice_id)
-    payer = db.session.get(Payer, appeal.payer_id)
-    assert practice is not None and payer is not None
+    assert practice is not None
     # The payer's appeals address: the table has no column for it, so a payer-specific template carries it in
     # the letter's header (docs/appeals.md); the letter names the payer and its appeals department.
     enclosed = [ENCLOSED_ERA, *ATTACHMENTS.get(appeal.denial_family, ())]

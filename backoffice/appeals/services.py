@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from backoffice.accounts.access import can_supervise, is_admin
+from backoffice.accounts.access import is_admin
 from backoffice.accounts.models import User
 from backoffice.appeals import rendering, rules
 from backoffice.appeals.models import Appeal, AppealTemplate
@@ -402,7 +402,3 @@ def open_next_level(*, appeal: Appeal, actor: User, now: datetime) -> Appeal:
     item = db.session.get(WorkItem, appeal.work_item_id) if appeal.work_item_id else None
     return draft_appeal(claim=claim, now=now, today=_practice_today(appeal, now), level=appeal.level + 1,
                         item=item, actor=actor, family=appeal.denial_family)  # fmt: skip
-
-
-def may_view_report(user: User) -> bool:
-    return can_supervise(user)
