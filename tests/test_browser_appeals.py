@@ -1,5 +1,5 @@
 """In a real browser: a biller opens an appeal, edits the letter, saves it and downloads the PDF, whose text holds
-the edit; a supervisor looks at the overturn-rate report."""
+the edit, marks it sent and records a partial win; a supervisor sees it in the overturn-rate report."""
 
 from __future__ import annotations
 
@@ -67,13 +67,20 @@ def test_a_biller_edits_the_appeal_letter_and_downloads_the_pdf(app: Flask, page
     page.wait_for_selector("text=Marked as sent.")
     shot(page, "appeals-3-sent")
 
+    page.select_option("select[name=outcome]", "partial")
+    page.fill("input[name=recovered]", "80.00")
+    page.click("#outcome form button[type=submit]")
+    page.wait_for_selector("text=Decision recorded.")
     with app.app_context():
         appeal = db.session.get(Appeal, appeal_id)
-        assert appeal.status == "sent" and EDIT in appeal.letter and appeal.reference_number == "PORTAL-5521"
+        assert appeal.status == "decided" and EDIT in appeal.letter and appeal.reference_number == "PORTAL-5521"
+        assert (appeal.outcome, str(appeal.recovered_amount)) == ("partial", "80.00")
         assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.action == "pdf")) == "pdf"
 
     page.click("form[action='/logout'] button")
     sign_in(page, "super@example.test")
     page.goto("/appeals/report")
     page.wait_for_selector("text=Appeal overturn rate")
+    row = page.locator("table.report tbody tr").last.inner_text()
+    assert "Example Health Plan" in row and "100.0" in row and "80.00" in row  # a partial win counts as a win
     shot(page, "appeals-4-report")
