@@ -272,3 +272,17 @@ def test_entering_the_charge_prices_the_sessions_open_items(ctx) -> None:  # noq
     for item in (first, later):
         db.session.refresh(item)
         assert (item.amount, item.payer_id) == (D("200.00"), payer.id)
+
+
+def test_the_planner_routes_a_ready_manual_head_and_leaves_blocked_steps_alone(world, redis_conn) -> None:  # noqa: ANN001
+    from backoffice.work.planning import plan_sessions  # noqa: PLC0415
+
+    make_rule(world["org"], name="Everything to Marcus", distribution="person", target_user_id=world["marcus"].id)
+    session = f.make_session(world["practice"])  # no coverage in force: a person verifies benefits
+    plan_sessions(session_ids=[session.id], now=NOW)
+    items = list(db.session.scalars(select(WorkItem).where(WorkItem.session_id == session.id).order_by(WorkItem.id)))
+    head = next(i for i in items if i.state == ItemState.READY)
+    assert head.mode == Mode.MANUAL and head.assignee_id == world["marcus"].id
+    assert all(i.assignee_id is None for i in items if i.state == ItemState.BLOCKED)
+    (log,) = assignment_logs(head)
+    assert log.body == "Routed by rule 'Everything to Marcus' (person: Marcus)" and log.session_id == session.id

@@ -209,7 +209,8 @@ def route_rows(organization_id: int, rows: Sequence[dict[str, Any]], now: dateti
     by_id = {rule.id: rule for rule in rules}
     facts = {}
     for index, row in enumerate(rows):
-        if row.get("mode", Mode.MANUAL) != Mode.MANUAL or row.get("assignee_id") is not None:
+        ready = row.get("state", ItemState.READY) == ItemState.READY
+        if not ready or row.get("mode", Mode.MANUAL) != Mode.MANUAL or row.get("assignee_id") is not None:
             continue
         facts[index] = facts_of(row)
         rule = r.first_match(rules, facts[index])
@@ -255,6 +256,7 @@ def log_row(decision: r.Decision, *, item_id: int, row: Mapping[str, Any], now: 
         "work_item_id": item_id,
         "claim_id": row.get("claim_id"),
         "session_id": row.get("session_id"),
+        "actor_user_id": None,
         "actor_label": source,
         "kind": InteractionKind.ASSIGNMENT,
         "at": now,

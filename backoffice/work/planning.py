@@ -27,6 +27,8 @@ from backoffice.db_types import UTCDateTime
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, CoveragePriority
+from backoffice.routing.services import log_row as routing_log_row
+from backoffice.routing.services import route_rows
 from backoffice.scrubber.queries import payer_facts
 from backoffice.services_base import is_postgres, service
 from backoffice.sessions.models import Session
@@ -300,6 +302,8 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
     rows = _item_rows(fresh, practices, practice_of, now)
     for row in rows:  # the primary payer in force (from _facts), for queue filters and routing
         row["payer_id"] = payer_of.get(row["session_id"])
+        row["assignee_id"] = None
+    routed = _route(rows, practices, now)
     inserted = dict((key, item_id) for item_id, key in _insert_ignoring_duplicates(rows)) if rows else {}
     by_key = {row["dedupe_key"]: row for row in rows}
     deps, logs, ready_jobs = [], [], []
@@ -321,6 +325,11 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
             previous = key
         if plan.skipped and (not plan.steps or f"session:{plan.session_id}:{plan.steps[0].kind}" in inserted):
             logs.append(_skipped_log(plan, practice_of[plan.session_id], now))
+    logs.extend(
+        routing_log_row(decision, item_id=inserted[row["dedupe_key"]], row=row, now=now)
+        for row, decision in zip(rows, routed, strict=True)
+        if decision is not None and row["dedupe_key"] in inserted
+    )
     _insert_all(WorkItemDependency.__table__, deps)
     _insert_all(Interaction.__table__, logs)
     db.session.commit()
@@ -330,6 +339,19 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
     summary.by_kind = dict(sorted(Counter(summary.by_kind).items()))
     summary.enqueued = _enqueue_ready(ready_jobs)
     return summary
+
+
+def _route(rows: list[dict[str, Any]], practices: dict[int, Practice], now: datetime) -> list[Any]:
+    """Route the ready manual heads by their organization's rules, in memory (``routing.services.route_rows``)."""
+    routed: list[Any] = [None] * len(rows)
+    by_org: dict[int, list[int]] = {}
+    for index, row in enumerate(rows):
+        by_org.setdefault(practices[row["practice_id"]].organization_id, []).append(index)
+    for organization_id, indexes in by_org.items():
+        decisions = route_rows(organization_id, [rows[i] for i in indexes], now)
+        for index, decision in zip(indexes, decisions, strict=True):
+            routed[index] = decision
+    return routed
 
 
 def _planned_log(row: dict[str, Any], item_id: int, reason: str, now: datetime) -> dict[str, Any]:
