@@ -537,7 +537,10 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
             ]
             for uid, _ in billers
         }
-        sample = db.session.execute(text("SELECT id, practice_id FROM work_items TABLESAMPLE SYSTEM (2)")).all()
+        percent = min(100.0, max(2.0, 2_000_000 / max(args.items, 1)))  # ~20,000 ids: 200 per biller to visit
+        sample = db.session.execute(
+            text(f"SELECT id, practice_id FROM work_items TABLESAMPLE SYSTEM ({percent})")
+        ).all()
         db.session.commit()
 
     port = args.port or _free_port()
