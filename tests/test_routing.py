@@ -286,3 +286,26 @@ def test_the_planner_routes_a_ready_manual_head_and_leaves_blocked_steps_alone(w
     assert all(i.assignee_id is None for i in items if i.state == ItemState.BLOCKED)
     (log,) = assignment_logs(head)
     assert log.body == "Routed by rule 'Everything to Marcus' (person: Marcus)" and log.session_id == session.id
+
+
+def test_the_preview_takes_turns_like_routing_would_and_changes_nothing(world) -> None:  # noqa: ANN001
+    from backoffice.routing.queries import preview  # noqa: PLC0415
+
+    ids = sorted([world["priya"].id, world["marcus"].id])
+    f.make_ready_items(world["practice"], 3)  # before the rule: waiting, unassigned
+    rule = make_rule(world["org"], name="RR", kind="verify_benefits", distribution="round_robin", user_ids=ids)
+    supervisor = f.make_user(world["org"], role="supervisor")
+    rows = preview(rule, supervisor)
+    assert [row.decision.assignee_id for row in rows] == [ids[0], ids[1], ids[0]]
+    db.session.refresh(rule)
+    assert rule.last_assigned_user_id is None
+    assert all(i.assignee_id is None for i in db.session.scalars(select(WorkItem)))
+
+
+def test_a_saved_rule_keeps_skill_and_queue_in_lower_case_like_peoples(world) -> None:  # noqa: ANN001
+    supervisor = f.make_user(world["org"], role="supervisor")
+    values = {"name": "Medicaid", "distribution": "least_loaded", "required_skill": " Medicaid "}
+    values["target_queue"] = "Denials"
+    rule = routing.save_rule(actor=supervisor, now=NOW, values=values)
+    assert (rule.required_skill, rule.target_queue) == ("medicaid", "denials")
+    assert denial(world).assignee_id == world["priya"].id  # the only one with skill "medicaid"

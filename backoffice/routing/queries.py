@@ -84,11 +84,16 @@ def preview(rule: RoutingRule, user: User) -> list[PreviewRow]:
     counts = open_counts([c.id for c in candidates])
     loaded = [dataclasses.replace(c, open_items=counts.get(c.id, 0)) for c in candidates]
     out: list[PreviewRow] = []
+    cursor = rule.last_assigned_user_id
     for item in db.session.scalars(stmt):
         facts = facts_of(item)
         if r.first_match(ordered, facts) != this:
             continue  # an earlier rule takes it
-        out.append(PreviewRow(item, r.decide(this, facts, loaded, cursor=rule.last_assigned_user_id)))
+        decision = r.decide(this, facts, loaded, cursor=cursor)
+        if decision.assignee_id is not None:  # as routing them one after another would: the turn and load move on
+            cursor = decision.assignee_id
+            loaded = [dataclasses.replace(c, open_items=c.open_items + (c.id == cursor)) for c in loaded]
+        out.append(PreviewRow(item, decision))
         if len(out) >= PREVIEW_LIMIT:
             break
     return out

@@ -308,6 +308,8 @@ def _clean_rule(actor: User, values: Mapping[str, Any]) -> dict[str, Any]:
     clean["active"] = bool(clean["active"] if clean["active"] is not None else True)
     for name in ("kind", "denial_family", "required_skill", "target_queue"):
         clean[name] = (clean[name] or "").strip() or None
+    for name in ("required_skill", "target_queue"):  # stored like people's queues and skills: lower case
+        clean[name] = clean[name].lower() if clean[name] else None
     if clean["kind"] is not None and clean["kind"] not in DEFAULT_QUEUES:
         raise ValidationFailed(f"kind: unknown work kind {clean['kind']}")
     if clean["denial_family"] is not None and clean["denial_family"] not in r.FAMILY_RANK:
