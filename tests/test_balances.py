@@ -408,11 +408,14 @@ def test_the_patients_list_pages(world: World, client, auth, monkeypatch) -> Non
 
 
 def test_the_balance_page_logs_a_phi_read_and_another_practice_is_a_404(world: World, client, auth) -> None:  # noqa: ANN001
-    charge(world.patient, "12.00", reason="PR-2 coinsurance")
+    charge(world.patient, "12.00", reason="PR-2 coinsurance", at=NOW - timedelta(days=3))
+    charge(world.patient, "-5.00", kind="patient_payment", reason="Cash at the desk")
     sign_in(auth, "biller@example.test")
     response = client.get(f"/patients/{world.patient.id}")
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "PR-2 coinsurance" in html and "$12.00" in html
+    rows = re.findall(r"<td class=\"num\">([^<]+)</td><td class=\"num\">([^<]+)</td></tr>", html)
+    assert rows[:2] == [("$12.00", "$12.00"), ("-$5.00", "$7.00")]  # running balance, oldest first
     assert client.get(f"/patients/{world.stranger.id}").status_code == 404
     assert client.get("/patients/999999").status_code == 404
     db.session.remove()

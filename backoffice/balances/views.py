@@ -108,7 +108,7 @@ def patient(patient_id: int):
         patient=person,
         practice=practice,
         balance=queries.balance(person.id),
-        ledger=queries.ledger(person.id),
+        ledger=_running(queries.ledger(person.id)),
         plan=queries.open_plan(person.id),
         plans=queries.plans(person.id),
         estimates=queries.estimates(person.id),
@@ -121,6 +121,15 @@ def patient(patient_id: int):
         can_supervise=can_supervise(current_user),
         **_forms(person, practice),
     )
+
+
+def _running(entries: list[Any]) -> list[tuple[Any, Decimal]]:
+    """Each ledger entry with the balance after it (oldest first, as a statement reads)."""
+    total, out = Decimal("0.00"), []
+    for entry in entries:
+        total += entry.amount
+        out.append((entry, total))
+    return out
 
 
 def _act(patient_id: int, form: FlaskForm, call: Callable[[], Any], done: str) -> ResponseReturnValue:
