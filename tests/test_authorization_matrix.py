@@ -119,6 +119,7 @@ EXPECT: dict[str, Rule] = {
     "appeals.mark_sent": Rule(ALL, APPEAL),
     "appeals.outcome": Rule(ALL, APPEAL),
     "appeals.next_level": Rule(ALL, APPEAL),
+    "appeals.withdraw": Rule(ALL, APPEAL),
     "appeals.draft_for_item": Rule(ALL, ITEM),
     "appeals.report": Rule(SUP),
     "appeals.report_csv": Rule(SUP),
@@ -141,6 +142,7 @@ EXPECT: dict[str, Rule] = {
     "balances.gfe_pdf": Rule(ALL, {"gfe_id": "gfe"}),
     "balances.statement_pdf": Rule(ALL, {"statement_id": "statement"}),
     "balances.sliding_scale": Rule(SUP, {"practice_id": "practice"}),
+    "balances.charge_self_pay": Rule(ALL, ITEM),
     # admin
     "automation.overview": Rule(ADM),
     "automation.retry": Rule(ADM, {"job_id": "=no-such-job"}, ok=404),
