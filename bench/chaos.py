@@ -5,6 +5,7 @@ every item ends done, deferred or handed to a person exactly as a run without fa
 progress, every claim version is filed once (in the database and at the payer), control numbers are unique.
 
 Usage: .venv/bin/python bench/chaos.py [--sessions 40] [--workers 3] [--random-kills 30] [--redis-outage 60]
+       [--phases kills,redis,pg]
 The run owns everything it touches: a private Redis on a free port and a private PostgreSQL cluster (initdb as the
 `postgres` user, fsync off) under a temporary folder, both stopped at the end. Prints one JSON object on its last
 line. The harness (private Redis and cluster, worker processes, the kill driver, the invariant checks) is shared
@@ -225,17 +226,18 @@ def stop_gently(proc: subprocess.Popen[bytes]) -> None:
 
 
 def hold_workers(conn: Redis, timeout: float = 60) -> None:
-    """Suspend the RQ workers and wait until they are (one blocked waiting for a job wakes on a no-op job), so
-    that jobs queued next stay in Redis (and an outage then loses them)."""
+    """Suspend RQ's workers and wait until the one live worker is (blocked waiting for a job, it wakes on a no-op
+    job and then sees the suspension), so that jobs queued next stay in Redis (and an outage then loses them).
+    Workers killed earlier stay registered until their TTL: they are not waited for."""
     from rq import Worker
     from rq.suspension import suspend
 
     from backoffice.tasks import get_queue
 
     suspend(conn)
-    get_queue("low", conn).enqueue("workers.jobs.noop")
-    wait_for(lambda: all(w.get_state() == "suspended" for w in Worker.all(connection=conn)), timeout,
-             what="workers suspended")  # fmt: skip
+    get_queue("low", conn).enqueue("workers.jobs.noop")  # it may stay queued: a worker not in dequeue just stops
+    wait_for(lambda: any(w.get_state() == "suspended" for w in Worker.all(connection=conn)), timeout,
+             what="a worker suspended")  # fmt: skip
 
 
 @dataclass
@@ -468,9 +470,12 @@ def main() -> None:  # noqa: PLR0915 - one long scripted scenario
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--random-kills", type=int, default=30)
     parser.add_argument("--redis-outage", type=float, default=60.0)
+    parser.add_argument("--phases", default="kills,redis,pg", help="which runs: kills, redis, pg (comma-separated)")
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
     from flask_migrate import upgrade
 
+    from backoffice.orgs.models import Organization
     from backoffice.work.models import Interaction
     from tests.factories import make_user
 
@@ -479,7 +484,7 @@ def main() -> None:  # noqa: PLR0915 - one long scripted scenario
     cluster = PrivateCluster(base / "pg").start()
     redis = PrivateRedis().start()
     instance = str(base / "instance")
-    figures: dict[str, Any] = {"sessions": args.sessions, "workers": args.workers}
+    figures: dict[str, Any] = {"sessions": args.sessions, "workers": args.workers, "work_dir": str(base)}
     app = _app(cluster.url, redis.url, instance)
     try:
         with app.app_context():
@@ -488,97 +493,100 @@ def main() -> None:  # noqa: PLR0915 - one long scripted scenario
             logs.mkdir()
             env = worker_env(database_url=cluster.url, redis_url=redis.url, instance_path=instance)
 
-            # 1. Kills at fixed points: every automated step of every session is killed once when it has just
-            # taken its item and once after its own work committed; plus random kills of busy workers.
-            world = seed_world(args.sessions, slug="chaos")
-            from backoffice.orgs.models import Organization
+            if "kills" in phases:
+                # 1. Kills at fixed points: every automated step of every session is killed once when it has just
+                # taken its item and once after its own work committed; plus random kills of busy workers.
+                world = seed_world(args.sessions, slug="chaos")
+                pause_dir = base / "pauses"
+                pause_dir.mkdir()
+                kill_env = worker_env(database_url=cluster.url, redis_url=redis.url, instance_path=instance,
+                                      pause_at="*:taken,*:stepped", pause_dir=str(pause_dir))  # fmt: skip
+                _plan(world["sessions"])
+                kills = drive(kill_env, logs, workers=args.workers, pause_dir=pause_dir,
+                              random_kill_budget=args.random_kills, stale_after=timedelta(seconds=20),
+                              sweep_every=2.0, timeout=1800)  # fmt: skip
+                figures["kills"] = {"total": kills.kills, "at_points": dict(kills.kills_at),
+                                    "random": kills.random_kills,
+                                    "worker_starts": kills.worker_starts, "recovered": kills.recovered,
+                                    "requeued": kills.requeued, "seconds": kills.seconds,
+                                    "last_kill_to_settled_seconds": kills.last_kill_to_settled_seconds}  # fmt: skip
+                figures["after_kills"] = invariants(instance, "chaos")
+                print(json.dumps({"kills": figures["kills"], "after": figures["after_kills"]}), file=sys.stderr)
+                figures["recovery_log_rows"] = int(db.session.scalar(select(func.count(Interaction.id)).where(
+                    Interaction.body == "Worker lost mid-step: running again")) or 0)  # fmt: skip
 
-            make_user(db.session.get(Organization, world["org"]), "supervisor",
-                      email="chaos-supervisor@example.test")  # fmt: skip
-            pause_dir = base / "pauses"
-            pause_dir.mkdir()
-            kill_env = worker_env(database_url=cluster.url, redis_url=redis.url, instance_path=instance,
-                                  pause_at="*:taken,*:stepped", pause_dir=str(pause_dir))  # fmt: skip
-            _plan(world["sessions"])
-            kills = drive(kill_env, logs, workers=args.workers, pause_dir=pause_dir,
-                          random_kill_budget=args.random_kills, stale_after=timedelta(seconds=20),
-                          sweep_every=2.0, timeout=1800)  # fmt: skip
-            figures["kills"] = {"total": kills.kills, "at_points": dict(kills.kills_at), "random": kills.random_kills,
-                                "worker_starts": kills.worker_starts, "recovered": kills.recovered,
-                                "requeued": kills.requeued, "seconds": kills.seconds,
-                                "last_kill_to_settled_seconds": kills.last_kill_to_settled_seconds}  # fmt: skip
-            figures["after_kills"] = invariants(instance, "chaos")
-            figures["recovery_log_rows"] = int(db.session.scalar(select(func.count(Interaction.id)).where(
-                Interaction.body == "Worker lost mid-step: running again")) or 0)  # fmt: skip
+            if "redis" in phases:
+                # 2. Redis stopped for a minute: the web keeps working and a biller completes items; jobs queued
+                # before the outage are lost with Redis; after it comes back the sweeper and the workers finish.
+                outage = seed_world(args.sessions // 2, slug="outage", manual_benefits=args.sessions // 4)
+                biller_org = db.session.get(Organization, outage["org"])
+                from backoffice.orgs.models import Practice
 
-            # 2. Redis stopped for a minute: the web keeps working and a biller completes items; jobs queued
-            # before the outage are lost with Redis; after it comes back the sweeper and the workers finish.
-            outage = seed_world(args.sessions // 2, slug="outage", manual_benefits=args.sessions // 4)
-            biller_org = db.session.get(Organization, outage["org"])
-            from backoffice.orgs.models import Practice
+                make_user(biller_org, "biller", email="chaos-biller@example.test",
+                          practices=[db.session.get(Practice, outage["practice"])], queues=["eligibility"])  # fmt: skip
+                worker = start_worker(env, logs / "outage-worker.log")
+                wait_for(lambda: _registered(redis.url, worker.pid), 120, what="worker registered")
+                from rq.suspension import resume
 
-            make_user(biller_org, "biller", email="chaos-biller@example.test",
-                      practices=[db.session.get(Practice, outage["practice"])], queues=["eligibility"])  # fmt: skip
-            worker = start_worker(env, logs / "outage-worker.log")
-            wait_for(lambda: bool(Redis.from_url(redis.url).keys("rq:worker:*")), 60, what="worker registered")
-            from rq.suspension import resume
+                hold_workers(Redis.from_url(redis.url))  # queued jobs wait, so that the outage loses them
+                _plan(outage["sessions"])
+                queued_before = sum(Redis.from_url(redis.url).llen(f"rq:queue:{q}") for q in ("high", "default", "low"))
+                redis.stop()
+                outage_started = time.monotonic()
+                web = _in_thread(_outage_web_work, app, until=outage_started + args.redis_outage)
+                web["queued_jobs_lost"] = queued_before
+                redis.start()
+                resume(Redis.from_url(redis.url))
+                back = time.monotonic()
+                from backoffice.clock import utcnow
+                from backoffice.work.sweeps import requeue_orphaned_items
 
-            hold_workers(Redis.from_url(redis.url))  # queued jobs wait, so that the outage loses them
-            _plan(outage["sessions"])
-            queued_before = sum(Redis.from_url(redis.url).llen(f"rq:queue:{q}") for q in ("high", "default", "low"))
-            redis.stop()
-            outage_started = time.monotonic()
-            web = _in_thread(_outage_web_work, app, until=outage_started + args.redis_outage)
-            web["queued_jobs_lost"] = queued_before
-            redis.start()
-            resume(Redis.from_url(redis.url))
-            back = time.monotonic()
-            from backoffice.clock import utcnow
-            from backoffice.work.sweeps import requeue_orphaned_items
+                requeued = requeue_orphaned_items(now=utcnow(), ready_for=timedelta(0))
+                wait_for(lambda: automation_pending() == 0, 600, 0.5, what="automation after the Redis outage")
+                web["redis_down_seconds"] = round(back - outage_started, 1)
+                web["requeued_after"] = requeued["requeued"]
+                web["finished_after_redis_back_seconds"] = round(time.monotonic() - back, 1)
+                web["worker_survived"] = worker.poll() is None
+                stop_gently(worker)
+                figures["redis_outage"] = web
+                figures["after_redis_outage"] = invariants(instance, "outage")
+                print(json.dumps({"redis_outage": web, "after": figures["after_redis_outage"]}), file=sys.stderr)
 
-            requeued = requeue_orphaned_items(now=utcnow(), ready_for=timedelta(0))
-            wait_for(lambda: automation_pending() == 0, 600, 0.5, what="automation after the Redis outage")
-            web["redis_down_seconds"] = round(back - outage_started, 1)
-            web["requeued_after"] = requeued["requeued"]
-            web["finished_after_redis_back_seconds"] = round(time.monotonic() - back, 1)
-            web["worker_survived"] = worker.poll() is None
-            stop_gently(worker)
-            figures["redis_outage"] = web
-            figures["after_redis_outage"] = invariants(instance, "outage")
-
-            # 3. PostgreSQL restarted under load: workers busy, a supervisor reading the queue page.
-            load = seed_world(args.sessions, slug="pgload")
-            _plan(load["sessions"])
-            stop, tally = threading.Event(), Counter()
-            reader = threading.Thread(target=_web_load, args=(app, stop, tally), daemon=True)
-            reader.start()
-            pool = [start_worker(env, logs / f"pg-worker-{n}.log") for n in range(args.workers)]
-            wait_for(lambda: automation_pending() < args.sessions * 2, 300, 0.2, what="load under way")
-            restart_seconds = cluster.restart()
-            restarted = time.monotonic()
-            settled = drive(env, logs, workers=0, stale_after=timedelta(seconds=20), sweep_every=2.0, timeout=900)
-            stop.set()
-            reader.join(10)
-            figures["pg_restart"] = {
-                "restart_seconds": round(restart_seconds, 2),
-                "web_requests": {k: v for k, v in tally.items() if not k.startswith("last_")},
-                "web_ok_again_after_seconds": round(max(0.0, float(tally.get("last_ok", restarted)) - restarted), 2)
-                if tally.get("last_ok", 0) > restarted
-                else None,  # fmt: skip
-                "workers_alive_after": sum(1 for p in pool if p.poll() is None),
-                "recovered": settled.recovered,
-                "requeued": settled.requeued,
-                "settled_after_restart_seconds": round(time.monotonic() - restarted, 1),
-            }
-            for proc in pool:
-                stop_gently(proc)
-            figures["after_pg_restart"] = invariants(instance, "pgload")
-        total_losses = sum(losses(figures[key]) for key in ("after_kills", "after_redis_outage", "after_pg_restart"))
-        figures["runs"] = 3
-        figures["losses"] = total_losses
+            if "pg" in phases:
+                # 3. PostgreSQL restarted under load: workers busy, a supervisor reading the queue page.
+                load = seed_world(args.sessions, slug="pgload")
+                make_user(db.session.get(Organization, load["org"]), "supervisor",
+                          email="chaos-supervisor@example.test")  # fmt: skip
+                _plan(load["sessions"])
+                stop, tally = threading.Event(), Counter()
+                reader = threading.Thread(target=_web_load, args=(app, stop, tally), daemon=True)
+                reader.start()
+                pool = [start_worker(env, logs / f"pg-worker-{n}.log") for n in range(args.workers)]
+                wait_for(lambda: automation_pending() < args.sessions * 2, 300, 0.2, what="load under way")
+                restart_seconds = cluster.restart()
+                restarted = time.monotonic()
+                settled = drive(env, logs, workers=0, stale_after=timedelta(seconds=20), sweep_every=2.0, timeout=900)
+                stop.set()
+                reader.join(10)
+                figures["pg_restart"] = {
+                    "restart_seconds": round(restart_seconds, 2),
+                    "web_requests": {k: v for k, v in tally.items() if not k.startswith("last_")},
+                    "web_ok_again_after_seconds": round(max(0.0, float(tally.get("last_ok", restarted)) - restarted), 2)
+                    if tally.get("last_ok", 0) > restarted
+                    else None,  # fmt: skip
+                    "workers_alive_after": sum(1 for p in pool if p.poll() is None),
+                    "recovered": settled.recovered,
+                    "requeued": settled.requeued,
+                    "settled_after_restart_seconds": round(time.monotonic() - restarted, 1),
+                }
+                for proc in pool:
+                    stop_gently(proc)
+                figures["after_pg_restart"] = invariants(instance, "pgload")
+        checked = [key for key in ("after_kills", "after_redis_outage", "after_pg_restart") if key in figures]
+        figures["runs"] = len(checked)
+        figures["losses"] = sum(losses(figures[key]) for key in checked)
         figures["double_submissions"] = sum(
-            figures[k]["double_submissions_db"] + figures[k]["double_submissions_payer"]
-            for k in ("after_kills", "after_redis_outage", "after_pg_restart")
+            figures[k]["double_submissions_db"] + figures[k]["double_submissions_payer"] for k in checked
         )
         figures["targets"] = {"losses": 0, "double_submissions": 0}
     finally:
@@ -587,6 +595,12 @@ def main() -> None:  # noqa: PLR0915 - one long scripted scenario
         redis.stop()
         cluster.stop()
     print(json.dumps(figures, default=str))
+
+
+def _registered(url: str, pid: int) -> bool:
+    from rq import Worker
+
+    return any(w.pid == pid for w in Worker.all(connection=Redis.from_url(url)))
 
 
 def _in_thread(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

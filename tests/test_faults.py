@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -36,9 +37,13 @@ from backoffice.work.rules import ItemState, Mode
 from backoffice.work.services import AUTOMATION_JOB
 from backoffice.work.sweeps import requeue_orphaned_items
 from bench import chaos
-from flows.intake import run_intake
+from flows.runtime import prefect_env
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token, make_settings
+
+prefect_env(tempfile.mkdtemp(prefix="backoffice-test-prefect-"))  # before anything imports prefect (as test_flows)
+
+from flows.intake import run_intake  # noqa: E402
 
 pytestmark = pytest.mark.postgres
 LOST_MID_STEP = "Worker lost mid-step: running again"
@@ -118,7 +123,7 @@ def test_redis_stopped_while_a_biller_works_loses_nothing_and_automation_resumes
             chaos.wait_for(lambda: bool(conn.keys("rq:worker:*")), 60, what="the worker registered")
             chaos.hold_workers(conn)  # the job planned next waits in the queue, so that the outage loses it
             plan_sessions(session_ids=world["sessions"], now=utcnow())
-            assert get_queue("default", conn).count == 1
+            assert get_queue("default", conn).count == 1  # (and the wake-up no-op may wait on "low")
             manual, automated = (_items(sid) for sid in world["sessions"])
             assert manual["verify_benefits"].mode == Mode.MANUAL
             db.session.remove()
