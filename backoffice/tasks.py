@@ -4,6 +4,8 @@ transaction that asked for them has committed, and are dropped if it rolls back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("high", "default", "low")  # a worker listens in this order
 PENDING_KEY = "backoffice.pending_jobs"
+INLINE_KEY = "backoffice.jobs_run_inline"
 _EXT_KEY = "backoffice.redis"
 
 
@@ -86,9 +89,22 @@ def pending_jobs() -> list[PendingJob]:
     return list(db.session().info.get(PENDING_KEY, []))
 
 
+@contextmanager
+def jobs_run_inline() -> Iterator[None]:
+    """While inside: jobs asked for after commit are not sent to Redis, because the caller runs the automation
+    itself, in process (the demo seed bills part of its history this way, before any Redis exists)."""
+    session = db.session()
+    session.info[INLINE_KEY] = True
+    try:
+        yield
+    finally:
+        session.info.pop(INLINE_KEY, None)
+        session.info.pop(PENDING_KEY, None)
+
+
 def _send_pending(session: OrmSession) -> None:
     jobs: list[PendingJob] = session.info.pop(PENDING_KEY, [])
-    if not jobs:
+    if not jobs or session.info.get(INLINE_KEY):
         return
     try:
         conn = get_redis()

@@ -17,16 +17,20 @@ from sqlalchemy import func, select
 
 from backoffice.accounts.models import User
 from backoffice.accounts.services import authenticate
+from backoffice.claims.models import Claim
+from backoffice.claims.rules import ClaimStatus
 from backoffice.demo import data
-from backoffice.demo.seed import DEMO_LOGINS, DEMO_ORG_SLUG, LIVE_SESSIONS, DemoSummary, seed_demo
+from backoffice.demo.seed import BILLED_SESSIONS, DEMO_LOGINS, DEMO_ORG_SLUG, LIVE_SESSIONS, DemoSummary, seed_demo
+from backoffice.edi.models import ClaimSubmission
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import PRESCRIBERS, npi_is_valid
 from backoffice.patients.models import Authorization, Coverage, Patient
+from backoffice.remits.models import Remittance
 from backoffice.sessions.models import Modality, PatientLocation, ServiceKind, Session
 from backoffice.work import queries
 from backoffice.work.models import Interaction, WorkItem
-from backoffice.work.rules import ItemState, Mode, WorkKind
+from backoffice.work.rules import PLANNED_KINDS, ItemState, Mode, WorkKind
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in New York
 MBI_RE = re.compile(
@@ -49,8 +53,21 @@ def test_the_demo_seed_builds_a_realistic_organization_with_work_in_every_state(
     _check_patients_and_coverages()
     _check_sessions()
     _check_work_items()
+    _check_billed_claims()
     _check_logins_and_queues()
     _check_summary(summary)
+
+
+def _check_billed_claims() -> None:
+    """The billed part of the history went through the real pipeline: submitted to the Sandbox payer, answered and
+    posted, with denials on work items that carry their CARC, family and dollars."""
+    claims = [c for c in _all(Claim) if not c.account_number.startswith("DEMO-APL-")]  # the appeals demo's own
+    status = Counter(c.status for c in claims)
+    assert len(claims) >= 35 and status[ClaimStatus.PAID] >= 15 and status[ClaimStatus.DENIED] >= 3, status
+    assert db.session.scalar(select(func.count()).select_from(Remittance)) >= 15
+    assert db.session.scalar(select(func.count()).select_from(ClaimSubmission)) >= 35
+    denials = [i for i in _all(WorkItem) if i.kind == "work_denial"]
+    assert denials and all(i.claim_id and i.reason_code and i.denial_family and i.amount > 0 for i in denials)
 
 
 def _check_reference_data() -> None:
@@ -166,7 +183,11 @@ def _check_sessions() -> None:
 
 def _check_work_items() -> None:
     items = _all(WorkItem)
-    assert all(item.mode == Mode.MANUAL for item in items)
+    # Billing plans its sessions at the seed's now; the replayed history planned every chain at its own moment.
+    billed = {s.id for s in _all(Session) if s.planned_at == NOW}
+    assert len(billed) == BILLED_SESSIONS
+    assert {i.session_id for i in items if i.mode == Mode.AUTOMATED and i.session_id} <= billed
+    assert not any(i.mode == Mode.AUTOMATED and i.state in (ItemState.READY, ItemState.IN_PROGRESS) for i in items)
     assert all(item.updated_at <= NOW for item in items)
     assert db.session.scalar(select(func.max(Interaction.at))) <= NOW, "nothing happens after the seed's now"
     by_session: dict[int, list[WorkItem]] = {}
@@ -177,8 +198,10 @@ def _check_work_items() -> None:
     assert len(live) == LIVE_SESSIONS, "the newest sessions are left for the running demo's intake flow"
     assert set(by_session) == set(sessions) - live, "every other session has its chain"
     for session_id, chain in by_session.items():
-        planned = {item.kind for item in chain} - {WorkKind.APPEAL}
-        assert planned == set(sessions[session_id].practice.owned_steps) - {WorkKind.APPEAL}
+        planned = {item.kind for item in chain} & PLANNED_KINDS
+        owned = set(sessions[session_id].practice.owned_steps) - {WorkKind.APPEAL}
+        # Intake planning leaves out steps it need not do (fresh benefits, no auth needed); the replay plans all.
+        assert planned <= owned if session_id in billed else planned == owned
         if sessions[session_id].received_at > NOW - timedelta(days=2):  # recent: still at the first step
             assert sum(item.state != ItemState.BLOCKED for item in chain) == 1
             assert not any(item.state == ItemState.DONE for item in chain)

@@ -11,7 +11,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 
 from backoffice.extensions import db
-from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, pending_jobs
+from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, jobs_run_inline, pending_jobs
 from backoffice.work import jobs as work_jobs
 from backoffice.work import services
 from backoffice.work.models import Interaction, WorkItem
@@ -49,6 +49,16 @@ def test_a_rolled_back_transaction_sends_nothing(ctx, redis_conn) -> None:
     assert pending_jobs() == []
     db.session.commit()
     assert _queued(redis_conn) == []
+
+
+def test_jobs_run_inline_keeps_committed_jobs_out_of_redis_until_the_block_ends(ctx, redis_conn) -> None:
+    with jobs_run_inline():
+        enqueue_after_commit("workers.jobs.run_automated_item", 43)
+        db.session.commit()
+        assert _queued(redis_conn) == [] and pending_jobs() == []  # the caller runs the step itself
+    enqueue_after_commit("workers.jobs.run_automated_item", 44)
+    db.session.commit()
+    assert [job.args for job in get_queue("default", redis_conn).jobs] == [[44]]
 
 
 @pytest.mark.parametrize("bad", [{"patient": "Jane Doe"}, ["x"], 1.5, True])

@@ -141,7 +141,9 @@ def seed_appeals(now: datetime) -> None:
                                body=body)  # fmt: skip
     rng = random.Random(7)
     appeal_items = db.session.scalars(
-        select(WorkItem).where(WorkItem.kind == "appeal", WorkItem.session_id.is_not(None)).order_by(WorkItem.id)
+        select(WorkItem)
+        .where(WorkItem.kind == "appeal", WorkItem.session_id.is_not(None), WorkItem.claim_id.is_(None))
+        .order_by(WorkItem.id)  # the replayed history's appeals (the billed sessions' are real, with claims)
     ).all()
     done = [item for item in appeal_items if item.state.value == "done"][:DEMO_DECIDED]
     waiting = [item for item in appeal_items if item.state.value != "done"][:DEMO_DRAFTS]
@@ -177,6 +179,8 @@ def _denied_claim(item: WorkItem, now: datetime, n: int) -> Claim | None:
     if coverage is None:
         return None
     payer = db.session.get(Payer, coverage.payer_id)
+    if payer is None or payer.kind == "self_pay":
+        return None  # nothing to appeal to
     group, _, carc = (item.reason_code or "CO-50").partition("-")  # what the supervisor demo put on the item
     charge = item.amount or Decimal("165.00")
     denied_at = item.created_at or now

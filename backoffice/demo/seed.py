@@ -19,6 +19,7 @@ from backoffice.appeals.demo import seed_appeals
 from backoffice.balances.demo import seed_balances
 from backoffice.calendars import is_business_day
 from backoffice.demo import data
+from backoffice.demo.billing import bill_sessions
 from backoffice.demo.history import History, Plan, Staff, coded_lines
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
@@ -28,6 +29,7 @@ from backoffice.routing.demo import seed_routing
 from backoffice.sessions.models import Session
 from backoffice.supervisor.demo import seed_supervisor
 from backoffice.work.models import Interaction, WorkItem
+from backoffice.work.planning import pending_session_ids
 from backoffice.work.rules import chain_kinds
 
 DEMO_ORG_SLUG = "summit-billing"
@@ -36,6 +38,9 @@ WINDOW_DAYS = 60
 # The newest sessions stay unplanned in the seed: when the demo runs, the intake flow plans them and the workers
 # push them through the Sandbox payer, so a visitor sees items completed by automation.
 LIVE_SESSIONS = 30
+# The oldest sessions the replay leaves unplanned are billed for real while seeding (backoffice/demo/billing.py):
+# planned, automated, submitted to the Sandbox payer and its answers posted, so the demo opens with claims.
+BILLED_SESSIONS = 45
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,10 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         org_id = _reference_rows(rng, now)
         plans = _clinical_rows(rng, now)
         db.session.commit()
-        History(rng, now, _staff(org_id, now)).replay(plans, live=LIVE_SESSIONS)
+        History(rng, now, _staff(org_id, now)).replay(plans, live=LIVE_SESSIONS + BILLED_SESSIONS)
+        seed_routing(now)  # before billing: the denials the Sandbox sends back are routed by these rules
+        bill_sessions(pending_session_ids()[:BILLED_SESSIONS], now=now)
         seed_balances(now)
-        seed_routing(now)
         seed_supervisor(now)
         seed_appeals(now)  # after seed_supervisor: uses the CARC and amount it puts on appeal items
     return _summary()
