@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from backoffice.accounts.access import can_supervise, practice_ids_for
-from backoffice.audit.services import record_phi_read
+from backoffice.audit.services import record_phi_read, record_phi_reads
 from backoffice.balances import charges, estimates, pdf, queries, rules, services
 from backoffice.balances.forms import (
     DeterminationForm,
@@ -69,6 +69,9 @@ def index():
     scope = practice_ids_for(current_user)
     rows, more = queries.patients_page(scope, search=search, page=page_number)
     practices = queries.practices(scope) if can_supervise(current_user) else []
+    # The list shows names and dates of birth: each patient on the page is on the audit trail.
+    record_phi_reads(((row.patient.id, row.patient.practice_id) for row in rows), action="phi_view",
+                     target_type="patient_list")  # fmt: skip
     return render_template(
         "balances/index.html", rows=rows, search=search, page=page_number, more=more, practices=practices
     )

@@ -183,6 +183,7 @@ def _write_off_or_404(request_id: int) -> WriteOffRequest:
 
 @bp.route("/supervisor/write-offs/<int:request_id>/decide", methods=["POST"])
 def decide_write_off(request_id: int):
+    _require_supervisor()  # dual control: billers request, supervisors decide (a 403, not a flash)
     found = _write_off_or_404(request_id)
     form = DecisionForm()
     back = request.form.get("back") == "item" and found.work_item_id
