@@ -165,3 +165,28 @@ def test_the_team_queue_lists_by_priority_then_due_date_across_practices_and_sta
     assert [i.id for i in queries.team_items(sup, now=NOW, tz=NY)] == expected
     for limit in (1, 2, 3, 4):  # a page that ends inside a priority or right after one
         assert [i.id for i in queries.team_items(sup, limit=limit, now=NOW, tz=NY)] == expected[:limit]
+
+
+def test_the_queue_page_shows_50_rows_first_and_a_link_for_200_that_keeps_the_filter(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    with app.app_context():
+        org = f.make_org()
+        calm = f.make_practice(org, name="Calm Mind")
+        f.make_user(org, practices=[calm], email="biller@example.test")
+        f.make_ready_items(calm, 55)
+    auth.login("biller@example.test")
+    html = client.get("/queue?kind=verify_benefits").get_data(as_text=True)
+    assert html.count('class="sla-') == 50 and "Showing the first 50." in html
+    assert 'href="/queue?kind=verify_benefits&amp;more=1"' in html
+    more = client.get("/queue?kind=verify_benefits&more=1").get_data(as_text=True)
+    assert more.count('class="sla-') == 55 and "Showing the first" not in more
+
+
+def test_assignable_users_are_the_active_people_who_serve_the_items_practice(world) -> None:  # noqa: ANN001
+    (waiting,) = f.make_ready_items(world["calm"], 1)
+    f.make_user(world["org"], practices=[world["calm"]], active=False)
+    f.make_user(world["org"], practices=[world["harbor"]])
+    admin = f.make_user(world["org"], role="admin")
+    got = {u.id for u in queries.assignable_users(waiting, world["supervisor"])}
+    assert got == {world["biller"].id, world["supervisor"].id, admin.id}

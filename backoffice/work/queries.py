@@ -13,7 +13,8 @@ from sqlalchemy import ARRAY, Integer, String, case, cast, func, or_, select, tr
 from sqlalchemy.orm import joinedload
 
 from backoffice.accounts.access import practice_ids_for
-from backoffice.accounts.models import User
+from backoffice.accounts.models import User, user_practices
+from backoffice.accounts.rules import sees_whole_organization
 from backoffice.clock import utcnow
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
@@ -23,6 +24,7 @@ from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import CHAIN_ORDER, DEFAULT_QUEUES, KIND_LABELS, OPEN_STATES, ItemState, Mode
 
 QUEUE_PAGE_LIMIT = 200
+QUEUE_PAGE_SHORT = 50  # the queue page's first view
 
 
 def _by_urgency() -> tuple:
@@ -442,7 +444,11 @@ def assignable_users(item: WorkItem, actor: User) -> list[User]:
     users = db.session.scalars(
         select(User).where(User.organization_id == actor.organization_id, User.active).order_by(User.name)
     ).all()
-    return [u for u in users if item.practice_id in practice_ids_for(u)]
+    # One query for who serves the practice (practice_ids_for per user cost one query per person on every page).
+    serving = set(
+        db.session.scalars(select(user_practices.c.user_id).where(user_practices.c.practice_id == item.practice_id))
+    )
+    return [u for u in users if sees_whole_organization(u.role) or u.id in serving]
 
 
 def _aware(value: datetime | None) -> datetime | None:

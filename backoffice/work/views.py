@@ -55,10 +55,14 @@ def queue():
     for error in errors:
         flash(f"Filter ignored: {error}", "error")
     choices_ = queries.filter_choices(current_user)
+    # A short page renders fast (rows are most of the page's cost); "show more" asks for the full 200.
+    limit = queries.QUEUE_PAGE_LIMIT if request.args.get("more") == "1" else queries.QUEUE_PAGE_SHORT
     return render_template(
         "work/queue.html",
-        mine=queries.my_items(current_user, filters=filters, now=now, tz=tz),
-        team=queries.team_items(current_user, filters=filters, now=now, tz=tz),
+        mine=queries.my_items(current_user, filters=filters, now=now, tz=tz, limit=limit),
+        team=queries.team_items(current_user, filters=filters, now=now, tz=tz, limit=limit),
+        limit=limit,
+        more_url=url_for("work.queue", **filters.args(), more="1"),
         choices=choices_,
         payer_names=dict(choices_["payers"]),
         filters=filters,
