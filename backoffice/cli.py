@@ -548,7 +548,7 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
         from backoffice.orgs.models import Organization
 
         if db.session.scalar(select(Organization.id).where(Organization.slug == DEMO_ORG_SLUG)) is None:
-            click.echo("seeding the demo organization (about 20 s)...")
+            click.echo("seeding the demo organization (under a minute)...")
             try:
                 summary = seed_demo(now=utcnow())
             except BaseException:

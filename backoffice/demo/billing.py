@@ -5,6 +5,7 @@ denials routed to their queues with CARCs and dollars, rejections to fix and app
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import datetime
 
@@ -38,14 +39,24 @@ def bill_sessions(session_ids: list[int], *, now: datetime) -> Counter[str]:
     """Plan ``session_ids`` and run their automation to a standstill at ``now``; returns step outcomes and
     ingested file counts (counts only)."""
     outcomes: Counter[str] = Counter()
-    with jobs_run_inline():
-        plan_sessions(session_ids=session_ids, now=now)
-        for _ in range(MAX_ROUNDS):
-            ready = _ready_automated()
-            for item_id in ready:
-                outcomes[run_automated_item(item_id, now=now)["status"]] += 1
-            summary = ingest_all(now=now)
-            outcomes["files"] += sum(sum(c.values()) for c in summary.counts.values())
-            if not ready and not summary.counts:
-                break
+    quiet = logging.getLogger("backoffice")  # one INFO line per claim submitted would bury the demo's own output
+    level = quiet.level
+    quiet.setLevel(max(level, logging.WARNING))
+    try:
+        with jobs_run_inline():
+            _run(session_ids, now, outcomes)
+    finally:
+        quiet.setLevel(level)
     return outcomes
+
+
+def _run(session_ids: list[int], now: datetime, outcomes: Counter[str]) -> None:
+    plan_sessions(session_ids=session_ids, now=now)
+    for _ in range(MAX_ROUNDS):
+        ready = _ready_automated()
+        for item_id in ready:
+            outcomes[run_automated_item(item_id, now=now)["status"]] += 1
+        summary = ingest_all(now=now)
+        outcomes["files"] += sum(sum(c.values()) for c in summary.counts.values())
+        if not ready and not summary.counts:
+            break
