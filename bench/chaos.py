@@ -201,12 +201,23 @@ def worker_env(*, database_url: str, redis_url: str, instance_path: str, pause_a
     return env
 
 
+STARTED: list[subprocess.Popen[bytes]] = []  # every worker this process started, stopped by stop_all()
+
+
 def start_worker(env: dict[str, str], log: Path, *, burst: bool = False) -> subprocess.Popen[bytes]:
     """`backoffice worker` as a child process (its own process group, so a kill reaches only it)."""
     cmd = [sys.executable, "-m", "backoffice.cli", "worker", *(["--burst"] if burst else [])]
     with open(log, "ab") as out:
-        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
                                 start_new_session=True)  # fmt: skip
+    STARTED.append(proc)
+    return proc
+
+
+def stop_all() -> None:
+    """Stop every worker still running that this process started (a failed run must not leave any behind)."""
+    for proc in STARTED:
+        stop_gently(proc)
 
 
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:
@@ -594,6 +605,7 @@ def main() -> None:  # noqa: PLR0915 - one long scripted scenario
         )
         figures["targets"] = {"losses": 0, "double_submissions": 0}
     finally:
+        stop_all()
         with app.app_context():
             db.engine.dispose()
         redis.stop()

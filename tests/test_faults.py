@@ -112,7 +112,6 @@ def test_redis_stopped_while_a_biller_works_loses_nothing_and_automation_resumes
     redis = chaos.PrivateRedis().start()
     outage_app = create_app(settings=make_settings(_settings(app).database_url, str(tmp_path), redis.url))
     conn = Redis.from_url(redis.url)
-    worker = None
     try:
         with outage_app.app_context():
             world = chaos.seed_world(2, slug="outage", manual_benefits=1)  # session 1: a person verifies benefits
@@ -168,8 +167,7 @@ def test_redis_stopped_while_a_biller_works_loses_nothing_and_automation_resumes
             assert (checked["claims"], checked["claim_submissions"], checked["claims_sent_to_payer"]) == (2, 2, 2)
             db.session.remove()
     finally:
-        if worker is not None:
-            chaos.stop_gently(worker)
+        chaos.stop_all()
         with outage_app.app_context():
             db.engine.dispose()
         redis.stop()
@@ -182,7 +180,6 @@ def test_postgresql_restarted_under_a_worker_and_web_requests_recovers_and_loses
     redis = chaos.PrivateRedis().start()
     instance = str(tmp_path / "instance")
     app = create_app(settings=make_settings(cluster.url, instance, redis.url))
-    workers: list = []
     try:
         with app.app_context():
             from flask_migrate import upgrade
@@ -209,8 +206,7 @@ def test_postgresql_restarted_under_a_worker_and_web_requests_recovers_and_loses
             assert checked["items_by_state"] == {"automated:done": 24, "automated:snoozed": 6}
             db.session.remove()
     finally:
-        for worker in workers:
-            chaos.stop_gently(worker)
+        chaos.stop_all()
         with app.app_context():
             db.engine.dispose()
         redis.stop()
