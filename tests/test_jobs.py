@@ -10,6 +10,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 
+from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
 from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, jobs_run_inline, pending_jobs
 from backoffice.work import jobs as work_jobs
@@ -18,6 +19,7 @@ from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 from tests import factories as f
 from tests.factories import NOW
+from tests.factories_edi_posting import make_claim
 
 
 def _queued(redis_conn: Redis) -> list[str]:
@@ -27,6 +29,10 @@ def _queued(redis_conn: Redis) -> list[str]:
 def _automated_chain(ctx_practice, kinds=("verify_benefits", "enter_charge")):
     session = f.make_session(ctx_practice)
     return services.create_chain(session=session, kinds=list(kinds), now=NOW, automated=kinds)
+
+
+def _log(item_id: int) -> list[Interaction]:
+    return list(db.session.scalars(select(Interaction).where(Interaction.work_item_id == item_id)))
 
 
 def _work_off(redis_conn: Redis) -> None:
@@ -256,3 +262,22 @@ def test_a_file_drop_270_keeps_its_control_number_when_the_step_hands_over(ctx, 
     assert (item.mode, item.state) == (Mode.MANUAL, ItemState.READY)
     assert "270 sent through the file drop" in item.last_error
     assert [p.name for p in (tmp_path / "out").glob("270-*")] == [f"270-{practice.slug}-000000001.x12"]
+
+
+def test_a_follow_up_waiting_out_the_response_window_is_woken_once_its_claim_is_adjudicated(ctx, redis_conn) -> None:
+    practice = f.make_practice(f.make_org())
+    payer = f.make_payer(practice.organization)
+    session = f.make_session(practice, patient=f.make_patient(practice, payer))
+    (item,) = services.create_chain(session=session, kinds=["follow_up"], now=NOW, automated=("follow_up",))
+    claim = make_claim(practice, session.patient, session_id=session.id)
+    assert work_jobs.run_automated_item(item.id, now=NOW)["status"] == "deferred"  # the payer's window is open
+    assert work_jobs.recover_automation(now=NOW + timedelta(hours=1)) == {"recovered": 0}  # nothing came yet
+    claim.status = ClaimStatus.PAID  # an 835 paid it
+    db.session.commit()
+    redis_conn.flushdb()
+    assert work_jobs.recover_automation(now=NOW + timedelta(hours=2)) == {"recovered": 1}
+    assert [j.args for j in get_queue("default", redis_conn).jobs] == [[item.id]]
+    result = work_jobs.run_automated_item(item.id, now=NOW + timedelta(hours=2))
+    assert result["status"] == "done", [(i.body, i.data) for i in _log(item.id)]
+    done = db.session.get(WorkItem, item.id, populate_existing=True)
+    assert done.state == ItemState.DONE and done.result["resolved_by"] == "remittance"

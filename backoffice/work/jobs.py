@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select, update
 from backoffice.extensions import db
 from backoffice.work import services
 from backoffice.work.models import WorkItem
-from backoffice.work.rules import InteractionKind, ItemState, Mode
+from backoffice.work.rules import InteractionKind, ItemState, Mode, WorkKind
 
 # kind -> step(item, now) -> result. backoffice/automation/steps.py registers the product's steps.
 Step = Callable[[WorkItem, datetime], Mapping[str, Any]]
@@ -185,9 +185,36 @@ def recover_automation(*, now: datetime, stale_after: timedelta = STALE_AFTER) -
             )
         )
     )
+    stale += _answered_follow_ups(now)
     recovered = 0
     for item_id in stale:
         item = db.session.get(WorkItem, item_id, populate_existing=True)
         if item is not None and services.resume_automated_item(item=item, now=now):
             recovered += 1
     return {"recovered": recovered}
+
+
+def _answered_follow_ups(now: datetime) -> list[int]:
+    """Follow-ups still waiting out the payer's response window although the claim has been adjudicated (an 835
+    came): woken now, their step sees the remittance and closes them."""
+    from backoffice.automation.steps import RESOLVED  # noqa: PLC0415 - the step's own notion of "answered"
+    from backoffice.claims.models import Claim  # noqa: PLC0415
+
+    answered = Claim.status.in_([s.value for s in RESOLVED])
+    original = and_(answered, Claim.payer_sequence == "P", Claim.parent_claim_id.is_(None))
+    return list(
+        db.session.scalars(
+            select(WorkItem.id).where(
+                WorkItem.kind == WorkKind.FOLLOW_UP,
+                WorkItem.mode == Mode.AUTOMATED,
+                WorkItem.state == ItemState.SNOOZED,
+                WorkItem.snoozed_until > now,
+                or_(
+                    WorkItem.claim_id.in_(select(Claim.id).where(answered)),
+                    and_(
+                        WorkItem.claim_id.is_(None), WorkItem.session_id.in_(select(Claim.session_id).where(original))
+                    ),
+                ),
+            )
+        )
+    )
