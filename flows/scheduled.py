@@ -15,6 +15,7 @@ from flows.runtime import current_flow_app, flow_app
 SWEEPS = "backoffice.work.sweeps"
 INGEST = "backoffice.edi.ingest"
 JOBS = "backoffice.work.jobs"
+SUBMISSION = "backoffice.edi.submission"
 BALANCES = "backoffice.balances.sweeps"
 
 
@@ -62,12 +63,13 @@ def sla_sweep() -> Any:
 
 @flow(name="requeue-sweeper", persist_result=False)
 def requeue_sweeper() -> Any:
-    """Wake the automated items whose wait is over or whose worker died mid-step, then enqueue again the
-    automated ready items whose jobs were lost (a Redis outage)."""
+    """Wake the automated items whose wait is over or whose worker died mid-step, enqueue again the automated
+    ready items whose jobs were lost (a Redis outage), and send again the 837P files committed but never sent."""
     with flow_app():
         recovered = run_service(JOBS, "recover_automation")
         requeued = run_service(SWEEPS, "requeue_orphaned_items")
-    return {"recovery": recovered, "requeue": requeued}
+        resent = run_service(SUBMISSION, "resend_unsent_files")
+    return {"recovery": recovered, "requeue": requeued, "resend": resent}
 
 
 @flow(name="follow-ups", persist_result=False)

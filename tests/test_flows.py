@@ -141,6 +141,7 @@ def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
     }
     assert set(targets) | {"intake"} == set(registry.FLOWS)
     targets["requeue-sweeper (recovery)"] = (scheduled.JOBS, "recover_automation")
+    targets["requeue-sweeper (resend)"] = (scheduled.SUBMISSION, "resend_unsent_files")
     for module, name in targets.values():
         service = getattr(importlib.import_module(module), name)
         assert "now" in inspect.signature(service).parameters

@@ -15,7 +15,7 @@ from backoffice.clearinghouse.file_drop import FileDrop
 from backoffice.edi import control_numbers
 from backoffice.edi.checks import business_problems
 from backoffice.edi.models import ClaimSubmission, ControlNumber, EdiFile
-from backoffice.edi.submission import export_837, submit_claims
+from backoffice.edi.submission import export_837, resend_unsent_files, submit_claims
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.work.models import Interaction
@@ -206,7 +206,7 @@ def test_every_file_gets_new_control_numbers(ctx, tmp_path) -> None:  # noqa: AN
     assert [s.transaction_control_number for s in subs] == ["0001", "0002"]
 
 
-def test_a_failed_commit_takes_the_written_file_back(ctx, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_failed_commit_sends_nothing(ctx, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     org, practice, provider, payer = edi_setup()
     claim = scrubbed_claim(practice, provider, payer)
     drop = _drop(tmp_path)
@@ -219,9 +219,41 @@ def test_a_failed_commit_takes_the_written_file_back(ctx, tmp_path, monkeypatch)
     with pytest.raises(RuntimeError):
         submit_claims(organization_id=org.id, claim_ids=[claim.id], now=NOW, source="test", adapter=drop)
     monkeypatch.setattr(db.session, "commit", real_commit)
-    assert list((tmp_path / "outbox").iterdir()) == []
+    assert not (tmp_path / "outbox").exists()  # the commit comes first: nothing was ever written
     assert db.session.get(Claim, claim.id).status == "scrubbed"
     assert db.session.scalar(select(func.count()).select_from(EdiFile)) == 0
+
+
+def test_a_file_committed_but_never_sent_is_resent_once_with_the_same_numbers(ctx, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """The outbox: numbers and submissions commit before the send; a send that never happened (the process was
+    killed, the folder was unwritable) leaves the file 'sending', and the sweeper sends it with the same ISA/GS/ST
+    numbers, so the payer can never receive the claim version under a second interchange."""
+    org, practice, provider, payer = edi_setup(clearinghouse="file_drop", edi_outbox=str(tmp_path / "outbox"))
+    claims = [scrubbed_claim(practice, provider, payer) for _ in range(2)]
+
+    def unwritable(self, **kw) -> None:  # noqa: ANN001, ANN003
+        raise OSError("disk full")
+
+    monkeypatch.setattr(FileDrop, "send", unwritable)
+    result = submit_claims(organization_id=org.id, claim_ids=[c.id for c in claims], now=NOW, source="test")
+    assert sorted(result.submitted) == sorted(c.id for c in claims)  # on file: the outbox owns the sending now
+    edi_file = db.session.scalars(select(EdiFile)).one()
+    assert edi_file.status == "sending" and not (tmp_path / "outbox").exists()
+    subs = db.session.scalars(select(ClaimSubmission).order_by(ClaimSubmission.claim_id)).all()
+    monkeypatch.undo()
+
+    assert resend_unsent_files(now=NOW + timedelta(minutes=1)) == {"resent": 0}  # a live send may still be running
+    assert resend_unsent_files(now=NOW + timedelta(minutes=3)) == {"resent": 1}
+    (written,) = (tmp_path / "outbox").iterdir()
+    text = written.read_text(encoding="ascii")
+    assert written.name == edi_file.filename and f"*{edi_file.interchange_control_number}*0*P*:~" in text
+    assert {f"ST*837*{s.transaction_control_number}*" in text for s in subs} == {True}
+    assert business_problems(text) == []
+    db.session.refresh(edi_file)
+    assert edi_file.status == "written"
+    assert resend_unsent_files(now=NOW + timedelta(minutes=10)) == {"resent": 0}
+    assert db.session.scalar(select(func.count()).select_from(ClaimSubmission)) == 2  # still one per version
+    assert db.session.scalar(select(ControlNumber.last_value).where(ControlNumber.series == "interchange")) == 1
 
 
 def test_export_writes_every_scrubbed_claim_of_every_organization(ctx, tmp_path) -> None:  # noqa: ANN001

@@ -1,7 +1,8 @@
 """Submission: scrubbed claims become 837P files with freshly allocated control numbers, handed to each
-practice's clearinghouse adapter. One transaction per file: the rows are flushed, then the adapter writes the
-file, then the commit; a failed commit takes the file back. A claim version is submitted at most once
-(ClaimSubmission is unique per (claim, version)), so submitting the same claims again is a no-op."""
+practice's clearinghouse adapter through an outbox: the file's numbers and submissions are committed first
+(status ``sending``), then the file is sent and marked ``written``; a file left ``sending`` (a process killed
+in between, a failed send) is sent again with the same numbers by ``resend_unsent_files``. A claim version is
+submitted at most once (ClaimSubmission is unique per (claim, version)), so submitting again is a no-op."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -32,6 +34,8 @@ from backoffice.work.rules import InteractionKind
 from backoffice.work.services import record_interaction
 
 log = logging.getLogger(__name__)
+# A file still ``sending`` this long after its commit is sent again (a live send takes well under a second).
+RESEND_AFTER = timedelta(minutes=2)
 
 
 @dataclass
@@ -113,6 +117,28 @@ def submit_claims(
     return result
 
 
+def _entries(
+    claims: Sequence[Claim], submitter: Any, billing: Any, adapter: Clearinghouse, now: datetime,
+    skipped: list[tuple[int, str]],
+) -> tuple[list[tuple[Payer, Any]], list[Claim]]:  # fmt: skip
+    """Each claim's 837P entry, checked one claim at a time so one bad claim is reported (in ``skipped``) instead
+    of spoiling the file."""
+    entries, ready = [], []
+    for claim in claims:
+        try:
+            entry = stored_claim_entry(claim, prior_payer_for=_prior_payer_for)
+            payer = db.session.get(Payer, claim.payer_id)
+            alone = batches_by_payer([(payer, entry)], submitter=submitter, receiver=adapter.receiver, billing=billing)
+            write_837p(alone, interchange_control_number=1, group_control_number=1, first_transaction_number=1,
+                       now=now)  # fmt: skip
+        except (ValidationFailed, ValueError) as error:
+            skipped.append((claim.id, str(error)))
+            continue
+        entries.append((payer, entry))
+        ready.append(claim)
+    return entries, ready
+
+
 def _submit_practice(
     organization: Organization,
     practice: Practice,
@@ -122,21 +148,12 @@ def _submit_practice(
     source: str,
     result: SubmissionResult,
 ) -> None:
+    """The outbox pattern: the file's control numbers and submissions are committed (file status ``sending``)
+    before anything leaves, then the file is sent and marked ``written``. A process killed in between leaves a
+    ``sending`` file that ``resend_unsent_files`` sends again with the same numbers, so a claim version is never
+    sent under two interchanges."""
     submitter, billing = submitter_of(organization), billing_provider_of(practice)
-    entries, ready = [], []
-    for claim in claims:
-        try:
-            entry = stored_claim_entry(claim, prior_payer_for=_prior_payer_for)
-            payer = db.session.get(Payer, claim.payer_id)
-            alone = batches_by_payer([(payer, entry)], submitter=submitter, receiver=adapter.receiver, billing=billing)
-            # One claim at a time first, so one bad claim is reported instead of spoiling the file.
-            write_837p(alone, interchange_control_number=1, group_control_number=1, first_transaction_number=1,
-                       now=now)  # fmt: skip
-        except (ValidationFailed, ValueError) as error:
-            result.skipped.append((claim.id, str(error)))
-            continue
-        entries.append((payer, entry))
-        ready.append(claim)
+    entries, ready = _entries(claims, submitter, billing, adapter, now, result.skipped)
     if not ready:
         return
     batches = batches_by_payer(entries, submitter=submitter, receiver=adapter.receiver, billing=billing)
@@ -152,9 +169,9 @@ def _submit_practice(
     edi_file = EdiFile(
         organization_id=organization.id, practice_id=practice.id, direction="outbound", kind="837P",
         filename=filename, sha256=hashlib.sha256(text.encode("ascii")).hexdigest(),
-        interchange_control_number=f"{isa:09d}", status="written",
+        interchange_control_number=f"{isa:09d}", status="sending",
         summary={"claims": len(ready), "payers": [b.payer.payer_id for b in batches], "transaction_sets": sum(sets)},
-        problems=[], created_at=now, processed_at=now,
+        problems=[], created_at=now, processed_at=None,
     )  # fmt: skip
     db.session.add(edi_file)
     db.session.flush()
@@ -166,19 +183,67 @@ def _submit_practice(
                 _mark_submitted(by_account[info.account_number], edi_file, isa, group, st, now, source)
             st += 1
     try:
-        db.session.flush()
+        db.session.commit()
     except IntegrityError:  # another submitter filed one of these versions a moment ago
         db.session.rollback()
         result.skipped += [(claim.id, "submitted concurrently by another process") for claim in ready]
         return
-    adapter.send(practice=practice, filename=filename, content=text, now=now)
     try:
-        db.session.commit()
-    except BaseException:
-        adapter.retract(practice=practice, filename=filename)
-        raise
+        _send(adapter, practice, edi_file, text, now)
+    except (OSError, ValidationFailed) as error:  # committed: resend_unsent_files sends it with the same numbers
+        db.session.rollback()
+        log.warning("837P %s committed but not sent (%s); it will be resent", edi_file.id, type(error).__name__)
     result.files.append(SentFile(filename, edi_file.id, practice.id, f"{isa:09d}", [c.id for c in ready]))
     result.submitted += [claim.id for claim in ready]
+
+
+def _send(adapter: Clearinghouse, practice: Practice, edi_file: EdiFile, text: str, now: datetime) -> None:
+    """Hand a committed file to the clearinghouse, then record that it left."""
+    adapter.send(practice=practice, filename=edi_file.filename, content=text, now=now)
+    edi_file.status, edi_file.processed_at = "written", now
+    db.session.commit()
+
+
+@service
+def resend_unsent_files(*, now: datetime, older_than: timedelta = RESEND_AFTER) -> dict[str, int]:
+    """Send again every 837P committed but never marked sent (its process died between commit and send, or the
+    clearinghouse failed): rebuilt from its submissions with the same interchange, group and transaction
+    numbers, so a clearinghouse that did get the first copy sees a duplicate interchange, never a new claim."""
+    settings = current_app.config["BACKOFFICE_SETTINGS"]
+    files = db.session.scalars(
+        select(EdiFile)
+        .where(EdiFile.direction == "outbound", EdiFile.kind == "837P", EdiFile.status == "sending",
+               EdiFile.created_at <= now - older_than)
+        .order_by(EdiFile.id)
+    ).all()  # fmt: skip
+    sent = 0
+    for edi_file in files:
+        submissions = db.session.scalars(
+            select(ClaimSubmission).where(ClaimSubmission.edi_file_id == edi_file.id).order_by(ClaimSubmission.claim_id)
+        ).all()
+        practice = db.session.get(Practice, edi_file.practice_id)
+        organization = db.session.get(Organization, edi_file.organization_id)
+        if not submissions or practice is None or organization is None:
+            continue
+        adapter = clearinghouse_for(practice, settings)
+        claims = [db.session.get(Claim, sub.claim_id) for sub in submissions]
+        submitter, billing = submitter_of(organization), billing_provider_of(practice)
+        problems: list[tuple[int, str]] = []
+        entries, _ = _entries(claims, submitter, billing, adapter, now, problems)
+        if problems:
+            log.error("837P %s cannot be rebuilt for resending (%d claim problem(s))", edi_file.id, len(problems))
+            continue
+        batches = batches_by_payer(entries, submitter=submitter, receiver=adapter.receiver, billing=billing)
+        text = write_837p(
+            batches, interchange_control_number=int(edi_file.interchange_control_number),
+            group_control_number=int(submissions[0].group_control_number),
+            first_transaction_number=min(int(sub.transaction_control_number) for sub in submissions), now=now,
+        )  # fmt: skip
+        _send(adapter, practice, edi_file, text, now)
+        sent += 1
+    if sent:
+        log.warning("resent %d 837P file(s) that were committed but never marked sent", sent)
+    return {"resent": sent}
 
 
 def _mark_submitted(claim: Claim, edi_file: EdiFile, isa: int, group: int, st: int, now: datetime, source: str) -> None:
