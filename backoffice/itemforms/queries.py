@@ -17,8 +17,8 @@ from backoffice.coding.rules import CodingResult, LineDraft
 from backoffice.extensions import db
 from backoffice.itemforms.rules import LineEdit, differences_from_coding
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage
-from backoffice.scrubber.queries import _stored_input, payer_facts, primary_coverage  # one way to build inputs
-from backoffice.scrubber.rules import AuthorizationFacts, scrub
+from backoffice.scrubber.queries import primary_coverage, same_day_inputs
+from backoffice.scrubber.rules import scrub
 from backoffice.sessions.models import Session
 from backoffice.work.models import Interaction, WorkItem
 
@@ -145,25 +145,10 @@ def as_edits(lines: Sequence[Any]) -> list[LineEdit]:
 def scrub_lines(session: Session, lines: Sequence[LineEdit] | None, *, today: date) -> tuple[Preview, Coverage] | None:
     """Scrub ``session`` with ``lines`` in place of what the coding engine derives (None: the coded lines), together
     with the patient's other sessions that day with the same clinician; None without primary coverage in force."""
-    coverage = primary_coverage(session.patient_id, session.date_of_service)
-    if coverage is None:
+    found = same_day_inputs(session)
+    if found is None:
         return None
-    siblings = db.session.scalars(
-        select(Session)
-        .where(
-            Session.patient_id == session.patient_id,
-            Session.date_of_service == session.date_of_service,
-            Session.provider_id == session.provider_id,
-        )
-        .order_by(Session.id)
-    ).all()
-    payer = payer_facts(coverage.payer)
-    auths = tuple(
-        AuthorizationFacts(a.number, frozenset(a.cpt_codes), a.remaining, a.start_date, a.end_date)
-        for a in authorizations_for(session.patient_id, coverage.payer_id)
-    )
-    inputs = [_stored_input(s, coverage, payer, auths) for s in siblings]
-    index = [s.id for s in siblings].index(session.id)
+    inputs, index, coverage = found
     coded = inputs[index].coding
     if lines is not None:
         inputs[index] = replace(inputs[index], coding=CodingResult(tuple(_draft(x) for x in lines), coded.findings))

@@ -8,15 +8,16 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from backoffice.clock import utcnow
 from backoffice.edi.ack_posting import AK9_CODES, IK3_CODES, IK4_CODES, IK5_CODES
-from backoffice.errors import ServiceError, ValidationFailed
+from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
+from backoffice.form_actions import run_form
 from backoffice.itemforms import queries, services
 from backoffice.itemforms.forms import AuthorizationForm, BenefitsForm, LinesForm, tri_state
 from backoffice.itemforms.rules import MAX_LINES, BenefitsEntry, explain_denial, explain_remarks
@@ -178,19 +179,7 @@ register(Panel("denial", "itemforms/denial.html", lambda i: i.kind in DENIAL_KIN
 
 def _act(item: WorkItem, form: FlaskForm, action: Callable[[Any], Any], done: str, anchor: str):
     """Validate ``form``, run one service, flash the outcome (errors name their field), back to the item."""
-    if not form.validate_on_submit():
-        if "csrf_token" in form.errors:
-            abort(400)
-        for name, errors in form.errors.items():
-            field = getattr(form, name, None)
-            flash(f"{field.label.text if field is not None else name}: {'; '.join(errors)}", "error")
-    else:
-        try:
-            action(form)
-        except ServiceError as error:
-            flash(str(error), "error")
-        else:
-            flash(done, "success")
+    run_form(form, action, done)  # a missing CSRF token never gets here: CSRFProtect answers 400 first
     return redirect(url_for("work.item", item_id=item.id, _anchor=anchor), 303)
 
 

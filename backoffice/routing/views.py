@@ -16,6 +16,7 @@ from backoffice.accounts.models import User
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
+from backoffice.form_actions import flash_form_errors, run_form
 from backoffice.orgs.models import Payer, Practice
 from backoffice.remits.rules import Family
 from backoffice.routing import queries, services
@@ -156,28 +157,14 @@ def _save(form: RuleForm, rule: Any, template: str):
             flash(f"Rule '{saved.name}' saved.", "success")
             return redirect(url_for("routing.rules"), 303)
     elif form.is_submitted():
-        _flash_errors(form)
+        flash_form_errors(form)
     status = 422 if form.is_submitted() else 200
     return render_template(template, form=form, rule=rule), status
 
 
 def _act(form: FlaskForm, action: Callable[[Any], Any], done: str):
-    if not form.validate_on_submit():
-        _flash_errors(form)
-    else:
-        try:
-            action(form)
-        except ServiceError as error:
-            flash(str(error), "error")
-        else:
-            flash(done, "success")
+    run_form(form, action, done)
     return redirect(url_for("routing.rules"), 303)
-
-
-def _flash_errors(form: FlaskForm) -> None:
-    for name, errors in form.errors.items():
-        field = getattr(form, name, None)
-        flash(f"{field.label.text if field is not None else name}: {'; '.join(errors)}", "error")
 
 
 def _person_form(user: User) -> PersonForm:

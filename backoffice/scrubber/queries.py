@@ -143,9 +143,10 @@ def primary_coverage(patient_id: int, on: date) -> Coverage | None:
     return next((c for c in coverages if c.is_active_on(on)), None)
 
 
-def scrub_stored_session(session: Session, *, today: date) -> tuple[ScrubResult, Coverage] | None:
-    """Code and scrub a stored session together with the patient's other sessions that day with the same
-    clinician (same-day edits); None when the patient has no primary coverage in force that day."""
+def same_day_inputs(session: Session) -> tuple[list[ScrubInput], int, Coverage] | None:
+    """The scrubber's inputs for ``session`` and the patient's other sessions that day with the same clinician
+    (same-day edits), the index of ``session`` among them, and its primary coverage; None when the patient has no
+    primary coverage in force that day. Charge review and stored-session scrubbing both start here."""
     coverage = primary_coverage(session.patient_id, session.date_of_service)
     if coverage is None:
         return None
@@ -162,14 +163,23 @@ def scrub_stored_session(session: Session, *, today: date) -> tuple[ScrubResult,
     auths = tuple(
         AuthorizationFacts(a.number, frozenset(a.cpt_codes), a.remaining, a.start_date, a.end_date)
         for a in db.session.scalars(
-            select(Authorization).where(
-                Authorization.patient_id == session.patient_id, Authorization.payer_id == coverage.payer_id
-            )
+            select(Authorization)
+            .where(Authorization.patient_id == session.patient_id, Authorization.payer_id == coverage.payer_id)
+            .order_by(Authorization.end_date.desc(), Authorization.id.desc())
         )
     )
     inputs = [_stored_input(s, coverage, payer, auths) for s in siblings]
-    results = scrub(inputs, today=today)
-    return results[[s.id for s in siblings].index(session.id)], coverage
+    return inputs, [s.id for s in siblings].index(session.id), coverage
+
+
+def scrub_stored_session(session: Session, *, today: date) -> tuple[ScrubResult, Coverage] | None:
+    """Code and scrub a stored session together with the patient's other sessions that day with the same
+    clinician (same-day edits); None when the patient has no primary coverage in force that day."""
+    found = same_day_inputs(session)
+    if found is None:
+        return None
+    inputs, index, coverage = found
+    return scrub(inputs, today=today)[index], coverage
 
 
 def _stored_input(

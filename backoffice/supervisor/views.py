@@ -15,6 +15,7 @@ from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
+from backoffice.form_actions import flash_form_errors
 from backoffice.supervisor import queries, services, write_offs
 from backoffice.supervisor.forms import ConfirmForm, DecisionForm, FilterForm, WriteOffRequestForm
 from backoffice.supervisor.models import WriteOffRequest
@@ -52,12 +53,6 @@ def _filter_form(args: Any) -> FilterForm:
     return form
 
 
-def _flash_errors(form: Any) -> None:
-    for name, errors in form.errors.items():
-        field = getattr(form, name, None)
-        flash(f"{field.label.text if field is not None else name}: {'; '.join(errors)}", "error")
-
-
 def _item_filter(form: FilterForm) -> queries.ItemFilter:
     def number(value: Any) -> int | None:
         return int(value) if value not in (None, "") else None
@@ -85,7 +80,7 @@ def bulk_reassign():
                 actor=current_user, snapshot=preview.snapshot, filters=item_filter.as_args()
             )
     elif request.args.get("preview"):
-        _flash_errors(form)
+        flash_form_errors(form)
     return render_template(
         "supervisor/reassign.html", form=form, preview=preview, confirm=confirm, cap=MAX_BULK_ITEMS, now=utcnow()
     )
@@ -113,7 +108,7 @@ def bulk_reassign_confirm():
     form = _confirm_form()
     filters: dict[str, str] = {}
     if not form.validate_on_submit():
-        _flash_errors(form)
+        flash_form_errors(form)
         try:  # back to the same preview, so nothing the supervisor picked is lost
             filters = services.read_preview(form.token.data or "", actor=current_user)[1]
         except ServiceError:
@@ -143,7 +138,7 @@ def breaches():
     if form.validate():
         item_filter = _item_filter(form)
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     now = utcnow()
     count, items = queries.breaches(current_user, item_filter, now)
     reassign_args = {**item_filter.as_args(), "sla": "breached", "preview": "1"}
@@ -208,7 +203,7 @@ def request_write_off(item_id: int):
     item = get_item_for_user_or_404(item_id, current_user)
     form = WriteOffRequestForm()
     if not form.validate_on_submit():
-        _flash_errors(form)
+        flash_form_errors(form)
     else:
         try:
             made = write_offs.request_write_off(

@@ -18,6 +18,7 @@ from backoffice.audit.services import record_phi_read
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
+from backoffice.form_actions import run_form
 from backoffice.orgs.models import Payer
 from backoffice.work import queries, services
 from backoffice.work.access import get_item_for_user_or_404
@@ -256,17 +257,7 @@ def _reassign_form(work_item: Any) -> ReassignForm:
 
 def _act(work_item: Any, form: FlaskForm, action: Callable[[Any], Any], done: str):
     """Validate ``form``, run one service, flash the outcome, go back to the item."""
-    if not form.validate_on_submit():
-        for name, errors in form.errors.items():
-            field = getattr(form, name, None)
-            flash(f"{field.label.text if field is not None else name}: {'; '.join(errors)}", "error")
-    else:
-        try:
-            action(form)
-        except ServiceError as error:
-            flash(str(error), "error")
-        else:
-            flash(done, "success")
+    run_form(form, action, done)
     return redirect(url_for("work.item", item_id=work_item.id), 303)
 
 
