@@ -13,7 +13,7 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from backoffice.automation.queries import error_class
-from backoffice.tasks import QUEUE_NAMES, get_queue
+from backoffice.tasks import _EXT_KEY, QUEUE_NAMES, get_queue
 from backoffice.work import jobs as work_jobs
 from backoffice.work import services
 from backoffice.work.models import WorkItem
@@ -79,3 +79,16 @@ def test_the_automation_page_is_for_admins_only(app: Flask, client: FlaskClient,
     auth.login("sup@example.test")
     assert client.get("/admin/automation").status_code == 403
     assert client.post("/admin/automation/jobs/x/retry").status_code in (400, 403)
+
+
+def test_the_automation_page_still_answers_while_redis_is_down(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    _world(app)
+    app.extensions[_EXT_KEY] = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.2)  # nothing listens
+    auth.login("admin@example.test")
+    page = client.get("/admin/automation")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "Redis cannot be reached" in body
+    assert '<td>ready</td><td class="num">1</td>' in body  # the database's side is still shown

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from redis.exceptions import RedisError
 from rq.registry import FailedJobRegistry
 
 from backoffice.accounts.access import is_admin, practice_ids_for
@@ -25,11 +26,16 @@ def _require_admin() -> None:
 
 @bp.route("")
 def overview():
-    conn = get_redis()
+    try:
+        conn = get_redis()
+        depths, failed, redis_down = queries.queue_depths(conn), queries.failed_jobs(conn), False
+    except RedisError:  # the page still shows the database's side; the sweeper re-enqueues once Redis is back
+        depths, failed, redis_down = [], [], True
     return render_template(
         "admin/automation.html",
-        depths=queries.queue_depths(conn),
-        failed=queries.failed_jobs(conn),
+        depths=depths,
+        failed=failed,
+        redis_down=redis_down,
         items=queries.automated_items_by_state(practice_ids_for(current_user)),
         form=FlaskForm(),
     )
