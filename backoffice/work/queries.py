@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ARRAY, Integer, String, case, cast, func, or_, select, true
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from backoffice.accounts.access import practice_ids_for
 from backoffice.accounts.models import User, user_practices
@@ -147,6 +147,17 @@ def due_window_end(due: str, now: datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(today + timedelta(days=days), datetime.min.time(), tzinfo=tz)
 
 
+# A queue row shows the practice's and the owner's names only: loading their JSON settings (fee schedules, owned
+# steps, queues, skills) and the item's own result for every row was a good part of the queue page's cost.
+def _row_loading() -> tuple[Any, ...]:
+    return (
+        joinedload(WorkItem.practice).load_only(Practice.id, Practice.name, Practice.timezone),
+        joinedload(WorkItem.assignee).load_only(User.id, User.name),
+        defer(WorkItem.result),
+        defer(WorkItem.last_error),
+    )
+
+
 def my_items(
     user: User,
     *,
@@ -158,7 +169,7 @@ def my_items(
     """Open items assigned to ``user``, soonest due first (narrowed by ``filters``)."""
     stmt = (
         select(WorkItem)
-        .options(joinedload(WorkItem.practice), joinedload(WorkItem.assignee))
+        .options(*_row_loading())
         .where(
             WorkItem.assignee_id == user.id,
             WorkItem.state.in_([s.value for s in OPEN_STATES - {ItemState.BLOCKED}]),
@@ -207,11 +218,7 @@ def team_items(
         )
     if not ids:
         return []
-    rows = db.session.scalars(
-        select(WorkItem)
-        .options(joinedload(WorkItem.practice), joinedload(WorkItem.assignee))
-        .where(WorkItem.id.in_(ids))
-    ).all()
+    rows = db.session.scalars(select(WorkItem).options(*_row_loading()).where(WorkItem.id.in_(ids))).all()
     order = {item_id: index for index, item_id in enumerate(ids)}
     return sorted(rows, key=lambda item: order[item.id])
 
