@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from backoffice.edi.benefits_posting import BenefitsFacts
 from backoffice.remits.carc import CARC, GROUPS, RARC
 from backoffice.remits.rules import route_denial
 
@@ -32,20 +33,10 @@ CPT_SPLIT = re.compile(r"[\s,;]+")
 
 
 @dataclass(frozen=True, slots=True)
-class BenefitsEntry:
-    """What a biller read off the portal or heard on the phone; None where the payer said nothing."""
+class BenefitsEntry(BenefitsFacts):
+    """What a biller read off the portal or heard on the phone (the same facts a 271 gives, None where the payer
+    said nothing), with the call's or the portal's reference number."""
 
-    active: bool | None = None
-    in_network: bool | None = None
-    copay: Decimal | None = None
-    coinsurance_percent: Decimal | None = None
-    deductible_remaining: Decimal | None = None
-    out_of_pocket_remaining: Decimal | None = None
-    visits_allowed: int | None = None
-    visits_remaining: int | None = None
-    auth_required: bool | None = None
-    carve_out_payer_name: str | None = None
-    carve_out_payer_id: str | None = None
     reference_number: str | None = None
 
 
