@@ -176,6 +176,29 @@ def run_threads(threads: int, work) -> tuple[list[int], list[float], float]:  # 
     return claimed, latencies, time.perf_counter() - started
 
 
+def service_claimer(app, user_ids: list[int], *, now: datetime, per_user: int | None = None):  # noqa: ANN001, ANN201
+    """A ``run_threads`` worker: user ``index`` calls ``claim_next_item`` with no pause until nothing is left (or
+    ``per_user`` claims), timing each call; returns (claimed ids, latencies)."""
+
+    def work(index: int, barrier: threading.Barrier) -> tuple[list[int], list[float]]:
+        ids, lat = [], []
+        with app.app_context():
+            user = db.session.get(User, user_ids[index])
+            db.session.commit()
+            barrier.wait()
+            while per_user is None or len(ids) < per_user:
+                t0 = time.perf_counter()
+                item = services.claim_next_item(user=user, now=now)
+                if item is None:
+                    break
+                lat.append(time.perf_counter() - t0)
+                ids.append(item.id)
+            db.session.remove()
+        return ids, lat
+
+    return work
+
+
 def summary(claimed: list[int], latencies: list[float], elapsed: float) -> dict:
     ordered = sorted(latencies)
     pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)  # noqa: E731
@@ -206,21 +229,7 @@ def main() -> None:
         user_ids = seed(args.items, args.threads)
         engine = db.engine
 
-    def via_service(index: int, barrier: threading.Barrier) -> tuple[list[int], list[float]]:
-        ids, lat = [], []
-        with app.app_context():
-            user = db.session.get(User, user_ids[index])
-            db.session.commit()
-            barrier.wait()
-            while True:
-                t0 = time.perf_counter()
-                item = services.claim_next_item(user=user, now=NOW)
-                if item is None:
-                    break
-                lat.append(time.perf_counter() - t0)
-                ids.append(item.id)
-            db.session.remove()
-        return ids, lat
+    via_service = service_claimer(app, user_ids, now=NOW)
 
     def bare_sql(index: int, barrier: threading.Barrier) -> tuple[list[int], list[float]]:
         ids, lat = [], []

@@ -59,8 +59,7 @@ from backoffice.extensions import db  # noqa: E402
 from backoffice.orgs.models import Organization, Payer, Practice, Provider  # noqa: E402
 from backoffice.orgs.rules import complete_npi  # noqa: E402
 from backoffice.settings import load_settings  # noqa: E402
-from backoffice.work import services  # noqa: E402
-from bench.claim_next import ensure_database, run_threads, summary  # noqa: E402
+from bench.claim_next import ensure_database, run_threads, service_claimer, summary  # noqa: E402
 
 URL = os.environ.get("BACKOFFICE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_ui")
 REDIS_URL = os.environ.get("BACKOFFICE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -675,23 +674,7 @@ def _doubles(ids: list[int]) -> int:
 
 def _service_claims(app, user_ids: list[int], per_user: int, now: datetime, sink: list[int]) -> dict:  # noqa: ANN001
     """``claim_next_item`` from one thread per user, no pause, ``per_user`` claims each."""
-
-    def work(index: int, barrier: threading.Barrier) -> tuple[list[int], list[float]]:
-        ids, lat = [], []
-        with app.app_context():
-            user = db.session.get(User, user_ids[index])
-            db.session.commit()
-            barrier.wait()
-            for _ in range(per_user):
-                t0 = time.perf_counter()
-                item = services.claim_next_item(user=user, now=now)
-                if item is None:
-                    break
-                lat.append(time.perf_counter() - t0)
-                ids.append(item.id)
-            db.session.remove()
-        return ids, lat
-
+    work = service_claimer(app, user_ids, now=now, per_user=per_user)
     claimed, latencies, elapsed = run_threads(len(user_ids), work)
     sink.extend(claimed)
     return summary(claimed, latencies, elapsed)
