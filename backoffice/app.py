@@ -41,6 +41,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         SESSION_COOKIE_SECURE=settings.is_production,
         REMEMBER_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=settings.session_idle_minutes * 60,
+        SESSION_REFRESH_EACH_REQUEST=False,  # the idle timer re-sends the cookie once a minute (accounts/idle.py)
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=settings.max_request_mb * 1024 * 1024,
         TESTING=settings.env == "test",

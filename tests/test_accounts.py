@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
-from backoffice.accounts.access import practice_ids_for
+from backoffice.accounts.access import load_user_with_scope, practice_ids_for
 from backoffice.accounts.rules import is_safe_next, login_locked_for
 from backoffice.accounts.services import LoginRefused, authenticate, create_user
 from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token
 from tests.factories import NOW, PASSWORD
@@ -113,6 +115,43 @@ def test_scope_billers_see_their_practices_supervisors_the_organization_only(ctx
     assert practice_ids_for(f.make_user(org, role="admin")) == {a.id, b.id}
     assert foreign.id not in practice_ids_for(f.make_user(other_org, role="admin")) - {foreign.id}
     assert practice_ids_for(f.make_user(org, practices=[a], active=False)) == set()
+
+
+def test_the_signed_in_user_is_loaded_with_the_same_scope_in_one_query(app: Flask) -> None:
+    """load_user_with_scope (every request's user loader) primes practice_ids_for with exactly what its own query
+    would answer: a biller's practices of their own organization (a link to a foreign practice is ignored), the
+    whole organization for supervisors and admins, nothing for a biller with no practice."""
+    with app.app_context():
+        org, other_org = f.make_org(), f.make_org()
+        a, b = f.make_practice(org), f.make_practice(org)
+        foreign = f.make_practice(other_org)
+        users = {
+            "biller": f.make_user(org, practices=[a]),
+            "biller with a foreign link": f.make_user(org, practices=[b, foreign]),
+            "biller with none": f.make_user(org),
+            "supervisor": f.make_user(org, role="supervisor"),
+            "admin": f.make_user(org, role="admin"),
+        }
+        expected = {"biller": {a.id}, "biller with a foreign link": {b.id}, "biller with none": set(),
+                    "supervisor": {a.id, b.id}, "admin": {a.id, b.id}}  # fmt: skip
+        ids = {name: user.id for name, user in users.items()}
+    for name, user_id in ids.items():
+        with app.test_request_context("/queue"), app.app_context():
+            statements: list[str] = []
+
+            def count(*args: object, statements: list[str] = statements) -> None:
+                statements.append(str(args[2]))
+
+            event.listen(db.engine, "before_cursor_execute", count)
+            try:
+                user = load_user_with_scope(user_id)
+                scope = practice_ids_for(user)
+            finally:
+                event.remove(db.engine, "before_cursor_execute", count)
+            assert (name, scope) == (name, expected[name])
+            assert len(statements) == 1, name  # practice_ids_for asked nothing more
+    with app.test_request_context("/queue"), app.app_context():
+        assert load_user_with_scope(10**9) is None
 
 
 def _user(app: Flask, **kw) -> None:

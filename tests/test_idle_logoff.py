@@ -101,3 +101,18 @@ def test_the_api_is_not_subject_to_the_browser_timer(
     moved.advance(45)
     assert client.get("/api/v1/work-items").status_code == 401  # bearer tokens only, cookie or not
     assert _idle_events(app) == []
+
+
+def test_the_session_cookie_is_rewritten_once_a_minute_not_on_every_request(
+    app: Flask, client: FlaskClient, auth: AuthActions, moved: MovedClock
+) -> None:
+    """Re-signing the cookie on each page is work for nothing: the timer is kept to the minute (it may end a
+    session up to a minute early, never late)."""
+    _signed_in(app, auth)
+    client.get("/queue")
+    moved.advance(0.5)
+    assert "Set-Cookie" not in client.get("/queue").headers
+    moved.advance(0.6)
+    assert "session=" in client.get("/queue").headers.get("Set-Cookie", "")
+    moved.advance(29.5)  # 29.5 minutes after the last refresh, 30.6 after sign-in: still signed in
+    assert client.get("/queue").status_code == 200

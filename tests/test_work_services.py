@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
@@ -106,11 +106,53 @@ def test_claim_next_takes_highest_priority_then_soonest_due(world) -> None:
 
 def test_claim_next_starts_the_item_and_logs_the_assignment(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
-    claimed = services.claim_next_item(user=world["biller"], now=NOW)
+    biller = world["biller"]
+    claimed = services.claim_next_item(user=biller, now=NOW + timedelta(minutes=5))
     assert claimed.id == item.id
-    assert claimed.state == ItemState.IN_PROGRESS and claimed.assignee_id == world["biller"].id
-    entry = db.session.scalars(select(Interaction).where(Interaction.kind == InteractionKind.ASSIGNMENT)).one()
-    assert entry.actor_user_id == world["biller"].id and entry.data["reason"] == "get_next"
+    assert claimed.state == ItemState.IN_PROGRESS and claimed.assignee_id == biller.id
+    assert claimed.started_at == claimed.updated_at == NOW + timedelta(minutes=5)
+    db.session.expire_all()  # what was committed, not what the session remembers
+    stored = db.session.get(WorkItem, item.id)
+    assert (stored.state, stored.assignee_id, stored.started_at) == (
+        ItemState.IN_PROGRESS,
+        biller.id,
+        claimed.started_at,
+    )
+    # Exactly one log row, written in the claim's own transaction (one statement on PostgreSQL), complete.
+    logged = select(Interaction).where(Interaction.work_item_id == item.id, Interaction.kind == "assignment")
+    (entry,) = db.session.scalars(logged).all()
+    assert (entry.kind, entry.practice_id, entry.session_id, entry.claim_id) == (
+        InteractionKind.ASSIGNMENT, item.practice_id, item.session_id, item.claim_id,
+    )  # fmt: skip
+    assert (entry.actor_user_id, entry.actor_label, entry.at) == (biller.id, biller.name, NOW + timedelta(minutes=5))
+    assert (entry.from_state, entry.to_state, entry.body) == ("ready", "in_progress", "Claimed with Get next")
+    assert entry.data == {"assignee_id": biller.id, "reason": "get_next"}
+
+
+def test_claim_next_returns_none_and_writes_nothing_when_the_queue_is_empty(world) -> None:
+    (item,) = f.make_ready_items(world["practice"], 1)
+    assert services.claim_next_item(user=world["biller"], now=NOW).id == item.id
+    before = _count(Interaction)
+    assert services.claim_next_item(user=world["biller"], now=NOW) is None
+    assert _count(Interaction) == before
+
+
+@pytest.mark.postgres
+def test_a_claim_alone_skips_the_wal_flush_and_other_writes_keep_it(world, monkeypatch) -> None:
+    """Get next commits with synchronous_commit off for its own transaction only (ARCHITECTURE: a claim lost in
+    a crash only puts the item back in its queue); the setting does not leak into the next transaction."""
+    f.make_ready_items(world["practice"], 1)
+    seen: list[str] = []
+    commit = db.session.commit
+
+    def spy() -> None:
+        seen.append(db.session.scalar(text("SHOW synchronous_commit")))
+        commit()
+
+    monkeypatch.setattr(db.session, "commit", spy)
+    assert services.claim_next_item(user=world["biller"], now=NOW) is not None
+    assert seen == ["off"]
+    assert db.session.scalar(text("SHOW synchronous_commit")) == "on"
 
 
 def test_claim_next_never_crosses_practices(world) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from flask import has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, exists, or_, select
 
 from backoffice.accounts.models import User, user_practices
 from backoffice.accounts.rules import Role, sees_whole_organization
@@ -27,6 +30,31 @@ def practice_ids_for(user: User) -> set[int]:
 
 
 _MEMO = "backoffice.practice_ids"
+
+
+@functools.cache
+def _user_with_scope_statement() -> Any:
+    """Built once per process: the statement is the same for every request (only the user id differs)."""
+    whole_org = User.role.in_([role for role in Role if sees_whole_organization(role)])
+    assigned = exists().where(user_practices.c.user_id == User.id, user_practices.c.practice_id == Practice.id)
+    return (
+        select(User, Practice.id)
+        .outerjoin(Practice, and_(Practice.organization_id == User.organization_id, or_(whole_org, assigned)))
+        .where(User.id == bindparam("user_id"))
+    )
+
+
+def load_user_with_scope(user_id: int) -> User | None:
+    """The signed-in user of a request, with the practices they may see in the same query (every screen asks
+    for both): one row per visible practice, remembered for ``practice_ids_for`` for the rest of the request."""
+    rows = db.session.execute(_user_with_scope_statement(), {"user_id": user_id}).all()
+    if not rows:
+        return None
+    user = rows[0][0]
+    if has_request_context():
+        memo = request.environ.setdefault(_MEMO, {})
+        memo[(user.id, str(user.role))] = frozenset(pid for _, pid in rows if pid is not None)
+    return user
 
 
 def _practice_ids(user: User) -> set[int]:

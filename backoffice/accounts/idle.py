@@ -15,6 +15,9 @@ from backoffice import clock
 from backoffice.audit.services import record_event
 
 LAST_SEEN = "seen"
+# The timer is kept to the minute: rewriting (and re-signing) the session cookie on every request costs each page
+# its Set-Cookie; refreshing it once a minute means a session may end up to a minute early, never late.
+REFRESH_SECONDS = 60
 
 
 def idle_seconds_allowed() -> int:
@@ -42,5 +45,6 @@ def enforce_idle_logoff() -> Any:
         flash(f"You were signed out after {minutes} minutes without activity. Sign in again to continue.", "info")
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("accounts.login", next=target))
-    mark_active(now.timestamp())
+    if not isinstance(seen, int) or now.timestamp() - seen >= REFRESH_SECONDS:
+        mark_active(now.timestamp())
     return None

@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from backoffice.accounts.access import load_user_with_scope
 from backoffice.accounts.forms import LoginForm
 from backoffice.accounts.idle import mark_active
 from backoffice.accounts.models import User
@@ -14,14 +15,14 @@ from backoffice.accounts.rules import is_safe_next
 from backoffice.accounts.services import LoginRefused, authenticate
 from backoffice.audit.services import record_event
 from backoffice.clock import utcnow
-from backoffice.extensions import db, login_manager
+from backoffice.extensions import login_manager
 
 bp = Blueprint("accounts", __name__)
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = load_user_with_scope(int(user_id)) if user_id.isdigit() and len(user_id) < 12 else None
     return user if user is not None and user.active else None
 
 

@@ -3,13 +3,14 @@ transaction; state changes are guarded UPDATEs so two people can never both win.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from backoffice.accounts.access import can_supervise, practice_ids_for
@@ -373,18 +374,90 @@ LIMIT 1
 """
 
 
-def _pg_candidate(user: User, scope: set[int], now: datetime, queue: str | None) -> Any:
-    """The id Get next takes on PostgreSQL (same order and conditions as ``_claimable_conditions``)."""
-    filters = "(w.state = 'ready' OR w.snoozed_until <= :now) AND (w.assignee_id IS NULL OR w.assignee_id = :me)"
-    params: dict[str, Any] = {"pids": sorted(scope), "states": ["ready", "snoozed"], "now": now, "me": user.id}
+# One statement takes the item and writes its log row (a data-modifying CTE): the claim costs one round trip and
+# no ORM flush. The UPDATE re-checks every condition on the row it locked; the claimed row comes back whole.
+# ``lazy_flush`` turns off synchronous_commit for this transaction only (SET LOCAL without another round trip): a
+# claim need not wait for its WAL flush, because if PostgreSQL crashed right after, the claim and its log row
+# vanish together and the item is simply back in its queue. Every other write keeps full durability.
+_PG_CLAIM = """
+WITH taken AS (
+  UPDATE work_items AS t
+  SET assignee_id = :me, state = 'in_progress', started_at = :now, snoozed_until = NULL, updated_at = :now
+  WHERE t.id = ({candidate}) AND t.practice_id = ANY(CAST(:pids AS integer[])) AND t.mode = 'manual'
+    AND t.state IN ('ready', 'snoozed') AND {recheck}
+  RETURNING {columns}
+), logged AS (
+  INSERT INTO interactions (practice_id, work_item_id, session_id, claim_id, actor_user_id, actor_label, at, kind,
+                            body, from_state, to_state, data)
+  SELECT practice_id, id, session_id, claim_id, :me, :actor_label, :now, :kind, :body, :from_state, :to_state,
+         CAST(:data AS json)
+  FROM taken
+), lazy_flush AS (
+  SELECT set_config('synchronous_commit', 'off', true)
+)
+SELECT {columns} FROM taken CROSS JOIN lazy_flush
+"""
+CLAIM_BODY = "Claimed with Get next"
+
+
+def _pg_queue_scope(user: User, queue: str | None) -> tuple[str, dict[str, Any]]:
+    """Which queues a claim looks in (``_claimable_conditions``): one asked for, the biller's own, or all."""
     if queue:
-        filters += " AND w.queue = :queue"
-        params["queue"] = queue
-    elif user.queues and not can_supervise(user):
-        filters += " AND (w.queue = ANY(CAST(:queues AS varchar[])) OR w.assignee_id = :me)"
-        params["queues"] = list(user.queues)
-    sql = _PG_CANDIDATE.format(filters=filters, rank=_RANK_SQL)
-    return text(sql).bindparams(**params).columns(WorkItem.id).scalar_subquery()
+        return "queue", {"queue": queue}
+    if user.queues and not can_supervise(user):
+        return "queues", {"queues": list(user.queues)}
+    return "all", {}
+
+
+def _pg_filters(alias: str, scope: str) -> str:
+    """The claimable conditions beyond practice, mode and state, as SQL on ``alias``."""
+    a = alias
+    filters = (
+        f"({a}.state = 'ready' OR {a}.snoozed_until <= :now) AND ({a}.assignee_id IS NULL OR {a}.assignee_id = :me)"
+    )
+    if scope == "queue":
+        filters += f" AND {a}.queue = :queue"
+    elif scope == "queues":
+        filters += f" AND ({a}.queue = ANY(CAST(:queues AS varchar[])) OR {a}.assignee_id = :me)"
+    return filters
+
+
+@functools.cache
+def _pg_claim_statement(scope: str) -> Any:
+    """The claim statement for one queue scope, built once per process (its values are given at execution)."""
+    log = Interaction.__table__.c
+    columns = ", ".join(column.name for column in WorkItem.__table__.columns)
+    sql = _PG_CLAIM.format(
+        candidate=_PG_CANDIDATE.format(filters=_pg_filters("w", scope), rank=_RANK_SQL),
+        recheck=_pg_filters("t", scope),
+        columns=columns,
+    )
+    claim = text(sql).bindparams(bindparam("kind", type_=log.kind.type), bindparam("data", type_=log.data.type))
+    return select(WorkItem).from_statement(claim.columns(*WorkItem.__table__.columns))
+
+
+def _pg_claim(user: User, scope: set[int], now: datetime, queue: str | None) -> WorkItem | None:
+    """``claim_next_item`` on PostgreSQL: the candidate (``_PG_CANDIDATE``), its claim and its log row in one
+    statement."""
+    queues, params = _pg_queue_scope(user, queue)
+    take = _pg_claim_statement(queues)
+    params.update(
+        pids=sorted(scope), states=["ready", "snoozed"], now=now, me=user.id, kind=InteractionKind.ASSIGNMENT,
+        data={"assignee_id": user.id, "reason": "get_next"}, actor_label=user.name, body=CLAIM_BODY,
+        from_state=ItemState.READY.value, to_state=ItemState.IN_PROGRESS.value,
+    )  # fmt: skip
+    for _ in range(CLAIM_RETRIES):
+        item = db.session.scalars(take, params, execution_options={"populate_existing": True}).first()
+        if item is not None:
+            db.session.commit()
+            return item
+        # Either nothing is left, or every candidate we saw was taken between our read and our lock.
+        conditions = _claimable_conditions(user, scope, now, queue)
+        if db.session.scalar(select(WorkItem.id).where(*conditions).limit(1)) is None:
+            db.session.rollback()
+            return None
+        db.session.rollback()
+    raise Conflict("too much contention claiming work; try again")
 
 
 @service
@@ -403,33 +476,26 @@ def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> W
     scope = practice_ids_for(user)
     if not scope:
         return None
-    conditions = _claimable_conditions(user, scope, now, queue)
     if is_postgres():
-        candidate = _pg_candidate(user, scope, now, queue)
-    else:
-        candidate = select(WorkItem.id).where(*conditions).order_by(*GET_NEXT_ORDER).limit(1).scalar_subquery()
+        return _pg_claim(user, scope, now, queue)
+    conditions = _claimable_conditions(user, scope, now, queue)
+    candidate = select(WorkItem.id).where(*conditions).order_by(*GET_NEXT_ORDER).limit(1).scalar_subquery()
     take = (
         update(WorkItem)
         .where(WorkItem.id == candidate, *conditions)
         .values(assignee_id=user.id, state=ItemState.IN_PROGRESS, started_at=now, snoozed_until=None, updated_at=now)
-        .returning(WorkItem.id)
-        .execution_options(synchronize_session=False)
+        .returning(WorkItem)  # the claimed row comes back loaded: no second read
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     for _ in range(CLAIM_RETRIES):
-        if is_postgres():
-            # A claim need not wait for its WAL flush: if PostgreSQL crashed right after, the claim and its log
-            # row vanish together and the item is simply back in its queue. Other writes keep full durability.
-            db.session.execute(text("SET LOCAL synchronous_commit = off"))
-        item_id = db.session.scalar(take)
-        if item_id is None:
+        item = db.session.scalars(take).first()
+        if item is None:
             # Either nothing is left, or every candidate we saw was taken between our read and our lock.
             if db.session.scalar(select(WorkItem.id).where(*conditions).limit(1)) is None:
                 db.session.rollback()
                 return None
             db.session.rollback()
             continue
-        item = db.session.get(WorkItem, item_id, populate_existing=True)
-        assert item is not None
         record_interaction(
             practice_id=item.practice_id,
             actor=user,
@@ -438,7 +504,7 @@ def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> W
             item=item,
             from_state=ItemState.READY.value,
             to_state=ItemState.IN_PROGRESS.value,
-            body="Claimed with Get next",
+            body=CLAIM_BODY,
             data={"assignee_id": user.id, "reason": "get_next"},
         )
         db.session.commit()
