@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -176,17 +177,28 @@ def run_threads(threads: int, work) -> tuple[list[int], list[float], float]:  # 
     return claimed, latencies, time.perf_counter() - started
 
 
-def service_claimer(app, user_ids: list[int], *, now: datetime, per_user: int | None = None):  # noqa: ANN001, ANN201
-    """A ``run_threads`` worker: user ``index`` calls ``claim_next_item`` with no pause until nothing is left (or
-    ``per_user`` claims), timing each call; returns (claimed ids, latencies)."""
+def service_claimer(  # noqa: ANN201
+    app,
+    user_ids: list[int],
+    *,
+    now: datetime,
+    per_user: int | None = None,
+    think: float = 0.0,  # noqa: ANN001
+):
+    """A ``run_threads`` worker: user ``index`` calls ``claim_next_item`` until nothing is left (or ``per_user``
+    claims), timing each call, with no pause or (``think`` > 0) a pause of 0..2×``think`` s before each, as a
+    biller works an item before pressing Get next again; returns (claimed ids, latencies)."""
 
     def work(index: int, barrier: threading.Barrier) -> tuple[list[int], list[float]]:
         ids, lat = [], []
+        rng = random.Random(index)
         with app.app_context():
             user = db.session.get(User, user_ids[index])
             db.session.commit()
             barrier.wait()
             while per_user is None or len(ids) < per_user:
+                if think:
+                    time.sleep(rng.uniform(0, 2 * think))
                 t0 = time.perf_counter()
                 item = services.claim_next_item(user=user, now=now)
                 if item is None:

@@ -11,7 +11,8 @@ What runs, in one process against one fresh database:
      practices), each user waiting ``--think`` seconds on average between requests (a person reads the page).
   4. the load run: wrk (when installed) with 32 connections and no think time against /queue and /items/<id>,
      every request as one of the 32 signed-in billers: the saturation throughput.
-  5. Get next: POST /items/next by the 32 users (paced like 3), ``claim_next_item`` from 32 threads with no
+  5. Get next: POST /items/next by the 32 users (paced like 3), ``claim_next_item`` by the 32 users paced the
+     same way (the claim without the web request: the claim-next target), from 32 threads with no
      pause (service level, one process), and the bare ``UPDATE … (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``
      from 32 connections with no pause, measured in the same run; every claimed id is counted: a double claim
      is an id claimed twice (also checked in the interaction log). Claimed items are made ready again after.
@@ -613,6 +614,12 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
     with app.app_context():
         meter = CpuMeter(None)
         everyone = [u for u, _ in billers]
+        # The claim itself (candidate, claim, log row, commit) as the 32 billers press Get next, each after working
+        # an item for a while (paced like the HTTP phase): the figure the claim-next target is about.
+        result["claim_next_item_paced"] = meter.measure(
+            lambda: _service_claims(app, everyone, args.claims, now, claimed_all, think=args.think)
+        )
+        print(f"claim_next_item, {len(billers)} users paced: {result['claim_next_item_paced']}", flush=True)
         result["claim_next_item"] = meter.measure(lambda: _service_claims(app, everyone, args.claims, now, claimed_all))
         print(f"claim_next_item, {len(billers)} threads: {result['claim_next_item']}", flush=True)
         result["claim_next_item_1_thread"] = meter.measure(
@@ -640,7 +647,10 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         )
         db.session.commit()
     queue_p95 = result["queue_page"].get("p95_ms")
-    claim_p95 = result["get_next_http"].get("p95_ms")
+    # Claim-next is the claim (measured like the bare SQL loop next to it); the POST adds the web request around it
+    # (sign-in cookie, user, CSRF, redirect): both are held to the target and reported.
+    claim_p95 = result["claim_next_item_paced"].get("p95_ms")
+    http_p95 = result["get_next_http"].get("p95_ms")
     report = {
         "benchmark": "ui",
         "database": "postgresql",
@@ -662,6 +672,7 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         "met": {
             "queue_page_p95": queue_p95 is not None and queue_p95 <= TARGETS["queue_page_p95_ms"],
             "claim_next_p95": claim_p95 is not None and claim_p95 <= TARGETS["claim_next_p95_ms"],
+            "get_next_http_p95": http_p95 is not None and http_p95 <= TARGETS["claim_next_p95_ms"],
             "double_claims": result["double_claims"] == 0,
         },
     }
@@ -672,9 +683,11 @@ def _doubles(ids: list[int]) -> int:
     return sum(1 for c in Counter(ids).values() if c > 1)
 
 
-def _service_claims(app, user_ids: list[int], per_user: int, now: datetime, sink: list[int]) -> dict:  # noqa: ANN001
-    """``claim_next_item`` from one thread per user, no pause, ``per_user`` claims each."""
-    work = service_claimer(app, user_ids, now=now, per_user=per_user)
+def _service_claims(  # noqa: ANN001
+    app, user_ids: list[int], per_user: int, now: datetime, sink: list[int], think: float = 0.0
+) -> dict:
+    """``claim_next_item`` from one thread per user, ``per_user`` claims each, no pause or paced (``think``)."""
+    work = service_claimer(app, user_ids, now=now, per_user=per_user, think=think)
     claimed, latencies, elapsed = run_threads(len(user_ids), work)
     sink.extend(claimed)
     return summary(claimed, latencies, elapsed)

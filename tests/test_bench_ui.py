@@ -61,6 +61,8 @@ def test_the_ui_benchmark_measures_pages_and_claims_with_no_double_claim(redis_u
     assert report["get_next_http"]["requests"] > 0
     assert report["get_next_http"]["failures"] == {}
     assert 0 < report["claim_next_item"]["claims"] <= 8 * 2
+    assert report["claim_next_item_paced"]["claims"] == 8 * 2  # 4,000 items: nobody runs out
+    assert set(report["met"]) == {"queue_page_p95", "claim_next_p95", "get_next_http_p95", "double_claims"}
     assert report["bare_skip_locked_sql"]["claims"] == 8 * 2
     assert report["double_claims"] == 0
     assert report["met"]["double_claims"] is True
@@ -80,6 +82,7 @@ def test_the_ui_benchmark_measures_pages_and_claims_with_no_double_claim(redis_u
     assert (
         claims_logged
         == report["get_next_http"]["requests"]
+        + report["claim_next_item_paced"]["claims"]
         + report["claim_next_item"]["claims"]
-        + (report["claim_next_item_1_thread"]["claims"])
+        + report["claim_next_item_1_thread"]["claims"]
     )
