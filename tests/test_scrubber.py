@@ -246,11 +246,12 @@ def test_docs_rules_md_is_generated_from_the_catalogues() -> None:
     from pathlib import Path
 
     from backoffice.coding.catalogue import RULES as CODING_RULES
+    from backoffice.itemforms.rules import EDIT_RULES
     from backoffice.scrubber.catalogue import RULES, rules_markdown
 
     on_disk = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text(encoding="utf-8")
     assert on_disk == rules_markdown(), "docs/rules.md is stale: run `backoffice rules-doc`"
-    ids = [rule.id for rule in CODING_RULES + RULES]
+    ids = [rule.id for rule in CODING_RULES + RULES + EDIT_RULES]
     assert len(ids) == len(set(ids)), "rule ids must be unique across both catalogues"
     assert all(f"| {rule_id} |" in on_disk for rule_id in ids)
 

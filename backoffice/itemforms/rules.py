@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from backoffice.coding.catalogue import WARNING, RuleInfo
 from backoffice.edi.benefits_posting import BenefitsFacts
 from backoffice.remits.carc import CARC, GROUPS, RARC
 from backoffice.remits.rules import route_denial
@@ -168,18 +169,36 @@ def check_lines(lines: Sequence[LineEdit], diagnosis_count: int) -> list[str]:
     return errors
 
 
+# The charge review's own edits (billing-rules 1.2 and 1.7 decide the code from the session's facts; a biller may
+# bill something else, but the note must support it): in docs/rules.md with the coding engine's and the scrubber's.
+EDIT_NOT_CODED = RuleInfo(
+    "EDIT-NOT-CODED",
+    WARNING,
+    "cpt",
+    "{cpt} is not what the session's facts code to ({derived}): the documentation must support it.",
+    "Check the note supports the billed code (minutes, service, who was present), or bill what the session codes to.",
+    "billing-rules 1.2, 3.4",
+)
+EDIT_CODE_DROPPED = RuleInfo(
+    "EDIT-CODE-DROPPED",
+    WARNING,
+    "cpt",
+    "{cpt} was coded from the session but is not billed.",
+    "Bill it, or leave a note on the item saying why it is left off.",
+    "billing-rules 1.2, 3.4",
+)
+EDIT_RULES: tuple[RuleInfo, ...] = (EDIT_NOT_CODED, EDIT_CODE_DROPPED)
+
+
 def differences_from_coding(lines: Sequence[LineEdit], coded: Sequence[LineEdit]) -> list[dict[str, str]]:
     """A warning for every code the biller's lines bill that the coding engine did not derive from the session's
     facts (minutes, service, modality), and for every coded code left off: the record must support the edit."""
     edited, derived = [line.cpt for line in lines], [line.cpt for line in coded]
     found = []
-    for cpt in sorted(set(edited) - set(derived)):
-        found.append({"rule": "EDIT-NOT-CODED", "severity": "warning", "field": "cpt",
-                      "message": f"{cpt} is not what the session's facts code to ({', '.join(derived) or 'nothing'}): "
-                      "the documentation must support it."})  # fmt: skip
-    for cpt in sorted(set(derived) - set(edited)):
-        found.append({"rule": "EDIT-CODE-DROPPED", "severity": "warning", "field": "cpt",
-                      "message": f"{cpt} was coded from the session but is not billed."})  # fmt: skip
+    for rule, cpts in ((EDIT_NOT_CODED, set(edited) - set(derived)), (EDIT_CODE_DROPPED, set(derived) - set(edited))):
+        for cpt in sorted(cpts):
+            message = rule.message_template.format(cpt=cpt, derived=", ".join(derived) or "nothing")
+            found.append({"rule": rule.id, "severity": rule.severity, "field": rule.field, "message": message})
     return found
 
 

@@ -163,17 +163,24 @@ BY_ID: dict[str, RuleInfo] = {rule.id: rule for rule in RULES}
 def rules_markdown() -> str:
     """docs/rules.md: every edit of the coding engine and the scrubber (regenerate with `backoffice rules-doc`)."""
     from backoffice.coding.catalogue import RULES as CODING_RULES
+    from backoffice.itemforms.rules import EDIT_RULES
 
     out = [
         "# Coding and scrubber rules",
         "",
-        "Generated from `backoffice/coding/catalogue.py` and `backoffice/scrubber/catalogue.py` by",
+        "Generated from `backoffice/coding/catalogue.py`, `backoffice/scrubber/catalogue.py` and",
+        "`backoffice/itemforms/rules.py` by",
         "`backoffice rules-doc`; a test fails when this file and the catalogues disagree. `error` blocks",
         "submission, `warning` does not. Same-day edits look at one patient's sessions on one date with one",
         "rendering NPI.",
         "",
     ]
-    for title, rules in (("Coding engine (per session)", CODING_RULES), ("Scrubber", RULES)):
+    sections = (
+        ("Coding engine (per session)", CODING_RULES),
+        ("Scrubber", RULES),
+        ("Charge review (a biller's edits to the coded lines, live in the item page)", EDIT_RULES),
+    )
+    for title, rules in sections:
         out += [f"## {title}", "", "| rule | severity | field | message | fix | source |", "|---|---|---|---|---|---|"]
         for rule in rules:
             cells = (rule.id, rule.severity, rule.field, rule.message_template, rule.fix, rule.source)
