@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,6 +89,15 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_error_handler(403, lambda e: (render_template("errors/403.html"), 403))
     _init_safeguards(app)
     return app
+
+
+def freeze_for_workers() -> None:
+    """Once the app is built, before gunicorn forks (or in each worker): collect once, then move everything alive
+    (the app, its mappers, compiled rule tables) into the permanent generation, so the workers' garbage collections
+    never walk it again. Measured: no more 160 ms pauses in the middle of a request, and ~10 % less CPU per Get next
+    (bench/RESULTS.md, run 8)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _init_safeguards(app: Flask) -> None:

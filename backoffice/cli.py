@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate.cli import db as db_group
 
-from backoffice.app import create_app
+from backoffice.app import create_app, freeze_for_workers
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.settings import Settings, SettingsError, load_settings
@@ -681,6 +681,7 @@ def _gunicorn(app: Flask, host: str, port: int, web_workers: int) -> None:
         def load(self) -> Flask:
             return app
 
+    freeze_for_workers()
     _Server().run()
 
 

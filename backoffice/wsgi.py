@@ -5,6 +5,7 @@ job); it still opens no connection. ``backoffice serve`` is the same app under g
 when BACKOFFICE_REDIS_URL is unset; production sets it and may use either.
 """
 
-from backoffice.app import create_app
+from backoffice.app import create_app, freeze_for_workers
 
 app = create_app()
+freeze_for_workers()
