@@ -546,7 +546,6 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
     port = args.port or _free_port()
     web = Web(args.web_workers, port)
     meter = CpuMeter(web)
-    claimed_all: list[int] = []
     result: dict = {}
     try:
         users = []
@@ -602,11 +601,10 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
                 http_claims.append(int(match.group(1)))
             return True
 
-        with meter.engine.connect() as conn:  # claims logged before this run (a --reuse run) are not ours
-            logged_before = conn.scalar(text("SELECT coalesce(max(id), 0) FROM interactions"))
+        queue_snapshot(meter.engine)
+        logged_before = last_logged(meter.engine)
         result["get_next_http"] = meter.measure(lambda: paced(users, 10 * args.seconds, args.think, get_next))
-        result["get_next_http"]["double_claims"] = _doubles(http_claims)
-        claimed_all += http_claims
+        result["get_next_http"]["double_claims"] = put_back(meter.engine, http_claims, logged_before)
         print(f"POST /items/next: {result['get_next_http']}", flush=True)
     finally:
         web.stop()
@@ -614,38 +612,33 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
     with app.app_context():
         meter = CpuMeter(None)
         everyone = [u for u, _ in billers]
+
+        def claims(name: str, run) -> None:  # noqa: ANN001
+            """One claim phase on the queue as every phase finds it: its claims are counted (a double claim is an
+            id claimed twice, or logged twice) and then put back as they were."""
+            phase_claims: list[int] = []
+            logged = last_logged(meter.engine)
+            result[name] = meter.measure(lambda: run(phase_claims))
+            result[name]["double_claims"] = put_back(meter.engine, phase_claims, logged)
+            print(f"{name}: {result[name]}", flush=True)
+
         # The claim itself (candidate, claim, log row, commit) as the 32 billers press Get next, each after working
         # an item for a while (paced like the HTTP phase): the figure the claim-next target is about.
-        result["claim_next_item_paced"] = meter.measure(
-            lambda: _service_claims(app, everyone, args.claims, now, claimed_all, think=args.think)
-        )
-        print(f"claim_next_item, {len(billers)} users paced: {result['claim_next_item_paced']}", flush=True)
-        result["claim_next_item"] = meter.measure(lambda: _service_claims(app, everyone, args.claims, now, claimed_all))
-        print(f"claim_next_item, {len(billers)} threads: {result['claim_next_item']}", flush=True)
-        result["claim_next_item_1_thread"] = meter.measure(
-            lambda: _service_claims(app, everyone[:1], args.claims, now, claimed_all)
-        )
+        claims("claim_next_item_paced", lambda sink: _service_claims(app, everyone, args.claims, now, sink, args.think))
+        claims("claim_next_item", lambda sink: _service_claims(app, everyone, args.claims, now, sink))
+        claims("claim_next_item_1_thread", lambda sink: _service_claims(app, everyone[:1], args.claims, now, sink))
         bare_engine = create_engine(URL, pool_size=len(billers))
-        result["bare_skip_locked_sql"] = meter.measure(
-            lambda: _bare_claims(bare_engine, everyone, args.claims, claimed_all)
-        )
+        claims("bare_skip_locked_sql", lambda sink: _bare_claims(bare_engine, everyone, args.claims, sink))
         bare_engine.dispose()
-        print(f"bare SKIP LOCKED, {len(billers)} connections: {result['bare_skip_locked_sql']}", flush=True)
-        logged_twice = db.session.scalar(
-            text("SELECT count(*) FROM (SELECT work_item_id FROM interactions WHERE data->>'reason' = 'get_next'"
-                 " AND id > :before GROUP BY work_item_id HAVING count(*) > 1) t"), {"before": logged_before}
+        result["double_claims"] = sum(
+            result[phase]["double_claims"]
+            for phase in ("get_next_http", "claim_next_item_paced", "claim_next_item", "claim_next_item_1_thread",
+                          "bare_skip_locked_sql")
         )  # fmt: skip
-        result["double_claims"] = _doubles(claimed_all) + int(logged_twice)
         result["explain_ms"] = _explain(db.engine, billers[0][0], scope[billers[0][0]], now)
         print(f"EXPLAIN ANALYZE: {result['explain_ms']}", flush=True)
         result["query_ms"] = _query_ms(billers[0][0])
         print(f"the queue page's queries as the app runs them: {result['query_ms']}", flush=True)
-        # Put the claimed items back so the next --reuse run sees the same data.
-        db.session.execute(
-            text("UPDATE work_items SET state = 'ready', assignee_id = NULL, started_at = NULL WHERE id = ANY(:ids)"),
-            {"ids": claimed_all},
-        )
-        db.session.commit()
     queue_p95 = result["queue_page"].get("p95_ms")
     # Claim-next is the claim (measured like the bare SQL loop next to it); the POST adds the web request around it
     # (sign-in cookie, user, CSRF, redirect): both are held to the target and reported.
@@ -677,6 +670,39 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         },
     }
     print(json.dumps(report))
+
+
+def queue_snapshot(engine) -> None:  # noqa: ANN001
+    """What every waiting manual item looks like before the claim phases, to put claimed items back exactly
+    (``put_back``): each phase, and the next ``--reuse`` run, finds the same queue."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bench_ui_queue_before"))
+        conn.execute(
+            text("CREATE TABLE bench_ui_queue_before AS SELECT id, state, assignee_id, snoozed_until, started_at,"
+                 " updated_at FROM work_items WHERE mode = 'manual' AND state IN ('ready', 'snoozed')")
+        )  # fmt: skip
+
+
+def last_logged(engine) -> int:  # noqa: ANN001
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT coalesce(max(id), 0) FROM interactions"))
+
+
+def put_back(engine, ids: list[int], logged_before: int) -> int:  # noqa: ANN001
+    """The double claims of one phase (an id claimed twice, or an item whose claim was logged twice), then its
+    claimed items as they were before (``queue_snapshot``)."""
+    with engine.begin() as conn:
+        logged_twice = conn.scalar(
+            text("SELECT count(*) FROM (SELECT work_item_id FROM interactions WHERE data->>'reason' = 'get_next'"
+                 " AND id > :before GROUP BY work_item_id HAVING count(*) > 1) t"), {"before": logged_before}
+        )  # fmt: skip
+        conn.execute(
+            text("UPDATE work_items w SET state = b.state, assignee_id = b.assignee_id,"
+                 " snoozed_until = b.snoozed_until, started_at = b.started_at, updated_at = b.updated_at"
+                 " FROM bench_ui_queue_before b"
+                 " WHERE w.id = b.id AND w.id = ANY(:ids)"), {"ids": ids}
+        )  # fmt: skip
+    return _doubles(ids) + int(logged_twice)
 
 
 def _doubles(ids: list[int]) -> int:
