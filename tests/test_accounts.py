@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, text
 
-from backoffice.accounts.access import load_user_with_scope, practice_ids_for
+from backoffice.accounts.access import PRACTICE_SCOPE_SQL, load_user_with_scope, practice_ids_for, practice_scope_params
+from backoffice.accounts.models import User
 from backoffice.accounts.rules import is_safe_next, login_locked_for
 from backoffice.accounts.services import LoginRefused, authenticate, create_user
 from backoffice.errors import ValidationFailed
@@ -152,6 +153,10 @@ def test_the_signed_in_user_is_loaded_with_the_same_scope_in_one_query(app: Flas
             assert len(statements) == 1, name  # practice_ids_for asked nothing more
     with app.test_request_context("/queue"), app.app_context():
         assert load_user_with_scope(10**9) is None
+        for name, user_id in ids.items():  # and the same rule as SQL, for Get next's one statement
+            user = db.session.get(User, user_id)
+            in_sql = set(db.session.scalars(text(PRACTICE_SCOPE_SQL), practice_scope_params(user)))
+            assert (name, in_sql) == (name, expected[name])
 
 
 def _user(app: Flask, **kw) -> None:

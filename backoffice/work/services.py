@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, bindparam, case, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from backoffice.accounts.access import can_supervise, practice_ids_for
+from backoffice.accounts.access import PRACTICE_SCOPE_SQL, can_supervise, practice_ids_for, practice_scope_params
 from backoffice.accounts.models import User
 from backoffice.calendars import is_business_day
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
@@ -357,7 +357,7 @@ _RANK_SQL = (
 # incremental sort of the rows sharing that due time, locked with SKIP LOCKED; the best of those wins.
 _PG_CANDIDATE = """
 WITH k AS (
-  SELECT p.pid, s.st FROM unnest(CAST(:pids AS integer[])) AS p(pid), unnest(CAST(:states AS varchar[])) AS s(st)
+  SELECT p.id AS pid, s.st FROM ({scope}) AS p, unnest(CAST(:states AS varchar[])) AS s(st)
 ), top AS (
   SELECT max(x.priority) AS priority FROM k CROSS JOIN LATERAL (
     SELECT w.priority FROM work_items w
@@ -383,7 +383,7 @@ _PG_CLAIM = """
 WITH taken AS (
   UPDATE work_items AS t
   SET assignee_id = :me, state = 'in_progress', started_at = :now, snoozed_until = NULL, updated_at = :now
-  WHERE t.id = ({candidate}) AND t.practice_id = ANY(CAST(:pids AS integer[])) AND t.mode = 'manual'
+  WHERE t.id = ({candidate}) AND t.practice_id IN ({scope}) AND t.mode = 'manual'
     AND t.state IN ('ready', 'snoozed') AND {recheck}
   RETURNING {columns}
 ), logged AS (
@@ -428,21 +428,22 @@ def _pg_claim_statement(scope: str) -> Any:
     log = Interaction.__table__.c
     columns = ", ".join(column.name for column in WorkItem.__table__.columns)
     sql = _PG_CLAIM.format(
-        candidate=_PG_CANDIDATE.format(filters=_pg_filters("w", scope), rank=_RANK_SQL),
+        candidate=_PG_CANDIDATE.format(filters=_pg_filters("w", scope), rank=_RANK_SQL, scope=PRACTICE_SCOPE_SQL),
         recheck=_pg_filters("t", scope),
+        scope=PRACTICE_SCOPE_SQL,
         columns=columns,
     )
     claim = text(sql).bindparams(bindparam("kind", type_=log.kind.type), bindparam("data", type_=log.data.type))
     return select(WorkItem).from_statement(claim.columns(*WorkItem.__table__.columns))
 
 
-def _pg_claim(user: User, scope: set[int], now: datetime, queue: str | None) -> WorkItem | None:
-    """``claim_next_item`` on PostgreSQL: the candidate (``_PG_CANDIDATE``), its claim and its log row in one
-    statement."""
+def _pg_claim(user: User, now: datetime, queue: str | None) -> WorkItem | None:
+    """``claim_next_item`` on PostgreSQL: the user's practice scope, the candidate (``_PG_CANDIDATE``), its claim
+    and its log row in one statement."""
     queues, params = _pg_queue_scope(user, queue)
     take = _pg_claim_statement(queues)
     params.update(
-        pids=sorted(scope), states=["ready", "snoozed"], now=now, me=user.id, kind=InteractionKind.ASSIGNMENT,
+        practice_scope_params(user), states=["ready", "snoozed"], now=now, me=user.id, kind=InteractionKind.ASSIGNMENT,
         data={"assignee_id": user.id, "reason": "get_next"}, actor_label=user.name, body=CLAIM_BODY,
         from_state=ItemState.READY.value, to_state=ItemState.IN_PROGRESS.value,
     )  # fmt: skip
@@ -452,7 +453,7 @@ def _pg_claim(user: User, scope: set[int], now: datetime, queue: str | None) -> 
             db.session.commit()
             return item
         # Either nothing is left, or every candidate we saw was taken between our read and our lock.
-        conditions = _claimable_conditions(user, scope, now, queue)
+        conditions = _claimable_conditions(user, practice_ids_for(user), now, queue)
         if db.session.scalar(select(WorkItem.id).where(*conditions).limit(1)) is None:
             db.session.rollback()
             return None
@@ -473,11 +474,11 @@ def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> W
     """
     if not user.active:
         raise NotAllowed("inactive users cannot claim work")
+    if is_postgres():
+        return _pg_claim(user, now, queue)
     scope = practice_ids_for(user)
     if not scope:
         return None
-    if is_postgres():
-        return _pg_claim(user, scope, now, queue)
     conditions = _claimable_conditions(user, scope, now, queue)
     candidate = select(WorkItem.id).where(*conditions).order_by(*GET_NEXT_ORDER).limit(1).scalar_subquery()
     take = (
