@@ -2,7 +2,8 @@
 
 Unlike every other module, importing this one builds the app from the ``BACKOFFICE_*`` environment (that is its
 job); it still opens no connection. ``backoffice serve`` is the same app under gunicorn with an embedded Redis
-when BACKOFFICE_REDIS_URL is unset; production sets it and may use either.
+when BACKOFFICE_REDIS_URL is unset; production sets it and may use either. Both move the built app out of the
+garbage collector's way (``freeze_for_workers``).
 """
 
 from backoffice.app import create_app, freeze_for_workers
