@@ -409,27 +409,28 @@ def _pg_queue_scope(user: User, queue: str | None) -> tuple[str, dict[str, Any]]
     return "all", {}
 
 
-def _pg_filters(alias: str, scope: str) -> str:
-    """The claimable conditions beyond practice, mode and state, as SQL on ``alias``."""
+def _pg_filters(alias: str, queues: str) -> str:
+    """The claimable conditions beyond practice, mode and state, as SQL on ``alias`` (``queues``: which queues, as
+    ``_pg_queue_scope`` names them)."""
     a = alias
     filters = (
         f"({a}.state = 'ready' OR {a}.snoozed_until <= :now) AND ({a}.assignee_id IS NULL OR {a}.assignee_id = :me)"
     )
-    if scope == "queue":
+    if queues == "queue":
         filters += f" AND {a}.queue = :queue"
-    elif scope == "queues":
+    elif queues == "queues":
         filters += f" AND ({a}.queue = ANY(CAST(:queues AS varchar[])) OR {a}.assignee_id = :me)"
     return filters
 
 
 @functools.cache
-def _pg_claim_statement(scope: str) -> Any:
+def _pg_claim_statement(queues: str) -> Any:
     """The claim statement for one queue scope, built once per process (its values are given at execution)."""
     log = Interaction.__table__.c
     columns = ", ".join(column.name for column in WorkItem.__table__.columns)
     sql = _PG_CLAIM.format(
-        candidate=_PG_CANDIDATE.format(filters=_pg_filters("w", scope), rank=_RANK_SQL, scope=PRACTICE_SCOPE_SQL),
-        recheck=_pg_filters("t", scope),
+        candidate=_PG_CANDIDATE.format(filters=_pg_filters("w", queues), rank=_RANK_SQL, scope=PRACTICE_SCOPE_SQL),
+        recheck=_pg_filters("t", queues),
         scope=PRACTICE_SCOPE_SQL,
         columns=columns,
     )
@@ -468,9 +469,9 @@ def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> W
     Order (``GET_NEXT_ORDER``): priority (escalations and the filing-deadline guard raise it), then due date
     (none last), then dollars at stake (none last), then recoverability by denial family, then age. One
     statement picks and takes the item: ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) AND
-    <still claimable> RETURNING id`` on PostgreSQL (other claimers' rows are skipped, not waited for); on
-    SQLite the same UPDATE runs under the database write lock. The re-checked WHERE and the returned row
-    decide who won.
+    <still claimable> RETURNING`` the row on PostgreSQL (other claimers' rows are skipped, not waited for; the
+    log row is written by the same statement, ``_pg_claim``); on SQLite the same UPDATE runs under the database
+    write lock. The re-checked WHERE and the returned row decide who won.
     """
     if not user.active:
         raise NotAllowed("inactive users cannot claim work")
