@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select, text
 
 from backoffice.accounts.models import User, user_practices
 from backoffice.accounts.rules import Role, sees_whole_organization
@@ -57,25 +57,10 @@ def load_user_with_scope(user_id: int) -> User | None:
     return user
 
 
-def _practice_ids(user: User) -> set[int]:
-    if sees_whole_organization(user.role):
-        stmt = select(Practice.id).where(Practice.organization_id == user.organization_id)
-    else:
-        stmt = (
-            select(user_practices.c.practice_id)
-            .join(Practice, Practice.id == user_practices.c.practice_id)
-            .where(
-                user_practices.c.user_id == user.id,
-                Practice.organization_id == user.organization_id,
-            )
-        )
-    return set(db.session.scalars(stmt))
-
-
-# ``_practice_ids``'s rule as one SQL fragment, for statements written as text: Get next computes its scope in
-# its own statement instead of asking first. The practices of organization :scope_org that user :scope_user may
-# see: all of them when :scope_all (supervisors and admins), else the ones assigned to them. Callers refuse
-# inactive users first. tests/test_accounts.py checks it answers as practice_ids_for does, role by role.
+# The scope rule, as one SQL fragment that statements written as text embed (Get next computes its scope in its own
+# statement instead of asking first): the practices of organization :scope_org that user :scope_user may see, all
+# of them when :scope_all (supervisors and admins), else the ones assigned to them. Callers refuse inactive users
+# first. The user loader's join states the same rule; tests/test_accounts.py holds both to it, role by role.
 PRACTICE_SCOPE_SQL = (
     "SELECT sp.id FROM practices sp WHERE sp.organization_id = :scope_org AND (:scope_all OR EXISTS ("
     "SELECT 1 FROM user_practices sup WHERE sup.user_id = :scope_user AND sup.practice_id = sp.id))"
@@ -85,6 +70,10 @@ PRACTICE_SCOPE_SQL = (
 def practice_scope_params(user: User) -> dict[str, Any]:
     """The parameters of ``PRACTICE_SCOPE_SQL`` for ``user``."""
     return {"scope_org": user.organization_id, "scope_all": sees_whole_organization(user.role), "scope_user": user.id}
+
+
+def _practice_ids(user: User) -> set[int]:
+    return set(db.session.scalars(text(PRACTICE_SCOPE_SQL), practice_scope_params(user)))
 
 
 def can_supervise(user: User) -> bool:
