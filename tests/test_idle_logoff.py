@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from backoffice import clock, create_app
+from backoffice import create_app
 from backoffice.audit.models import AuditEvent
 from backoffice.extensions import db
 from tests import factories as f
-from tests.conftest import AuthActions, make_settings
+from tests.conftest import AuthActions, PinnedClock, make_settings
 
 
 class MovedClock:
-    """``backoffice.clock.utcnow`` under the test's control."""
+    """The pinned ``backoffice.clock`` (conftest's ``clock_pin``), moved forward in minutes."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = clock.utcnow()
-        monkeypatch.setattr(clock, "utcnow", lambda: self.now)
+    def __init__(self, pinned: PinnedClock) -> None:
+        self._pinned = pinned
+
+    @property
+    def now(self) -> datetime:
+        return self._pinned.now
 
     def advance(self, minutes: float) -> None:
-        self.now += timedelta(minutes=minutes)
+        self._pinned.advance(minutes=minutes)
 
 
 @pytest.fixture
-def moved(monkeypatch: pytest.MonkeyPatch) -> MovedClock:
-    return MovedClock(monkeypatch)
+def moved(clock_pin: PinnedClock) -> MovedClock:
+    return MovedClock(clock_pin)
 
 
 def _signed_in(app: Flask, auth: AuthActions) -> int:
