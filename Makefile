@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PORT   ?= 8000
 
 .PHONY: install demo test lint check-migrations clean
 
@@ -16,12 +17,14 @@ $(STAMP): pyproject.toml
 
 ## Seed demo data into instance/backoffice.sqlite3 and serve the app + a worker on an embedded Redis.
 demo: $(STAMP)
-	$(BIN)/backoffice demo
+	$(BIN)/backoffice demo --port $(PORT)
 
 ## The test suite: SQLite and an embedded Redis unless BACKOFFICE_TEST_DATABASE_URL /
-## BACKOFFICE_TEST_REDIS_URL point at PostgreSQL / a Redis server.
+## BACKOFFICE_TEST_REDIS_URL point at PostgreSQL / a Redis server. SHIFT=+400d runs it with the clock moved
+## (Debian's faketime; monotonic clocks stay real so timed waits still end).
+SHIFTED := $(if $(SHIFT),FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '$(SHIFT)',)
 test: $(STAMP)
-	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(SHIFTED) $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- that is a failure here" >&2; exit 1; fi; \
 	exit $$rc
 

@@ -532,45 +532,42 @@ def serve(host: str, port: int, web_workers: int) -> None:
 @click.option("--port", default=8000, show_default=True)
 def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
     """Seed a realistic organization and run the app and a worker, all from one command."""
-    from backoffice.demo.seed import DEMO_ORG_SLUG, seed_demo
+    from backoffice.demo.seed import DEMO_LOGINS, DEMO_ORG_SLUG, seed_demo
 
     started = time.monotonic()
     _exit_cleanly_on_signals()
     settings = _settings_or_exit()
-    app = create_app(settings=settings)
     if reset:
-        _reset_sqlite(app)
-    with app.app_context():
-        _upgrade()
-        from sqlalchemy import select
-
-        from backoffice.extensions import db
-        from backoffice.orgs.models import Organization
-
-        if db.session.scalar(select(Organization.id).where(Organization.slug == DEMO_ORG_SLUG)) is None:
-            click.echo("seeding the demo organization (under a minute)...")
-            try:
-                summary = seed_demo(now=utcnow())
-            except BaseException:
-                _discard_partial_demo(app)
-                raise
-            click.echo(summary.describe())
-        else:
-            click.echo("demo data already present (use --reset to start over)")
-        from backoffice.demo.seed import DEMO_LOGINS
-
-        logins = DEMO_LOGINS
-    if seed_only:
-        return
+        _reset_sqlite(create_app(settings=settings))
+    # Redis first: the seed bills sessions through the automation, whose jobs are enqueued as it commits.
     with _redis_for(settings) as settings:
+        app = create_app(settings=settings)
+        with app.app_context():
+            _upgrade()
+            from sqlalchemy import select
+
+            from backoffice.extensions import db
+            from backoffice.orgs.models import Organization
+
+            if db.session.scalar(select(Organization.id).where(Organization.slug == DEMO_ORG_SLUG)) is None:
+                click.echo("seeding the demo organization (under a minute)...")
+                try:
+                    summary = seed_demo(now=utcnow())
+                except BaseException:
+                    _discard_partial_demo(app)
+                    raise
+                click.echo(summary.describe())
+            else:
+                click.echo("demo data already present (use --reset to start over)")
+        if seed_only:
+            return
         worker = _spawn_worker(settings)
         flows = _spawn_flows(settings)
-        app = create_app(settings=settings)
         click.echo(
             f"\nbackoffice demo is running at http://{host}:{port}/  (ready in {time.monotonic() - started:.1f}s)"
         )
         click.echo("Sign in as:")
-        for email, password, role in logins:
+        for email, password, role in DEMO_LOGINS:
             click.echo(f"  {role:<11} {email:<28} password: {password}")
         click.echo("Press Ctrl+C to stop.\n")
         try:
@@ -629,7 +626,8 @@ def _spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
     env = dict(os.environ, BACKOFFICE_REDIS_URL=settings.redis_url or "")
     if settings.database_url:
         env["BACKOFFICE_DATABASE_URL"] = settings.database_url
-    return subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker"], env=env)  # noqa: S603
+    # Own session: a terminal's Ctrl+C reaches only the demo, which stops its children in order.
+    return subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker"], env=env, start_new_session=True)  # noqa: S603
 
 
 def _spawn_flows(settings: Settings) -> subprocess.Popen[bytes]:
@@ -638,7 +636,8 @@ def _spawn_flows(settings: Settings) -> subprocess.Popen[bytes]:
     env = dict(os.environ, BACKOFFICE_REDIS_URL=settings.redis_url or "")
     if settings.database_url:
         env["BACKOFFICE_DATABASE_URL"] = settings.database_url
-    return subprocess.Popen([sys.executable, "-m", "backoffice.cli", "flows", "serve"], env=env)  # noqa: S603
+    command = [sys.executable, "-m", "backoffice.cli", "flows", "serve"]
+    return subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
 
 
 def _upgrade() -> None:

@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -31,6 +32,7 @@ from backoffice.sessions.models import Modality, PatientLocation, ServiceKind, S
 from backoffice.work import queries
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import PLANNED_KINDS, ItemState, Mode, WorkKind
+from tests.conftest import PinnedClock
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in New York
 MBI_RE = re.compile(
@@ -44,17 +46,30 @@ def _all(model: type) -> list:
     return list(db.session.scalars(select(model)))
 
 
-def test_the_demo_seed_builds_a_realistic_organization_with_work_in_every_state(ctx: Flask) -> None:
+# The seed is dated by its ``now``: any day gives the same shape relative to it (a Wednesday, the next leap day,
+# a new year's eve years on, late in the evening).
+SEED_DAYS = [
+    NOW,
+    datetime(2028, 2, 29, 15, 0, tzinfo=UTC),
+    datetime(2030, 12, 31, 23, 30, tzinfo=UTC),
+]
+
+
+@pytest.mark.parametrize("now", SEED_DAYS, ids=lambda at: f"{at:%Y-%m-%d}")
+def test_the_demo_seed_builds_a_realistic_organization_with_work_in_every_state(
+    ctx: Flask, clock_pin: PinnedClock, now: datetime
+) -> None:
+    clock_pin.set(now)  # the demo command seeds at the clock's now; so does this test
     global_random = random.getstate()
-    summary = seed_demo(now=NOW)
+    summary = seed_demo(now=now)
     assert random.getstate() == global_random, "the seed must use its own random.Random, never the global one"
 
     _check_reference_data()
-    _check_patients_and_coverages()
-    _check_sessions()
-    _check_work_items()
+    _check_patients_and_coverages(now)
+    _check_sessions(now)
+    _check_work_items(now)
     _check_billed_claims()
-    _check_logins_and_queues()
+    _check_logins_and_queues(now)
     _check_summary(summary)
 
 
@@ -111,7 +126,7 @@ def _check_reference_data() -> None:
     assert sum(p.kind == "commercial" for p in payers) >= 4
 
 
-def _check_patients_and_coverages() -> None:
+def _check_patients_and_coverages(now: datetime) -> None:
     patients = _all(Patient)
     assert len(patients) == 200
     assert len({(p.practice_id, p.account_number) for p in patients}) == 200
@@ -124,9 +139,9 @@ def _check_patients_and_coverages() -> None:
         if coverage.payer.kind == "medicare":
             assert MBI_RE.match(coverage.member_id), coverage.member_id
             born = coverage.patient.date_of_birth
-            assert (NOW.date() - born).days >= 65 * 365, "Medicare Part B patients are 65 or older"
+            assert (now.date() - born).days >= 65 * 365, "Medicare Part B patients are 65 or older"
             assert coverage.effective_from >= born.replace(year=born.year + 65, day=1)
-        assert coverage.is_active_on(NOW.date() - timedelta(days=60))
+        assert coverage.is_active_on(now.date() - timedelta(days=60))
         if coverage.relationship_to_subscriber != "18":
             assert coverage.subscriber_first_name and coverage.subscriber_last_name
             assert coverage.subscriber_date_of_birth and coverage.subscriber_sex
@@ -138,17 +153,17 @@ def _check_patients_and_coverages() -> None:
     for auth in authorizations:
         payer = db.session.get(Payer, auth.payer_id)
         assert set(auth.cpt_codes) <= set(payer.prior_auth_cpts) and auth.used <= auth.authorized
-        assert auth.start_date <= NOW.date() <= auth.end_date
+        assert auth.start_date <= now.date() <= auth.end_date
 
 
-def _check_sessions() -> None:
+def _check_sessions(now: datetime) -> None:
     sessions = _all(Session)
     assert len(sessions) == 500
     for session in sessions:
-        assert NOW.date() - timedelta(days=60) <= session.date_of_service < NOW.date()
+        assert now.date() - timedelta(days=60) <= session.date_of_service < now.date()
         assert session.date_of_service.weekday() < 5
         local_received = session.received_at.astimezone(ZoneInfo(session.practice.timezone))
-        assert session.date_of_service <= local_received.date() and session.received_at <= NOW
+        assert session.date_of_service <= local_received.date() and session.received_at <= now
         assert 1 <= len(session.diagnoses) <= 3 and all(ICD10_RE.match(code) for code in session.diagnoses)
         assert session.diagnoses[0].startswith("F"), "a Z-code never goes first"
         assert 0 <= session.screening_count <= 2
@@ -181,15 +196,15 @@ def _check_sessions() -> None:
     assert any(s.auth_number for s in sessions) and any(s.interactive_complexity for s in sessions)
 
 
-def _check_work_items() -> None:
+def _check_work_items(now: datetime) -> None:
     items = _all(WorkItem)
     # Billing plans its sessions at the seed's now; the replayed history planned every chain at its own moment.
-    billed = {s.id for s in _all(Session) if s.planned_at == NOW}
+    billed = {s.id for s in _all(Session) if s.planned_at == now}
     assert len(billed) == BILLED_SESSIONS
     assert {i.session_id for i in items if i.mode == Mode.AUTOMATED and i.session_id} <= billed
     assert not any(i.mode == Mode.AUTOMATED and i.state in (ItemState.READY, ItemState.IN_PROGRESS) for i in items)
-    assert all(item.updated_at <= NOW for item in items)
-    assert db.session.scalar(select(func.max(Interaction.at))) <= NOW, "nothing happens after the seed's now"
+    assert all(item.updated_at <= now for item in items)
+    assert db.session.scalar(select(func.max(Interaction.at))) <= now, "nothing happens after the seed's now"
     by_session: dict[int, list[WorkItem]] = {}
     for item in (item for item in items if item.session_id is not None):  # not the balances demo's patient items
         by_session.setdefault(item.session_id, []).append(item)
@@ -197,20 +212,33 @@ def _check_work_items() -> None:
     live = {s.id for s in sessions.values() if s.planned_at is None}
     assert len(live) == LIVE_SESSIONS, "the newest sessions are left for the running demo's intake flow"
     assert set(by_session) == set(sessions) - live, "every other session has its chain"
+    primary = {c.patient_id: c.payer for c in _all(Coverage) if c.priority == "primary"}
+    insurer_steps = {WorkKind.VERIFY_BENEFITS, WorkKind.OBTAIN_PREAUTH, WorkKind.SUBMIT, WorkKind.FOLLOW_UP}
     for session_id, chain in by_session.items():
+        session = sessions[session_id]
         planned = {item.kind for item in chain} & PLANNED_KINDS
-        owned = set(sessions[session_id].practice.owned_steps) - {WorkKind.APPEAL}
-        # Intake planning leaves out steps it need not do (fresh benefits, no auth needed); the replay plans all.
-        assert planned <= owned if session_id in billed else planned == owned
-        if sessions[session_id].received_at > NOW - timedelta(days=2):  # recent: still at the first step
+        owned = set(session.practice.owned_steps) - {WorkKind.APPEAL}
+        # History and billing plan like live intake: only owned steps, and only the ones needed.
+        assert planned <= owned
+        payer = primary[session.patient_id]
+        if payer.kind == "self_pay":  # no insurer to verify, authorize, bill or chase: the charge only
+            assert not planned & insurer_steps, (session_id, planned)
+        if WorkKind.OBTAIN_PREAUTH in planned:  # the payer asks for auth and none on file covered the visit
+            assert set(payer.prior_auth_cpts) and not session.auth_number, session_id
+        if WorkKind.ENTER_CHARGE in owned:
+            assert WorkKind.ENTER_CHARGE in planned
+        if session.received_at > now - timedelta(days=2):  # recent: still at the first step
             assert sum(item.state != ItemState.BLOCKED for item in chain) == 1
             assert not any(item.state == ItemState.DONE for item in chain)
     states = Counter(item.state for item in items)
     assert states[ItemState.DONE] > len(items) / 2 and states[ItemState.READY] >= 100
     assert states[ItemState.SNOOZED] >= 3 and states[ItemState.IN_PROGRESS] >= 3
-    assert any(item.snoozed_until and item.snoozed_until > NOW for item in items)
+    assert any(item.snoozed_until and item.snoozed_until > now for item in items)
     assert any(item.escalated_at and item.state in OPEN for item in items)
     assert any(item.kind == WorkKind.APPEAL for item in items)
+    # Open work is weeks old at most, never years: the history spans 60 days before ``now``.
+    open_due = [item.due_at for item in items if item.state in OPEN and item.due_at is not None]
+    assert open_due and min(open_due) >= now - timedelta(days=70), min(open_due)
 
     done_logged = set(
         db.session.scalars(select(Interaction.work_item_id).where(Interaction.to_state == ItemState.DONE.value))
@@ -219,17 +247,18 @@ def _check_work_items() -> None:
     calls = list(db.session.scalars(select(Interaction).where(Interaction.kind == "call")))
     assert len(calls) >= 50
     answered = [call for call in calls if call.outcome != "voicemail"]
-    assert all(call.representative and call.reference_number.startswith("REF-2026-") for call in answered)
+    assert all(call.representative and re.fullmatch(r"REF-[0-9]{4}-[0-9]{2}-[0-9]{5}", call.reference_number)
+               for call in answered)  # fmt: skip
     assert all(call.payer_id for call in answered)
     assert {"paid", "denied", "benefits_confirmed"} <= {call.outcome for call in calls}
 
 
-def _check_logins_and_queues() -> None:
+def _check_logins_and_queues(now: datetime) -> None:
     assert [role for _, _, role in DEMO_LOGINS] == ["biller", "biller", "biller", "supervisor", "admin"]
     for email, password, role in DEMO_LOGINS:
         assert len(password) >= 10
         user = authenticate(
-            email=email, password=password, now=NOW, remote_addr=None, max_failures=5, window=timedelta(minutes=15)
+            email=email, password=password, now=now, remote_addr=None, max_failures=5, window=timedelta(minutes=15)
         )
         assert user is not None and user.role == role, email
     users = {u.email: u for u in _all(User)}
@@ -242,7 +271,7 @@ def _check_logins_and_queues() -> None:
         assert len(queries.team_items(biller)) >= 5, f"Get next has work for biller{number}"
     assert {p.slug for p in users["biller1@summit.example"].practices} == {"calm-mind", "bright-path"}
     assert users["biller2@summit.example"].queues == sorted(["coding", "submission", "follow-up", "denials"])
-    breached = queries.breached_items(supervisor, NOW)
+    breached = queries.breached_items(supervisor, now)
     assert 5 <= len(breached) <= 100, "some items are past their SLA, not most of them"
     assert queries.escalated_items(supervisor)
 

@@ -174,16 +174,6 @@ def test_countdown(offset: timedelta, text: str) -> None:
     assert rules.countdown(None, now) == "no deadline"
 
 
-def test_chain_kinds_keep_chain_order_and_never_plan_an_appeal() -> None:
-    owned = ["appeal", "submit", "verify_benefits", "audit", "enter_charge"]
-    assert rules.chain_kinds(owned) == [
-        WorkKind.VERIFY_BENEFITS,
-        WorkKind.ENTER_CHARGE,
-        WorkKind.AUDIT,
-        WorkKind.SUBMIT,
-    ]
-
-
 def test_escalation_bumps_priority_up_to_a_cap() -> None:
     assert rules.escalated_priority(0) == 50
     assert rules.escalated_priority(990) == 1000

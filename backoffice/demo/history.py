@@ -19,6 +19,7 @@ from backoffice.scrubber.queries import payer_facts
 from backoffice.sessions.models import Session
 from backoffice.work import services as work
 from backoffice.work.models import WorkItem
+from backoffice.work.planning import plan_of
 from backoffice.work.rules import CallOutcome, CompletionOutcome, WorkKind
 
 UNTOUCHED = timedelta(days=2)  # sessions received this recently are still at their first step
@@ -38,12 +39,11 @@ def coded_lines(session: Session, credential: str, payer: Payer) -> tuple[LineDr
 
 @dataclass
 class Plan:
-    """One session to replay, with what its row does not say: primary payer, CPT lines, chain and time zone."""
+    """One session to replay, with what its row does not say: primary payer, CPT lines and time zone."""
 
     session: Session
     payer: Payer
     cpts: list[str]
-    kinds: list[str]
     tz: ZoneInfo
 
 
@@ -94,7 +94,10 @@ class History:
     def _session(self, plan: Plan) -> None:
         session = plan.session
         session.planned_at = session.received_at
-        chain = work.create_chain(session=session, kinds=plan.kinds, now=session.received_at)
+        kinds = plan_of(session, now=session.received_at).kinds  # what live intake plans (self-pay: charge only)
+        if not kinds:
+            return
+        chain = work.create_chain(session=session, kinds=kinds, now=session.received_at)
         at: datetime | None = session.received_at
         for item in chain:
             assert at is not None

@@ -30,7 +30,6 @@ from backoffice.sessions.models import Session
 from backoffice.supervisor.demo import seed_supervisor
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.planning import pending_session_ids
-from backoffice.work.rules import chain_kinds
 
 DEMO_ORG_SLUG = "summit-billing"
 DEMO_LOGINS = [(f"{login}@summit.example", f"{login}-demo-2026", role) for login, _, role, _, _ in data.STAFF]
@@ -233,8 +232,7 @@ def _sessions(rng: random.Random, now: datetime, practice: Practice, spec: dict,
     _authorize(rng, now, rows)
     db.session.add_all([session for session, _, _ in rows])
     db.session.flush()
-    kinds = [str(kind) for kind in chain_kinds(practice.owned_steps)]
-    return [Plan(session, chart.payer, cpts, kinds, tz) for session, chart, cpts in rows]
+    return [Plan(session, chart.payer, cpts, tz) for session, chart, cpts in rows]
 
 
 def _authorize(rng: random.Random, now: datetime, rows: list[tuple[Session, _Chart, list[str]]]) -> None:

@@ -75,6 +75,14 @@ def pending_session_ids(limit: int | None = None) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
+def plan_of(session: Session, *, now: datetime) -> Plan:
+    """The chain live planning would give ``session`` at ``now`` (same facts, same rules), writing nothing: the
+    demo's history plans its past sessions with it, so they carry the steps intake would have planned."""
+    credential = db.session.scalar(select(Provider.credential).where(Provider.id == session.provider_id))
+    facts, _ = _facts([(session, str(credential))], now)
+    return plan_for(facts[0], now=now)
+
+
 def _take_sessions(session_ids: Sequence[int], now: datetime) -> list[tuple[Session, str]]:
     """Take the unplanned sessions among ``session_ids`` by setting ``planned_at`` with one guarded UPDATE
     (on PostgreSQL over ``FOR UPDATE SKIP LOCKED``: a concurrent planner skips them instead of waiting), then

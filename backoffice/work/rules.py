@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -161,12 +161,6 @@ END_OF_BUSINESS = time(17, 0)
 DUE_SOON = timedelta(hours=4)
 ESCALATION_PRIORITY_BUMP = 50
 MAX_PRIORITY = 1000
-
-
-def chain_kinds(owned_steps: Iterable[str]) -> list[WorkKind]:
-    """The planned chain for a practice: the steps we own, in chain order, never an appeal."""
-    owned = set(owned_steps)
-    return [kind for kind in CHAIN_ORDER if kind in owned and kind in PLANNED_KINDS]
 
 
 @dataclass(frozen=True)
