@@ -252,8 +252,8 @@ def parse_835_command(path: Path, as_json: bool) -> None:
     """Parse an 835 remittance without touching the database; unbalanced payments are flagged, not fixed."""
     import json
 
-    from backoffice.edi.era835 import as_contract, parse_835
-    from backoffice.edi.x12 import X12Error
+    from backoffice.x12.era835 import as_contract, parse_835
+    from backoffice.x12.reader import X12Error
 
     try:
         remittances = parse_835(path.read_text(encoding="ascii", errors="replace"))
@@ -288,10 +288,10 @@ def build_837_command(
     and control number 1: it is a preview, never a submission."""
     from sqlalchemy import select
 
-    from backoffice.edi.claim837_model import Receiver
-    from backoffice.edi.preview import build_837_preview
+    from backoffice.exchange.preview import build_837_preview
     from backoffice.extensions import db
     from backoffice.orgs.models import Practice
+    from backoffice.x12.claim837_model import Receiver
 
     org = _organization(org_slug)
     practice = db.session.scalar(
@@ -331,7 +331,7 @@ def export_837_command(out_dir: Path, org_slug: str | None) -> None:
 
     Control numbers come from the organization's persisted series; a claim version already submitted is
     never written again."""
-    from backoffice.edi.submission import export_837
+    from backoffice.exchange.submission import export_837
 
     org_id = _organization(org_slug).id if org_slug else None
     try:
@@ -355,8 +355,8 @@ def export_837_command(out_dir: Path, org_slug: str | None) -> None:
 @with_appcontext
 def post_835_command(path: Path, org_slug: str | None) -> None:
     """Record an 835 as an inbound EDI file and post it; the same file twice is refused (exit code 1)."""
-    from backoffice.edi.ingest import detect_kind, receive_file
-    from backoffice.edi.x12 import X12Error
+    from backoffice.exchange.ingest import detect_kind, receive_file
+    from backoffice.x12.reader import X12Error
 
     org = _organization(org_slug)
     text = path.read_text(encoding="ascii", errors="replace")
@@ -390,7 +390,7 @@ def post_835_command(path: Path, org_slug: str | None) -> None:
 @with_appcontext
 def ingest_command() -> None:
     """Read every active practice's clearinghouse inbox and post each file (999, 277CA, 277, 835, 271)."""
-    from backoffice.edi.ingest import ingest_all
+    from backoffice.exchange.ingest import ingest_all
 
     summary = ingest_all(now=utcnow())
     for error in summary.errors:

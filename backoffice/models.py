@@ -13,7 +13,7 @@ from backoffice.balances.models import (
     SlidingScaleTier,
 )
 from backoffice.claims.models import Claim, ClaimLine
-from backoffice.edi.models import ClaimSubmission, ControlNumber, EdiFile
+from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance

@@ -168,7 +168,7 @@ def main() -> None:
     with app.app_context():
         from flask_migrate import upgrade
 
-        from backoffice.edi.ingest import ingest_all
+        from backoffice.exchange.ingest import ingest_all
         from backoffice.work.planning import plan_sessions
 
         upgrade(directory=app.extensions["migrate"].directory)

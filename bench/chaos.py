@@ -387,7 +387,7 @@ def sent_claim_counts(instance_path: str, slug: str) -> Counter[str]:
 def invariants(instance_path: str, slug: str) -> dict[str, Any]:
     """The counts that must be 0 after any fault, and the figures around them."""
     from backoffice.claims.models import Claim
-    from backoffice.edi.models import ClaimSubmission, EdiFile
+    from backoffice.exchange.models import ClaimSubmission, EdiFile
     from backoffice.work.models import WorkItem
     from backoffice.work.rules import ItemState, Mode
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from backoffice.edi.era835 import parse_835  # noqa: E402
+from backoffice.x12.era835 import parse_835  # noqa: E402
 
 TARGET_PARSE_S = 0.6
 TARGET_SPEEDUP = 10

@@ -19,8 +19,9 @@ from decimal import Decimal
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from backoffice.coding.rules import PAYER_DEFAULTS, SessionFacts, code_session  # noqa: E402
-from backoffice.edi.checks import business_problems  # noqa: E402
-from backoffice.edi.claim837 import (  # noqa: E402
+from backoffice.orgs.rules import complete_npi  # noqa: E402
+from backoffice.x12.checks import business_problems  # noqa: E402
+from backoffice.x12.claim837 import (  # noqa: E402
     Address,
     Batch,
     BillingProvider,
@@ -34,7 +35,6 @@ from backoffice.edi.claim837 import (  # noqa: E402
     Subscriber,
     write_837p,
 )
-from backoffice.orgs.rules import complete_npi  # noqa: E402
 
 TARGET_SECONDS = 2.0
 SERVICES = [("psychotherapy", 60), ("em_psychotherapy", 12), ("em", 8), ("intake", 6), ("intake_medical", 3),

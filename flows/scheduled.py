@@ -13,9 +13,9 @@ from prefect.cache_policies import NO_CACHE
 from flows.runtime import current_flow_app, flow_app
 
 SWEEPS = "backoffice.work.sweeps"
-INGEST = "backoffice.edi.ingest"
+INGEST = "backoffice.exchange.ingest"
 JOBS = "backoffice.work.jobs"
-SUBMISSION = "backoffice.edi.submission"
+SUBMISSION = "backoffice.exchange.submission"
 BALANCES = "backoffice.balances.sweeps"
 
 

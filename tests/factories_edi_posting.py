@@ -11,7 +11,7 @@ from typing import Any
 
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
-from backoffice.edi.models import ClaimSubmission, EdiFile
+from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.patients.models import Patient

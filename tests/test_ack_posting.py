@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.claims.services import enter_charge, reopen_rejected_claim
-from backoffice.edi.ack_posting import post_277ca, post_999
-from backoffice.edi.models import ClaimSubmission
 from backoffice.errors import InvalidTransition, ValidationFailed
+from backoffice.exchange.ack_posting import post_277ca, post_999
+from backoffice.exchange.models import ClaimSubmission
 from backoffice.extensions import db
 from backoffice.work.models import Interaction, WorkItem
 from tests import factories as f

@@ -9,13 +9,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from backoffice.edi.benefits import parse_271
-from backoffice.edi.benefits_posting import BenefitsFacts, benefits_from_271, record_271
+from backoffice.eligibility.rules import BenefitsFacts, benefits_from_271
+from backoffice.eligibility.services import record_271
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.patients.models import BenefitsCheck, Coverage
 from backoffice.work.models import Interaction
 from backoffice.work.services import open_item
+from backoffice.x12.benefits import parse_271
 from tests import factories as f
 from tests.factories import NOW
 from tests.factories_edi_posting import interchange

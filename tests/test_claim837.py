@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from backoffice.coding.rules import PAYER_DEFAULTS, SessionFacts, code_session
-from backoffice.edi import x12
-from backoffice.edi.checks import business_problems
-from backoffice.edi.claim837 import (
+from backoffice.x12 import reader as x12
+from backoffice.x12.checks import business_problems
+from backoffice.x12.claim837 import (
     Address,
     Adjustment,
     Batch,

@@ -15,8 +15,8 @@ from backoffice.clearinghouse import sandbox_x12 as sx
 from backoffice.clearinghouse.base import InboundFile, clearinghouse_for
 from backoffice.clearinghouse.file_drop import FileDrop
 from backoffice.clearinghouse.sandbox import Sandbox, benefits_answer, member_hash
-from backoffice.edi.submission import submit_claims
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
 from backoffice.patients.models import Coverage
 from tests import factories as f

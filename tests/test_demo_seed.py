@@ -22,7 +22,7 @@ from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.demo import data
 from backoffice.demo.seed import BILLED_SESSIONS, DEMO_LOGINS, DEMO_ORG_SLUG, LIVE_SESSIONS, DemoSummary, seed_demo
-from backoffice.edi.models import ClaimSubmission
+from backoffice.exchange.models import ClaimSubmission
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import PRESCRIBERS, npi_is_valid

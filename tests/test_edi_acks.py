@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.edi import acks, elements, x12
+from backoffice.x12 import acks, elements
+from backoffice.x12 import reader as x12
 from tests.x12_checks import SAMPLES, shared_sample
 
 ISA = "ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *261122*1200*^*00501*000000001*0*P*:~"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from backoffice.cli import cli
-from backoffice.edi.checks import business_problems
 from backoffice.extensions import db
 from backoffice.sessions.models import Session
 from backoffice.sessions.rules import ADDRESS_COLUMNS, COLUMNS
+from backoffice.x12.checks import business_problems
 from tests import factories as f
 from tests.test_session_import import GOOD, _csv
 from tests.x12_checks import pyx12_errors

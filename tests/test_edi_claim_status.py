@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.edi import claim_status, x12
+from backoffice.x12 import claim_status
+from backoffice.x12 import reader as x12
 from tests.x12_checks import SAMPLES, shared_sample
 
 ISA = "ISA|00|          |00|          |ZZ|PAYER          |ZZ|SUBMITTER      |261122|1200|^|00501|000000007|0|P|>~"

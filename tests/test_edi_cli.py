@@ -59,7 +59,7 @@ def test_export_837_writes_the_ready_claims_and_marks_them_submitted(app, runner
 
 @pytest.mark.skipif(not GOLDEN.is_dir(), reason="shared/x12/samples is not beside the repository")
 def test_post_835_records_the_file_posts_it_and_refuses_it_twice(app, runner) -> None:  # noqa: ANN001
-    from backoffice.edi.models import EdiFile
+    from backoffice.exchange.models import EdiFile
     from backoffice.extensions import db
     from tests.factories_submission import edi_setup
 
@@ -89,7 +89,7 @@ def test_post_835_refuses_another_kind_of_file(app, runner) -> None:  # noqa: AN
 
 
 def test_ingest_reads_every_practice_inbox_and_prints_counts(app, runner) -> None:  # noqa: ANN001
-    from backoffice.edi.submission import submit_claims
+    from backoffice.exchange.submission import submit_claims
     from tests.factories_submission import NOW, edi_setup, scrubbed_claim
 
     with app.app_context():

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.edi import era835_scan
-from backoffice.edi.era835 import as_contract, duplicate_key, parse_835
-from backoffice.edi.x12 import X12Error
+from backoffice.x12 import era835_scan
+from backoffice.x12.era835 import as_contract, duplicate_key, parse_835
+from backoffice.x12.reader import X12Error
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples"
 GOLDEN = SAMPLES / "golden" / "handmade_835_mental_health.txt"

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from backoffice import create_app
 from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
-from backoffice.edi.models import ClaimSubmission
+from backoffice.exchange.models import ClaimSubmission
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Practice
 from backoffice.tasks import QUEUE_NAMES, get_queue

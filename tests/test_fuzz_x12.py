@@ -19,15 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from backoffice.edi.acks import parse_277ca, parse_999
-from backoffice.edi.benefits import parse_271
-from backoffice.edi.claim_status import parse_277
-from backoffice.edi.era835 import parse_835
-from backoffice.edi.ingest import detect_kind
-from backoffice.edi.x12 import X12Error
 from backoffice.errors import ServiceError
+from backoffice.exchange.ingest import detect_kind
 from backoffice.extensions import db
 from backoffice.remits.services import post_835
+from backoffice.x12.acks import parse_277ca, parse_999
+from backoffice.x12.benefits import parse_271
+from backoffice.x12.claim_status import parse_277
+from backoffice.x12.era835 import parse_835
+from backoffice.x12.reader import X12Error
 from tests import factories as f
 
 DATA = Path(__file__).parent / "data" / "x12"

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
 from backoffice.clearinghouse import sandbox_x12 as sx
-from backoffice.edi.ingest import detect_kind, ingest_all, ingest_file, receive_file
-from backoffice.edi.models import EdiFile
-from backoffice.edi.submission import submit_claims
+from backoffice.exchange.ingest import detect_kind, ingest_all, ingest_file, receive_file
+from backoffice.exchange.models import EdiFile
+from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
 from backoffice.work.models import Interaction, WorkItem
 from tests.factories_submission import NOW, edi_setup, scrubbed_claim

@@ -243,7 +243,7 @@ def test_two_workers_running_the_same_item_at_once_run_the_step_once(ctx, monkey
 
 
 def test_a_file_drop_270_keeps_its_control_number_when_the_step_hands_over(ctx, tmp_path) -> None:
-    from backoffice.edi.models import ControlNumber
+    from backoffice.exchange.models import ControlNumber
     from tests.factories_submission import edi_setup
 
     org, practice, provider, payer = edi_setup(

@@ -34,7 +34,7 @@ from backoffice.api.services import issue_token  # noqa: E402
 from backoffice.appeals.models import Appeal  # noqa: E402
 from backoffice.audit.models import AuditEvent  # noqa: E402
 from backoffice.clock import utcnow  # noqa: E402
-from backoffice.edi.ingest import ingest_all  # noqa: E402
+from backoffice.exchange.ingest import ingest_all  # noqa: E402
 from backoffice.extensions import db  # noqa: E402
 from backoffice.orgs.models import Organization  # noqa: E402
 from backoffice.patients.models import Patient  # noqa: E402

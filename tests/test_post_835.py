@@ -14,16 +14,16 @@ from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
-from backoffice.edi.claim837_cob import line_adjudication_segments, other_payer_segments
-from backoffice.edi.claim837_format import Field
-from backoffice.edi.models import EdiFile
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
 from backoffice.patients.models import Coverage, LedgerEntry
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.remits.queries import patient_balance, prior_payer_for
 from backoffice.remits.services import post_835
 from backoffice.work.models import Interaction, WorkItem
+from backoffice.x12.claim837_cob import line_adjudication_segments, other_payer_segments
+from backoffice.x12.claim837_format import Field
 from tests import factories as f
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # Wednesday 10:00 in New York

@@ -15,10 +15,10 @@ import pyx12.x12n_document
 
 from backoffice.clearinghouse import sandbox_x12 as sx
 from backoffice.clearinghouse.sandbox_x12_835 import COPAYS, DEDUCTIBLES
-from backoffice.edi import x12
-from backoffice.edi.acks import parse_277ca, parse_999
-from backoffice.edi.benefits import parse_271
-from backoffice.edi.claim837 import (
+from backoffice.x12 import reader as x12
+from backoffice.x12.acks import parse_277ca, parse_999
+from backoffice.x12.benefits import parse_271
+from backoffice.x12.claim837 import (
     Address,
     Adjustment,
     Batch,
@@ -34,7 +34,7 @@ from backoffice.edi.claim837 import (
     Subscriber,
     write_837p,
 )
-from backoffice.edi.era835 import duplicate_key, parse_835
+from backoffice.x12.era835 import duplicate_key, parse_835
 from tests.x12_checks import pyx12_errors, shared_sample
 
 NOW = datetime(2026, 3, 20, 9, 30)

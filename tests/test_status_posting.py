@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
-from backoffice.edi.status_posting import outcome_for, post_277
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.status_posting import outcome_for, post_277
 from backoffice.extensions import db
 from backoffice.work.models import Interaction, WorkItem
 from tests import factories as f

@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
 from backoffice.clearinghouse.file_drop import FileDrop
-from backoffice.edi import control_numbers
-from backoffice.edi.checks import business_problems
-from backoffice.edi.models import ClaimSubmission, ControlNumber, EdiFile
-from backoffice.edi.submission import export_837, resend_unsent_files, submit_claims
 from backoffice.errors import ValidationFailed
+from backoffice.exchange import control_numbers
+from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
+from backoffice.exchange.submission import export_837, resend_unsent_files, submit_claims
 from backoffice.extensions import db
 from backoffice.work.models import Interaction
+from backoffice.x12.checks import business_problems
 from tests import factories as f
 from tests.factories_submission import NOW, edi_setup, scrubbed_claim
 from tests.x12_checks import pyx12_errors
@@ -269,7 +269,7 @@ def test_export_writes_every_scrubbed_claim_of_every_organization(ctx, tmp_path)
 
 
 def test_a_secondary_claim_carries_the_primary_payers_adjudication(ctx, tmp_path) -> None:  # noqa: ANN001
-    from backoffice.edi.ingest import ingest_all
+    from backoffice.exchange.ingest import ingest_all
     from tests.factories_submission import account_for, secondary_claim
 
     org, practice, provider, payer = edi_setup()

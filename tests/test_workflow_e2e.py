@@ -20,8 +20,8 @@ from backoffice.claims.models import Claim
 from backoffice.clearinghouse.sandbox_x12 import scenario_for
 from backoffice.clearinghouse.sandbox_x12_277 import status_for
 from backoffice.clock import utcnow
-from backoffice.edi.ingest import ingest_all
-from backoffice.edi.models import ClaimSubmission, EdiFile
+from backoffice.exchange.ingest import ingest_all
+from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
 from backoffice.patients.models import BenefitsCheck, LedgerEntry
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.edi import x12
+from backoffice.x12 import reader as x12
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples"
 ISA = "ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *261122*1200*^*00501*000000001*0*P*:~"

@@ -44,7 +44,8 @@ def warm_up() -> None:
     from backoffice.automation import appeal_drafts, eligibility, steps  # noqa: F401
     from backoffice.clearinghouse import sandbox, sandbox_x12  # noqa: F401
     from backoffice.coding import icd10
-    from backoffice.edi import ack_posting, benefits_posting, ingest, submission  # noqa: F401
+    from backoffice.eligibility import services as benefits  # noqa: F401
+    from backoffice.exchange import ack_posting, ingest, submission  # noqa: F401
     from backoffice.remits import services  # noqa: F401
 
     icd10.billable_problem("F33.1", date.today())

@@ -17,7 +17,7 @@ from backoffice.appeals.rules import AppealFacts, Denial, DeniedLine, level_name
 from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.deadlines.appeals import appeal_deadline
-from backoffice.edi.models import ClaimSubmission
+from backoffice.exchange.models import ClaimSubmission
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Coverage

@@ -20,7 +20,7 @@ def request_status(claim: Claim, *, item: WorkItem, now: datetime) -> str | None
     """Ask the payer for ``claim``'s status; the 277's outcome for it (finalized, pending, not_found, ...)."""
     from backoffice.clearinghouse.base import clearinghouse_for  # noqa: PLC0415
     from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion  # noqa: PLC0415
-    from backoffice.edi.status_posting import post_277  # noqa: PLC0415
+    from backoffice.exchange.status_posting import post_277  # noqa: PLC0415
 
     practice = db.session.get(Practice, claim.practice_id)
     payer = db.session.get(Payer, claim.payer_id)

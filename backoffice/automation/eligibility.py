@@ -20,7 +20,7 @@ def verify_session_benefits(session: Session, *, item: WorkItem, now: datetime) 
     """Ask the payer about the session's primary coverage; return the benefits check's facts (no PHI)."""
     from backoffice.clearinghouse.base import clearinghouse_for  # noqa: PLC0415
     from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion  # noqa: PLC0415
-    from backoffice.edi.benefits_posting import record_271  # noqa: PLC0415
+    from backoffice.eligibility.services import record_271  # noqa: PLC0415
 
     coverage = primary_coverage(session.patient_id, session.date_of_service)
     if coverage is None:

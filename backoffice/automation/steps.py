@@ -81,7 +81,7 @@ def audit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
 
 def submit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
     """Send the claim's current version in an 837P through the practice's clearinghouse (once per version)."""
-    from backoffice.edi.submission import submit_claims  # noqa: PLC0415
+    from backoffice.exchange.submission import submit_claims  # noqa: PLC0415
 
     claim = _claim(item)
     if claim is None:

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from backoffice.edi.claim837_model import Receiver
 from backoffice.errors import ValidationFailed
+from backoffice.x12.claim837_model import Receiver
 
 if TYPE_CHECKING:
     from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done, write_atomically
-from backoffice.edi.claim837_model import Receiver
 from backoffice.errors import ValidationFailed
+from backoffice.x12.claim837_model import Receiver
 
 if TYPE_CHECKING:
     from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
@@ -62,7 +62,7 @@ class FileDrop:
     ) -> str | None:
         """Write a 270 to the outbox; the 271 arrives later in the inbox (returns None)."""
         from backoffice.clearinghouse.sandbox_x12 import write_270
-        from backoffice.edi.control_numbers import allocate
+        from backoffice.exchange.control_numbers import allocate
 
         organization = practice.organization
         control = allocate(organization.id, "interchange")
@@ -78,7 +78,7 @@ class FileDrop:
     ) -> str | None:
         """Write a 276 to the outbox; the 277 arrives later in the inbox (returns None)."""
         from backoffice.clearinghouse.sandbox_x12_277 import write_276
-        from backoffice.edi.control_numbers import allocate
+        from backoffice.exchange.control_numbers import allocate
 
         organization = practice.organization
         control = allocate(organization.id, "interchange")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done, write_atomically
-from backoffice.edi.claim837_model import Receiver
+from backoffice.x12.claim837_model import Receiver
 
 if TYPE_CHECKING:
     from backoffice.clearinghouse.sandbox_x12 import BenefitsAnswer, EligibilityQuestion
@@ -95,7 +95,7 @@ class Sandbox:
     ) -> str | None:
         """A 271 answering every question from the seeded coverage (see the module's benefits rule)."""
         from backoffice.clearinghouse import sandbox_x12 as sx
-        from backoffice.edi.control_numbers import allocate
+        from backoffice.exchange.control_numbers import allocate
 
         pairs = [(question, benefits_answer(practice, question)) for question in questions]
         return sx.respond_271(pairs, now=now, control_number=allocate(practice.organization_id, "interchange"))
@@ -105,7 +105,7 @@ class Sandbox:
     ) -> str | None:
         """A 277 answering a 276 at once: each claim's status follows its scenario (``sandbox_x12_277``)."""
         from backoffice.clearinghouse.sandbox_x12_277 import respond_277, write_276
-        from backoffice.edi.control_numbers import allocate
+        from backoffice.exchange.control_numbers import allocate
 
         submitter = practice.organization.edi_submitter_id or "SUBMITTER"
         control = allocate(practice.organization_id, "interchange")

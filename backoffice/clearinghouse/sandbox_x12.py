@@ -34,8 +34,8 @@ from backoffice.clearinghouse.sandbox_x12_model import (
     text,
     transaction,
 )
-from backoffice.edi import x12
-from backoffice.edi.x12 import X12Error
+from backoffice.x12 import reader as x12
+from backoffice.x12.reader import X12Error
 
 __all__ = [
     "SCENARIOS",

@@ -1,7 +1,7 @@
 """The Sandbox payer's eligibility exchange: our 270 inquiry and the payer's 271 answer (005010X279A1). Pure.
 
 One ST per call; HL 20 per payer, HL 21 per provider under it, HL 22 per member (the subscriber is the patient).
-The 271 states the behavioral-health (service type MH) benefits the way ``backoffice.edi.benefits`` reads them:
+The 271 states the behavioral-health (service type MH) benefits the way ``backoffice.x12.benefits`` reads them:
 EB*1/EB*6 active or not, B copay per visit, A coinsurance (EB08 a fraction), C deductible remaining (EB06 29),
 F visit limits (VS, calendar year 23 and remaining 29), EB11 authorization, EB12 in network, and for a carve-out
 an EB*U with the behavioral-health payer in a 2120 NM1*PR loop.

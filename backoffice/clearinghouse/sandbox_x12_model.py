@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from backoffice.edi.claim837_format import clean_text
+from backoffice.x12.claim837_format import clean_text
 
 TERMINATOR = "~\n"
 CLAIM_VERSION = "005010X222A1"

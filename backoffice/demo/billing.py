@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from backoffice.edi.ingest import ingest_all
+from backoffice.exchange.ingest import ingest_all
 from backoffice.extensions import db
 from backoffice.tasks import jobs_run_inline
 from backoffice.work.jobs import run_automated_item

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from backoffice.coding.catalogue import WARNING, RuleInfo
-from backoffice.edi.benefits_posting import BenefitsFacts
+from backoffice.eligibility.rules import BenefitsFacts
 from backoffice.remits.carc import CARC, GROUPS, RARC
 from backoffice.remits.rules import route_denial
 

@@ -16,7 +16,7 @@ from backoffice.accounts.models import User
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.claims.services import account_number
-from backoffice.edi.benefits_posting import BenefitsFacts, summary
+from backoffice.eligibility.rules import BenefitsFacts, summary
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.itemforms import queries

@@ -14,8 +14,8 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from backoffice.clock import utcnow
-from backoffice.edi.ack_posting import AK9_CODES, IK3_CODES, IK4_CODES, IK5_CODES
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.ack_posting import AK9_CODES, IK3_CODES, IK4_CODES, IK5_CODES
 from backoffice.extensions import db
 from backoffice.form_actions import run_form
 from backoffice.itemforms import queries, services

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint
@@ -13,31 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from backoffice.db_types import UTCDateTime, str_enum
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
+from backoffice.patients.kinds import CoveragePriority, Relationship, Sex  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from backoffice.orgs.models import Payer
-
-
-class Sex(StrEnum):
-    FEMALE = "F"
-    MALE = "M"
-    UNKNOWN = "U"
-
-
-class Relationship(StrEnum):
-    """Patient's relationship to the subscriber, as X12 individual relationship codes."""
-
-    SELF = "18"
-    SPOUSE = "01"
-    CHILD = "19"
-    LIFE_PARTNER = "53"
-    OTHER = "G8"
-
-
-class CoveragePriority(StrEnum):
-    PRIMARY = "primary"
-    SECONDARY = "secondary"
-    TERTIARY = "tertiary"
 
 
 class Patient(db.Model):

@@ -9,12 +9,12 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
-from backoffice.edi.claim837_model import Address, Adjustment, LineAdjudication, PayerInfo, PriorPayer, Subscriber
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer
 from backoffice.patients.models import Coverage, LedgerEntry, Patient
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
+from backoffice.x12.claim837_model import Address, Adjustment, LineAdjudication, PayerInfo, PriorPayer, Subscriber
 
 FILING_INDICATOR = {"medicare": "MB", "medicaid": "MC"}  # anything else files as commercial (CI)
 ZERO = Decimal("0.00")

@@ -24,10 +24,8 @@ from backoffice.calendars import is_business_day
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus, can_move
 from backoffice.deadlines.appeals import appeal_deadline, levels_for
-from backoffice.edi import era835
-from backoffice.edi.era835 import X12Error, duplicate_key, parse_835
-from backoffice.edi.models import EdiFile
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Coverage, CoveragePriority, LedgerEntry
@@ -47,6 +45,8 @@ from backoffice.work.services import (
     automation_retry,
     record_interaction,
 )
+from backoffice.x12 import era835
+from backoffice.x12.era835 import X12Error, duplicate_key, parse_835
 
 CHUNK = 5000
 ZERO = Decimal("0.00")

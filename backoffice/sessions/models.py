@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
@@ -11,34 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backoffice.db_types import UTCDateTime, str_enum
 from backoffice.extensions import db
+from backoffice.sessions.kinds import Modality, PatientLocation, ServiceKind  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from backoffice.orgs.models import Practice, Provider
     from backoffice.patients.models import Patient
-
-
-class ServiceKind(StrEnum):
-    INTAKE = "intake"  # 90791
-    INTAKE_MEDICAL = "intake_medical"  # 90792
-    PSYCHOTHERAPY = "psychotherapy"  # 90832/90834/90837
-    EM_WITH_PSYCHOTHERAPY = "em_psychotherapy"  # E/M + 90833/90836/90838
-    EM_ONLY = "em"
-    CRISIS = "crisis"  # 90839/+90840
-    FAMILY_WITH_PATIENT = "family_with_patient"  # 90847
-    FAMILY_WITHOUT_PATIENT = "family_without_patient"  # 90846
-    GROUP = "group"  # 90853
-
-
-class Modality(StrEnum):
-    IN_PERSON = "in_person"
-    VIDEO = "video"
-    AUDIO_ONLY = "audio_only"
-
-
-class PatientLocation(StrEnum):
-    OFFICE = "office"
-    HOME = "home"
-    OTHER = "other"
 
 
 class Session(db.Model):

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, time
 
 from backoffice.orgs.rules import Credential, npi_problem
-from backoffice.patients.models import Sex
-from backoffice.sessions.models import Modality, PatientLocation, ServiceKind
+from backoffice.patients.kinds import Sex
+from backoffice.sessions.kinds import Modality, PatientLocation, ServiceKind
 
 COLUMNS = (
     "session_ref", "practice", "date_of_service", "start_time", "provider_npi", "provider_credential",

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from backoffice.claims.models import Claim
-from backoffice.edi.claim837_model import (
+from backoffice.errors import ValidationFailed
+from backoffice.orgs.models import Organization, Payer, Practice, Provider
+from backoffice.x12.claim837_model import (
     Address,
     Batch,
     BillingProvider,
@@ -21,8 +23,6 @@ from backoffice.edi.claim837_model import (
     Submitter,
     Subscriber,
 )
-from backoffice.errors import ValidationFailed
-from backoffice.orgs.models import Organization, Payer, Practice, Provider
 
 # SBR09 claim filing indicator by payer kind (billing-rules 4.1; BCBS plans use BL).
 FILING_INDICATOR = {"medicare": "MB", "medicaid": "MC", "commercial": "CI", "behavioral_health_carve_out": "CI"}

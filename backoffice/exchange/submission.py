@@ -21,17 +21,17 @@ from sqlalchemy.exc import IntegrityError
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus, can_move
 from backoffice.clearinghouse.base import Clearinghouse, clearinghouse_for
-from backoffice.edi.claim837 import MAX_CLAIMS_PER_TRANSACTION, write_837p
-from backoffice.edi.claim837_model import PriorPayer
-from backoffice.edi.claim_batches import batches_by_payer, billing_provider_of, stored_claim_entry, submitter_of
-from backoffice.edi.control_numbers import allocate
-from backoffice.edi.models import ClaimSubmission, EdiFile
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.claim_batches import batches_by_payer, billing_provider_of, stored_claim_entry, submitter_of
+from backoffice.exchange.control_numbers import allocate
+from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice
 from backoffice.services_base import service
 from backoffice.work.rules import InteractionKind
 from backoffice.work.services import record_interaction
+from backoffice.x12.claim837 import MAX_CLAIMS_PER_TRANSACTION, write_837p
+from backoffice.x12.claim837_model import PriorPayer
 
 log = logging.getLogger(__name__)
 # A file still ``sending`` this long after its commit is sent again (a live send takes well under a second).

@@ -11,8 +11,8 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from backoffice.edi.models import ControlNumber
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.models import ControlNumber
 from backoffice.extensions import db
 
 SERIES = ("interchange", "group", "transaction")

@@ -11,8 +11,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from backoffice.edi.claim837_model import Address
 from backoffice.orgs.rules import npi_problem
+from backoffice.x12.claim837_model import Address
 
 VERSION = "005010X222A1"
 MAX_CLAIMS_PER_TRANSACTION = 5000  # IG recommendation (pitfall 18)

@@ -18,17 +18,17 @@ from sqlalchemy import select
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
-from backoffice.edi import x12
-from backoffice.edi.acks import Ack999, ClaimAck, TransactionAck, parse_277ca, parse_999
-from backoffice.edi.elements import ACCEPTED_CATEGORIES, REJECTED_CATEGORIES, Status
-from backoffice.edi.models import ClaimSubmission, EdiFile
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.services_base import service
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind, ItemState
 from backoffice.work.services import add_item, record_interaction
+from backoffice.x12 import reader as x12
+from backoffice.x12.acks import Ack999, ClaimAck, TransactionAck, parse_277ca, parse_999
+from backoffice.x12.elements import ACCEPTED_CATEGORIES, REJECTED_CATEGORIES, Status
 
 T = TypeVar("T")
 # A4 "not found" on a 277CA: the payer has no claim on file, so it was never filed either.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from backoffice.edi import x12
 from backoffice.orgs.rules import npi_problem
+from backoffice.x12 import reader as x12
 
 VERSION = "005010X222A1"
 ISA_LENGTH = 106

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from backoffice.edi import x12
-from backoffice.edi.elements import amount, date_range, hl_level
+from backoffice.x12 import reader as x12
+from backoffice.x12.elements import amount, date_range, hl_level
 
 ACTIVE_CODES = frozenset({"1", "2", "3", "4", "5"})
 INACTIVE_CODES = frozenset({"6", "7", "8"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backoffice.edi import x12
+from backoffice.x12 import reader as x12
 
 WHITESPACE = "\r\n\t "
 

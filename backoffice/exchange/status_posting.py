@@ -14,7 +14,7 @@ from datetime import datetime
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
-from backoffice.edi.ack_posting import (
+from backoffice.exchange.ack_posting import (
     REJECTION_CATEGORIES,
     claims_by_account,
     inbound_file,
@@ -25,14 +25,14 @@ from backoffice.edi.ack_posting import (
     status_words,
     unmatched_exception,
 )
-from backoffice.edi.claim_status import ClaimStatus as Status277
-from backoffice.edi.claim_status import parse_277
-from backoffice.edi.elements import ACCEPTED_CATEGORIES
-from backoffice.edi.models import ClaimSubmission
+from backoffice.exchange.models import ClaimSubmission
 from backoffice.extensions import db
 from backoffice.services_base import service
 from backoffice.work.rules import ExceptionKind, InteractionKind
 from backoffice.work.services import add_item, record_interaction
+from backoffice.x12.claim_status import ClaimStatus as Status277
+from backoffice.x12.claim_status import parse_277
+from backoffice.x12.elements import ACCEPTED_CATEGORIES
 
 RECORDS_QUEUE = ("records", 3)  # billing-rules §6.6: records requests (252, R4), 3 business days
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from backoffice.edi import x12
+from backoffice.x12 import reader as x12
 
 # 277 claim status category codes (STC01-1) that accept or reject a claim at the front end (billing-rules §6.1/6.6).
 ACCEPTED_CATEGORIES = frozenset({"A0", "A1", "A2", "A5"})

@@ -10,14 +10,14 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from backoffice.edi.claim837 import write_837p
-from backoffice.edi.claim837_model import Address, Batch, PayerInfo, Receiver, ServiceLine, Subscriber
-from backoffice.edi.claim_batches import batches_by_payer, billing_provider_of, claim_info, submitter_of
+from backoffice.exchange.claim_batches import batches_by_payer, billing_provider_of, claim_info, submitter_of
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.patients.models import Patient
 from backoffice.scrubber.queries import dry_run
 from backoffice.sessions.rules import RowError, SessionRow
+from backoffice.x12.claim837 import write_837p
+from backoffice.x12.claim837_model import Address, Batch, PayerInfo, Receiver, ServiceLine, Subscriber
 
 
 @dataclass

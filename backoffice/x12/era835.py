@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from backoffice.edi.era835_model import Adjustment, Claim, ProviderAdjustment, Remittance, ServiceLine
-from backoffice.edi.era835_scan import RawTransaction, transactions_835, where
-from backoffice.edi.x12 import X12Error
+from backoffice.x12.era835_model import Adjustment, Claim, ProviderAdjustment, Remittance, ServiceLine
+from backoffice.x12.era835_scan import RawTransaction, transactions_835, where
+from backoffice.x12.reader import X12Error
 
 __all__ = [
     "Adjustment",

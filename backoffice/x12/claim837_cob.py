@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from backoffice.edi.claim837_format import CENT, FILING_INDICATORS, Field, money_text, person_name, segment
-from backoffice.edi.claim837_model import Adjustment, LineAdjudication, PriorPayer
+from backoffice.x12.claim837_format import CENT, FILING_INDICATORS, Field, money_text, person_name, segment
+from backoffice.x12.claim837_model import Adjustment, LineAdjudication, PriorPayer
 
 CAS_GROUPS = frozenset({"CO", "PR", "OA", "PI", "CR"})
 OTHER_RELATIONSHIPS = frozenset({"18", "01", "19", "20", "21", "39", "40", "53", "G8"})

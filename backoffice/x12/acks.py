@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from backoffice.edi import x12
-from backoffice.edi.elements import (
+from backoffice.x12 import reader as x12
+from backoffice.x12.elements import (
     ACCEPTED_CATEGORIES,
     REJECTED_CATEGORIES,
     Status,

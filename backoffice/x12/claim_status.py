@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from backoffice.edi import x12
-from backoffice.edi.elements import Status, StatusCode, amount, date_range, hl_level, parse_stc, require
+from backoffice.x12 import reader as x12
+from backoffice.x12.elements import Status, StatusCode, amount, date_range, hl_level, parse_stc, require
 
 CLAIM_LEVELS = frozenset({"22", "23", "PT"})
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from backoffice.edi.claim837_cob import line_adjudication_segments, other_payer_segments, prior_payer_id
-from backoffice.edi.claim837_format import (
+from backoffice.x12.claim837_cob import line_adjudication_segments, other_payer_segments, prior_payer_id
+from backoffice.x12.claim837_format import (
     CODE_RE,
     DIAGNOSIS_RE,
     EIN_RE,
@@ -39,7 +39,7 @@ from backoffice.edi.claim837_format import (
     person_name,
     segment,
 )
-from backoffice.edi.claim837_model import (
+from backoffice.x12.claim837_model import (
     Address,
     Adjustment,
     Batch,

@@ -16,13 +16,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from backoffice.edi import x12
-from backoffice.edi.models import EdiFile
 from backoffice.errors import ServiceError, ValidationFailed
+from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.work.rules import ExceptionKind
 from backoffice.work.services import add_item
+from backoffice.x12 import reader as x12
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 # (organization_id=, text=, now=, edi_file_id=) and owns its commit.
 POSTERS = {
     "835": ("backoffice.remits.services", "post_835"),
-    "999": ("backoffice.edi.ack_posting", "post_999"),
-    "277CA": ("backoffice.edi.ack_posting", "post_277ca"),
-    "277": ("backoffice.edi.status_posting", "post_277"),
-    "271": ("backoffice.edi.benefits_posting", "record_271"),
+    "999": ("backoffice.exchange.ack_posting", "post_999"),
+    "277CA": ("backoffice.exchange.ack_posting", "post_277ca"),
+    "277": ("backoffice.exchange.status_posting", "post_277"),
+    "271": ("backoffice.eligibility.services", "record_271"),
 }
 FINISHED = ("processed", "failed")
 

@@ -1,0 +1,33 @@
+"""The named events of the back office (blinker, Flask's own signal library): who sends each, with what.
+
+The work kernel and the packages that own claims and money *send*; features *subscribe* in their own
+``subscriptions.py``, connected once by ``app.create_app`` (``subscribe_all``). A handler runs synchronously,
+inside the sender's transaction: what it writes commits or rolls back with the use case, and an exception in a
+handler fails the use case exactly as if the sender had done the work itself. Side effects outside the database
+(RQ jobs) still wait for the commit (``tasks.enqueue_after_commit``).
+
+Every signal's sender is the object the event is about; keyword arguments always include ``now``.
+docs/ARCHITECTURE.md lists the signals with their subscribers.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+events = Namespace()
+
+# sender: WorkItem (state READY: new, released by the item it waited on, or handed over to a person)
+# kwargs: now. Subscribers: routing (routes a manual item), automation (enqueues an automated item's step).
+item_ready = events.signal("item-ready")
+
+# sender: WorkItem (state DONE); kwargs: now, actor (User | None), outcome (CompletionOutcome value).
+item_completed = events.signal("item-completed")
+
+# sender: WorkItem (state CANCELLED); kwargs: now, actor (User), reason.
+item_cancelled = events.signal("item-cancelled")
+
+# sender: Claim; kwargs: now, old (ClaimStatus | None), new (ClaimStatus), source (str).
+claim_status_changed = events.signal("claim-status-changed")
+
+# sender: Remittance (an 835 just posted); kwargs: now, claim_ids (list[int]), denied_claim_ids (list[int]).
+remittance_posted = events.signal("remittance-posted")
