@@ -1,8 +1,8 @@
 """Recording a 271 eligibility/benefits response as dated benefits checks (billing-rules §8.1).
 
 ``eligibility.rules.benefits_from_271`` interprets each answer; ``record_271`` matches each subscriber/dependent
-answer to its coverage by payer and member ID within the organization and writes one ``BenefitsCheck`` per answer, all or
-nothing. Errors name the 271 trace number, never the member ID.
+answer to its coverage by payer and member ID within the organization and writes one ``BenefitsCheck`` per answer, all
+or nothing. Errors name the 271 trace number, never the member ID.
 """
 
 from __future__ import annotations
