@@ -14,8 +14,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backoffice import filters, tasks
+from backoffice.accounts.idle import enforce_idle_logoff
+from backoffice.accounts.views import bp as accounts_bp
+from backoffice.api.views import bp as api_bp
+from backoffice.appeals.views import bp as appeals_bp
+from backoffice.audit import services as audit_services
+from backoffice.audit.views import bp as audit_bp
+from backoffice.automation import subscriptions as automation_subscriptions
+from backoffice.automation.views import bp as automation_bp
+from backoffice.balances.views import bp as balances_bp
+from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
+from backoffice.itemforms.views import bp as itemforms_bp
+from backoffice.remits import subscriptions as remits_subscriptions
+from backoffice.reports.views import bp as reports_bp
+from backoffice.routing import subscriptions as routing_subscriptions
+from backoffice.routing.views import bp as routing_bp
 from backoffice.settings import Settings, default_database_url, load_settings
+from backoffice.supervisor.views import bp as supervisor_bp
+from backoffice.work.views import bp as work_bp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,19 +77,6 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     tasks.init_app(app)
     filters.init_app(app)
 
-    from backoffice import models  # noqa: F401  (every table on the metadata)
-    from backoffice.accounts.views import bp as accounts_bp
-    from backoffice.api.views import bp as api_bp
-    from backoffice.appeals.views import bp as appeals_bp
-    from backoffice.audit.views import bp as audit_bp
-    from backoffice.automation.views import bp as automation_bp
-    from backoffice.balances.views import bp as balances_bp
-    from backoffice.itemforms.views import bp as itemforms_bp
-    from backoffice.reports.views import bp as reports_bp
-    from backoffice.routing.views import bp as routing_bp
-    from backoffice.supervisor.views import bp as supervisor_bp
-    from backoffice.work.views import bp as work_bp
-
     app.register_blueprint(accounts_bp)
     app.register_blueprint(work_bp)
     app.register_blueprint(automation_bp)
@@ -88,7 +92,15 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_error_handler(404, lambda e: (render_template("errors/404.html"), 404))
     app.register_error_handler(403, lambda e: (render_template("errors/403.html"), 403))
     _init_safeguards(app)
+    _subscribe_features()
     return app
+
+
+def _subscribe_features() -> None:
+    """Connect the features to the kernel's signals (backoffice/signals.py); connecting again is a no-op."""
+    automation_subscriptions.subscribe()
+    remits_subscriptions.subscribe()
+    routing_subscriptions.subscribe()
 
 
 def freeze_for_workers() -> None:
@@ -102,9 +114,6 @@ def freeze_for_workers() -> None:
 
 def _init_safeguards(app: Flask) -> None:
     """Idle logoff, the PHI-read audit hook, and error pages and logs that never echo an exception's message."""
-    from backoffice.accounts.idle import enforce_idle_logoff
-    from backoffice.audit import services as audit_services
-    from backoffice.error_pages import init_app as init_error_pages
 
     app.before_request(enforce_idle_logoff)
     audit_services.init_app(app)

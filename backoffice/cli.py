@@ -184,8 +184,8 @@ MAX_ERRORS_SHOWN = 50
 def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> None:
     """Import sessions from a CSV file (format: docs/import-format.md). All or nothing: any bad row is
     reported with its row and column, nothing is written, and the exit code is 1."""
+    from backoffice.intake.planning import plan_sessions
     from backoffice.sessions.services import ImportRefused, import_sessions
-    from backoffice.work.planning import plan_sessions
 
     org = _organization(org_slug)
     now = utcnow()

@@ -169,7 +169,7 @@ def main() -> None:
         from flask_migrate import upgrade
 
         from backoffice.exchange.ingest import ingest_all
-        from backoffice.work.planning import plan_sessions
+        from backoffice.intake.planning import plan_sessions
 
         upgrade(directory=app.extensions["migrate"].directory)
         session_ids = seed(args.sessions)

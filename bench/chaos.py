@@ -300,9 +300,9 @@ def drive(
     no threshold: only right when one item at a time can be in progress (one session's chain, whose steps run one
     after the other), so that the killed worker's item is the only one in progress. A second worker then works as
     a warm spare: it takes the recovered item while the killed one's replacement starts (a start costs seconds)."""
+    from backoffice.automation.runner import recover_automation
     from backoffice.clock import utcnow
-    from backoffice.work.jobs import recover_automation
-    from backoffice.work.sweeps import requeue_orphaned_items
+    from backoffice.sweeps.services import requeue_orphaned_items
 
     rng = rng or random.Random(7)
     result = DriveResult()
@@ -453,7 +453,7 @@ def _app(database_url: str, redis_url: str, instance: str):  # noqa: ANN202
 
 def _plan(session_ids: list[int]) -> Any:
     from backoffice.clock import utcnow
-    from backoffice.work.planning import plan_sessions
+    from backoffice.intake.planning import plan_sessions
 
     return plan_sessions(session_ids=session_ids, now=utcnow())
 
@@ -552,7 +552,7 @@ def main() -> None:  # noqa: PLR0915 - one long scripted scenario
                 resume(Redis.from_url(redis.url))
                 back = time.monotonic()
                 from backoffice.clock import utcnow
-                from backoffice.work.sweeps import requeue_orphaned_items
+                from backoffice.sweeps.services import requeue_orphaned_items
 
                 requeued = requeue_orphaned_items(now=utcnow(), ready_for=timedelta(0))
                 wait_for(lambda: automation_pending() == 0, 600, 0.5, what="automation after the Redis outage")

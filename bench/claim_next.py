@@ -32,7 +32,9 @@ from backoffice.orgs.rules import complete_npi  # noqa: E402
 from backoffice.patients.models import Patient  # noqa: E402
 from backoffice.sessions.models import Session  # noqa: E402
 from backoffice.settings import load_settings  # noqa: E402
-from backoffice.work import services  # noqa: E402
+from backoffice.work import (
+    claiming,  # noqa: E402
+)
 from backoffice.work.models import WorkItem  # noqa: E402
 
 URL = os.environ.get("BACKOFFICE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/backoffice_bench")
@@ -200,7 +202,7 @@ def service_claimer(  # noqa: ANN201
                 if think:
                     time.sleep(rng.uniform(0, 2 * think))
                 t0 = time.perf_counter()
-                item = services.claim_next_item(user=user, now=now)
+                item = claiming.claim_next_item(user=user, now=now)
                 if item is None:
                     break
                 lat.append(time.perf_counter() - t0)

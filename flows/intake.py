@@ -23,7 +23,7 @@ def pending_batches_in(app: Flask, batch_size: int = DEFAULT_BATCH, limit: int |
     """The unplanned sessions' IDs, oldest first, cut into batches of ``batch_size``."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    from backoffice.work.planning import pending_session_ids  # noqa: PLC0415 - flows load the app lazily
+    from backoffice.intake.planning import pending_session_ids  # noqa: PLC0415 - flows load the app lazily
 
     with app.app_context():
         ids = pending_session_ids(limit)
@@ -33,7 +33,7 @@ def pending_batches_in(app: Flask, batch_size: int = DEFAULT_BATCH, limit: int |
 def plan_batch_in(app: Flask, session_ids: list[int], now: datetime | None = None) -> dict[str, Any]:
     """Plan one batch in one transaction; returns the counts."""
     from backoffice.clock import utcnow  # noqa: PLC0415
-    from backoffice.work.planning import plan_sessions  # noqa: PLC0415
+    from backoffice.intake.planning import plan_sessions  # noqa: PLC0415
 
     with app.app_context():
         return plan_sessions(session_ids=session_ids, now=now or utcnow()).as_dict()

@@ -12,9 +12,9 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.runtime import current_flow_app, flow_app
 
-SWEEPS = "backoffice.work.sweeps"
+SWEEPS = "backoffice.sweeps.services"
 INGEST = "backoffice.exchange.ingest"
-JOBS = "backoffice.work.jobs"
+JOBS = "backoffice.automation.runner"
 SUBMISSION = "backoffice.exchange.submission"
 BALANCES = "backoffice.balances.sweeps"
 

@@ -16,13 +16,13 @@ from backoffice.appeals.models import Appeal, AppealTemplate
 from backoffice.appeals.pdf import appeal_pdf
 from backoffice.appeals.rules import PARITY_ARGUMENT
 from backoffice.audit.models import AuditEvent
+from backoffice.automation.runner import run_automated_item
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.patients.models import Coverage
 from backoffice.remits.services import post_835
-from backoffice.work.jobs import run_automated_item
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 from tests import factories as f

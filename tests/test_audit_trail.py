@@ -162,8 +162,8 @@ def test_the_audit_page_is_for_admins_filters_and_exports(app: Flask, client: Fl
 
 def test_an_automation_retry_is_an_admin_event(app: Flask, client: FlaskClient, auth: AuthActions, redis_conn,
                                                monkeypatch) -> None:  # noqa: ANN001  # fmt: skip
+    from backoffice.automation import runner as work_jobs
     from backoffice.tasks import get_queue
-    from backoffice.work import jobs as work_jobs
     from tests.test_automation_admin import _fail_once_per_attempt, _work_off
     from tests.test_automation_admin import _world as automation_world
 

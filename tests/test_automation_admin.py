@@ -12,9 +12,9 @@ from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
+from backoffice.automation import runner as work_jobs
 from backoffice.automation.queries import error_class
 from backoffice.tasks import _EXT_KEY, QUEUE_NAMES, get_queue
-from backoffice.work import jobs as work_jobs
 from backoffice.work import services
 from backoffice.work.models import WorkItem
 from tests import factories as f

@@ -10,7 +10,7 @@ from flask import Flask
 
 from backoffice.accounts.models import User
 from backoffice.extensions import db
-from backoffice.work import services
+from backoffice.work import claiming
 from tests import factories as f
 from tests.factories import NOW
 
@@ -28,7 +28,7 @@ def _claim_until_empty(
             db.session.commit()  # hand the connection back before waiting for the others
             barrier.wait()
             try:
-                while (item := services.claim_next_item(user=user, now=NOW)) is not None:
+                while (item := claiming.claim_next_item(user=user, now=NOW)) is not None:
                     with lock:
                         claimed.append(item.id)
             except BaseException as error:  # noqa: BLE001 - reported by the test

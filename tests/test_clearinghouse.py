@@ -12,7 +12,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from backoffice.clearinghouse import sandbox_x12 as sx
-from backoffice.clearinghouse.base import InboundFile, clearinghouse_for
+from backoffice.clearinghouse.adapters import clearinghouse_for
+from backoffice.clearinghouse.base import InboundFile
 from backoffice.clearinghouse.file_drop import FileDrop
 from backoffice.clearinghouse.sandbox import Sandbox, benefits_answer, member_hash
 from backoffice.errors import ValidationFailed

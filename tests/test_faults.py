@@ -24,18 +24,17 @@ from rq.suspension import resume
 from sqlalchemy import func, select
 
 from backoffice import create_app
+from backoffice.automation.runner import AUTOMATION_JOB, recover_automation
 from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.exchange.models import ClaimSubmission
 from backoffice.extensions import db
+from backoffice.intake.planning import plan_sessions
 from backoffice.orgs.models import Organization, Practice
+from backoffice.sweeps.services import requeue_orphaned_items
 from backoffice.tasks import QUEUE_NAMES, get_queue
-from backoffice.work.jobs import recover_automation
 from backoffice.work.models import Interaction, WorkItem
-from backoffice.work.planning import plan_sessions
 from backoffice.work.rules import ItemState, Mode
-from backoffice.work.services import AUTOMATION_JOB
-from backoffice.work.sweeps import requeue_orphaned_items
 from bench import chaos
 from flows.runtime import prefect_env
 from tests import factories as f

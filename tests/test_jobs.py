@@ -10,10 +10,10 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 
+from backoffice.automation import runner as work_jobs
 from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
 from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, jobs_run_inline, pending_jobs
-from backoffice.work import jobs as work_jobs
 from backoffice.work import services
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode

@@ -313,9 +313,9 @@ def test_a_failing_step_leaves_its_message_neither_in_redis_nor_in_the_worker_lo
     from rq.registry import FailedJobRegistry
     from rq.serializers import JSONSerializer
 
+    from backoffice.automation import runner as work_jobs
     from backoffice.automation.queries import error_class
     from backoffice.safe_worker import SimpleWorker
-    from backoffice.work import jobs as work_jobs
     from backoffice.work import services
 
     monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", _fails_with_phi)

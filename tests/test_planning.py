@@ -9,13 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from backoffice.automation.runner import AUTOMATION_JOB
 from backoffice.extensions import db
-from backoffice.patients.models import Authorization, BenefitsCheck
-from backoffice.sessions.models import Session
-from backoffice.tasks import get_queue
-from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
-from backoffice.work.planning import pending_session_ids, plan_sessions
-from backoffice.work.planning_rules import (
+from backoffice.intake.planning import pending_session_ids, plan_sessions
+from backoffice.intake.rules import (
     AuthFacts,
     BenefitsFacts,
     PlanningFacts,
@@ -23,8 +20,12 @@ from backoffice.work.planning_rules import (
     fresh_days,
     plan_for,
 )
+from backoffice.patients.models import Authorization, BenefitsCheck
+from backoffice.sessions.models import Session
+from backoffice.tasks import get_queue
+from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 from backoffice.work.rules import ItemState, Mode
-from backoffice.work.services import AUTOMATION_JOB, create_chain
+from backoffice.work.services import create_chain
 from tests.factories import NOW, make_org, make_patient, make_payer, make_practice, make_provider, make_session
 
 ALL = frozenset({"verify_benefits", "obtain_preauth", "enter_charge", "audit", "submit", "follow_up", "appeal"})

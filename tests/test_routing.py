@@ -13,7 +13,7 @@ from backoffice.claims.models import Claim
 from backoffice.extensions import db
 from backoffice.routing import services as routing
 from backoffice.routing.models import RoutingRule
-from backoffice.work import services
+from backoffice.work import claiming, services
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 from tests import factories as f
@@ -219,7 +219,7 @@ def ready(w, **values) -> WorkItem:  # noqa: ANN001, ANN003
 
 
 def claimed_order(w, count: int) -> list[int]:  # noqa: ANN001
-    return [services.claim_next_item(user=w["priya"], now=NOW).id for _ in range(count)]
+    return [claiming.claim_next_item(user=w["priya"], now=NOW).id for _ in range(count)]
 
 
 def test_get_next_takes_priority_first_then_the_earliest_deadline(world) -> None:  # noqa: ANN001
@@ -251,8 +251,8 @@ def test_with_the_same_deadline_and_dollars_the_more_recoverable_family_comes_fi
 def test_an_item_routed_to_one_biller_is_not_handed_to_another(world) -> None:  # noqa: ANN001
     make_rule(world["org"], distribution="person", target_user_id=world["marcus"].id)
     item = denial(world)
-    assert services.claim_next_item(user=world["priya"], now=NOW) is None
-    assert services.claim_next_item(user=world["marcus"], now=NOW).id == item.id
+    assert claiming.claim_next_item(user=world["priya"], now=NOW) is None
+    assert claiming.claim_next_item(user=world["marcus"], now=NOW).id == item.id
 
 
 def test_entering_the_charge_prices_the_sessions_open_items(ctx) -> None:  # noqa: ANN001
@@ -275,7 +275,7 @@ def test_entering_the_charge_prices_the_sessions_open_items(ctx) -> None:  # noq
 
 
 def test_the_planner_routes_a_ready_manual_head_and_leaves_blocked_steps_alone(world, redis_conn) -> None:  # noqa: ANN001
-    from backoffice.work.planning import plan_sessions  # noqa: PLC0415
+    from backoffice.intake.planning import plan_sessions  # noqa: PLC0415
 
     make_rule(world["org"], name="Everything to Marcus", distribution="person", target_user_id=world["marcus"].id)
     session = f.make_session(world["practice"])  # no coverage in force: a person verifies benefits

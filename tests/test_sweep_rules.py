@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from backoffice.work import kpis
-from backoffice.work.sweep_rules import (
+from backoffice.sweeps.rules import (
     AuthForecast,
     FollowUpAction,
     acknowledgment_missing,
@@ -26,6 +25,7 @@ from backoffice.work.sweep_rules import (
     sla_breach_note,
     weekly_rate,
 )
+from backoffice.work import kpis
 
 NY = ZoneInfo("America/New_York")
 TODAY = date(2026, 11, 18)  # a Wednesday

@@ -11,12 +11,14 @@ import pytest
 from rq.executions import Execution
 from sqlalchemy import func, select
 
+from backoffice.automation import runner
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.extensions import db
 from backoffice.patients.models import Authorization
 from backoffice.remits.models import ClaimPayment, Remittance
+from backoffice.sweeps import services as sweeps
 from backoffice.tasks import get_queue
-from backoffice.work import services, sweeps
+from backoffice.work import services
 from backoffice.work.models import Interaction, KpiSnapshot, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 from tests import factories as f
@@ -343,7 +345,7 @@ def test_requeue_puts_back_the_jobs_lost_with_redis(world, redis_conn) -> None:
     assert sweeps.requeue_orphaned_items(now=NOW) == {"checked": 1, "requeued": 1}
 
     jobs = queue.get_jobs()
-    assert [(job.func_name, job.args) for job in jobs] == [(services.AUTOMATION_JOB, [item.id])]
+    assert [(job.func_name, job.args) for job in jobs] == [(runner.AUTOMATION_JOB, [item.id])]
     assert _log(item, InteractionKind.AUTOMATION) == ["re-enqueued: no job found"]
     assert sweeps.requeue_orphaned_items(now=NOW) == {"checked": 1, "requeued": 0}
 
@@ -354,7 +356,7 @@ def test_requeue_leaves_fresh_and_scheduled_items_alone(world, redis_conn) -> No
                               now=NOW - timedelta(minutes=1), reason="270", mode=Mode.AUTOMATED)  # fmt: skip
     redis_conn.flushdb()
     assert sweeps.requeue_orphaned_items(now=NOW) == {"checked": 0, "requeued": 0}  # ready for only a minute
-    get_queue("high", redis_conn).enqueue_in(timedelta(minutes=5), services.AUTOMATION_JOB, item.id)  # a retry
+    get_queue("high", redis_conn).enqueue_in(timedelta(minutes=5), runner.AUTOMATION_JOB, item.id)  # a retry
     assert sweeps.requeue_orphaned_items(now=NOW + timedelta(minutes=5)) == {"checked": 1, "requeued": 0}
     redis_conn.flushdb()
     item.attempts = 5  # failed five times: people look at it (the automation page), the sweeper stops

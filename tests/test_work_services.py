@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
-from backoffice.work import services
+from backoffice.work import claiming, services
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 from backoffice.work.rules import InteractionKind, ItemState
 from tests import factories as f
@@ -99,15 +99,15 @@ def test_claim_next_takes_highest_priority_then_soonest_due(world) -> None:
     late.due_at, soon.due_at, urgent.due_at = NOW + timedelta(days=3), NOW + timedelta(hours=2), NOW + timedelta(days=9)
     urgent.priority = 60
     db.session.commit()
-    order = [services.claim_next_item(user=world["biller"], now=NOW).id for _ in range(3)]
+    order = [claiming.claim_next_item(user=world["biller"], now=NOW).id for _ in range(3)]
     assert order == [urgent.id, soon.id, late.id]
-    assert services.claim_next_item(user=world["biller"], now=NOW) is None
+    assert claiming.claim_next_item(user=world["biller"], now=NOW) is None
 
 
 def test_claim_next_starts_the_item_and_logs_the_assignment(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
     biller = world["biller"]
-    claimed = services.claim_next_item(user=biller, now=NOW + timedelta(minutes=5))
+    claimed = claiming.claim_next_item(user=biller, now=NOW + timedelta(minutes=5))
     assert claimed.id == item.id
     assert claimed.state == ItemState.IN_PROGRESS and claimed.assignee_id == biller.id
     assert claimed.started_at == claimed.updated_at == NOW + timedelta(minutes=5)
@@ -131,9 +131,9 @@ def test_claim_next_starts_the_item_and_logs_the_assignment(world) -> None:
 
 def test_claim_next_returns_none_and_writes_nothing_when_the_queue_is_empty(world) -> None:
     (item,) = f.make_ready_items(world["practice"], 1)
-    assert services.claim_next_item(user=world["biller"], now=NOW).id == item.id
+    assert claiming.claim_next_item(user=world["biller"], now=NOW).id == item.id
     before = _count(Interaction)
-    assert services.claim_next_item(user=world["biller"], now=NOW) is None
+    assert claiming.claim_next_item(user=world["biller"], now=NOW) is None
     assert _count(Interaction) == before
 
 
@@ -150,14 +150,14 @@ def test_a_claim_alone_skips_the_wal_flush_and_other_writes_keep_it(world, monke
         commit()
 
     monkeypatch.setattr(db.session, "commit", spy)
-    assert services.claim_next_item(user=world["biller"], now=NOW) is not None
+    assert claiming.claim_next_item(user=world["biller"], now=NOW) is not None
     assert seen == ["off"]
     assert db.session.scalar(text("SHOW synchronous_commit")) == "on"
 
 
 def test_claim_next_never_crosses_practices(world) -> None:
     f.make_ready_items(world["practice"], 2)
-    assert services.claim_next_item(user=world["outsider"], now=NOW) is None
+    assert claiming.claim_next_item(user=world["outsider"], now=NOW) is None
 
 
 def test_claim_next_skips_other_billers_items_and_automated_items(world) -> None:
@@ -166,8 +166,8 @@ def test_claim_next_skips_other_billers_items_and_automated_items(world) -> None
     db.session.commit()
     session = f.make_session(world["practice"])
     services.create_chain(session=session, kinds=["verify_benefits"], now=NOW, automated=["verify_benefits"])
-    assert services.claim_next_item(user=world["biller"], now=NOW).id == mine.id
-    assert services.claim_next_item(user=world["biller"], now=NOW) is None
+    assert claiming.claim_next_item(user=world["biller"], now=NOW).id == mine.id
+    assert claiming.claim_next_item(user=world["biller"], now=NOW) is None
 
 
 def test_claim_next_respects_the_billers_queues(world) -> None:
@@ -175,9 +175,9 @@ def test_claim_next_respects_the_billers_queues(world) -> None:
     coder = f.make_user(org, practices=[practice], queues=["coding"])
     f.make_ready_items(practice, 1, kind="verify_benefits")
     (audit,) = f.make_ready_items(practice, 1, kind="audit")
-    assert services.claim_next_item(user=coder, now=NOW).id == audit.id
-    assert services.claim_next_item(user=coder, now=NOW) is None
-    assert services.claim_next_item(user=coder, now=NOW, queue="eligibility") is not None
+    assert claiming.claim_next_item(user=coder, now=NOW).id == audit.id
+    assert claiming.claim_next_item(user=coder, now=NOW) is None
+    assert claiming.claim_next_item(user=coder, now=NOW, queue="eligibility") is not None
 
 
 def test_snoozed_items_come_back_only_when_their_time_comes(world) -> None:
@@ -187,8 +187,8 @@ def test_snoozed_items_come_back_only_when_their_time_comes(world) -> None:
         item=item, actor=world["biller"], now=NOW, until=NOW + timedelta(days=1), reason="payer calls back"
     )
     assert item.state == ItemState.SNOOZED
-    assert services.claim_next_item(user=world["biller"], now=NOW + timedelta(hours=23)) is None
-    assert services.claim_next_item(user=world["biller"], now=NOW + timedelta(days=1)).id == item.id
+    assert claiming.claim_next_item(user=world["biller"], now=NOW + timedelta(hours=23)) is None
+    assert claiming.claim_next_item(user=world["biller"], now=NOW + timedelta(days=1)).id == item.id
 
 
 def test_snooze_needs_a_future_time_within_90_days_and_a_reason(world) -> None:

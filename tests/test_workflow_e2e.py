@@ -16,6 +16,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
+from backoffice.automation.runner import recover_automation, run_automated_item
 from backoffice.claims.models import Claim
 from backoffice.clearinghouse.sandbox_x12 import scenario_for
 from backoffice.clearinghouse.sandbox_x12_277 import status_for
@@ -23,15 +24,14 @@ from backoffice.clock import utcnow
 from backoffice.exchange.ingest import ingest_all
 from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
+from backoffice.intake.planning import pending_session_ids, plan_sessions
 from backoffice.patients.models import BenefitsCheck, LedgerEntry
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.sessions.models import Session
 from backoffice.sessions.rules import ADDRESS_COLUMNS, COLUMNS, parse_csv
 from backoffice.sessions.services import import_sessions
 from backoffice.tasks import QUEUE_NAMES, get_queue
-from backoffice.work.jobs import recover_automation, run_automated_item
 from backoffice.work.models import Interaction, WorkItem
-from backoffice.work.planning import pending_session_ids, plan_sessions
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 from tests import factories as f
 

@@ -39,23 +39,21 @@ def warm_up() -> None:
     """Import every step and load the code tables once in the worker's parent process, so each forked job starts
     warm (a cold job paid ~150 ms of imports), then drop the parent's database connections: a forked child must
     never share a connection with its parent."""
-    from datetime import date
-
-    from backoffice.automation import appeal_drafts, eligibility, steps  # noqa: F401
+    from backoffice.automation import eligibility, steps  # noqa: F401
     from backoffice.clearinghouse import sandbox, sandbox_x12  # noqa: F401
     from backoffice.coding import icd10
     from backoffice.eligibility import services as benefits  # noqa: F401
     from backoffice.exchange import ack_posting, ingest, submission  # noqa: F401
     from backoffice.remits import services  # noqa: F401
 
-    icd10.billable_problem("F33.1", date.today())
+    icd10.billable_problem("F33.1", utcnow().date())
     if has_app_context():
         db.engine.dispose()
 
 
 def run_automated_item(item_id: int) -> dict[str, Any]:
     """Run the automated step of one work item."""
-    from backoffice.work.jobs import run_automated_item as run
+    from backoffice.automation.runner import run_automated_item as run
 
     with job_context():
         return run(item_id, now=utcnow())

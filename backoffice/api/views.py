@@ -25,14 +25,15 @@ from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ServiceError, ValidationFailed
 from backoffice.extensions import csrf, db
+from backoffice.intake.planning import plan_sessions
 from backoffice.orgs.models import Practice
 from backoffice.sessions.rules import RowError
 from backoffice.sessions.services import ImportRefused, import_sessions
 from backoffice.work import queries
 from backoffice.work.access import get_item_for_user_or_404
+from backoffice.work.claiming import claim_next_item
 from backoffice.work.models import WorkItem
-from backoffice.work.planning import plan_sessions
-from backoffice.work.services import claim_next_item, complete_item
+from backoffice.work.services import complete_item
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 P = ParamSpec("P")

@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from backoffice.accounts.models import User
+from backoffice.appeals import services
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
@@ -130,7 +131,6 @@ DEMO_DRAFTS = 6  # open demo appeal items: their appeals are drafts
 
 def seed_appeals(now: datetime) -> None:
     """Default templates for the demo organization, and appeals for some of its appeal items."""
-    from backoffice.appeals import services  # noqa: PLC0415
 
     org = db.session.scalar(select(Organization).order_by(Organization.id))
     admin = db.session.scalar(select(User).where(User.organization_id == org.id, User.role == "admin")) if org else None

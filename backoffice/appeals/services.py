@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 from backoffice.accounts.access import is_admin
 from backoffice.accounts.models import User
 from backoffice.appeals import rendering, rules
+from backoffice.appeals.facts import ClaimAppeal, claim_appeal, item_family
 from backoffice.appeals.models import Appeal, AppealTemplate
 from backoffice.appeals.queries import template_for
 from backoffice.audit.services import audit_event
-from backoffice.automation.appeal_drafts import ClaimAppeal, claim_appeal
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus, can_move
 from backoffice.deadlines.appeals import (
@@ -33,9 +33,9 @@ from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.remits.rules import Family, route_denial
 from backoffice.services_base import is_postgres, service
+from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind
-from backoffice.work.services import record_interaction
 
 MAX_NAME = 120
 SOURCE = "appeals"
@@ -211,8 +211,6 @@ def draft_appeal(
     if actor is not None and practice.organization_id != actor.organization_id:
         raise NotAllowed("not your organization's claim")
     if item is not None and family is None:
-        from backoffice.automation.appeal_drafts import item_family  # noqa: PLC0415
-
         family = item_family(item)
     try:
         drafted = claim_appeal(claim, today=today, level=level, family=family, notice=_notice_for(claim.id, level))

@@ -9,6 +9,9 @@ from flask import current_app
 
 from backoffice.automation.exchange import send_request
 from backoffice.claims.models import Claim
+from backoffice.clearinghouse.adapters import clearinghouse_for
+from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
+from backoffice.exchange.status_posting import post_277
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Coverage
@@ -18,9 +21,6 @@ from backoffice.work.models import WorkItem
 
 def request_status(claim: Claim, *, item: WorkItem, now: datetime) -> str | None:
     """Ask the payer for ``claim``'s status; the 277's outcome for it (finalized, pending, not_found, ...)."""
-    from backoffice.clearinghouse.base import clearinghouse_for  # noqa: PLC0415
-    from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion  # noqa: PLC0415
-    from backoffice.exchange.status_posting import post_277  # noqa: PLC0415
 
     practice = db.session.get(Practice, claim.practice_id)
     payer = db.session.get(Payer, claim.payer_id)

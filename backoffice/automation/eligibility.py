@@ -10,17 +10,17 @@ from typing import Any
 from flask import current_app
 
 from backoffice.automation.exchange import send_request
+from backoffice.automation.runner import NeedsPerson
+from backoffice.clearinghouse.adapters import clearinghouse_for
+from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
+from backoffice.eligibility.services import record_271
 from backoffice.scrubber.queries import primary_coverage
 from backoffice.sessions.models import Session
-from backoffice.work.jobs import NeedsPerson
 from backoffice.work.models import WorkItem
 
 
 def verify_session_benefits(session: Session, *, item: WorkItem, now: datetime) -> Mapping[str, Any]:
     """Ask the payer about the session's primary coverage; return the benefits check's facts (no PHI)."""
-    from backoffice.clearinghouse.base import clearinghouse_for  # noqa: PLC0415
-    from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion  # noqa: PLC0415
-    from backoffice.eligibility.services import record_271  # noqa: PLC0415
 
     coverage = primary_coverage(session.patient_id, session.date_of_service)
     if coverage is None:

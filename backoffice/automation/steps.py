@@ -1,4 +1,4 @@
-"""The automated steps of a session's chain, registered with the runner (backoffice/work/jobs.py).
+"""The automated steps of a session's chain, registered with the runner (backoffice/automation/runner.py).
 
 Each step loads what it needs by the item's IDs, calls one feature's service, and returns a small result (no PHI)
 that the runner stores on the item. When a person must decide, it raises ``NeedsPerson`` with the reason and the
@@ -15,19 +15,24 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
+from backoffice.appeals.services import draft_appeal
+from backoffice.automation.claim_status import request_status
+from backoffice.automation.eligibility import verify_session_benefits
+from backoffice.automation.runner import RESOLVED, NeedsPerson, NotYet, register_step
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
+from backoffice.claims.services import enter_charge as enter
+from backoffice.deadlines.follow_up import next_follow_up
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
+from backoffice.orgs.models import Payer, Practice
 from backoffice.sessions.models import Session
-from backoffice.work.jobs import NeedsPerson, NotYet, register_step
-from backoffice.work.models import WorkItem
+from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import WorkKind
 
 MAX_STATUS_CHECKS = 3  # then a person calls (billing-rules 9.2: status at 30 days, then every ~14 days)
 REPEAT_DAYS = 14
-RESOLVED = frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED, ClaimStatus.APPEALED,
-                      ClaimStatus.CLOSED})  # fmt: skip
 
 
 def _session(item: WorkItem) -> Session:
@@ -50,15 +55,11 @@ def _claim(item: WorkItem) -> Claim | None:
 
 def verify_benefits(item: WorkItem, now: datetime) -> Mapping[str, Any]:
     """Ask the practice's clearinghouse for a 271 and record it; anything doubtful goes to a person."""
-    from backoffice.automation.eligibility import verify_session_benefits  # noqa: PLC0415
-
     return verify_session_benefits(_session(item), item=item, now=now)
 
 
 def enter_charge(item: WorkItem, now: datetime) -> Mapping[str, Any]:
     """Code, price and scrub the session into its original claim."""
-    from backoffice.claims.services import enter_charge as enter  # noqa: PLC0415
-
     try:
         claim = enter(session=_session(item), now=now, today=now.date())
     except ValidationFailed as error:
@@ -81,8 +82,6 @@ def audit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
 
 def submit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
     """Send the claim's current version in an 837P through the practice's clearinghouse (once per version)."""
-    from backoffice.exchange.submission import submit_claims  # noqa: PLC0415
-
     claim = _claim(item)
     if claim is None:
         raise NeedsPerson("no claim to submit")
@@ -101,9 +100,6 @@ def submit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
 def follow_up(item: WorkItem, now: datetime) -> Mapping[str, Any]:
     """Close the follow-up when the payer has answered; wait for the payer's response window; then ask the payer
     for the claim's status (276/277) every two weeks, and hand the claim to a person when that does not settle it."""
-    from backoffice.automation.claim_status import request_status  # noqa: PLC0415
-    from backoffice.deadlines.follow_up import next_follow_up  # noqa: PLC0415
-
     claim = _claim(item)
     if claim is None:
         raise NeedsPerson("no claim to follow up")
@@ -138,8 +134,6 @@ def follow_up(item: WorkItem, now: datetime) -> Mapping[str, Any]:
 
 def _status_checks(item: WorkItem) -> int:
     """How many status requests this follow-up has made: each pending one left a "status check N" wait."""
-    from backoffice.work.models import Interaction  # noqa: PLC0415
-
     return int(
         db.session.scalar(
             select(func.count()).where(Interaction.work_item_id == item.id, Interaction.body.like("%status check%"))
@@ -149,28 +143,27 @@ def _status_checks(item: WorkItem) -> int:
 
 
 def appeal(item: WorkItem, now: datetime) -> Mapping[str, Any]:
-    """Draft the appeal letter from the denial and hand it to a biller to review, sign and send."""
-    from backoffice.automation.appeal_drafts import draft_for_item  # noqa: PLC0415
-
+    """Draft the appeal letter from the denial and hand it to a biller to review, sign and send. The ``Appeal``
+    (draft, level 1, letter from the organization's best template or the built-in one) is recorded once per claim
+    and level; a denial with no appeal rights goes to a person with the reason."""
     claim = _claim(item)
     if claim is None:
         raise NeedsPerson("no claim to appeal")
-    letter, deadline = draft_for_item(item, claim, today=now.date())
-    when = f"; file by {deadline:%Y-%m-%d}" if deadline else ""
-    raise NeedsPerson(f"appeal letter drafted: review, sign and send{when}", {"draft": letter})
+    try:
+        drafted = draft_appeal(item=item, claim=claim, now=now, today=now.date())
+    except ValidationFailed as refused:  # no appeal rights: a person decides (correct, new claim, write off)
+        raise NeedsPerson(str(refused)) from None
+    when = f"; file by {drafted.deadline:%Y-%m-%d}" if drafted.deadline else ""
+    raise NeedsPerson(f"appeal letter drafted: review, sign and send{when}", {"draft": drafted.letter})
 
 
 def claim_organization(claim: Claim) -> int:
-    from backoffice.orgs.models import Practice  # noqa: PLC0415
-
     practice = db.session.get(Practice, claim.practice_id)
     assert practice is not None
     return practice.organization_id
 
 
 def claim_payer_kind(claim: Claim) -> str:
-    from backoffice.orgs.models import Payer  # noqa: PLC0415
-
     payer = db.session.get(Payer, claim.payer_id)
     return str(payer.kind) if payer is not None else "commercial"
 

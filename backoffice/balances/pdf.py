@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from backoffice.balances import queries, rules
 from backoffice.balances.models import GoodFaithEstimate, PatientStatement
+from backoffice.balances.services import period_bounds
 from backoffice.extensions import db
 from backoffice.filters import money, short_date
 from backoffice.orgs.models import Practice, Provider
@@ -73,7 +74,6 @@ def gfe_pdf(gfe: GoodFaithEstimate) -> bytes:
 def statement_pdf(statement: PatientStatement) -> bytes:
     """The patient statement: letterhead, period, every ledger line in it, column totals, balance and due date,
     and the payment plan's instalments due."""
-    from backoffice.balances.services import period_bounds  # noqa: PLC0415 - services import this module's peers
 
     practice = db.session.get(Practice, statement.practice_id)
     patient = db.session.get(Patient, statement.patient_id)

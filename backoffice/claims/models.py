@@ -54,6 +54,12 @@ class Claim(db.Model):
         back_populates="claim", order_by="ClaimLine.line_number", cascade="all, delete-orphan"
     )
 
+    @property
+    def open_balance(self) -> Decimal:
+        """What is still owed on the claim: charge − paid − adjustments − patient responsibility, never below 0."""
+        owed = (self.total_charge or 0) - (self.paid_amount or 0) - (self.adjustment_amount or 0)
+        return max(Decimal(owed - (self.patient_responsibility or 0)), Decimal("0.00")).quantize(Decimal("0.01"))
+
 
 class ClaimLine(db.Model):
     __tablename__ = "claim_lines"

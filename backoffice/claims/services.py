@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backoffice.accounts.models import User
 from backoffice.claims.models import Claim, ClaimLine
@@ -18,8 +18,9 @@ from backoffice.scrubber.queries import scrub_stored_session
 from backoffice.scrubber.rules import ScrubResult
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
-from backoffice.work.rules import InteractionKind
-from backoffice.work.services import record_interaction
+from backoffice.work.log import record_interaction
+from backoffice.work.models import WorkItem
+from backoffice.work.rules import OPEN_STATES, InteractionKind
 
 
 def account_number(session: Session) -> str:
@@ -57,10 +58,6 @@ def priced_lines(session: Session, result: ScrubResult) -> tuple[list[ClaimLine]
 
 def _price_open_items(session_id: int, claim: Claim) -> None:
     """The session's open work items now carry the claim's payer and charge (queue filters, Get next's dollars)."""
-    from sqlalchemy import update  # noqa: PLC0415 - one statement; keeps the import block untouched
-
-    from backoffice.work.models import WorkItem  # noqa: PLC0415
-    from backoffice.work.rules import OPEN_STATES  # noqa: PLC0415
 
     db.session.execute(
         update(WorkItem)

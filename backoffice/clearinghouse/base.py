@@ -1,5 +1,5 @@
-"""The one interface every clearinghouse adapter offers, and the choice of adapter per practice (configuration:
-``Practice.clearinghouse``)."""
+"""The one interface every clearinghouse adapter offers (``adapters.clearinghouse_for`` picks one per practice),
+and the file handling the file-based adapters share."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from backoffice.errors import ValidationFailed
 from backoffice.x12.claim837_model import Receiver
 
 if TYPE_CHECKING:
     from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
     from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
     from backoffice.orgs.models import Practice
-    from backoffice.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +51,6 @@ class Clearinghouse(Protocol):
         self, *, practice: Practice, questions: Sequence[StatusQuestion], now: datetime
     ) -> str | None:
         """A 277 answering a 276 for ``questions`` now, or None when the answer will arrive in the inbox."""
-
-
-def clearinghouse_for(practice: Practice, settings: Settings) -> Clearinghouse:
-    """The adapter configured for ``practice`` ("sandbox" or "file_drop")."""
-    if practice.clearinghouse == "file_drop":
-        from backoffice.clearinghouse.file_drop import FileDrop
-
-        return FileDrop.for_practice(practice)
-    if practice.clearinghouse == "sandbox":
-        from backoffice.clearinghouse.sandbox import Sandbox
-
-        return Sandbox(Path(settings.instance_path or "instance") / "edi" / "sandbox")
-    raise ValidationFailed(f"practice {practice.slug}: unknown clearinghouse {practice.clearinghouse!r}")
 
 
 def write_atomically(folder: Path, filename: str, content: str) -> Path:

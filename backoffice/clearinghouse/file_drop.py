@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done, write_atomically
+from backoffice.clearinghouse.sandbox_x12 import write_270
+from backoffice.clearinghouse.sandbox_x12_277 import write_276
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.control_numbers import allocate
 from backoffice.x12.claim837_model import Receiver
 
 if TYPE_CHECKING:
@@ -61,8 +64,6 @@ class FileDrop:
         self, *, practice: Practice, questions: Sequence[EligibilityQuestion], now: datetime
     ) -> str | None:
         """Write a 270 to the outbox; the 271 arrives later in the inbox (returns None)."""
-        from backoffice.clearinghouse.sandbox_x12 import write_270
-        from backoffice.exchange.control_numbers import allocate
 
         organization = practice.organization
         control = allocate(organization.id, "interchange")
@@ -77,8 +78,6 @@ class FileDrop:
         self, *, practice: Practice, questions: Sequence[StatusQuestion], now: datetime
     ) -> str | None:
         """Write a 276 to the outbox; the 277 arrives later in the inbox (returns None)."""
-        from backoffice.clearinghouse.sandbox_x12_277 import write_276
-        from backoffice.exchange.control_numbers import allocate
 
         organization = practice.organization
         control = allocate(organization.id, "interchange")

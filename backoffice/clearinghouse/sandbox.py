@@ -19,7 +19,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
+from backoffice.clearinghouse import sandbox_x12 as sx
 from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done, write_atomically
+from backoffice.clearinghouse.sandbox_x12 import BenefitsAnswer
+from backoffice.clearinghouse.sandbox_x12_277 import respond_277, write_276
+from backoffice.exchange.control_numbers import allocate
+from backoffice.extensions import db
+from backoffice.orgs.models import Payer
+from backoffice.patients.models import Coverage, Patient
 from backoffice.x12.claim837_model import Receiver
 
 if TYPE_CHECKING:
@@ -57,7 +66,6 @@ class Sandbox:
     def send(self, *, practice: Practice, filename: str, content: str, now: datetime) -> None:
         """Keep the 837P (or 270) and drop the payer's answers into the inbox straight away, named
         ``<ISA13>-<n>-<kind>.x12`` so that reading the inbox in name order reads them in the order they came."""
-        from backoffice.clearinghouse import sandbox_x12 as sx
 
         write_atomically(self.folder(practice, "sent"), filename, content)
         if not filename.startswith("837"):
@@ -94,8 +102,6 @@ class Sandbox:
         self, *, practice: Practice, questions: Sequence[EligibilityQuestion], now: datetime
     ) -> str | None:
         """A 271 answering every question from the seeded coverage (see the module's benefits rule)."""
-        from backoffice.clearinghouse import sandbox_x12 as sx
-        from backoffice.exchange.control_numbers import allocate
 
         pairs = [(question, benefits_answer(practice, question)) for question in questions]
         return sx.respond_271(pairs, now=now, control_number=allocate(practice.organization_id, "interchange"))
@@ -104,8 +110,6 @@ class Sandbox:
         self, *, practice: Practice, questions: Sequence[StatusQuestion], now: datetime
     ) -> str | None:
         """A 277 answering a 276 at once: each claim's status follows its scenario (``sandbox_x12_277``)."""
-        from backoffice.clearinghouse.sandbox_x12_277 import respond_277, write_276
-        from backoffice.exchange.control_numbers import allocate
 
         submitter = practice.organization.edi_submitter_id or "SUBMITTER"
         control = allocate(practice.organization_id, "interchange")
@@ -116,12 +120,6 @@ class Sandbox:
 
 def benefits_answer(practice: Practice, question: EligibilityQuestion) -> BenefitsAnswer:
     """What the sandbox payer knows about the member asked about (the module's benefits rule)."""
-    from sqlalchemy import select
-
-    from backoffice.clearinghouse.sandbox_x12 import BenefitsAnswer
-    from backoffice.extensions import db
-    from backoffice.orgs.models import Payer
-    from backoffice.patients.models import Coverage, Patient
 
     payer = db.session.scalar(
         select(Payer).where(Payer.organization_id == practice.organization_id, Payer.payer_id == question.payer_id)

@@ -11,12 +11,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from backoffice.automation.runner import run_automated_item
 from backoffice.exchange.ingest import ingest_all
 from backoffice.extensions import db
+from backoffice.intake.planning import plan_sessions
 from backoffice.tasks import jobs_run_inline
-from backoffice.work.jobs import run_automated_item
 from backoffice.work.models import WorkItem
-from backoffice.work.planning import plan_sessions
 from backoffice.work.rules import ItemState, Mode
 
 # Each round runs the automated items that are ready (one step of each chain), then reads the payer's answers;

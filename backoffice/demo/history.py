@@ -14,12 +14,13 @@ from backoffice.accounts.rules import Role
 from backoffice.coding.rules import LineDraft, SessionFacts, code_session
 from backoffice.demo import data
 from backoffice.extensions import db
+from backoffice.intake.planning import plan_of
 from backoffice.orgs.models import Payer
 from backoffice.scrubber.queries import payer_facts
 from backoffice.sessions.models import Session
+from backoffice.work import claiming
 from backoffice.work import services as work
 from backoffice.work.models import WorkItem
-from backoffice.work.planning import plan_of
 from backoffice.work.rules import CallOutcome, CompletionOutcome, WorkKind
 
 UNTOUCHED = timedelta(days=2)  # sessions received this recently are still at their first step
@@ -229,7 +230,7 @@ class History:
                 else:  # escalated while still unassigned in the queue
                     work.escalate_item(item=item, actor=user, now=at, reason=reason)
         for user in self.staff.billers:
-            work.claim_next_item(user=user, now=now - timedelta(minutes=rng.randint(2, 15)))
+            claiming.claim_next_item(user=user, now=now - timedelta(minutes=rng.randint(2, 15)))
 
     def _done(
         self, item: WorkItem, user: User, when: datetime, outcome: str, note: str | None, result: dict | None = None

@@ -22,6 +22,7 @@ from backoffice.demo import data
 from backoffice.demo.billing import bill_sessions
 from backoffice.demo.history import History, Plan, Staff, coded_lines
 from backoffice.extensions import db
+from backoffice.intake.planning import pending_session_ids
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import Credential, complete_npi
 from backoffice.patients.models import Authorization, Coverage, CoveragePriority, Patient
@@ -29,7 +30,6 @@ from backoffice.routing.demo import seed_routing
 from backoffice.sessions.models import Session
 from backoffice.supervisor.demo import seed_supervisor
 from backoffice.work.models import Interaction, WorkItem
-from backoffice.work.planning import pending_session_ids
 
 DEMO_ORG_SLUG = "summit-billing"
 DEMO_LOGINS = [(f"{login}@summit.example", f"{login}-demo-2026", role) for login, _, role, _, _ in data.STAFF]

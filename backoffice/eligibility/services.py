@@ -18,9 +18,9 @@ from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import BenefitsCheck, Coverage, Patient, Relationship
 from backoffice.services_base import service
+from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind
-from backoffice.work.services import record_interaction
 from backoffice.x12.benefits import (
     BenefitsRecord,
     parse_271,

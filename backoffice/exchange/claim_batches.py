@@ -8,7 +8,10 @@ from decimal import Decimal
 
 from backoffice.claims.models import Claim
 from backoffice.errors import ValidationFailed
+from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
+from backoffice.patients.models import Coverage
+from backoffice.sessions.models import Session
 from backoffice.x12.claim837_model import (
     Address,
     Batch,
@@ -98,9 +101,6 @@ def stored_claim_entry(claim: Claim, *, prior_payer_for: Callable[[Claim], Prior
     """The writer's values for a stored claim (its lines, session, patient, coverage and clinician).
 
     Raises ValidationFailed naming the claim (account number) and what is missing; never patient data."""
-    from backoffice.extensions import db
-    from backoffice.patients.models import Coverage
-    from backoffice.sessions.models import Session
 
     where = f"claim {claim.account_number}"
     session = db.session.get(Session, claim.session_id) if claim.session_id else None

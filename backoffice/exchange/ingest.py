@@ -16,6 +16,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
+from backoffice.clearinghouse.adapters import clearinghouse_for
 from backoffice.errors import ServiceError, ValidationFailed
 from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
@@ -154,7 +155,6 @@ def _fail(edi_file: EdiFile, problem: str, now: datetime) -> None:
 def ingest_all(*, now: datetime) -> IngestSummary:
     """Read every active practice's clearinghouse inbox: each file is ingested, then moved to processed/ or
     failed/ (a duplicate counts as processed)."""
-    from backoffice.clearinghouse.base import clearinghouse_for
 
     settings = current_app.config["BACKOFFICE_SETTINGS"]
     summary = IngestSummary()

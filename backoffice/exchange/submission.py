@@ -20,7 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus, can_move
-from backoffice.clearinghouse.base import Clearinghouse, clearinghouse_for
+from backoffice.clearinghouse.adapters import clearinghouse_for
+from backoffice.clearinghouse.base import Clearinghouse
+from backoffice.clearinghouse.file_drop import FileDrop
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.claim_batches import batches_by_payer, billing_provider_of, stored_claim_entry, submitter_of
 from backoffice.exchange.control_numbers import allocate
@@ -28,10 +30,9 @@ from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice
 from backoffice.services_base import service
+from backoffice.work.log import record_interaction
 from backoffice.work.rules import InteractionKind
-from backoffice.work.services import record_interaction
 from backoffice.x12.claim837 import MAX_CLAIMS_PER_TRANSACTION, write_837p
-from backoffice.x12.claim837_model import PriorPayer
 
 log = logging.getLogger(__name__)
 # A file still ``sending`` this long after its commit is sent again (a live send takes well under a second).
@@ -58,14 +59,6 @@ class SubmissionResult:
         self.files += other.files
         self.submitted += other.submitted
         self.skipped += other.skipped
-
-
-def _prior_payer_for(claim: Claim) -> PriorPayer | None:
-    try:
-        from backoffice.remits.queries import prior_payer_for
-    except ImportError:  # posting (remits) not installed yet: a secondary claim cannot be built
-        return None
-    return prior_payer_for(claim)
 
 
 @service
@@ -126,7 +119,7 @@ def _entries(
     entries, ready = [], []
     for claim in claims:
         try:
-            entry = stored_claim_entry(claim, prior_payer_for=_prior_payer_for)
+            entry = stored_claim_entry(claim, prior_payer_for=prior_payer_for)
             payer = db.session.get(Payer, claim.payer_id)
             alone = batches_by_payer([(payer, entry)], submitter=submitter, receiver=adapter.receiver, billing=billing)
             write_837p(alone, interchange_control_number=1, group_control_number=1, first_transaction_number=1,
@@ -272,7 +265,6 @@ def _mark_submitted(claim: Claim, edi_file: EdiFile, isa: int, group: int, st: i
 
 def export_837(*, out_dir: Path, now: datetime, organization_id: int | None = None) -> SubmissionResult:
     """Every scrubbed claim (of one organization, or all) written as 837P files into ``out_dir`` and submitted."""
-    from backoffice.clearinghouse.file_drop import FileDrop
 
     query = select(Practice.organization_id, Claim.id).join(Practice, Practice.id == Claim.practice_id)
     query = query.where(Claim.status == ClaimStatus.SCRUBBED).order_by(Claim.id)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import JSON, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from backoffice.automation.runner import AUTOMATION_JOB, automation_queue, automation_retry
 from backoffice.calendars import is_business_day
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus, can_move
@@ -36,15 +37,10 @@ from backoffice.routing.services import route_rows
 from backoffice.services_base import is_postgres, service
 from backoffice.tasks import enqueue_after_commit
 from backoffice.work import rules as work_rules
+from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
-from backoffice.work.services import (
-    AUTOMATION_JOB,
-    add_item,
-    automation_queue,
-    automation_retry,
-    record_interaction,
-)
+from backoffice.work.services import add_item
 from backoffice.x12 import era835
 from backoffice.x12.era835 import X12Error, duplicate_key, parse_835
 

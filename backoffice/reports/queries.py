@@ -18,10 +18,10 @@ from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.reports import rules
+from backoffice.sweeps.services import AR_STATUSES, _claim_dos
 from backoffice.work import kpis
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import ExceptionKind, ItemState
-from backoffice.work.sweeps import AR_STATUSES, _claim_dos
 
 DENIAL_WINDOW_DAYS = 90
 WORK_WINDOW_DAYS = 30

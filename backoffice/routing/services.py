@@ -24,6 +24,7 @@ from backoffice.orgs.models import Payer, Practice
 from backoffice.routing import rules as r
 from backoffice.routing.models import RoutingRule
 from backoffice.services_base import service
+from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import DEFAULT_QUEUES, OPEN_STATES, InteractionKind, ItemState, Mode
 
@@ -184,7 +185,6 @@ def route_item(item: WorkItem, *, now: datetime, source: str = ROUTER) -> r.Deci
     item.assignee_id = decision.assignee_id
     item.updated_at = now
     db.session.flush()
-    from backoffice.work.services import record_interaction  # noqa: PLC0415 - work.services calls us
 
     record_interaction(
         practice_id=item.practice_id, actor=None, actor_label=source, kind=InteractionKind.ASSIGNMENT, now=now,

@@ -7,6 +7,8 @@ the two catalogues are every edit a claim goes through. ``docs/rules.md`` is gen
 from __future__ import annotations
 
 from backoffice.coding.catalogue import ERROR, WARNING, RuleInfo
+from backoffice.coding.catalogue import RULES as CODING_RULES
+from backoffice.itemforms.rules import EDIT_RULES
 
 # Same-day combination edits (billing-rules 1.6): same patient, same date of service, same rendering NPI.
 SAME_DAY: tuple[RuleInfo, ...] = (  # fmt: skip
@@ -162,8 +164,6 @@ BY_ID: dict[str, RuleInfo] = {rule.id: rule for rule in RULES}
 
 def rules_markdown() -> str:
     """docs/rules.md: every edit of the coding engine and the scrubber (regenerate with `backoffice rules-doc`)."""
-    from backoffice.coding.catalogue import RULES as CODING_RULES
-    from backoffice.itemforms.rules import EDIT_RULES
 
     out = [
         "# Coding and scrubber rules",

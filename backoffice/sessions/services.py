@@ -17,8 +17,8 @@ from backoffice.patients.models import Coverage, CoveragePriority, Patient, Rela
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
 from backoffice.sessions.rules import RowError, SessionRow
+from backoffice.work.log import record_interaction
 from backoffice.work.rules import InteractionKind
-from backoffice.work.services import record_interaction
 
 # Facts that make a session what it is; a re-imported row must match them all to be "the same session".
 SESSION_FACTS = (

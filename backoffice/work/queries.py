@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -271,6 +271,18 @@ def _ids_by_priority_groups(stmt: Any, scope: set[int], states: list[str], limit
     return ids
 
 
+# Queues beyond the kernel's defaults that features send work to (the denial queues, routing rules' targets):
+# each source names them for a user's organization; features register theirs when the app is created.
+QueueSource = Callable[[User], Iterable[str]]
+_QUEUE_SOURCES: list[QueueSource] = []
+
+
+def register_queue_source(source: QueueSource) -> None:
+    """Offer ``source``'s queue names in the queue filter (idempotent)."""
+    if source not in _QUEUE_SOURCES:
+        _QUEUE_SOURCES.append(source)
+
+
 def filter_choices(user: User) -> dict[str, list[tuple[Any, str]]]:
     """The options of the filter form: kinds, the user's practices, the organization's payers, known queues."""
     practices = db.session.execute(
@@ -279,15 +291,8 @@ def filter_choices(user: User) -> dict[str, list[tuple[Any, str]]]:
     payers = db.session.execute(
         select(Payer.id, Payer.name).where(Payer.organization_id == user.organization_id).order_by(Payer.name)
     ).all()
-    from backoffice.remits.rules import QUEUES as DENIAL_QUEUES  # noqa: PLC0415 - remits imports work
-    from backoffice.routing.models import RoutingRule  # noqa: PLC0415
-
-    routed = db.session.scalars(
-        select(RoutingRule.target_queue).where(
-            RoutingRule.organization_id == user.organization_id, RoutingRule.target_queue.is_not(None)
-        )
-    )
-    queues = sorted({*DEFAULT_QUEUES.values(), *DENIAL_QUEUES.values(), *(user.queues or ()), *routed})
+    extra = {name for source in _QUEUE_SOURCES for name in source(user)}
+    queues = sorted({*DEFAULT_QUEUES.values(), *(user.queues or ()), *extra})
     return {
         "kinds": sorted(((k, KIND_LABELS.get(k, k)) for k in DEFAULT_QUEUES), key=lambda kv: kv[1]),
         "practices": [(p_id, name) for p_id, name in practices],

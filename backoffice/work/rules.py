@@ -242,3 +242,25 @@ def countdown(due_at: datetime | None, now: datetime) -> str:
 def escalated_priority(priority: int) -> int:
     """An escalated item's new priority: bumped, capped."""
     return min(priority + ESCALATION_PRIORITY_BUMP, MAX_PRIORITY)
+
+
+# Get next's last money key: how recoverable an item's denial family is (rank 0 first). Denial families belong to
+# the denials feature, which supplies the ranking when the app is created (``routing.subscriptions``); until then,
+# and for items without a family, every item ranks alike.
+_family_ranks: dict[str, int] = {}
+
+
+def set_family_ranks(ranks: Mapping[str, int]) -> None:
+    """Install the denial families' recovery ranks (0 recovers most) that Get next breaks ties with."""
+    _family_ranks.clear()
+    _family_ranks.update(ranks)
+
+
+def family_ranks() -> dict[str, int]:
+    """The installed family ranks (a copy)."""
+    return dict(_family_ranks)
+
+
+def no_family_rank() -> int:
+    """The rank of an item with no denial family: after every family."""
+    return max(_family_ranks.values(), default=-1) + 1

@@ -3,27 +3,27 @@ transaction; state changes are guarded UPDATEs so two people can never both win.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, or_, select, text, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from backoffice.accounts.access import PRACTICE_SCOPE_SQL, can_supervise, practice_ids_for, practice_scope_params
+from backoffice import signals
+from backoffice.accounts.access import can_supervise, practice_ids_for
 from backoffice.accounts.models import User
 from backoffice.calendars import is_business_day
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
-from backoffice.routing import rules as routing_rules
-from backoffice.routing.services import route_item
-from backoffice.services_base import is_postgres, service
+from backoffice.orgs.models import Practice
+from backoffice.patients.models import Coverage, CoveragePriority
+from backoffice.services_base import service
 from backoffice.sessions.models import Session
-from backoffice.tasks import enqueue_after_commit
 from backoffice.work import rules
+from backoffice.work.log import SYSTEM, record_interaction
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 from backoffice.work.rules import (
     ACTION_FROM,
@@ -34,43 +34,9 @@ from backoffice.work.rules import (
     Mode,
 )
 
-AUTOMATION_JOB = "workers.jobs.run_automated_item"
-SYSTEM = "system"
 MAX_NOTE_LENGTH = 10_000
 MAX_SNOOZE = timedelta(days=90)
 CLAIM_RETRIES = 20
-
-
-def record_interaction(
-    *,
-    practice_id: int,
-    actor: User | None,
-    kind: InteractionKind,
-    now: datetime,
-    item: WorkItem | None = None,
-    session_id: int | None = None,
-    claim_id: int | None = None,
-    actor_label: str | None = None,
-    **fields: Any,
-) -> Interaction:
-    """Add one log row to the current transaction (the caller commits). Items log on their subject too."""
-    if item is not None:
-        session_id = session_id or item.session_id
-        claim_id = claim_id or item.claim_id
-    row = Interaction(
-        practice_id=practice_id,
-        work_item_id=item.id if item is not None else None,
-        session_id=session_id,
-        claim_id=claim_id,
-        actor_user_id=actor.id if actor is not None else None,
-        actor_label=actor.name if actor is not None else (actor_label or SYSTEM),
-        kind=kind,
-        at=now,
-        data=fields.pop("data", None) or {},
-        **fields,
-    )
-    db.session.add(row)
-    return row
 
 
 def _due_at(item: WorkItem, now: datetime) -> tuple[datetime, str]:
@@ -108,23 +74,11 @@ def _require_owner(item: WorkItem, actor: User) -> None:
         raise NotAllowed(f"work item {item.id} belongs to another biller")
 
 
-def automation_queue(priority: int) -> str:
-    """The RQ queue an automated item's job goes to: escalated and urgent work first."""
-    return "high" if priority >= rules.ESCALATION_PRIORITY_BUMP else "default"
-
-
-def _enqueue_if_automated(item: WorkItem) -> None:
-    if item.mode == Mode.AUTOMATED and item.state == ItemState.READY:
-        enqueue_after_commit(AUTOMATION_JOB, item.id, queue=automation_queue(item.priority), retry=automation_retry())
-
-
-def automation_retry() -> Any:
-    """RQ's retry policy for automated steps: three retries with backoff (the worker runs with its scheduler)."""
-    from rq import Retry  # noqa: PLC0415 - keeps RQ out of pure imports of this module
-
-    from backoffice.work.jobs import MAX_ATTEMPTS, RETRY_INTERVALS  # noqa: PLC0415 - jobs imports services
-
-    return Retry(max=MAX_ATTEMPTS - 1, interval=list(RETRY_INTERVALS))
+def _became_ready(item: WorkItem, now: datetime) -> None:
+    """Tell the features an item is ready (routing routes a manual one, automation enqueues an automated one's
+    step); their handlers write in this transaction."""
+    if item.state == ItemState.READY:
+        signals.item_ready.send(item, now=now)
 
 
 @service
@@ -190,12 +144,11 @@ def create_chain(
                 body=f"Planned {rules.KIND_LABELS[kind]} ({item.mode.value})",
                 data={"sla_policy": item.sla_policy} if item.sla_policy else {},
             )
-            route_item(item, now=now)
             created.append(item)
         chain.append(item)
         previous = item
     for item in created:
-        _enqueue_if_automated(item)
+        _became_ready(item, now)
     try:
         db.session.commit()
     except IntegrityError:
@@ -242,15 +195,9 @@ def add_item(
         existing = db.session.scalar(select(WorkItem).where(WorkItem.dedupe_key == dedupe_key))
         if existing is not None:
             return existing, False
-    from backoffice.orgs.models import Practice  # noqa: PLC0415 - orgs imports nothing from work; keeps layers
-
     practice = db.session.get(Practice, practice_id)
     if practice is None:
         raise ValidationFailed(f"practice {practice_id} does not exist")
-    if claim_id is not None and (payer_id is None or amount is None):
-        claim_payer, balance = _claim_money(claim_id)
-        payer_id = payer_id if payer_id is not None else claim_payer
-        amount = amount if amount is not None else balance
     item = WorkItem(
         practice_id=practice_id, practice=practice, kind=kind, session_id=session_id, claim_id=claim_id,
         claim_payment_id=claim_payment_id, edi_file_id=edi_file_id, authorization_id=authorization_id,
@@ -267,20 +214,20 @@ def add_item(
         item.sla_policy = policy.name
     db.session.add(item)
     db.session.flush()
+    if item.claim is not None:  # payer and dollars at stake default from the claim (claims/models.py's balance)
+        item.payer_id = payer_id if payer_id is not None else item.claim.payer_id
+        item.amount = amount if amount is not None else item.claim.open_balance
     record_interaction(
         practice_id=practice_id, actor=None, actor_label=source, kind=InteractionKind.STATUS_CHANGE, now=now,
         item=item, to_state=ItemState.READY.value, body=f"{rules.KIND_LABELS.get(kind, kind)}: {reason}",
         data={"evidence": dict(evidence or {}), "queue": item.queue, "sla_policy": item.sla_policy},
     )  # fmt: skip
-    route_item(item, now=now)
-    _enqueue_if_automated(item)
+    _became_ready(item, now)
     return item, True
 
 
 def _primary_payer_id(session: Session) -> int | None:
     """The payer of the patient's primary coverage in force on the date of service (the planner's choice)."""
-    from backoffice.patients.models import Coverage, CoveragePriority  # noqa: PLC0415 - keeps layers
-
     coverages = db.session.scalars(
         select(Coverage)
         .where(Coverage.patient_id == session.patient_id, Coverage.priority == CoveragePriority.PRIMARY)
@@ -289,229 +236,12 @@ def _primary_payer_id(session: Session) -> int | None:
     return next((c.payer_id for c in coverages if c.is_active_on(session.date_of_service)), None)
 
 
-def _claim_money(claim_id: int) -> tuple[int | None, Decimal | None]:
-    """A claim's payer and open balance (charge − paid − adjustments − patient responsibility, never below 0)."""
-    from backoffice.claims.models import Claim  # noqa: PLC0415 - claims imports work; keeps layers
-
-    row = db.session.execute(
-        select(
-            Claim.payer_id, Claim.total_charge, Claim.paid_amount, Claim.adjustment_amount,
-            Claim.patient_responsibility,
-        ).where(Claim.id == claim_id)
-    ).first()  # fmt: skip
-    if row is None:
-        return None, None
-    payer_id, charge, paid, adjusted, patient = row
-    balance = (charge or 0) - (paid or 0) - (adjusted or 0) - (patient or 0)
-    return payer_id, max(Decimal(balance), Decimal("0.00")).quantize(Decimal("0.01"))
-
-
 @service
 def open_item(**fields: Any) -> WorkItem:
     """``add_item`` in its own transaction (for callers with nothing else to commit)."""
     item, _ = add_item(**fields)
     db.session.commit()
     return item
-
-
-def _claimable_conditions(user: User, scope: set[int], now: datetime, queue: str | None) -> list[Any]:
-    conditions: list[Any] = [
-        WorkItem.practice_id.in_(scope),
-        WorkItem.mode == Mode.MANUAL,
-        or_(
-            WorkItem.state == ItemState.READY,
-            and_(WorkItem.state == ItemState.SNOOZED, WorkItem.snoozed_until <= now),
-        ),
-        or_(WorkItem.assignee_id.is_(None), WorkItem.assignee_id == user.id),
-    ]
-    if queue:
-        conditions.append(WorkItem.queue == queue)
-    elif user.queues and not can_supervise(user):
-        conditions.append(or_(WorkItem.queue.in_(user.queues), WorkItem.assignee_id == user.id))
-    return conditions
-
-
-# The family rank as SQL: a CASE over the few families (routing/rules.py says why this order).
-_FAMILY_RANK = case(
-    *((WorkItem.denial_family == family, rank) for family, rank in routing_rules.FAMILY_RANK.items()),
-    else_=routing_rules.NO_FAMILY_RANK,
-)
-GET_NEXT_ORDER = (
-    WorkItem.priority.desc(),
-    WorkItem.due_at.asc().nulls_last(),
-    WorkItem.amount.desc().nulls_last(),
-    _FAMILY_RANK,
-    WorkItem.id,
-)
-
-
-_RANK_SQL = (
-    "CASE w.denial_family "
-    + " ".join(f"WHEN '{family}' THEN {rank}" for family, rank in sorted(routing_rules.FAMILY_RANK.items()))
-    + f" ELSE {routing_rules.NO_FAMILY_RANK} END"
-)
-# PostgreSQL: GET_NEXT_ORDER mixes directions (priority DESC, due_at ASC), which no single pass over
-# ix_work_items_claimable (state, mode, practice_id, priority, due_at) yields; a plain ORDER BY sorts every ready
-# row (~0.5 s at a million items). So per (practice, state): first the highest claimable priority (a backward
-# index probe), then, at that priority, the earliest due rows in index order with dollars and family as an
-# incremental sort of the rows sharing that due time, locked with SKIP LOCKED; the best of those wins.
-_PG_CANDIDATE = """
-WITH k AS (
-  SELECT p.id AS pid, s.st FROM ({scope}) AS p, unnest(CAST(:states AS varchar[])) AS s(st)
-), top AS (
-  SELECT max(x.priority) AS priority FROM k CROSS JOIN LATERAL (
-    SELECT w.priority FROM work_items w
-    WHERE w.state = k.st AND w.mode = 'manual' AND w.practice_id = k.pid AND {filters}
-    ORDER BY w.priority DESC LIMIT 1) x
-)
-SELECT c.id FROM k CROSS JOIN top CROSS JOIN LATERAL (
-  SELECT w.id, w.due_at, w.amount, {rank} AS rank FROM work_items w
-  WHERE w.state = k.st AND w.mode = 'manual' AND w.practice_id = k.pid AND w.priority = top.priority AND {filters}
-  ORDER BY w.due_at ASC NULLS LAST, w.amount DESC NULLS LAST, rank, w.id
-  LIMIT 1 FOR UPDATE OF w SKIP LOCKED) c
-ORDER BY c.due_at ASC NULLS LAST, c.amount DESC NULLS LAST, c.rank, c.id
-LIMIT 1
-"""
-
-
-# One statement takes the item and writes its log row (a data-modifying CTE): the claim costs one round trip and
-# no ORM flush. The UPDATE re-checks every condition on the row it locked; the claimed row comes back whole.
-# ``lazy_flush`` turns off synchronous_commit for this transaction only (SET LOCAL without another round trip): a
-# claim need not wait for its WAL flush, because if PostgreSQL crashed right after, the claim and its log row
-# vanish together and the item is simply back in its queue. Every other write keeps full durability.
-_PG_CLAIM = """
-WITH taken AS (
-  UPDATE work_items AS t
-  SET assignee_id = :me, state = 'in_progress', started_at = :now, snoozed_until = NULL, updated_at = :now
-  WHERE t.id = ({candidate}) AND t.practice_id IN ({scope}) AND t.mode = 'manual'
-    AND t.state IN ('ready', 'snoozed') AND {recheck}
-  RETURNING {columns}
-), logged AS (
-  INSERT INTO interactions (practice_id, work_item_id, session_id, claim_id, actor_user_id, actor_label, at, kind,
-                            body, from_state, to_state, data)
-  SELECT practice_id, id, session_id, claim_id, :me, :actor_label, :now, :kind, :body, :from_state, :to_state,
-         CAST(:data AS json)
-  FROM taken
-), lazy_flush AS (
-  SELECT set_config('synchronous_commit', 'off', true)
-)
-SELECT {columns} FROM taken CROSS JOIN lazy_flush
-"""
-CLAIM_BODY = "Claimed with Get next"
-
-
-def _pg_queue_scope(user: User, queue: str | None) -> tuple[str, dict[str, Any]]:
-    """Which queues a claim looks in (``_claimable_conditions``): one asked for, the biller's own, or all."""
-    if queue:
-        return "queue", {"queue": queue}
-    if user.queues and not can_supervise(user):
-        return "queues", {"queues": list(user.queues)}
-    return "all", {}
-
-
-def _pg_filters(alias: str, queues: str) -> str:
-    """The claimable conditions beyond practice, mode and state, as SQL on ``alias`` (``queues``: which queues, as
-    ``_pg_queue_scope`` names them)."""
-    a = alias
-    filters = (
-        f"({a}.state = 'ready' OR {a}.snoozed_until <= :now) AND ({a}.assignee_id IS NULL OR {a}.assignee_id = :me)"
-    )
-    if queues == "queue":
-        filters += f" AND {a}.queue = :queue"
-    elif queues == "queues":
-        filters += f" AND ({a}.queue = ANY(CAST(:queues AS varchar[])) OR {a}.assignee_id = :me)"
-    return filters
-
-
-@functools.cache
-def _pg_claim_statement(queues: str) -> Any:
-    """The claim statement for one queue scope, built once per process (its values are given at execution)."""
-    log = Interaction.__table__.c
-    columns = ", ".join(column.name for column in WorkItem.__table__.columns)
-    sql = _PG_CLAIM.format(
-        candidate=_PG_CANDIDATE.format(filters=_pg_filters("w", queues), rank=_RANK_SQL, scope=PRACTICE_SCOPE_SQL),
-        recheck=_pg_filters("t", queues),
-        scope=PRACTICE_SCOPE_SQL,
-        columns=columns,
-    )
-    claim = text(sql).bindparams(bindparam("kind", type_=log.kind.type), bindparam("data", type_=log.data.type))
-    return select(WorkItem).from_statement(claim.columns(*WorkItem.__table__.columns))
-
-
-def _pg_claim(user: User, now: datetime, queue: str | None) -> WorkItem | None:
-    """``claim_next_item`` on PostgreSQL: the user's practice scope, the candidate (``_PG_CANDIDATE``), its claim
-    and its log row in one statement."""
-    queues, params = _pg_queue_scope(user, queue)
-    take = _pg_claim_statement(queues)
-    params.update(
-        practice_scope_params(user), states=["ready", "snoozed"], now=now, me=user.id, kind=InteractionKind.ASSIGNMENT,
-        data={"assignee_id": user.id, "reason": "get_next"}, actor_label=user.name, body=CLAIM_BODY,
-        from_state=ItemState.READY.value, to_state=ItemState.IN_PROGRESS.value,
-    )  # fmt: skip
-    for _ in range(CLAIM_RETRIES):
-        item = db.session.scalars(take, params, execution_options={"populate_existing": True}).first()
-        if item is not None:
-            db.session.commit()
-            return item
-        # Either nothing is left, or every candidate we saw was taken between our read and our lock.
-        conditions = _claimable_conditions(user, practice_ids_for(user), now, queue)
-        if db.session.scalar(select(WorkItem.id).where(*conditions).limit(1)) is None:
-            db.session.rollback()
-            return None
-        db.session.rollback()
-    raise Conflict("too much contention claiming work; try again")
-
-
-@service
-def claim_next_item(*, user: User, now: datetime, queue: str | None = None) -> WorkItem | None:
-    """Give ``user`` the most urgent item they may work and start it; exactly one biller wins each item.
-
-    Order (``GET_NEXT_ORDER``): priority (escalations and the filing-deadline guard raise it), then due date
-    (none last), then dollars at stake (none last), then recoverability by denial family, then age. One
-    statement picks and takes the item: ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) AND
-    <still claimable> RETURNING`` the row on PostgreSQL (other claimers' rows are skipped, not waited for; the
-    log row is written by the same statement, ``_pg_claim``); on SQLite the same UPDATE runs under the database
-    write lock. The re-checked WHERE and the returned row decide who won.
-    """
-    if not user.active:
-        raise NotAllowed("inactive users cannot claim work")
-    if is_postgres():
-        return _pg_claim(user, now, queue)
-    scope = practice_ids_for(user)
-    if not scope:
-        return None
-    conditions = _claimable_conditions(user, scope, now, queue)
-    candidate = select(WorkItem.id).where(*conditions).order_by(*GET_NEXT_ORDER).limit(1).scalar_subquery()
-    take = (
-        update(WorkItem)
-        .where(WorkItem.id == candidate, *conditions)
-        .values(assignee_id=user.id, state=ItemState.IN_PROGRESS, started_at=now, snoozed_until=None, updated_at=now)
-        .returning(WorkItem)  # the claimed row comes back loaded: no second read
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
-    for _ in range(CLAIM_RETRIES):
-        item = db.session.scalars(take).first()
-        if item is None:
-            # Either nothing is left, or every candidate we saw was taken between our read and our lock.
-            if db.session.scalar(select(WorkItem.id).where(*conditions).limit(1)) is None:
-                db.session.rollback()
-                return None
-            db.session.rollback()
-            continue
-        record_interaction(
-            practice_id=item.practice_id,
-            actor=user,
-            kind=InteractionKind.ASSIGNMENT,
-            now=now,
-            item=item,
-            from_state=ItemState.READY.value,
-            to_state=ItemState.IN_PROGRESS.value,
-            body=CLAIM_BODY,
-            data={"assignee_id": user.id, "reason": "get_next"},
-        )
-        db.session.commit()
-        return item
-    raise Conflict("too much contention claiming work; try again")
 
 
 @service
@@ -571,8 +301,7 @@ def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> li
             body=f"Released by #{item.id} ({rules.KIND_LABELS.get(item.kind, item.kind)})",
             data={"sla_policy": policy},
         )
-        route_item(dependent, now=now)
-        _enqueue_if_automated(dependent)
+        _became_ready(dependent, now)
         released.append(dependent)
     return released
 
@@ -829,7 +558,7 @@ def hand_over_to_manual(
         body=f"Needs a person: {reason}",
         data={"evidence": dict(evidence or {}), "handed_over": True},
     )
-    route_item(item, now=now)
+    _became_ready(item, now)
     db.session.commit()
     return item
 
@@ -864,7 +593,7 @@ def resume_automated_item(*, item: WorkItem, now: datetime) -> bool:
         item=item, from_state=before.value, to_state=ItemState.READY.value,
         body="Waiting is over" if before == ItemState.SNOOZED else "Worker lost mid-step: running again",
     )  # fmt: skip
-    _enqueue_if_automated(item)
+    _became_ready(item, now)
     db.session.commit()
     return True
 

@@ -20,7 +20,7 @@ from backoffice.errors import ServiceError
 from backoffice.extensions import db
 from backoffice.form_actions import run_form
 from backoffice.orgs.models import Payer
-from backoffice.work import queries, services
+from backoffice.work import claiming, queries, services
 from backoffice.work.access import get_item_for_user_or_404
 from backoffice.work.forms import (
     ActionForm,
@@ -80,7 +80,7 @@ def get_next():
     queue_name = (request.form.get("queue") or "").strip()[:64] or None
     back = url_for("work.queue", queue=queue_name) if queue_name else url_for("work.queue")
     try:
-        item = services.claim_next_item(user=current_user, now=utcnow(), queue=queue_name)
+        item = claiming.claim_next_item(user=current_user, now=utcnow(), queue=queue_name)
     except ServiceError as error:
         flash(str(error), "error")
         return redirect(back, 303)

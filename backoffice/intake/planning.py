@@ -21,10 +21,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import JSON, Integer, Table, select, text, update
 from sqlalchemy.dialects import sqlite
 
+from backoffice.automation.runner import AUTOMATION_JOB
 from backoffice.calendars import is_business_day
 from backoffice.coding.rules import SessionFacts, code_session
 from backoffice.db_types import UTCDateTime
 from backoffice.extensions import db
+from backoffice.intake.rules import AuthFacts, BenefitsFacts, Plan, PlanningFacts, plan_for
 from backoffice.orgs.models import Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, CoveragePriority
 from backoffice.routing.services import log_row as routing_log_row
@@ -35,9 +37,7 @@ from backoffice.sessions.models import Session
 from backoffice.tasks import get_queue, get_redis
 from backoffice.work import rules
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
-from backoffice.work.planning_rules import AuthFacts, BenefitsFacts, Plan, PlanningFacts, plan_for
 from backoffice.work.rules import InteractionKind, ItemState, Mode
-from backoffice.work.services import AUTOMATION_JOB
 
 log = logging.getLogger(__name__)
 

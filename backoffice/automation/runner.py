@@ -11,13 +11,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from rq import Retry
 from sqlalchemy import and_, or_, select, update
 
+from backoffice.claims.models import Claim
+from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
+from backoffice.tasks import enqueue_after_commit
+from backoffice.work import rules as work_rules
 from backoffice.work import services
+from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode, WorkKind
 
+AUTOMATION_JOB = "workers.jobs.run_automated_item"  # the RQ job: loads the item by id and calls run_automated_item
 # kind -> step(item, now) -> result. backoffice/automation/steps.py registers the product's steps.
 Step = Callable[[WorkItem, datetime], Mapping[str, Any]]
 STEPS: dict[str, Step] = {}
@@ -50,19 +57,34 @@ class NotYet(Exception):
         self.until = until
 
 
+# A claim the payer has answered for good (paid, denied, …): its follow-up has nothing left to chase.
+RESOLVED = frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED, ClaimStatus.APPEALED,
+                      ClaimStatus.CLOSED})  # fmt: skip
+
+
 def register_step(kind: str, step: Step) -> None:
     STEPS[kind] = step
 
 
-def _load_steps() -> None:
-    if not STEPS:
-        from backoffice.automation import steps  # noqa: F401, PLC0415 - registers on import; avoids an import cycle
+def automation_queue(priority: int) -> str:
+    """The RQ queue an automated item's job goes to: escalated and urgent work first."""
+    return "high" if priority >= work_rules.ESCALATION_PRIORITY_BUMP else "default"
+
+
+def automation_retry() -> Retry:
+    """RQ's retry policy for automated steps: three retries with backoff (the worker runs with its scheduler)."""
+    return Retry(max=MAX_ATTEMPTS - 1, interval=list(RETRY_INTERVALS))
+
+
+def enqueue_step(item: WorkItem, *, now: datetime | None = None) -> None:
+    """The ``item-ready`` subscriber: an automated item that became ready gets its job once the use case commits."""
+    if item.mode == Mode.AUTOMATED and item.state == ItemState.READY:
+        enqueue_after_commit(AUTOMATION_JOB, item.id, queue=automation_queue(item.priority), retry=automation_retry())
 
 
 def run_automated_item(item_id: int, *, now: datetime) -> dict[str, Any]:
     """Run one automated item. Idempotent: an item that is not ready and automated, or that another worker has
     just taken, is skipped; a step's own effects are idempotent too (a claim version is submitted once)."""
-    _load_steps()
     item = db.session.get(WorkItem, item_id, populate_existing=True)
     if item is None:
         return {"item_id": item_id, "status": "missing"}
@@ -131,7 +153,7 @@ def _elapsed_ms(started: float) -> int:
 def _record_attempt(item: WorkItem, now: datetime, source: str, attempt: int, started: float, *, outcome: str) -> None:
     """One timeline row per attempt: its number, how long it took and how it ended (committed with what follows)."""
     elapsed = _elapsed_ms(started)
-    services.record_interaction(
+    record_interaction(
         practice_id=item.practice_id, actor=None, actor_label=source, kind=InteractionKind.AUTOMATION, now=now,
         item=item, body=f"Attempt {attempt} {outcome} in {elapsed} ms",
         data={"attempt": attempt, "outcome": outcome, "elapsed_ms": elapsed},
@@ -148,7 +170,7 @@ def _record_failure(
         raise error
     reason = type(error).__name__  # the class only: messages may carry data we must not log
     elapsed = _elapsed_ms(started)
-    services.record_interaction(
+    record_interaction(
         practice_id=item.practice_id, actor=None, actor_label=source, kind=InteractionKind.AUTOMATION, now=now,
         item=item, body=f"Attempt {attempt} failed after {elapsed} ms: {reason}",
         data={"attempt": attempt, "outcome": "failed", "error": reason, "elapsed_ms": elapsed},
@@ -197,9 +219,6 @@ def recover_automation(*, now: datetime, stale_after: timedelta = STALE_AFTER) -
 def _answered_follow_ups(now: datetime) -> list[int]:
     """Follow-ups still waiting out the payer's response window although the claim has been adjudicated (an 835
     came): woken now, their step sees the remittance and closes them."""
-    from backoffice.automation.steps import RESOLVED  # noqa: PLC0415 - the step's own notion of "answered"
-    from backoffice.claims.models import Claim  # noqa: PLC0415
-
     answered = Claim.status.in_([s.value for s in RESOLVED])
     original = and_(answered, Claim.payer_sequence == "P", Claim.parent_claim_id.is_(None))
     return list(

@@ -17,6 +17,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from backoffice.automation.runner import AUTOMATION_JOB, automation_retry
 from backoffice.calendars import is_business_day
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
@@ -28,11 +29,13 @@ from backoffice.patients.models import Authorization, Coverage, Patient
 from backoffice.remits.models import ClaimPayment
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
+from backoffice.sweeps import rules as sweep_rules
 from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, get_redis
-from backoffice.work import kpis, rules, sweep_rules
+from backoffice.work import kpis, rules
+from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction, KpiSnapshot, WorkItem
 from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind, ItemState, Mode, WorkKind
-from backoffice.work.services import AUTOMATION_JOB, add_item, automation_retry, record_interaction
+from backoffice.work.services import add_item
 
 BATCH = 500
 OPEN = [state.value for state in OPEN_STATES]

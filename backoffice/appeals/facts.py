@@ -1,9 +1,5 @@
 """Fill the appeal letter's facts from the database: the denied claim, its latest remittance and denial codes, the
-session, the provider and the practice; the appeal deadline from the payer's rules (billing-rules §5.3).
-
-The appeal step calls ``draft_for_item``: it records the ``Appeal`` (status draft, level 1, letter from the
-organization's best template or the built-in letter) in its own transaction, once per claim and level.
-"""
+session, the provider and the practice; the appeal deadline from the payer's rules (billing-rules §5.3)."""
 
 from __future__ import annotations
 
@@ -15,7 +11,6 @@ from sqlalchemy import select
 
 from backoffice.appeals.rules import AppealFacts, Denial, DeniedLine, level_name
 from backoffice.claims.models import Claim
-from backoffice.clock import utcnow
 from backoffice.deadlines.appeals import appeal_deadline
 from backoffice.exchange.models import ClaimSubmission
 from backoffice.extensions import db
@@ -124,16 +119,3 @@ def claim_appeal(
     )  # fmt: skip
     return ClaimAppeal(facts=facts, family=family, amount=amount.quantize(Decimal("0.01")), deadline=deadline,
                        level=level)  # fmt: skip
-
-
-def draft_for_item(item: WorkItem, claim: Claim, *, today: date) -> tuple[str, date | None]:
-    """Record the level-1 ``Appeal`` for the item's claim (idempotent) and return its letter and deadline."""
-    from backoffice.appeals import services  # noqa: PLC0415 - appeals.services imports this module
-    from backoffice.errors import ValidationFailed  # noqa: PLC0415
-    from backoffice.work.jobs import NeedsPerson  # noqa: PLC0415
-
-    try:
-        appeal = services.draft_appeal(item=item, claim=claim, now=item.started_at or utcnow(), today=today)
-    except ValidationFailed as refused:  # no appeal rights: a person decides (correct, new claim, write off)
-        raise NeedsPerson(str(refused)) from None
-    return appeal.letter, appeal.deadline
