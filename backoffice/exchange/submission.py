@@ -29,6 +29,7 @@ from backoffice.exchange.control_numbers import allocate
 from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice
+from backoffice.remits.queries import prior_payer_for
 from backoffice.services_base import service
 from backoffice.work.log import record_interaction
 from backoffice.work.rules import InteractionKind
