@@ -21,13 +21,12 @@ events = Namespace()
 item_ready = events.signal("item-ready")
 
 # sender: WorkItem (state DONE); kwargs: now, actor (User | None), outcome (CompletionOutcome value).
+# Subscribers: none in the product yet; the place for a feature that reacts to closed work.
 item_completed = events.signal("item-completed")
 
-# sender: WorkItem (state CANCELLED); kwargs: now, actor (User), reason.
+# sender: WorkItem (state CANCELLED); kwargs: now, actor (User), reason. Subscribers: none yet.
 item_cancelled = events.signal("item-cancelled")
 
-# sender: Claim; kwargs: now, old (ClaimStatus | None), new (ClaimStatus), source (str).
-claim_status_changed = events.signal("claim-status-changed")
-
-# sender: Remittance (an 835 just posted); kwargs: now, claim_ids (list[int]), denied_claim_ids (list[int]).
+# sender: the organization id (an 835 file just posted); kwargs: now, claim_ids (every claim it paid, denied or
+# adjusted). Subscribers: automation (wakes those claims' waiting follow-ups, whose step then closes them).
 remittance_posted = events.signal("remittance-posted")

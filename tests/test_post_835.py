@@ -4,7 +4,7 @@ duplicates, unbalanced files, unmatched claims, reversals, secondary claims, all
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from backoffice.automation import runner
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
 from backoffice.errors import ValidationFailed
@@ -21,7 +22,10 @@ from backoffice.patients.models import Coverage, LedgerEntry
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.remits.queries import patient_balance, prior_payer_for
 from backoffice.remits.services import post_835
+from backoffice.tasks import get_queue
+from backoffice.work import services as work_services
 from backoffice.work.models import Interaction, WorkItem
+from backoffice.work.rules import ItemState
 from backoffice.x12.claim837_cob import line_adjudication_segments, other_payer_segments
 from backoffice.x12.claim837_format import Field
 from tests import factories as f
@@ -510,3 +514,42 @@ def test_a_denial_the_payer_reprocesses_and_pays_moves_the_claim_to_paid(setup) 
     db.session.refresh(claim)
     assert not [p for p in result.problems if "ACC9" in p]
     assert (claim.status, claim.paid_amount) == (ClaimStatus.PAID, D("150.00"))
+
+
+def test_posting_the_answer_wakes_the_claims_waiting_follow_up_and_its_step_closes_it(setup, redis_conn) -> None:  # noqa: ANN001
+    """Work closes itself: the 835 that pays a claim makes its snoozed follow-up ready in the same transaction
+    (the ``remittance-posted`` signal), and the follow-up's step then sees the payment and completes it."""
+    _, practice, _, patient = setup
+    session = f.make_session(practice, patient=patient)
+    (follow_up,) = work_services.create_chain(session=session, kinds=["follow_up"], now=NOW, automated=("follow_up",))
+    claim = make_claim(setup, "ACC9", ("90834", "150.00"))
+    claim.session_id = session.id
+    db.session.commit()
+    assert runner.run_automated_item(follow_up.id, now=NOW)["status"] == "deferred"  # the response window is open
+    redis_conn.flushdb()
+    later = NOW + timedelta(days=3)
+    post_835(organization_id=setup[0].id, now=later,
+             text=era(clp("ACC9", "1", "150", "130", "20", svc("90834", "150", "130", "CAS*PR*3*20"))))  # fmt: skip
+    woken = db.session.get(WorkItem, follow_up.id, populate_existing=True)
+    assert woken.state == ItemState.READY and woken.snoozed_until is None
+    assert [job.args for job in get_queue("default", redis_conn).jobs] == [[follow_up.id]]
+    log = db.session.scalars(select(Interaction).where(Interaction.work_item_id == follow_up.id)
+                             .order_by(Interaction.id.desc())).first()  # fmt: skip
+    assert (log.actor_label, log.body, log.to_state) == ("835 posting", "Remittance posted: closing up", "ready")
+    assert runner.run_automated_item(follow_up.id, now=later)["status"] == "done"
+    done = db.session.get(WorkItem, follow_up.id, populate_existing=True)
+    assert done.state == ItemState.DONE and done.result["resolved_by"] == "remittance"
+
+
+def test_posting_a_denial_leaves_other_claims_follow_ups_waiting(setup, redis_conn) -> None:  # noqa: ANN001
+    _, practice, _, patient = setup
+    session = f.make_session(practice, patient=patient)
+    (follow_up,) = work_services.create_chain(session=session, kinds=["follow_up"], now=NOW, automated=("follow_up",))
+    claim = make_claim(setup, "ACC10", ("90834", "150.00"))
+    claim.session_id = session.id
+    make_claim(setup, "OTHER", ("90834", "150.00"))
+    db.session.commit()
+    assert runner.run_automated_item(follow_up.id, now=NOW)["status"] == "deferred"
+    post_835(organization_id=setup[0].id, now=NOW + timedelta(days=3),
+             text=era(clp("OTHER", "1", "150", "130", "20", svc("90834", "150", "130", "CAS*PR*3*20"))))  # fmt: skip
+    assert db.session.get(WorkItem, follow_up.id, populate_existing=True).state == ItemState.SNOOZED

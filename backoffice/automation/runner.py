@@ -192,6 +192,25 @@ def _record_failure(
     raise error
 
 
+def wake_answered_follow_ups(organization_id: int, *, now: datetime, claim_ids: list[int]) -> None:
+    """The ``remittance-posted`` subscriber: the waiting automated follow-ups of the claims an 835 just answered
+    are made ready in the posting's transaction, so their step sees the remittance and closes them right away
+    (not at the next recovery sweep)."""
+    answered = select(Claim.id).where(Claim.id.in_(claim_ids), Claim.status.in_([s.value for s in RESOLVED]))
+    originals = select(Claim.session_id).where(
+        Claim.id.in_(claim_ids), Claim.payer_sequence == "P", Claim.parent_claim_id.is_(None)
+    )
+    waiting = db.session.scalars(
+        select(WorkItem).where(
+            WorkItem.kind == WorkKind.FOLLOW_UP, WorkItem.mode == Mode.AUTOMATED, WorkItem.state == ItemState.SNOOZED,
+            or_(WorkItem.claim_id.in_(answered),
+                and_(WorkItem.claim_id.is_(None), WorkItem.session_id.in_(originals.where(Claim.id.in_(answered))))),
+        )
+    ).all()  # fmt: skip
+    for item in waiting:
+        services.wake_automated_item(item=item, now=now, source="835 posting", body="Remittance posted: closing up")
+
+
 def recover_automation(*, now: datetime, stale_after: timedelta = STALE_AFTER) -> dict[str, int]:
     """Make runnable again what a crash or a wait left behind: automated items in progress for longer than
     ``stale_after`` (their worker died; keep it above RQ's job timeout of 180 s, so that a live step is never run

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from backoffice import signals
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus, can_move
 from backoffice.errors import ValidationFailed
@@ -464,6 +465,9 @@ def post_835(
         bulk_insert(LedgerEntry, run.ledger)
     if run.logs:
         bulk_insert(Interaction, run.logs)
+    adjudicated = [row["id"] for row in run.claim_rows.values()]
+    if adjudicated:  # subscribers write in this transaction: the follow-ups these answers settle wake up
+        signals.remittance_posted.send(organization_id, now=now, claim_ids=adjudicated)
     db.session.commit()
     return PostingResult(
         remittances_posted=posted,

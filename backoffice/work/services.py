@@ -362,6 +362,7 @@ def complete_item(
         body=_clean_text(note, "note", required=False) or f"Completed: {outcome.replace('_', ' ')}",
     )
     released = _release_dependents(item, now, actor)
+    signals.item_completed.send(item, now=now, actor=actor, outcome=outcome)
     db.session.commit()
     return released
 
@@ -530,6 +531,7 @@ def cancel_item(*, item: WorkItem, actor: User, now: datetime, reason: str) -> W
         to_state=ItemState.CANCELLED.value,
         body=reason,
     )
+    signals.item_cancelled.send(item, now=now, actor=actor, reason=reason)
     db.session.commit()
     return item
 
@@ -581,21 +583,27 @@ def defer_automated_item(*, item: WorkItem, now: datetime, until: datetime, reas
 @service
 def resume_automated_item(*, item: WorkItem, now: datetime) -> bool:
     """Make a deferred (or stalled) automated item ready again and send its job; False if someone moved it first."""
+    body = "Waiting is over" if item.state == ItemState.SNOOZED else "Worker lost mid-step: running again"
     try:
-        before = _guarded_update(
-            item, "resume", now, {"state": ItemState.READY, "snoozed_until": None}, WorkItem.mode == Mode.AUTOMATED
-        )
+        wake_automated_item(item=item, now=now, source="recovery", body=body)
     except (Conflict, InvalidTransition):
         db.session.rollback()
         return False
-    record_interaction(
-        practice_id=item.practice_id, actor=None, actor_label="recovery", kind=InteractionKind.AUTOMATION, now=now,
-        item=item, from_state=before.value, to_state=ItemState.READY.value,
-        body="Waiting is over" if before == ItemState.SNOOZED else "Worker lost mid-step: running again",
-    )  # fmt: skip
-    _became_ready(item, now)
     db.session.commit()
     return True
+
+
+def wake_automated_item(*, item: WorkItem, now: datetime, source: str, body: str) -> None:
+    """Make a waiting automated item ready now, in the caller's transaction (it commits): logged with ``body``,
+    and ``item-ready`` sent so its step runs. Raises ``Conflict``/``InvalidTransition`` if it is not waiting."""
+    before = _guarded_update(
+        item, "resume", now, {"state": ItemState.READY, "snoozed_until": None}, WorkItem.mode == Mode.AUTOMATED
+    )
+    record_interaction(
+        practice_id=item.practice_id, actor=None, actor_label=source, kind=InteractionKind.AUTOMATION, now=now,
+        item=item, from_state=before.value, to_state=ItemState.READY.value, body=body,
+    )  # fmt: skip
+    _became_ready(item, now)
 
 
 def _clean_text(value: str | None, field: str, *, required: bool = True, limit: int = MAX_NOTE_LENGTH) -> str | None:
