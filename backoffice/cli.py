@@ -179,12 +179,17 @@ MAX_ERRORS_SHOWN = 50
 @import_group.command("sessions")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
-@click.option("--plan/--no-plan", default=True, show_default=True, help="Plan each new session's work chain.")
+@click.option(
+    "--plan/--no-plan",
+    default=True,
+    show_default=True,
+    help="Trigger the intake flow run that plans the new sessions (inline when Prefect is not reachable).",
+)
 @with_appcontext
 def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> None:
     """Import sessions from a CSV file (format: docs/import-format.md). All or nothing: any bad row is
     reported with its row and column, nothing is written, and the exit code is 1."""
-    from backoffice.intake.planning import plan_sessions
+    from backoffice.intake.dispatch import plan_imported
     from backoffice.sessions.services import ImportRefused, import_sessions
 
     org = _organization(org_slug)
@@ -196,11 +201,11 @@ def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> Non
         result = import_sessions(rows=rows, organization_id=org.id, now=now, source=path.name)
     except ImportRefused as refused:
         _report_row_errors(refused.errors, f"{path.name}; nothing was imported")
-    planned = plan_sessions(session_ids=result.created, now=now).items if plan and result.created else 0
+    api_url = current_app.config["BACKOFFICE_SETTINGS"].prefect_api_url
+    planning = plan_imported(result.created, now=now, api_url=api_url).describe() if plan else "not planned (--no-plan)"
     click.echo(
         f"imported {len(result.created)} new session(s), {result.unchanged} already imported and unchanged; "
-        f"{result.patients_created} new patient(s), {result.coverages_created} new coverage(s); "
-        f"{planned} work item(s) planned"
+        f"{result.patients_created} new patient(s), {result.coverages_created} new coverage(s); {planning}"
     )
 
 

@@ -38,6 +38,9 @@ class Settings:
     proxy_hops: int = 0  # trusted reverse proxies in front of the web processes (X-Forwarded-For/-Proto); 0: none
     # The largest request body the web app accepts (uploads, API imports); larger ones get 413.
     max_request_mb: int = 16
+    # The Prefect server serving the flows: an import triggers its intake run there (BACKOFFICE_PREFECT_API_URL, else
+    # Prefect's own PREFECT_API_URL); unset or unreachable, the import plans its sessions itself and logs why.
+    prefect_api_url: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -89,6 +92,8 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
         if name not in _FIELDS:
             raise SettingsError(f"override {name!r}: unknown setting")
         values[name] = _parse(name, raw)
+    if values.get("prefect_api_url") is None and (environ.get("PREFECT_API_URL") or "").strip():
+        values["prefect_api_url"] = environ["PREFECT_API_URL"].strip()
     settings = Settings(**values)
     _validate(settings)
     return settings
@@ -109,6 +114,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"{PREFIX}DATABASE_URL: not a URL: {settings.database_url!r}")
     if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"{PREFIX}REDIS_URL: expected redis://, rediss:// or unix://")
+    if settings.prefect_api_url and not settings.prefect_api_url.startswith(("http://", "https://")):
+        raise SettingsError(f"{PREFIX}PREFECT_API_URL: expected an http:// or https:// URL")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"{PREFIX}LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
 

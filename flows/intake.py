@@ -19,14 +19,17 @@ DEFAULT_BATCH = 500
 PARALLEL_BATCHES = 2
 
 
-def pending_batches_in(app: Flask, batch_size: int = DEFAULT_BATCH, limit: int | None = None) -> list[list[int]]:
-    """The unplanned sessions' IDs, oldest first, cut into batches of ``batch_size``."""
+def pending_batches_in(
+    app: Flask, batch_size: int = DEFAULT_BATCH, limit: int | None = None, session_ids: list[int] | None = None
+) -> list[list[int]]:
+    """The unplanned sessions' IDs (all, or those of ``session_ids``: one import's), oldest first, cut into batches
+    of ``batch_size``."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     from backoffice.intake.planning import pending_session_ids  # noqa: PLC0415 - flows load the app lazily
 
     with app.app_context():
-        ids = pending_session_ids(limit)
+        ids = pending_session_ids(limit, among=session_ids)
     return [ids[start : start + batch_size] for start in range(0, len(ids), batch_size)]
 
 
@@ -52,16 +55,21 @@ def add_up(summaries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_intake(
-    app: Flask, batch_size: int = DEFAULT_BATCH, limit: int | None = None, now: datetime | None = None
+    app: Flask,
+    batch_size: int = DEFAULT_BATCH,
+    limit: int | None = None,
+    now: datetime | None = None,
+    session_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     """The flow's logic as a plain function: every pending batch planned in turn."""
-    return add_up([plan_batch_in(app, batch, now) for batch in pending_batches_in(app, batch_size, limit)])
+    batches = pending_batches_in(app, batch_size, limit, session_ids)
+    return add_up([plan_batch_in(app, batch, now) for batch in batches])
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def pending_batches(batch_size: int, limit: int | None) -> list[list[int]]:
+def pending_batches(batch_size: int, limit: int | None, session_ids: list[int] | None = None) -> list[list[int]]:
     """Task: the batches of unplanned session IDs."""
-    return pending_batches_in(current_flow_app(), batch_size, limit)
+    return pending_batches_in(current_flow_app(), batch_size, limit, session_ids)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -80,10 +88,13 @@ def _concurrent(app: Flask) -> bool:
     log_prints=False,
     task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_BATCHES),  # type: ignore[arg-type]
 )
-def intake(batch_size: int = DEFAULT_BATCH, limit: int | None = None) -> dict[str, Any]:
-    """Plan the chains of new sessions in batches (parameters are numbers only, never patient data)."""
+def intake(
+    batch_size: int = DEFAULT_BATCH, limit: int | None = None, session_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """Plan the chains of new sessions in batches: every pending one (the schedule's run), or one import's
+    (``session_ids``, a run an import triggered). Parameters are numbers only, never patient data."""
     with flow_app() as app:
-        batches = pending_batches(batch_size, limit)
+        batches = pending_batches(batch_size, limit, session_ids)
         if _concurrent(app) and batches:
             return add_up([future.result() for future in plan_batch.map(batches)])
         return add_up([plan_batch(batch) for batch in batches])

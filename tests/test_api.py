@@ -162,7 +162,12 @@ def test_posting_sessions_imports_and_plans_them(world: dict[str, Any], client) 
     assert len(data["created"]) == 2 and data["unchanged"] == 0 and data["planned_items"] > 0
     assert _count(Session) == 2 and _count(WorkItem) == data["planned_items"]
     again = call(client, "POST", "/sessions", world["token"], json=body).get_json()
-    assert again == {"created": [], "unchanged": 2, "planned_items": 0}
+    assert again == {
+        "created": [],
+        "unchanged": 2,
+        "planned_items": 0,
+        "planning": {"mode": "none", "flow_run_id": None},
+    }
 
 
 def test_one_bad_session_writes_nothing_and_names_row_and_column(world: dict[str, Any], client) -> None:

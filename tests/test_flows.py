@@ -8,16 +8,18 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import pytest
 from sqlalchemy import func, select
 
-from flows.runtime import app_factory, flow_app, prefect_env
+from flows.runtime import app_factory, flow_app, free_port, prefect_env
 
 prefect_env(tempfile.mkdtemp(prefix="backoffice-test-prefect-"))  # before anything imports prefect
 
 from backoffice.cli import cli  # noqa: E402
 from backoffice.extensions import db  # noqa: E402
+from backoffice.intake.dispatch import plan_imported  # noqa: E402
 from backoffice.work.models import WorkItem  # noqa: E402
 from flows import intake as intake_flow  # noqa: E402
 from flows import registry, scheduled  # noqa: E402
@@ -52,6 +54,28 @@ def test_run_intake_plans_every_new_session_in_batches_and_nothing_twice(ctx, re
     again = intake_flow.run_intake(ctx, batch_size=2, now=NOW + timedelta(minutes=1))
     assert (again["batches"], again["planned"], again["items"]) == (0, 0, 0)
     assert item_count() == 25
+
+
+def test_an_imports_run_plans_only_that_imports_sessions(ctx, redis_conn) -> None:  # noqa: ANN001
+    earlier, mine = new_sessions(2), new_sessions(3)
+    summary = intake_flow.run_intake(ctx, batch_size=2, now=NOW, session_ids=mine)
+    assert (summary["batches"], summary["planned"]) == (2, 3)
+    assert intake_flow.pending_batches_in(ctx) == [earlier]  # the scheduled run's backstop plans the rest
+
+
+def test_without_prefect_the_import_plans_its_sessions_inline_and_logs_why(ctx, redis_conn, caplog) -> None:  # noqa: ANN001
+    ids = new_sessions(2)
+    closed = f"http://127.0.0.1:{free_port()}/api"  # nobody listens there
+    with caplog.at_level("WARNING", logger="backoffice.intake.dispatch"):
+        dispatch = plan_imported(ids, now=NOW, api_url=closed)
+    assert (dispatch.mode, dispatch.sessions, dispatch.items) == ("inline", 2, 10)
+    assert "did not take the run (ConnectError)" in dispatch.reason
+    (record,) = caplog.records
+    assert record.getMessage() == f"intake flow not triggered: {dispatch.reason}; planning 2 session(s) inline"
+    assert item_count() == 10
+    unconfigured = plan_imported(new_sessions(1), now=NOW, api_url=None)
+    assert unconfigured.mode == "inline" and "no Prefect server configured" in unconfigured.reason
+    assert plan_imported([], now=NOW, api_url=closed).mode == "none"
 
 
 def test_limit_takes_the_oldest_sessions_first(ctx, redis_conn) -> None:  # noqa: ANN001
@@ -123,6 +147,24 @@ def test_the_intake_flow_end_to_end_under_prefect(harness, app, redis_conn) -> N
     assert (second["batches"], second["planned"], second["items"]) == (0, 0, 0)
     with app.app_context():
         assert item_count() == 15
+
+
+def test_an_import_triggers_one_run_of_the_served_intake_deployment_with_its_session_ids(harness, app) -> None:  # noqa: ANN001
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    deployment_id = intake_flow.intake.to_deployment(name="intake").apply()
+    with app.app_context():
+        ids = new_sessions(3)
+        dispatch = plan_imported(ids, now=NOW, api_url=PREFECT_API_URL.value())
+        assert (dispatch.mode, dispatch.items) == ("flow", 0) and item_count() == 0  # the run plans them
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(dispatch.flow_run_id))
+    assert run.deployment_id == deployment_id and run.parameters == {"session_ids": ids}
+    assert run.state is not None and run.state.is_scheduled()
+    with app_factory(lambda: app):  # what that run does, executed here
+        summary = intake_flow.intake(session_ids=ids)
+    assert (summary["planned"], summary["items"]) == (3, 15)
 
 
 def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:

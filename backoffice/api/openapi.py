@@ -56,9 +56,19 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"sessions": {"type": "array", "minItems": 1, "items": _ref("SessionRecord")}},
     },
     "SessionsImported": {
-        "type": "object", "required": ["created", "unchanged", "planned_items"],
-        "properties": {"created": {"type": "array", "items": {"type": "integer"}},
-                       "unchanged": {"type": "integer"}, "planned_items": {"type": "integer"}},
+        "type": "object", "required": ["created", "unchanged", "planned_items", "planning"],
+        "properties": {
+            "created": {"type": "array", "items": {"type": "integer"}},
+            "unchanged": {"type": "integer"},
+            "planned_items": {"type": "integer", "description": "items planned in this request (inline planning)"},
+            "planning": {
+                "type": "object", "required": ["mode", "flow_run_id"],
+                "description": "flow: an intake flow run plans the new sessions; inline: planned here (Prefect "
+                               "not reachable); none: nothing new",
+                "properties": {"mode": {"enum": ["flow", "inline", "none"]},
+                               "flow_run_id": {"type": ["string", "null"]}},
+            },
+        },
     },
     "WorkItem": {
         "type": "object",

@@ -25,7 +25,7 @@ from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ServiceError, ValidationFailed
 from backoffice.extensions import csrf, db
-from backoffice.intake.planning import plan_sessions
+from backoffice.intake.dispatch import plan_imported
 from backoffice.orgs.models import Practice
 from backoffice.sessions.rules import RowError
 from backoffice.sessions.services import ImportRefused, import_sessions
@@ -136,7 +136,8 @@ def openapi() -> Any:
 @bp.post("/sessions")
 @requires(rules.SESSIONS_WRITE)
 def post_sessions() -> Any:
-    """Import sessions all-or-nothing with the CSV import's rules, then plan their work chains."""
+    """Import sessions all-or-nothing with the CSV import's rules, then hand them to an intake flow run (or plan
+    them here when Prefect is not reachable: ``intake.dispatch``)."""
     user, now = _user(), utcnow()
     rows, errors = rules.parse_records(_body().get("sessions"), today=now.date())
     served = set(db.session.scalars(select(Practice.slug).where(Practice.id.in_(practice_ids_for(user)))))
@@ -149,8 +150,10 @@ def post_sessions() -> Any:
     except ImportRefused as refused:
         found = [{"row": e.row, "column": e.column, "message": e.message} for e in refused.errors]
         return _error(422, str(refused), errors=found)
-    planned = plan_sessions(session_ids=result.created, now=now).items if result.created else 0
-    return jsonify(created=result.created, unchanged=result.unchanged, planned_items=planned), 201
+    dispatch = plan_imported(result.created, now=now, api_url=current_app.config["BACKOFFICE_SETTINGS"].prefect_api_url)
+    planning = {"mode": dispatch.mode, "flow_run_id": dispatch.flow_run_id}
+    return jsonify(created=result.created, unchanged=result.unchanged, planned_items=dispatch.items,
+                   planning=planning), 201  # fmt: skip
 
 
 @bp.get("/work-items")

@@ -67,9 +67,11 @@ class PlanSummary:
         }  # fmt: skip
 
 
-def pending_session_ids(limit: int | None = None) -> list[int]:
-    """IDs of sessions whose chain is not planned yet, oldest received first."""
+def pending_session_ids(limit: int | None = None, among: Sequence[int] | None = None) -> list[int]:
+    """IDs of sessions whose chain is not planned yet (of ``among``, when given), oldest received first."""
     stmt = select(Session.id).where(Session.planned_at.is_(None)).order_by(Session.received_at, Session.id)
+    if among is not None:
+        stmt = stmt.where(Session.id.in_(list(among)))
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(db.session.scalars(stmt))
