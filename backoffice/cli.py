@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -567,13 +569,18 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
         if seed_only:
             return
         worker = _spawn_worker(settings)
-        flows = _spawn_flows(settings)
+        flows = _DemoFlows(settings, Path(app.instance_path))
+        app = create_app(settings=flows.settings)  # imports trigger their intake runs on the demo's Prefect server
         click.echo(
             f"\nbackoffice demo is running at http://{host}:{port}/  (ready in {time.monotonic() - started:.1f}s)"
         )
         click.echo("Sign in as:")
         for email, password, role in DEMO_LOGINS:
             click.echo(f"  {role:<11} {email:<28} password: {password}")
+        click.echo(
+            f"Prefect API: {flows.settings.prefect_api_url} (imports trigger their intake flow run there; for "
+            f"the CLI: export PREFECT_API_URL={flows.settings.prefect_api_url})"
+        )
         click.echo("Press Ctrl+C to stop.\n")
         try:
             from werkzeug.serving import run_simple
@@ -581,9 +588,71 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
             run_simple(host, port, app, threaded=True, use_reloader=False)
         finally:
             worker.terminate()
-            flows.terminate()  # it stops the Prefect server it started
+            flows.stop()
             worker.wait(timeout=10)
-            flows.wait(timeout=30)
+
+
+DEMO_PREFECT_PORT = 4200  # Prefect's own default, so `backoffice import sessions` finds it with PREFECT_API_URL
+
+
+def _port_or_free(port: int) -> int:
+    """``port`` if nothing listens on it on loopback, else any free one."""
+    import socket
+
+    from flows.runtime import free_port
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
+
+
+class _DemoFlows:
+    """The demo's Prefect side: a local Prefect server on a port chosen here (so the web app can trigger intake
+    runs on it), started in the background while the web app already answers, then ``flows serve`` against it.
+    With PREFECT_API_URL set, that server is used and only ``flows serve`` runs here."""
+
+    def __init__(self, settings: Settings, instance: Path) -> None:
+        from flows.runtime import prefect_env
+
+        prefect_env(instance)
+        self.server: subprocess.Popen[bytes] | None = None
+        self.flows: subprocess.Popen[bytes] | None = None
+        self.stopping = threading.Event()
+        self.port = None if settings.prefect_api_url else _port_or_free(DEMO_PREFECT_PORT)
+        url = settings.prefect_api_url or f"http://127.0.0.1:{self.port}/api"
+        self.settings = replace(settings, prefect_api_url=url)
+        self.thread = threading.Thread(target=self._start, name="demo-prefect", daemon=True)
+        self.thread.start()
+
+    def _start(self) -> None:
+        from flows.runtime import start_server
+
+        try:
+            if self.port is not None:
+                self.server, _ = start_server(self.port)
+        except RuntimeError as error:  # the web app and worker go on; imports plan inline and say why
+            click.echo(f"the Prefect server did not start ({error}); flows are not served", err=True)
+            return
+        if not self.stopping.is_set():
+            self.flows = _spawn_flows(self.settings)
+
+    def stop(self) -> None:
+        """Stop ``flows serve``, then the server (each in its own session: Ctrl+C reached only the demo)."""
+        from flows.runtime import stop_server
+
+        self.stopping.set()
+        self.thread.join(timeout=120)
+        if self.flows is not None:  # SIGINT: Prefect's own SIGTERM handler leaves a coroutine never awaited
+            self.flows.send_signal(signal.SIGINT)
+            try:
+                self.flows.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.flows.kill()
+        if self.server is not None:
+            stop_server(self.server)
 
 
 def _settings_or_exit() -> Settings:
@@ -603,8 +672,6 @@ class _redis_for:  # noqa: N801 - used as a context manager
     def __enter__(self) -> Settings:
         if self.settings.redis_url:
             return self.settings
-        from dataclasses import replace
-
         from backoffice.embedded_redis import EmbeddedRedis
 
         instance = Path(create_app(settings=self.settings).instance_path)
@@ -636,9 +703,11 @@ def _spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
 
 
 def _spawn_flows(settings: Settings) -> subprocess.Popen[bytes]:
-    """`flows serve` in the background: the intake flow and the sweeps on their schedules (with a local
-    Prefect server unless PREFECT_API_URL is set)."""
-    env = dict(os.environ, BACKOFFICE_REDIS_URL=settings.redis_url or "")
+    """`flows serve` in the background: the intake flow and the sweeps on their schedules, against
+    ``settings.prefect_api_url``."""
+    env = dict(
+        os.environ, BACKOFFICE_REDIS_URL=settings.redis_url or "", PREFECT_API_URL=settings.prefect_api_url or ""
+    )
     if settings.database_url:
         env["BACKOFFICE_DATABASE_URL"] = settings.database_url
     command = [sys.executable, "-m", "backoffice.cli", "flows", "serve"]
