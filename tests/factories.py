@@ -14,7 +14,7 @@ from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import complete_npi
 from backoffice.patients.models import Coverage, Patient
 from backoffice.sessions.models import Session
-from backoffice.work import services
+from backoffice.work import chains
 from backoffice.work.models import WorkItem
 
 PASSWORD = "correct horse battery"  # noqa: S105
@@ -186,5 +186,5 @@ def make_ready_items(
     items = []
     for _ in range(count):
         session = make_session(practice, provider, patient)
-        items.extend(services.create_chain(session=session, kinds=[kind], now=now))
+        items.extend(chains.create_chain(session=session, kinds=[kind], now=now))
     return items

@@ -380,7 +380,7 @@ def test_a_rejected_claim_without_a_session_cannot_be_rescrubbed(org) -> None:  
 
 
 def test_a_late_acknowledgment_closes_the_missing_acknowledgment_item(org) -> None:  # noqa: ANN001
-    from backoffice.work.services import open_item
+    from backoffice.work.chains import open_item
 
     claim = _claim(org)
     make_submission(claim)

@@ -27,7 +27,7 @@ from backoffice.balances.models import GoodFaithEstimate, PatientStatement, Paym
 from backoffice.extensions import db
 from backoffice.routing.models import RoutingRule
 from backoffice.supervisor.models import WriteOffRequest
-from backoffice.work import services
+from backoffice.work import chains
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token
 from tests.factories import NOW
@@ -169,7 +169,7 @@ def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]
     payer = f.make_payer(org)
     patient = f.make_patient(practice, payer)
     session = f.make_session(practice, patient=patient)
-    item = services.create_chain(session=session, kinds=["verify_benefits"], now=NOW)[0]
+    item = chains.create_chain(session=session, kinds=["verify_benefits"], now=NOW)[0]
     claim = make_claim(practice, patient)
     provider_id = session.provider_id
     rows: dict[str, Any] = {

@@ -15,7 +15,7 @@ from rq.serializers import JSONSerializer
 from backoffice.automation import runner as work_jobs
 from backoffice.automation.queries import error_class
 from backoffice.tasks import _EXT_KEY, QUEUE_NAMES, get_queue
-from backoffice.work import services
+from backoffice.work import chains
 from backoffice.work.models import WorkItem
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token
@@ -33,9 +33,7 @@ def _world(app: Flask) -> int:
         f.make_user(org, role="admin", email="admin@example.test")
         f.make_user(org, role="supervisor", email="sup@example.test")
         session = f.make_session(practice)
-        chain = services.create_chain(
-            session=session, kinds=["verify_benefits"], now=NOW, automated=["verify_benefits"]
-        )
+        chain = chains.create_chain(session=session, kinds=["verify_benefits"], now=NOW, automated=["verify_benefits"])
         return chain[0].id
 
 

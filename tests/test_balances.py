@@ -538,7 +538,7 @@ def test_the_sliding_scale_screen_shows_every_tier_so_saving_drops_none(world: W
 
 def test_an_open_payer_appeal_pauses_the_plan_and_stops_its_reminders(world: World) -> None:
     from backoffice.claims.rules import ClaimStatus  # noqa: PLC0415
-    from backoffice.work.services import add_item  # noqa: PLC0415
+    from backoffice.work.chains import add_item  # noqa: PLC0415
     from tests.factories_edi_posting import make_claim  # noqa: PLC0415
 
     charge(world.insured, "120.00", reason="PR-2 coinsurance")

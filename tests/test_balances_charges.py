@@ -13,7 +13,7 @@ from backoffice.balances import charges, queries, services
 from backoffice.errors import InvalidTransition
 from backoffice.extensions import db
 from backoffice.patients.models import LedgerEntry
-from backoffice.work import services as work_services
+from backoffice.work import chains
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import ItemState
 from tests import test_balances
@@ -26,7 +26,7 @@ world = test_balances.world
 
 def charge_item(w: World, patient=None, minutes: int = 45) -> WorkItem:  # noqa: ANN001
     session = make_session(w.practice, w.provider, patient or w.patient, minutes=minutes)
-    (item,) = work_services.create_chain(session=session, kinds=["enter_charge"], now=NOW)
+    (item,) = chains.create_chain(session=session, kinds=["enter_charge"], now=NOW)
     return item
 
 

@@ -14,8 +14,8 @@ from backoffice.eligibility.services import record_271
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.patients.models import BenefitsCheck, Coverage
+from backoffice.work.chains import open_item
 from backoffice.work.models import Interaction
-from backoffice.work.services import open_item
 from backoffice.x12.benefits import parse_271
 from tests import factories as f
 from tests.factories import NOW

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from backoffice.claims.models import Claim
 from backoffice.extensions import db
 from backoffice.patients.models import BenefitsCheck
-from backoffice.work import services as work
+from backoffice.work import chains
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import ItemState
 from tests.browser import shot, sign_in
@@ -21,7 +21,7 @@ def test_biller_enters_benefits_and_sees_the_live_scrubber_follow_a_cpt_change(a
     with app.app_context():
         w = make_world(prior_auth_cpts=["90837"])
         verify_id = w.chain["verify_benefits"].id
-        audit = work.open_item(practice_id=w.practice.id, kind="audit", now=NOW, session_id=w.session.id,
+        audit = chains.open_item(practice_id=w.practice.id, kind="audit", now=NOW, session_id=w.session.id,
                                reason="scrubber errors to fix", dedupe_key="test:audit")  # fmt: skip
         audit_id = audit.id
         claim_id = make_claim(w).id
@@ -77,7 +77,7 @@ def test_biller_enters_benefits_and_sees_the_live_scrubber_follow_a_cpt_change(a
 def test_queue_keys_move_the_selection_open_and_take_an_item(app: Flask, page) -> None:  # noqa: ANN001
     with app.app_context():
         w = make_world()
-        second = work.open_item(practice_id=w.practice.id, kind="audit", now=NOW, session_id=w.session.id,
+        second = chains.open_item(practice_id=w.practice.id, kind="audit", now=NOW, session_id=w.session.id,
                                 reason="look", dedupe_key="test:audit", priority=-1)  # fmt: skip
         ids = [w.chain["verify_benefits"].id, second.id]
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from flask import Flask
 
 from backoffice.extensions import db
-from backoffice.work import services
+from backoffice.work import chains
 from backoffice.work.models import WorkItem
 from tests import factories as f
 from tests.browser import shot, sign_in
@@ -37,7 +37,7 @@ def test_supervisor_routes_aetna_denials_to_a_biller_who_filters_for_them(app: F
     shot(page, "routing-2-rules")
 
     with app.app_context():
-        item, _ = services.add_item(practice_id=practice_id, kind="work_denial", now=f.NOW, reason="CO-22 $300",
+        item, _ = chains.add_item(practice_id=practice_id, kind="work_denial", now=f.NOW, reason="CO-22 $300",
                                     session_id=f.make_session(db.session.get(type(practice), practice_id)).id,
                                     payer_id=aetna_id, amount=Decimal("300.00"), denial_family="eligibility",
                                     reason_code="CO-22")  # fmt: skip

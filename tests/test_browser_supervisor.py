@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from backoffice.clock import utcnow
 from backoffice.extensions import db
-from backoffice.work import services as work
+from backoffice.work import chains
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind
 from tests import factories as f
@@ -29,7 +29,7 @@ def test_a_supervisor_bulk_reassigns_denials_with_a_preview(app: Flask, page) ->
         denials = {}
         for n, code in enumerate(["CO-50", "CO-50", "CO-50", "CO-97"]):
             session = f.make_session(practice)
-            item = work.open_item(practice_id=practice.id, kind="work_denial", now=now - timedelta(days=n + 1),
+            item = chains.open_item(practice_id=practice.id, kind="work_denial", now=now - timedelta(days=n + 1),
                                   reason="denied", session_id=session.id)  # fmt: skip
             item.reason_code, item.amount, item.payer_id, item.assignee_id = code, Decimal("120.00"), aetna.id, bob.id
             denials[item.id] = code
@@ -75,7 +75,7 @@ def test_a_biller_asks_for_a_write_off_and_a_supervisor_approves_it_in_the_brows
         f.make_user(org, practices=[practice], email="bea@example.test", name="Bea Biller")
         f.make_user(org, role="supervisor", email="boss@example.test", name="Sam Supervisor")
         claim = make_claim(practice, f.make_patient(practice, payer), status=ClaimStatus.DENIED)
-        item = work.open_item(practice_id=practice.id, kind="work_denial", now=utcnow(), reason="CO-29",
+        item = chains.open_item(practice_id=practice.id, kind="work_denial", now=utcnow(), reason="CO-29",
                               claim_id=claim.id)  # fmt: skip
         item_id, claim_id = item.id, claim.id
 

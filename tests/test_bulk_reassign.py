@@ -20,6 +20,7 @@ from backoffice.errors import Conflict, NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.supervisor import queries, rules, services
 from backoffice.supervisor.queries import ItemFilter
+from backoffice.work import chains
 from backoffice.work import services as work
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState
@@ -33,7 +34,7 @@ def make_denial(practice, *, code: str = "CO-50", amount: str = "100.00", payer=
                 state: ItemState = ItemState.READY, created=NOW, due=None) -> WorkItem:  # fmt: skip
     """A work-denial item with the columns posting fills (set explicitly here)."""
     session = f.make_session(practice)
-    item = work.open_item(practice_id=practice.id, kind="work_denial", now=created, reason="test denial",
+    item = chains.open_item(practice_id=practice.id, kind="work_denial", now=created, reason="test denial",
                           session_id=session.id)  # fmt: skip
     item.reason_code, item.amount = code, Decimal(amount)
     item.payer_id = payer.id if payer else None

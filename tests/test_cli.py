@@ -10,9 +10,9 @@ from sqlalchemy import select
 from backoffice.accounts.models import User
 from backoffice.cli import cli
 from backoffice.extensions import db
+from backoffice.work.chains import create_chain
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import Mode
-from backoffice.work.services import create_chain
 from tests import factories as f
 from tests.factories import NOW
 

@@ -18,6 +18,7 @@ from backoffice.extensions import db
 from backoffice.itemforms import services
 from backoffice.itemforms.rules import BenefitsEntry
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage
+from backoffice.work import chains
 from backoffice.work import services as work
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 from backoffice.work.rules import ItemState, Mode
@@ -293,7 +294,7 @@ def test_a_reauthorization_is_for_the_expiring_authorizations_patient_and_payer(
     )
     db.session.add(old)
     db.session.commit()
-    item = work.open_item(practice_id=w.practice.id, kind="reauthorize", now=NOW, authorization_id=old.id,
+    item = chains.open_item(practice_id=w.practice.id, kind="reauthorize", now=NOW, authorization_id=old.id,
                           reason="1 visit left")  # fmt: skip
     new = services.record_authorization(item=item, actor=w.biller, now=NOW, number="PA-2", cpt_text="90834",
                                         authorized=10, start=date(2026, 4, 1), end=date(2026, 9, 30))  # fmt: skip
@@ -441,7 +442,7 @@ def test_of_two_people_saving_the_same_version_only_the_first_wins(ctx) -> None:
 
 def test_benefits_and_authorizations_are_only_for_the_sessions_patients_coverages(ctx) -> None:  # noqa: ANN001
     w = make_world(chain=["verify_benefits"])
-    preauth = work.open_item(practice_id=w.practice.id, kind="obtain_preauth", now=NOW, session_id=w.session.id,
+    preauth = chains.open_item(practice_id=w.practice.id, kind="obtain_preauth", now=NOW, session_id=w.session.id,
                              reason="auth needed")  # fmt: skip
     other = f.make_patient(w.practice, w.payer)  # another patient of the same practice and payer
     stranger = db.session.scalar(select(Coverage).where(Coverage.patient_id == other.id))

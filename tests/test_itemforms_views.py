@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from backoffice.claims.models import Claim
 from backoffice.extensions import db
 from backoffice.patients.models import Authorization, BenefitsCheck
+from backoffice.work import chains
 from backoffice.work import services as work
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import ItemState, Mode
@@ -258,7 +259,7 @@ def test_a_reauthorization_page_shows_the_expiring_authorization_and_prefills_it
                             start_date=date(2026, 1, 1), end_date=date(2026, 12, 31))  # fmt: skip
         db.session.add(old)
         db.session.commit()
-        item_id = work.open_item(practice_id=world.practice.id, kind="reauthorize", now=NOW, authorization_id=old.id,
+        item_id = chains.open_item(practice_id=world.practice.id, kind="reauthorize", now=NOW, authorization_id=old.id,
                                  reason="2 units left").id  # fmt: skip
     auth.login("biller@example.test")
     page = _page(client, item_id)

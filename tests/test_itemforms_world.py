@@ -13,7 +13,7 @@ from sqlalchemy import select
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.extensions import db
 from backoffice.patients.models import Coverage
-from backoffice.work import services as work
+from backoffice.work import chains
 from backoffice.work.models import WorkItem
 from tests import factories as f
 from tests.factories import NOW
@@ -59,7 +59,7 @@ def make_world(
     outsider = f.make_user(org, practices=[elsewhere], email="outsider@example.test", name="Olga Outside")
     supervisor = f.make_user(org, role="supervisor", email="sup@example.test", name="Sam Super")
     kinds = chain or ["verify_benefits", "enter_charge", "audit"]
-    items = work.create_chain(session=session, kinds=kinds, now=NOW)
+    items = chains.create_chain(session=session, kinds=kinds, now=NOW)
     return World(org, practice, payer, provider, patient, session, coverage, biller, other, outsider, supervisor,
                  {item.kind: item for item in items})  # fmt: skip
 
@@ -88,6 +88,6 @@ REJECTION_999 = {
 
 def open_exception(world: World, kind: str, claim: Claim, evidence: dict[str, Any], **kw: Any) -> WorkItem:
     """A fix-rejection or denial item on ``claim`` with the evidence its poster gives."""
-    return work.open_item(practice_id=world.practice.id, kind=kind, now=NOW, claim_id=claim.id,
+    return chains.open_item(practice_id=world.practice.id, kind=kind, now=NOW, claim_id=claim.id,
                           session_id=claim.session_id, reason=kw.pop("reason", "test"), evidence=evidence,
                           dedupe_key=f"{kind}:{claim.id}:v{claim.version}", **kw)  # fmt: skip

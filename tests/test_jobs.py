@@ -14,7 +14,7 @@ from backoffice.automation import runner as work_jobs
 from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
 from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, jobs_run_inline, pending_jobs
-from backoffice.work import services
+from backoffice.work import chains
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 from tests import factories as f
@@ -28,7 +28,7 @@ def _queued(redis_conn: Redis) -> list[str]:
 
 def _automated_chain(ctx_practice, kinds=("verify_benefits", "enter_charge")):
     session = f.make_session(ctx_practice)
-    return services.create_chain(session=session, kinds=list(kinds), now=NOW, automated=kinds)
+    return chains.create_chain(session=session, kinds=list(kinds), now=NOW, automated=kinds)
 
 
 def _log(item_id: int) -> list[Interaction]:
@@ -251,7 +251,7 @@ def test_a_file_drop_270_keeps_its_control_number_when_the_step_hands_over(ctx, 
     )
     patient = f.make_patient(practice, payer)
     session = f.make_session(practice, provider=provider, patient=patient)
-    chain = services.create_chain(session=session, kinds=["verify_benefits"], now=NOW, automated=["verify_benefits"])
+    chain = chains.create_chain(session=session, kinds=["verify_benefits"], now=NOW, automated=["verify_benefits"])
     item_id = chain[0].id
     for attempt in (1, 2):
         assert work_jobs.run_automated_item(item_id, now=NOW)["status"] in ("handed_over", "skipped")
@@ -268,7 +268,7 @@ def test_a_follow_up_waiting_out_the_response_window_is_woken_once_its_claim_is_
     practice = f.make_practice(f.make_org())
     payer = f.make_payer(practice.organization)
     session = f.make_session(practice, patient=f.make_patient(practice, payer))
-    (item,) = services.create_chain(session=session, kinds=["follow_up"], now=NOW, automated=("follow_up",))
+    (item,) = chains.create_chain(session=session, kinds=["follow_up"], now=NOW, automated=("follow_up",))
     claim = make_claim(practice, session.patient, session_id=session.id)
     assert work_jobs.run_automated_item(item.id, now=NOW)["status"] == "deferred"  # the payer's window is open
     assert work_jobs.recover_automation(now=NOW + timedelta(hours=1)) == {"recovered": 0}  # nothing came yet

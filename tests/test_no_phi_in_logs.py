@@ -41,6 +41,7 @@ from backoffice.patients.models import Patient  # noqa: E402
 from backoffice.sessions.rules import ADDRESS_COLUMNS, COLUMNS, parse_csv  # noqa: E402
 from backoffice.sessions.services import import_sessions  # noqa: E402
 from backoffice.tasks import QUEUE_NAMES, get_queue  # noqa: E402
+from backoffice.work import chains  # noqa: E402
 from backoffice.work.models import WorkItem  # noqa: E402
 from tests import factories as f  # noqa: E402
 from tests.conftest import AuthActions  # noqa: E402
@@ -316,13 +317,12 @@ def test_a_failing_step_leaves_its_message_neither_in_redis_nor_in_the_worker_lo
     from backoffice.automation import runner as work_jobs
     from backoffice.automation.queries import error_class
     from backoffice.safe_worker import SimpleWorker
-    from backoffice.work import services
 
     monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", _fails_with_phi)
     with app.app_context():
         practice = f.make_practice(f.make_org())
         session = f.make_session(practice)
-        services.create_chain(session=session, kinds=["verify_benefits"], now=utcnow(), automated=["verify_benefits"])
+        chains.create_chain(session=session, kinds=["verify_benefits"], now=utcnow(), automated=["verify_benefits"])
         queue = get_queue("default", redis_conn)
         job = queue.jobs[0]
         job.retries_left = 0  # straight to the failed registry

@@ -23,9 +23,9 @@ from backoffice.intake.rules import (
 from backoffice.patients.models import Authorization, BenefitsCheck
 from backoffice.sessions.models import Session
 from backoffice.tasks import get_queue
+from backoffice.work.chains import create_chain
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 from backoffice.work.rules import ItemState, Mode
-from backoffice.work.services import create_chain
 from tests.factories import NOW, make_org, make_patient, make_payer, make_practice, make_provider, make_session
 
 ALL = frozenset({"verify_benefits", "obtain_preauth", "enter_charge", "audit", "submit", "follow_up", "appeal"})

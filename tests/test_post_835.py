@@ -23,7 +23,7 @@ from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.remits.queries import patient_balance, prior_payer_for
 from backoffice.remits.services import post_835
 from backoffice.tasks import get_queue
-from backoffice.work import services as work_services
+from backoffice.work import chains
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import ItemState
 from backoffice.x12.claim837_cob import line_adjudication_segments, other_payer_segments
@@ -521,7 +521,7 @@ def test_posting_the_answer_wakes_the_claims_waiting_follow_up_and_its_step_clos
     (the ``remittance-posted`` signal), and the follow-up's step then sees the payment and completes it."""
     _, practice, _, patient = setup
     session = f.make_session(practice, patient=patient)
-    (follow_up,) = work_services.create_chain(session=session, kinds=["follow_up"], now=NOW, automated=("follow_up",))
+    (follow_up,) = chains.create_chain(session=session, kinds=["follow_up"], now=NOW, automated=("follow_up",))
     claim = make_claim(setup, "ACC9", ("90834", "150.00"))
     claim.session_id = session.id
     db.session.commit()
@@ -544,7 +544,7 @@ def test_posting_the_answer_wakes_the_claims_waiting_follow_up_and_its_step_clos
 def test_posting_a_denial_leaves_other_claims_follow_ups_waiting(setup, redis_conn) -> None:  # noqa: ANN001
     _, practice, _, patient = setup
     session = f.make_session(practice, patient=patient)
-    (follow_up,) = work_services.create_chain(session=session, kinds=["follow_up"], now=NOW, automated=("follow_up",))
+    (follow_up,) = chains.create_chain(session=session, kinds=["follow_up"], now=NOW, automated=("follow_up",))
     claim = make_claim(setup, "ACC10", ("90834", "150.00"))
     claim.session_id = session.id
     make_claim(setup, "OTHER", ("90834", "150.00"))

@@ -13,7 +13,7 @@ from backoffice.claims.models import Claim
 from backoffice.extensions import db
 from backoffice.routing import services as routing
 from backoffice.routing.models import RoutingRule
-from backoffice.work import claiming, services
+from backoffice.work import chains, claiming, services
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 from tests import factories as f
@@ -45,7 +45,7 @@ def make_rule(org, **kw) -> RoutingRule:  # noqa: ANN001
 
 
 def denial(w, *, family: str = "eligibility", payer=None, **kw) -> WorkItem:  # noqa: ANN001
-    item, _ = services.add_item(
+    item, _ = chains.add_item(
         practice_id=kw.pop("practice", w["practice"]).id, kind="work_denial", now=kw.pop("now", NOW),
         reason="test denial", session_id=f.make_session(w["practice"]).id, payer_id=(payer or w["medicaid"]).id,
         denial_family=family, reason_code="CO-22", amount=kw.pop("amount", D("120.00")), **kw,
@@ -153,7 +153,7 @@ def test_an_empty_pool_leaves_the_item_in_the_queue_with_the_reason(world) -> No
 def test_automated_items_are_not_routed_until_handed_to_a_person(world) -> None:  # noqa: ANN001
     make_rule(world["org"], name="Appeals to Priya", kind="appeal", distribution="person",
               target_user_id=world["priya"].id)  # fmt: skip
-    item, _ = services.add_item(practice_id=world["practice"].id, kind="appeal", now=NOW, reason="draft",
+    item, _ = chains.add_item(practice_id=world["practice"].id, kind="appeal", now=NOW, reason="draft",
                                 session_id=f.make_session(world["practice"]).id, mode=Mode.AUTOMATED)  # fmt: skip
     db.session.commit()
     assert item.assignee_id is None and assignment_logs(item) == []
@@ -166,7 +166,7 @@ def test_a_released_dependent_is_routed(world) -> None:  # noqa: ANN001
     make_rule(world["org"], name="Charges to Marcus", kind="enter_charge", distribution="person",
               target_user_id=world["marcus"].id)  # fmt: skip
     session = f.make_session(world["practice"])
-    first, second = services.create_chain(session=session, kinds=["verify_benefits", "enter_charge"], now=NOW)
+    first, second = chains.create_chain(session=session, kinds=["verify_benefits", "enter_charge"], now=NOW)
     assert first.assignee_id is None and second.state == ItemState.BLOCKED and second.assignee_id is None
     services.complete_item(item=first, actor=world["priya"], now=NOW)
     db.session.refresh(second)
@@ -181,7 +181,7 @@ def test_an_item_about_a_claim_carries_its_payer_and_open_balance(world) -> None
                   adjustment_amount=D("30.00"), patient_responsibility=D("20.00"), created_at=NOW)  # fmt: skip
     db.session.add(claim)
     db.session.commit()
-    item, _ = services.add_item(practice_id=world["practice"].id, kind="fix_rejection", now=NOW, reason="x",
+    item, _ = chains.add_item(practice_id=world["practice"].id, kind="fix_rejection", now=NOW, reason="x",
                                 claim_id=claim.id)  # fmt: skip
     db.session.commit()
     assert (item.payer_id, item.amount) == (world["aetna"].id, D("60.00"))
@@ -190,7 +190,7 @@ def test_an_item_about_a_claim_carries_its_payer_and_open_balance(world) -> None
 def test_create_chain_records_the_primary_payer(world) -> None:  # noqa: ANN001
     patient = f.make_patient(world["practice"], world["medicaid"])
     session = f.make_session(world["practice"], patient=patient)
-    (item,) = services.create_chain(session=session, kinds=["verify_benefits"], now=NOW)
+    (item,) = chains.create_chain(session=session, kinds=["verify_benefits"], now=NOW)
     assert item.payer_id == world["medicaid"].id
 
 
@@ -265,7 +265,7 @@ def test_entering_the_charge_prices_the_sessions_open_items(ctx) -> None:  # noq
     provider = f.make_provider(practice, npi="1234567893", credential="LCSW")
     session = f.make_session(practice, provider, f.make_patient(practice, payer), date_of_service=DOS, minutes=53,
                              diagnoses=["F33.1"])  # fmt: skip
-    first, later = services.create_chain(session=session, kinds=["enter_charge", "submit"], now=NOW)
+    first, later = chains.create_chain(session=session, kinds=["enter_charge", "submit"], now=NOW)
     assert first.payer_id == payer.id and first.amount is None
     claim = enter_charge(session=session, now=NOW, today=TODAY)
     assert claim.total_charge == D("200.00")  # 53 minutes: 90837

@@ -18,7 +18,7 @@ from backoffice.patients.models import Authorization
 from backoffice.remits.models import ClaimPayment, Remittance
 from backoffice.sweeps import services as sweeps
 from backoffice.tasks import get_queue
-from backoffice.work import services
+from backoffice.work import chains, services
 from backoffice.work.models import Interaction, KpiSnapshot, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 from tests import factories as f
@@ -112,7 +112,7 @@ def test_sla_sweep_escalates_each_breached_item_once_and_counts_per_practice(wor
 
 def test_the_chain_follow_up_becomes_an_automated_status_request_after_the_response_window(world, redis_conn) -> None:
     session = f.make_session(world["practice"], world["provider"], world["patient"])
-    chain = services.create_chain(session=session, kinds=["submit", "follow_up"], now=_utc(2026, 10, 15))
+    chain = chains.create_chain(session=session, kinds=["submit", "follow_up"], now=_utc(2026, 10, 15))
     claim = make_claim(world, dos=date(2026, 10, 13), session_id=session.id, submitted_at=_utc(2026, 10, 15),
                        accepted_at=_utc(2026, 10, 16))  # fmt: skip
     # Submitted Thu 10-15: +30 days is Sat 11-14, so the first check is Mon 11-16.
@@ -184,11 +184,11 @@ def test_open_work_on_charges_near_the_filing_deadline_jumps_to_the_top(world) -
     far = f.make_session(world["practice"], world["provider"], world["patient"], date_of_service=date(2026, 11, 10))
     billed = f.make_session(world["practice"], world["provider"], world["patient"], date_of_service=date(2026, 9, 1))
     rejected = f.make_session(world["practice"], world["provider"], world["patient"], date_of_service=date(2026, 9, 2))
-    items = {s.id: services.create_chain(session=s, kinds=["enter_charge"], now=NOW)[0]
+    items = {s.id: chains.create_chain(session=s, kinds=["enter_charge"], now=NOW)[0]
              for s in (near, far, billed)}  # fmt: skip
     make_claim(world, dos=billed.date_of_service, session_id=billed.id, status="submitted")
     bounced = make_claim(world, dos=rejected.date_of_service, session_id=rejected.id, status="rejected")
-    fix, _ = services.add_item(practice_id=world["practice"].id, kind="fix_rejection", claim_id=bounced.id, now=NOW,
+    fix, _ = chains.add_item(practice_id=world["practice"].id, kind="fix_rejection", claim_id=bounced.id, now=NOW,
                                reason="999 rejected")  # fmt: skip
     db.session.commit()
 
@@ -214,7 +214,7 @@ def test_medicare_charges_use_twelve_months_and_the_claim_payer(world) -> None:
     medicare = f.make_payer(world["org"], kind="medicare", filing_limit_days=365)
     session = f.make_session(world["practice"], world["provider"], world["patient"], date_of_service=date(2025, 12, 1))
     claim = make_claim(world, dos=session.date_of_service, session_id=session.id, status="draft", payer=medicare)
-    item, _ = services.add_item(practice_id=world["practice"].id, kind="audit", claim_id=claim.id, now=NOW,
+    item, _ = chains.add_item(practice_id=world["practice"].id, kind="audit", claim_id=claim.id, now=NOW,
                                 reason="scrub")  # fmt: skip
     db.session.commit()
     sweeps.guard_timely_filing(now=NOW)
@@ -335,7 +335,7 @@ def test_kpi_snapshot_figures_by_hand(world) -> None:
 
 def test_requeue_puts_back_the_jobs_lost_with_redis(world, redis_conn) -> None:
     session = f.make_session(world["practice"], world["provider"], world["patient"])
-    item = services.open_item(practice_id=world["practice"].id, kind="verify_benefits", session_id=session.id,
+    item = chains.open_item(practice_id=world["practice"].id, kind="verify_benefits", session_id=session.id,
                               now=NOW - timedelta(minutes=10), reason="270", mode=Mode.AUTOMATED)  # fmt: skip
     queue = get_queue("default", redis_conn)
     assert [job.args for job in queue.get_jobs()] == [[item.id]]
@@ -352,7 +352,7 @@ def test_requeue_puts_back_the_jobs_lost_with_redis(world, redis_conn) -> None:
 
 def test_requeue_leaves_fresh_and_scheduled_items_alone(world, redis_conn) -> None:
     session = f.make_session(world["practice"], world["provider"], world["patient"])
-    item = services.open_item(practice_id=world["practice"].id, kind="verify_benefits", session_id=session.id,
+    item = chains.open_item(practice_id=world["practice"].id, kind="verify_benefits", session_id=session.id,
                               now=NOW - timedelta(minutes=1), reason="270", mode=Mode.AUTOMATED)  # fmt: skip
     redis_conn.flushdb()
     assert sweeps.requeue_orphaned_items(now=NOW) == {"checked": 0, "requeued": 0}  # ready for only a minute
@@ -366,7 +366,7 @@ def test_requeue_leaves_fresh_and_scheduled_items_alone(world, redis_conn) -> No
 
 def test_requeue_leaves_items_whose_job_a_worker_is_running(world, redis_conn) -> None:
     session = f.make_session(world["practice"], world["provider"], world["patient"])
-    item = services.open_item(practice_id=world["practice"].id, kind="verify_benefits", session_id=session.id,
+    item = chains.open_item(practice_id=world["practice"].id, kind="verify_benefits", session_id=session.id,
                               now=NOW - timedelta(minutes=10), reason="270", mode=Mode.AUTOMATED)  # fmt: skip
     queue = get_queue("default", redis_conn)
     job = queue.get_jobs()[0]

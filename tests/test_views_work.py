@@ -122,7 +122,7 @@ def test_the_call_form_preselects_the_patients_primary_payer(
         payer = f.make_payer(org, name="Carelon Behavioral Health")
         f.make_user(org, practices=[practice], email="b@example.test")
         session = f.make_session(practice, patient=f.make_patient(practice, payer))
-        from backoffice.work.services import create_chain
+        from backoffice.work.chains import create_chain
 
         item_id = create_chain(session=session, kinds=["verify_benefits"], now=f.NOW)[0].id
         payer_id = payer.id

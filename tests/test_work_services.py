@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
-from backoffice.work import claiming, services
+from backoffice.work import chains, claiming, services
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 from backoffice.work.rules import InteractionKind, ItemState
 from tests import factories as f
@@ -41,7 +41,7 @@ def _count(model: type) -> int:
 
 def test_create_chain_makes_the_first_step_ready_with_an_sla_and_blocks_the_rest(world) -> None:
     session = f.make_session(world["practice"])
-    chain = services.create_chain(session=session, kinds=CHAIN, now=NOW)
+    chain = chains.create_chain(session=session, kinds=CHAIN, now=NOW)
     assert [i.kind for i in chain] == CHAIN
     assert [i.state for i in chain] == [ItemState.READY] + [ItemState.BLOCKED] * 3
     # Ready Wed 2026-11-18 10:00 New York; verify_benefits = 2 business days → Fri 17:00 EST = 22:00 UTC.
@@ -55,8 +55,8 @@ def test_create_chain_makes_the_first_step_ready_with_an_sla_and_blocks_the_rest
 
 def test_create_chain_is_idempotent(world) -> None:
     session = f.make_session(world["practice"])
-    first = services.create_chain(session=session, kinds=CHAIN, now=NOW)
-    again = services.create_chain(session=session, kinds=CHAIN, now=NOW + timedelta(hours=1))
+    first = chains.create_chain(session=session, kinds=CHAIN, now=NOW)
+    again = chains.create_chain(session=session, kinds=CHAIN, now=NOW + timedelta(hours=1))
     assert [i.id for i in again] == [i.id for i in first]
     assert _count(WorkItem) == 4
     assert _count(Interaction) == 4
@@ -65,20 +65,20 @@ def test_create_chain_is_idempotent(world) -> None:
 def test_create_chain_refuses_unknown_kinds_and_writes_nothing(world) -> None:
     session = f.make_session(world["practice"])
     with pytest.raises(ValidationFailed, match="unknown work kind"):
-        services.create_chain(session=session, kinds=["verify_benefits", "make_coffee"], now=NOW)
+        chains.create_chain(session=session, kinds=["verify_benefits", "make_coffee"], now=NOW)
     assert _count(WorkItem) == 0
 
 
 def test_practice_sla_override_sets_the_due_date_and_names_the_policy(world) -> None:
     practice = f.make_practice(world["org"], sla_overrides={"verify_benefits": 5})
-    chain = services.create_chain(session=f.make_session(practice), kinds=["verify_benefits"], now=NOW)
+    chain = chains.create_chain(session=f.make_session(practice), kinds=["verify_benefits"], now=NOW)
     # 5 business days after Wed 11/18, skipping the weekend and Thanksgiving (Thu 11/26): Wed 11/25.
     assert chain[0].due_at == datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
     assert chain[0].sla_policy == "practice:verify_benefits:5bd"
 
 
 def test_completing_a_step_releases_the_next_with_its_own_sla(world) -> None:
-    chain = services.create_chain(session=f.make_session(world["practice"]), kinds=CHAIN, now=NOW)
+    chain = chains.create_chain(session=f.make_session(world["practice"]), kinds=CHAIN, now=NOW)
     later = NOW + timedelta(hours=3)
     released = services.complete_item(item=chain[0], actor=world["biller"], now=later)
     assert [i.id for i in released] == [chain[1].id]
@@ -165,7 +165,7 @@ def test_claim_next_skips_other_billers_items_and_automated_items(world) -> None
     theirs.assignee_id = world["biller2"].id
     db.session.commit()
     session = f.make_session(world["practice"])
-    services.create_chain(session=session, kinds=["verify_benefits"], now=NOW, automated=["verify_benefits"])
+    chains.create_chain(session=session, kinds=["verify_benefits"], now=NOW, automated=["verify_benefits"])
     assert claiming.claim_next_item(user=world["biller"], now=NOW).id == mine.id
     assert claiming.claim_next_item(user=world["biller"], now=NOW) is None
 
@@ -323,7 +323,7 @@ def test_a_service_that_raises_leaves_no_partial_rows_and_no_job(world, monkeypa
 
     monkeypatch.setattr(services, "record_interaction", fail_on_third)
     with pytest.raises(RuntimeError):
-        services.create_chain(session=session, kinds=CHAIN, now=NOW, automated=["verify_benefits"])
+        chains.create_chain(session=session, kinds=CHAIN, now=NOW, automated=["verify_benefits"])
     assert _count(WorkItem) == 0 and _count(Interaction) == 0 and _count(WorkItemDependency) == 0
     assert redis_conn.keys("rq:job:*") == []
     assert db.session.info.get("backoffice.pending_jobs") is None

@@ -23,6 +23,7 @@ from backoffice.patients.models import LedgerEntry
 from backoffice.supervisor import rules
 from backoffice.supervisor.models import WriteOffRequest
 from backoffice.supervisor.write_offs import decide_write_off, request_write_off
+from backoffice.work import chains
 from backoffice.work import services as work
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import ItemState
@@ -45,7 +46,7 @@ def _setup() -> dict[str, Any]:
                                         paid_amount=paid)
                               for n, cpt, charge, paid in ((1, "90834", D("150.00"), D("50.00")),
                                                            (2, "90785", D("50.00"), D("0.00")))])  # fmt: skip
-    item = work.open_item(practice_id=practice.id, kind="work_denial", now=NOW, reason="denied", claim_id=claim.id)
+    item = chains.open_item(practice_id=practice.id, kind="work_denial", now=NOW, reason="denied", claim_id=claim.id)
     return {
         "org": org, "practice": practice, "patient": patient, "claim": claim, "item": item,
         "biller": f.make_user(org, practices=[practice], email="biller@example.test", name="Bea Biller"),

@@ -21,9 +21,10 @@ from backoffice.extensions import db
 from backoffice.orgs.models import Practice, Provider
 from backoffice.patients.models import Patient
 from backoffice.services_base import service
+from backoffice.work.chains import add_item
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import CompletionOutcome, ExceptionKind, ItemState
-from backoffice.work.services import add_item, complete_item
+from backoffice.work.services import complete_item
 
 
 @dataclass(frozen=True)

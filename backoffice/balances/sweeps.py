@@ -15,9 +15,9 @@ from backoffice.claims.models import Claim
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.services_base import service
+from backoffice.work.chains import add_item
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import END_OF_BUSINESS, OPEN_STATES, ExceptionKind, WorkKind
-from backoffice.work.services import add_item
 
 SWEPT_STATES = ("active", "defaulted")  # paused plans (GFE dispute, payer appeal) get no reminders
 

@@ -18,7 +18,7 @@ from backoffice.intake.planning import plan_of
 from backoffice.orgs.models import Payer
 from backoffice.scrubber.queries import payer_facts
 from backoffice.sessions.models import Session
-from backoffice.work import claiming
+from backoffice.work import chains, claiming
 from backoffice.work import services as work
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import CallOutcome, CompletionOutcome, WorkKind
@@ -98,7 +98,7 @@ class History:
         kinds = plan_of(session, now=session.received_at).kinds  # what live intake plans (self-pay: charge only)
         if not kinds:
             return
-        chain = work.create_chain(session=session, kinds=kinds, now=session.received_at)
+        chain = chains.create_chain(session=session, kinds=kinds, now=session.received_at)
         at: datetime | None = session.received_at
         for item in chain:
             assert at is not None
@@ -190,7 +190,7 @@ class History:
         return None
 
     def _appeal(self, plan: Plan, denied_at: datetime) -> None:
-        appeal = work.create_chain(session=plan.session, kinds=[WorkKind.APPEAL], now=denied_at)[0]
+        appeal = chains.create_chain(session=plan.session, kinds=[WorkKind.APPEAL], now=denied_at)[0]
         when = data.work_moment(self.rng, denied_at, plan.tz, self.rng.randint(1, 6))
         if when > self.now - MARGIN:
             self.open.append(_Open(appeal.id, appeal.practice_id, appeal.queue, denied_at))

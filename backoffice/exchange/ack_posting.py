@@ -23,10 +23,10 @@ from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.services_base import service
+from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind, ItemState
-from backoffice.work.services import add_item
 from backoffice.x12 import reader as x12
 from backoffice.x12.acks import Ack999, ClaimAck, TransactionAck, parse_277ca, parse_999
 from backoffice.x12.elements import ACCEPTED_CATEGORIES, REJECTED_CATEGORIES, Status

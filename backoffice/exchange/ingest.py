@@ -21,8 +21,8 @@ from backoffice.errors import ServiceError, ValidationFailed
 from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
+from backoffice.work.chains import add_item
 from backoffice.work.rules import ExceptionKind
-from backoffice.work.services import add_item
 from backoffice.x12 import reader as x12
 
 log = logging.getLogger(__name__)

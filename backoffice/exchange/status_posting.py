@@ -28,9 +28,9 @@ from backoffice.exchange.ack_posting import (
 from backoffice.exchange.models import ClaimSubmission
 from backoffice.extensions import db
 from backoffice.services_base import service
+from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
 from backoffice.work.rules import ExceptionKind, InteractionKind
-from backoffice.work.services import add_item
 from backoffice.x12.claim_status import ClaimStatus as Status277
 from backoffice.x12.claim_status import parse_277
 from backoffice.x12.elements import ACCEPTED_CATEGORIES

@@ -31,10 +31,11 @@ from backoffice.itemforms.rules import (
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
+from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem, WorkItemDependency
 from backoffice.work.rules import CompletionOutcome, ExceptionKind, InteractionKind, ItemState, Mode, WorkKind
-from backoffice.work.services import add_item, complete_item, register_completion_guard
+from backoffice.work.services import complete_item, register_completion_guard
 
 WORKABLE = frozenset({ItemState.READY, ItemState.IN_PROGRESS, ItemState.SNOOZED})
 LINE_KINDS = frozenset({WorkKind.ENTER_CHARGE, WorkKind.AUDIT, ExceptionKind.FIX_REJECTION})

@@ -40,10 +40,10 @@ from backoffice.remits.posting_run import (
     line_row,
 )
 from backoffice.services_base import is_postgres, service
+from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction
 from backoffice.work.rules import InteractionKind, Mode
-from backoffice.work.services import add_item
 from backoffice.x12 import era835
 from backoffice.x12.era835 import X12Error, duplicate_key, parse_835
 

@@ -21,10 +21,11 @@ from backoffice.services_base import service
 from backoffice.supervisor import rules
 from backoffice.supervisor.models import WriteOffRequest
 from backoffice.supervisor.rules import Balance
+from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import ExceptionKind, InteractionKind, ItemState
-from backoffice.work.services import add_item, register_completion_guard
+from backoffice.work.services import register_completion_guard
 
 ZERO = Decimal("0.00")
 

@@ -32,10 +32,10 @@ from backoffice.sessions.models import Session
 from backoffice.sweeps import rules as sweep_rules
 from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, get_redis
 from backoffice.work import kpis, rules
+from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction, KpiSnapshot, WorkItem
 from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind, ItemState, Mode, WorkKind
-from backoffice.work.services import add_item
 
 BATCH = 500
 OPEN = [state.value for state in OPEN_STATES]

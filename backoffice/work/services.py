@@ -3,14 +3,12 @@ transaction; state changes are guarded UPDATEs so two people can never both win.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from backoffice import signals
 from backoffice.accounts.access import can_supervise, practice_ids_for
@@ -18,12 +16,9 @@ from backoffice.accounts.models import User
 from backoffice.calendars import is_business_day
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
-from backoffice.orgs.models import Practice
-from backoffice.patients.models import Coverage, CoveragePriority
 from backoffice.services_base import service
-from backoffice.sessions.models import Session
 from backoffice.work import rules
-from backoffice.work.log import SYSTEM, record_interaction
+from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 from backoffice.work.rules import (
     ACTION_FROM,
@@ -39,9 +34,9 @@ MAX_SNOOZE = timedelta(days=90)
 CLAIM_RETRIES = 20
 
 
-def _due_at(item: WorkItem, now: datetime) -> tuple[datetime, str]:
+def due_at_for(item: WorkItem, now: datetime) -> tuple[datetime, str]:
     policy = rules.sla_policy_for(item.kind, item.practice.sla_overrides)
-    return rules.sla_due_at(now, policy, ZoneInfo(item.practice.timezone), is_business_day), policy.name
+    return rules.sladue_at_for(now, policy, ZoneInfo(item.practice.timezone), is_business_day), policy.name
 
 
 def _guarded_update(item: WorkItem, action: str, now: datetime, values: Mapping[str, Any], *extra: Any) -> ItemState:
@@ -74,174 +69,11 @@ def _require_owner(item: WorkItem, actor: User) -> None:
         raise NotAllowed(f"work item {item.id} belongs to another biller")
 
 
-def _became_ready(item: WorkItem, now: datetime) -> None:
+def became_ready(item: WorkItem, now: datetime) -> None:
     """Tell the features an item is ready (routing routes a manual one, automation enqueues an automated one's
     step); their handlers write in this transaction."""
     if item.state == ItemState.READY:
         signals.item_ready.send(item, now=now)
-
-
-@service
-def create_chain(
-    *,
-    session: Session,
-    kinds: Sequence[str],
-    now: datetime,
-    actor: User | None = None,
-    automated: Iterable[str] = (),
-    priority: int = 0,
-) -> list[WorkItem]:
-    """Plan a session's chain: each kind depends on the one before; the first is ready with its SLA.
-
-    Idempotent: kinds already planned for this session are reused, never created twice.
-    """
-    unknown = [kind for kind in kinds if kind not in rules.DEFAULT_QUEUES]
-    if unknown:
-        raise ValidationFailed(f"unknown work kind(s): {', '.join(unknown)}")
-    automated = set(automated)
-    keys = {kind: f"session:{session.id}:{kind}" for kind in kinds}
-    existing = {
-        item.kind: item
-        for item in db.session.scalars(select(WorkItem).where(WorkItem.dedupe_key.in_(list(keys.values()))))
-    }
-    chain: list[WorkItem] = []
-    created: list[WorkItem] = []
-    previous: WorkItem | None = None
-    payer_id = _primary_payer_id(session) if len(existing) < len(keys) else None
-    for kind in kinds:
-        item = existing.get(kind)
-        if item is None:
-            ready = previous is None or previous.state == ItemState.DONE
-            item = WorkItem(
-                practice_id=session.practice_id,
-                practice=session.practice,
-                kind=kind,
-                session_id=session.id,
-                dedupe_key=keys[kind],
-                state=ItemState.READY if ready else ItemState.BLOCKED,
-                mode=Mode.AUTOMATED if kind in automated else Mode.MANUAL,
-                queue=rules.DEFAULT_QUEUES[kind],
-                priority=priority,
-                payer_id=payer_id,
-                created_at=now,
-                updated_at=now,
-                result={},
-            )
-            if ready:
-                item.due_at, item.sla_policy = _due_at(item, now)
-            db.session.add(item)
-            db.session.flush()
-            if previous is not None:
-                db.session.add(WorkItemDependency(item_id=item.id, depends_on_id=previous.id))
-            record_interaction(
-                practice_id=item.practice_id,
-                actor=actor,
-                actor_label="planner",
-                kind=InteractionKind.STATUS_CHANGE,
-                now=now,
-                item=item,
-                to_state=item.state.value,
-                body=f"Planned {rules.KIND_LABELS[kind]} ({item.mode.value})",
-                data={"sla_policy": item.sla_policy} if item.sla_policy else {},
-            )
-            created.append(item)
-        chain.append(item)
-        previous = item
-    for item in created:
-        _became_ready(item, now)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Another planner created the same items first: theirs stand, ours are rolled back.
-        db.session.rollback()
-        return list(db.session.scalars(select(WorkItem).where(WorkItem.dedupe_key.in_(list(keys.values())))))
-    return chain
-
-
-def add_item(
-    *,
-    practice_id: int,
-    kind: str,
-    now: datetime,
-    reason: str,
-    session_id: int | None = None,
-    claim_id: int | None = None,
-    claim_payment_id: int | None = None,
-    edi_file_id: int | None = None,
-    authorization_id: int | None = None,
-    patient_id: int | None = None,
-    dedupe_key: str | None = None,
-    queue: str | None = None,
-    mode: Mode = Mode.MANUAL,
-    priority: int = 0,
-    routed_sla: tuple[str, int] | None = None,
-    due_at: datetime | None = None,
-    evidence: Mapping[str, Any] | None = None,
-    source: str = SYSTEM,
-    payer_id: int | None = None,
-    amount: Decimal | None = None,
-    denial_family: str | None = None,
-    reason_code: str | None = None,
-) -> tuple[WorkItem, bool]:
-    """Add one ready item (a rejection to fix, a denial to work, an exception) to the current transaction;
-    the caller commits. Returns ``(item, created)``: an item with the same ``dedupe_key`` is reused, never
-    duplicated. ``routed_sla`` is the routing rule's ``(name, business days)``; ``due_at`` an explicit one.
-
-    Payer and amount default from the claim (its payer; open balance = charge − paid − adjustments − patient
-    responsibility). A manual item is then routed by the organization's rules (``routing.services``)."""
-    if kind not in rules.DEFAULT_QUEUES:
-        raise ValidationFailed(f"unknown work kind: {kind}")
-    if dedupe_key is not None:
-        existing = db.session.scalar(select(WorkItem).where(WorkItem.dedupe_key == dedupe_key))
-        if existing is not None:
-            return existing, False
-    practice = db.session.get(Practice, practice_id)
-    if practice is None:
-        raise ValidationFailed(f"practice {practice_id} does not exist")
-    item = WorkItem(
-        practice_id=practice_id, practice=practice, kind=kind, session_id=session_id, claim_id=claim_id,
-        claim_payment_id=claim_payment_id, edi_file_id=edi_file_id, authorization_id=authorization_id,
-        payer_id=payer_id, amount=amount, denial_family=denial_family, reason_code=reason_code,
-        patient_id=patient_id, dedupe_key=dedupe_key, state=ItemState.READY, mode=mode,
-        queue=queue or rules.DEFAULT_QUEUES[kind],
-        priority=min(priority, rules.MAX_PRIORITY), created_at=now, updated_at=now, result={},
-    )  # fmt: skip
-    if due_at is not None:
-        item.due_at, item.sla_policy = due_at, "explicit"
-    else:
-        policy = rules.sla_policy_for(kind, practice.sla_overrides, routed=routed_sla)
-        item.due_at = rules.sla_due_at(now, policy, ZoneInfo(practice.timezone), is_business_day)
-        item.sla_policy = policy.name
-    db.session.add(item)
-    db.session.flush()
-    if item.claim is not None:  # payer and dollars at stake default from the claim (claims/models.py's balance)
-        item.payer_id = payer_id if payer_id is not None else item.claim.payer_id
-        item.amount = amount if amount is not None else item.claim.open_balance
-    record_interaction(
-        practice_id=practice_id, actor=None, actor_label=source, kind=InteractionKind.STATUS_CHANGE, now=now,
-        item=item, to_state=ItemState.READY.value, body=f"{rules.KIND_LABELS.get(kind, kind)}: {reason}",
-        data={"evidence": dict(evidence or {}), "queue": item.queue, "sla_policy": item.sla_policy},
-    )  # fmt: skip
-    _became_ready(item, now)
-    return item, True
-
-
-def _primary_payer_id(session: Session) -> int | None:
-    """The payer of the patient's primary coverage in force on the date of service (the planner's choice)."""
-    coverages = db.session.scalars(
-        select(Coverage)
-        .where(Coverage.patient_id == session.patient_id, Coverage.priority == CoveragePriority.PRIMARY)
-        .order_by(Coverage.id)
-    )
-    return next((c.payer_id for c in coverages if c.is_active_on(session.date_of_service)), None)
-
-
-@service
-def open_item(**fields: Any) -> WorkItem:
-    """``add_item`` in its own transaction (for callers with nothing else to commit)."""
-    item, _ = add_item(**fields)
-    db.session.commit()
-    return item
 
 
 @service
@@ -287,7 +119,7 @@ def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> li
         )
         if pending is not None:
             continue
-        due_at, policy = _due_at(dependent, now)
+        due_at, policy = due_at_for(dependent, now)
         _guarded_update(dependent, "release", now, {"state": ItemState.READY, "due_at": due_at, "sla_policy": policy})
         record_interaction(
             practice_id=dependent.practice_id,
@@ -301,7 +133,7 @@ def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> li
             body=f"Released by #{item.id} ({rules.KIND_LABELS.get(item.kind, item.kind)})",
             data={"sla_policy": policy},
         )
-        _became_ready(dependent, now)
+        became_ready(dependent, now)
         released.append(dependent)
     return released
 
@@ -560,7 +392,7 @@ def hand_over_to_manual(
         body=f"Needs a person: {reason}",
         data={"evidence": dict(evidence or {}), "handed_over": True},
     )
-    _became_ready(item, now)
+    became_ready(item, now)
     db.session.commit()
     return item
 
@@ -603,7 +435,7 @@ def wake_automated_item(*, item: WorkItem, now: datetime, source: str, body: str
         practice_id=item.practice_id, actor=None, actor_label=source, kind=InteractionKind.AUTOMATION, now=now,
         item=item, from_state=before.value, to_state=ItemState.READY.value, body=body,
     )  # fmt: skip
-    _became_ready(item, now)
+    became_ready(item, now)
 
 
 def _clean_text(value: str | None, field: str, *, required: bool = True, limit: int = MAX_NOTE_LENGTH) -> str | None:
