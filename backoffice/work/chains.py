@@ -160,7 +160,7 @@ def add_item(
         item.due_at, item.sla_policy = due_at, "explicit"
     else:
         policy = rules.sla_policy_for(kind, practice.sla_overrides, routed=routed_sla)
-        item.due_at = rules.sladue_at_for(now, policy, ZoneInfo(practice.timezone), is_business_day)
+        item.due_at = rules.sla_due_at(now, policy, ZoneInfo(practice.timezone), is_business_day)
         item.sla_policy = policy.name
     db.session.add(item)
     db.session.flush()

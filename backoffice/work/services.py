@@ -36,7 +36,7 @@ CLAIM_RETRIES = 20
 
 def due_at_for(item: WorkItem, now: datetime) -> tuple[datetime, str]:
     policy = rules.sla_policy_for(item.kind, item.practice.sla_overrides)
-    return rules.sladue_at_for(now, policy, ZoneInfo(item.practice.timezone), is_business_day), policy.name
+    return rules.sla_due_at(now, policy, ZoneInfo(item.practice.timezone), is_business_day), policy.name
 
 
 def _guarded_update(item: WorkItem, action: str, now: datetime, values: Mapping[str, Any], *extra: Any) -> ItemState:
