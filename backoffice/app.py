@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backoffice import filters, tasks
 from backoffice.extensions import csrf, db, login_manager, migrate
-from backoffice.settings import Settings, default_database_url, load_settings
+from backoffice.settings import Settings, default_database_url, load_settings, require_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app = Flask(
         "backoffice",
         root_path=str(Path(__file__).parent),
-        instance_path=settings.instance_path or str(ROOT / "instance"),
+        instance_path=instance_path_for(settings),
         template_folder=str(ROOT / "templates"),
         static_folder=str(Path(__file__).parent / "static"),
     )
@@ -61,6 +61,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     filters.init_app(app)
 
     from backoffice import models  # noqa: F401  (every table on the metadata)
+    from backoffice.accounts.admin_views import bp as users_bp
     from backoffice.accounts.views import bp as accounts_bp
     from backoffice.api.views import bp as api_bp
     from backoffice.appeals.views import bp as appeals_bp
@@ -78,7 +79,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(automation_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
-    for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp):
+    for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp, users_bp):
         app.register_blueprint(feature_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)
@@ -89,6 +90,18 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_error_handler(403, lambda e: (render_template("errors/403.html"), 403))
     _init_safeguards(app)
     return app
+
+
+def instance_path_for(settings: Settings) -> str:
+    """The instance folder: ``BACKOFFICE_INSTANCE_PATH``, else ``instance/`` beside the package (as in flaskr)."""
+    return settings.instance_path or str(ROOT / "instance")
+
+
+def create_serving_app(settings: Settings | None = None) -> Flask:
+    """The app of a process that serves requests or runs jobs: refuses (SettingsError) to start without a secret key
+    outside ``demo`` (which keeps a random one per instance) and the tests."""
+    settings = settings or load_settings()
+    return create_app(settings=require_secret(settings, instance_path=instance_path_for(settings)))
 
 
 def freeze_for_workers() -> None:
@@ -132,6 +145,11 @@ def _healthz() -> tuple[str, int, dict[str, str]]:
 
 
 def _security_headers(response: Any) -> Any:
+    if request.endpoint != "static":
+        # Pages, CSVs, PDFs and JSON carry patient data (and the sign-in pages codes): no browser or proxy may keep a
+        # copy, nor show one from the back button after sign-out. Static files stay cacheable.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Pragma", "no-cache")
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
