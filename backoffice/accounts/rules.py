@@ -53,12 +53,19 @@ def password_problem(password: str, *, user_inputs: Iterable[str] = ()) -> str |
         return f"password: at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"password: at most {MAX_PASSWORD_LENGTH} characters"
-    words = [part for value in user_inputs for part in value.lower().replace("@", " ").replace(".", " ").split()]
+    words = [word for value in user_inputs for word in _personal_words(value)]
     verdict = zxcvbn(password[:_SCORED_PREFIX], user_inputs=words)
     if verdict["score"] < MIN_PASSWORD_SCORE:
         warning = (verdict["feedback"].get("warning") or "it follows a common pattern").rstrip(".")
         return f"password: too easy to guess ({warning}); use a longer phrase of unrelated words"
     return None
+
+
+def _personal_words(value: str) -> list[str]:
+    """An email or a name as zxcvbn's own dictionary: the whole, the local part, and each word."""
+    value = value.lower().strip()
+    local = value.split("@", 1)[0]
+    return [value, local, *value.replace("@", " ").replace(".", " ").replace("-", " ").split()]
 
 
 # --- Sign-in throttling ---------------------------------------------------------------------------------------------
