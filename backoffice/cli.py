@@ -666,6 +666,12 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
         click.echo("Sign in as:")
         for email, password, role in logins:
             click.echo(f"  {role:<11} {email:<28} password: {password}")
+        click.echo(
+            "The supervisor and the admin also need a code (two-step sign-in is on for their roles): at their first\n"
+            "sign-in, scan the QR code with an authenticator app, or type the key shown into one (no phone:\n"
+            "  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('<key>').now())\"\n"
+            "prints the current code), and keep the recovery codes. Billers sign in with the password alone."
+        )
         click.echo("Press Ctrl+C to stop.\n")
         try:
             from werkzeug.serving import run_simple
