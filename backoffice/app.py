@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backoffice import filters, tasks
+from backoffice.accounts.admin_views import bp as users_bp
 from backoffice.accounts.idle import enforce_idle_logoff
 from backoffice.accounts.views import bp as accounts_bp
 from backoffice.api.views import bp as api_bp
@@ -30,7 +31,7 @@ from backoffice.remits import subscriptions as remits_subscriptions
 from backoffice.reports.views import bp as reports_bp
 from backoffice.routing import subscriptions as routing_subscriptions
 from backoffice.routing.views import bp as routing_bp
-from backoffice.settings import Settings, default_database_url, load_settings
+from backoffice.settings import Settings, default_database_url, load_settings, require_secret
 from backoffice.supervisor.views import bp as supervisor_bp
 from backoffice.work.views import bp as work_bp
 
@@ -43,7 +44,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app = Flask(
         "backoffice",
         root_path=str(Path(__file__).parent),
-        instance_path=settings.instance_path or str(ROOT / "instance"),
+        instance_path=instance_path_for(settings),
         template_folder=str(ROOT / "templates"),
         static_folder=str(Path(__file__).parent / "static"),
     )
@@ -82,7 +83,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(automation_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
-    for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp):
+    for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp, users_bp):
         app.register_blueprint(feature_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)
@@ -101,6 +102,18 @@ def _subscribe_features() -> None:
     automation_subscriptions.subscribe()
     remits_subscriptions.subscribe()
     routing_subscriptions.subscribe()
+
+
+def instance_path_for(settings: Settings) -> str:
+    """The instance folder: ``BACKOFFICE_INSTANCE_PATH``, else ``instance/`` beside the package (as in flaskr)."""
+    return settings.instance_path or str(ROOT / "instance")
+
+
+def create_serving_app(settings: Settings | None = None) -> Flask:
+    """The app of a process that serves requests or runs jobs: refuses (SettingsError) to start without a secret key
+    outside ``demo`` (which keeps a random one per instance) and the tests."""
+    settings = settings or load_settings()
+    return create_app(settings=require_secret(settings, instance_path=instance_path_for(settings)))
 
 
 def freeze_for_workers() -> None:
@@ -141,6 +154,11 @@ def _healthz() -> tuple[str, int, dict[str, str]]:
 
 
 def _security_headers(response: Any) -> Any:
+    if request.endpoint != "static":
+        # Pages, CSVs, PDFs and JSON carry patient data (and the sign-in pages codes): no browser or proxy may keep a
+        # copy, nor show one from the back button after sign-out. Static files stay cacheable.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Pragma", "no-cache")
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -18,10 +18,10 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate.cli import db as db_group
 
-from backoffice.app import create_app, freeze_for_workers
+from backoffice.app import create_app, freeze_for_workers, instance_path_for
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
-from backoffice.settings import Settings, SettingsError, load_settings
+from backoffice.settings import Settings, SettingsError, load_settings, require_secret
 
 
 def _create_app() -> Flask:
@@ -101,9 +101,10 @@ def users_create(
 @click.option("--scope", "scopes", multiple=True, required=True, help="sessions:write, work:read, work:write or "
               "claims:read (repeat).")  # fmt: skip
 @click.option("--name", default="API token", show_default=True, help="A label for the token.")
+@click.option("--days", type=int, help="How long the token works (1-366; default BACKOFFICE_API_TOKEN_DAYS, 90).")
 @with_appcontext
-def users_token(email: str, scopes: tuple[str, ...], name: str) -> None:
-    """Issue an API token for a user; it is printed once and only its hash is stored."""
+def users_token(email: str, scopes: tuple[str, ...], name: str, days: int | None) -> None:
+    """Issue an API token for a user; it is printed once and only its hash is stored. It expires."""
     from sqlalchemy import select
 
     from backoffice.accounts.models import User
@@ -115,11 +116,98 @@ def users_token(email: str, scopes: tuple[str, ...], name: str) -> None:
     if user is None:
         raise click.UsageError(f"--email: no user {email}")
     try:
-        row, token = issue_token(user=user, scopes=scopes, name=name, now=utcnow())
+        lifetime = days or current_app.config["BACKOFFICE_SETTINGS"].api_token_days
+        row, token = issue_token(user=user, scopes=scopes, name=name, now=utcnow(), days=lifetime)
     except ServiceError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"token {row.prefix}… (id {row.id}) for {user.email}, scopes {' '.join(row.scopes)}:", err=True)
+    click.echo(
+        f"token {row.prefix}… (id {row.id}) for {user.email}, scopes {' '.join(row.scopes)}, "
+        f"expires {row.expires_at:%Y-%m-%d %H:%M} UTC:",
+        err=True,
+    )
     click.echo(token)
+
+
+@users.command("tokens")
+@click.option("--email", required=True, help="Whose tokens.")
+@with_appcontext
+def users_tokens(email: str) -> None:
+    """List a user's API tokens with their scopes, last use and expiry (never the tokens themselves)."""
+    from backoffice.api.services import tokens_of
+
+    now = utcnow()
+    for row in tokens_of(_user_by_email(email)):
+        state = "revoked" if row.revoked_at else "EXPIRED" if row.expires_at <= now else "live"
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+        click.echo(
+            f"{row.id:>5}  {row.prefix}…  {state:<7}  expires {row.expires_at:%Y-%m-%d %H:%M} UTC  last used {used}  "
+            f"{' '.join(row.scopes)}  {row.name}"
+        )
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def users_set_password(email: str, password: str) -> None:
+    """Set a user's password (a forgotten one): the password policy applies and every session of theirs ends."""
+    from backoffice.accounts.services import set_password
+
+    user = _user_by_email(email)
+    try:
+        set_password(user=user, password=password, now=utcnow())
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"password of {user.email} changed; every session of theirs ended")
+
+
+@users.command("sign-out-everywhere")
+@click.option("--email", required=True)
+@with_appcontext
+def users_sign_out_everywhere(email: str) -> None:
+    """End every session of a user and forget their remembered browsers (recorded on the audit trail)."""
+    from backoffice.accounts.signins import sign_out_everywhere
+
+    user = _user_by_email(email)
+    ended = sign_out_everywhere(user=user, now=utcnow())
+    click.echo(f"{user.email}: {ended} session(s) ended")
+
+
+@users.command("deactivate")
+@click.option("--email", required=True)
+@with_appcontext
+def users_deactivate(email: str) -> None:
+    """Deactivate a user: no sign-in, every session ended, API tokens refused (recorded on the audit trail)."""
+    from backoffice.accounts.services import set_user_active
+
+    user = _user_by_email(email)
+    set_user_active(user=user, active=False, now=utcnow())
+    click.echo(f"{user.email} is deactivated")
+
+
+@users.command("reactivate")
+@click.option("--email", required=True)
+@with_appcontext
+def users_reactivate(email: str) -> None:
+    """Let a deactivated user sign in again (recorded on the audit trail)."""
+    from backoffice.accounts.services import set_user_active
+
+    user = _user_by_email(email)
+    set_user_active(user=user, active=True, now=utcnow())
+    click.echo(f"{user.email} is active")
+
+
+@users.command("reset-mfa")
+@click.option("--email", required=True)
+@with_appcontext
+def users_reset_mfa(email: str) -> None:
+    """Reset a user's two-step sign-in (a lost phone and lost recovery codes): they set it up again at their next
+    sign-in if their role requires it; every session of theirs ends (recorded on the audit trail)."""
+    from backoffice.accounts.mfa import reset_mfa
+
+    user = _user_by_email(email)
+    reset_mfa(user=user, now=utcnow())
+    click.echo(f"two-step sign-in of {user.email} reset")
 
 
 @users.command("set-role")
@@ -496,6 +584,7 @@ def worker(burst: bool, fork: bool, simple: bool) -> None:
     from backoffice.tasks import QUEUE_NAMES, get_queue, get_redis
     from workers.jobs import warm_up
 
+    _require_secret_here()
     warm_up()
     conn = get_redis()
     worker_class = Worker if fork and not simple else SimpleWorker
@@ -526,8 +615,9 @@ def worker(burst: bool, fork: bool, simple: bool) -> None:
 @click.option("--port", default=8000, show_default=True)
 @click.option("--workers", "web_workers", default=2, show_default=True, help="gunicorn worker processes.")
 def serve(host: str, port: int, web_workers: int) -> None:
-    """Serve the web app with gunicorn (starts an embedded Redis when BACKOFFICE_REDIS_URL is unset)."""
-    settings = _settings_or_exit()
+    """Serve the web app with gunicorn (starts an embedded Redis when BACKOFFICE_REDIS_URL is unset); refuses to start
+    without BACKOFFICE_SECRET_KEY (outside BACKOFFICE_ENV=demo)."""
+    settings = _secret_or_exit(_settings_or_exit())
     with _redis_for(settings) as settings:
         _gunicorn(create_app(settings=settings), host, port, web_workers)
 
@@ -544,6 +634,9 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
     started = time.monotonic()
     _exit_cleanly_on_signals()
     settings = _settings_or_exit()
+    if settings.env == "development":  # the default: the demo signs its cookies with its instance's own secret
+        settings = replace(settings, env="demo")
+    settings = _secret_or_exit(settings)
     if reset:
         _reset_sqlite(create_app(settings=settings))
     # Redis first: the seed bills sessions through the automation, whose jobs are enqueued as it commits.
@@ -580,6 +673,12 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
         click.echo(
             f"Prefect API: {flows.settings.prefect_api_url} (imports trigger their intake flow run there; for "
             f"the CLI: export PREFECT_API_URL={flows.settings.prefect_api_url})"
+        )
+        click.echo(
+            "The supervisor and the admin also need a code (two-step sign-in is on for their roles): at their first\n"
+            "sign-in, scan the QR code with an authenticator app, or type the key shown into one (no phone:\n"
+            "  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('<key>').now())\"\n"
+            "prints the current code), and keep the recovery codes. Billers sign in with the password alone."
         )
         click.echo("Press Ctrl+C to stop.\n")
         try:
@@ -662,6 +761,20 @@ def _settings_or_exit() -> Settings:
         raise click.ClickException(str(error)) from None
 
 
+def _secret_or_exit(settings: Settings) -> Settings:
+    """``settings`` with the secret a serving or working process needs, or the command stops saying how to set it."""
+    try:
+        return require_secret(settings, instance_path=instance_path_for(settings))
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _require_secret_here() -> None:
+    """For commands that run inside the CLI's app (worker, flows serve): the same refusal as `serve`."""
+    settings = _secret_or_exit(current_app.config["BACKOFFICE_SETTINGS"])
+    current_app.config.update(BACKOFFICE_SETTINGS=settings, SECRET_KEY=settings.secret_key)
+
+
 class _redis_for:  # noqa: N801 - used as a context manager
     """Yield settings with a Redis URL: the configured one, or an embedded server started here."""
 
@@ -695,7 +808,7 @@ def _exit_cleanly_on_signals() -> None:
 
 
 def _spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, BACKOFFICE_REDIS_URL=settings.redis_url or "")
+    env = dict(os.environ, BACKOFFICE_REDIS_URL=settings.redis_url or "", BACKOFFICE_ENV=settings.env)
     if settings.database_url:
         env["BACKOFFICE_DATABASE_URL"] = settings.database_url
     # Own session: a terminal's Ctrl+C reaches only the demo, which stops its children in order.
@@ -706,7 +819,10 @@ def _spawn_flows(settings: Settings) -> subprocess.Popen[bytes]:
     """`flows serve` in the background: the intake flow and the sweeps on their schedules, against
     ``settings.prefect_api_url``."""
     env = dict(
-        os.environ, BACKOFFICE_REDIS_URL=settings.redis_url or "", PREFECT_API_URL=settings.prefect_api_url or ""
+        os.environ,
+        BACKOFFICE_REDIS_URL=settings.redis_url or "",
+        PREFECT_API_URL=settings.prefect_api_url or "",
+        BACKOFFICE_ENV=settings.env,
     )
     if settings.database_url:
         env["BACKOFFICE_DATABASE_URL"] = settings.database_url
@@ -809,6 +925,7 @@ def flows_serve() -> None:
     is set)."""
     from flows.runtime import local_server, prefect_env
 
+    _require_secret_here()
     prefect_env(current_app.instance_path)
     _exit_cleanly_on_signals()
     with local_server() as api_url:

@@ -1,6 +1,6 @@
 """Imports every feature's models so SQLAlchemy's metadata (and Alembic) sees all tables."""
 
-from backoffice.accounts.models import LoginFailure, User, user_practices
+from backoffice.accounts.models import LoginThrottle, RecoveryCode, TrustedDevice, User, UserSession, user_practices
 from backoffice.api.models import ApiToken
 from backoffice.appeals.models import Appeal, AppealTemplate
 from backoffice.audit.models import AuditEvent
@@ -40,7 +40,7 @@ __all__ = [
     "Interaction",
     "KpiSnapshot",
     "LedgerEntry",
-    "LoginFailure",
+    "LoginThrottle",
     "Organization",
     "Patient",
     "PatientStatement",
@@ -50,12 +50,15 @@ __all__ = [
     "PaymentPlanInstalment",
     "Practice",
     "Provider",
+    "RecoveryCode",
     "Remittance",
     "RoutingRule",
     "Session",
     "SlidingScaleDetermination",
     "SlidingScaleTier",
+    "TrustedDevice",
     "User",
+    "UserSession",
     "WorkItem",
     "WorkItemDependency",
     "WriteOffRequest",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +12,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "BACKOFFICE_"
-ENVIRONMENTS = ("development", "test", "production")
+# ``demo``: `backoffice demo` (a random secret kept in the instance folder); ``test``: the test suite (its fixtures
+# pass a secret). Everywhere else the secret must be configured: no key ships with the source.
+ENVIRONMENTS = ("development", "demo", "test", "production")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
-DEV_SECRET = "development-only-secret-key-not-for-production"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+INSTANCE_SECRET_FILE = "secret_key"  # noqa: S105 - a file name
 
 
 class SettingsError(ValueError):
@@ -28,12 +32,18 @@ class Settings:
     env: str = "development"
     database_url: str | None = None
     redis_url: str | None = None
-    secret_key: str = DEV_SECRET
+    secret_key: str | None = None  # signs session cookies, CSRF tokens and remembered-device cookies
     timezone: str = "America/New_York"
     instance_path: str | None = None
+    # Sign-in throttling (accounts/throttle.py): wrong passwords or codes for one account from one address, from one
+    # address across accounts, and for one account from anywhere; past each limit every further try waits longer.
     login_max_failures: int = 5
+    login_address_max_failures: int = 20
+    login_account_max_failures: int = 50
     login_window_minutes: int = 15
     session_idle_minutes: int = 30
+    session_max_hours: int = 12  # a session ends this long after sign-in however busy it is
+    api_token_days: int = 90  # the default lifetime of an API token (`users token --days` chooses another)
     log_level: str = "INFO"
     proxy_hops: int = 0  # trusted reverse proxies in front of the web processes (X-Forwarded-For/-Proto); 0: none
     # The largest request body the web app accepts (uploads, API imports); larger ones get 413.
@@ -102,10 +112,10 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
 def _validate(settings: Settings) -> None:
     if settings.env not in ENVIRONMENTS:
         raise SettingsError(f"{PREFIX}ENV: expected one of {ENVIRONMENTS}, got {settings.env!r}")
-    if settings.env != "development" and settings.secret_key == DEV_SECRET:
-        raise SettingsError(f"{PREFIX}SECRET_KEY is required outside development")
-    if settings.is_production and len(settings.secret_key) < 32:
-        raise SettingsError(f"{PREFIX}SECRET_KEY: use at least 32 characters in production")
+    if settings.secret_key is None and settings.env in ("test", "production"):
+        raise SettingsError(f"{PREFIX}SECRET_KEY is required in {settings.env}")
+    if settings.secret_key is not None and settings.env != "test" and len(settings.secret_key) < MIN_SECRET_LENGTH:
+        raise SettingsError(f"{PREFIX}SECRET_KEY: use at least {MIN_SECRET_LENGTH} random characters")
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -118,6 +128,38 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"{PREFIX}PREFECT_API_URL: expected an http:// or https:// URL")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"{PREFIX}LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
+
+
+def require_secret(settings: Settings, *, instance_path: str | Path) -> Settings:
+    """``settings`` with the secret key a process that serves or works must have: the configured one; under
+    ``BACKOFFICE_ENV=demo`` a random one kept in the instance folder (one per instance, so a restart keeps the
+    sessions); anywhere else a SettingsError (no process signs cookies with a key anyone can read)."""
+    if settings.secret_key is not None:
+        return settings
+    if settings.env == "demo":
+        return dataclasses.replace(settings, secret_key=instance_secret(Path(instance_path)))
+    raise SettingsError(
+        f"{PREFIX}SECRET_KEY is required (only `backoffice demo` and the tests run without one): set it to at least "
+        f"{MIN_SECRET_LENGTH} random characters, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    )
+
+
+def instance_secret(instance_path: Path) -> str:
+    """The demo instance's own random secret, created on first use in ``<instance>/secret_key`` readable by its owner
+    only (0600)."""
+    path = instance_path / INSTANCE_SECRET_FILE
+    instance_path.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="ascii").strip()
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(f"{path}: not a secret this instance wrote; delete it to make a new one") from None
+        return secret
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secret + "\n")
+    return secret
 
 
 def default_database_url(instance_path: str | Path) -> str:

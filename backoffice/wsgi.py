@@ -6,7 +6,7 @@ when BACKOFFICE_REDIS_URL is unset; production sets it and may use either. Both 
 garbage collector's way (``freeze_for_workers``).
 """
 
-from backoffice.app import create_app, freeze_for_workers
+from backoffice.app import create_serving_app, freeze_for_workers
 
-app = create_app()
+app = create_serving_app()  # no secret key configured (outside BACKOFFICE_ENV=demo): SettingsError, no app
 freeze_for_workers()

@@ -27,7 +27,10 @@ def _n() -> int:
 
 
 def make_org(**kw: Any) -> Organization:
+    """An organization that asks no role for a second factor (a new organization asks admins and supervisors:
+    tests of two-step sign-in pass ``mfa_required_roles``), so that the suite's supervisors sign in with a password."""
     n = _n()
+    kw.setdefault("mfa_required_roles", [])
     org = Organization(
         name=kw.pop("name", f"Billing Co {n}"), slug=kw.pop("slug", f"billing-{n}"), created_at=NOW, **kw
     )

@@ -1,4 +1,7 @@
-"""Sign-in: Argon2 hashes, throttling, safe redirects, session handling, and the access scope."""
+"""Sign-in: Argon2 hashes, throttling, safe redirects, session handling, and the access scope.
+
+(Server-side sessions: tests/test_sessions.py; the throttle under concurrency: tests/test_throttle.py; password
+policy, constant-time lookup, token expiry and no-store: tests/test_account_controls.py; MFA: tests/test_mfa.py.)"""
 
 from __future__ import annotations
 
@@ -11,8 +14,10 @@ from sqlalchemy import event, text
 
 from backoffice.accounts.access import PRACTICE_SCOPE_SQL, load_user_with_scope, practice_ids_for, practice_scope_params
 from backoffice.accounts.models import User
-from backoffice.accounts.rules import is_safe_next, login_locked_for
-from backoffice.accounts.services import LoginRefused, authenticate, create_user
+from backoffice.accounts.rules import ThrottleLimits, is_safe_next, throttle_wait
+from backoffice.accounts.services import authenticate, create_user
+from backoffice.accounts.signins import start_session, token_digest
+from backoffice.accounts.throttle import LoginThrottled
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from tests import factories as f
@@ -46,11 +51,10 @@ def test_remote_or_odd_next_targets_are_refused(target: str | None) -> None:
     assert not is_safe_next(target)
 
 
-def test_login_locks_after_max_failures_until_the_oldest_leaves_the_window() -> None:
-    failures = [NOW - timedelta(minutes=m) for m in (14, 10, 5, 2, 1)]
-    assert login_locked_for(failures[1:], now=NOW, max_failures=5, window=WINDOW) is None
-    assert login_locked_for(failures, now=NOW, max_failures=5, window=WINDOW) == timedelta(minutes=1)
-    assert login_locked_for(failures, now=NOW + timedelta(minutes=1), max_failures=5, window=WINDOW) is None
+def test_past_the_limit_each_attempt_waits_longer_never_more_than_the_window() -> None:
+    assert [throttle_wait(n, 5, WINDOW) for n in (1, 4)] == [None, None]
+    waits = [throttle_wait(n, 5, WINDOW) for n in range(5, 12)]
+    assert waits == [timedelta(seconds=s) for s in (30, 60, 120, 240, 480, 900, 900)]
 
 
 def _create(org_id: int, **kw: object):  # noqa: ANN202
@@ -68,43 +72,46 @@ def test_create_user_hashes_with_argon2id_and_normalizes_email(ctx) -> None:
         _create(org.id, email="ANN@example.test")
     with pytest.raises(ValidationFailed, match="password: at least 10"):
         _create(org.id, email="b@example.test", password="short")
+    with pytest.raises(ValidationFailed, match="password: too easy to guess"):
+        _create(org.id, email="b@example.test", password="password123")
     with pytest.raises(ValidationFailed, match="role"):
         _create(org.id, email="c@example.test", role="owner")
     with pytest.raises(ValidationFailed, match="email"):
         _create(org.id, email="not-an-email")
 
 
-def test_authenticate_throttles_after_five_failures_and_a_success_clears_them(ctx) -> None:
+def test_authenticate_slows_down_after_five_failures_and_a_sign_in_clears_them(ctx) -> None:
     org = f.make_org()
     user = f.make_user(org, email="t@example.test")
-    kw = {"remote_addr": "127.0.0.1", "max_failures": 5, "window": WINDOW}
+    kw = {"remote_addr": "127.0.0.1", "limits": ThrottleLimits(window=WINDOW)}
     assert authenticate(email="t@example.test", password=PASSWORD, now=NOW, **kw).id == user.id
+    start_session(user=user, now=NOW, remote_addr="127.0.0.1", user_agent=None)
     for minute in range(5):
         assert authenticate(email="t@example.test", password="wrong", now=NOW + timedelta(minutes=minute), **kw) is None
-    with pytest.raises(LoginRefused, match="Try again in"):
-        authenticate(email="t@example.test", password=PASSWORD, now=NOW + timedelta(minutes=5), **kw)
-    assert authenticate(email="T@example.test", password=PASSWORD, now=NOW + timedelta(minutes=16), **kw).id == user.id
-    # The success cleared the failures: one more mistake does not lock the account.
-    assert authenticate(email="t@example.test", password="wrong", now=NOW + timedelta(minutes=17), **kw) is None
-    assert authenticate(email="t@example.test", password=PASSWORD, now=NOW + timedelta(minutes=17), **kw) is not None
+    later = NOW + timedelta(minutes=4)
+    with pytest.raises(LoginThrottled, match="Try again in 30 seconds"):  # even the right password waits
+        authenticate(email="t@example.test", password=PASSWORD, now=later, **kw)
+    with pytest.raises(LoginThrottled, match="Try again in 1 second[.]"):
+        authenticate(email="t@example.test", password=PASSWORD, now=later + timedelta(seconds=29), **kw)
+    signed_in = authenticate(email="T@example.test", password=PASSWORD, now=later + timedelta(seconds=30), **kw)
+    assert signed_in.id == user.id  # a wait, not a lock
+    start_session(user=signed_in, now=later, remote_addr="127.0.0.1", user_agent=None)
+    # The sign-in cleared the account's failures: one more mistake does not slow it down.
+    assert authenticate(email="t@example.test", password="wrong", now=later + timedelta(minutes=1), **kw) is None
+    assert authenticate(email="t@example.test", password=PASSWORD, now=later + timedelta(minutes=1), **kw) is not None
 
 
 def test_unknown_emails_are_throttled_too(ctx) -> None:
-    kw = {"remote_addr": None, "max_failures": 2, "window": WINDOW}
+    kw = {"remote_addr": None, "limits": ThrottleLimits(account_address=2, window=WINDOW)}
     for _ in range(2):
         assert authenticate(email="nobody@example.test", password="x", now=NOW, **kw) is None
-    with pytest.raises(LoginRefused):
+    with pytest.raises(LoginThrottled):
         authenticate(email="nobody@example.test", password="x", now=NOW, **kw)
 
 
 def test_inactive_users_cannot_sign_in(ctx) -> None:
     f.make_user(f.make_org(), email="gone@example.test", active=False)
-    assert (
-        authenticate(
-            email="gone@example.test", password=PASSWORD, now=NOW, remote_addr=None, max_failures=5, window=WINDOW
-        )
-        is None
-    )
+    assert authenticate(email="gone@example.test", password=PASSWORD, now=NOW, remote_addr=None) is None
 
 
 def test_scope_billers_see_their_practices_supervisors_the_organization_only(ctx) -> None:
@@ -136,6 +143,8 @@ def test_the_signed_in_user_is_loaded_with_the_same_scope_in_one_query(app: Flas
         expected = {"biller": {a.id}, "biller with a foreign link": {b.id}, "biller with none": set(),
                     "supervisor": {a.id, b.id}, "admin": {a.id, b.id}}  # fmt: skip
         ids = {name: user.id for name, user in users.items()}
+        tokens = {name: start_session(user=user, now=NOW, remote_addr=None, user_agent=None)
+                  for name, user in users.items()}  # fmt: skip
     for name, user_id in ids.items():
         with app.test_request_context("/queue"), app.app_context():
             statements: list[str] = []
@@ -145,14 +154,16 @@ def test_the_signed_in_user_is_loaded_with_the_same_scope_in_one_query(app: Flas
 
             event.listen(db.engine, "before_cursor_execute", count)
             try:
-                user = load_user_with_scope(user_id)
+                user = load_user_with_scope(user_id, token_digest(tokens[name]))
                 scope = practice_ids_for(user)
             finally:
                 event.remove(db.engine, "before_cursor_execute", count)
             assert (name, scope) == (name, expected[name])
-            assert len(statements) == 1, name  # practice_ids_for asked nothing more
+            assert len(statements) == 1, name  # practice_ids_for asked nothing more, nor did the session check
     with app.test_request_context("/queue"), app.app_context():
-        assert load_user_with_scope(10**9) is None
+        assert load_user_with_scope(10**9, token_digest(tokens["admin"])) is None
+        assert load_user_with_scope(ids["admin"], token_digest(tokens["biller"])) is None  # another user's session
+        assert load_user_with_scope(ids["admin"], token_digest("not-a-session")) is None
         for name, user_id in ids.items():  # and the same rule as SQL, for Get next's one statement
             user = db.session.get(User, user_id)
             in_sql = set(db.session.scalars(text(PRACTICE_SCOPE_SQL), practice_scope_params(user)))
@@ -176,7 +187,9 @@ def test_login_ignores_a_remote_next(app: Flask, client: FlaskClient, auth: Auth
     assert response.headers["Location"] == "/queue"
 
 
-def test_wrong_password_is_401_and_the_sixth_try_is_429(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_wrong_password_is_401_and_the_sixth_try_is_429_until_the_wait_is_over(
+    app: Flask, client: FlaskClient, auth: AuthActions, clock_pin
+) -> None:
     _user(app)
     for _ in range(5):
         response = auth.login("u@example.test", password="wrong password")
@@ -184,7 +197,9 @@ def test_wrong_password_is_401_and_the_sixth_try_is_429(app: Flask, client: Flas
         assert "Email or password is wrong." in response.get_data(as_text=True)
     response = auth.login("u@example.test")
     assert response.status_code == 429
-    assert "Too many failed sign-ins" in response.get_data(as_text=True)
+    assert "Too many failed sign-ins. Try again in 30 seconds." in response.get_data(as_text=True)
+    clock_pin.advance(seconds=30)
+    assert auth.login("u@example.test").status_code == 302
 
 
 def test_logout_is_a_post_and_ends_the_session(app: Flask, client: FlaskClient, auth: AuthActions) -> None:

@@ -66,7 +66,15 @@ TEMPLATE = {"template_id": "template"}
 EXPECT: dict[str, Rule] = {
     # sign-in, static files, the API's document
     "accounts.login": Rule(None, signed_in=302),  # a signed-in user goes on to the queue
+    "accounts.second_factor": Rule(None, ok=302),  # without a right password just before: back to /login
+    "accounts.enrol_at_sign_in": Rule(None, ok=302),
     "accounts.logout": Rule(ALL),
+    # the signed-in user's own account: password, two-step sign-in, sessions
+    "accounts.account": Rule(ALL),
+    "accounts.password": Rule(ALL),
+    "accounts.enrol": Rule(ALL),
+    "accounts.new_recovery_codes": Rule(ALL),
+    "accounts.end_my_sessions": Rule(ALL),
     "static": Rule(None, {"filename": "=app.css"}),
     "api.openapi": Rule(None, api=True),
     "healthz": Rule(None),  # load balancers: 200 or 503, no details
@@ -148,12 +156,20 @@ EXPECT: dict[str, Rule] = {
     "automation.retry": Rule(ADM, {"job_id": "=no-such-job"}, ok=404),
     "audit.index": Rule(ADM),
     "audit.export": Rule(ADM),
+    "users.index": Rule(ADM),
+    "users.sign_out": Rule(ADM, {"user_id": "user"}),
+    "users.reset_mfa": Rule(ADM, {"user_id": "user"}),
+    "users.set_active": Rule(ADM, {"user_id": "user"}),
+    "users.mfa_policy": Rule(ADM),
 }
 
 # Where a POST is narrower than the GET of the same endpoint.
 POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.edit_template": ADM}
 # POSTs whose allowed answer is a 404 although the role may use them (the constant argument names nothing).
 POST_OK_404 = {"automation.retry"}
+# Allowed POSTs that sign someone out or deactivate them: run after every other, so they take nobody's session early.
+SIGNS_OUT = {"accounts.logout", "accounts.end_my_sessions", "accounts.password", "users.sign_out", "users.reset_mfa",
+             "users.set_active"}  # fmt: skip
 
 
 @dataclass
@@ -315,6 +331,8 @@ def test_every_get_route_answers_each_role_and_practice_as_declared(app: Flask) 
                     and not response.headers["Location"].startswith("/login")
                 ):
                     wrong.append(f"GET {url} as anonymous: redirects to {response.headers['Location']}")
+                if endpoint != "static" and response.headers.get("Cache-Control") != "no-store":
+                    wrong.append(f"GET {url} as {role}: Cache-Control {response.headers.get('Cache-Control')!r}")
                 if response.status_code == 200 and response.mimetype == "text/html":
                     inline = INLINE_SCRIPT.search(response.text)
                     if inline:
@@ -357,7 +375,7 @@ def test_every_post_route_refuses_anonymous_wrong_roles_and_other_practices(app:
                     wrong.append(f"POST {url} as {role or 'anonymous'} ({scope}): {response.status_code}, want {want}")
                 elif role is None and not rule.api and not response.headers["Location"].startswith("/login"):
                     wrong.append(f"POST {url} as anonymous: redirects to {response.headers['Location']}")
-    allowed.sort(key=lambda entry: entry[0] == "accounts.logout")  # signing out last
+    allowed.sort(key=lambda entry: entry[0] in SIGNS_OUT)  # signing out last
     for endpoint, role, url, scope in allowed:
         rule = EXPECT[endpoint]
         if rule.api:

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from backoffice import create_app
-from backoffice.accounts.models import LoginFailure
+from backoffice.audit.models import AuditEvent
 from backoffice.extensions import db
 from backoffice.settings import SettingsError, load_settings
 from tests.conftest import csrf_token, make_settings
@@ -41,7 +41,8 @@ def _failed_sign_in(app: Flask, **environ: str) -> str | None:
     client.post("/login", data={"email": "nobody@example.com", "password": "wrong", "csrf_token": token},
                 environ_base=environ)  # fmt: skip
     with app.app_context():
-        address = db.session.scalar(select(LoginFailure.remote_addr).order_by(LoginFailure.id.desc()).limit(1))
+        failed = select(AuditEvent.remote_addr).where(AuditEvent.action == "login_failed")
+        address = db.session.scalar(failed.order_by(AuditEvent.id.desc()).limit(1))
         db.session.remove()
     return address
 

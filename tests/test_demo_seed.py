@@ -257,9 +257,7 @@ def _check_logins_and_queues(now: datetime) -> None:
     assert [role for _, _, role in DEMO_LOGINS] == ["biller", "biller", "biller", "supervisor", "admin"]
     for email, password, role in DEMO_LOGINS:
         assert len(password) >= 10
-        user = authenticate(
-            email=email, password=password, now=now, remote_addr=None, max_failures=5, window=timedelta(minutes=15)
-        )
+        user = authenticate(email=email, password=password, now=now, remote_addr=None)
         assert user is not None and user.role == role, email
     users = {u.email: u for u in _all(User)}
     supervisor = users["supervisor@summit.example"]

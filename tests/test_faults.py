@@ -38,7 +38,7 @@ from backoffice.work.rules import ItemState, Mode
 from bench import chaos
 from flows.runtime import prefect_env
 from tests import factories as f
-from tests.conftest import AuthActions, csrf_token, make_settings
+from tests.conftest import TEST_SECRET, AuthActions, csrf_token, make_settings
 
 prefect_env(tempfile.mkdtemp(prefix="backoffice-test-prefect-"))  # before anything imports prefect (as test_flows)
 
@@ -60,7 +60,8 @@ def _settings(app: Flask):  # noqa: ANN202
 
 def _env(app: Flask, redis_url: str, **pause: str) -> dict[str, str]:
     s = _settings(app)
-    return chaos.worker_env(database_url=s.database_url, redis_url=redis_url, instance_path=app.instance_path, **pause)
+    env = chaos.worker_env(database_url=s.database_url, redis_url=redis_url, instance_path=app.instance_path, **pause)
+    return env | {"BACKOFFICE_SECRET_KEY": TEST_SECRET}  # a worker refuses to start without one
 
 
 def _items(session_id: int) -> dict[str, WorkItem]:
@@ -185,8 +186,11 @@ def test_postgresql_restarted_under_a_worker_and_web_requests_recovers_and_loses
 
             upgrade(directory=app.extensions["migrate"].directory)
             world = chaos.seed_world(6, slug="pgrestart")
-            f.make_user(db.session.get(Organization, world["org"]), "supervisor", email="pg-sup@example.test")
+            org = db.session.get(Organization, world["org"])
+            org.mfa_required_roles = []  # the supervisor signs in with a password (two-step sign-in: test_mfa.py)
+            f.make_user(org, "supervisor", email="pg-sup@example.test")
             env = chaos.worker_env(database_url=cluster.url, redis_url=redis.url, instance_path=instance)
+            env["BACKOFFICE_SECRET_KEY"] = TEST_SECRET
             workers = [chaos.start_worker(env, tmp_path / f"w{n}.log") for n in range(2)]
             client = app.test_client()
             assert AuthActions(client).login("pg-sup@example.test").status_code == 302

@@ -8,13 +8,20 @@ import sys
 import pytest
 
 from backoffice import create_app
-from backoffice.settings import DEV_SECRET, SettingsError, default_database_url, load_settings, parse_bool
+from backoffice.settings import (
+    SettingsError,
+    default_database_url,
+    instance_secret,
+    load_settings,
+    parse_bool,
+    require_secret,
+)
 
 
-def test_defaults_are_development_with_no_urls() -> None:
+def test_defaults_are_development_with_no_urls_and_no_secret() -> None:
     settings = load_settings(environ={})
     assert (settings.env, settings.database_url, settings.redis_url) == ("development", None, None)
-    assert settings.secret_key == DEV_SECRET
+    assert settings.secret_key is None  # no key ships with the source: none to forge sessions with
 
 
 def test_variables_are_read_with_the_prefix_and_overrides_win() -> None:
@@ -62,9 +69,10 @@ def test_other_boolean_spellings_are_errors(raw: str) -> None:
 @pytest.mark.parametrize(
     "environ, message",
     [
-        ({"BACKOFFICE_ENV": "production"}, "SECRET_KEY is required outside development"),
-        ({"BACKOFFICE_ENV": "test"}, "SECRET_KEY is required outside development"),
+        ({"BACKOFFICE_ENV": "production"}, "SECRET_KEY is required in production"),
+        ({"BACKOFFICE_ENV": "test"}, "SECRET_KEY is required in test"),
         ({"BACKOFFICE_ENV": "production", "BACKOFFICE_SECRET_KEY": "short"}, "at least 32"),
+        ({"BACKOFFICE_SECRET_KEY": "development-only-secret-key"}, "at least 32"),
         ({"BACKOFFICE_ENV": "staging"}, "BACKOFFICE_ENV"),
         ({"BACKOFFICE_TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
         ({"BACKOFFICE_LOGIN_MAX_FAILURES": "five"}, "expected an integer"),
@@ -111,9 +119,45 @@ def test_importing_every_module_and_building_the_app_opens_no_connection() -> No
     env = {
         "BACKOFFICE_DATABASE_URL": "postgresql+psycopg://nobody@192.0.2.1:1/none",
         "BACKOFFICE_REDIS_URL": "redis://192.0.2.1:1/0",
+        "BACKOFFICE_SECRET_KEY": "s" * 40,  # backoffice.wsgi builds the serving app, which needs one
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
     }
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_a_process_that_serves_needs_a_secret_outside_demo_and_tests(tmp_path) -> None:
+    """Finding 4: without BACKOFFICE_ENV=production, `serve` signed sessions with a constant from the source."""
+    with pytest.raises(SettingsError, match="BACKOFFICE_SECRET_KEY is required"):
+        require_secret(load_settings(environ={}), instance_path=tmp_path)
+    configured = load_settings(environ={"BACKOFFICE_SECRET_KEY": "k" * 40})
+    assert require_secret(configured, instance_path=tmp_path).secret_key == "k" * 40
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_the_demo_makes_a_random_secret_per_instance_kept_readable_by_its_owner_only(tmp_path) -> None:
+    demo = load_settings(environ={"BACKOFFICE_ENV": "demo"})
+    first = require_secret(demo, instance_path=tmp_path / "a").secret_key
+    assert first and len(first) >= 32
+    assert (tmp_path / "a" / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert require_secret(demo, instance_path=tmp_path / "a").secret_key == first  # a restart keeps the sessions
+    assert instance_secret(tmp_path / "b") != first  # another instance, another key
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["worker", "--burst"], ["flows", "serve"]])
+def test_serve_worker_and_flows_refuse_to_start_without_a_secret(command: list[str], tmp_path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "BACKOFFICE_INSTANCE_PATH": str(tmp_path),
+        "BACKOFFICE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "BACKOFFICE_REDIS_URL": "redis://192.0.2.1:1/0",  # never reached: the command stops first
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "backoffice.cli", *command], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, done.stderr
+    assert "BACKOFFICE_SECRET_KEY is required" in done.stderr
+    assert not (tmp_path / "secret_key").exists()

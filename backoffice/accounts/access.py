@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from flask import has_request_context, request
+from flask import abort, g, has_request_context, request
 from sqlalchemy import and_, bindparam, exists, or_, select, text
 
-from backoffice.accounts.models import User, user_practices
+from backoffice.accounts.models import User, UserSession, user_practices
 from backoffice.accounts.rules import Role, sees_whole_organization
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
@@ -32,29 +34,51 @@ def practice_ids_for(user: User) -> set[int]:
 _MEMO = "backoffice.practice_ids"
 
 
+@dataclass(frozen=True)
+class LiveSession:
+    """The server-side session a request's cookie names (accounts/signins.py), as the user loader found it."""
+
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+
+
 @functools.cache
 def _user_with_scope_statement() -> Any:
-    """Built once per process: the statement is the same for every request (only the user id differs)."""
+    """Built once per process: the statement is the same for every request (only the user id and token differ)."""
     whole_org = User.role.in_([role for role in Role if sees_whole_organization(role)])
     assigned = exists().where(user_practices.c.user_id == User.id, user_practices.c.practice_id == Practice.id)
+    live = and_(
+        UserSession.user_id == User.id,
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.revoked_at.is_(None),
+    )
     return (
-        select(User, Practice.id)
+        select(User, Practice.id, UserSession.id, UserSession.created_at, UserSession.last_seen_at)
+        .join(UserSession, live)
         .outerjoin(Practice, and_(Practice.organization_id == User.organization_id, or_(whole_org, assigned)))
         .where(User.id == bindparam("user_id"))
     )
 
 
-def load_user_with_scope(user_id: int) -> User | None:
-    """The signed-in user of a request, with the practices they may see in the same query (every screen asks
-    for both): one row per visible practice, remembered for ``practice_ids_for`` for the rest of the request."""
-    rows = db.session.execute(_user_with_scope_statement(), {"user_id": user_id}).all()
+def load_user_with_scope(user_id: int, token_hash: str) -> User | None:
+    """The signed-in user of a request, if the session its cookie names is live, with the practices they may see, in
+    one query (every screen asks for all three): one row per visible practice, the scope remembered for
+    ``practice_ids_for`` and the session for ``live_session`` for the rest of the request."""
+    rows = db.session.execute(_user_with_scope_statement(), {"user_id": user_id, "token_hash": token_hash}).all()
     if not rows:
         return None
-    user = rows[0][0]
+    user, _, session_id, created_at, last_seen_at = rows[0]
     if has_request_context():
         memo = request.environ.setdefault(_MEMO, {})
-        memo[(user.id, str(user.role))] = frozenset(pid for _, pid in rows if pid is not None)
+        memo[(user.id, str(user.role))] = frozenset(row[1] for row in rows if row[1] is not None)
+        g.live_session = LiveSession(session_id, created_at, last_seen_at)
     return user
+
+
+def live_session() -> LiveSession | None:
+    """The session of the signed-in user of this request (set by the user loader)."""
+    return g.get("live_session")
 
 
 # The scope rule, as one SQL fragment that statements written as text embed (Get next computes its scope in its own
@@ -74,6 +98,20 @@ def practice_scope_params(user: User) -> dict[str, Any]:
 
 def _practice_ids(user: User) -> set[int]:
     return set(db.session.scalars(text(PRACTICE_SCOPE_SQL), practice_scope_params(user)))
+
+
+def active_user(user_id: int) -> User | None:
+    """An active user by id (a sign-in waiting for its second factor names its user by id)."""
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def get_user_for_admin_or_404(user_id: int, admin: User) -> User:
+    """A user of the admin's own organization; any other id is a 404 (never a 403 that confirms it exists)."""
+    user = db.session.get(User, user_id)
+    if user is None or user.organization_id != admin.organization_id:
+        abort(404)
+    return user
 
 
 def can_supervise(user: User) -> bool:

@@ -1,13 +1,46 @@
-"""Sign-in form (CSRF-protected through Flask-WTF)."""
+"""Sign-in, second-factor, password and account-admin forms (CSRF-protected through Flask-WTF)."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange
+
+from backoffice.accounts.rules import MAX_PASSWORD_LENGTH, MAX_REMEMBER_DAYS
 
 
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
     next = HiddenField()
+
+
+class CodeForm(FlaskForm):
+    """The second step: a 6-digit code from the authenticator app, or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=40)])
+    remember = BooleanField("Remember this browser")
+
+
+class EnrolForm(FlaskForm):
+    code = StringField("Code from the app", validators=[DataRequired(), Length(max=12)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    # InputRequired, not DataRequired: a password of spaces reaches the policy, which says why it is refused.
+    new_password = PasswordField("New password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    confirm = PasswordField("New password again", validators=[InputRequired(), EqualTo("new_password", "must match")])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class MfaPolicyForm(FlaskForm):
+    admin = BooleanField("Admins")
+    supervisor = BooleanField("Supervisors")
+    biller = BooleanField("Billers")
+    remember_days = IntegerField(
+        "Remember a browser for (days, 0: never)", validators=[NumberRange(min=0, max=MAX_REMEMBER_DAYS)]
+    )

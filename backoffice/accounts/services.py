@@ -1,17 +1,19 @@
-"""Account use cases: create users, authenticate with throttling. Passwords are hashed with Argon2id."""
+"""Account use cases: create users, set and change passwords, roles and activity, and check a password at sign-in.
+Passwords are hashed with Argon2id and must pass the strength policy (accounts/rules.py ``password_problem``)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
-from backoffice.accounts.models import LoginFailure, User
-from backoffice.accounts.rules import Role, login_locked_for
+from backoffice.accounts.models import User
+from backoffice.accounts.rules import Role, ThrottleLimits, password_problem
+from backoffice.accounts.signins import end_all_sessions
+from backoffice.accounts.throttle import LoginThrottled, credit_success, forget_account, reserve_attempt
 from backoffice.audit.services import audit_event
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
@@ -19,18 +21,9 @@ from backoffice.orgs.models import Practice
 from backoffice.services_base import service
 
 _hasher = PasswordHasher()
-MIN_PASSWORD_LENGTH = 10
-# Verified against when the email is unknown, so both paths cost one Argon2 verification.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-just-timing")
-
-
-class LoginRefused(NotAllowed):
-    """Too many failed attempts; ``retry_after`` says for how long."""
-
-    def __init__(self, retry_after: timedelta) -> None:
-        minutes = max(1, math.ceil(retry_after.total_seconds() / 60))  # a whole 15-minute lock says 15
-        super().__init__(f"Too many failed sign-ins. Try again in {minutes} minute(s).")
-        self.retry_after = retry_after
+# Verified against when there is no account, so every attempt costs one Argon2 verification (made at import: made
+# on first use, the first unknown email would cost a hash more than the others).
+_DUMMY_HASH = _hasher.hash("not-a-real-password-only-for-equal-timing")
 
 
 def hash_password(password: str) -> str:
@@ -39,6 +32,12 @@ def hash_password(password: str) -> str:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def _check_password(password: str, *, email: str, name: str) -> None:
+    problem = password_problem(password, user_inputs=(email, name))
+    if problem:
+        raise ValidationFailed(problem)
 
 
 @service
@@ -61,10 +60,9 @@ def create_user(
         raise ValidationFailed("email: not a valid address")
     if role not in set(Role):
         raise ValidationFailed(f"role: expected one of {[r.value for r in Role]}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(f"password: at least {MIN_PASSWORD_LENGTH} characters")
     if not name.strip():
         raise ValidationFailed("name: required")
+    _check_password(password, email=email, name=name)
     if db.session.scalar(select(func.count()).where(User.email == email)):
         raise ValidationFailed(f"email: a user with {email} already exists")
     practices = list(practices)
@@ -110,43 +108,93 @@ def change_role(*, user: User, role: str, now: datetime, actor: User | None = No
 
 
 @service
-def authenticate(
+def change_password(
     *,
-    email: str,
-    password: str,
+    user: User,
+    current_password: str,
+    new_password: str,
     now: datetime,
     remote_addr: str | None,
-    max_failures: int,
-    window: timedelta,
-) -> User | None:
-    """The user if the password matches; None otherwise. Refuses (LoginRefused) while throttled.
+    limits: ThrottleLimits,
+) -> None:
+    """The user's own change: the current password is checked (and throttled like a sign-in), the new one must pass
+    the policy, and every session and remembered device of the user ends (the caller signs this browser in again)."""
+    _check_password(new_password, email=user.email, name=user.name)
+    try:
+        reserve_attempt(email=user.email, remote_addr=remote_addr, now=now, limits=limits)
+    except LoginThrottled:
+        audit_event(action="login_throttled", user=user, now=now, data={"factor": "current_password"})
+        db.session.commit()
+        raise
+    if not _verify(user.password_hash, current_password):
+        audit_event(action="password_change_failed", user=user, now=now)
+        db.session.commit()
+        raise ValidationFailed("current password: not right")
+    user.password_hash = hash_password(new_password)
+    ended = end_all_sessions(user=user, now=now, reason="password_change")
+    forget_account(email=user.email, remote_addr=remote_addr)
+    audit_event(action="password_change", user=user, now=now, data={"sessions_ended": ended})
+    db.session.commit()
 
-    Failures are counted per email over a sliding window; a success clears them.
+
+@service
+def set_password(*, user: User, password: str, now: datetime, actor: User | None = None) -> None:
+    """An admin sets a user's password (a forgotten one): the policy applies and every session ends."""
+    _check_password(password, email=user.email, name=user.name)
+    user.password_hash = hash_password(password)
+    ended = end_all_sessions(user=user, now=now, reason="password_change")
+    audit_event(
+        action="admin:password_set", user=actor, now=now, organization_id=user.organization_id, target_type="user",
+        target_id=user.id, data={"sessions_ended": ended},
+    )  # fmt: skip
+    db.session.commit()
+
+
+@service
+def set_user_active(*, user: User, active: bool, now: datetime, actor: User | None = None) -> User:
+    """Deactivate (every session and remembered device ends; API tokens stop working) or reactivate a user."""
+    if actor is not None and actor.id == user.id and not active:
+        raise NotAllowed("you cannot deactivate your own account")
+    if user.active == active:
+        return user
+    user.active = active
+    ended = 0 if active else end_all_sessions(user=user, now=now, reason="deactivated")
+    audit_event(
+        action="admin:user_reactivate" if active else "admin:user_deactivate", user=actor, now=now,
+        organization_id=user.organization_id, target_type="user", target_id=user.id,
+        data={} if active else {"sessions_ended": ended},
+    )  # fmt: skip
+    db.session.commit()
+    return user
+
+
+@service
+def authenticate(
+    *, email: str, password: str, now: datetime, remote_addr: str | None, limits: ThrottleLimits | None = None
+) -> User | None:
+    """The active user whose password this is (the first factor), or None; LoginThrottled while throttled.
+
+    Every attempt is counted before it is checked (accounts/throttle.py) and costs exactly one Argon2 verification,
+    whether the account exists, is deactivated or not, so neither the answer nor its time tells them apart.
     """
     email = normalize_email(email)
-    failures = db.session.scalars(
-        select(LoginFailure.at).where(LoginFailure.email == email, LoginFailure.at > now - window)
-    ).all()
     user = db.session.scalar(select(User).where(User.email == email))
-    locked_for = login_locked_for(failures, now=now, max_failures=max_failures, window=window)
-    if locked_for is not None:
+    try:
+        reserve_attempt(email=email, remote_addr=remote_addr, now=now, limits=limits or ThrottleLimits())
+    except LoginThrottled:
         # The trail names the account by id when there is one, never by the email typed.
-        audit_event(action="login_locked", user=user, now=now, data={"failures": len(failures)})
+        audit_event(action="login_throttled", user=user, now=now)
         db.session.commit()
-        raise LoginRefused(locked_for)
-    if user is None or not user.active or not _verify(user.password_hash, password):
-        if user is None:
-            _verify(_DUMMY_HASH, password)
+        raise
+    matches = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+    if user is None or not user.active or not matches:
         reason = "unknown_account" if user is None else "inactive" if not user.active else "wrong_password"
-        db.session.add(LoginFailure(email=email, remote_addr=remote_addr, at=now))
         audit_event(action="login_failed", user=user, now=now, data={"reason": reason})
         db.session.commit()
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = now
-    db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
-    audit_event(action="login", user=user, now=now)
+    credit_success(remote_addr=remote_addr)
     db.session.commit()
     return user
 

@@ -20,7 +20,7 @@ from backoffice.accounts.access import practice_ids_for
 from backoffice.accounts.models import User
 from backoffice.api import rules
 from backoffice.api.openapi import openapi_document
-from backoffice.api.services import authenticate_token
+from backoffice.api.services import TokenExpired, authenticate_token
 from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ServiceError, ValidationFailed
@@ -81,7 +81,10 @@ def requires(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         @wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             token = rules.bearer_token(request.headers.get("Authorization"))
-            row = authenticate_token(token=token, now=utcnow()) if token else None
+            try:
+                row = authenticate_token(token=token, now=utcnow()) if token else None
+            except TokenExpired as expired:
+                abort(401, str(expired))
             if row is None:
                 abort(401, "a valid bearer token is required (Authorization: Bearer <token>)")
             if scope not in row.scopes:

@@ -19,6 +19,8 @@ from backoffice.orgs.rules import (
     telehealth_policy_problem,
 )
 
+DEFAULT_MFA_ROLES = ("admin", "supervisor")
+
 
 def _checked(kind: str, field: str, value: str | None, *, optional: bool = False) -> str | None:
     if optional and value is None:
@@ -39,6 +41,12 @@ class Organization(db.Model):
     edi_submitter_id: Mapped[str | None] = mapped_column(String(20))
     edi_contact_name: Mapped[str | None] = mapped_column(String(60))
     edi_contact_phone: Mapped[str | None] = mapped_column(String(10))
+    # Multi-factor sign-in (HIPAA 164.312(d)): the roles that must use a TOTP code (admins and supervisors unless an
+    # admin changes it), and for how many days a browser may be remembered after a code (0: ask every time).
+    mfa_required_roles: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: list(DEFAULT_MFA_ROLES), server_default='["admin", "supervisor"]'
+    )
+    mfa_remember_days: Mapped[int] = mapped_column(default=30, server_default="30")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     practices: Mapped[list[Practice]] = relationship(back_populates="organization")
