@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from flask import Flask
@@ -114,7 +114,7 @@ def test_fifty_sessions_flow_through_the_sandbox_payer_to_where_their_scenario_s
     app: Flask, redis_conn: Redis, tmp_path
 ) -> None:
     ids = _world(app)
-    today = datetime.now(UTC).date()
+    today = utcnow().date()  # the pinned clock the app reads too
     with app.app_context():
         rows, errors = parse_csv(io.StringIO(_csv(ids, today)), today=today)
         assert errors == []
