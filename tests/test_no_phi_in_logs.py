@@ -18,7 +18,7 @@ import logging
 import tempfile
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -215,7 +215,7 @@ def test_the_pipeline_at_debug_leaves_no_phi_in_logs_jobs_flows_or_pages(
     app: Flask, redis_conn: Redis, captured: Capture, harness: None
 ) -> None:
     ids = _world(app)
-    today = datetime.now(UTC).date()
+    today = utcnow().date()  # the pinned clock the app reads too
     bad_row = _csv(ids["npi"], today).splitlines()[1].replace(DOB.isoformat(), "1977-14-03")
     with app.app_context():
         rows, errors = parse_csv(io.StringIO(_csv(ids["npi"], today)), today=today)

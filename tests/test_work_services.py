@@ -313,7 +313,7 @@ def test_cancel_is_for_supervisors(world) -> None:
 def test_a_service_that_raises_leaves_no_partial_rows_and_no_job(world, monkeypatch, redis_conn) -> None:
     session = f.make_session(world["practice"])
     calls = {"n": 0}
-    real = services.record_interaction
+    real = chains.record_interaction
 
     def fail_on_third(**kwargs):
         calls["n"] += 1
@@ -321,7 +321,7 @@ def test_a_service_that_raises_leaves_no_partial_rows_and_no_job(world, monkeypa
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "record_interaction", fail_on_third)
+    monkeypatch.setattr(chains, "record_interaction", fail_on_third)
     with pytest.raises(RuntimeError):
         chains.create_chain(session=session, kinds=CHAIN, now=NOW, automated=["verify_benefits"])
     assert _count(WorkItem) == 0 and _count(Interaction) == 0 and _count(WorkItemDependency) == 0
