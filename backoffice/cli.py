@@ -1,4 +1,9 @@
-"""The `backoffice` command: every process (web, worker, demo, migrations, users) starts here."""
+"""The `backoffice` command: every process (web, worker, demo, migrations, users) starts here.
+
+Each command imports what it uses when it runs (the only imports inside functions in the package, with
+``backoffice/__init__``'s lazy ``create_app``): ``backoffice --help`` stays instant, and Prefect is imported only
+after ``flows.runtime.prefect_env`` has set its home. None of them avoids an import cycle
+(tests/test_architecture.py)."""
 
 from __future__ import annotations
 
