@@ -115,7 +115,8 @@ def automation_queue(priority: int) -> str:
 
 def _enqueue_if_automated(item: WorkItem) -> None:
     if item.mode == Mode.AUTOMATED and item.state == ItemState.READY:
-        enqueue_after_commit(AUTOMATION_JOB, item.id, queue=automation_queue(item.priority), retry=automation_retry())
+        enqueue_after_commit(AUTOMATION_JOB, item.id, organization_id=item.practice.organization_id,
+                             queue=automation_queue(item.priority), retry=automation_retry())  # fmt: skip
 
 
 def automation_retry() -> Any:
