@@ -237,6 +237,13 @@ def test_the_api_and_csv_imports_name_unicode_digits_and_nul(
                            headers=headers)  # fmt: skip
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("sessions[0].patient_last: contains a NUL character")
+    for column, value in (("patient_last", "Rivera😀"), ("patient_first", "Jo:rdan"), ("patient_last", "A<B")):
+        body = json.dumps({"sessions": [{**GOOD, column: value}]})
+        response = client.post("/api/v1/sessions", data=body, headers=headers)
+        assert response.status_code == 422  # the API import takes the CSV's X12 rule
+        (error,) = response.get_json()["errors"]
+        assert (error["row"], error["column"]) == (1, column) and "837 cannot carry" in error["message"]
+        assert value not in response.text
     response = client.post("/api/v1/work-items/next", data=json.dumps({"queue": "\x00"}), headers=headers)
     assert response.status_code == 400 and response.get_json()["error"].startswith("queue: contains a NUL")
 

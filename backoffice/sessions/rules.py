@@ -197,7 +197,7 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
     def iso_date(column: str) -> date | None:
         value = values[column]
         try:  # ASCII digits only; plausibility (1900 onwards, the future) is each column's own rule below
-            return inputs.iso_date(value, today=today, future_days=366 * inputs.FUTURE_YEARS)
+            return inputs.iso_date(value, today=today, earliest=date.min, future_days=(date.max - today).days)
         except inputs.InputProblem:
             shown = "" if column in PHI_COLUMNS else f", got {value[:20]!r}"
             fail(column, f"expected a date as YYYY-MM-DD{shown}")
