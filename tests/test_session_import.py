@@ -382,3 +382,46 @@ def test_a_name_written_with_a_combining_accent_matches_the_patient_on_file() ->
     (first,), _ = _parse({**GOOD, "patient_first": composed})
     (second,), _ = _parse({**GOOD, "patient_first": decomposed})
     assert first.patient_first == second.patient_first  # NFC at the edge
+
+
+# --- large files --------------------------------------------------------------------------------------------------
+
+BIG = 70_000  # more rows than the 65,535 bound parameters one statement may carry
+
+
+def _big_file(rows: int) -> str:
+    """``rows`` sessions of ``rows // 10`` patients (ten sessions each), every one on its own line."""
+    lines = [",".join(COLUMNS)]
+    for n in range(rows):
+        patient = n // 10
+        day = f"2026-{1 + n % 10:02d}-{1 + n % 28:02d}"
+        row = {**GOOD, "session_ref": f"BIG-{n}", "patient_ref": f"P-{patient}", "member_id": f"W{patient:09d}",
+               "date_of_service": day, "start_time": f"{8 + n % 10:02d}:00"}  # fmt: skip
+        lines.append(",".join(row[c] for c in COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+def test_an_import_of_70000_rows_is_written_whole_in_one_transaction(practice) -> None:
+    rows, errors = parse_csv(io.StringIO(_big_file(BIG)), today=TODAY)
+    assert errors == [] and len(rows) == BIG
+    result = import_sessions(rows=rows, organization_id=_org_id(), now=NOW, source="big.csv")
+    assert len(result.created) == BIG and result.patients_created == BIG // 10
+    assert db.session.scalar(select(func.count()).select_from(Session)) == BIG
+    assert db.session.scalar(select(func.count()).select_from(Coverage)) == BIG // 10
+    logged = select(func.count()).select_from(Interaction).where(Interaction.body.like("Imported from big.csv%"))
+    assert db.session.scalar(logged) == BIG
+    again = import_sessions(rows=rows, organization_id=_org_id(), now=NOW, source="big.csv")  # every lookup chunked
+    assert (again.created, again.unchanged) == ([], BIG)
+
+
+def test_an_import_of_70000_rows_with_one_bad_row_writes_nothing(practice) -> None:
+    text = _big_file(BIG).replace("BIG-69999,calm-mind", "BIG-69999,elsewhere")
+    rows, errors = parse_csv(io.StringIO(text), today=TODAY)
+    assert errors == []
+    with pytest.raises(ImportRefused) as refused:
+        import_sessions(rows=rows, organization_id=_org_id(), now=NOW, source="big.csv")
+    assert [str(e) for e in refused.value.errors] == [
+        "row 70001, column practice: no practice 'elsewhere' in this organization"
+    ]
+    assert db.session.scalar(select(func.count()).select_from(Session)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == 0
