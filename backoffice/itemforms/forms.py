@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -24,8 +22,7 @@ class BenefitsForm(Form):
     active = SelectField("Active on the DOS", choices=TRI_STATE, validators=[Optional()], id="benefits-active")
     in_network = SelectField("In network", choices=TRI_STATE, validators=[Optional()], id="benefits-network")
     copay = MoneyField("Copay $", validators=[Optional()], id="benefits-copay")
-    coinsurance_percent = MoneyField("Coinsurance %", validators=[Optional()], high=Decimal(100),
-                                     id="benefits-coinsurance")  # fmt: skip
+    coinsurance_percent = MoneyField("Coinsurance %", validators=[Optional()], id="benefits-coinsurance")
     deductible_remaining = MoneyField("Deductible remaining $", validators=[Optional()],
                                         id="benefits-deductible")  # fmt: skip
     out_of_pocket_remaining = MoneyField("Out-of-pocket remaining $", validators=[Optional()],

@@ -99,9 +99,14 @@ def parse_filter(args: Mapping[str, str], user: User) -> tuple[QueueFilter, list
         if not raw:
             continue
         try:
-            values[field] = inputs.money(raw, high=MAX_AMOUNT)
-        except inputs.InputProblem as problem:
-            errors.append(f"{label}: {problem}")
+            amount = inputs.money(raw, low=-MAX_AMOUNT * 10, high=MAX_AMOUNT * 10)
+        except inputs.InputProblem:
+            errors.append(f"{label}: '{raw[:20]}' is not an amount")
+            continue
+        if not 0 <= amount <= MAX_AMOUNT:
+            errors.append(f"{label}: between 0 and {MAX_AMOUNT:,}")
+            continue
+        values[field] = amount
     if "amount_min" in values and "amount_max" in values and values["amount_min"] > values["amount_max"]:
         errors.append("amount: 'from' is more than 'to'")
         del values["amount_min"], values["amount_max"]
