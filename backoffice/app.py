@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backoffice import filters, tasks
+from backoffice import filters, request_guard, tasks
 from backoffice.accounts.admin_views import bp as users_bp
 from backoffice.accounts.idle import enforce_idle_logoff
 from backoffice.accounts.views import bp as accounts_bp
@@ -131,6 +131,7 @@ def _init_safeguards(app: Flask) -> None:
     app.before_request(enforce_idle_logoff)
     audit_services.init_app(app)
     init_error_pages(app)
+    request_guard.init_app(app)  # a NUL in any argument, form field or JSON string: 400 naming it, first of all
 
 
 def _engine_options(url: str | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate.cli import db as db_group
 
+from backoffice.access_log import ACCESS_LOG_FORMAT, PathOnlyRequestHandler
 from backoffice.app import create_app, freeze_for_workers, instance_path_for
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
@@ -689,7 +690,7 @@ def demo(seed_only: bool, reset: bool, host: str, port: int) -> None:
         try:
             from werkzeug.serving import run_simple
 
-            run_simple(host, port, app, threaded=True, use_reloader=False)
+            run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=PathOnlyRequestHandler)
         finally:
             worker.terminate()
             flows.stop()
@@ -871,6 +872,7 @@ def _gunicorn(app: Flask, host: str, port: int, web_workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", web_workers)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)  # the path without its query string (PHI)
 
         def load(self) -> Flask:
             return app

@@ -1,5 +1,8 @@
 """Redis connection, RQ queues and ``enqueue_after_commit``: jobs reach Redis only once the
-transaction that asked for them has committed, and are dropped if it rolls back."""
+transaction that asked for them has committed, and are dropped if it rolls back.
+
+Every job carries the organization it works for in its meta (``organization_id``, an id, never PHI): RQ's queues
+and registries are shared by every organization, so each view of them filters by it (automation/queries.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ QUEUE_NAMES = ("high", "default", "low")  # a worker listens in this order
 PENDING_KEY = "backoffice.pending_jobs"
 INLINE_KEY = "backoffice.jobs_run_inline"
 _EXT_KEY = "backoffice.redis"
+ORGANIZATION_META = "organization_id"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class PendingJob:
     func: str
     args: tuple[int | str, ...]
     queue: str
+    organization_id: int
     job_id: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -66,22 +71,36 @@ def get_queue(name: str = "default", connection: Redis | None = None) -> Queue:
     return Queue(name, connection=connection or get_redis(), serializer=JSONSerializer)
 
 
+def job_meta(organization_id: int) -> dict[str, int]:
+    """The meta every job carries: the organization it works for (an id, so a job view can filter by it)."""
+    if not isinstance(organization_id, int) or isinstance(organization_id, bool):
+        raise TypeError("a job's organization_id must be an int")
+    return {ORGANIZATION_META: organization_id}
+
+
 def enqueue_after_commit(
-    func: str, *args: int | str, queue: str = "default", job_id: str | None = None, **options: Any
+    func: str,
+    *args: int | str,
+    organization_id: int,
+    queue: str = "default",
+    job_id: str | None = None,
+    **options: Any,
 ) -> None:
-    """Ask for ``func(*args)`` to run on RQ once the current transaction commits.
+    """Ask for ``func(*args)`` to run on RQ once the current transaction commits, on behalf of
+    ``organization_id`` (kept in the job's meta).
 
     ``args`` must be IDs (ints or short strings): no patient data ever goes into a job.
     """
     for arg in args:
         if not isinstance(arg, int | str) or isinstance(arg, bool):
             raise TypeError("job arguments must be IDs (int or str)")
+    job_meta(organization_id)  # refuses a missing or malformed organization now, not after the commit
     if queue not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {queue!r}")
     session = db.session()
     if not session.in_transaction():
         session.begin()  # so that a rollback, even with no SQL run yet, drops the job
-    session.info.setdefault(PENDING_KEY, []).append(PendingJob(func, args, queue, job_id, options))
+    session.info.setdefault(PENDING_KEY, []).append(PendingJob(func, args, queue, organization_id, job_id, options))
 
 
 def pending_jobs() -> list[PendingJob]:
@@ -109,7 +128,9 @@ def _send_pending(session: OrmSession) -> None:
     try:
         conn = get_redis()
         for job in jobs:
-            get_queue(job.queue, conn).enqueue(job.func, *job.args, job_id=job.job_id, **job.options)
+            get_queue(job.queue, conn).enqueue(
+                job.func, *job.args, job_id=job.job_id, meta=job_meta(job.organization_id), **job.options
+            )
     except Exception:  # noqa: BLE001 - the commit stands; the sweeper re-enqueues ready items
         log.exception("could not enqueue %d job(s) after commit; the sweeper will retry", len(jobs))
 

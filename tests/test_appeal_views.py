@@ -110,8 +110,10 @@ def test_saving_the_letter_from_the_page_logs_its_hash_and_an_empty_letter_keeps
 def test_sent_and_outcome_forms_refuse_bad_input_with_the_field_named(app, client, auth, w) -> None:  # noqa: ANN001
     auth.login("biller@example.test")
     url = f"/appeals/{w['appeal']}"
-    response = post_form(client, url, f"{url}/sent", {"sent_on": "2099-01-01", "method": "fax"})
+    response = post_form(client, url, f"{url}/sent", {"sent_on": "2027-01-01", "method": "fax"})
     assert "sent date: cannot be in the future" in client.get(response.headers["Location"]).get_data(as_text=True)
+    response = post_form(client, url, f"{url}/sent", {"sent_on": "2099-01-01", "method": "fax"})  # beyond plausible
+    assert "Sent on: must be on or before" in client.get(response.headers["Location"]).get_data(as_text=True)
     post_form(client, url, f"{url}/sent", {"sent_on": "2026-11-16", "method": "portal", "reference": "P-1"})
     assert read(app, Appeal, w["appeal"]).status == "sent"
     response = post_form(client, url, f"{url}/outcome", {"outcome": "partial", "decided_on": "2026-11-17",

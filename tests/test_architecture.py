@@ -39,6 +39,8 @@ KERNEL_MAY_IMPORT = (
     "backoffice.tasks",
     "backoffice.audit",
     "backoffice.form_actions",
+    "backoffice.forms",
+    "backoffice.inputs",
 )
 IMPURE_THIRD_PARTY = ("flask", "flask_sqlalchemy", "flask_login", "flask_wtf", "sqlalchemy", "redis", "rq", "prefect")
 IMPURE_OURS = ("backoffice.extensions", "backoffice.services_base", "backoffice.tasks", "backoffice.db_types")
@@ -219,7 +221,7 @@ def _pure(module: str) -> bool:
     return (
         last == "rules"
         or module.startswith(("backoffice.x12", "backoffice.coding", "backoffice.deadlines"))
-        or module in ("backoffice.calendars", "backoffice.clock", "backoffice.signals")
+        or module in ("backoffice.calendars", "backoffice.clock", "backoffice.signals", "backoffice.inputs")
     )
 
 

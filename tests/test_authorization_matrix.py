@@ -11,22 +11,29 @@ An object out of scope is a 404, never a 200 or a 403 that would confirm it exis
 
 from __future__ import annotations
 
+import inspect
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
 
 from backoffice.api.services import issue_token
 from backoffice.appeals.models import Appeal, AppealTemplate
 from backoffice.balances.models import GoodFaithEstimate, PatientStatement, PaymentPlan
 from backoffice.extensions import db
 from backoffice.routing.models import RoutingRule
+from backoffice.safe_worker import SimpleWorker
 from backoffice.supervisor.models import WriteOffRequest
+from backoffice.tasks import get_queue, get_redis, job_meta
 from backoffice.work import chains
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token
@@ -153,7 +160,7 @@ EXPECT: dict[str, Rule] = {
     "balances.charge_self_pay": Rule(ALL, ITEM),
     # admin
     "automation.overview": Rule(ADM),
-    "automation.retry": Rule(ADM, {"job_id": "=no-such-job"}, ok=404),
+    "automation.retry": Rule(ADM, {"job_id": "job"}),  # a real failed RQ job of each scope's organization
     "audit.index": Rule(ADM),
     "audit.export": Rule(ADM),
     "users.index": Rule(ADM),
@@ -166,7 +173,7 @@ EXPECT: dict[str, Rule] = {
 # Where a POST is narrower than the GET of the same endpoint.
 POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.edit_template": ADM}
 # POSTs whose allowed answer is a 404 although the role may use them (the constant argument names nothing).
-POST_OK_404 = {"automation.retry"}
+POST_OK_404: set[str] = set()
 # Allowed POSTs that sign someone out or deactivate them: run after every other, so they take nobody's session early.
 SIGNS_OUT = {"accounts.logout", "accounts.end_my_sessions", "accounts.password", "users.sign_out", "users.reset_mfa",
              "users.set_active"}  # fmt: skip
@@ -176,7 +183,7 @@ SIGNS_OUT = {"accounts.logout", "accounts.end_my_sessions", "accounts.password",
 class World:
     """Ids of one object of each kind per scope, the users of the first organization, and their API tokens."""
 
-    objects: dict[str, dict[str, int]]
+    objects: dict[str, dict[str, Any]]
     emails: dict[str, str]
     tokens: dict[str, str]
 
@@ -209,8 +216,20 @@ def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]
     }  # fmt: skip
     db.session.add_all(rows.values())
     db.session.commit()
-    ids = {kind: row.id for kind, row in rows.items()}
-    return ids | {"item": item.id, "claim": claim.id, "patient": patient.id, "practice": practice.id}
+    ids: dict[str, Any] = {kind: row.id for kind, row in rows.items()}
+    return ids | {"item": item.id, "claim": claim.id, "patient": patient.id, "practice": practice.id,
+                  "job": _failed_job(org.id)}  # fmt: skip
+
+
+def _failed_job(organization_id: int) -> str:
+    """A job of the organization that really failed on a real RQ worker (RQ's queues are shared by every
+    organization: the automation page and its Retry must tell them apart)."""
+    conn = get_redis()
+    queue = get_queue("default", conn)
+    job = queue.enqueue("builtins.int", "not a number", meta=job_meta(organization_id))
+    SimpleWorker([queue], connection=conn, serializer=JSONSerializer).work(burst=True)
+    assert job.id in FailedJobRegistry(queue=queue)
+    return job.id
 
 
 def build_world(app: Flask) -> World:
@@ -386,3 +405,50 @@ def test_every_post_route_refuses_anonymous_wrong_roles_and_other_practices(app:
         if response.status_code in refused:
             wrong.append(f"POST {url} as {role} ({scope}, allowed): {response.status_code}")
     assert not wrong, f"{len(wrong)} POSTs answered wrongly:\n" + "\n".join(wrong)
+
+
+# Shared resources outside the database, and the endpoints that show them. RQ's queues are shared by every
+# organization (the automation page and Retry filter by the job's organization: the matrix above posts Retry on a
+# real failed job of each scope); no endpoint serves files from the instance folder (EDI files, the sandbox
+# clearinghouse) or shows Prefect runs. A new endpoint that does must add its line and a scope test here.
+SHARED_RESOURCES = {
+    "rq_jobs": {"automation.overview", "automation.retry"},
+    "instance_files": set(),
+    "prefect_runs": set(),
+}
+
+
+def test_an_admin_sees_the_rq_jobs_of_their_own_organization_only(app: Flask) -> None:
+    world = build_world(app)
+    clients = signed_in_clients(app, world)
+    html = clients[ADMIN].get("/admin/automation").text
+    assert world.objects["own"]["job"][:8] in html and world.objects["sibling"]["job"][:8] in html
+    assert world.objects["foreign"]["job"][:8] not in html
+    with app.app_context():
+        assert world.objects["foreign"]["job"] in FailedJobRegistry(queue=get_queue("default", get_redis()))
+
+
+def test_no_endpoint_serves_files_of_the_instance_folder_or_shows_prefect_runs(app: Flask) -> None:
+    """Another organization's EDI file under the instance folder is reachable through no URL, and the only endpoint
+    serving files (static) serves the package's own folder."""
+    world = build_world(app)
+    clients = signed_in_clients(app, world)
+    secret = Path(app.instance_path) / "edi" / "sandbox" / "other-practice" / "inbox" / "claim.x12"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("ISA*00*FOREIGN-ORGANIZATION-FILE~")
+    serving = {rule.endpoint for rule in app.url_map.iter_rules() if {"filename", "path"} & set(rule.arguments)}
+    assert serving == {"static"}
+    assert not Path(app.static_folder).resolve().is_relative_to(Path(app.instance_path).resolve())
+    for path in ("edi/sandbox/other-practice/inbox/claim.x12", "../instance/edi/sandbox/other-practice/inbox/claim.x12",
+                 "..%2f..%2finstance%2fedi%2fsandbox%2fother-practice%2finbox%2fclaim.x12"):  # fmt: skip
+        for role in (None, *ROLES):
+            response = clients[role].get(f"/static/{path}")
+            assert response.status_code == 404, (path, role)
+            assert b"FOREIGN-ORGANIZATION-FILE" not in response.data
+    for endpoint, function in app.view_functions.items():
+        if not function.__module__.startswith("backoffice"):
+            continue  # Flask's own static view: checked above
+        module = sys.modules[function.__module__]
+        source = inspect.getsource(module if module.__name__.endswith(".views") else function)
+        assert "prefect" not in source.lower() or endpoint in SHARED_RESOURCES["prefect_runs"], endpoint
+        assert "instance_path" not in source or endpoint in SHARED_RESOURCES["instance_files"], endpoint

@@ -71,7 +71,7 @@ def test_a_bad_benefits_entry_flashes_the_field_and_records_nothing(app, client,
     assert "coinsurance %: between 0 and 100" in _page(client, ids["verify_benefits"])
     data = BENEFITS | {"csrf_token": csrf_token(page), "copay": "thirty"}
     client.post(f"/items/{ids['verify_benefits']}/forms/benefits", data=data)
-    assert "Copay $: Not a valid decimal value." in _page(client, ids["verify_benefits"])
+    assert "Copay $: expected an amount such as 150.00" in _page(client, ids["verify_benefits"])
     assert _count(app, BenefitsCheck) == 0
 
 

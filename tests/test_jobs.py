@@ -41,7 +41,7 @@ def _work_off(redis_conn: Redis) -> None:
 
 
 def test_a_job_is_sent_only_when_the_transaction_commits(ctx, redis_conn) -> None:
-    enqueue_after_commit("workers.jobs.run_automated_item", 41)
+    enqueue_after_commit("workers.jobs.run_automated_item", 41, organization_id=1)
     assert len(pending_jobs()) == 1
     assert _queued(redis_conn) == []
     db.session.commit()
@@ -50,7 +50,7 @@ def test_a_job_is_sent_only_when_the_transaction_commits(ctx, redis_conn) -> Non
 
 
 def test_a_rolled_back_transaction_sends_nothing(ctx, redis_conn) -> None:
-    enqueue_after_commit("workers.jobs.run_automated_item", 42)
+    enqueue_after_commit("workers.jobs.run_automated_item", 42, organization_id=1)
     db.session.rollback()
     assert pending_jobs() == []
     db.session.commit()
@@ -59,10 +59,10 @@ def test_a_rolled_back_transaction_sends_nothing(ctx, redis_conn) -> None:
 
 def test_jobs_run_inline_keeps_committed_jobs_out_of_redis_until_the_block_ends(ctx, redis_conn) -> None:
     with jobs_run_inline():
-        enqueue_after_commit("workers.jobs.run_automated_item", 43)
+        enqueue_after_commit("workers.jobs.run_automated_item", 43, organization_id=1)
         db.session.commit()
         assert _queued(redis_conn) == [] and pending_jobs() == []  # the caller runs the step itself
-    enqueue_after_commit("workers.jobs.run_automated_item", 44)
+    enqueue_after_commit("workers.jobs.run_automated_item", 44, organization_id=1)
     db.session.commit()
     assert [job.args for job in get_queue("default", redis_conn).jobs] == [[44]]
 
@@ -70,7 +70,7 @@ def test_jobs_run_inline_keeps_committed_jobs_out_of_redis_until_the_block_ends(
 @pytest.mark.parametrize("bad", [{"patient": "Jane Doe"}, ["x"], 1.5, True])
 def test_job_arguments_must_be_ids(ctx, bad) -> None:
     with pytest.raises(TypeError, match="IDs"):
-        enqueue_after_commit("workers.jobs.run_automated_item", bad)
+        enqueue_after_commit("workers.jobs.run_automated_item", bad, organization_id=1)
 
 
 def test_planning_an_automated_step_enqueues_its_job_after_commit(ctx, redis_conn) -> None:

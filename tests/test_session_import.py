@@ -13,9 +13,10 @@ from backoffice.cli import cli
 from backoffice.extensions import db
 from backoffice.patients.models import Coverage, Patient
 from backoffice.sessions.models import Session
-from backoffice.sessions.rules import COLUMNS, SessionRow, parse_csv
+from backoffice.sessions.rules import COLUMNS, PHI_COLUMNS, SessionRow, parse_csv
 from backoffice.sessions.services import ImportRefused, import_sessions
 from backoffice.work.models import Interaction, WorkItem
+from backoffice.x12.claim837_format import clean_text
 from tests import factories as f
 from tests.factories import NOW
 
@@ -324,3 +325,104 @@ def test_a_new_patient_gets_the_address_and_a_different_one_later_is_refused(pra
     assert _messages(refused.value.errors) == [
         "row 2, column patient_address: differs from the patient on file for this patient_ref"
     ]
+
+
+# --- what an 837 can carry --------------------------------------------------------------------------------------
+
+ADDRESSED = (*COLUMNS, "patient_address", "patient_city", "patient_state", "patient_zip")
+PLACE = {"patient_address": "12 Elm St", "patient_city": "Springfield", "patient_state": "IL", "patient_zip": "62701"}
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("patient_last", "Rivera😀", "contains a character an 837 cannot carry (U+1F600)"),
+        ("patient_last", "Rivera:Jr", "contains an X12 separator (:), which an 837 cannot carry"),
+        ("patient_first", "Jor*dan", "contains an X12 separator (*)"),
+        ("patient_first", "Jo~", "contains an X12 separator (~)"),
+        ("patient_last", "Ri^vera", "contains an X12 separator (^)"),
+        ("patient_last", "A=B", "contains '=', which an 837 cannot carry"),
+        ("patient_first", "<b>", "contains '<', which an 837 cannot carry"),
+        ("patient_first", "Jordan>", "contains '>', which an 837 cannot carry"),
+        ("patient_last", "Ri\nvera", "contains a line break; this field is one line"),
+        ("patient_last", "Иванова", "contains a character an 837 cannot carry (U+0418)"),
+        ("patient_first", "J" * 36, "at most 35 characters (the 837 limit)"),
+        ("patient_address", "12 Elm St:Apt 4", "contains an X12 separator (:)"),
+        ("patient_city", "Spring~field", "contains an X12 separator (~)"),
+        ("member_id", "W123:456", "letters, digits, spaces and hyphens only (what an 837 carries)"),
+        ("auth_number", "A=1", "letters, digits, spaces and hyphens only (what an 837 carries)"),
+        ("patient_last", "Riv\x00era", "contains a NUL character, which is not allowed"),
+        ("minutes", "⑤", "expected a whole number from 1 to 600"),
+        ("date_of_service", "２０２６-11-16", "expected a date as YYYY-MM-DD"),
+        ("date_of_service", "2016-11-16", "is more than 3 years ago"),
+        ("patient_dob", "0001-01-01", "must be a past date after 1900"),
+    ],
+)
+def test_names_addresses_and_ids_an_837_cannot_carry_are_refused_by_row_and_column(
+    column: str, value: str, message: str
+) -> None:
+    row = {**GOOD, **PLACE, column: value}
+    rows, errors = parse_csv(io.StringIO(_csv(row, columns=ADDRESSED)), today=TODAY)
+    assert rows == []
+    assert any(str(e).startswith(f"row 2, column {column}: ") and message in str(e) for e in errors), errors
+    if column in PHI_COLUMNS:
+        assert all(value not in str(e) for e in errors)
+
+
+def test_accented_latin_names_are_kept_as_written_and_carried_in_ascii() -> None:
+    row = {**GOOD, **PLACE, "patient_first": "Zoë", "patient_last": "Muñoz-O’Brien", "patient_city": "Cañon City"}
+    (parsed,), errors = parse_csv(io.StringIO(_csv(row, columns=ADDRESSED)), today=TODAY)
+    assert errors == []
+    assert (parsed.patient_first, parsed.patient_last) == ("Zoë", "Muñoz-O’Brien")  # the patient's name as written
+    assert clean_text(parsed.patient_last) == "MUNOZ-O'BRIEN" and clean_text(parsed.patient_address[1]) == "CANON CITY"
+
+
+def test_a_name_written_with_a_combining_accent_matches_the_patient_on_file() -> None:
+    composed, decomposed = "Zo\u00eb", "Zoe\u0308"
+    (first,), _ = _parse({**GOOD, "patient_first": composed})
+    (second,), _ = _parse({**GOOD, "patient_first": decomposed})
+    assert first.patient_first == second.patient_first  # NFC at the edge
+
+
+# --- large files --------------------------------------------------------------------------------------------------
+
+BIG = 70_000  # more rows than the 65,535 bound parameters one statement may carry
+
+
+def _big_file(rows: int) -> str:
+    """``rows`` sessions of ``rows // 10`` patients (ten sessions each), every one on its own line."""
+    lines = [",".join(COLUMNS)]
+    for n in range(rows):
+        patient = n // 10
+        day = f"2026-{1 + n % 10:02d}-{1 + n % 28:02d}"
+        row = {**GOOD, "session_ref": f"BIG-{n}", "patient_ref": f"P-{patient}", "member_id": f"W{patient:09d}",
+               "date_of_service": day, "start_time": f"{8 + n % 10:02d}:00"}  # fmt: skip
+        lines.append(",".join(row[c] for c in COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+def test_an_import_of_70000_rows_is_written_whole_in_one_transaction(practice) -> None:
+    rows, errors = parse_csv(io.StringIO(_big_file(BIG)), today=TODAY)
+    assert errors == [] and len(rows) == BIG
+    result = import_sessions(rows=rows, organization_id=_org_id(), now=NOW, source="big.csv")
+    assert len(result.created) == BIG and result.patients_created == BIG // 10
+    assert db.session.scalar(select(func.count()).select_from(Session)) == BIG
+    assert db.session.scalar(select(func.count()).select_from(Coverage)) == BIG // 10
+    logged = select(func.count()).select_from(Interaction).where(Interaction.body.like("Imported from big.csv%"))
+    assert db.session.scalar(logged) == BIG
+
+
+def test_an_import_of_70000_rows_with_one_bad_row_writes_nothing(practice) -> None:
+    text = _big_file(BIG).replace("BIG-69999,calm-mind", "BIG-69999,elsewhere")
+    rows, errors = parse_csv(io.StringIO(text), today=TODAY)
+    assert errors == []
+    on_file = {"session_ref": "BIG-5", "patient_ref": "P-0", "member_id": "W000000000",
+               "date_of_service": "2026-06-06", "start_time": "13:00"}  # fmt: skip
+    _import({**GOOD, **on_file})  # one row already imported: the chunked lookups find it
+    with pytest.raises(ImportRefused) as refused:
+        import_sessions(rows=rows, organization_id=_org_id(), now=NOW, source="big.csv")
+    assert [str(e) for e in refused.value.errors] == [
+        "row 70001, column practice: no practice 'elsewhere' in this organization"
+    ]
+    assert db.session.scalar(select(func.count()).select_from(Session)) == 1  # the one imported before
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == 1

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from backoffice import inputs
 from backoffice.accounts.access import can_supervise, is_admin
 from backoffice.appeals import queries, rendering, rules, services
 from backoffice.appeals.demo import DEFAULT_TEMPLATES
@@ -110,12 +111,13 @@ def _act(appeal: Appeal, form: FlaskForm, call: Callable[[FlaskForm], Any], done
 @bp.route("/appeals")
 def index():
     args = request.args
-    try:
-        due = int(args["due_within"]) if args.get("due_within") else None
-        payer_id = int(args["payer_id"]) if args.get("payer_id") else None
-        practice_id = int(args["practice_id"]) if args.get("practice_id") else None
-    except ValueError:
-        abort(400)
+    numbers: dict[str, int | None] = {}
+    for name in ("due_within", "payer_id", "practice_id"):
+        try:
+            numbers[name] = inputs.whole_number(args[name]) if args.get(name, "").strip() else None
+        except inputs.InputProblem as problem:
+            abort(400, f"{name}: {problem}")
+    due, payer_id, practice_id = numbers["due_within"], numbers["payer_id"], numbers["practice_id"]
     filters = queries.Filters(status=args.get("status", ""), family=args.get("family", ""), payer_id=payer_id,
                               practice_id=practice_id, due_within=due)  # fmt: skip
     today = utcnow().date()

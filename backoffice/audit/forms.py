@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField
-from wtforms.validators import NumberRange, Optional
+from datetime import date
+
+from wtforms import SelectField
+from wtforms.validators import Optional
+
+from backoffice.forms import Form, PlausibleDateField, WholeNumberField
+
+EARLIEST_AUDIT = date(2000, 1, 1)  # the audit trail is younger than this
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False
 
     user_id = SelectField("User", coerce=int, validators=[Optional()])
-    patient_id = IntegerField("Patient id", validators=[Optional(), NumberRange(min=1)])
+    patient_id = WholeNumberField("Patient id", validators=[Optional()], low=1)
     action = SelectField("Action", validators=[Optional()])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = PlausibleDateField("From", validators=[Optional()], earliest=EARLIEST_AUDIT, future_days=1)
+    date_to = PlausibleDateField("To", validators=[Optional()], earliest=EARLIEST_AUDIT, future_days=1)

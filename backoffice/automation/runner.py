@@ -79,7 +79,8 @@ def automation_retry() -> Retry:
 def enqueue_step(item: WorkItem, *, now: datetime | None = None) -> None:
     """The ``item-ready`` subscriber: an automated item that became ready gets its job once the use case commits."""
     if item.mode == Mode.AUTOMATED and item.state == ItemState.READY:
-        enqueue_after_commit(AUTOMATION_JOB, item.id, queue=automation_queue(item.priority), retry=automation_retry())
+        enqueue_after_commit(AUTOMATION_JOB, item.id, organization_id=item.practice.organization_id,
+                             queue=automation_queue(item.priority), retry=automation_retry())  # fmt: skip
 
 
 def run_automated_item(item_id: int, *, now: datetime) -> dict[str, Any]:

@@ -2,41 +2,39 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from decimal import Decimal
+
 from wtforms import (
     BooleanField,
-    DateField,
-    DecimalField,
     FieldList,
-    Form,
     FormField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from backoffice.balances import rules
 from backoffice.balances.services import PAUSE_REASONS
+from backoffice.forms import Form, MoneyField, PlausibleDateField, SubForm, WholeNumberField
 from backoffice.work.forms import choices
 
 TIER_ROWS = 6
 GFE_SERVICE_ROWS = 3
 
 
-class TierRow(Form):
+class TierRow(SubForm):
     name = StringField("Name", validators=[Optional(), Length(max=80)])
-    max_fpl_percent = IntegerField("Up to % of FPL", validators=[Optional(), NumberRange(1, rules.MAX_FPL_PERCENT)])
-    discount_percent = DecimalField("Discount %", places=2, validators=[Optional(), NumberRange(0, 100)])
-    flat_fee = DecimalField("Flat fee", places=2, validators=[Optional(), NumberRange(0, 100_000)])
+    max_fpl_percent = WholeNumberField("Up to % of FPL", validators=[Optional()], low=1, high=rules.MAX_FPL_PERCENT)
+    discount_percent = MoneyField("Discount %", validators=[Optional()], high=Decimal(100))
+    flat_fee = MoneyField("Flat fee", validators=[Optional()], high=Decimal(100_000))
 
     def is_blank(self) -> bool:
         return not any(f.data not in (None, "") for f in (self.name, self.max_fpl_percent, self.discount_percent,
                                                           self.flat_fee))  # fmt: skip
 
 
-class SlidingScaleForm(FlaskForm):
+class SlidingScaleForm(Form):
     tiers = FieldList(FormField(TierRow), min_entries=TIER_ROWS, max_entries=20)
 
     def validate_tiers(self, field: FieldList) -> None:
@@ -53,54 +51,55 @@ class SlidingScaleForm(FlaskForm):
         ]  # fmt: skip
 
 
-class DeterminationForm(FlaskForm):
-    household_size = IntegerField("Household size", validators=[DataRequired(), NumberRange(1, rules.MAX_HOUSEHOLD)])
-    annual_income = DecimalField("Annual household income", places=2,
-                                 validators=[Optional(strip_whitespace=True), NumberRange(0, 100_000_000)])  # fmt: skip
+class DeterminationForm(Form):
+    household_size = WholeNumberField("Household size", validators=[DataRequired()], low=1, high=rules.MAX_HOUSEHOLD)
+    annual_income = MoneyField(
+        "Annual household income", validators=[Optional(strip_whitespace=True)], high=Decimal(100_000_000)
+    )
     evidence = StringField("Evidence seen", validators=[DataRequired(), Length(max=200)])
 
-    def validate_annual_income(self, field: DecimalField) -> None:
+    def validate_annual_income(self, field: MoneyField) -> None:
         if field.data is None:
             raise ValidationError("required (0 when there is no income)")
 
 
-class PlanForm(FlaskForm):
-    instalment_count = IntegerField("Instalments", validators=[DataRequired(), NumberRange(1, rules.MAX_INSTALMENTS)])
-    first_due_on = DateField("First due", validators=[DataRequired()])
+class PlanForm(Form):
+    instalment_count = WholeNumberField("Instalments", validators=[DataRequired()], low=1, high=rules.MAX_INSTALMENTS)
+    first_due_on = PlausibleDateField("First due", validators=[DataRequired()])
     interval = SelectField("Every", choices=choices((i, i) for i in rules.INTERVALS), validators=[DataRequired()])
     autopay = BooleanField("Autopay / card on file authorized")
-    agreement_signed_on = DateField("Agreement signed", validators=[Optional()])
+    agreement_signed_on = PlausibleDateField("Agreement signed", validators=[Optional()], future_days=1)
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
 
 
-class PaymentForm(FlaskForm):
-    amount = DecimalField("Amount", places=2, validators=[DataRequired(), NumberRange(0.01, 1_000_000)])
-    paid_on = DateField("Paid on", validators=[DataRequired()])
+class PaymentForm(Form):
+    amount = MoneyField("Amount", validators=[DataRequired()], low=Decimal("0.01"), high=Decimal(1_000_000))
+    paid_on = PlausibleDateField("Paid on", validators=[DataRequired()])  # the service: not after local today
 
 
-class PauseForm(FlaskForm):
+class PauseForm(Form):
     reason = SelectField("Reason", choices=choices(PAUSE_REASONS.items()), validators=[DataRequired()])
 
 
-class WaiverForm(FlaskForm):
-    amount = DecimalField("Amount", places=2, validators=[DataRequired(), NumberRange(0.01, 1_000_000)])
+class WaiverForm(Form):
+    amount = MoneyField("Amount", validators=[DataRequired()], low=Decimal("0.01"), high=Decimal(1_000_000))
     reason = StringField("Reason", validators=[DataRequired(), Length(max=150)])
 
 
-class ServiceRow(Form):
+class ServiceRow(SubForm):
     cpt = SelectField("CPT", validators=[Optional()])
-    sessions = IntegerField("Sessions", validators=[Optional(), NumberRange(1, rules.MAX_GFE_SESSIONS)])
+    sessions = WholeNumberField("Sessions", validators=[Optional()], low=1, high=rules.MAX_GFE_SESSIONS)
 
 
-class GfeForm(FlaskForm):
+class GfeForm(Form):
     provider_id = SelectField("Provider", coerce=int, validators=[DataRequired()])
     services = FieldList(FormField(ServiceRow), min_entries=GFE_SERVICE_ROWS, max_entries=GFE_SERVICE_ROWS)
     diagnosis_codes = StringField("Diagnosis codes (comma-separated)", validators=[DataRequired(), Length(max=200)])
-    scheduled_on = DateField("Scheduled on", validators=[Optional()])
-    requested_on = DateField("Requested on", validators=[Optional()])
-    first_service_on = DateField("First session", validators=[Optional()])
-    covers_from = DateField("Covers from", validators=[DataRequired()])
-    covers_to = DateField("Covers to", validators=[DataRequired()])
+    scheduled_on = PlausibleDateField("Scheduled on", validators=[Optional()])
+    requested_on = PlausibleDateField("Requested on", validators=[Optional()])
+    first_service_on = PlausibleDateField("First session", validators=[Optional()])
+    covers_from = PlausibleDateField("Covers from", validators=[DataRequired()])
+    covers_to = PlausibleDateField("Covers to", validators=[DataRequired()])
     declines_insurance = BooleanField("Insured, but chose not to bill insurance")
 
     def validate_services(self, field: FieldList) -> None:
@@ -118,6 +117,6 @@ class GfeForm(FlaskForm):
         return [(r.form.cpt.data, r.form.sessions.data) for r in self.services.entries if r.form.cpt.data]
 
 
-class StatementForm(FlaskForm):
-    period_from = DateField("From", validators=[DataRequired()])
-    period_to = DateField("To", validators=[DataRequired()])
+class StatementForm(Form):
+    period_from = PlausibleDateField("From", validators=[DataRequired()])
+    period_to = PlausibleDateField("To", validators=[DataRequired()])

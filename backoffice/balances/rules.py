@@ -13,6 +13,8 @@ from backoffice.deadlines.gfe import DISPUTE_THRESHOLD, DISPUTE_WINDOW_DAYS, gfe
 from backoffice.deadlines.rules import add_months
 
 CENT = Decimal("0.01")
+# A plan payment is entered within two years of being made: an older date is a typo (0001-01-01, 1926 for 2026).
+PAYMENT_LOOKBACK = timedelta(days=2 * 366)
 
 # --- Federal poverty guideline --------------------------------------------------------------------------------
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
+from backoffice import inputs
 from backoffice.accounts.access import can_supervise, practice_ids_for
 from backoffice.accounts.models import User
 from backoffice.audit.services import audit_event
@@ -62,13 +63,13 @@ def _text(value: str | None, field: str, *, required: bool = True, limit: int = 
 
 
 def _money(value: object, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value)).quantize(rules.CENT)
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed(f"{field}: not an amount") from None
-    if not amount.is_finite():
+    """A Decimal amount with cents (never a float: $0.01 must compare as exactly one cent)."""
+    if not isinstance(value, str | Decimal | int):
         raise ValidationFailed(f"{field}: not an amount")
-    return amount
+    try:
+        return inputs.money(value, low=-inputs.MONEY_MAX, high=inputs.MONEY_MAX)
+    except inputs.InputProblem as problem:
+        raise ValidationFailed(f"{field}: {problem}") from None
 
 
 def _refuse(error: ValueError) -> ValidationFailed:
@@ -253,8 +254,10 @@ def record_plan_payment(*, plan: PaymentPlan, amount: object, paid_on: date, act
     if plan.state in ("completed", "cancelled"):
         raise InvalidTransition(f"payment plan {plan.id} is {plan.state}")
     practice = db.session.get(Practice, plan.practice_id)
-    if paid_on > _local_today(practice, now):
-        raise ValidationFailed("paid_on: not in the future")
+    today = _local_today(practice, now)
+    problem = inputs.date_problem(paid_on, today=today, earliest=today - rules.PAYMENT_LOOKBACK, future_days=0)
+    if problem:
+        raise ValidationFailed(f"paid_on: {problem}")
     try:
         applied = rules.allocate_payment(queries.as_rule_instalments(plan.instalments), value)
     except ValueError as error:

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from backoffice import inputs
 from backoffice.accounts.access import can_supervise, practice_ids_for
 from backoffice.audit.services import record_phi_read, record_phi_reads
 from backoffice.balances import charges, estimates, pdf, queries, rules, services
@@ -64,8 +65,11 @@ def _scoped_or_404(model: type, row_id: int) -> Any:
 @bp.route("/patients")
 def index():
     search = request.args.get("q", "")[:100]
-    page = request.args.get("page", "1")
-    page_number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    try:
+        page_number = inputs.whole_number(request.args.get("page") or "1", low=1, high=99_999)
+    except inputs.InputProblem as problem:
+        flash(f"page: {problem}", "error")
+        page_number = 1
     scope = practice_ids_for(current_user)
     rows, more = queries.patients_page(scope, search=search, page=page_number)
     practices = queries.practices(scope) if can_supervise(current_user) else []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from backoffice import inputs
 from backoffice.coding.catalogue import WARNING, RuleInfo
 from backoffice.eligibility.rules import BenefitsFacts
 from backoffice.remits.carc import CARC, GROUPS, RARC
@@ -125,10 +126,8 @@ def parse_line(raw: dict[str, object], number: int) -> tuple[LineEdit | None, li
     bad = [m for m in modifiers if not MODIFIER.match(m)]
     errors.extend(f"{where}, modifiers: {m} is not a two-character modifier" for m in bad)
     try:
-        units = int(str(raw.get("units") or "").strip())
-    except ValueError:
-        units = 0
-    if not 1 <= units <= MAX_UNITS:
+        units = inputs.whole_number(str(raw.get("units") or ""), low=1, high=MAX_UNITS)
+    except inputs.InputProblem:
         errors.append(f"{where}, units: a whole number from 1 to {MAX_UNITS}")
     pos = str(raw.get("pos") or "").strip()
     if not POS.match(pos):
@@ -137,10 +136,10 @@ def parse_line(raw: dict[str, object], number: int) -> tuple[LineEdit | None, li
     for part in CPT_SPLIT.split(str(raw.get("pointers") or "").strip()):
         if not part:
             continue
-        if not part.isdigit():
+        try:
+            pointers.append(inputs.whole_number(part))
+        except inputs.InputProblem:
             errors.append(f"{where}, diagnosis pointers: {part} is not a number")
-            continue
-        pointers.append(int(part))
     if not pointers:
         errors.append(f"{where}, diagnosis pointers: at least one (1 is the primary diagnosis)")
     elif len(pointers) > MAX_POINTERS:

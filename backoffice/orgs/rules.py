@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 
 NPI_PREFIX_SUM = 24  # contribution of the implied health-industry prefix 80840 (billing-rules.md 4.3)
@@ -142,6 +143,6 @@ def fee_schedule_problem(fees: dict[str, object]) -> str | None:
     for cpt, charge in fees.items():
         if not CPT_RE.match(str(cpt)):
             return f"{cpt!r} is not a CPT/HCPCS code"
-        if not isinstance(charge, str) or not MONEY_RE.match(charge) or float(charge) <= 0:
+        if not isinstance(charge, str) or not MONEY_RE.match(charge) or Decimal(charge) <= 0:
             return f'charge for {cpt}: a positive amount as a string, such as "150.00"'
     return None

@@ -91,7 +91,8 @@ def write_items(run: Run) -> None:
     ids = bulk_insert(WorkItem, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
     for item_id, row, decision in zip(ids, rows, routed, strict=True):
         if row["mode"] == Mode.AUTOMATED:
-            enqueue_after_commit(AUTOMATION_JOB, item_id, queue=automation_queue(row["priority"]),
+            enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=run.organization_id,
+                                 queue=automation_queue(row["priority"]),
                                  retry=automation_retry())  # fmt: skip
         if row["kind"] == "posting_exception":
             run.exception_items += 1

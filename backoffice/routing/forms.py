@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 
+from backoffice.forms import Form, WholeNumberField
 from backoffice.routing.rules import DISTRIBUTION_LABELS
 from backoffice.work.forms import choices
 
 WORD = Regexp(r"^[A-Za-z0-9_-]*$", message="letters, digits, - or _ only")
 
 
-class RuleForm(FlaskForm):
+class RuleForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    position = IntegerField("Position", default=100, validators=[Optional(), NumberRange(0, 100_000)])
+    position = WholeNumberField("Position", default=100, validators=[Optional()], low=0, high=100_000)
     active = BooleanField("Active", default=True)
     practice_id = SelectField("Practice", coerce=int, default=0)
     payer_id = SelectField("Payer", coerce=int, default=0)
@@ -44,15 +44,15 @@ class RuleForm(FlaskForm):
         }
 
 
-class MoveForm(FlaskForm):
+class MoveForm(Form):
     direction = HiddenField("Direction", validators=[DataRequired(), AnyOf(["up", "down"])])
 
 
-class ActiveForm(FlaskForm):
+class ActiveForm(Form):
     active = HiddenField("Active", validators=[DataRequired(), AnyOf(["0", "1"])])
 
 
-class PersonForm(FlaskForm):
+class PersonForm(Form):
     queues = StringField("Queues (comma-separated; empty = every queue)", validators=[Optional(), Length(max=1000)])
     skills = StringField("Skills (comma-separated)", validators=[Optional(), Length(max=1000)])
 

@@ -2,6 +2,10 @@
 
 Nothing here looks anything up; services resolve practices, providers, patients and payers. Error messages
 name the row and column and never repeat patient data (names, dates of birth, member IDs, account numbers).
+
+Every cell goes through ``backoffice.inputs`` first: no control character (NUL included), NFC-normalised text,
+ASCII digits for numbers, plausible dates; names, addresses and identifiers that an 837 carries must be what X12
+can carry (accented Latin letters are spelled in ASCII there; emoji, other scripts, ``* : ^ ~ = < >`` are refused).
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ import csv
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, time, timedelta
 
+from backoffice import inputs
 from backoffice.orgs.rules import Credential, npi_problem
 from backoffice.patients.kinds import Sex
 from backoffice.sessions.kinds import Modality, PatientLocation, ServiceKind
@@ -36,6 +41,12 @@ DX_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")  # billing-r
 TIME_SHAPE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 NAME_LIMIT = 100
 REF_LIMIT = 64
+# The 837P's element limits for what the import carries into it: NM103/NM104 (last/first name), N301, N401.
+X12_LIMITS = {"patient_last": 60, "patient_first": 35, "patient_address": 55, "patient_city": 30}
+# Member IDs (NM109) and prior-authorization numbers (REF*G1) as the 837 writer takes them.
+X12_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]*$")
+# A session older than this is past every payer's timely-filing limit: the date is a typo (2016 for 2026).
+SERVICE_LOOKBACK = timedelta(days=3 * 366)
 
 
 @dataclass(frozen=True)
@@ -139,9 +150,16 @@ def header_problem(header: list[str] | None) -> str | None:
 def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> SessionRow | list[RowError]:
     """Parse one CSV row (a DictReader row) into a SessionRow, or every error found in it."""
     errors: list[RowError] = []
-    values = {column: (raw.get(column) or "").strip() for column in (*COLUMNS, *ADDRESS_COLUMNS)}
+    values: dict[str, str] = {}
+    for column in (*COLUMNS, *ADDRESS_COLUMNS):
+        try:
+            values[column] = inputs.clean_text((raw.get(column) or "").strip())
+        except inputs.InputProblem as problem:  # a NUL or a control character: nothing else in the row is read
+            errors.append(RowError(row, column, str(problem)))
     if None in raw:  # DictReader puts cells beyond the header under the key None
         errors.append(RowError(row, "(end of row)", "more cells than columns in the header"))
+    if errors:
+        return errors
 
     def fail(column: str, message: str) -> None:
         errors.append(RowError(row, column, message))
@@ -167,28 +185,42 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
         value = values[column]
         if not value and blank is not None:
             return blank
-        if not value.isdigit():
-            fail(column, f"expected a whole number from {low} to {high}, got {value!r}")
+        try:
+            number = inputs.whole_number(value)  # ASCII digits: "²" or "①" pass str.isdigit, then int() fails
+        except inputs.InputProblem:
+            fail(column, f"expected a whole number from {low} to {high}, got {value[:20]!r}")
             return 0
-        number = int(value)
         if not low <= number <= high:
             fail(column, f"expected a whole number from {low} to {high}, got {number}")
         return number
 
     def iso_date(column: str) -> date | None:
         value = values[column]
-        try:
-            return date.fromisoformat(value) if len(value) == 10 else date.fromisoformat("invalid")
-        except ValueError:
-            shown = "" if column in PHI_COLUMNS else f", got {value!r}"
+        try:  # ASCII digits only; plausibility (1900 onwards, the future) is each column's own rule below
+            return inputs.iso_date(value, today=today, earliest=date.min, future_days=(date.max - today).days)
+        except inputs.InputProblem:
+            shown = "" if column in PHI_COLUMNS else f", got {value[:20]!r}"
             fail(column, f"expected a date as YYYY-MM-DD{shown}")
             return None
+
+    def x12_name(column: str) -> None:
+        if values[column]:
+            try:
+                inputs.x12_text(values[column], max_length=X12_LIMITS[column])
+            except inputs.InputProblem as problem:
+                fail(column, str(problem))
+
+    def x12_id(column: str) -> None:
+        if values[column] and not X12_ID.match(values[column]):
+            fail(column, "letters, digits, spaces and hyphens only (what an 837 carries)")
 
     session_ref = required("session_ref")
     practice = required("practice")
     dos = iso_date("date_of_service")
     if dos is not None and dos > today:
         fail("date_of_service", f"{dos.isoformat()} is in the future")
+    elif dos is not None and dos < today - SERVICE_LOOKBACK:
+        fail("date_of_service", f"{dos.isoformat()} is more than 3 years ago (past every timely-filing limit)")
     start = None
     if values["start_time"]:
         match = TIME_SHAPE.match(values["start_time"])
@@ -203,6 +235,8 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
     credential = choice("provider_credential", Credential)
     patient_ref = required("patient_ref", 40)
     first, last = required("patient_first", NAME_LIMIT), required("patient_last", NAME_LIMIT)
+    x12_name("patient_first")
+    x12_name("patient_last")
     dob = iso_date("patient_dob")
     if dob is not None and (dob > today or dob.year < 1900):
         fail("patient_dob", "must be a past date after 1900")
@@ -215,6 +249,8 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
         fail("member_id", "required unless payer_id is SELFPAY")
     elif len(member_id) > 40:
         fail("member_id", "at most 40 characters")
+    else:
+        x12_id("member_id")
     service = choice("service", ServiceKind)
     minutes = integer("minutes", 1, MAX_MINUTES)
     em_code = values["em_code"] or None
@@ -241,11 +277,15 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
     auth_number = values["auth_number"] or None
     if auth_number and len(auth_number) > 50:
         fail("auth_number", "at most 50 characters")
+    elif auth_number:
+        x12_id("auth_number")
     address = tuple(values[column] for column in ADDRESS_COLUMNS)
     if any(address):
         for column, value in zip(ADDRESS_COLUMNS, address, strict=True):
             if not value:
                 fail(column, "required when any patient address column is given")
+        x12_name("patient_address")
+        x12_name("patient_city")
         if address[2] and not STATE_RE.match(address[2].upper()):
             fail("patient_state", "a two-letter state code")
         if address[3] and not ZIP_RE.match(address[3]):

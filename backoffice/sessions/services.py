@@ -1,13 +1,18 @@
-"""Importing sessions: all-or-nothing, idempotent for identical rows, and logged per session."""
+"""Importing sessions: all-or-nothing, idempotent for identical rows, and logged per session.
+
+Files of any length: every lookup runs in chunks of ``CHUNK`` values and the new rows are written by batched
+INSERTs, so no statement comes near SQLite's or PostgreSQL's limit on bound parameters (65,535 rows used to
+crash the import with "number of parameters must be between 0 and 65535"); it is still one transaction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from backoffice.accounts.models import User
 from backoffice.errors import ValidationFailed
@@ -17,9 +22,12 @@ from backoffice.patients.models import Coverage, CoveragePriority, Patient, Rela
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
 from backoffice.sessions.rules import RowError, SessionRow
-from backoffice.work.log import record_interaction
+from backoffice.work.models import Interaction
 from backoffice.work.rules import InteractionKind
 
+T = TypeVar("T")
+# Values per IN (...) lookup and rows per INSERT: far under SQLite's 32,766 and psycopg's 65,535 bound parameters.
+CHUNK = 5000
 # Facts that make a session what it is; a re-imported row must match them all to be "the same session".
 SESSION_FACTS = (
     "date_of_service", "start_time", "provider_id", "patient_id", "service_kind", "minutes", "em_code",
@@ -60,11 +68,13 @@ def import_sessions(
             new_sessions.append((session, row))
     if errors:
         raise ImportRefused(errors)
-    db.session.flush()
-    for session, row in new_sessions:
-        record_interaction(practice_id=session.practice_id, actor=actor, actor_label="import",
-                           kind=InteractionKind.DOCUMENT, now=now, session_id=session.id,
-                           body=f"Imported from {source}, row {row.row}")  # fmt: skip
+    db.session.flush()  # patients, coverages and sessions: batched INSERTs (SQLAlchemy's insertmanyvalues)
+    label = actor.name if actor is not None else "import"
+    logs = ({"practice_id": session.practice_id, "session_id": session.id, "actor_user_id": actor.id if actor else None,
+             "actor_label": label, "kind": InteractionKind.DOCUMENT, "at": now, "data": {},
+             "body": f"Imported from {source}, row {row.row}"} for session, row in new_sessions)  # fmt: skip
+    for chunk in chunked(list(logs)):
+        db.session.execute(insert(Interaction), chunk)
     result.created = [session.id for session, _ in new_sessions]
     result.patients_created = book.patients_created
     db.session.commit()
@@ -118,6 +128,7 @@ def _session_for_row(
     if book.coverage_for(patient, payer, row):
         result.coverages_created += 1
     session = Session(practice_id=practice.id, external_ref=row.session_ref, received_at=now, **facts)
+    session.patient = patient  # a new patient has its id only at the flush
     db.session.add(session)
     return session
 
@@ -132,45 +143,54 @@ def _facts(row: SessionRow, provider_id: int, patient_id: int) -> dict[str, Any]
     }  # fmt: skip
 
 
+def chunked(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices of at most ``size``."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _in_chunks(values: Iterable[Any], query: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
+    """Run ``query(chunk)`` (a SELECT ... WHERE x IN chunk) for each chunk of the distinct values; every row."""
+    for chunk in chunked(sorted(set(values), key=str)):
+        yield from db.session.scalars(query(chunk))
+
+
 class _Lookups:
-    """Everything the rows refer to, loaded in a few queries instead of a few per row."""
+    """Everything the rows refer to, loaded in a few chunked queries instead of a few per row."""
 
     def __init__(self, rows: Sequence[SessionRow], organization_id: int) -> None:
-        slugs = {row.practice for row in rows}
+        in_org = Practice.organization_id == organization_id
         self.practices = {
             p.slug: p
-            for p in db.session.scalars(
-                select(Practice).where(Practice.organization_id == organization_id, Practice.slug.in_(slugs))
-            )
-        }
+            for p in _in_chunks((row.practice for row in rows), lambda c: select(Practice).where(in_org,
+                                                                                               Practice.slug.in_(c)))
+        }  # fmt: skip
         practice_ids = [p.id for p in self.practices.values()]
         self.providers = {
             (p.practice_id, p.npi): p
-            for p in db.session.scalars(select(Provider).where(Provider.practice_id.in_(practice_ids)))
+            for p in _in_chunks(practice_ids, lambda c: select(Provider).where(Provider.practice_id.in_(c)))
         }
         self.payers = {
             p.payer_id: p for p in db.session.scalars(select(Payer).where(Payer.organization_id == organization_id))
         }
-        refs = {row.patient_ref for row in rows}
+        in_practices = Patient.practice_id.in_(practice_ids)  # a handful of practices: one parameter each
         self.patients = {
             (p.practice_id, p.account_number): p
-            for p in db.session.scalars(
-                select(Patient).where(Patient.practice_id.in_(practice_ids), Patient.account_number.in_(refs))
-            )
-        }
+            for p in _in_chunks((row.patient_ref for row in rows),
+                                lambda c: select(Patient).where(in_practices, Patient.account_number.in_(c)))
+        }  # fmt: skip
+        session_in = Session.practice_id.in_(practice_ids)
         self.sessions = {
             (s.practice_id, s.external_ref): s
-            for s in db.session.scalars(
-                select(Session).where(
-                    Session.practice_id.in_(practice_ids), Session.external_ref.in_({row.session_ref for row in rows})
-                )
-            )
-        }
-        patient_ids = [p.id for p in self.patients.values()]
+            for s in _in_chunks((row.session_ref for row in rows),
+                                lambda c: select(Session).where(session_in, Session.external_ref.in_(c)))
+        }  # fmt: skip
         self.coverages: dict[int, list[Coverage]] = {}
-        for coverage in db.session.scalars(select(Coverage).where(Coverage.patient_id.in_(patient_ids))):
+        patient_ids = [p.id for p in self.patients.values()]
+        for coverage in _in_chunks(patient_ids, lambda c: select(Coverage).where(Coverage.patient_id.in_(c))):
             self.coverages.setdefault(coverage.patient_id, []).append(coverage)
         self.patients_created = 0
+        self._new_coverages: dict[int, list[Coverage]] = {}  # by id() of a patient not yet flushed
 
     def patient_for(self, practice: Practice, row: SessionRow, errors: list[RowError]) -> Patient | None:
         """The practice's patient with this patient_ref (created on first sight); demographics must agree."""
@@ -182,8 +202,7 @@ class _Lookups:
             )  # fmt: skip
             if row.patient_address:
                 patient.address_line1, patient.city, patient.state, patient.zip_code = row.patient_address
-            db.session.add(patient)
-            db.session.flush()
+            db.session.add(patient)  # written with the others in one batched flush at the end
             self.patients[(practice.id, row.patient_ref)] = patient
             self.patients_created += 1
             return patient
@@ -201,12 +220,13 @@ class _Lookups:
 
     def coverage_for(self, patient: Patient, payer: Payer, row: SessionRow) -> bool:
         """Make sure the patient has this payer and member ID on file; True when a coverage was added."""
-        held = self.coverages.setdefault(patient.id, [])
+        held = (self.coverages.setdefault(patient.id, []) if patient.id is not None
+                else self._new_coverages.setdefault(id(patient), []))  # fmt: skip
         if any(c.payer_id == payer.id and c.member_id == row.member_id for c in held):
             return False
         has_primary = any(c.priority == CoveragePriority.PRIMARY and c.is_active_on(row.date_of_service) for c in held)
         coverage = Coverage(
-            patient_id=patient.id, payer_id=payer.id, member_id=row.member_id,
+            patient=patient, payer_id=payer.id, member_id=row.member_id,
             priority=CoveragePriority.SECONDARY if has_primary else CoveragePriority.PRIMARY,
             relationship_to_subscriber=Relationship.SELF, effective_from=row.date_of_service,
         )  # fmt: skip

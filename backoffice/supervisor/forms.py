@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
-    DecimalField,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from backoffice.forms import Form, MoneyField, WholeNumberField
+from backoffice.inputs import MONEY_MAX
 from backoffice.supervisor.rules import WRITE_OFF_LABELS, Balance, SlaFilter, Target
 from backoffice.work.forms import choices
 from backoffice.work.rules import KIND_LABELS
@@ -28,7 +27,7 @@ SLA_LABELS = {
 }
 
 
-class FilterForm(FlaskForm):
+class FilterForm(Form):
     """The bulk-reassign and breach filters (GET: no CSRF, nothing changes)."""
 
     class Meta:
@@ -39,15 +38,15 @@ class FilterForm(FlaskForm):
     payer_id = SelectField("Payer", coerce=str, validators=[Optional()])
     practice_id = SelectField("Practice", coerce=str, validators=[Optional()])
     queue = SelectField("Queue", validators=[Optional()])
-    min_age_days = IntegerField("Older than (days)", validators=[Optional(), NumberRange(0, 3650)])
-    max_age_days = IntegerField("Newer than (days)", validators=[Optional(), NumberRange(0, 3650)])
-    min_amount = DecimalField("Amount from", places=2, validators=[Optional(), NumberRange(0)])
-    max_amount = DecimalField("Amount to", places=2, validators=[Optional(), NumberRange(0)])
+    min_age_days = WholeNumberField("Older than (days)", validators=[Optional()], low=0, high=3650)
+    max_age_days = WholeNumberField("Newer than (days)", validators=[Optional()], low=0, high=3650)
+    min_amount = MoneyField("Amount from", validators=[Optional()])
+    max_amount = MoneyField("Amount to", validators=[Optional()])
     assignee = SelectField("Owner", validators=[Optional()])
     sla = SelectField("SLA", validators=[Optional()], choices=choices([("", "Any")] + list(SLA_LABELS.items())))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     token = HiddenField(validators=[DataRequired()])
     target = RadioField(
         "Move to",
@@ -69,13 +68,13 @@ class ConfirmForm(FlaskForm):
     reason = StringField("Reason", validators=[DataRequired(), Length(max=2000)])
 
 
-class WriteOffRequestForm(FlaskForm):
+class WriteOffRequestForm(Form):
     balance = SelectField(
         "Balance",
         choices=choices([(Balance.INSURANCE.value, "Insurance (payer)"), (Balance.PATIENT.value, "Patient")]),
         validators=[DataRequired()], id="write-off-balance",
     )  # fmt: skip
-    amount = DecimalField("Amount", places=2, validators=[InputRequired()], id="write-off-amount")
+    amount = MoneyField("Amount", validators=[InputRequired()], low=-MONEY_MAX, id="write-off-amount")
     reason = SelectField(
         "Reason", choices=choices(WRITE_OFF_LABELS.items()), validators=[DataRequired()], id="write-off-reason"
     )
@@ -84,6 +83,6 @@ class WriteOffRequestForm(FlaskForm):
     )
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     decision = StringField("Decision", validators=[DataRequired(), AnyOf(["approve", "reject"])])  # the clicked button
     note = StringField("Note", validators=[Optional(), Length(max=2000)])

@@ -183,7 +183,7 @@ def _use_placeholder(item: WorkItem, claim: Any, check: int, reason: str, now: d
                        kind=InteractionKind.STATUS_CHANGE, now=now, item=item, from_state=before.value,
                        to_state=ItemState.READY.value, body=f"Follow up: {reason}")  # fmt: skip
     db.session.flush()
-    enqueue_after_commit(AUTOMATION_JOB, item.id, queue="default")
+    enqueue_after_commit(AUTOMATION_JOB, item.id, organization_id=item.practice.organization_id, queue="default")
 
 
 @service
@@ -510,7 +510,10 @@ def requeue_orphaned_items(*, now: datetime, ready_for: timedelta = sweep_rules.
     are enqueued again after commit, with the same retry policy as their first job; items that already failed
     MAX_AUTOMATED_ATTEMPTS times are left to people."""
     rows = db.session.execute(
-        select(WorkItem.id, WorkItem.practice_id, WorkItem.priority, WorkItem.session_id, WorkItem.claim_id).where(
+        select(WorkItem.id, WorkItem.practice_id, WorkItem.priority, WorkItem.session_id, WorkItem.claim_id,
+               Practice.organization_id)
+        .join(Practice, Practice.id == WorkItem.practice_id)
+        .where(
             WorkItem.mode == Mode.AUTOMATED, WorkItem.state == ItemState.READY,
             WorkItem.updated_at <= now - ready_for,
             WorkItem.attempts < sweep_rules.MAX_AUTOMATED_ATTEMPTS)
@@ -522,7 +525,8 @@ def requeue_orphaned_items(*, now: datetime, ready_for: timedelta = sweep_rules.
     orphans = [row for row in rows if row.id not in present]
     for row in orphans:
         queue = "high" if row.priority >= rules.ESCALATION_PRIORITY_BUMP else "default"
-        enqueue_after_commit(AUTOMATION_JOB, row.id, queue=queue, retry=automation_retry())
+        enqueue_after_commit(AUTOMATION_JOB, row.id, organization_id=row.organization_id, queue=queue,
+                             retry=automation_retry())  # fmt: skip
     _log_rows([_log_row(r, InteractionKind.AUTOMATION, now, "re-enqueued: no job found", "requeue-sweep", {})
                for r in orphans])  # fmt: skip
     db.session.commit()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ARRAY, Integer, String, case, cast, func, or_, select, true
 from sqlalchemy.orm import defer, joinedload
 
+from backoffice import inputs
 from backoffice.accounts.access import practice_ids_for
 from backoffice.accounts.models import User, user_practices
 from backoffice.accounts.rules import sees_whole_organization
@@ -75,10 +76,10 @@ def parse_filter(args: Mapping[str, str], user: User) -> tuple[QueueFilter, list
         raw = (args.get(field) or "").strip()
         if not raw:
             continue
-        if not raw.isdigit() or len(raw) > 12:
+        try:
+            values[key] = inputs.whole_number(raw, low=1)
+        except inputs.InputProblem:
             errors.append(f"{field}: expected a {field} id, got '{raw[:20]}'")
-            continue
-        values[key] = int(raw)
     if "practice_id" in values and values["practice_id"] not in practice_ids_for(user):
         errors.append("practice: not one of your practices")
         del values["practice_id"]
@@ -94,18 +95,18 @@ def parse_filter(args: Mapping[str, str], user: User) -> tuple[QueueFilter, list
         else:
             errors.append(f"due: expected one of {', '.join(DUE_CHOICES)}")
     for field, label in (("amount_min", "amount from"), ("amount_max", "amount to")):
-        raw = (args.get(field) or "").strip().replace(",", "").removeprefix("$")
+        raw = (args.get(field) or "").strip()
         if not raw:
             continue
         try:
-            amount = Decimal(raw)
-        except InvalidOperation:
+            amount = inputs.money(raw, low=-MAX_AMOUNT * 10, high=MAX_AMOUNT * 10)
+        except inputs.InputProblem:
             errors.append(f"{label}: '{raw[:20]}' is not an amount")
             continue
-        if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT:
+        if not 0 <= amount <= MAX_AMOUNT:
             errors.append(f"{label}: between 0 and {MAX_AMOUNT:,}")
             continue
-        values[field] = amount.quantize(Decimal("0.01"))
+        values[field] = amount
     if "amount_min" in values and "amount_max" in values and values["amount_min"] > values["amount_max"]:
         errors.append("amount: 'from' is more than 'to'")
         del values["amount_min"], values["amount_max"]

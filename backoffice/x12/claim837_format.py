@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from backoffice.inputs import latin_ascii
 from backoffice.orgs.rules import npi_problem
 from backoffice.x12.claim837_model import Address
 
@@ -52,7 +53,9 @@ def clean_text(value: str) -> str:
     upper = value.upper()
     if upper.isascii() and not _OUTSIDE.search(upper):  # the common case: nothing to transliterate or strip
         return " ".join(upper.split())
-    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii").upper()
+    # The import's spelling (backoffice.inputs.x12_text): Ærø → AERO and ß → SS, where NFKD alone drops them.
+    latin = latin_ascii(value)
+    ascii_text = unicodedata.normalize("NFKD", latin).encode("ascii", "ignore").decode("ascii").upper()
     return " ".join("".join(c if c in _KEEP else " " if c.isspace() else "" for c in ascii_text).split())
 
 
