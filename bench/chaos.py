@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -144,8 +145,15 @@ def seed_world(sessions: int, *, slug: str = "chaos", manual_benefits: int = 0) 
     from backoffice.sessions.models import Session
 
     now = datetime.now(UTC)
-    org = Organization(name="Chaos Billing", slug=f"{slug}-org", edi_submitter_id="CHAOSSUB1",
-                       edi_contact_name="Desk", edi_contact_phone="5551230000", created_at=now)  # fmt: skip
+    org = Organization(
+        name="Chaos Billing",
+        slug=f"{slug}-org",
+        edi_submitter_id="CHAOSSUB1",
+        edi_contact_name="Desk",
+        edi_contact_phone="5551230000",
+        created_at=now,
+        mfa_required_roles=[],
+    )  # fmt: skip  (its supervisor signs in with a password)
     db.session.add(org)
     db.session.flush()
     practice = Practice(
@@ -195,12 +203,15 @@ def worker_env(*, database_url: str, redis_url: str, instance_path: str, pause_a
     """The environment of a worker process: only the settings given (none inherited from this process)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_")}
     env.update(BACKOFFICE_DATABASE_URL=database_url, BACKOFFICE_REDIS_URL=redis_url,
-               BACKOFFICE_INSTANCE_PATH=instance_path, BACKOFFICE_LOG_LEVEL="WARNING")  # fmt: skip
+               BACKOFFICE_INSTANCE_PATH=instance_path, BACKOFFICE_LOG_LEVEL="WARNING",
+               BACKOFFICE_SECRET_KEY=BENCH_SECRET)  # fmt: skip
     if pause_at:
         env.update(BACKOFFICE_TEST_PAUSE_AT=pause_at, BACKOFFICE_TEST_PAUSE_DIR=pause_dir)
     return env
 
 
+# Workers refuse to start without a secret (docs/security.md); they sign nothing, so each run makes its own.
+BENCH_SECRET = secrets.token_urlsafe(32)
 STARTED: list[subprocess.Popen[bytes]] = []  # every worker this process started, stopped by stop_all()
 
 
