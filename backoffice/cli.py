@@ -285,7 +285,7 @@ MAX_ERRORS_SHOWN = 50
 def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> None:
     """Import sessions from a CSV file (format: docs/import-format.md). All or nothing: any bad row is
     reported with its row and column, nothing is written, and the exit code is 1."""
-    from backoffice.intake.dispatch import plan_imported
+    from backoffice.intake.dispatch import flow_server_url, plan_imported
     from backoffice.sessions.services import ImportRefused, import_sessions
 
     org = _organization(org_slug)
@@ -297,11 +297,11 @@ def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> Non
         result = import_sessions(rows=rows, organization_id=org.id, now=now, source=path.name)
     except ImportRefused as refused:
         _report_row_errors(refused.errors, f"{path.name}; nothing was imported")
-    api_url = current_app.config["BACKOFFICE_SETTINGS"].prefect_api_url
-    planning = plan_imported(result.created, now=now, api_url=api_url).describe() if plan else "not planned (--no-plan)"
+    planning = plan_imported(result.created, now=now, api_url=flow_server_url()) if plan else None
+    planning_text = planning.describe() if planning else "not planned (--no-plan)"
     click.echo(
         f"imported {len(result.created)} new session(s), {result.unchanged} already imported and unchanged; "
-        f"{result.patients_created} new patient(s), {result.coverages_created} new coverage(s); {planning}"
+        f"{result.patients_created} new patient(s), {result.coverages_created} new coverage(s); {planning_text}"
     )
 
 

@@ -25,7 +25,7 @@ from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ServiceError, ValidationFailed
 from backoffice.extensions import csrf, db
-from backoffice.intake.dispatch import plan_imported
+from backoffice.intake.dispatch import flow_server_url, plan_imported
 from backoffice.orgs.models import Practice
 from backoffice.sessions.rules import RowError
 from backoffice.sessions.services import ImportRefused, import_sessions
@@ -140,7 +140,7 @@ def openapi() -> Any:
 @requires(rules.SESSIONS_WRITE)
 def post_sessions() -> Any:
     """Import sessions all-or-nothing with the CSV import's rules, then hand them to an intake flow run (or plan
-    them here when Prefect is not reachable: ``intake.dispatch``)."""
+    them here when the flow server is not reachable: ``intake.dispatch``)."""
     user, now = _user(), utcnow()
     rows, errors = rules.parse_records(_body().get("sessions"), today=now.date())
     served = set(db.session.scalars(select(Practice.slug).where(Practice.id.in_(practice_ids_for(user)))))
@@ -153,7 +153,7 @@ def post_sessions() -> Any:
     except ImportRefused as refused:
         found = [{"row": e.row, "column": e.column, "message": e.message} for e in refused.errors]
         return _error(422, str(refused), errors=found)
-    dispatch = plan_imported(result.created, now=now, api_url=current_app.config["BACKOFFICE_SETTINGS"].prefect_api_url)
+    dispatch = plan_imported(result.created, now=now, api_url=flow_server_url())
     planning = {"mode": dispatch.mode, "flow_run_id": dispatch.flow_run_id}
     return jsonify(created=result.created, unchanged=result.unchanged, planned_items=dispatch.items,
                    planning=planning), 201  # fmt: skip

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
+from flask import current_app
 
 from backoffice.intake.planning import plan_sessions
 
@@ -44,6 +45,11 @@ class Dispatch:
         if self.mode == "inline":
             return f"{self.items} work item(s) planned here ({self.reason})"
         return "nothing new to plan"
+
+
+def flow_server_url() -> str | None:
+    """The Prefect API this app's imports trigger their runs on (settings: ``prefect_api_url``)."""
+    return current_app.config["BACKOFFICE_SETTINGS"].prefect_api_url
 
 
 def trigger_intake(api_url: str, session_ids: Sequence[int]) -> str:
