@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -163,7 +164,12 @@ def main() -> None:
     settings = load_settings(environ={}, overrides={"database_url": DB_URL, "redis_url": REDIS_URL,
                                                     "instance_path": instance})  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_")}
-    env.update(BACKOFFICE_DATABASE_URL=DB_URL, BACKOFFICE_REDIS_URL=REDIS_URL, BACKOFFICE_INSTANCE_PATH=instance)
+    env.update(
+        BACKOFFICE_DATABASE_URL=DB_URL,
+        BACKOFFICE_REDIS_URL=REDIS_URL,
+        BACKOFFICE_INSTANCE_PATH=instance,
+        BACKOFFICE_SECRET_KEY=secrets.token_urlsafe(32),
+    )  # workers refuse to start without one; they sign nothing
     app = create_app(settings=settings)
     with app.app_context():
         from flask_migrate import upgrade

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -109,7 +110,7 @@ def main() -> None:
             db.session.commit()
         server, api_url = start_server(free_port())
         env = dict(os.environ, BACKOFFICE_DATABASE_URL=URL, BACKOFFICE_REDIS_URL=redis_url, PREFECT_API_URL=api_url,
-                   BACKOFFICE_INSTANCE_PATH=INSTANCE)  # fmt: skip
+                   BACKOFFICE_INSTANCE_PATH=INSTANCE, BACKOFFICE_SECRET_KEY=secrets.token_urlsafe(32))  # fmt: skip
         flows = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "backoffice.cli", "flows", "serve"],
             env=env,
