@@ -10,9 +10,11 @@ idempotent, so a run that comes late plans nothing twice. Flow parameters are se
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 from flask import current_app
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 FLOW, DEPLOYMENT = "intake", "intake"  # flows/registry.py serves the intake flow as deployment "intake"
 TIMEOUT = httpx.Timeout(5.0, connect=1.0)
+RETRY_PAUSES = (0.2, 0.5)  # seconds before asking a busy server again
 
 
 class TriggerFailed(Exception):
@@ -53,22 +56,34 @@ def flow_server_url() -> str | None:
 
 
 def trigger_intake(api_url: str, session_ids: Sequence[int]) -> str:
-    """Create a run of the intake deployment for ``session_ids``; returns the flow run's id."""
+    """Create a run of the intake deployment for ``session_ids``; returns the flow run's id. A busy server (5xx, as
+    a SQLite-backed one answers under load) is asked again twice; a second run would plan nothing twice."""
     base = api_url.rstrip("/")
+    body = {"parameters": {"session_ids": [int(i) for i in session_ids]}}
     try:
         with httpx.Client(timeout=TIMEOUT) as client:
-            found = client.get(f"{base}/deployments/name/{FLOW}/{DEPLOYMENT}")
+            found = _send(client, "GET", f"{base}/deployments/name/{FLOW}/{DEPLOYMENT}")
             if found.status_code == 404:
                 raise TriggerFailed(f"the Prefect server at {base} serves no {FLOW}/{DEPLOYMENT} deployment")
             found.raise_for_status()
-            created = client.post(
-                f"{base}/deployments/{found.json()['id']}/create_flow_run",
-                json={"parameters": {"session_ids": [int(i) for i in session_ids]}},
-            )
+            created = _send(client, "POST", f"{base}/deployments/{found.json()['id']}/create_flow_run", json=body)
             created.raise_for_status()
             return str(created.json()["id"])
+    except httpx.HTTPStatusError as error:
+        raise TriggerFailed(
+            f"the Prefect server at {base} refused the run (HTTP {error.response.status_code})"
+        ) from None
     except httpx.HTTPError as error:
         raise TriggerFailed(f"the Prefect server at {base} did not take the run ({type(error).__name__})") from None
+
+
+def _send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    for pause in RETRY_PAUSES:
+        response = client.request(method, url, **kwargs)
+        if response.status_code < 500:
+            return response
+        time.sleep(pause)
+    return client.request(method, url, **kwargs)
 
 
 def plan_imported(session_ids: Sequence[int], *, now: datetime, api_url: str | None) -> Dispatch:
