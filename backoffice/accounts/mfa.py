@@ -27,7 +27,7 @@ from backoffice.accounts.rules import (
     totp_step,
 )
 from backoffice.accounts.signins import end_all_sessions
-from backoffice.accounts.throttle import LoginThrottled, credit_success, reserve_attempt
+from backoffice.accounts.throttle import credit_success, reserve_for_user
 from backoffice.audit.services import audit_event
 from backoffice.errors import InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
@@ -72,7 +72,7 @@ def confirm_enrolment(
     Codes are throttled like passwords."""
     if user.mfa_enrolled or user.mfa_pending_secret is None:
         raise InvalidTransition("start setting up two-step sign-in again")
-    _reserve(user, remote_addr=remote_addr, now=now, limits=limits)
+    reserve_for_user(user, remote_addr=remote_addr, now=now, limits=limits, factor="code")
     step = totp_step(user.mfa_pending_secret, code, now)
     if step is None:
         audit_event(action="mfa_failed", user=user, now=now, data={"during": "enrolment"})
@@ -95,7 +95,7 @@ def verify_second_factor(
     "recovery_code") or None. Throttled like passwords; every use and failure is on the audit trail."""
     if not user.mfa_enrolled:
         raise InvalidTransition("two-step sign-in is not set up for this account")
-    _reserve(user, remote_addr=remote_addr, now=now, limits=limits)
+    reserve_for_user(user, remote_addr=remote_addr, now=now, limits=limits, factor="code")
     method = _use_totp(user, code, now) if is_totp_shaped(code) else _use_recovery_code(user, code, now)
     if method is None:
         audit_event(action="mfa_failed", user=user, now=now)
@@ -108,15 +108,6 @@ def verify_second_factor(
     audit_event(action="mfa_use", user=user, now=now, data=data)
     db.session.commit()
     return method
-
-
-def _reserve(user: User, *, remote_addr: str | None, now: datetime, limits: ThrottleLimits) -> None:
-    try:
-        reserve_attempt(email=user.email, remote_addr=remote_addr, now=now, limits=limits)
-    except LoginThrottled:
-        audit_event(action="login_throttled", user=user, now=now, data={"factor": "code"})
-        db.session.commit()
-        raise
 
 
 def _use_totp(user: User, code: str, now: datetime) -> str | None:

@@ -13,7 +13,13 @@ from sqlalchemy import func, select
 from backoffice.accounts.models import User
 from backoffice.accounts.rules import Role, ThrottleLimits, password_problem
 from backoffice.accounts.signins import end_all_sessions
-from backoffice.accounts.throttle import LoginThrottled, credit_success, forget_account, reserve_attempt
+from backoffice.accounts.throttle import (
+    LoginThrottled,
+    credit_success,
+    forget_account,
+    reserve_attempt,
+    reserve_for_user,
+)
 from backoffice.audit.services import audit_event
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
@@ -120,12 +126,7 @@ def change_password(
     """The user's own change: the current password is checked (and throttled like a sign-in), the new one must pass
     the policy, and every session and remembered device of the user ends (the caller signs this browser in again)."""
     _check_password(new_password, email=user.email, name=user.name)
-    try:
-        reserve_attempt(email=user.email, remote_addr=remote_addr, now=now, limits=limits)
-    except LoginThrottled:
-        audit_event(action="login_throttled", user=user, now=now, data={"factor": "current_password"})
-        db.session.commit()
-        raise
+    reserve_for_user(user, remote_addr=remote_addr, now=now, limits=limits, factor="current_password")
     if not _verify(user.password_hash, current_password):
         audit_event(action="password_change_failed", user=user, now=now)
         db.session.commit()

@@ -15,7 +15,7 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from backoffice.accounts.models import LoginThrottle
+from backoffice.accounts.models import LoginThrottle, User
 from backoffice.accounts.rules import (
     ThrottleLimits,
     account_address_key,
@@ -25,6 +25,7 @@ from backoffice.accounts.rules import (
     throttle_message,
     throttle_wait,
 )
+from backoffice.audit.services import audit_event
 from backoffice.errors import NotAllowed
 from backoffice.extensions import db
 from backoffice.services_base import is_postgres, service
@@ -106,3 +107,16 @@ def forget_account(*, email: str, remote_addr: str | None) -> None:
     bucket keeps its failures, so that one good account does not wash another's failures away."""
     keys = [account_key(email), account_address_key(email, remote_addr)]
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+
+
+def reserve_for_user(
+    user: User, *, remote_addr: str | None, now: datetime, limits: ThrottleLimits, factor: str
+) -> None:
+    """``reserve_attempt`` for a known user's check after the password (a code, the current password): a throttled
+    attempt is on the audit trail (``login_throttled`` with the ``factor``), committed before it is refused."""
+    try:
+        reserve_attempt(email=user.email, remote_addr=remote_addr, now=now, limits=limits)
+    except LoginThrottled:
+        audit_event(action="login_throttled", user=user, now=now, data={"factor": factor})
+        db.session.commit()
+        raise
