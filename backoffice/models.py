@@ -14,7 +14,7 @@ from backoffice.balances.models import (
 )
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
-from backoffice.orgs.models import Organization, Payer, Practice, Provider
+from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.routing.models import RoutingRule
@@ -41,6 +41,7 @@ __all__ = [
     "KpiSnapshot",
     "LedgerEntry",
     "LoginThrottle",
+    "ContractedRate",
     "Organization",
     "Patient",
     "PatientStatement",

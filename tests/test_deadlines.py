@@ -145,8 +145,21 @@ def test_a_filing_limit_that_is_not_a_positive_day_count_is_refused(limit: int) 
 
 
 def test_an_unknown_payer_kind_is_refused_rather_than_defaulted() -> None:
-    with pytest.raises(ValueError, match="unknown payer kind 'tricare'"):
-        filing(date(2026, 1, 5), "tricare")
+    with pytest.raises(ValueError, match="unknown payer kind 'champva'"):
+        filing(date(2026, 1, 5), "champva")
+
+
+def test_new_payer_kinds_have_their_own_filing_rule() -> None:
+    # TRICARE: one year after the date of service (32 CFR 199.7(d)); 2027-01-05 is a Tuesday.
+    assert filing(date(2026, 1, 5), "tricare").due == date(2027, 1, 5)
+    # Medicare Advantage without a contract limit: Medicare's 12 months; with one, the contract's days.
+    assert filing(date(2026, 1, 5), "medicare_advantage").due == date(2027, 1, 5)
+    assert filing(date(2026, 1, 5), "medicare_advantage", 180).nominal == date(2026, 7, 4)
+    # Medicaid managed care follows Medicaid: the plan's limit, else the 12-month federal floor.
+    assert filing(date(2026, 1, 5), "medicaid_managed_care").due == date(2027, 1, 5)
+    assert filing(date(2026, 1, 5), "medicaid_managed_care", 95).nominal == date(2026, 4, 10)
+    # An EAP is a group-plan benefit: the 90-day default when no limit is stored.
+    assert filing(date(2026, 1, 5), "eap").nominal == date(2026, 4, 5)
 
 
 def test_a_secondary_claim_is_due_90_days_after_the_primarys_remittance_by_default() -> None:

@@ -65,6 +65,20 @@ def next_business_day(day: date) -> date:
     return add_business_days(day, 0, is_business_day)
 
 
+TRICARE_FILING_LIMIT_MONTHS = 12
+KIND_LABELS = {
+    PayerKind.MEDICARE: "Medicare",
+    PayerKind.MEDICARE_ADVANTAGE: "Medicare Advantage",
+    PayerKind.MEDICAID: "Medicaid",
+    PayerKind.MEDICAID_MANAGED_CARE: "Medicaid managed care",
+    PayerKind.COMMERCIAL: "Commercial",
+    PayerKind.TRICARE: "TRICARE",
+    PayerKind.EAP: "Employee assistance programme",
+    PayerKind.BH_CARVE_OUT: "Behavioral-health carve-out",
+    PayerKind.SELF_PAY: "Self-pay",
+}
+
+
 def payer_kind_of(value: str) -> PayerKind:
     """The PayerKind for ``value``; an unknown kind is an error, never a silent default."""
     try:
@@ -123,17 +137,24 @@ def timely_filing_deadline(
             roll=True,
             roll_basis=f"Medicare: the next workday counts, {SECTION_FILING}",
         )
-    if kind is PayerKind.MEDICAID and filing_limit_days is None:
+    medicaid = kind in (PayerKind.MEDICAID, PayerKind.MEDICAID_MANAGED_CARE)
+    label = KIND_LABELS[kind]
+    if medicaid and filing_limit_days is None:
         nominal = add_months(date_of_service, MEDICAID_FILING_LIMIT_MONTHS)
         basis = (
-            "Medicaid: 12 months after the date of service, the federal floor; store the state's limit "
+            f"{label}: 12 months after the date of service, the federal floor; store the state's or plan's limit "
             f"(42 CFR 447.45(d); {SECTION_FILING})"
         )
-    elif kind is PayerKind.MEDICAID:
-        nominal = date_of_service + timedelta(days=filing_limit_days)
-        basis = f"Medicaid: the payer's limit of {filing_limit_days} days after the date of service ({SECTION_FILING})"
+    elif kind is PayerKind.MEDICARE_ADVANTAGE and filing_limit_days is None:
+        nominal = add_months(date_of_service, MEDICARE_FILING_LIMIT_MONTHS)
+        basis = (
+            f"{label}: without a contract limit, Medicare's 12 months for a non-contracted provider "
+            f"(42 CFR 422.214; {SECTION_FILING}); store the plan's contract limit"
+        )
+    elif kind is PayerKind.TRICARE and filing_limit_days is None:
+        nominal = add_months(date_of_service, TRICARE_FILING_LIMIT_MONTHS)
+        basis = f"{label}: one year after the date of service (32 CFR 199.7(d); {SECTION_FILING})"
     else:
-        label = "Commercial" if kind is PayerKind.COMMERCIAL else "Behavioral-health carve-out"
         if filing_limit_days is None:
             nominal = date_of_service + timedelta(days=DEFAULT_COMMERCIAL_FILING_LIMIT_DAYS)
             basis = (

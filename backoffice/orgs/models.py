@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backoffice.db_types import UTCDateTime, str_enum
@@ -120,8 +121,11 @@ class Provider(db.Model):
     credential: Mapped[Credential] = mapped_column(str_enum(Credential, 8))
     taxonomy: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(default=True)
+    # A pre-licensed associate bills under a licensed clinician of the same practice (2310D / payer policy).
+    supervising_provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
 
     practice: Mapped[Practice] = relationship(back_populates="providers")
+    supervising_provider: Mapped[Provider | None] = relationship(remote_side="Provider.id")
 
     @validates("npi", "taxonomy")
     def _validate_identifiers(self, key: str, value: str) -> str | None:
@@ -178,3 +182,38 @@ class Payer(db.Model):
         if value is None or not 1 <= int(value) <= 3650:
             raise ValidationFailed(f"payer {key}: between 1 and 3650 days")
         return int(value)
+
+
+class ContractedRate(db.Model):
+    """What one payer allows a practice for a CPT/HCPCS (and modifier) from a date: the expected allowed amount.
+
+    ``modifier`` is "" when the rate applies without one. ``effective_to`` None means open-ended. The practice's
+    own charge stays in ``Practice.fee_schedule``; underpayment detection compares payments with these rates.
+    """
+
+    __tablename__ = "contracted_rates"
+    __table_args__ = (
+        UniqueConstraint("practice_id", "payer_id", "cpt", "modifier", "effective_from", name="uq_contracted_rates_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), index=True)
+    cpt: Mapped[str] = mapped_column(String(5))
+    modifier: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    allowed: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    effective_from: Mapped[date]
+    effective_to: Mapped[date | None]
+
+    practice: Mapped[Practice] = relationship()
+    payer: Mapped[Payer] = relationship()
+
+    @validates("allowed")
+    def _validate_allowed(self, key: str, value: Decimal) -> Decimal:
+        amount = Decimal(value)
+        if not amount.is_finite() or amount < 0:
+            raise ValidationFailed("contracted rate allowed: a non-negative amount")
+        return amount
+
+    def applies_on(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)

@@ -33,8 +33,12 @@ PRESCRIBERS = frozenset({Credential.MD, Credential.DO, Credential.NP, Credential
 
 class PayerKind(StrEnum):
     MEDICARE = "medicare"
-    MEDICAID = "medicaid"
+    MEDICARE_ADVANTAGE = "medicare_advantage"
+    MEDICAID = "medicaid"  # state Medicaid fee-for-service
+    MEDICAID_MANAGED_CARE = "medicaid_managed_care"
     COMMERCIAL = "commercial"
+    TRICARE = "tricare"
+    EAP = "eap"  # employee assistance programme: a few sessions, no diagnosis needed by most
     BH_CARVE_OUT = "behavioral_health_carve_out"
     SELF_PAY = "self_pay"  # no insurer: the patient pays (Good Faith Estimate, statements)
 
