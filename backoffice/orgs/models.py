@@ -193,7 +193,9 @@ class ContractedRate(db.Model):
 
     __tablename__ = "contracted_rates"
     __table_args__ = (
-        UniqueConstraint("practice_id", "payer_id", "cpt", "modifier", "effective_from", name="uq_contracted_rates_key"),
+        UniqueConstraint(
+            "practice_id", "payer_id", "cpt", "modifier", "effective_from", name="uq_contracted_rates_key"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
