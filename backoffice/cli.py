@@ -355,9 +355,10 @@ def parse_835_command(path: Path, as_json: bool) -> None:
 
     from backoffice.x12.era835 import as_contract, parse_835
     from backoffice.x12.reader import X12Error
+    from backoffice.x12.reader import decode as x12_decode
 
     try:
-        remittances = parse_835(path.read_text(encoding="ascii", errors="replace"))
+        remittances = parse_835(x12_decode(path.read_bytes()))
     except X12Error as error:
         raise click.ClickException(f"{path.name}: {error}") from None
     if as_json:
@@ -370,6 +371,8 @@ def parse_835_command(path: Path, as_json: bool) -> None:
             f"of {remittance['payment_date']}, paid {remittance['total_paid']}, "
             f"{len(remittance['claims'])} claim(s), {state}"
         )
+        for problem in remittance["problems"]:
+            click.echo(f"  {problem}")
 
 
 @edi_group.command("build-837")
@@ -458,9 +461,10 @@ def post_835_command(path: Path, org_slug: str | None) -> None:
     """Record an 835 as an inbound EDI file and post it; the same file twice is refused (exit code 1)."""
     from backoffice.exchange.ingest import detect_kind, receive_file
     from backoffice.x12.reader import X12Error
+    from backoffice.x12.reader import decode as x12_decode
 
     org = _organization(org_slug)
-    text = path.read_text(encoding="ascii", errors="replace")
+    text = x12_decode(path.read_bytes())
     try:
         kind = detect_kind(text)[0]
     except X12Error as error:

@@ -388,3 +388,10 @@ def test_a_secondary_claim_needs_its_prior_payer_and_a_primary_must_not_have_one
         write(batch_of("commercial", (SUBSCRIBER, patient, claim)))
     with pytest.raises(ValueError, match="SBR01"):
         write(batch_of("commercial", (replace(subscriber, payer_responsibility="T"), patient, claim)))
+
+
+def test_two_claims_with_one_clm01_in_a_file_are_refused() -> None:
+    claim = claim_for(facts("psychotherapy", 45), "commercial", "PCN7")
+    with pytest.raises(ValueError, match=r"claim 'pcn7': account number \(CLM01\): appears twice in one file"):
+        write(batch_of("commercial", (SUBSCRIBER, None, claim)), batch_of("commercial", (SUBSCRIBER, None,
+              replace(claim, account_number="pcn7"))))  # fmt: skip

@@ -90,3 +90,26 @@ def test_an_organization_without_its_edi_identity_is_told_what_to_set(app, runne
     result = runner.invoke(cli, ["edi", "build-837", str(source), "--practice", "calm-mind", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "set edi_submitter_id, edi_contact_name, edi_contact_phone before building an 837P" in result.output
+
+
+def test_a_session_ref_too_long_for_clm01_is_refused_never_cut(app, runner, tmp_path) -> None:  # noqa: ANN001
+    _setup(app)
+    long_ref = "CM-" + "7" * 35  # 38 characters fit; the two below share those 38 and differ only after them
+    rows = [
+        {**GOOD, **ADDRESS, "session_ref": long_ref + "1", "patient_ref": "P-1"},
+        {**GOOD, **ADDRESS, "session_ref": long_ref + "2", "patient_ref": "P-2"},
+        {**GOOD, **ADDRESS, "session_ref": long_ref, "patient_ref": "P-3"},
+    ]
+    source = tmp_path / "long.csv"
+    source.write_text(_csv(*rows, columns=(*COLUMNS, *ADDRESS_COLUMNS)), encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["edi", "build-837", str(source), "--practice", "calm-mind", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for suffix in "12":
+        assert (
+            f"skipped {long_ref}{suffix}: claim '{long_ref}{suffix}': account number (CLM01): is 39 characters; "
+            "at most 38 fit" in result.output
+        )
+    assert "1 claim(s), 2 session(s) skipped" in result.output
+    (written,) = out.iterdir()
+    assert written.read_text(encoding="ascii").count(f"CLM*{long_ref}*") == 1

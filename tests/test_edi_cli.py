@@ -101,3 +101,24 @@ def test_ingest_reads_every_practice_inbox_and_prints_counts(app, runner) -> Non
     assert f"{practice.slug}: 1 999 processed" in result.output
     assert f"{practice.slug}: 1 277CA processed" in result.output
     assert "file(s) read from 1 practice inbox(es)" in result.output
+
+
+def test_parse_835_reads_a_byte_order_mark_and_lists_the_balancing_problems(runner, tmp_path) -> None:  # noqa: ANN001
+    body = [
+        "ST*835*0001", "BPR*I*100*C*ACH*CCP*01*021000021*DA*1*1512345678**01*1*DA*2*20261116",
+        "TRN*1*EFT9*1512345678", "N1*PR*EXAMPLE HEALTH PLAN", "N1*PE*CALM MIND*XX*1234567893", "LX*1",
+        "CLP*ACC1*1*150*90*0*12*PCN1*11*1", "SVC*HC:90834*150*90**1", "CAS*CO*45*60", "SE*10*0001",
+    ]  # fmt: skip
+    text = (
+        "ISA*00*          *00*          *ZZ*PAYER01        *ZZ*SUBMITTER01    *261116*0900*^*00501*000000101*0*P*:~"
+        "GS*HP*PAYER01*SUBMITTER01*20261116*0900*101*X*005010X221A1~" + "~".join(body) + "~GE*1*101~IEA*1*000000101~"
+    )
+    source = tmp_path / "unbalanced.835"
+    source.write_bytes(b"\xef\xbb\xbf" + text.encode("ascii") + b"\r\n")
+    result = runner.invoke(cli, ["edi", "parse-835", str(source), "--json"])
+    assert result.exit_code == 0, result.output
+    (payment,) = json.loads(result.stdout)["transactions"]
+    assert payment["balanced"] is False and payment["total_paid"] == "100.00"
+    assert payment["problems"] and any("BPR02" in problem for problem in payment["problems"]), payment["problems"]
+    summary = runner.invoke(cli, ["edi", "parse-835", str(source)])
+    assert "NOT BALANCED" in summary.output and payment["problems"][0] in summary.output

@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from backoffice.automation import runner
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
+from backoffice.clearinghouse.base import inbound_files
 from backoffice.errors import ValidationFailed
+from backoffice.exchange.ingest import receive_file
 from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
 from backoffice.patients.models import Coverage, LedgerEntry
@@ -72,14 +74,16 @@ def era(*claims: str, trace: str = "EFT1", paid: str | None = None, plb: str = "
     segments = ["ST*835*" + control, bpr,
                 f"TRN*1*{trace}*1512345678", "N1*PR*EXAMPLE HEALTH PLAN", "N1*PE*CALM MIND*XX*1234567893", "LX*1",
                 *([body] if body else [])] + ([plb] if plb else [])  # fmt: skip
-    segments.append(f"SE*{len(segments) + 1}*{control}")
+    count = len("~".join(segments).split("~")) + 1  # a CLP loop is several segments
+    segments.append(f"SE*{count}*{control}")
     return wrap("~".join(segments))
 
 
 def wrap(transactions: str) -> str:
     isa = "ISA*00*          *00*          *ZZ*PAYER01        *ZZ*SUBMITTER01    *261116*0900*^*00501*000000101*0*P*:~"
     gs = "GS*HP*PAYER01*SUBMITTER01*20261116*0900*101*X*005010X221A1~"
-    return f"{isa}{gs}{transactions}~GE*1*101~IEA*1*000000101~"
+    sets = sum(1 for segment in transactions.split("~") if segment.startswith("ST*"))
+    return f"{isa}{gs}{transactions}~GE*{sets}*101~IEA*1*000000101~"
 
 
 def clp(account: str, status: str, charge: str, paid: str, pr: str, *rest: str) -> str:
@@ -553,3 +557,58 @@ def test_posting_a_denial_leaves_other_claims_follow_ups_waiting(setup, redis_co
     post_835(organization_id=setup[0].id, now=NOW + timedelta(days=3),
              text=era(clp("OTHER", "1", "150", "130", "20", svc("90834", "150", "130", "CAS*PR*3*20"))))  # fmt: skip
     assert db.session.get(WorkItem, follow_up.id, populate_existing=True).state == ItemState.SNOOZED
+
+
+# ---- inbound files you can trust (issue 17): a file cut short posts nothing and does not block the whole one ----
+
+
+def test_a_truncated_835_is_refused_and_the_complete_file_then_posts(setup) -> None:  # noqa: ANN001
+    paid = make_claim(setup, "ACC1", ("90834", "150.00"))
+    denied = make_claim(setup, "ACC2", ("90834", "150.00"))
+    whole = era(
+        clp("ACC1", "1", "150", "97.5", "20", svc("90834", "150", "97.5", "CAS*CO*45*32.5", "CAS*PR*3*20")),
+        clp("ACC2", "4", "150", "0", "0", svc("90834", "150", "0", "CAS*CO*50*150")),
+    )
+    # The transfer stopped after the first claim: no second CLP, no SE, GE or IEA.
+    cut = whole[: whole.index("CLP*ACC2")]
+    first = receive_file(organization_id=setup[0].id, practice_id=setup[1].id, filename="era.835", content=cut,
+                         now=NOW)  # fmt: skip
+    assert first.edi_file.status == "failed"
+    (problem,) = first.edi_file.problems
+    assert "835: incomplete or inconsistent envelopes" in problem and "(ST): the transaction set has no SE" in problem
+    assert count(Remittance) == 0 and count(ClaimPayment) == 0
+    db.session.refresh(paid)
+    assert paid.status == ClaimStatus.SUBMITTED and paid.paid_amount == D("0.00")
+    (exception,) = items(kind="posting_exception")
+    assert exception.edi_file_id == first.edi_file.id
+
+    second = receive_file(organization_id=setup[0].id, practice_id=setup[1].id, filename="era.835", content=whole,
+                          now=NOW)  # fmt: skip
+    assert not second.duplicate and second.edi_file.status == "processed"
+    db.session.refresh(paid)
+    db.session.refresh(denied)
+    assert (paid.status, paid.paid_amount) == (ClaimStatus.PAID, D("97.50"))
+    assert denied.status == ClaimStatus.DENIED  # the denial the cut file would have lost is posted and routed
+    assert count(Remittance) == 1
+
+
+def test_a_count_that_disagrees_refuses_the_whole_file_naming_the_segment(setup) -> None:  # noqa: ANN001
+    make_claim(setup, "ACC1", ("90834", "150.00"))
+    text = era(clp("ACC1", "1", "150", "150", "0", svc("90834", "150", "150")))
+    bad = text.replace("~GE*1*101~", "~GE*2*101~")
+    with pytest.raises(ValidationFailed, match=r"\(GE\): GE01 '2' but the group holds 1 transaction set"):
+        post_835(organization_id=setup[0].id, now=NOW, text=bad)
+    assert count(Remittance) == 0
+    assert post_835(organization_id=setup[0].id, now=NOW, text=text).remittances_posted == 1
+
+
+def test_an_835_with_a_byte_order_mark_posts_through_the_inbox(setup, tmp_path) -> None:  # noqa: ANN001
+    claim = make_claim(setup, "ACC1", ("90834", "150.00"))
+    text = era(clp("ACC1", "1", "150", "150", "0", svc("90834", "150", "150")))
+    (tmp_path / "from-windows.835").write_bytes(b"\xef\xbb\xbf" + text.replace("~", "~\r\n").encode("ascii") + b"\r\n")
+    (inbound,) = inbound_files(tmp_path)
+    received = receive_file(organization_id=setup[0].id, practice_id=setup[1].id, filename=inbound.filename,
+                            content=inbound.content, now=NOW)  # fmt: skip
+    assert received.edi_file.status == "processed", received.edi_file.problems
+    db.session.refresh(claim)
+    assert (claim.status, claim.paid_amount) == (ClaimStatus.PAID, D("150.00"))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from backoffice.x12 import reader as x12
+from backoffice.x12.envelopes import complete_interchanges, envelope_problems
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "x12" / "samples"
 ISA = "ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *261122*1200*^*00501*000000001*0*P*:~"
@@ -74,3 +75,80 @@ def test_every_public_sample_reads_without_crashing() -> None:
         except x12.X12Error as error:
             assert "no ISA" in str(error) or "ISA" in str(error), f"{path.name}: {error}"
     assert read > 400
+
+
+# ---- envelope integrity (issue 17: inbound files you can trust) -----------------------------------------------
+
+WHOLE = (
+    "ISA*00*          *00*          *ZZ*PAYER01        *ZZ*SUBMITTER01    *261116*0900*^*00501*000000101*0*P*:~"
+    "GS*HP*PAYER01*SUBMITTER01*20261116*0900*101*X*005010X221A1~"
+    "ST*835*0001~BPR*I*0*C*NON************20261116~TRN*1*T1*1512345678~SE*4*0001~"
+    "GE*1*101~IEA*1*000000101~"
+)
+
+
+def problems_of(text: str) -> list[str]:
+    return envelope_problems(x12.interchanges(text))
+
+
+def test_a_complete_file_has_no_envelope_problem() -> None:
+    assert problems_of(WHOLE) == []
+    assert len(complete_interchanges(WHOLE + "\r\n\n  ")) == 1  # trailing whitespace is tolerated
+
+
+@pytest.mark.parametrize(
+    ("cut", "expected"),
+    [
+        ("GE*1*101~IEA*1*000000101~", "segment 1 (ISA): the interchange has no IEA"),
+        ("IEA*1*000000101~", "segment 1 (ISA): the interchange has no IEA"),
+        ("SE*4*0001~GE*1*101~IEA*1*000000101~", "segment 3 (ST): the transaction set has no SE"),
+        ("TRN*1*T1*1512345678~SE*4*0001~GE*1*101~IEA*1*000000101~", "segment 3 (ST): the transaction set has no SE"),
+    ],
+)
+def test_a_file_cut_short_names_the_header_left_open(cut: str, expected: str) -> None:
+    problems = problems_of(WHOLE.removesuffix(cut))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right", "expected"),
+    [
+        ("SE*4*0001", "SE*5*0001", "segment 6 (SE): SE01 '5' but the transaction set has 4 segments (ST to SE)"),
+        ("SE*4*0001", "SE*4*0002", "segment 6 (SE): SE02 '0002' differs from ST02 '0001'"),
+        ("GE*1*101", "GE*2*101", "segment 7 (GE): GE01 '2' but the group holds 1 transaction set(s)"),
+        ("GE*1*101", "GE*1*102", "segment 7 (GE): GE02 '102' differs from GS06 '101'"),
+        ("IEA*1*000000101", "IEA*2*000000101", "segment 8 (IEA): IEA01 '2' but the interchange holds 1 functional"),
+        ("IEA*1*000000101", "IEA*1*000000102", "segment 8 (IEA): IEA02 '000000102' differs from ISA13 '000000101'"),
+    ],
+)
+def test_a_count_or_control_number_that_disagrees_is_named(wrong: str, right: str, expected: str) -> None:
+    problems = problems_of(WHOLE.replace(wrong, right))
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+    with pytest.raises(x12.X12Error, match="incomplete or inconsistent envelopes"):
+        complete_interchanges(WHOLE.replace(wrong, right))
+
+
+def test_a_file_without_its_isa_or_gs_is_not_complete() -> None:
+    bare = "ST*835*0001~BPR*I*0*C*NON************20261116~TRN*1*T1*1512345678~SE*4*0001~"
+    assert problems_of(bare) == [
+        "the file: no ISA interchange header before it",
+        "segment 1 (ST): not inside a GS/GE functional group",
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        WHOLE.encode("ascii"),
+        b"\xef\xbb\xbf" + WHOLE.encode("ascii"),  # UTF-8 byte-order mark (Notepad, many Windows exports)
+        WHOLE.encode("utf-16"),  # UTF-16 with its byte-order mark
+        b"\xef\xbb\xbf" + WHOLE.replace("~", "~\r\n").encode("ascii") + b"\r\n",
+    ],
+)
+def test_a_byte_order_mark_and_line_breaks_are_tolerated(data: bytes) -> None:
+    text = x12.decode(data)
+    assert text.lstrip().startswith("ISA*") and problems_of(text) == []
+
+
+def test_a_byte_outside_ascii_reads_as_a_replacement_character_never_an_exception() -> None:
+    assert x12.decode(b"ISA*\xff") == "ISA*\ufffd"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from backoffice.x12.claim837_model import Receiver
+from backoffice.x12.reader import decode as x12_text
 
 if TYPE_CHECKING:
     from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
@@ -71,11 +72,11 @@ def write_atomically(folder: Path, filename: str, content: str) -> Path:
 
 
 def inbound_files(inbox: Path) -> list[InboundFile]:
-    """Every regular, non-hidden file of ``inbox`` (sorted by name), read as text."""
+    """Every regular, non-hidden file of ``inbox`` (sorted by name), read as X12 text (a byte-order mark dropped)."""
     if not inbox.is_dir():
         return []
     return [
-        InboundFile(path.name, path.read_text(encoding="ascii", errors="replace"))
+        InboundFile(path.name, x12_text(path.read_bytes()))
         for path in sorted(inbox.iterdir())
         if path.is_file() and not path.name.startswith(".")
     ]

@@ -78,7 +78,7 @@ def claim_info(
     """2300/2310B/2400: one claim with its rendering clinician, prior auth and (replacements) REF*F8."""
     rendering = RenderingProvider(provider.last_name, provider.first_name, provider.npi, provider.taxonomy)
     return ClaimInfo(
-        account_number=account_number[:38], diagnoses=tuple(diagnoses), lines=tuple(lines),
+        account_number=account_number, diagnoses=tuple(diagnoses), lines=tuple(lines),
         claim_filing_indicator=filing_indicator(payer), prior_auth=auth_number or "", rendering=rendering,
         frequency=frequency, payer_claim_number=payer_claim_number or "", prior_payer=prior_payer,
     )  # fmt: skip

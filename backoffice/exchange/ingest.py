@@ -24,6 +24,7 @@ from backoffice.orgs.models import Practice
 from backoffice.work.chains import add_item
 from backoffice.work.rules import ExceptionKind
 from backoffice.x12 import reader as x12
+from backoffice.x12.envelopes import complete_interchanges
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,23 @@ def detect_kind(text: str) -> tuple[str, str | None]:
     raise x12.X12Error("no transaction set (ST) in the file")
 
 
+def problem_of(text: str) -> tuple[str, str | None, str | None]:
+    """(kind, ISA13, why it cannot be posted or None). A file whose ISA/IEA, GS/GE or ST/SE pairs are incomplete
+    or disagree (cut short in transfer, put together wrongly) is refused, naming the segment, before anything is
+    posted: so the complete copy that follows still posts instead of being a duplicate."""
+    try:
+        kind, isa13 = detect_kind(text)
+    except x12.X12Error as error:
+        return "unknown", None, str(error)
+    if kind not in POSTERS:
+        return kind, isa13, f"ST01 {kind}: not a file we read (835, 999, 277CA, 277, 271)"
+    try:
+        complete_interchanges(text)
+    except x12.X12Error as error:
+        return kind, isa13, f"{kind}: {error}"
+    return kind, isa13, None
+
+
 def ingest_file(
     *, organization_id: int, practice_id: int | None, filename: str, content: str, now: datetime
 ) -> EdiFile:
@@ -86,11 +104,7 @@ def receive_file(
     if edi_file is not None and edi_file.status in FINISHED:
         log.info("inbound %s (EDI file %d) was ingested before: refused as a duplicate", filename, edi_file.id)
         return Received(edi_file, True)
-    try:
-        kind, isa13 = detect_kind(content)
-        problem = None if kind in POSTERS else f"ST01 {kind}: not a file we read (835, 999, 277CA, 277, 271)"
-    except x12.X12Error as error:
-        kind, isa13, problem = "unknown", None, str(error)
+    kind, isa13, problem = problem_of(content)
     if edi_file is None:  # a file interrupted mid-posting keeps its row and is posted again
         edi_file = EdiFile(
             organization_id=organization_id, practice_id=practice_id, direction="inbound", kind=kind[:8],

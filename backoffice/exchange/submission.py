@@ -169,7 +169,7 @@ def _submit_practice(
     )  # fmt: skip
     db.session.add(edi_file)
     db.session.flush()
-    by_account = {claim.account_number[:38]: claim for claim in ready}
+    by_account = {claim.account_number: claim for claim in ready}
     st = first_st
     for batch in batches:
         for start in range(0, len(batch.claims), MAX_CLAIMS_PER_TRANSACTION):

@@ -422,7 +422,7 @@ def post_835(
     """Post every transaction of an 835 file in one transaction: duplicates (payer + trace) and unbalanced
     transactions are refused and reported; posting the same file twice posts it once."""
     try:
-        remittances = parse_835(text)
+        remittances = parse_835(text, complete=True)
     except X12Error as error:
         raise ValidationFailed(f"835: {error}") from None
     edi_file = None

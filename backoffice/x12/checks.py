@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 from backoffice.orgs.rules import npi_problem
 from backoffice.x12 import reader as x12
+from backoffice.x12.envelopes import trailer_problems
 
 VERSION = "005010X222A1"
 ISA_LENGTH = 106
@@ -66,7 +67,7 @@ def _isa_problems(interchange: x12.Interchange, groups: int) -> list[str]:
         problems.append(f"{isa}: ISA is {length} characters with {len(isa.elements)} elements; it must be 106 and 16")
     if not (len(isa[13]) == 9 and isa[13].isdigit()):
         problems.append(f"{isa}: ISA13 {isa[13]!r} must be 9 digits")
-    problems += _trailer_problems(isa, 13, iea, "interchange", groups, "holds {n} functional group(s)")
+    problems += trailer_problems(isa, 13, iea, "interchange", groups, "holds {n} functional group(s)")
     return problems
 
 
@@ -78,7 +79,7 @@ def _group_problems(group: x12.Group) -> list[str]:
     if gs[8] != VERSION:
         problems.append(f"{gs}: GS08 {gs[8]!r} must be {VERSION} for an 837P")
     count = len(group.transactions)
-    problems += _trailer_problems(gs, 6, ge, "functional group", count, "holds {n} transaction set(s)")
+    problems += trailer_problems(gs, 6, ge, "functional group", count, "holds {n} transaction set(s)")
     return problems
 
 
@@ -92,27 +93,8 @@ def _envelope_problems(group: x12.Group, transaction: x12.Transaction) -> list[s
     if not (4 <= len(st[2]) <= 9 and st[2].isdigit()):
         problems.append(f"{st}: ST02 {st[2]!r} must be 4-9 digits")
     count = len(transaction.segments) + 2
-    problems += _trailer_problems(st, 2, se, "transaction set", count, "has {n} segments (ST to SE)")
+    problems += trailer_problems(st, 2, se, "transaction set", count, "has {n} segments (ST to SE)")
     return problems
-
-
-def _trailer_problems(
-    header: x12.Segment, control: int, trailer: x12.Segment | None, what: str, count: int, holds: str
-) -> list[str]:
-    """IEA/GE/SE: present, element 2 repeats the header's control number, element 1 counts what it closes."""
-    if trailer is None:
-        return [f"{header}: the {what} has no {_TRAILERS[header.id]}"]
-    problems = []
-    name = trailer.id
-    if trailer[2] != header[control]:
-        problems.append(f"{trailer}: {name}02 {trailer[2]!r} differs from {header.id}{control:02d} {header[control]!r}")
-    if trailer[1] != str(count):
-        the = "group" if what == "functional group" else what
-        problems.append(f"{trailer}: {name}01 {trailer[1]!r} but the {the} " + holds.format(n=count))
-    return problems
-
-
-_TRAILERS = {"ISA": "IEA", "GS": "GE", "ST": "SE"}
 
 
 def _cas_total(seg: x12.Segment) -> Decimal:

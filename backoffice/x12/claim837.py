@@ -124,7 +124,9 @@ def _claim_segments(
     """HL 22 (+ HL 23), 2010BA/BB, 2300 and its 2400 lines for one claim; returns the segments and the next HL id."""
     account = clean_text(claim.account_number or "")
     check = Field(f"claim {claim.account_number!r}")
-    if not account or len(account) > 38 or account != (claim.account_number or "").upper():
+    if len(claim.account_number or "") > 38:  # never cut: two references sharing 38 characters would collide
+        raise check.fail("account number (CLM01)", f"is {len(claim.account_number)} characters; at most 38 fit")
+    if not account or account != (claim.account_number or "").upper():
         raise check.fail("account number (CLM01)", "must be 1-38 plain letters, digits or spaces")
     responsibility = check.one_of("payer responsibility (SBR01)", subscriber.payer_responsibility, RESPONSIBILITIES)
     if (responsibility == "S") != (claim.prior_payer is not None):
@@ -296,6 +298,13 @@ def write_837p(
         raise ValueError("group control number (GS06): must be 1-999999999")
     if first_transaction_number <= 0:
         raise ValueError("first transaction number (ST02): must be positive")
+    seen: set[str] = set()
+    for batch in batches:
+        for _, _, claim in batch.claims:
+            account = (claim.account_number or "").upper()
+            if account in seen:  # CLP01 must lead each payment back to exactly one claim
+                raise ValueError(f"claim {claim.account_number!r}: account number (CLM01): appears twice in one file")
+            seen.add(account)
     sender, receiver = _etin(batches[0].submitter), _etin(batches[0].receiver)
     for batch in batches[1:]:
         if (_etin(batch.submitter), _etin(batch.receiver)) != (sender, receiver):

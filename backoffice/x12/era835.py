@@ -329,12 +329,15 @@ def _remittance(transaction: RawTransaction) -> Remittance:
     )
 
 
-def parse_835(text: str) -> list[Remittance]:
-    """One Remittance per 835 ST/SE in ``text``; raises X12Error naming the segment, or when there is no 835."""
+def parse_835(text: str, *, complete: bool = False) -> list[Remittance]:
+    """One Remittance per 835 ST/SE in ``text``; raises X12Error naming the segment, or when there is no 835.
+
+    ``complete`` (posting) also refuses a file whose envelopes are incomplete or disagree: a file cut short before
+    its SE/GE/IEA must not post as if it were whole."""
     collecting = gc.isenabled()
     gc.disable()  # the parse makes ~10 small objects per segment and frees none: collecting them midway is waste
     try:
-        remittances = [_remittance(transaction) for transaction in transactions_835(text)]
+        remittances = [_remittance(transaction) for transaction in transactions_835(text, complete=complete)]
     finally:
         if collecting:
             gc.enable()
@@ -367,6 +370,7 @@ def as_contract(remittances: Iterable[Remittance]) -> dict:
                 "payment_date": r.payment_date.isoformat() if r.payment_date else None,
                 "total_paid": _fmt(r.total_paid),
                 "balanced": r.balanced,
+                "problems": list(r.problems),  # each balancing equation that does not hold, naming the segment
                 "claims": [
                     {
                         "claim_id": c.claim_id,

@@ -77,6 +77,18 @@ class Interchange:
     iea: Segment | None = None
 
 
+BYTE_ORDER_MARKS = (("utf-8-sig", b"\xef\xbb\xbf"), ("utf-16", b"\xff\xfe"), ("utf-16", b"\xfe\xff"))
+
+
+def decode(data: bytes) -> str:
+    """The text of an X12 file as received: a leading byte-order mark (Windows tools write one) is dropped, UTF-16
+    is decoded, and a byte outside ASCII reads as U+FFFD, never an exception (the envelope checks then name it)."""
+    for encoding, mark in BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return data.decode(encoding, errors="replace").lstrip("\ufeff")
+    return data.decode("ascii", errors="replace")
+
+
 def separators_of(text: str, start: int = 0) -> Separators:
     """The separators an ISA at ``start`` declares (element after 'ISA', component = ISA16, then the terminator)."""
     if text[start : start + 3] != "ISA" or len(text) < start + 4:
