@@ -508,6 +508,52 @@ def ingest_command() -> None:
     click.echo(f"{total} file(s) read from {len(summary.counts)} practice inbox(es)")
 
 
+@cli.group("invoices")
+def invoices_group() -> None:
+    """The billing company's invoices to its client practices (contracts are set on /billing)."""
+
+
+@invoices_group.command("close")
+@click.option("--month", required=True, help="The month to close, YYYY-MM (it must have ended).")
+@click.option("--practice", "practice_slug", help="Only this practice (default: every practice with a contract).")
+@click.option("--org", "--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def close_invoices_command(month: str, practice_slug: str | None, org_slug: str | None) -> None:
+    """Close a month: a draft invoice per practice from its client contract (a month closed before is left as it
+    is, so the command can run on a schedule). Supervisors approve the drafts on /billing/invoices."""
+    from sqlalchemy import select
+
+    from backoffice.contracts import services
+    from backoffice.extensions import db
+    from backoffice.orgs.models import Practice
+
+    org = _organization(org_slug)
+    try:
+        year, number = services.parse_month(month)
+    except ServiceError as error:
+        raise click.UsageError(str(error)) from None
+    query = select(Practice).where(Practice.organization_id == org.id, Practice.active.is_(True))
+    if practice_slug:
+        query = query.where(Practice.slug == practice_slug)
+    practices = db.session.scalars(query.order_by(Practice.slug)).all()
+    if practice_slug and not practices:
+        raise click.UsageError(f"--practice: no active practice {practice_slug!r} in {org.slug}")
+    start, end = services.month_bounds(year, number)
+    for practice in practices:
+        if (
+            services.contract_in_force(practice.id, end) is None
+            and services.contract_in_force(practice.id, start) is None
+        ):
+            click.echo(f"{practice.slug}: no client contract in {month}; nothing to close")
+            continue
+        try:
+            invoice = services.close_month(practice=practice, year=year, month=number, now=utcnow())
+            db.session.commit()
+        except ServiceError as error:
+            raise click.ClickException(f"{practice.slug}: {error}") from None
+        click.echo(f"{practice.slug}: {invoice.number} {invoice.status} total {invoice.total}")
+
+
 @cli.command("rules-doc")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/rules.md"), show_default=True

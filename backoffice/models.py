@@ -13,6 +13,7 @@ from backoffice.balances.models import (
     SlidingScaleTier,
 )
 from backoffice.claims.models import Claim, ClaimLine
+from backoffice.contracts.models import ClientContract, Invoice, InvoiceLine, InvoiceSource
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
@@ -41,7 +42,11 @@ __all__ = [
     "KpiSnapshot",
     "LedgerEntry",
     "LoginThrottle",
+    "ClientContract",
     "ContractedRate",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceSource",
     "Organization",
     "Patient",
     "PatientStatement",

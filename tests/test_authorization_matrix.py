@@ -29,6 +29,7 @@ from rq.serializers import JSONSerializer
 from backoffice.api.services import issue_token
 from backoffice.appeals.models import Appeal, AppealTemplate
 from backoffice.balances.models import GoodFaithEstimate, PatientStatement, PaymentPlan
+from backoffice.contracts.models import Invoice
 from backoffice.extensions import db
 from backoffice.routing.models import RoutingRule
 from backoffice.safe_worker import SimpleWorker
@@ -157,6 +158,14 @@ EXPECT: dict[str, Rule] = {
     "balances.gfe_pdf": Rule(ALL, {"gfe_id": "gfe"}),
     "balances.statement_pdf": Rule(ALL, {"statement_id": "statement"}),
     "balances.sliding_scale": Rule(SUP, {"practice_id": "practice"}),
+    "contracts.invoices": Rule(SUP),
+    "contracts.close": Rule(SUP),
+    "contracts.invoice": Rule(SUP, {"invoice_id": "invoice"}),
+    "contracts.move": Rule(SUP, {"invoice_id": "invoice"}),
+    "contracts.credit": Rule(SUP, {"invoice_id": "invoice"}),
+    "contracts.invoice_pdf": Rule(SUP, {"invoice_id": "invoice"}),
+    "contracts.invoice_csv": Rule(SUP, {"invoice_id": "invoice"}),
+    "contracts.contract": Rule(SUP, {"practice_id": "practice"}),
     "balances.charge_self_pay": Rule(ALL, ITEM),
     # admin
     "automation.overview": Rule(ADM),
@@ -210,6 +219,9 @@ def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]
         "plan": PaymentPlan(practice_id=practice.id, patient_id=patient.id, total=Decimal("300.00"),
                             instalment_count=3, first_due_on=(NOW + timedelta(days=10)).date(), state="active",
                             created_at=NOW),
+        "invoice": Invoice(organization_id=org.id, practice_id=practice.id, kind="invoice",
+                           number=f"INV-T{practice.id}", period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
+                           status="draft", total=Decimal("500.00"), created_at=NOW),
         "write_off": WriteOffRequest(organization_id=org.id, practice_id=practice.id, claim_id=claim.id,
                                      work_item_id=item.id, amount=Decimal("20.00"), reason="small_balance",
                                      state="pending", requested_by_id=requester.id, requested_at=NOW),
