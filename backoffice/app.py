@@ -25,6 +25,7 @@ from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
 from backoffice.contracts.views import bp as contracts_bp
+from backoffice.documents.views import bp as documents_bp
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
@@ -93,6 +94,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         audit_bp,
         users_bp,
         contracts_bp,
+        documents_bp,
     ):
         app.register_blueprint(feature_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself

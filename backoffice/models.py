@@ -14,6 +14,7 @@ from backoffice.balances.models import (
 )
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.contracts.models import ClientContract, Invoice, InvoiceLine, InvoiceSource
+from backoffice.documents.models import Document
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
@@ -44,6 +45,7 @@ __all__ = [
     "LoginThrottle",
     "ClientContract",
     "ContractedRate",
+    "Document",
     "Invoice",
     "InvoiceLine",
     "InvoiceSource",

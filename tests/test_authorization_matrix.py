@@ -30,6 +30,7 @@ from backoffice.api.services import issue_token
 from backoffice.appeals.models import Appeal, AppealTemplate
 from backoffice.balances.models import GoodFaithEstimate, PatientStatement, PaymentPlan
 from backoffice.contracts.models import Invoice
+from backoffice.documents import services as document_services
 from backoffice.extensions import db
 from backoffice.routing.models import RoutingRule
 from backoffice.safe_worker import SimpleWorker
@@ -166,6 +167,9 @@ EXPECT: dict[str, Rule] = {
     "contracts.invoice_pdf": Rule(SUP, {"invoice_id": "invoice"}),
     "contracts.invoice_csv": Rule(SUP, {"invoice_id": "invoice"}),
     "contracts.contract": Rule(SUP, {"practice_id": "practice"}),
+    "documents.upload": Rule(ALL),
+    "documents.download": Rule(ALL, {"document_id": "document"}),
+    "documents.appeal_packet": Rule(ALL, {"appeal_id": "appeal"}),
     "balances.charge_self_pay": Rule(ALL, ITEM),
     # admin
     "automation.overview": Rule(ADM),
@@ -182,7 +186,7 @@ EXPECT: dict[str, Rule] = {
 # Where a POST is narrower than the GET of the same endpoint.
 POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.edit_template": ADM}
 # POSTs whose allowed answer is a 404 although the role may use them (the constant argument names nothing).
-POST_OK_404: set[str] = set()
+POST_OK_404: set[str] = {"documents.upload"}  # the target is in the form: a bare POST names nothing
 # Allowed POSTs that sign someone out or deactivate them: run after every other, so they take nobody's session early.
 SIGNS_OUT = {"accounts.logout", "accounts.end_my_sessions", "accounts.password", "users.sign_out", "users.reset_mfa",
              "users.set_active"}  # fmt: skip
@@ -227,6 +231,10 @@ def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]
                                      state="pending", requested_by_id=requester.id, requested_at=NOW),
     }  # fmt: skip
     db.session.add_all(rows.values())
+    db.session.commit()
+    rows["document"] = document_services.attach(
+        to=document_services.target("claim", claim.id, {practice.id}), filename="eob.pdf", data=b"%PDF-1.4 test",
+        user=None, now=NOW)  # fmt: skip
     db.session.commit()
     ids: dict[str, Any] = {kind: row.id for kind, row in rows.items()}
     return ids | {"item": item.id, "claim": claim.id, "patient": patient.id, "practice": practice.id,
