@@ -38,7 +38,7 @@ def era(account: str, charge: str, cas: str, *, trace: str = "EFT1") -> str:
     segments = ["ST*835*0001", "BPR*I*0*C*NON*CCP*01*021000021*DA*1*1512345678**01*1*DA*2*20261116",
                 f"TRN*1*{trace}*1512345678", "N1*PR*EXAMPLE HEALTH PLAN", "N1*PE*CALM MIND*XX*1234567893", "LX*1",
                 *body]  # fmt: skip
-    segments.append(f"SE*{len(segments) + 1}*0001")
+    segments.append(f"SE*{len('~'.join(segments).split('~')) + 1}*0001")  # ``cas`` may be several segments
     isa = "ISA*00*          *00*          *ZZ*PAYER01        *ZZ*SUBMITTER01    *261116*0900*^*00501*000000101*0*P*:~"
     gs = "GS*HP*PAYER01*SUBMITTER01*20261116*0900*101*X*005010X221A1~"
     return f"{isa}{gs}{'~'.join(segments)}~GE*1*101~IEA*1*000000101~"
