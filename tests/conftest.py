@@ -108,11 +108,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "BACKOFFICE_TEST_REQUIRE_POSTGRES is set but BACKOFFICE_TEST_DATABASE_URL is not PostgreSQL"
         )
     if ON_POSTGRES:
+        _keep_database_tests(config, items)
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL: set BACKOFFICE_TEST_DATABASE_URL")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def _keep_database_tests(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run only the tests that reach a database (they ask, directly or through another fixture, for
+    ``database_url``) and the PostgreSQL-only ones: a pure test (X12, coding rules, deadlines) gives the same answer
+    on either database and has already run in the SQLite pass. BACKOFFICE_TEST_PG_ALL=1 runs everything."""
+    if os.environ.get("BACKOFFICE_TEST_PG_ALL", "").lower() in ("1", "true", "yes"):
+        return
+    keep: list[pytest.Item] = []
+    pure: list[pytest.Item] = []
+    for item in items:
+        uses_database = "database_url" in getattr(item, "fixturenames", ()) or "postgres" in item.keywords
+        (keep if uses_database else pure).append(item)
+    if pure:
+        config.hook.pytest_deselected(items=pure)
+        items[:] = keep
 
 
 def make_settings(database_url: str, instance_path: str, redis_url: str | None = None, **overrides: object):
