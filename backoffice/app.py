@@ -24,6 +24,7 @@ from backoffice.audit.views import bp as audit_bp
 from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
+from backoffice.credentialing import subscriptions as credentialing_subscriptions
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
@@ -100,6 +101,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
 def _subscribe_features() -> None:
     """Connect the features to the kernel's signals (backoffice/signals.py); connecting again is a no-op."""
     automation_subscriptions.subscribe()
+    credentialing_subscriptions.subscribe()
     remits_subscriptions.subscribe()
     routing_subscriptions.subscribe()
 

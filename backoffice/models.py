@@ -13,6 +13,7 @@ from backoffice.balances.models import (
     SlidingScaleTier,
 )
 from backoffice.claims.models import Claim, ClaimLine
+from backoffice.credentialing.models import Enrollment
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
@@ -36,6 +37,7 @@ __all__ = [
     "ControlNumber",
     "Coverage",
     "EdiFile",
+    "Enrollment",
     "GoodFaithEstimate",
     "Interaction",
     "KpiSnapshot",
