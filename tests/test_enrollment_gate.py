@@ -49,8 +49,10 @@ def test_a_claim_is_held_only_when_the_payer_requires_enrolment() -> None:
 
 
 def _facts(**kw: object) -> PlanningFacts:
-    values: dict[str, object] = {"session_id": 1, "date_of_service": DOS, "owned_steps": ALL, "cpts": ("90834",),
-                                 "payer_code": "AETNA", "payer_kind": "commercial", "filing_limit_days": 90}  # fmt: skip
+    values: dict[str, object] = {
+        "session_id": 1, "date_of_service": DOS, "owned_steps": ALL, "cpts": ("90834",), "payer_code": "AETNA",
+        "payer_kind": "commercial", "filing_limit_days": 90,
+    }  # fmt: skip
     values.update(kw)
     return PlanningFacts(**values)  # type: ignore[arg-type]
 
@@ -96,8 +98,14 @@ def _items(session_id: int) -> dict[str, WorkItem]:
 
 
 def _enrol(w: dict[str, object], status: str, effective_from: date | None = None) -> None:
-    save_enrollment(practice=w["practice"], provider=w["provider"], payer=w["payer"],  # type: ignore[arg-type]
-                    data=EnrollmentInput(status=status, effective_from=effective_from), actor=None, now=utcnow())
+    save_enrollment(
+        practice=w["practice"],
+        provider=w["provider"],
+        payer=w["payer"],  # type: ignore[arg-type]
+        data=EnrollmentInput(status=status, effective_from=effective_from),
+        actor=None,
+        now=utcnow(),
+    )
 
 
 def _to_the_hold(session_id: int) -> WorkItem:
@@ -178,7 +186,8 @@ def test_an_enrolment_effective_on_the_date_of_service_holds_nothing(ctx) -> Non
 
 
 def test_a_claim_still_held_two_weeks_before_its_deadline_goes_to_a_person_and_is_released_too(
-    ctx, clock_pin  # noqa: ANN001
+    ctx,
+    clock_pin,  # noqa: ANN001
 ) -> None:
     w = _world()
     plan_sessions(session_ids=[w["session"].id], now=utcnow())  # type: ignore[attr-defined]
@@ -186,7 +195,8 @@ def test_a_claim_still_held_two_weeks_before_its_deadline_goes_to_a_person_and_i
     clock_pin.set(datetime(2027, 2, 5, 15, 0, tzinfo=UTC))
     assert run_automated_item(hold.id, now=utcnow())["status"] == "handed_over"
     hold = _items(w["session"].id)["await_enrollment"]  # type: ignore[attr-defined]
-    assert hold.mode == Mode.MANUAL and hold.state == ItemState.READY and "filing deadline 2027-02-16" in hold.last_error
+    assert hold.mode == Mode.MANUAL and hold.state == ItemState.READY
+    assert "filing deadline 2027-02-16" in (hold.last_error or "")
     _enrol(w, "effective", date(2026, 11, 1))
     items = _items(w["session"].id)  # type: ignore[attr-defined]
     assert items["await_enrollment"].state == ItemState.DONE
