@@ -12,7 +12,13 @@ from sqlalchemy import select
 from backoffice.automation.runner import run_automated_item
 from backoffice.clock import utcnow
 from backoffice.credentialing.rules import EnrollmentFacts, enrolled_on, expiry_stage, hold_reason
-from backoffice.credentialing.services import EnrollmentInput, save_enrollment
+from backoffice.credentialing.services import (
+    EnrollmentInput,
+    provider_input,
+    save_enrollment,
+    update_provider,
+    watch_credential_expiries,
+)
 from backoffice.extensions import db
 from backoffice.intake.planning import plan_sessions
 from backoffice.intake.rules import PlanningFacts, plan_for
@@ -201,3 +207,64 @@ def test_a_claim_still_held_two_weeks_before_its_deadline_goes_to_a_person_and_i
     items = _items(w["session"].id)  # type: ignore[attr-defined]
     assert items["await_enrollment"].state == ItemState.DONE
     assert items["submit"].state == ItemState.READY
+
+
+# --- the 90/60/30-day expiry watch (pinned clock) --------------------------------------------------------
+
+
+def _renewals(provider_id: int) -> list[WorkItem]:
+    return list(
+        db.session.scalars(
+            select(WorkItem)
+            .where(WorkItem.provider_id == provider_id, WorkItem.kind == "renew_credential")
+            .order_by(WorkItem.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def test_a_licence_gets_a_renewal_item_90_days_out_raised_at_60_and_a_new_one_at_30(ctx, clock_pin) -> None:  # noqa: ANN001
+    practice = make_practice(make_org())
+    today = utcnow().date()  # 2026-11-18, pinned
+    provider = make_provider(practice, license_type="LCSW", license_number="LCSW-123", license_state="NY",
+                             license_expires_on=today + timedelta(days=91))  # fmt: skip
+    assert watch_credential_expiries(now=utcnow())["items_created"] == 0  # 91 days: too early
+    clock_pin.advance(days=1)
+    assert watch_credential_expiries(now=utcnow())["items_created"] == 1
+    assert watch_credential_expiries(now=utcnow())["items_created"] == 0  # idempotent
+    (first,) = _renewals(provider.id)
+    assert first.queue == "credentialing" and "90-day reminder" in db.session.scalar(
+        select(Interaction.body).where(Interaction.work_item_id == first.id)
+    )
+    assert first.due_at is not None and first.due_at.date() == provider.license_expires_on
+    clock_pin.advance(days=30)  # 60 days left, the first item still open: raised, not duplicated
+    assert watch_credential_expiries(now=utcnow()) == {"items_created": 0, "items_raised": 1}
+    assert [i.priority for i in _renewals(provider.id)] == [10]
+    complete_item(item=_renewals(provider.id)[0], actor=None, actor_label="test", now=utcnow())
+    clock_pin.advance(days=30)  # 30 days left and the earlier item was closed without a renewal: a new item
+    assert watch_credential_expiries(now=utcnow())["items_created"] == 1
+    assert [i.priority for i in _renewals(provider.id)] == [10, 30]
+
+
+def test_renewing_the_licence_closes_its_open_reminder(ctx, clock_pin) -> None:  # noqa: ANN001
+    practice = make_practice(make_org())
+    provider = make_provider(practice, license_type="LPC", license_number="LPC-9", license_state="NY",
+                             license_expires_on=utcnow().date() + timedelta(days=30))  # fmt: skip
+    watch_credential_expiries(now=utcnow())
+    data = provider_input(provider, license_expires_on=utcnow().date() + timedelta(days=730))
+    update_provider(provider=provider, data=data, actor=None, now=utcnow())
+    (item,) = _renewals(provider.id)
+    assert item.state == ItemState.DONE and item.result["resolved_by"] == "licence date changed"
+
+
+def test_enrolment_revalidation_and_caqh_reattestation_get_reminders(ctx) -> None:  # noqa: ANN001
+    w = _world()
+    today = utcnow().date()
+    save_enrollment(practice=w["practice"], provider=w["provider"], payer=w["payer"], actor=None, now=utcnow(),  # type: ignore[arg-type]
+                    data=EnrollmentInput(status="effective", effective_from=date(2026, 1, 1),
+                                         revalidation_due=today + timedelta(days=60),
+                                         caqh_reattestation_due=today + timedelta(days=10)))  # fmt: skip
+    assert watch_credential_expiries(now=utcnow())["items_created"] == 2
+    items = _renewals(w["provider"].id)  # type: ignore[attr-defined]
+    assert sorted(i.priority for i in items) == [10, 30]
+    assert {i.payer_id for i in items} == {w["payer"].id}  # type: ignore[attr-defined]

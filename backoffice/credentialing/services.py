@@ -60,6 +60,18 @@ class ProviderInput:
     active: bool = True
 
 
+def provider_input(provider: Provider, **changes: Any) -> ProviderInput:
+    """A provider's current values as input (with ``changes``): what an edit form starts from."""
+    supervisor = provider.supervising_provider
+    values: dict[str, Any] = {
+        f.name: getattr(provider, f.name) for f in fields(ProviderInput) if f.name != "supervising_npi"
+    }
+    values["credential"] = str(provider.credential)
+    values["supervising_npi"] = supervisor.npi if supervisor is not None else None
+    values.update(changes)
+    return ProviderInput(**values)
+
+
 def _field_problems(data: ProviderInput) -> tuple[str, str] | None:
     for name in ("first_name", "last_name"):
         value = getattr(data, name)
