@@ -24,6 +24,7 @@ from backoffice.audit.views import bp as audit_bp
 from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
+from backoffice.credentialing import api as credentialing_api  # noqa: F401 - adds its routes to the API blueprint
 from backoffice.credentialing import subscriptions as credentialing_subscriptions
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate

@@ -17,6 +17,38 @@ STATE_RE = re.compile(r"^[A-Z]{2}$")
 LICENSE_NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-./ ]{0,39}$")
 
 
+@dataclass(frozen=True)
+class ProviderInput:
+    """A provider as a form, the API or a CSV row gives it (strings checked by ``provider_problem``)."""
+
+    first_name: str
+    last_name: str
+    npi: str
+    credential: str
+    taxonomy: str
+    license_type: str | None = None
+    license_number: str | None = None
+    license_state: str | None = None
+    license_expires_on: date | None = None
+    active_from: date | None = None
+    active_to: date | None = None
+    supervising_npi: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class EnrollmentInput:
+    """An enrolment as the page or the API gives it."""
+
+    status: str
+    submitted_on: date | None = None
+    effective_from: date | None = None
+    terminated_on: date | None = None
+    payer_provider_id: str | None = None
+    revalidation_due: date | None = None
+    caqh_reattestation_due: date | None = None
+
+
 class EnrollmentStatus(StrEnum):
     NOT_STARTED = "not_started"
     SUBMITTED = "submitted"

@@ -4,7 +4,7 @@ effective releases held claims), and the 90/60/30-day expiry sweep. Each owns it
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,12 +14,15 @@ from sqlalchemy import select
 from backoffice.audit.services import audit_event
 from backoffice.credentialing import gate, queries
 from backoffice.credentialing.models import Enrollment
+from backoffice.credentialing.records import RecordError, RecordRefused, provider_csv_rows, providers_csv
 from backoffice.credentialing.rules import (
     EXPIRY_LABELS,
     STAGE_PRIORITY,
+    EnrollmentInput,
     EnrollmentStatus,
     ExpiryKind,
     ProviderFacts,
+    ProviderInput,
     enrollment_dates_problem,
     expiry_stage,
     individual_npi_problem,
@@ -39,25 +42,6 @@ from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind
 from backoffice.work.services import complete_item
 
 SWEEP = "credential-watch"
-
-
-@dataclass(frozen=True)
-class ProviderInput:
-    """A provider as a form, the API or a CSV row gives it (strings checked by ``provider_problem``)."""
-
-    first_name: str
-    last_name: str
-    npi: str
-    credential: str
-    taxonomy: str
-    license_type: str | None = None
-    license_number: str | None = None
-    license_state: str | None = None
-    license_expires_on: date | None = None
-    active_from: date | None = None
-    active_to: date | None = None
-    supervising_npi: str | None = None
-    active: bool = True
 
 
 def provider_input(provider: Provider, **changes: Any) -> ProviderInput:
@@ -160,8 +144,6 @@ def stage_provider(practice: Practice, data: ProviderInput, *, actor: Any, now: 
         audit_event(action="provider_create" if before is None else "provider_update", user=actor, now=now,
                     organization_id=practice.organization_id, target_type="provider", target_id=provider.id,
                     practice_id=practice.id, data={"before": before, "after": after})  # fmt: skip
-    if before and before.get("license_expires_on") != after["license_expires_on"]:
-        _close_renewals(ExpiryKind.LICENSE, f"provider:{provider.id}", now, "licence renewed")
     return provider
 
 
@@ -197,25 +179,57 @@ def update_provider(*, provider: Provider, data: ProviderInput, actor: Any, now:
     return provider
 
 
+def _error_of(error: Exception, row: int) -> RecordError:
+    field, _, why = str(error).partition(": ")
+    return RecordError(row, field if why and field.isidentifier() else "row", why or str(error))
+
+
+@service
+def import_providers(*, practice: Practice, text: str, actor: Any, now: datetime) -> dict[str, int]:
+    """Create or update (by NPI) a practice's providers from a CSV in the export's format, all or nothing; every bad
+    row is named by row and column (RecordRefused). Importing an export changes nothing (no audit rows either)."""
+    rows, errors = provider_csv_rows(text, today=now.date())
+    counts = Counter({"created": 0, "updated": 0, "unchanged": 0})
+    renewed: list[int] = []
+    # Supervisors first: an associate's row may name a supervisor that a later row creates.
+    ordered = sorted(rows, key=lambda pair: (pair[1].supervising_npi is not None, pair[0]))
+    if not errors:
+        for number, data in ordered:
+            before = db.session.scalar(
+                select(Provider).where(Provider.practice_id == practice.id, Provider.npi == data.npi)
+            )
+            snapshot = provider_snapshot(before) if before is not None else None
+            try:  # a refused row is refused before anything of it is staged
+                provider = stage_provider(practice, data, actor=actor, now=now)
+            except (ValidationFailed, Conflict) as error:
+                errors.append(_error_of(error, number))
+                continue
+            after = provider_snapshot(provider)
+            counts["created" if snapshot is None else "updated" if snapshot != after else "unchanged"] += 1
+            if snapshot is not None and snapshot["license_expires_on"] != after["license_expires_on"]:
+                renewed.append(provider.id)
+    if errors:
+        db.session.rollback()
+        raise RecordRefused(sorted(errors, key=lambda e: (e.row, e.column)))
+    audit_event(action="providers_import", user=actor, now=now, organization_id=practice.organization_id,
+                target_type="practice", target_id=practice.id, practice_id=practice.id, data=dict(counts))  # fmt: skip
+    db.session.commit()
+    for provider_id in renewed:
+        _close_renewals(ExpiryKind.LICENSE, f"provider:{provider_id}", now, "licence date changed")
+    return dict(counts)
+
+
+def export_providers(practice: Practice) -> str:
+    """The practice's providers as the import's CSV."""
+    return providers_csv(provider_input(p) for p in queries.providers_of(practice))
+
+
 def _supervised_by(provider_id: int) -> list[int]:
     return list(
         db.session.scalars(
             select(Provider.id).where(Provider.supervising_provider_id == provider_id, Provider.active.is_(True))
         )
     )
-
-
-@dataclass(frozen=True)
-class EnrollmentInput:
-    """An enrolment as the page or the API gives it."""
-
-    status: str
-    submitted_on: date | None = None
-    effective_from: date | None = None
-    terminated_on: date | None = None
-    payer_provider_id: str | None = None
-    revalidation_due: date | None = None
-    caqh_reattestation_due: date | None = None
 
 
 ENROLLMENT_FIELDS = tuple(f.name for f in fields(EnrollmentInput))
