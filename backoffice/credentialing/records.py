@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from backoffice.credentialing.rules import EnrollmentInput, ProviderInput, status_problem
+from backoffice.credentialing.rules import EnrollmentInput, ProviderInput, provider_field_problem, status_problem
 from backoffice.inputs import InputProblem, clean_text, iso_date
 
 PROVIDER_COLUMNS = (
@@ -97,7 +97,11 @@ def provider_record(
         values["license_state"] = values["license_state"].upper()
     if errors:
         return None, errors
-    return ProviderInput(**values), []
+    data = ProviderInput(**values)
+    found = provider_field_problem(data)
+    if found:
+        return None, [RecordError(row, *found)]
+    return data, []
 
 
 def provider_csv_rows(text: str, *, today: date) -> tuple[list[tuple[int, ProviderInput]], list[RecordError]]:

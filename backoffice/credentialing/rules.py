@@ -9,7 +9,7 @@ from datetime import date
 from enum import StrEnum
 
 from backoffice.deadlines.rules import timely_filing_deadline
-from backoffice.orgs.rules import npi_problem
+from backoffice.orgs.rules import Credential, identifier_problem, npi_problem
 
 EXPIRY_STAGES: tuple[int, ...] = (90, 60, 30)  # days before an expiry when a renewal item is opened / raised
 STAGE_PRIORITY = {90: 0, 60: 10, 30: 30}
@@ -206,4 +206,26 @@ def license_problem(
         return "license_state", "a two-letter state code such as NY"
     if not license_type:
         return "license_type", "required with a licence number (e.g. LCSW, LPC, MD)"
+    return None
+
+
+def provider_field_problem(data: ProviderInput) -> tuple[str, str] | None:
+    """(field, why) for the first value of a provider that is refused on its own (no database needed), or None."""
+    for name in ("first_name", "last_name"):
+        value = getattr(data, name)
+        if not value or not value.strip() or len(value) > 100:
+            return name, "required, up to 100 characters"
+    problem = individual_npi_problem(data.npi)
+    if problem:
+        return "npi", problem
+    if data.credential not in {c.value for c in Credential}:
+        return "credential", f"one of {', '.join(c.value for c in Credential)}"
+    problem = identifier_problem("taxonomy", data.taxonomy)
+    if problem:
+        return "taxonomy", problem
+    found = license_problem(data.license_type, data.license_number, data.license_state, data.license_expires_on)
+    if found:
+        return found
+    if data.active_from and data.active_to and data.active_to < data.active_from:
+        return "active_to", "must not be before active_from"
     return None

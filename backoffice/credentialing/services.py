@@ -25,15 +25,13 @@ from backoffice.credentialing.rules import (
     ProviderInput,
     enrollment_dates_problem,
     expiry_stage,
-    individual_npi_problem,
-    license_problem,
+    provider_field_problem,
     status_problem,
     supervisor_problem,
 )
 from backoffice.errors import Conflict, ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice, Provider
-from backoffice.orgs.rules import Credential, identifier_problem
 from backoffice.services_base import service
 from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
@@ -54,27 +52,6 @@ def provider_input(provider: Provider, **changes: Any) -> ProviderInput:
     values["supervising_npi"] = supervisor.npi if supervisor is not None else None
     values.update(changes)
     return ProviderInput(**values)
-
-
-def _field_problems(data: ProviderInput) -> tuple[str, str] | None:
-    for name in ("first_name", "last_name"):
-        value = getattr(data, name)
-        if not value or not value.strip() or len(value) > 100:
-            return name, "required, up to 100 characters"
-    problem = individual_npi_problem(data.npi)
-    if problem:
-        return "npi", problem
-    if data.credential not in {c.value for c in Credential}:
-        return "credential", f"one of {', '.join(c.value for c in Credential)}"
-    problem = identifier_problem("taxonomy", data.taxonomy)
-    if problem:
-        return "taxonomy", problem
-    found = license_problem(data.license_type, data.license_number, data.license_state, data.license_expires_on)
-    if found:
-        return found
-    if data.active_from and data.active_to and data.active_to < data.active_from:
-        return "active_to", "must not be before active_from"
-    return None
 
 
 def _facts_of(provider: Provider) -> ProviderFacts:
@@ -99,7 +76,7 @@ def _supervisor(practice: Practice, data: ProviderInput, provider_id: int | None
 def check_provider(practice: Practice, data: ProviderInput, *, provider_id: int | None, today: date) -> int | None:
     """Validate ``data`` for ``practice``; returns the supervisor's id. Raises ValidationFailed naming the field,
     Conflict for an NPI already on another provider of the practice."""
-    found = _field_problems(data)
+    found = provider_field_problem(data)
     if found:
         raise ValidationFailed(f"{found[0]}: {found[1]}")
     other = db.session.scalar(select(Provider.id).where(Provider.practice_id == practice.id, Provider.npi == data.npi))
