@@ -26,6 +26,7 @@ from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
 from backoffice.credentialing import api as credentialing_api  # noqa: F401 - adds its routes to the API blueprint
 from backoffice.credentialing import subscriptions as credentialing_subscriptions
+from backoffice.credentialing.views import bp as credentialing_bp
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
@@ -83,6 +84,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(accounts_bp)
     app.register_blueprint(work_bp)
     app.register_blueprint(automation_bp)
+    app.register_blueprint(credentialing_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp, users_bp):
