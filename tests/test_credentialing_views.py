@@ -29,9 +29,11 @@ def _world(app: Flask) -> dict[str, Any]:
 
 
 def _provider_form(**kw: str) -> dict[str, str]:
-    values = {"first_name": "Sam", "last_name": "Senior", "npi": NPI, "credential": "PsyD", "taxonomy": "103T00000X",
-              "license_type": "PSY", "license_number": "PSY-1", "license_state": "ny", "license_expires_on": "2028-01-31",
-              "supervising_npi": "", "active": "y"}  # fmt: skip
+    values = {
+        "first_name": "Sam", "last_name": "Senior", "npi": NPI, "credential": "PsyD", "taxonomy": "103T00000X",
+        "license_type": "PSY", "license_number": "PSY-1", "license_state": "ny", "license_expires_on": "2028-01-31",
+        "supervising_npi": "", "active": "y",
+    }  # fmt: skip
     values.update(kw)
     return values
 
@@ -43,8 +45,9 @@ def test_an_admin_adds_a_provider_and_an_enrolment_through_the_pages(
     auth.login("admin@example.test")
     page = client.get("/admin/credentialing/calm-mind/providers")
     assert page.status_code == 200
+    token = csrf_token(page.get_data(as_text=True))
     bad = client.post("/admin/credentialing/calm-mind/providers", follow_redirects=True,
-                      data={**_provider_form(npi="1234567890"), "csrf_token": csrf_token(page.get_data(as_text=True))})  # fmt: skip
+                      data={**_provider_form(npi="1234567890"), "csrf_token": token})  # fmt: skip
     assert "npi: NPI check digit is wrong" in bad.get_data(as_text=True)
     token = csrf_token(page.get_data(as_text=True))
     done = client.post("/admin/credentialing/calm-mind/providers", data={**_provider_form(), "csrf_token": token})
