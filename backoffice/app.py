@@ -24,6 +24,7 @@ from backoffice.audit.views import bp as audit_bp
 from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
+from backoffice.coverage.views import bp as coverage_bp
 from backoffice.credentialing import api as credentialing_api  # noqa: F401 - adds its routes to the API blueprint
 from backoffice.credentialing import subscriptions as credentialing_subscriptions
 from backoffice.credentialing.views import bp as credentialing_bp
@@ -85,6 +86,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(work_bp)
     app.register_blueprint(automation_bp)
     app.register_blueprint(credentialing_bp)
+    app.register_blueprint(coverage_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp, users_bp):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
 from backoffice.claims.services import enter_charge
@@ -21,6 +21,7 @@ from backoffice.work.chains import create_chain
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.services import complete_item
 from tests import factories as f
+from tests.conftest import csrf_token
 
 
 def test_a_new_coverage_ends_the_open_one_the_day_before_it_starts() -> None:
@@ -83,3 +84,30 @@ def test_an_overlapping_coverage_is_refused_and_nothing_changes(ctx) -> None:  #
         change_coverage(patient=patient, actor=None, now=utcnow(), data=CoverageInput(
             payer_id=aetna.id, member_id="X", priority="primary", effective_from=date(2025, 6, 1)))  # fmt: skip
     assert db.session.scalar(select(Coverage.effective_to).where(Coverage.patient_id == patient.id)) is None
+
+
+def test_a_biller_changes_a_childs_coverage_on_the_patient_page(app, client, auth) -> None:  # noqa: ANN001
+    with app.app_context():
+        org = f.make_org()
+        practice = f.make_practice(org)
+        aetna, uhc = f.make_payer(org, payer_id="AETNA"), f.make_payer(org, payer_id="UHC")
+        patient_id = f.make_patient(practice, aetna, date_of_birth=date(2015, 3, 3)).id
+        f.make_user(org, practices=[practice], email="bea@example.test")
+        uhc_id = uhc.id
+    auth.login("bea@example.test")
+    page = client.get(f"/patients/{patient_id}/coverage")
+    assert page.status_code == 200
+    form = {"payer_id": uhc_id, "member_id": "U1", "priority": "primary", "relationship": "child",
+            "effective_from": "2026-11-01", "subscriber_first_name": "Pat", "subscriber_last_name": "Parent",
+            "subscriber_date_of_birth": "1980-02-02", "subscriber_sex": "F",
+            "csrf_token": csrf_token(page.text)}  # fmt: skip
+    missing = client.post(f"/patients/{patient_id}/coverages", data={**form, "subscriber_sex": ""},
+                          follow_redirects=True)  # fmt: skip
+    assert "subscriber_sex: required when the patient is not the subscriber" in missing.text
+    done = client.post(f"/patients/{patient_id}/coverages", data=form, follow_redirects=True)
+    assert "Coverage changed" in done.text and "2026-10-31" in done.text
+    overlap = client.post(f"/patients/{patient_id}/coverages", data={**form, "effective_from": "2026-10-15"},
+                          follow_redirects=True)  # fmt: skip
+    assert "effective_from: overlaps the coverage of the same priority from 2026-11-01" in overlap.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Coverage)) == 2

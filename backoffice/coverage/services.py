@@ -162,3 +162,38 @@ def _rescrub(claim: Claim, session: Session, now: datetime) -> str:
     claim.payer_id, claim.coverage_id, claim.findings = coverage.payer_id, coverage.id, findings
     claim.total_charge = sum((line.charge for line in lines), Decimal("0.00"))
     return f"{claim.status} at {claim.total_charge}"
+
+
+DEMOGRAPHICS = (
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "sex",
+    "address_line1",
+    "city",
+    "state",
+    "zip_code",
+    "phone",
+)
+
+
+@service
+def update_patient(*, patient: Patient, values: dict[str, Any], actor: Any, now: datetime) -> Patient:
+    """Edit a patient's demographics (the changed field names are audited, never their values: PHI)."""
+    unknown = sorted(set(values) - set(DEMOGRAPHICS))
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]}: not a demographic field")
+    for name in ("first_name", "last_name", "date_of_birth", "sex"):
+        if name in values and not values[name]:
+            raise ValidationFailed(f"{name}: required")
+    if values.get("sex") not in (None, "F", "M", "U"):
+        raise ValidationFailed("sex: F, M or U")
+    changed = sorted(name for name, value in values.items() if getattr(patient, name) != value)
+    for name in changed:
+        setattr(patient, name, values[name])
+    if changed:
+        audit_event(action="patient_update", user=actor, now=now, target_type="patient", target_id=patient.id,
+                    organization_id=patient_organization(patient), practice_id=patient.practice_id,
+                    patient_id=patient.id, data={"fields": changed})  # fmt: skip
+    db.session.commit()
+    return patient
