@@ -25,6 +25,10 @@ from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
 from backoffice.contracts.views import bp as contracts_bp
+from backoffice.coverage.views import bp as coverage_bp
+from backoffice.credentialing import api as credentialing_api  # noqa: F401 - adds its routes to the API blueprint
+from backoffice.credentialing import subscriptions as credentialing_subscriptions
+from backoffice.credentialing.views import bp as credentialing_bp
 from backoffice.documents.views import bp as documents_bp
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
@@ -83,6 +87,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(accounts_bp)
     app.register_blueprint(work_bp)
     app.register_blueprint(automation_bp)
+    app.register_blueprint(credentialing_bp)
+    app.register_blueprint(coverage_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     for feature_bp in (
@@ -112,6 +118,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
 def _subscribe_features() -> None:
     """Connect the features to the kernel's signals (backoffice/signals.py); connecting again is a no-op."""
     automation_subscriptions.subscribe()
+    credentialing_subscriptions.subscribe()
     remits_subscriptions.subscribe()
     routing_subscriptions.subscribe()
 

@@ -14,6 +14,7 @@ from backoffice.balances.models import (
 )
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.contracts.models import ClientContract, Invoice, InvoiceLine, InvoiceSource
+from backoffice.credentialing.models import Enrollment
 from backoffice.documents.models import Document
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
@@ -38,6 +39,7 @@ __all__ = [
     "ControlNumber",
     "Coverage",
     "EdiFile",
+    "Enrollment",
     "GoodFaithEstimate",
     "Interaction",
     "KpiSnapshot",

@@ -46,6 +46,7 @@ FLOWS: dict[str, FlowSpec] = {
         FlowSpec("authorization-watch", "flows.scheduled:authorization_watch", cron="0 6 * * *"),
         FlowSpec("kpi-snapshot", "flows.scheduled:kpi_snapshot", cron="0 1 * * *"),
         FlowSpec("payment-plans", "flows.scheduled:payment_plans", cron="0 7 * * *"),
+        FlowSpec("credential-watch", "flows.scheduled:credential_watch", cron="30 6 * * *"),
     )
 }
 

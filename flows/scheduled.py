@@ -17,6 +17,7 @@ INGEST = "backoffice.exchange.ingest"
 JOBS = "backoffice.automation.runner"
 SUBMISSION = "backoffice.exchange.submission"
 BALANCES = "backoffice.balances.sweeps"
+CREDENTIALING = "backoffice.credentialing.services"
 
 
 def as_summary(result: Any) -> Any:
@@ -100,3 +101,9 @@ def kpi_snapshot() -> Any:
 def payment_plans() -> Any:
     """Payment-plan reminders (instalments due within 5 days, missed ones) and plan states."""
     return _run(BALANCES, "sweep_payment_plans")
+
+
+@flow(name="credential-watch", persist_result=False)
+def credential_watch() -> Any:
+    """Renewal items for licences, enrolment revalidations and CAQH re-attestations 90/60/30 days before expiry."""
+    return _run(CREDENTIALING, "watch_credential_expiries")

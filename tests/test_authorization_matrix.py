@@ -48,7 +48,7 @@ ALL = frozenset(ROLES)
 SUP = frozenset({SUPERVISOR, ADMIN})
 ADM = frozenset({ADMIN})
 SCOPES = ("own", "sibling", "foreign")
-API_SCOPES = ["sessions:write", "work:read", "work:write", "claims:read"]
+API_SCOPES = ["sessions:write", "work:read", "work:write", "claims:read", "admin:read", "admin:write"]
 
 
 @dataclass(frozen=True)
@@ -181,10 +181,26 @@ EXPECT: dict[str, Rule] = {
     "users.reset_mfa": Rule(ADM, {"user_id": "user"}),
     "users.set_active": Rule(ADM, {"user_id": "user"}),
     "users.mfa_policy": Rule(ADM),
+    # credentialing (issue 16): supervisors read, admins change (POST_ROLES)
+    "credentialing.index": Rule(SUP),
+    "credentialing.providers": Rule(SUP, {"slug": "practice_slug"}),
+    "credentialing.edit_provider": Rule(SUP, {"slug": "practice_slug", "provider_id": "provider"}),
+    "credentialing.providers_csv": Rule(SUP, {"slug": "practice_slug"}),
+    "credentialing.import_csv": Rule(ADM, {"slug": "practice_slug"}),
+    "credentialing.enrollments": Rule(SUP, {"slug": "practice_slug"}),
+    "coverage.page": Rule(ALL, PATIENT),
+    "coverage.demographics": Rule(ALL, PATIENT),
+    "coverage.add_coverage": Rule(ALL, PATIENT),
+    "api.list_providers": Rule(SUP, {"slug": "practice_slug"}, api=True),
+    "api.post_provider": Rule(ADM, {"slug": "practice_slug"}, api=True),
+    "api.list_enrollments": Rule(SUP, {"slug": "practice_slug"}, api=True),
+    "api.post_enrollment": Rule(ADM, {"slug": "practice_slug"}, api=True),
 }
 
 # Where a POST is narrower than the GET of the same endpoint.
-POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.edit_template": ADM}
+POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.edit_template": ADM,
+                                         "credentialing.providers": ADM, "credentialing.edit_provider": ADM,
+                                         "credentialing.enrollments": ADM}  # fmt: skip
 # POSTs whose allowed answer is a 404 although the role may use them (the constant argument names nothing).
 POST_OK_404: set[str] = {"documents.upload"}  # the target is in the form: a bare POST names nothing
 # Allowed POSTs that sign someone out or deactivate them: run after every other, so they take nobody's session early.
@@ -238,7 +254,7 @@ def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]
     db.session.commit()
     ids: dict[str, Any] = {kind: row.id for kind, row in rows.items()}
     return ids | {"item": item.id, "claim": claim.id, "patient": patient.id, "practice": practice.id,
-                  "job": _failed_job(org.id)}  # fmt: skip
+                  "job": _failed_job(org.id), "practice_slug": practice.slug, "provider": provider_id}  # fmt: skip
 
 
 def _failed_job(organization_id: int) -> str:

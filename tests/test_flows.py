@@ -181,6 +181,7 @@ def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
         "authorization-watch": (scheduled.SWEEPS, "watch_authorizations"),
         "kpi-snapshot": (scheduled.SWEEPS, "snapshot_kpis"),
         "payment-plans": (scheduled.BALANCES, "sweep_payment_plans"),
+        "credential-watch": (scheduled.CREDENTIALING, "watch_credential_expiries"),
     }
     assert set(targets) | {"intake"} == set(registry.FLOWS)
     targets["requeue-sweeper (recovery)"] = (scheduled.JOBS, "recover_automation")

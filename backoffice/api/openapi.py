@@ -168,5 +168,88 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Claim"), "The claim"),
                               "404": _error("No such claim in your practices")},
             })},
+            **credentialing_paths(),
+        },
+    }  # fmt: skip
+
+
+# --- providers and payer enrolment (issue 16) ---
+
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+DAY = {"type": ["string", "null"], "format": "date"}
+SCHEMAS.update({
+    "FieldError": {"type": "object", "required": ["error"],
+                   "properties": {"error": {"type": "string", "description": "`field: why`"},
+                                  "field": {"type": "string"}, "errors": {"type": "array"}}},
+    "ProviderInput": {
+        "type": "object", "required": ["first_name", "last_name", "npi", "credential", "taxonomy"],
+        "properties": {
+            "first_name": {"type": "string"}, "last_name": {"type": "string"},
+            "npi": {"type": "string", "pattern": "^1[0-9]{9}$", "description": "Individual (type 1) NPI, check digit"},
+            "credential": {"type": "string", "enum": ["MD", "DO", "NP", "PA", "PhD", "PsyD", "LCSW", "LPC", "LMFT",
+                                                      "LMHC"]},
+            "taxonomy": {"type": "string"}, "license_type": {"type": ["string", "null"]},
+            "license_number": {"type": ["string", "null"]}, "license_state": {"type": ["string", "null"]},
+            "license_expires_on": DAY, "active_from": DAY, "active_to": DAY,
+            "supervising_npi": {"type": ["string", "null"],
+                                "description": "An associate's supervisor: active, licensed, same practice"},
+            "active": {"type": ["boolean", "string"]},
+        },
+    },
+    "Provider": {"type": "object", "required": ["id", "npi", "first_name", "last_name", "credential", "active"],
+                 "properties": {"id": {"type": "integer"}, "npi": {"type": "string"}, "first_name": {"type": "string"},
+                                "last_name": {"type": "string"}, "credential": {"type": "string"},
+                                "taxonomy": {"type": "string"}, "supervising_npi": {"type": "string"},
+                                "active": {"type": "boolean"}}},
+    "Providers": {"type": "object", "required": ["providers"],
+                  "properties": {"providers": {"type": "array", "items": {"$ref": "#/components/schemas/Provider"}}}},
+    "EnrollmentInput": {
+        "type": "object", "required": ["provider_npi", "payer_id", "status"],
+        "properties": {
+            "provider_npi": {"type": "string"}, "payer_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["not_started", "submitted", "pending", "effective", "denied",
+                                                  "terminated"]},
+            "effective_from": DAY, "submitted_on": DAY, "terminated_on": DAY,
+            "payer_provider_id": {"type": ["string", "null"]}, "revalidation_due": DAY, "caqh_reattestation_due": DAY,
+        },
+    },
+    "Enrollment": {"type": "object", "required": ["id", "provider_npi", "payer_id", "status"],
+                   "properties": {"id": {"type": "integer"}, "provider_npi": {"type": "string"},
+                                  "payer_id": {"type": "string"}, "status": {"type": "string"},
+                                  "effective_from": DAY, "submitted_on": DAY, "terminated_on": DAY,
+                                  "payer_provider_id": {"type": ["string", "null"]}, "revalidation_due": DAY,
+                                  "caqh_reattestation_due": DAY}},
+    "Enrollments": {"type": "object", "required": ["enrollments"],
+                    "properties": {"enrollments": {"type": "array",
+                                                   "items": {"$ref": "#/components/schemas/Enrollment"}}}},
+})  # fmt: skip
+
+
+def credentialing_paths() -> dict[str, Any]:
+    """The providers and enrolment endpoints of a practice."""
+    not_found = _error("No such practice among yours")
+    return {
+        "/practices/{slug}/providers": {
+            "get": _secured("admin:read", {
+                "operationId": "listProviders", "summary": "A practice's providers", "parameters": [SLUG],
+                "responses": {"200": _json(_ref("Providers"), "The providers"), "404": not_found}}),
+            "post": _secured("admin:write", {
+                "operationId": "createProvider", "summary": "Add a provider (admins)", "parameters": [SLUG],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ProviderInput")}}},
+                "responses": {"201": _json(_ref("Provider"), "Created"), "404": not_found,
+                              "409": _error("A provider with this NPI is already in the practice"),
+                              "422": _json(_ref("FieldError"), "Refused; the message names the field")}}),
+        },
+        "/practices/{slug}/enrollments": {
+            "get": _secured("admin:read", {
+                "operationId": "listEnrollments", "summary": "A practice's payer enrolments", "parameters": [SLUG],
+                "responses": {"200": _json(_ref("Enrollments"), "The enrolments"), "404": not_found}}),
+            "post": _secured("admin:write", {
+                "operationId": "saveEnrollment", "parameters": [SLUG],
+                "summary": "Create (201) or update (200) an enrolment; effective releases held claims",
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": _ref("EnrollmentInput")}}},
+                "responses": {"200": _json(_ref("Enrollment"), "Updated"), "201": _json(_ref("Enrollment"), "Created"),
+                              "404": not_found, "422": _error("Refused; the message names the field")}}),
         },
     }  # fmt: skip

@@ -24,6 +24,8 @@ from sqlalchemy.dialects import sqlite
 from backoffice.automation.runner import AUTOMATION_JOB
 from backoffice.calendars import is_business_day
 from backoffice.coding.rules import SessionFacts, code_session
+from backoffice.credentialing.queries import enrollment_facts
+from backoffice.credentialing.rules import hold_reason
 from backoffice.db_types import UTCDateTime
 from backoffice.extensions import db
 from backoffice.intake.rules import AuthFacts, BenefitsFacts, Plan, PlanningFacts, plan_for
@@ -149,6 +151,8 @@ def _facts(
     ):  # fmt: skip
         benefits[(patient_id, payer_id)] = BenefitsFacts(checked_at, active, auth_required)  # the latest wins
     rules_of = {payer_id: payer_facts(payer) for payer_id, payer in payers.items()}
+    required = [p.id for p in payers.values() if p.enrollment_required_837]
+    enrolments = enrollment_facts({s.provider_id for s, _ in sessions}, required)
     out = []
     for session, credential in sessions:
         practice = practices[session.practice_id]
@@ -178,6 +182,12 @@ def _facts(
                 filing_limit_days=payer.filing_limit_days,
                 authorizations=tuple(auths.get(key, ())),
                 benefits=benefits.get(key),
+                enrollment_hold=hold_reason(
+                    enrolments.get((session.provider_id, payer.id)),
+                    session.date_of_service,
+                    required=payer.enrollment_required_837,
+                    payer_code=payer.payer_id,
+                ),
             )  # fmt: skip
         )
     return out, practices

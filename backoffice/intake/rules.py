@@ -61,6 +61,8 @@ class PlanningFacts:
     authorizations: tuple[AuthFacts, ...] = ()
     benefits: BenefitsFacts | None = None
     overrides: Mapping[str, object] | None = None
+    # Why the rendering provider may not bill this payer yet (credentialing.rules.hold_reason), or None.
+    enrollment_hold: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,11 +151,13 @@ def _preauth_step(facts: PlanningFacts) -> tuple[bool, str]:
 def plan_for(facts: PlanningFacts, *, now: datetime) -> Plan:
     """Decide one session's chain from the practice's contract, the payer's rules and what is on file."""
     owned = {kind for kind in facts.owned_steps if kind in PLANNED_KINDS}
+    if WorkKind.SUBMIT in owned:  # holding a claim for enrolment is part of submitting it
+        owned.add(WorkKind.AWAIT_ENROLLMENT)
     self_pay = facts.payer_kind == SELF_PAY
     decided: dict[str, tuple[bool, bool, str]] = {}
     if self_pay:
         for kind in CHAIN_ORDER:
-            if kind != WorkKind.ENTER_CHARGE and kind in PLANNED_KINDS:
+            if kind not in (WorkKind.ENTER_CHARGE, WorkKind.AWAIT_ENROLLMENT) and kind in PLANNED_KINDS:
                 decided[kind] = (False, True, "skipped: self-pay session, no insurer to bill")
         decided[WorkKind.ENTER_CHARGE] = (True, True, "self-pay: charge entered for patient billing")
     else:
@@ -169,6 +173,8 @@ def plan_for(facts: PlanningFacts, *, now: datetime) -> Plan:
         else:
             decided[WorkKind.ENTER_CHARGE] = (True, True, "code the session and enter the charge")
         decided[WorkKind.AUDIT] = (True, True, "scrub the claim before it goes out")
+        if facts.enrollment_hold is not None and facts.payer_kind is not None:
+            decided[WorkKind.AWAIT_ENROLLMENT] = (True, True, facts.enrollment_hold)
         decided[WorkKind.SUBMIT] = (True, True, "send the 837P")
         decided[WorkKind.FOLLOW_UP] = (True, True, "check claim status once a response is overdue")
     steps: list[Step] = []

@@ -121,6 +121,14 @@ class Provider(db.Model):
     credential: Mapped[Credential] = mapped_column(str_enum(Credential, 8))
     taxonomy: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(default=True)
+    # Licence (state board): an associate may have none yet and bill under a supervisor. Active dates bound the
+    # sessions the provider may render. Credentialing (backoffice/credentialing/) edits and watches these.
+    license_type: Mapped[str | None] = mapped_column(String(20))
+    license_number: Mapped[str | None] = mapped_column(String(40))
+    license_state: Mapped[str | None] = mapped_column(String(2))
+    license_expires_on: Mapped[date | None]
+    active_from: Mapped[date | None]
+    active_to: Mapped[date | None]
     # A pre-licensed associate bills under a licensed clinician of the same practice (2310D / payer policy).
     supervising_provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
 
@@ -157,6 +165,8 @@ class Payer(db.Model):
     allows_99211_with_addon: Mapped[bool] = mapped_column(default=False, server_default=false())
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
+    # Whether a rendering provider must be enrolled (effective) with this payer before its 837 claims go out.
+    enrollment_required_837: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     @validates("telehealth_policy")
     def _validate_telehealth(self, key: str, value: dict[str, Any]) -> dict[str, Any]:

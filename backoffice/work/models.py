@@ -38,7 +38,8 @@ class WorkItem(db.Model):
     __table_args__ = (
         CheckConstraint(
             "session_id IS NOT NULL OR claim_id IS NOT NULL OR claim_payment_id IS NOT NULL"
-            " OR edi_file_id IS NOT NULL OR authorization_id IS NOT NULL OR patient_id IS NOT NULL",
+            " OR edi_file_id IS NOT NULL OR authorization_id IS NOT NULL OR patient_id IS NOT NULL"
+            " OR provider_id IS NOT NULL",
             name="has_subject",
         ),
         Index("ix_work_items_claimable", "state", "mode", "practice_id", "priority", "due_at"),
@@ -58,6 +59,8 @@ class WorkItem(db.Model):
     authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))
     # Patient-balance work (a payment-plan reminder, a Good Faith Estimate to issue) is about a patient.
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    # Credentialing work (a licence or an enrolment about to expire) is about a provider.
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
     # Denormalized for queue filters, routing and Get next at a million items: the payer the work is with,
     # the dollars at stake (claim balance, denied amount), and for denials the CARC family and first code.
     payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
@@ -97,6 +100,8 @@ class WorkItem(db.Model):
             return "remittance"
         if self.patient_id is not None:
             return "patient"
+        if self.provider_id is not None:
+            return "provider"
         return "file" if self.edi_file_id is not None else "authorization"
 
 

@@ -14,6 +14,9 @@ class WorkKind(StrEnum):
     OBTAIN_PREAUTH = "obtain_preauth"
     ENTER_CHARGE = "enter_charge"
     AUDIT = "audit"
+    # Planned only when the rendering provider is not enrolled (effective) with the payer on the date of service:
+    # the claim is held here until the enrolment becomes effective (credentialing/ releases it).
+    AWAIT_ENROLLMENT = "await_enrollment"
     SUBMIT = "submit"
     FOLLOW_UP = "follow_up"
     APPEAL = "appeal"
@@ -31,6 +34,8 @@ class ExceptionKind(StrEnum):
     APPROVE_WRITE_OFF = "approve_write_off"
     PAYMENT_REMINDER = "payment_reminder"
     ISSUE_GFE = "issue_gfe"
+    # Credentialing: a licence, a payer enrolment's revalidation or a CAQH re-attestation expiring (90/60/30 days).
+    RENEW_CREDENTIAL = "renew_credential"
 
 
 CHAIN_ORDER: tuple[WorkKind, ...] = tuple(WorkKind)
@@ -42,6 +47,7 @@ KIND_LABELS: dict[str, str] = {
     WorkKind.OBTAIN_PREAUTH: "Obtain prior auth",
     WorkKind.ENTER_CHARGE: "Enter charge",
     WorkKind.AUDIT: "Audit (scrub)",
+    WorkKind.AWAIT_ENROLLMENT: "Await enrolment",
     WorkKind.SUBMIT: "Submit claim",
     WorkKind.FOLLOW_UP: "Follow up",
     WorkKind.APPEAL: "Appeal",
@@ -52,6 +58,7 @@ KIND_LABELS: dict[str, str] = {
     ExceptionKind.APPROVE_WRITE_OFF: "Approve write-off",
     ExceptionKind.PAYMENT_REMINDER: "Payment-plan reminder",
     ExceptionKind.ISSUE_GFE: "Issue Good Faith Estimate",
+    ExceptionKind.RENEW_CREDENTIAL: "Renew credential",
 }
 
 
@@ -127,6 +134,7 @@ DEFAULT_QUEUES: dict[str, str] = {
     WorkKind.OBTAIN_PREAUTH: "authorization",
     WorkKind.ENTER_CHARGE: "charge-entry",
     WorkKind.AUDIT: "coding",
+    WorkKind.AWAIT_ENROLLMENT: "credentialing",
     WorkKind.SUBMIT: "submission",
     WorkKind.FOLLOW_UP: "follow-up",
     WorkKind.APPEAL: "denials",
@@ -137,6 +145,7 @@ DEFAULT_QUEUES: dict[str, str] = {
     ExceptionKind.APPROVE_WRITE_OFF: "write-offs",
     ExceptionKind.PAYMENT_REMINDER: "patient-balances",
     ExceptionKind.ISSUE_GFE: "patient-balances",
+    ExceptionKind.RENEW_CREDENTIAL: "credentialing",
 }
 
 # Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults). A follow-up
@@ -146,6 +155,7 @@ DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     WorkKind.OBTAIN_PREAUTH: 2,
     WorkKind.ENTER_CHARGE: 1,
     WorkKind.AUDIT: 1,
+    WorkKind.AWAIT_ENROLLMENT: 5,  # the item's due date is the claim's filing deadline once it waits
     WorkKind.SUBMIT: 1,
     WorkKind.FOLLOW_UP: 20,
     WorkKind.APPEAL: 5,
@@ -156,6 +166,7 @@ DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     ExceptionKind.APPROVE_WRITE_OFF: 2,
     ExceptionKind.PAYMENT_REMINDER: 1,
     ExceptionKind.ISSUE_GFE: 1,  # 10.1: the tightest GFE window is 1 business day; explicit due dates win
+    ExceptionKind.RENEW_CREDENTIAL: 5,  # explicit due dates (the expiry) win
 }
 END_OF_BUSINESS = time(17, 0)
 DUE_SOON = timedelta(hours=4)

@@ -1,0 +1,1 @@
+"""Editing a patient's coverage: the change ends the old coverage and re-plans the open work it affects."""

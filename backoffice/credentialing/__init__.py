@@ -1,0 +1,1 @@
+"""Providers, their licences and payer enrolments; enrolment gates claim submission (issue 16)."""
