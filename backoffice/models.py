@@ -12,7 +12,7 @@ from backoffice.balances.models import (
     SlidingScaleDetermination,
     SlidingScaleTier,
 )
-from backoffice.claims.models import Claim, ClaimLine
+from backoffice.claims.models import Claim, ClaimLine, ClaimVersion
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
@@ -31,6 +31,7 @@ __all__ = [
     "BenefitsCheck",
     "Claim",
     "ClaimLine",
+    "ClaimVersion",
     "ClaimPayment",
     "ClaimSubmission",
     "ControlNumber",
