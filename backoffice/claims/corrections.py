@@ -248,8 +248,10 @@ def _apply_header(claim: Claim, session: Session, edit: HeaderEdit, today: date)
         if not codes or len(codes) > 12:
             raise ValidationFailed("diagnoses: one to twelve ICD-10-CM codes")
         for number, code in enumerate(codes, start=1):
-            problem = icd10.billable_problem(code, session.date_of_service)
-            if problem and icd10.covers(session.date_of_service):
+            problem = icd10.format_problem(code) or (
+                icd10.billable_problem(code, session.date_of_service) if icd10.covers(session.date_of_service) else None
+            )  # a code set that does not cover the date cannot judge the code; the scrubber warns about it
+            if problem:
                 raise ValidationFailed(f"diagnosis {number}: {problem}")
         _set(session, "diagnoses", codes, "diagnoses", changed)
     if edit.auth_number is not None:
