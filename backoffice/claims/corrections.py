@@ -35,6 +35,7 @@ from backoffice.itemforms.queries import as_edits, scrub_lines
 from backoffice.itemforms.rules import LineEdit, check_lines, parse_line
 from backoffice.orgs.models import Payer, Practice, Provider
 from backoffice.patients.models import Coverage, Patient
+from backoffice.remits.models import PaymentAdjustment
 from backoffice.scrubber.queries import primary_coverage
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
@@ -283,6 +284,28 @@ def parse_line_edits(raw: Sequence[Mapping[str, object]], diagnosis_count: int) 
     return edits
 
 
+LINE_FIELDS = ("date_of_service", "cpt", "modifiers", "units", "place_of_service", "diagnosis_pointers", "charge")
+
+
+def _store_lines(claim: Claim, lines: Sequence[ClaimLine]) -> None:
+    """The claim's lines become ``lines``, updated in place by position: an adjudicated line keeps its row (its
+    payments and adjustments point at it; the kept versions hold what it billed before). A line with postings
+    cannot be dropped."""
+    current = list(claim.lines)
+    for row, new in zip(current, lines, strict=False):
+        for name in LINE_FIELDS:
+            setattr(row, name, getattr(new, name))
+    for row in current[len(lines) :]:
+        posted = db.session.scalar(select(PaymentAdjustment.id).where(PaymentAdjustment.claim_line_id == row.id))
+        if posted is not None or row.paid_amount:
+            raise ValidationFailed(f"line {row.line_number}: the payer adjudicated it; it cannot be dropped")
+        claim.lines.remove(row)
+    db.session.flush()
+    for number, new in enumerate(lines[len(current) :], start=len(current) + 1):
+        new.line_number = number
+        claim.lines.append(new)
+
+
 def _rescrub(claim: Claim, session: Session, today: date, lines: Sequence[LineEdit] | None = None) -> int:
     """Scrub the claim's lines (or ``lines``) again after a change and store the result: priced lines, findings,
     total, and (a primary claim) the primary coverage in force. Returns the number of scrubber errors."""
@@ -293,9 +316,7 @@ def _rescrub(claim: Claim, session: Session, today: date, lines: Sequence[LineEd
     preview, coverage = scrubbed
     if str(coverage.payer.kind) == "self_pay":
         raise ValidationFailed("coverage: self-pay, there is no insurance claim to send")
-    claim.lines.clear()
-    db.session.flush()  # the old lines go before the new ones take their line numbers
-    claim.lines.extend(preview.claim_lines)
+    _store_lines(claim, preview.claim_lines)
     if claim.payer_sequence == "P":
         claim.payer_id, claim.coverage_id = coverage.payer_id, coverage.id
     claim.findings, claim.total_charge = preview.findings, preview.total
