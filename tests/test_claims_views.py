@@ -117,3 +117,29 @@ def test_a_replacement_from_the_claim_page_warns_past_the_corrected_claim_limit(
     assert "Warning: past the corrected-claim limit" in done.text
     with app.app_context():
         assert db.session.get(Claim, claim_id).frequency_code == "7"
+
+
+def test_a_denial_item_offers_the_actions_its_family_calls_for(app, client, auth) -> None:  # noqa: ANN001
+    with app.app_context():
+        org, practice, payer, claim, biller = _world("denied_wrong_payer")
+        item_id = db.session.scalar(select(WorkItem.id).where(WorkItem.claim_id == claim.id,
+                                                              WorkItem.kind == "work_denial"))  # fmt: skip
+        claim_id, email = claim.id, biller.email
+    auth.login(email)
+    page = client.get(f"/items/{item_id}")
+    assert page.status_code == 200
+    actions = page.text[page.text.index('id="denial-actions"') :].split("</p>")[0]
+    assert actions.index("Rebill to the right payer") < actions.index("Correct and replace")
+    assert f"/claims/{claim_id}#coverage-form" in actions and "#panel-write-off" in actions
+    assert "Appeal" not in actions  # a wrong-payer denial is rebilled, not appealed
+
+
+def test_a_rejection_item_links_to_the_header_correction(app, client, auth) -> None:  # noqa: ANN001
+    with app.app_context():
+        org, practice, payer, claim, biller = _world("rejected")
+        item_id = db.session.scalar(select(WorkItem.id).where(WorkItem.claim_id == claim.id,
+                                                              WorkItem.kind == "fix_rejection"))  # fmt: skip
+        claim_id, email = claim.id, biller.email
+    auth.login(email)
+    page = client.get(f"/items/{item_id}")
+    assert f"/claims/{claim_id}#correct-form" in page.text
