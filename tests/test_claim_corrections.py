@@ -33,6 +33,7 @@ from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
 from backoffice.itemforms.services import save_claim_lines
 from backoffice.patients.models import Coverage
+from backoffice.remits.models import PaymentAdjustment
 from backoffice.sessions.models import Session
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.x12.checks import business_problems
@@ -281,3 +282,20 @@ def test_a_denial_family_offers_the_actions_it_calls_for(family: str | None, fir
     actions = actions_for_family(family)
     assert actions[0] == first
     assert "write_off" in actions or family == "records"
+
+
+def test_a_replacement_with_corrected_lines_keeps_the_adjudicated_line_rows(ctx, tmp_path) -> None:  # noqa: ANN001
+    org, practice, payer, claim, user = _adjudicated("denied_info")
+    line_id = claim.lines[0].id
+    posted = db.session.scalar(select(PaymentAdjustment.id).where(PaymentAdjustment.claim_line_id == line_id))
+    assert posted is not None  # the denial's CAS points at the line
+    rows = [{"cpt": "90837", "modifiers": "", "units": "1", "pos": "11", "pointers": "1"}]
+    done = replace_claim(claim=claim, actor=user, now=NOW, reason="60-minute session, not 45", lines=rows)
+    claim = db.session.get(Claim, claim.id)
+    assert [(x.id, x.cpt, str(x.charge)) for x in claim.lines] == [(line_id, "90837", "200.00")]
+    assert str(claim.total_charge) == "200.00" and claim.frequency_code == "7"
+    kept = db.session.scalars(select(ClaimVersion).where(ClaimVersion.claim_id == claim.id)
+                              .order_by(ClaimVersion.version)).all()  # fmt: skip
+    assert "90834" in kept[0].snapshot["lines"][0] and "90837" in kept[1].snapshot["lines"][0]
+    text = _checked(_send_queued(done.submit_item_id), tmp_path)
+    assert "SV1*HC:90837*200*UN*1" in text and "*11:B:7*" in text

@@ -143,3 +143,20 @@ def test_a_rejection_item_links_to_the_header_correction(app, client, auth) -> N
     auth.login(email)
     page = client.get(f"/items/{item_id}")
     assert f"/claims/{claim_id}#correct-form" in page.text
+
+
+def test_a_replacement_form_carries_corrected_lines(app, client, auth) -> None:  # noqa: ANN001
+    with app.app_context():
+        org, practice, payer, claim, biller = _world("denied_info")
+        claim_id, email = claim.id, biller.email
+    auth.login(email)
+    page = client.get(f"/claims/{claim_id}")
+    assert 'name="line-1-cpt" value="90834"' in page.text
+    form = {"csrf_token": csrf_token(page.text), "version": "1", "reason": "modifier 95: it was telehealth",
+            "line-1-cpt": "90834", "line-1-modifiers": "95", "line-1-units": "1", "line-1-pos": "10",
+            "line-1-pointers": "1"}  # fmt: skip
+    done = client.post(f"/claims/{claim_id}/replace", data=form, follow_redirects=True)
+    assert "Replacement claim (frequency 7) made as version 2" in done.text, done.text[:3000]
+    with app.app_context():
+        line = db.session.get(Claim, claim_id).lines[0]
+        assert (line.cpt, line.place_of_service) == ("90834", "10") and "95" in line.modifiers

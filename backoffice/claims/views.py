@@ -20,6 +20,7 @@ from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
 from backoffice.form_actions import flash_form_errors, run_form
+from backoffice.itemforms.rules import MAX_LINES
 from backoffice.orgs.models import Practice
 from backoffice.patients.models import Coverage
 from backoffice.work.forms import choices
@@ -166,6 +167,14 @@ def _edit(form: HeaderForm) -> corrections.HeaderEdit:
     )  # fmt: skip
 
 
+def _form_lines() -> list[dict[str, str]]:
+    """The replacement's ``line-N-field`` inputs in row order (blank rows are skipped by the service)."""
+    return [
+        {k: request.form.get(f"line-{n}-{k}", "") for k in ("cpt", "modifiers", "units", "pos", "pointers")}
+        for n in range(1, MAX_LINES + 1)
+    ]
+
+
 def _run(claim: Claim, form: FlaskForm, action: Callable[[Any], Any], done: Callable[[Any], str]):
     """Validate ``form``, run one correction, flash its outcome (and any deadline warning), back to the claim."""
     if not form.validate_on_submit():
@@ -201,9 +210,11 @@ def replace(claim_id: int):
     claim = _claim_or_404(claim_id)
     form = _header_form(claim, {}, request.form)
 
+    lines = _form_lines() if "line-1-cpt" in request.form else None
+
     def do(f: HeaderForm) -> Any:
         return corrections.replace_claim(claim=claim, actor=current_user, now=utcnow(), edit=_edit(f),
-                                         reason=f.reason.data, version=_version(f))  # fmt: skip
+                                         reason=f.reason.data, version=_version(f), lines=lines)  # fmt: skip
 
     def done(r: corrections.Correction) -> str:
         then = "submission queued." if r.submit_item_id else "fix the scrubber errors before it goes."
