@@ -24,6 +24,7 @@ from backoffice.audit.views import bp as audit_bp
 from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
+from backoffice.claims.views import bp as claims_bp
 from backoffice.contracts.views import bp as contracts_bp
 from backoffice.coverage.views import bp as coverage_bp
 from backoffice.credentialing import api as credentialing_api  # noqa: F401 - adds its routes to the API blueprint
@@ -101,6 +102,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         users_bp,
         contracts_bp,
         documents_bp,
+        claims_bp,
     ):
         app.register_blueprint(feature_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself

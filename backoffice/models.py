@@ -12,7 +12,7 @@ from backoffice.balances.models import (
     SlidingScaleDetermination,
     SlidingScaleTier,
 )
-from backoffice.claims.models import Claim, ClaimLine
+from backoffice.claims.models import Claim, ClaimLine, ClaimVersion
 from backoffice.contracts.models import ClientContract, Invoice, InvoiceLine, InvoiceSource
 from backoffice.credentialing.models import Enrollment
 from backoffice.documents.models import Document
@@ -34,6 +34,7 @@ __all__ = [
     "BenefitsCheck",
     "Claim",
     "ClaimLine",
+    "ClaimVersion",
     "ClaimPayment",
     "ClaimSubmission",
     "ControlNumber",

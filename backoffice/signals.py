@@ -30,3 +30,7 @@ item_cancelled = events.signal("item-cancelled")
 # sender: the organization id (an 835 file just posted); kwargs: now, claim_ids (every claim it paid, denied or
 # adjusted). Subscribers: automation (wakes those claims' waiting follow-ups, whose step then closes them).
 remittance_posted = events.signal("remittance-posted")
+
+# sender: Claim (its void, frequency 8, was accepted by the payer and the claim closed); kwargs: now.
+# Subscribers: authorizations (give back the units or visits its lines consumed).
+claim_voided = events.signal("claim-voided")

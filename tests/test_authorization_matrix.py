@@ -71,6 +71,7 @@ APPEAL = {"appeal_id": "appeal"}
 PATIENT = {"patient_id": "patient"}
 PLAN = {"plan_id": "plan"}
 TEMPLATE = {"template_id": "template"}
+CLAIM = {"claim_id": "claim"}
 
 EXPECT: dict[str, Rule] = {
     # sign-in, static files, the API's document
@@ -128,6 +129,13 @@ EXPECT: dict[str, Rule] = {
     "reports.index": Rule(SUP),
     "reports.table_csv": Rule(SUP, {"name": "=aging_practice"}),
     # appeals
+    "claims.index": Rule(ALL),
+    "claims.detail": Rule(ALL, CLAIM),
+    "claims.correct": Rule(ALL, CLAIM),
+    "claims.replace": Rule(ALL, CLAIM),
+    "claims.void": Rule(ALL, CLAIM),
+    "claims.fix_coverage": Rule(ALL, CLAIM),
+    "claims.rebill": Rule(ALL, CLAIM),
     "appeals.index": Rule(ALL),
     "appeals.detail": Rule(ALL, APPEAL),
     "appeals.pdf": Rule(ALL, APPEAL),

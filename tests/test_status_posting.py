@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from backoffice import signals
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.errors import ValidationFailed
@@ -178,3 +179,21 @@ def test_a_later_records_request_opens_a_new_item_but_the_same_one_does_not(org)
         f"work_denial:claim:{claim.id}:v1:R4:2026-11-20",
         f"work_denial:claim:{claim.id}:v1:R4:2026-12-15",
     ]
+
+
+def test_a_void_the_277_accepts_closes_and_signals_claim_voided(org) -> None:  # noqa: ANN001
+    claim = make_claim(org[1], org[2], status=ClaimStatus.SUBMITTED, frequency_code="8", payer_claim_number="PCN1")
+    make_submission(claim, ack_status=None)
+    heard: list[int] = []
+
+    def listen(sender: Claim, **kw: object) -> None:
+        heard.append(sender.id)
+
+    signals.claim_voided.connect(listen)
+    try:
+        post_277(organization_id=org[0].id, text=x277([f"TRN*2*{claim.account_number}", "STC*A2:20*20261119"]),
+                 now=NOW)  # fmt: skip
+    finally:
+        signals.claim_voided.disconnect(listen)
+    assert claim.status == ClaimStatus.CLOSED and heard == [claim.id]
+    assert any(body.startswith("Void accepted (277)") for body in _log(claim))

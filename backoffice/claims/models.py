@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -80,3 +81,25 @@ class ClaimLine(db.Model):
     patient_responsibility: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
 
     claim: Mapped[Claim] = relationship(back_populates="lines")
+
+
+class ClaimVersion(db.Model):
+    """What one version of a claim said (header and lines as they would go out) and why it exists: the original,
+    each correction, replacement (7), void (8) or rebill. Written once per (claim, version), never updated, so a
+    correction never overwrites what was billed; ``changes`` is the difference from the version before."""
+
+    __tablename__ = "claim_versions"
+    __table_args__ = (UniqueConstraint("claim_id", "version", name="uq_claim_versions_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    version: Mapped[int]
+    frequency_code: Mapped[str] = mapped_column(String(1))
+    # original, correction, replacement, void, rebill
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # [{"field", "before", "after"}]
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,7 +1,8 @@
 """Sandbox: a deterministic payer for the demo and the tests. It keeps its own folders under
 ``<instance>/edi/sandbox/<practice slug>/{sent,inbox,processed,failed}``; on an 837P it answers at once with a
 999, a 277CA and (unless every claim was rejected or never answered) an 835, chosen per claim by
-``sandbox_x12.scenario_for(CLM01)``; it answers 270 questions with a 271 built from the seeded coverage.
+``sandbox_x12.scenario_for(CLM01)`` (a replacement, frequency 7, is paid; a void, 8, is accepted and not remitted:
+``sent_scenario``); it answers 270 questions with a 271 built from the seeded coverage.
 
 Benefits rule (documented, deterministic): the member is active when a coverage with that member id and payer is
 in force on the service date; cost sharing comes from a hash of the member id — profile 0: $30 copay, deductible
@@ -71,7 +72,7 @@ class Sandbox:
         if not filename.startswith("837"):
             return
         sent = sx.read_837(content)
-        scenarios = {claim.account_number: sx.scenario_for(claim.account_number) for claim in sent.claims}
+        scenarios = {c.account_number: sx.sent_scenario(c.account_number, c.frequency_code) for c in sent.claims}
         isa = sent.interchange_control_number
         control = int(isa)
         inbox = self.folder(practice, "inbox")

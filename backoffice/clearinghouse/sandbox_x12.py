@@ -30,6 +30,7 @@ from backoffice.clearinghouse.sandbox_x12_model import (
     scenario_for,
     scenario_of,
     segment,
+    sent_scenario,
     stable_number,
     text,
     transaction,
@@ -52,6 +53,7 @@ __all__ = [
     "respond_277ca",
     "respond_999",
     "scenario_for",
+    "sent_scenario",
     "write_270",
 ]
 

@@ -180,6 +180,16 @@ def scenario_for(account_number: str) -> str:
     raise AssertionError("WEIGHTS does not cover the buckets")  # pragma: no cover
 
 
+def sent_scenario(account_number: str, frequency_code: str) -> str:
+    """The scenario of a claim as sent: a replacement (frequency 7) is paid (the correction fixed what the payer
+    denied); a void (8) is accepted (999, 277CA A2) and never remitted; an original follows ``scenario_for``."""
+    if frequency_code == "7":
+        return "paid"
+    if frequency_code == "8":
+        return "no_response"
+    return scenario_for(account_number)
+
+
 def scenario_of(scenarios: Mapping[str, str], account_number: str) -> str:
     """The scenario the caller chose for a claim, else ``scenario_for``; ValueError for an unknown name."""
     scenario = scenarios.get(account_number) or scenario_for(account_number)

@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
+from backoffice.claims.corrections import close_accepted_void
 from backoffice.claims.models import Claim
-from backoffice.claims.rules import ClaimStatus
+from backoffice.claims.rules import VOID, ClaimStatus
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
@@ -408,6 +409,8 @@ def _post_claim_ack(ack: ClaimAck, claim: Claim, submission: ClaimSubmission, no
             to_state=str(ClaimStatus.ACCEPTED), body=body, data={"evidence": evidence},
         )  # fmt: skip
         changed = True
+        if claim.frequency_code == VOID:  # an accepted void closes the claim and gives its authorization back
+            close_accepted_void(claim, now, "277CA")
     else:
         if current and claim.status == ClaimStatus.REJECTED:  # the 999 (or an earlier 277CA) already rejected it
             body, current, accepted = f"{body} (not applied: this version was already rejected)", False, False

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from backoffice.claims.corrections import close_accepted_void
 from backoffice.claims.models import Claim
-from backoffice.claims.rules import ClaimStatus
+from backoffice.claims.rules import VOID, ClaimStatus
 from backoffice.exchange.ack_posting import (
     REJECTION_CATEGORIES,
     claims_by_account,
@@ -111,6 +112,8 @@ def _post_status(
             claim_id=claim.id, session_id=claim.session_id, from_state=str(ClaimStatus.SUBMITTED),
             to_state=str(ClaimStatus.ACCEPTED), body=body, data={"evidence": evidence},
         )  # fmt: skip
+        if claim.frequency_code == VOID:  # an accepted void closes the claim and gives its authorization back
+            close_accepted_void(claim, now, "277")
         changed = True
     else:
         changed = log_once(claim, now, body, data={"evidence": evidence})

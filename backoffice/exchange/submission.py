@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus, can_move
+from backoffice.claims.versions import record_version
 from backoffice.clearinghouse.adapters import clearinghouse_for
 from backoffice.clearinghouse.base import Clearinghouse
 from backoffice.clearinghouse.file_drop import FileDrop
@@ -255,6 +256,9 @@ def _mark_submitted(claim: Claim, edi_file: EdiFile, isa: int, group: int, st: i
             submitted_at=now,
         )  # fmt: skip
     )
+    first = "original" if claim.version == 1 else "correction"
+    kind = {"7": "replacement", "8": "void"}.get(claim.frequency_code, first)
+    record_version(claim, kind=kind, reason=f"as submitted in {edi_file.filename}", now=now)  # kept if not yet
     claim.status = ClaimStatus.SUBMITTED
     claim.submitted_at = now
     record_interaction(

@@ -13,9 +13,11 @@ from sqlalchemy import update
 
 from backoffice.accounts.access import can_supervise
 from backoffice.accounts.models import User
+from backoffice.claims.corrections import refuse_unchanged
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.claims.services import account_number
+from backoffice.claims.versions import record_version
 from backoffice.eligibility.rules import BenefitsFacts, summary
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
@@ -293,6 +295,10 @@ def save_claim_lines(
         claim.frequency_code = "1"
         claim.status_category = claim.status_at = claim.submitted_at = claim.accepted_at = None
     db.session.flush()
+    if finish and item.kind == ExceptionKind.FIX_REJECTION:
+        refuse_unchanged(claim, "correct and resubmit")
+    if claim.version > 1:  # the version before it, as billed, is kept by the submission or the earlier save
+        record_version(claim, kind="correction", reason=f"claim lines saved on item #{item.id}", now=now, actor=actor)
     codes = ", ".join(f"{x.cpt}{'-' + '-'.join(x.modifiers) if x.modifiers else ''}" for x in preview.claim_lines)
     body = f"Claim lines saved as version {claim.version}: {codes}; " + (
         f"{preview.errors} scrubber error(s) to fix" if blocked else "scrubbed clean"

@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from backoffice.claims.rules import ACTION_LABELS, actions_for_family
 from backoffice.clock import utcnow
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.ack_posting import AK9_CODES, IK3_CODES, IK4_CODES, IK5_CODES
@@ -141,7 +142,9 @@ def _rejection_context(item: WorkItem) -> dict[str, Any]:
         ]  # fmt: skip
         segments.append({**seg, "meaning": IK3_CODES.get(str(seg.get("code")), ""), "elements": elements})
     ik5 = evidence.get("ik5") or []
+    claim = queries.claim_for(item)
     return {
+        "correct_url": url_for("claims.detail", claim_id=claim.id, _anchor="correct-form") if claim else None,
         "reason": queries.opening_reason(item), "segments": segments, "evidence": evidence,
         "ik5": [(c, IK5_CODES.get(str(c), "")) for c in ik5[1:]], "ik5_status": ik5[0] if ik5 else None,
         "ak9": [(c, AK9_CODES.get(str(c), "")) for c in (evidence.get("ak9") or [])[1:]],
@@ -157,7 +160,15 @@ def _denial_context(item: WorkItem) -> dict[str, Any]:
     remarks = list(evidence.get("remarks") or [])
     deadline = evidence.get("appeal_deadline")
     deadline_day = date.fromisoformat(deadline) if deadline else None
+    family = evidence.get("family") or item.denial_family
+    anchors = {"replace": "replace-form", "rebill": "coverage-form"}
+    actions = [
+        (ACTION_LABELS[name], url_for("claims.detail", claim_id=claim.id, _anchor=anchors[name]) if name in anchors
+         else url_for("work.item", item_id=item.id, _anchor="panel-appeal" if name == "appeal" else "panel-write-off"))
+        for name in actions_for_family(family)
+    ] if claim is not None else []  # fmt: skip
     return {
+        "actions": actions,
         "claim": claim, "codes": explain_denial(codes, remarks, str(payer.kind) if payer else ""),
         "remarks": explain_remarks(remarks), "amount": evidence.get("amount") or item.amount,
         "family": evidence.get("family") or item.denial_family, "appealable": evidence.get("appealable"),

@@ -157,6 +157,9 @@ class Payer(db.Model):
     kind: Mapped[PayerKind] = mapped_column(str_enum(PayerKind))
     filing_limit_days: Mapped[int]
     appeal_window_days: Mapped[int]
+    # Days after the original payment/denial a replacement (frequency 7) claim is accepted; None: within timely
+    # filing (deadlines.rules.corrected_claim_deadline).
+    corrected_claim_window_days: Mapped[int | None]
     telehealth_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prior_auth_cpts: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Two services by one clinician on one day that were distinct sessions: 59 or the more specific XE.
