@@ -21,6 +21,7 @@ from backoffice.api.views import bp as api_bp
 from backoffice.appeals.views import bp as appeals_bp
 from backoffice.audit import services as audit_services
 from backoffice.audit.views import bp as audit_bp
+from backoffice.authorizations import subscriptions as authorizations_subscriptions
 from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
@@ -100,6 +101,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
 def _subscribe_features() -> None:
     """Connect the features to the kernel's signals (backoffice/signals.py); connecting again is a no-op."""
     automation_subscriptions.subscribe()
+    authorizations_subscriptions.subscribe()
     remits_subscriptions.subscribe()
     routing_subscriptions.subscribe()
 

@@ -30,3 +30,7 @@ item_cancelled = events.signal("item-cancelled")
 # sender: the organization id (an 835 file just posted); kwargs: now, claim_ids (every claim it paid, denied or
 # adjusted). Subscribers: automation (wakes those claims' waiting follow-ups, whose step then closes them).
 remittance_posted = events.signal("remittance-posted")
+
+# sender: Claim (a void, frequency 8, the payer accepted; or the original it voids); kwargs: now.
+# Sent by the claims feature's corrections. Subscribers: authorizations (gives back the units the claim took).
+claim_voided = events.signal("claim-voided")

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from backoffice import signals
+from backoffice.authorizations.services import REVERSAL, give_back_units, retake_after_repayment
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus, can_move
 from backoffice.errors import ValidationFailed
@@ -213,7 +214,9 @@ def _post_claim(
     if clp.is_reversal:
         if not corrected:  # a take-back; when the corrected claim follows in this payment, it sets the status
             _move(run, claim, ClaimStatus.DENIED, moves)
+            run.reversed_claims.append(claim.id)
     else:
+        run.adjudicated_claims.append(claim.id)
         status = rules.claim_status_after(charge=clp.charge, paid=clp.paid, denied=totals[rules.Disposition.DENIAL])
         _move(run, claim, ClaimStatus(status), moves)
     secondary = None
@@ -465,6 +468,10 @@ def post_835(
         bulk_insert(LedgerEntry, run.ledger)
     if run.logs:
         bulk_insert(Interaction, run.logs)
+    if run.reversed_claims:  # a take-back gives the claim's authorization units back; a repayment takes them again
+        give_back_units(claim_ids=run.reversed_claims, now=now, reason=REVERSAL)
+    taken_back = set(run.reversed_claims)
+    retake_after_repayment(claim_ids=[c for c in run.adjudicated_claims if c not in taken_back], now=now)
     adjudicated = [row["id"] for row in run.claim_rows.values()]
     if adjudicated:  # subscribers write in this transaction: the follow-ups these answers settle wake up
         signals.remittance_posted.send(organization_id, now=now, claim_ids=adjudicated)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
+from backoffice.authorizations.queries import units_taken_by_session
 from backoffice.coding.rules import PAYER_DEFAULTS, PayerRules, SessionFacts, TelehealthPolicy, code_session
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
@@ -103,9 +104,7 @@ def _authorizations(
         .where(Patient.practice_id.in_(practice_ids), Patient.account_number.in_({r.patient_ref for r in rows}))
     )
     for practice_id, account, auth in db.session.execute(stmt):
-        facts = AuthorizationFacts(
-            auth.number, frozenset(auth.cpt_codes), auth.remaining, auth.start_date, auth.end_date
-        )
+        facts = _auth_facts(auth)
         found.setdefault((practice_id, account, auth.payer_id), []).append(facts)
     return {key: tuple(value) for key, value in found.items()}
 
@@ -161,15 +160,30 @@ def same_day_inputs(session: Session) -> tuple[list[ScrubInput], int, Coverage] 
     ).all()
     payer = payer_facts(coverage.payer)
     auths = tuple(
-        AuthorizationFacts(a.number, frozenset(a.cpt_codes), a.remaining, a.start_date, a.end_date)
+        _auth_facts(a)
         for a in db.session.scalars(
             select(Authorization)
             .where(Authorization.patient_id == session.patient_id, Authorization.payer_id == coverage.payer_id)
             .order_by(Authorization.end_date.desc(), Authorization.id.desc())
         )
     )
-    inputs = [_stored_input(s, coverage, payer, auths) for s in siblings]
+    taken = units_taken_by_session(s.id for s in siblings)  # a session scrubbed again gets its own units back
+    inputs = [
+        _stored_input(s, coverage, payer, tuple(_given_back(a, taken.get(s.id, {})) for a in auths)) for s in siblings
+    ]
     return inputs, [s.id for s in siblings].index(session.id), coverage
+
+
+def _auth_facts(auth: Authorization) -> AuthorizationFacts:
+    return AuthorizationFacts(
+        auth.number, frozenset(auth.cpt_codes or ()), auth.remaining, auth.start_date, auth.end_date,
+        bool(auth.counts_visits), auth.id,
+    )  # fmt: skip
+
+
+def _given_back(facts: AuthorizationFacts, taken: dict[int, int]) -> AuthorizationFacts:
+    own = taken.get(facts.key, 0)
+    return replace(facts, remaining=facts.remaining + own) if own else facts
 
 
 def scrub_stored_session(session: Session, *, today: date) -> tuple[ScrubResult, Coverage] | None:
