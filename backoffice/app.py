@@ -25,6 +25,7 @@ from backoffice.authorizations import subscriptions as authorizations_subscripti
 from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
+from backoffice.claimcontext import subscriptions as claimcontext_subscriptions
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
@@ -102,6 +103,7 @@ def _subscribe_features() -> None:
     """Connect the features to the kernel's signals (backoffice/signals.py); connecting again is a no-op."""
     automation_subscriptions.subscribe()
     authorizations_subscriptions.subscribe()
+    claimcontext_subscriptions.subscribe()
     remits_subscriptions.subscribe()
     routing_subscriptions.subscribe()
 

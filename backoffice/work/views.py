@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from backoffice.accounts.access import can_supervise
 from backoffice.accounts.models import User
-from backoffice.audit.services import record_phi_read
+from backoffice.audit.services import record_phi_read, record_phi_reads
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
@@ -58,10 +58,18 @@ def queue():
     choices_ = queries.filter_choices(current_user)
     # A short page renders fast (rows are most of the page's cost); "show more" asks for the full 200.
     limit = queries.QUEUE_PAGE_LIMIT if request.args.get("more") == "1" else queries.QUEUE_PAGE_SHORT
+    mine = queries.my_items(current_user, filters=filters, now=now, tz=tz, limit=limit)
+    team = queries.team_items(current_user, filters=filters, now=now, tz=tz, limit=limit)
+    row_ctx = queries.row_context([*mine, *team])
+    practice_of = {item.id: item.practice_id for item in [*mine, *team]}
+    # The rows name patients: on the audit trail like any list of patients (HIPAA 164.312(b)).
+    record_phi_reads(((ctx[0], practice_of[item_id]) for item_id, ctx in row_ctx.items() if ctx[0]),
+                     action="phi_view", target_type="queue")  # fmt: skip
     return render_template(
         "work/queue.html",
-        mine=queries.my_items(current_user, filters=filters, now=now, tz=tz, limit=limit),
-        team=queries.team_items(current_user, filters=filters, now=now, tz=tz, limit=limit),
+        mine=mine,
+        team=team,
+        row_ctx=row_ctx,
         limit=limit,
         more_url=url_for("work.queue", **filters.args(), more="1"),
         choices=choices_,
@@ -78,17 +86,7 @@ def get_next():
     if not ActionForm().validate_on_submit():
         abort(400)
     queue_name = (request.form.get("queue") or "").strip()[:64] or None
-    back = url_for("work.queue", queue=queue_name) if queue_name else url_for("work.queue")
-    try:
-        item = claiming.claim_next_item(user=current_user, now=utcnow(), queue=queue_name)
-    except ServiceError as error:
-        flash(str(error), "error")
-        return redirect(back, 303)
-    if item is None:
-        where = f"queue {queue_name}" if queue_name else "your queues"
-        flash(f"Nothing is waiting in {where}. Nice work.", "info")
-        return redirect(back, 303)
-    return redirect(url_for("work.item", item_id=item.id), 303)
+    return _next_item(queue_name)
 
 
 @bp.route("/items/<int:item_id>")
@@ -111,6 +109,7 @@ def item(item_id: int):
         chain=queries.chain_of(work_item),
         timeline=queries.timeline(work_item),
         panels=panels_for(work_item),
+        header_panels=panels_for(work_item, "header"),
         note_form=NoteForm(),
         call_form=call_form,
         complete_form=CompleteForm(),
@@ -136,15 +135,33 @@ def start(item_id: int):
 
 @bp.route("/items/<int:item_id>/complete", methods=["POST"])
 def complete(item_id: int):
+    """Complete the item; with ``then=next`` ("Complete and next") go straight to the next item of its queue."""
     work_item = get_item_for_user_or_404(item_id, current_user)
-    return _act(
-        work_item,
+    done = run_form(
         CompleteForm(),
         lambda f: services.complete_item(
             item=work_item, actor=current_user, now=utcnow(), outcome=f.outcome.data, note=f.note.data
         ),
         "Completed.",
     )
+    if not done or request.form.get("then") != "next":
+        return redirect(url_for("work.item", item_id=work_item.id), 303)
+    return _next_item(work_item.queue)
+
+
+def _next_item(queue_name: str | None):
+    """Claim the next item (of ``queue_name``, else of the user's queues) and open it; the queue when none waits."""
+    back = url_for("work.queue", queue=queue_name) if queue_name else url_for("work.queue")
+    try:
+        item = claiming.claim_next_item(user=current_user, now=utcnow(), queue=queue_name)
+    except ServiceError as error:
+        flash(str(error), "error")
+        return redirect(back, 303)
+    if item is None:
+        where = f"queue {queue_name}" if queue_name else "your queues"
+        flash(f"Nothing is waiting in {where}. Nice work.", "info")
+        return redirect(back, 303)
+    return redirect(url_for("work.item", item_id=item.id), 303)
 
 
 @bp.route("/items/<int:item_id>/snooze", methods=["POST"])
