@@ -89,7 +89,7 @@ def _rows(page: str) -> list[str]:
 def test_queue_rows_show_patient_and_date_of_service_and_sort_by_them(
     app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
-    ids = _world(app)
+    _world(app)
     auth.login("biller@example.test")
     page = client.get("/queue?queue=authorization").get_data(as_text=True)
     assert ("Zimmer, Ana", "11/02/2026") in _rows(page)  # the denial reaches them through its claim
