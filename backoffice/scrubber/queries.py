@@ -10,7 +10,15 @@ from typing import Any
 from sqlalchemy import select
 
 from backoffice.authorizations.queries import units_taken_by_session
-from backoffice.coding.rules import PAYER_DEFAULTS, PayerRules, SessionFacts, TelehealthPolicy, code_session
+from backoffice.coding.rules import (
+    PAYER_DEFAULTS,
+    CodingResult,
+    LineDraft,
+    PayerRules,
+    SessionFacts,
+    TelehealthPolicy,
+    code_session,
+)
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Authorization, Coverage, CoveragePriority, Patient
@@ -213,3 +221,22 @@ def _stored_input(
         patient_sex=str(session.patient.sex), start_time=session.start_time, auth_number=session.auth_number,
         authorizations=auths,
     )  # fmt: skip
+
+
+def scrub_lines_for_coverage(
+    session: Session, coverage: Coverage, lines: Sequence[LineDraft], *, today: date
+) -> ScrubResult:
+    """Scrub lines already billed to another payer (a secondary claim built from the primary's 835) with the rules
+    and facts of ``coverage``'s payer: its member ID, prior authorizations, payer kind. The lines are kept as the
+    primary adjudicated them (coordination of benefits matches them line by line), so they are not re-coded."""
+    payer = payer_facts(coverage.payer)
+    auths = tuple(
+        _auth_facts(a)
+        for a in db.session.scalars(
+            select(Authorization).where(
+                Authorization.patient_id == session.patient_id, Authorization.payer_id == coverage.payer_id
+            )
+        )
+    )
+    item = replace(_stored_input(session, coverage, payer, auths), coding=CodingResult(tuple(lines), ()))
+    return scrub([item], today=today)[0]
