@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
+import pytest
 from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim, ClaimLine
@@ -17,9 +18,19 @@ from backoffice.remits.services import post_835
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.x12.era835 import parse_835
 from tests import factories as f
-from tests.test_post_835 import NOW, clp, era, setup, svc  # noqa: F401 - ``setup`` is the fixture
+from tests.test_post_835 import NOW, clp, era, svc
 
 DOS = date(2026, 9, 2)  # inside the ICD-10-CM release the scrubber checks
+
+
+@pytest.fixture
+def setup(ctx):  # noqa: ANN001, ANN201
+    org = f.make_org()
+    practice = f.make_practice(org)
+    payer = f.make_payer(org, payer_id="1512345678", name="Example Health Plan", kind="medicare")
+    patient = f.make_patient(practice, payer, address_line1="1 Elm St", city="Springfield", state="IL",
+                             zip_code="62701")  # fmt: skip
+    return org, practice, payer, patient
 
 
 def primary_claim(setup, account: str) -> Claim:  # noqa: ANN001
