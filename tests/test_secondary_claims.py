@@ -108,3 +108,25 @@ def test_clp02_19_alone_is_a_crossover_too(setup) -> None:  # noqa: ANN001
     post_835(organization_id=setup[0].id, now=NOW, text=era(clp("SEC-D", "19", *PAID_WITH_COINSURANCE[1:])))
     assert db.session.scalar(select(func.count()).select_from(Claim).where(Claim.payer_sequence == "S")) == 0
     assert db.session.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.kind == "follow_up")) == 1
+
+
+def test_what_the_secondary_leaves_goes_to_the_tertiary_payer_not_the_patient(setup) -> None:  # noqa: ANN001
+    org, _, _, patient = setup
+    second = secondary_payer(setup)
+    third = f.make_payer(org, payer_id="TER01", name="Union Plan")
+    db.session.add(Coverage(patient_id=patient.id, payer_id=third.id, member_id="U77", priority="tertiary",
+                            relationship_to_subscriber="18", effective_from=date(2026, 1, 1)))  # fmt: skip
+    db.session.commit()
+    primary_claim(setup, "SEC-E")
+    post_835(organization_id=org.id, now=NOW, text=era(clp("SEC-E", *PAID_WITH_COINSURANCE)))
+    secondary = db.session.scalar(select(Claim).where(Claim.account_number == "SEC-ES"))
+    assert secondary.payer_id == second.id and secondary.payer_sequence == "S"
+    secondary.status = ClaimStatus.SUBMITTED
+    db.session.commit()
+    post_835(organization_id=org.id, now=NOW, text=era(clp("SEC-ES", "2", "150", "10", "10", svc(
+        "90834", "150", "10", "CAS*OA*23*130", "CAS*PR*2*10", day="20260902")), trace="EFT-S"))  # fmt: skip
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+    item = db.session.scalar(select(WorkItem).where(WorkItem.dedupe_key == f"claim:{secondary.id}:tertiary"))
+    assert (item.kind, item.mode.value) == ("submit", "manual")
+    reason = db.session.scalar(select(Interaction.body).where(Interaction.work_item_id == item.id))
+    assert "bill the tertiary payer Union Plan" in reason

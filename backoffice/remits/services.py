@@ -92,10 +92,14 @@ def _move(run: Run, claim: ClaimView, new: ClaimStatus, moves: list[tuple[str, s
 
 
 def _secondary_coverage(claim: ClaimView, coverages: dict[int, list[Coverage]]) -> Coverage | None:
-    if claim.payer_sequence != "P" or not claim.lines:
+    """The coverage that pays after this claim's payer: secondary after the primary, tertiary after the secondary."""
+    following = {"P": CoveragePriority.SECONDARY, "S": CoveragePriority.TERTIARY}.get(claim.payer_sequence)
+    if following is None or not claim.lines:
         return None
     day = min(line.date_of_service for line in claim.lines)
-    return next((c for c in coverages.get(claim.patient_id, []) if c.is_active_on(day)), None)
+    return next(
+        (c for c in coverages.get(claim.patient_id, []) if c.priority == following and c.is_active_on(day)), None
+    )
 
 
 def _bill_secondary(run: Run, claim: ClaimView, coverage: Coverage) -> Claim:
@@ -269,6 +273,13 @@ def _post_claim(
                     f"claim {claim.account_number}: reversed by 835 trace {remittance.trace_number} after its "
                     f"secondary claim was billed; correct or void the secondary claim", claim_id=claim.id,
                     claim_payment_id=payment_id)  # fmt: skip
+    elif coverage is not None and claim.payer_sequence == "S":  # what the secondary left is the tertiary's to pay
+        note = f"; patient responsibility {fmt(pr_total)} goes to the tertiary payer {coverage.payer.name}"
+        queue_item(run, claim.practice_id, "submit", f"claim:{claim.id}:tertiary",
+                   f"claim {claim.account_number}: the secondary's 835 (trace {remittance.trace_number}) leaves "
+                   f"{fmt(pr_total)}; bill the tertiary payer {coverage.payer.name} with the primary's and the "
+                   "secondary's adjudications (an electronic tertiary 837P, two prior payers, is not built yet: "
+                   "use the payer's portal or paper)", claim_id=claim.id, claim_payment_id=payment_id)  # fmt: skip
     elif coverage is not None:
         secondary = _bill_secondary(run, claim, coverage)
     elif pr_total != 0:
@@ -372,7 +383,10 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
     patient_ids = list({c.patient_id for c in claims.values()})
     coverages: dict[int, list[Coverage]] = defaultdict(list)
     for chunk in chunks(patient_ids):
-        query = select(Coverage).where(Coverage.patient_id.in_(chunk), Coverage.priority == CoveragePriority.SECONDARY)
+        query = select(Coverage).where(
+            Coverage.patient_id.in_(chunk),
+            Coverage.priority.in_([CoveragePriority.SECONDARY, CoveragePriority.TERTIARY]),
+        )
         for coverage in db.session.scalars(query):
             coverages[coverage.patient_id].append(coverage)
     rows = [
