@@ -15,7 +15,7 @@ from backoffice import signals
 from backoffice.authorizations.models import AuthorizationUse
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
-from backoffice.claims.services import enter_charge
+from backoffice.claims.services import enter_charge, reopen_rejected_claim
 from backoffice.exchange.claim_batches import stored_claim_entry
 from backoffice.extensions import db
 from backoffice.patients.models import Authorization
@@ -174,3 +174,13 @@ def test_the_watch_counts_sessions_held_but_not_billed_yet(w) -> None:  # noqa: 
     (item,) = reauth_items(w)
     body = first_log(item)
     assert "6 of 10 used" in body
+
+
+def test_a_claim_reopened_after_a_rejection_does_not_take_its_visit_twice(w) -> None:  # noqa: ANN001
+    claim = bill(w, FIRST)
+    claim.status = ClaimStatus.REJECTED
+    db.session.commit()
+    reopen_rejected_claim(claim=claim, actor=None, now=at(FIRST + timedelta(days=3)))
+    db.session.refresh(w["auth"])
+    assert w["auth"].used == 1
+    assert db.session.scalar(select(func.count()).select_from(AuthorizationUse)) == 1
