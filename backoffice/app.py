@@ -21,9 +21,11 @@ from backoffice.api.views import bp as api_bp
 from backoffice.appeals.views import bp as appeals_bp
 from backoffice.audit import services as audit_services
 from backoffice.audit.views import bp as audit_bp
+from backoffice.authorizations import subscriptions as authorizations_subscriptions
 from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
+from backoffice.claimcontext import subscriptions as claimcontext_subscriptions
 from backoffice.claims.views import bp as claims_bp
 from backoffice.contracts.views import bp as contracts_bp
 from backoffice.coverage.views import bp as coverage_bp
@@ -121,6 +123,8 @@ def _subscribe_features() -> None:
     """Connect the features to the kernel's signals (backoffice/signals.py); connecting again is a no-op."""
     automation_subscriptions.subscribe()
     credentialing_subscriptions.subscribe()
+    authorizations_subscriptions.subscribe()
+    claimcontext_subscriptions.subscribe()
     remits_subscriptions.subscribe()
     routing_subscriptions.subscribe()
 

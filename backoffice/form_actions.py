@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import flash
+from flask import flash, g
 from flask_wtf import FlaskForm
 
 from backoffice.errors import ServiceError
@@ -45,3 +45,17 @@ def run_form(form: FlaskForm, action: Callable[[FlaskForm], Any], done: str) -> 
         return False
     flash(done, "success")
     return True
+
+
+def keep(form: FlaskForm) -> None:
+    """Hold a form that failed so the page rendered again in this request shows what the user typed."""
+    g.kept_form = form
+
+
+def kept_or_new(form_class: type[FlaskForm]) -> tuple[FlaskForm, bool]:
+    """The form of this class that failed in this request (what the user typed, with its errors) and True; else a
+    new empty one (``formdata=None``: a page rendered after a failed POST must not fill other forms from it)."""
+    held = g.get("kept_form")
+    if isinstance(held, form_class):
+        return held, True
+    return form_class(formdata=None), False

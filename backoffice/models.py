@@ -4,6 +4,7 @@ from backoffice.accounts.models import LoginThrottle, RecoveryCode, TrustedDevic
 from backoffice.api.models import ApiToken
 from backoffice.appeals.models import Appeal, AppealTemplate
 from backoffice.audit.models import AuditEvent
+from backoffice.authorizations.models import AuthorizationUse
 from backoffice.balances.models import (
     GoodFaithEstimate,
     PatientStatement,
@@ -31,6 +32,7 @@ __all__ = [
     "AppealTemplate",
     "AuditEvent",
     "Authorization",
+    "AuthorizationUse",
     "BenefitsCheck",
     "Claim",
     "ClaimLine",

@@ -3,7 +3,9 @@ that name the field, the live scrubber's JSON, CSRF, another practice's item (40
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from decimal import Decimal as D
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -11,7 +13,7 @@ from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
 from backoffice.extensions import db
-from backoffice.patients.models import Authorization, BenefitsCheck
+from backoffice.patients.models import Authorization, BenefitsCheck, Coverage
 from backoffice.work import chains
 from backoffice.work import services as work
 from backoffice.work.models import WorkItem
@@ -67,11 +69,14 @@ def test_a_bad_benefits_entry_flashes_the_field_and_records_nothing(app, client,
     auth.login("biller@example.test")
     page = _page(client, ids["verify_benefits"])
     data = BENEFITS | {"csrf_token": csrf_token(page), "coinsurance_percent": "120"}
-    client.post(f"/items/{ids['verify_benefits']}/forms/benefits", data=data)
-    assert "coinsurance %: between 0 and 100" in _page(client, ids["verify_benefits"])
+    refused = client.post(f"/items/{ids['verify_benefits']}/forms/benefits", data=data)
+    # The page comes back at once (422) with the error and what the user typed still in the form.
+    assert refused.status_code == 422 and "coinsurance %: between 0 and 100" in refused.get_data(as_text=True)
+    assert 'id="benefits-coinsurance"' in refused.get_data(as_text=True)
+    assert re.search(r'id="benefits-coinsurance"[^>]*value="120"', refused.get_data(as_text=True))
     data = BENEFITS | {"csrf_token": csrf_token(page), "copay": "thirty"}
-    client.post(f"/items/{ids['verify_benefits']}/forms/benefits", data=data)
-    assert "Copay $: expected an amount such as 150.00" in _page(client, ids["verify_benefits"])
+    refused = client.post(f"/items/{ids['verify_benefits']}/forms/benefits", data=data)
+    assert "Copay $: expected an amount such as 150.00" in refused.get_data(as_text=True)
     assert _count(app, BenefitsCheck) == 0
 
 
@@ -94,8 +99,9 @@ def test_the_preauth_panel_lists_authorizations_and_records_one(app, client, aut
     form = {"csrf_token": csrf_token(page), "coverage_id": str(ids["coverage"]), "number": "PA-5",
             "cpt_codes": "90834", "counts": "visits", "authorized": "8", "start_date": "2026-03-01",
             "end_date": "2026-02-01"}  # fmt: skip
-    client.post(f"/items/{ids['obtain_preauth']}/forms/authorization", data=form)
-    assert "end date: must be on or after the start date" in _page(client, ids["obtain_preauth"])
+    refused = client.post(f"/items/{ids['obtain_preauth']}/forms/authorization", data=form).get_data(as_text=True)
+    assert "end date: must be on or after the start date" in refused
+    assert re.search(r'id="auth-number"[^>]*value="PA-5"', refused)  # what the user typed stays
     assert _count(app, Authorization) == 0
     client.post(f"/items/{ids['obtain_preauth']}/forms/authorization", data=form | {"end_date": "2026-09-30"})
     page = _page(client, ids["obtain_preauth"])
@@ -140,8 +146,8 @@ def test_saving_lines_through_the_form_bumps_the_version(app, client, auth: Auth
     with app.app_context():
         claim = db.session.get(Claim, claim_id)
         assert claim.version == 2 and claim.lines[0].place_of_service == "02"
-    client.post(f"/items/{ids['audit']}/forms/lines", data=form | {"version": "2"})
-    assert "only open items can be worked" in _page(client, ids["audit"])
+    refused = client.post(f"/items/{ids['audit']}/forms/lines", data=form | {"version": "2"})
+    assert "only open items can be worked" in refused.get_data(as_text=True)
 
 
 def test_the_live_scrubber_answers_with_findings_for_the_edited_lines(app, client, auth: AuthActions) -> None:  # noqa: ANN001
@@ -217,8 +223,8 @@ def test_a_biller_cannot_act_on_someone_elses_item(app, client, auth: AuthAction
     auth.login("biller@example.test")
     page = _page(client, ids["verify_benefits"])
     data = BENEFITS | {"csrf_token": csrf_token(page)}
-    client.post(f"/items/{ids['verify_benefits']}/forms/benefits", data=data)
-    assert f"work item {ids['verify_benefits']} belongs to another biller" in _page(client, ids["verify_benefits"])
+    refused = client.post(f"/items/{ids['verify_benefits']}/forms/benefits", data=data)
+    assert f"work item {ids['verify_benefits']} belongs to another biller" in refused.get_data(as_text=True)
     assert _count(app, BenefitsCheck) == 0
 
 
@@ -273,3 +279,31 @@ def test_a_reauthorization_page_shows_the_expiring_authorization_and_prefills_it
     with app.app_context():
         new = db.session.scalar(select(Authorization).where(Authorization.number == "PA-NEW"))
         assert (new.patient_id, new.payer_id, new.counts_visits) == (world.patient.id, world.payer.id, False)
+
+
+def test_the_benefits_form_starts_from_the_271_on_file(app, client, auth: AuthActions) -> None:  # noqa: ANN001
+    ids = _ids(app)
+    with app.app_context():
+        coverage = db.session.get(Coverage, ids["coverage"])
+        db.session.add(BenefitsCheck(practice_id=coverage.patient.practice_id, patient_id=coverage.patient_id,
+                                     coverage_id=coverage.id, payer_id=coverage.payer_id, checked_at=NOW, source="271",
+                                     active=True, in_network=False, copay=D("25.00"), visits_allowed=30,
+                                     visits_remaining=18, auth_required=True, messages=[]))  # fmt: skip
+        db.session.commit()
+    auth.login("biller@example.test")
+    page = _page(client, ids["verify_benefits"])
+    form = page[page.index('id="benefits-form"') :]
+    assert 'id="benefits-filled-from"' in form
+    assert re.search(r'id="benefits-copay"[^>]*value="25.00"', form)
+    assert re.search(r'id="benefits-visits-remaining"[^>]*value="18"', form)
+    assert re.search(r'<option selected value="no">no</option>', form[form.index('id="benefits-network"') :])
+
+
+def test_a_refused_work_form_keeps_what_was_typed(app, client, auth: AuthActions) -> None:  # noqa: ANN001
+    ids = _ids(app)
+    auth.login("biller@example.test")
+    page = _page(client, ids["verify_benefits"])
+    data = {"csrf_token": csrf_token(page), "until": "not a time", "reason": "waiting for the payer's callback"}
+    refused = client.post(f"/items/{ids['verify_benefits']}/snooze", data=data)
+    assert refused.status_code == 422
+    assert "waiting for the payer&#39;s callback" in refused.get_data(as_text=True)

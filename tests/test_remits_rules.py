@@ -47,7 +47,8 @@ def test_each_cas_triple_has_one_disposition(group: str, code: str, amount: str,
         *[(c, "authorization") for c in ("197", "198", "243", "284", "296", "39", "15", "62")],
         *[(c, "coding") for c in ("4", "5", "11", "16", "18", "97", "146", "167", "181", "182", "234", "236", "107")],
         *[(c, "credentialing") for c in ("170", "171", "185", "B7", "206", "207", "208")],
-        *[(c, "appeals") for c in ("50", "151", "119", "242", "272", "273")],
+        *[(c, "appeals") for c in ("50", "151", "242", "272", "273")],
+        ("119", "patient-balances"),  # benefit maximum: bill the secondary or the patient, not an appeal
         ("252", "records"),
         ("29", "timely-filing"),
         ("96", "denials"),
@@ -230,3 +231,10 @@ def test_a_changed_code_or_missing_date_falls_back_to_code_then_order() -> None:
 def test_a_one_line_claim_takes_its_one_service_line_whatever_the_payer_called_it() -> None:
     assert rules.match_service_lines(LINES[:1], [_Svc("90999", control_number="7")]) == [LINES[0]]
     assert rules.match_service_lines(LINES[:1], [_Svc("90834"), _Svc("90834")]) == [LINES[0], None]
+
+
+def test_co_119_benefit_maximum_is_its_own_family_billed_onward_not_a_medical_necessity_appeal() -> None:
+    route = route_denial("CO", "119")
+    assert route.family == "benefit_maximum" and route.kind == "work_denial"
+    assert "secondary" in route.action and "patient" in route.action
+    assert rules.disposition("PR", "119", Decimal("80")) is rules.Disposition.PATIENT  # PR-119: the patient's share

@@ -206,19 +206,30 @@ AUTH = AuthorizationFacts("PA123", frozenset({"90837"}), 3, date(2026, 1, 1), da
 
 
 @pytest.mark.parametrize(
-    "authorizations, ok",
+    "authorizations, expected",
     [
-        ((), False),
-        ((AUTH,), True),
-        ((replace(AUTH, remaining=0),), False),  # exhausted
-        ((replace(AUTH, end=date(2026, 3, 15)),), False),  # expired the day before
-        ((replace(AUTH, start=date(2026, 3, 16)),), True),  # starts on the date of service
-        ((replace(AUTH, cpts=frozenset({"90834"})),), False),  # for another code
+        ((), "AUTH-REQUIRED"),
+        ((AUTH,), None),
+        ((replace(AUTH, remaining=0),), "AUTH-EXHAUSTED"),
+        ((replace(AUTH, remaining=1),), None),  # the last visit
+        ((replace(AUTH, end=date(2026, 3, 15)),), "AUTH-DATES"),  # expired the day before
+        ((replace(AUTH, start=date(2026, 3, 17)),), "AUTH-DATES"),  # starts the day after
+        ((replace(AUTH, start=date(2026, 3, 16)),), None),  # starts on the date of service
+        ((replace(AUTH, cpts=frozenset({"90834"})),), "AUTH-REQUIRED"),  # for another code
+        # An exhausted one and a fresh one in force: the fresh one takes the line.
+        ((replace(AUTH, remaining=0), replace(AUTH, number="PA124", key=9)), None),
+        # Units, not visits: 90837 is one unit, so one unit left is enough and none is not.
+        ((replace(AUTH, counts_visits=False, remaining=1),), None),
+        ((replace(AUTH, counts_visits=False, remaining=0),), "AUTH-EXHAUSTED"),
     ],
 )
-def test_prior_auth_required_by_the_payer_needs_a_valid_authorization_with_units(authorizations, ok) -> None:  # noqa: ANN001
+def test_prior_auth_required_by_the_payer_needs_an_authorization_in_force_with_enough_left(
+    authorizations,
+    expected,  # noqa: ANN001
+) -> None:
     (result,) = scrub_day(session("A", payer=AUTH_PAYER, authorizations=authorizations))
-    assert ("AUTH-REQUIRED" not in rules_of(result)) is ok
+    found = [r for r in rules_of(result) if r.startswith("AUTH-")]
+    assert found == ([expected] if expected else [])
 
 
 def test_a_code_the_payer_does_not_list_needs_no_authorization() -> None:
@@ -277,3 +288,10 @@ def test_excludes1_pairs_come_from_the_code_set_notes() -> None:
     assert [f.message for f in result.findings if f.rule == "DX-EXCLUDES1"] == [
         "F32.A and F31.81 cannot be reported together (Excludes1)."
     ]
+
+
+def test_an_exhausted_or_out_of_date_authorization_is_an_error_that_blocks_the_claim() -> None:
+    for auth in (replace(AUTH, remaining=0), replace(AUTH, end=date(2026, 3, 1))):
+        (result,) = scrub_day(session("A", payer=AUTH_PAYER, authorizations=(auth,)))
+        assert not result.billable
+        assert [f.severity for f in result.findings if f.rule.startswith("AUTH-")] == ["error"]

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from backoffice.accounts.models import User
+from backoffice.authorizations.services import take_units_for_claim
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
 from backoffice.errors import InvalidTransition, ValidationFailed
@@ -94,6 +95,7 @@ def enter_charge(*, session: Session, now: datetime, today: date, actor: User | 
     db.session.add(claim)
     db.session.flush()
     _price_open_items(session.id, claim)
+    take_units_for_claim(claim=claim, now=now)
     codes = ", ".join(f"{line.cpt}{'-' + '-'.join(line.modifiers) if line.modifiers else ''}" for line in lines)
     errors = sum(1 for f in findings if f["severity"] == "error")
     summary = f"Charge entered: {codes or 'no billable lines'}; " + (
@@ -135,6 +137,8 @@ def reopen_rejected_claim(*, claim: Claim, actor: User | None, now: datetime) ->
     claim.payer_id, claim.coverage_id, claim.findings = coverage.payer_id, coverage.id, findings
     claim.total_charge = sum((line.charge for line in lines), Decimal("0.00"))
     claim.status_category = claim.status_at = claim.submitted_at = claim.accepted_at = None
+    db.session.flush()
+    take_units_for_claim(claim=claim, now=now)
     errors = sum(1 for f in findings if f["severity"] == "error")
     record_interaction(
         practice_id=claim.practice_id, actor=actor, actor_label="rejection fix", kind=InteractionKind.STATUS_CHANGE,

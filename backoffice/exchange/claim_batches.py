@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
+from backoffice.authorizations.queries import authorization_number_for
 from backoffice.claims.models import Claim
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
@@ -154,7 +155,8 @@ def stored_claim_entry(claim: Claim, *, prior_payer_for: Callable[[Claim], Prior
     info = claim_info(
         account_number=claim.account_number, diagnoses=session.diagnoses or (), lines=lines,
         payer=coverage.payer if coverage.payer_id == claim.payer_id else db.session.get(Payer, claim.payer_id),
-        provider=session.provider, auth_number=session.auth_number, frequency=claim.frequency_code,
+        provider=session.provider, auth_number=authorization_number_for(claim) or session.auth_number,
+        frequency=claim.frequency_code,
         payer_claim_number=claim.payer_claim_number, prior_payer=prior,
     )  # fmt: skip
     return subscriber, dependent, info

@@ -18,7 +18,7 @@ from backoffice.clock import utcnow
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.ack_posting import AK9_CODES, IK3_CODES, IK4_CODES, IK5_CODES
 from backoffice.extensions import db
-from backoffice.form_actions import run_form
+from backoffice.form_actions import keep, kept_or_new, run_form
 from backoffice.itemforms import queries, services
 from backoffice.itemforms.forms import AuthorizationForm, BenefitsForm, LinesForm, tri_state
 from backoffice.itemforms.rules import MAX_LINES, BenefitsEntry, explain_denial, explain_remarks
@@ -27,6 +27,7 @@ from backoffice.patients.models import Authorization
 from backoffice.work.access import get_item_for_user_or_404
 from backoffice.work.forms import choices
 from backoffice.work.models import WorkItem
+from backoffice.work.pages import render_item
 from backoffice.work.panels import Panel, register
 from backoffice.work.rules import ExceptionKind, WorkKind
 
@@ -64,9 +65,9 @@ def _benefits_context(item: WorkItem) -> dict[str, Any]:
         return {"session": None}
     coverages = queries.coverages_for(session.patient_id)
     coverage = queries.default_coverage(session)
-    form = BenefitsForm(formdata=None)
+    form, kept = kept_or_new(BenefitsForm)
     _coverage_choices(form, coverages)
-    if coverage is not None:
+    if coverage is not None and not kept:
         form.coverage_id.data = coverage.id
     latest_271 = latest_manual = None
     missing: list[str] = []
@@ -76,14 +77,30 @@ def _benefits_context(item: WorkItem) -> dict[str, Any]:
         latest = max((c for c in (latest_271, latest_manual) if c), key=lambda c: (c.checked_at, c.id), default=None)
         if latest is not None and latest.auth_required:
             missing = services.missing_authorizations(session, coverage)
+    filled_from = latest_271 if latest_271 is not None and not kept else None
+    if filled_from is not None:
+        _fill_from_check(form, filled_from)
     return {"session": session, "form": form, "latest_271": latest_271, "latest_manual": latest_manual,
-            "missing_auth": missing, "coverage": coverage}  # fmt: skip
+            "missing_auth": missing, "coverage": coverage, "filled_from": filled_from}  # fmt: skip
+
+
+def _tri(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def _fill_from_check(form: BenefitsForm, check: Any) -> None:
+    """The form starts from the 271 on file: the biller checks it (or calls) and saves, instead of retyping it."""
+    form.active.data, form.in_network.data = _tri(check.active), _tri(check.in_network)
+    form.auth_required.data = _tri(check.auth_required)
+    for name in ("copay", "coinsurance_percent", "deductible_remaining", "out_of_pocket_remaining", "visits_allowed",
+                 "visits_remaining", "carve_out_payer_name", "carve_out_payer_id"):  # fmt: skip
+        getattr(form, name).data = getattr(check, name)
 
 
 def _auth_context(item: WorkItem) -> dict[str, Any]:
     session = queries.session_for(item)
     previous = db.session.get(Authorization, item.authorization_id) if item.authorization_id else None
-    form = AuthorizationForm(formdata=None)
+    form, kept = kept_or_new(AuthorizationForm)
     patient_id = previous.patient_id if previous else (session.patient_id if session else None)
     coverages = queries.coverages_for(patient_id) if patient_id else []
     _coverage_choices(form, coverages)
@@ -92,9 +109,13 @@ def _auth_context(item: WorkItem) -> dict[str, Any]:
     if session is not None and previous is None:
         coverage = queries.default_coverage(session)
         if coverage is not None:
-            form.coverage_id.data, payer_id = coverage.id, coverage.payer_id
+            payer_id = coverage.payer_id
+            if not kept:
+                form.coverage_id.data = coverage.id
             missing = services.missing_authorizations(session, coverage)
-    if previous is not None:
+    if kept:
+        pass  # what the user typed stays
+    elif previous is not None:
         form.cpt_codes.data = " ".join(previous.cpt_codes or ())
         form.counts.data = "visits" if previous.counts_visits else "units"
     elif missing:
@@ -122,9 +143,13 @@ def _lines_context(item: WorkItem) -> dict[str, Any]:
             for x in claim.lines
         ]  # fmt: skip
     blank = {"cpt": "", "modifiers": "", "units": "", "pos": "", "pointers": "", "charge": ""}
+    form, kept = kept_or_new(LinesForm)
+    if kept:  # the lines as the user typed them, not as the claim still has them
+        typed = [{**blank, **row} for row in _form_lines() if any(row.values())]
+        rows = typed or rows
     rows = rows + [blank] * max(0, min(MAX_LINES, len(rows) + 1) - len(rows))
-    form = LinesForm(formdata=None)
-    form.version.data = str(claim.version) if claim is not None else ""
+    if not kept:
+        form.version.data = str(claim.version) if claim is not None else ""
     editable = claim is None or claim.status in services.EDITABLE_CLAIM
     return {"session": session, "claim": claim, "rows": rows, "preview": preview, "form": form, "editable": editable,
             "finish_label": FINISH_LABELS.get(item.kind, "Save and complete"),
@@ -190,8 +215,10 @@ register(Panel("denial", "itemforms/denial.html", lambda i: i.kind in DENIAL_KIN
 
 def _act(item: WorkItem, form: FlaskForm, action: Callable[[Any], Any], done: str, anchor: str):
     """Validate ``form``, run one service, flash the outcome (errors name their field), back to the item."""
-    run_form(form, action, done)  # a missing CSRF token never gets here: CSRFProtect answers 400 first
-    return redirect(url_for("work.item", item_id=item.id, _anchor=anchor), 303)
+    if run_form(form, action, done):  # a missing CSRF token never gets here: CSRFProtect answers 400 first
+        return redirect(url_for("work.item", item_id=item.id, _anchor=anchor), 303)
+    keep(form)  # refused: the page comes back with what the user typed (and the errors) instead of losing it
+    return render_item(item, 422)
 
 
 def _finish() -> bool:

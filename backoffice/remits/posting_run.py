@@ -45,6 +45,9 @@ class Run:
     cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # SLA and appeal deadlines already computed
     denial_items: int = 0
     exception_items: int = 0
+    # Claims a reversal took back (their authorization units are given back) and claims paid or denied afresh.
+    reversed_claims: list[int] = field(default_factory=list)
+    adjudicated_claims: list[int] = field(default_factory=list)
 
 
 AMOUNTS = ("paid_amount", "adjustment_amount", "patient_responsibility")

@@ -32,6 +32,9 @@ class Family(StrEnum):
     CODING = "coding"
     CREDENTIALING = "credentialing"
     MEDICAL_NECESSITY = "medical_necessity"
+    # CO-119: the plan's visit or dollar maximum for the period is used up. Not a medical-necessity question: the
+    # next payer (secondary) or the patient owes it; an appeal only when the limit itself breaks parity (§6.3).
+    BENEFIT_MAXIMUM = "benefit_maximum"
     RECORDS = "records"
     TIMELY_FILING = "timely_filing"
     PATIENT_RESPONSIBILITY = "patient_responsibility"
@@ -54,7 +57,8 @@ CARC_FAMILY: dict[str, Family] = {
         ("4", "5", "11", "16", "18", "97", "146", "167", "181", "182", "234", "236", "107", "B15"), Family.CODING
     ),
     **dict.fromkeys(("170", "171", "185", "B7", "206", "207", "208"), Family.CREDENTIALING),
-    **dict.fromkeys(("50", "151", "119", "242", "272", "273", "B5"), Family.MEDICAL_NECESSITY),
+    **dict.fromkeys(("50", "151", "242", "272", "273", "B5"), Family.MEDICAL_NECESSITY),
+    "119": Family.BENEFIT_MAXIMUM,
     "252": Family.RECORDS,
     "29": Family.TIMELY_FILING,
 }
@@ -75,6 +79,7 @@ QUEUES: dict[Family, str] = {
     Family.CODING: "coding",
     Family.CREDENTIALING: "credentialing",
     Family.MEDICAL_NECESSITY: "appeals",
+    Family.BENEFIT_MAXIMUM: "patient-balances",
     Family.RECORDS: "records",
     Family.TIMELY_FILING: "timely-filing",
     Family.PATIENT_RESPONSIBILITY: "patient-balances",
@@ -89,6 +94,7 @@ SLA_BUSINESS_DAYS: dict[Family, int] = {
     Family.CODING: 2,
     Family.CREDENTIALING: 5,
     Family.MEDICAL_NECESSITY: 5,
+    Family.BENEFIT_MAXIMUM: 5,  # statement cycle, like patient responsibility
     Family.RECORDS: 3,
     Family.TIMELY_FILING: 2,
     Family.PATIENT_RESPONSIBILITY: 5,  # statement cycle
@@ -102,6 +108,8 @@ ACTIONS: dict[Family, str] = {
     Family.CODING: "Correct the claim (code, modifier, POS, diagnosis) and resubmit as a replacement",
     Family.CREDENTIALING: "Check the clinician's enrollment and effective dates; escalate to credentialing",
     Family.MEDICAL_NECESSITY: "Draft the appeal with the treatment plan, notes and measures; file before the deadline",
+    Family.BENEFIT_MAXIMUM: "Benefit maximum reached: bill the secondary payer if there is one, otherwise the patient "
+    "(confirm the visit count; appeal only if the limit breaks parity)",
     Family.RECORDS: "Send the requested records with the payer claim number",
     Family.TIMELY_FILING: "Find proof of timely filing: appeal with it, otherwise request a write-off",
     Family.PATIENT_RESPONSIBILITY: "Bill the secondary payer or the patient",
@@ -115,6 +123,7 @@ RECOVERY: dict[Family, Decimal] = {
     Family.RECORDS: Decimal("0.9"),
     Family.ELIGIBILITY: Decimal("0.8"),
     Family.MEDICAL_NECESSITY: Decimal("0.6"),
+    Family.BENEFIT_MAXIMUM: Decimal("0.5"),
     Family.CREDENTIALING: Decimal("0.5"),
     Family.REVIEW: Decimal("0.5"),
     Family.AUTHORIZATION: Decimal("0.4"),

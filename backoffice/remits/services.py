@@ -13,13 +13,16 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from backoffice import signals
+from backoffice.authorizations.services import REVERSAL, give_back_units, retake_after_repayment
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus, can_move
+from backoffice.coding.rules import LineDraft
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
@@ -39,7 +42,9 @@ from backoffice.remits.posting_run import (
     claim_row,
     line_row,
 )
+from backoffice.scrubber.queries import scrub_lines_for_coverage
 from backoffice.services_base import is_postgres, service
+from backoffice.sessions.models import Session
 from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction
@@ -87,10 +92,14 @@ def _move(run: Run, claim: ClaimView, new: ClaimStatus, moves: list[tuple[str, s
 
 
 def _secondary_coverage(claim: ClaimView, coverages: dict[int, list[Coverage]]) -> Coverage | None:
-    if claim.payer_sequence != "P" or not claim.lines:
+    """The coverage that pays after this claim's payer: secondary after the primary, tertiary after the secondary."""
+    following = {"P": CoveragePriority.SECONDARY, "S": CoveragePriority.TERTIARY}.get(claim.payer_sequence)
+    if following is None or not claim.lines:
         return None
     day = min(line.date_of_service for line in claim.lines)
-    return next((c for c in coverages.get(claim.patient_id, []) if c.is_active_on(day)), None)
+    return next(
+        (c for c in coverages.get(claim.patient_id, []) if c.priority == following and c.is_active_on(day)), None
+    )
 
 
 def _bill_secondary(run: Run, claim: ClaimView, coverage: Coverage) -> Claim:
@@ -129,6 +138,7 @@ def _bill_secondary(run: Run, claim: ClaimView, coverage: Coverage) -> Claim:
                 for line in claim.lines
             ],
         )
+        errors = _scrub_secondary(run, secondary, coverage)
         db.session.add(secondary)
         db.session.flush()
         record_interaction(
@@ -138,20 +148,46 @@ def _bill_secondary(run: Run, claim: ClaimView, coverage: Coverage) -> Claim:
             kind=InteractionKind.STATUS_CHANGE,
             now=run.now,
             claim_id=secondary.id,
-            to_state=ClaimStatus.SCRUBBED.value,
-            body=f"Secondary claim {number} created from {claim.account_number}",
-        )
+            to_state=secondary.status.value,
+            body=f"Secondary claim {number} created from {claim.account_number}; scrubbed with "
+            f"{coverage.payer.name}'s rules: " + (f"{len(errors)} error(s) to fix before submission" if errors
+                                                  else "clean"),
+            data={"findings": [f["rule"] for f in secondary.findings]},
+        )  # fmt: skip
+    blocked = secondary.status == ClaimStatus.DRAFT
     add_item(
         practice_id=claim.practice_id,
         kind="submit",
         now=run.now,
         claim_id=secondary.id,
-        mode=Mode.AUTOMATED,
+        mode=Mode.MANUAL if blocked else Mode.AUTOMATED,
         dedupe_key=f"claim:{secondary.id}:submit",
         source=run.source,
-        reason=f"secondary claim {number} after the primary's 835",
-    )
+        reason=f"secondary claim {number} after the primary's 835"
+        + (": the scrubber stopped it for the secondary payer (" + ", ".join(sorted({
+            f["rule"] for f in secondary.findings if f["severity"] == "error"})) + "); fix, then submit"
+           if blocked else ""),
+    )  # fmt: skip
     return secondary
+
+
+def _scrub_secondary(run: Run, secondary: Claim, coverage: Coverage) -> list[dict[str, str]]:
+    """Scrub the secondary claim's lines with the secondary payer's rules: ``scrubbed`` when clean, ``draft`` with
+    the findings otherwise. The filing deadline of a secondary runs from the primary's remittance, so the scrubber's
+    date-of-service filing edits are left out. Returns the errors."""
+    session = db.session.get(Session, secondary.session_id) if secondary.session_id else None
+    if session is None:
+        return []
+    today = run.now.astimezone(ZoneInfo(session.practice.timezone)).date()
+    drafts = [LineDraft(line.cpt, tuple(line.modifiers or ()), line.units, line.place_of_service,
+                        tuple(line.diagnosis_pointers or ())) for line in secondary.lines]  # fmt: skip
+    result = scrub_lines_for_coverage(session, coverage, drafts, today=today)
+    findings = [{"rule": f.rule, "severity": f.severity, "message": f.message, "field": f.field}
+                for f in result.findings if not f.rule.startswith("FILING-")]  # fmt: skip
+    errors = [f for f in findings if f["severity"] == "error"]
+    secondary.findings = findings
+    secondary.status = ClaimStatus.DRAFT if errors else ClaimStatus.SCRUBBED
+    return errors
 
 
 def _post_claim(
@@ -213,21 +249,37 @@ def _post_claim(
     if clp.is_reversal:
         if not corrected:  # a take-back; when the corrected claim follows in this payment, it sets the status
             _move(run, claim, ClaimStatus.DENIED, moves)
+            run.reversed_claims.append(claim.id)
     else:
+        run.adjudicated_claims.append(claim.id)
         status = rules.claim_status_after(charge=clp.charge, paid=clp.paid, denied=totals[rules.Disposition.DENIAL])
         _move(run, claim, ClaimStatus(status), moves)
     secondary = None
     note = ""
     pr_total = totals[rules.Disposition.PATIENT]
     coverage = _secondary_coverage(claim, coverages) if pr_total > 0 and not clp.is_reversal else None
-    if clp.status in rules.FORWARDED and pr_total > 0:
-        note = f"; the payer forwarded the claim to the secondary payer itself (CLP02 {clp.status})"
+    if clp.crossed_over and not clp.is_reversal and (pr_total > 0 or coverage is not None):
+        to = clp.crossover_payer or "the secondary payer"
+        note = (f"; crossover: the payer forwarded the claim to {to} itself (CLP02 {clp.status}"
+                f"{', NM1*TT' if clp.crossover_payer else ''}): the secondary is not billed again")  # fmt: skip
+        queue_item(run, claim.practice_id, "follow_up", f"crossover:{claim.id}",
+                   f"claim {claim.account_number}: crossed over to {to} by the primary's 835 (trace "
+                   f"{remittance.trace_number}, CLP02 {clp.status}); we do not bill the secondary: watch for its 835 "
+                   f"for patient responsibility {fmt(pr_total)}", claim_id=claim.id,
+                   claim_payment_id=payment_id)  # fmt: skip
     elif clp.is_reversal and secondary_billed:
         note = "; patient responsibility had gone to the secondary claim: review it"
         queue_item(run, claim.practice_id, "posting_exception", f"reversal:{claim.id}:{payment_id}:secondary",
                     f"claim {claim.account_number}: reversed by 835 trace {remittance.trace_number} after its "
                     f"secondary claim was billed; correct or void the secondary claim", claim_id=claim.id,
                     claim_payment_id=payment_id)  # fmt: skip
+    elif coverage is not None and claim.payer_sequence == "S":  # what the secondary left is the tertiary's to pay
+        note = f"; patient responsibility {fmt(pr_total)} goes to the tertiary payer {coverage.payer.name}"
+        queue_item(run, claim.practice_id, "submit", f"claim:{claim.id}:tertiary",
+                   f"claim {claim.account_number}: the secondary's 835 (trace {remittance.trace_number}) leaves "
+                   f"{fmt(pr_total)}; bill the tertiary payer {coverage.payer.name} with the primary's and the "
+                   "secondary's adjudications (an electronic tertiary 837P, two prior payers, is not built yet: "
+                   "use the payer's portal or paper)", claim_id=claim.id, claim_payment_id=payment_id)  # fmt: skip
     elif coverage is not None:
         secondary = _bill_secondary(run, claim, coverage)
     elif pr_total != 0:
@@ -331,7 +383,10 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
     patient_ids = list({c.patient_id for c in claims.values()})
     coverages: dict[int, list[Coverage]] = defaultdict(list)
     for chunk in chunks(patient_ids):
-        query = select(Coverage).where(Coverage.patient_id.in_(chunk), Coverage.priority == CoveragePriority.SECONDARY)
+        query = select(Coverage).where(
+            Coverage.patient_id.in_(chunk),
+            Coverage.priority.in_([CoveragePriority.SECONDARY, CoveragePriority.TERTIARY]),
+        )
         for coverage in db.session.scalars(query):
             coverages[coverage.patient_id].append(coverage)
     rows = [
@@ -465,6 +520,10 @@ def post_835(
         bulk_insert(LedgerEntry, run.ledger)
     if run.logs:
         bulk_insert(Interaction, run.logs)
+    if run.reversed_claims:  # a take-back gives the claim's authorization units back; a repayment takes them again
+        give_back_units(claim_ids=run.reversed_claims, now=now, reason=REVERSAL)
+    taken_back = set(run.reversed_claims)
+    retake_after_repayment(claim_ids=[c for c in run.adjudicated_claims if c not in taken_back], now=now)
     adjudicated = [row["id"] for row in run.claim_rows.values()]
     if adjudicated:  # subscribers write in this transaction: the follow-ups these answers settle wake up
         signals.remittance_posted.send(organization_id, now=now, claim_ids=adjudicated)

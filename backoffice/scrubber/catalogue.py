@@ -147,6 +147,13 @@ OTHER: tuple[RuleInfo, ...] = (
     RuleInfo("AUTH-REQUIRED", ERROR, "auth_number",
              "{payer} requires prior authorization for {cpt} and no valid authorization with units left covers "
              "the date of service.", "Obtain or record the authorization before submitting.", "billing-rules 8.3"),
+    RuleInfo("AUTH-DATES", ERROR, "auth_number",
+             "{payer} requires prior authorization for {cpt}; the authorization on file for it does not cover the "
+             "date of service.", "Request an authorization (or an extension) for these dates.", "billing-rules 8.3"),
+    RuleInfo("AUTH-EXHAUSTED", ERROR, "auth_number",
+             "{payer} requires prior authorization for {cpt}; the authorization in force for it has no visits or "
+             "units left for this session.", "Request more visits/units (re-authorization) before submitting.",
+             "billing-rules 8.3"),
     RuleInfo("FILING-PASSED", ERROR, "date_of_service", "the timely-filing deadline ({deadline}) has passed.",
              "Appeal with proof of timely filing, or request a write-off.", "billing-rules 5.1"),
     RuleInfo("FILING-SOON", WARNING, "date_of_service", "the timely-filing deadline is {deadline} ({days} days left).",

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
-from backoffice.coding.rules import PAYER_DEFAULTS, PayerRules, SessionFacts, TelehealthPolicy, code_session
+from backoffice.authorizations.queries import units_taken_by_session
+from backoffice.coding.rules import (
+    PAYER_DEFAULTS,
+    CodingResult,
+    LineDraft,
+    PayerRules,
+    SessionFacts,
+    TelehealthPolicy,
+    code_session,
+)
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Authorization, Coverage, CoveragePriority, Patient
@@ -103,9 +112,7 @@ def _authorizations(
         .where(Patient.practice_id.in_(practice_ids), Patient.account_number.in_({r.patient_ref for r in rows}))
     )
     for practice_id, account, auth in db.session.execute(stmt):
-        facts = AuthorizationFacts(
-            auth.number, frozenset(auth.cpt_codes), auth.remaining, auth.start_date, auth.end_date
-        )
+        facts = _auth_facts(auth)
         found.setdefault((practice_id, account, auth.payer_id), []).append(facts)
     return {key: tuple(value) for key, value in found.items()}
 
@@ -161,15 +168,30 @@ def same_day_inputs(session: Session) -> tuple[list[ScrubInput], int, Coverage] 
     ).all()
     payer = payer_facts(coverage.payer)
     auths = tuple(
-        AuthorizationFacts(a.number, frozenset(a.cpt_codes), a.remaining, a.start_date, a.end_date)
+        _auth_facts(a)
         for a in db.session.scalars(
             select(Authorization)
             .where(Authorization.patient_id == session.patient_id, Authorization.payer_id == coverage.payer_id)
             .order_by(Authorization.end_date.desc(), Authorization.id.desc())
         )
     )
-    inputs = [_stored_input(s, coverage, payer, auths) for s in siblings]
+    taken = units_taken_by_session(s.id for s in siblings)  # a session scrubbed again gets its own units back
+    inputs = [
+        _stored_input(s, coverage, payer, tuple(_given_back(a, taken.get(s.id, {})) for a in auths)) for s in siblings
+    ]
     return inputs, [s.id for s in siblings].index(session.id), coverage
+
+
+def _auth_facts(auth: Authorization) -> AuthorizationFacts:
+    return AuthorizationFacts(
+        auth.number, frozenset(auth.cpt_codes or ()), auth.remaining, auth.start_date, auth.end_date,
+        bool(auth.counts_visits), auth.id,
+    )  # fmt: skip
+
+
+def _given_back(facts: AuthorizationFacts, taken: dict[int, int]) -> AuthorizationFacts:
+    own = taken.get(facts.key, 0)
+    return replace(facts, remaining=facts.remaining + own) if own else facts
 
 
 def scrub_stored_session(session: Session, *, today: date) -> tuple[ScrubResult, Coverage] | None:
@@ -199,3 +221,22 @@ def _stored_input(
         patient_sex=str(session.patient.sex), start_time=session.start_time, auth_number=session.auth_number,
         authorizations=auths,
     )  # fmt: skip
+
+
+def scrub_lines_for_coverage(
+    session: Session, coverage: Coverage, lines: Sequence[LineDraft], *, today: date
+) -> ScrubResult:
+    """Scrub lines already billed to another payer (a secondary claim built from the primary's 835) with the rules
+    and facts of ``coverage``'s payer: its member ID, prior authorizations, payer kind. The lines are kept as the
+    primary adjudicated them (coordination of benefits matches them line by line), so they are not re-coded."""
+    payer = payer_facts(coverage.payer)
+    auths = tuple(
+        _auth_facts(a)
+        for a in db.session.scalars(
+            select(Authorization).where(
+                Authorization.patient_id == session.patient_id, Authorization.payer_id == coverage.payer_id
+            )
+        )
+    )
+    item = replace(_stored_input(session, coverage, payer, auths), coding=CodingResult(tuple(lines), ()))
+    return scrub([item], today=today)[0]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, time
 from functools import lru_cache
 
+from backoffice.authorizations.rules import Line, Problem, allocate
 from backoffice.coding import icd10
 from backoffice.coding.rules import CodingResult, Finding, LineDraft, PayerRules, SessionFacts
 from backoffice.deadlines.rules import days_left, filing_status, timely_filing_deadline
@@ -37,9 +38,11 @@ SEVERITY_ORDER = {rule.id: index for index, rule in enumerate(RULES)}
 class AuthorizationFacts:
     number: str
     cpts: frozenset[str]
-    remaining: int
+    remaining: int  # what is left for this session: its own claim's use is given back before it is scrubbed again
     start: date
     end: date
+    counts_visits: bool = True
+    key: int = 0  # the Authorization row's id (0 in hand-made facts: then the number tells them apart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,9 +242,7 @@ def _per_session(item: ScrubInput, lines: tuple[LineDraft, ...], today: date) ->
         found.append(finding("PATIENT-DOB"))
     if not item.patient_sex:
         found.append(finding("PATIENT-SEX"))
-    for cpt in sorted({line.cpt for line in lines} & item.payer.prior_auth_cpts):
-        if not any(_covers(auth, cpt, dos) for auth in item.authorizations):
-            found.append(finding("AUTH-REQUIRED", payer=item.payer.name, cpt=cpt))
+    found.extend(_authorization_findings(item, lines))
     deadline = _filing_deadline(dos, item.payer.kind, item.payer.filing_limit_days)
     status = filing_status(deadline, today)
     if status == "passed":
@@ -262,8 +263,26 @@ def _filing_deadline(dos: date, payer_kind: str, filing_limit_days: int | None) 
     return timely_filing_deadline(dos, payer_kind=payer_kind, filing_limit_days=filing_limit_days).due
 
 
-def _covers(auth: AuthorizationFacts, cpt: str, dos: date) -> bool:
-    return cpt in auth.cpts and auth.start <= dos <= auth.end and auth.remaining > 0
+AUTH_RULES = {Problem.NONE_ON_FILE: "AUTH-REQUIRED", Problem.OUT_OF_DATES: "AUTH-DATES",
+              Problem.EXHAUSTED: "AUTH-EXHAUSTED"}  # fmt: skip
+
+
+def _authorization_findings(item: ScrubInput, lines: tuple[LineDraft, ...]) -> list[Finding]:
+    """§8.3 claim-time checks for the CPTs the payer requires an authorization for: one on file lists the code,
+    the date of service is within its dates, and what is left covers this session (one visit, or the units)."""
+    required = {line.cpt for line in lines} & item.payer.prior_auth_cpts
+    if not required:
+        return []
+    auths = [a if a.key else replace(a, key=-(i + 1)) for i, a in enumerate(item.authorizations)]
+    dos = item.facts.date_of_service
+    allocation = allocate(auths, [Line(line.cpt, line.units, dos) for line in lines])
+    found, seen = [], set()
+    for index, problem in sorted(allocation.problems.items()):
+        cpt = lines[index].cpt
+        if cpt in required and cpt not in seen:
+            seen.add(cpt)
+            found.append(finding(AUTH_RULES[problem], payer=item.payer.name, cpt=cpt))
+    return found
 
 
 def _diagnoses(facts: SessionFacts) -> list[Finding]:

@@ -21,7 +21,7 @@ DENIALS = [
     ("CO-50", "medical_necessity", "120.00"),
     ("CO-151", "medical_necessity", "165.00"),
     ("CO-50", "medical_necessity", "95.00"),
-    ("CO-119", "medical_necessity", "140.00"),
+    ("CO-119", "benefit_maximum", "140.00"),
     ("CO-197", "authorization", "165.00"),
 ]
 OPEN = [ItemState.READY, ItemState.IN_PROGRESS, ItemState.SNOOZED]

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from backoffice.authorizations.rules import REMAINING_ALERT
 from backoffice.deadlines.follow_up import next_follow_up
 from backoffice.work.rules import MAX_PRIORITY
 
@@ -125,8 +126,11 @@ def authorization_forecast(
     upcoming_days: Sequence[date],
     today: date,
     lead_days: int = REAUTH_LEAD_DAYS,
+    alert_at_remaining: int = REMAINING_ALERT,
 ) -> AuthForecast | None:
-    """The forecast if the authorization ends or runs out within ``lead_days`` of today, else None."""
+    """The forecast if the authorization ends or runs out within ``lead_days`` of today, or when only
+    ``alert_at_remaining`` or fewer visits/units are left (§8.3 trigger 1, whatever the pace); else None.
+    ``remaining`` is what is left once the sessions held but not billed yet are counted."""
     per_week = weekly_rate(past_session_days, today)
     runs_out = exhaustion_date(remaining, upcoming_days, per_week, today)
     upcoming = sum(1 for day in upcoming_days if today <= day <= end_date)
@@ -134,7 +138,11 @@ def authorization_forecast(
         forecast = AuthForecast(runs_out, "runs out", round(per_week, 2), upcoming)
     else:
         forecast = AuthForecast(end_date, "expires", round(per_week, 2), upcoming)
-    return forecast if forecast.on <= today + timedelta(days=lead_days) else None
+    if forecast.on <= today + timedelta(days=lead_days):
+        return forecast
+    if remaining <= alert_at_remaining:
+        return AuthForecast(forecast.on, "runs low", round(per_week, 2), upcoming)
+    return None
 
 
 def reauthorized(
@@ -156,6 +164,11 @@ def reauth_due_day(forecast_on: date, today: date, lead_days: int = REAUTH_LEAD_
 
 def reauth_reason(number: str, forecast: AuthForecast, *, authorized: int, used: int) -> str:
     """The work-item reason: authorization number (not PHI) and the forecast date."""
+    if forecast.cause == "runs low":
+        return (
+            f"authorization {number} has {max(authorized - used, 0)} left ({used} of {authorized} used, "
+            f"{forecast.upcoming} scheduled); ask for more before it runs out"
+        )
     if forecast.cause == "expires":
         return f"authorization {number} expires {forecast.on.isoformat()} ({used} of {authorized} used)"
     return (

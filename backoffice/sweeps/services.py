@@ -17,6 +17,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from backoffice.authorizations.models import AuthorizationUse
 from backoffice.automation.runner import AUTOMATION_JOB, automation_retry
 from backoffice.calendars import is_business_day
 from backoffice.claims.models import Claim, ClaimLine
@@ -360,13 +361,19 @@ def watch_authorizations(*, now: datetime, lead_days: int = sweep_rules.REAUTH_L
     ).all()  # fmt: skip
     counts = Counter({"authorizations_due": 0, "items_created": 0})
     for batch in _chunks(auths):
-        sessions: dict[int, list[tuple[date, str | None]]] = defaultdict(list)
-        for patient_id, day, number in db.session.execute(
-            select(Session.patient_id, Session.date_of_service, Session.auth_number).where(
+        sessions: dict[int, list[tuple[date, str | None, bool]]] = defaultdict(list)
+        billed = select(Claim.id).where(Claim.session_id == Session.id).exists()
+        for patient_id, day, number, has_claim in db.session.execute(
+            select(Session.patient_id, Session.date_of_service, Session.auth_number, billed).where(
                 Session.patient_id.in_({row.Authorization.patient_id for row in batch}),
                 Session.date_of_service >= today - timedelta(days=sweep_rules.USAGE_WINDOW_DAYS + 1)),
         ):  # fmt: skip
-            sessions[patient_id].append((day, number))
+            sessions[patient_id].append((day, number, bool(has_claim)))
+        last_billed = dict(db.session.execute(
+            select(AuthorizationUse.authorization_id, func.max(AuthorizationUse.date_of_service))
+            .where(AuthorizationUse.authorization_id.in_([row.Authorization.id for row in batch]),
+                   AuthorizationUse.released_at.is_(None))
+            .group_by(AuthorizationUse.authorization_id)).all())  # fmt: skip
         patients = {row.Authorization.patient_id for row in batch}
         others: dict[tuple[int, int], list[Authorization]] = defaultdict(list)
         for other in db.session.scalars(
@@ -377,10 +384,15 @@ def watch_authorizations(*, now: datetime, lead_days: int = sweep_rules.REAUTH_L
             local = _local_day(now, tz)
             if auth.end_date < local:
                 continue
-            days = [d for d, number in sessions[auth.patient_id]
+            mine = [(d, has_claim) for d, number, has_claim in sessions[auth.patient_id]
                     if auth.start_date <= d <= auth.end_date and number in (None, auth.number)]  # fmt: skip
+            days = [d for d, _ in mine]
+            # Sessions held since the last one billed against it and not billed yet will take a visit each too.
+            since = last_billed.get(auth.id)
+            held = sum(1 for d, has_claim in mine if since is not None and since < d < local and not has_claim)
             forecast = sweep_rules.authorization_forecast(
-                end_date=auth.end_date, remaining=auth.remaining, past_session_days=[d for d in days if d < local],
+                end_date=auth.end_date, remaining=auth.remaining - held,
+                past_session_days=[d for d in days if d < local],
                 upcoming_days=[d for d in days if d >= local], today=local, lead_days=lead_days)  # fmt: skip
             successors = [(o.start_date, o.end_date, o.cpt_codes) for o in others[(auth.patient_id, auth.payer_id)]
                           if o.id != auth.id]  # fmt: skip

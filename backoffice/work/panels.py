@@ -5,7 +5,9 @@ A feature registers its panel when its views module is imported (the app factory
 
     register(Panel("benefits", "itemforms/benefits.html", applies=lambda item: ..., context=lambda item: {...}))
 
-The template sees ``item`` and ``p`` (the context dict). Panels are ordered by ``order`` then name.
+The template sees ``item`` and ``p`` (the context dict). Panels are ordered by ``order`` then name. A panel in the
+``header`` slot is rendered at the top of the page, in the bar that stays in view while the page scrolls (the claim
+context of a claim-related item); the others (slot ``body``) below the facts.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Panel:
     applies: Callable[[WorkItem], bool]
     context: Callable[[WorkItem], dict[str, Any]] = field(default=lambda item: {})
     order: int = 100
+    slot: str = "body"  # "header": the sticky bar at the top of the item page
 
 
 _PANELS: dict[str, Panel] = {}
@@ -35,7 +38,9 @@ def register(panel: Panel) -> Panel:
     return panel
 
 
-def panels_for(item: WorkItem) -> list[tuple[Panel, dict[str, Any]]]:
-    """The panels that apply to ``item``, each with its context, in display order."""
-    chosen = sorted((p for p in _PANELS.values() if p.applies(item)), key=lambda p: (p.order, p.name))
+def panels_for(item: WorkItem, slot: str = "body") -> list[tuple[Panel, dict[str, Any]]]:
+    """The panels of ``slot`` that apply to ``item``, each with its context, in display order."""
+    chosen = sorted(
+        (p for p in _PANELS.values() if p.slot == slot and p.applies(item)), key=lambda p: (p.order, p.name)
+    )
     return [(panel, panel.context(item)) for panel in chosen]

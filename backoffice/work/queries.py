@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from backoffice.accounts.rules import sees_whole_organization
 from backoffice.clock import utcnow
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
-from backoffice.patients.models import Coverage
+from backoffice.patients.models import Coverage, Patient
 from backoffice.sessions.models import Session
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import CHAIN_ORDER, DEFAULT_QUEUES, KIND_LABELS, OPEN_STATES, ItemState, Mode
@@ -47,18 +47,104 @@ class QueueFilter:
     amount_min: Decimal | None = None
     amount_max: Decimal | None = None
     queue: str | None = None
+    sort: str | None = None  # a column of the queue tables (SORT_LABELS); None: the queue's own order
+    descending: bool = False
 
     def args(self) -> dict[str, str]:
-        """The filter as GET parameters, to keep it in links."""
+        """The filter (and the sort) as GET parameters, to keep them in links."""
         values = {
             "kind": self.kind, "practice": self.practice_id, "payer": self.payer_id, "due": self.due,
-            "amount_min": self.amount_min, "amount_max": self.amount_max, "queue": self.queue,
+            "amount_min": self.amount_min, "amount_max": self.amount_max, "queue": self.queue, "sort": self.sort,
+            "dir": ("desc" if self.descending else "asc") if self.sort else None,
         }  # fmt: skip
         return {key: str(value) for key, value in values.items() if value is not None}
 
+    def sort_args(self, column: str) -> dict[str, str]:
+        """The GET parameters that sort by ``column``: ascending first, the other way when already sorted by it."""
+        flip = self.sort == column and not self.descending
+        return {**self.args(), "sort": column, "dir": "desc" if flip else "asc"}
+
     @property
     def active(self) -> bool:
-        return bool(self.args())
+        return bool({k: v for k, v in self.args().items() if k not in ("sort", "dir")})
+
+
+# Sortable queue columns: the kernel's own, and those features add (patient, date of service) with
+# ``register_sort``. A builder takes the id SELECT and returns it (with any outer joins) and the column to order by.
+SortBuilder = Callable[[Any], tuple[Any, Any]]
+_SORTS: dict[str, SortBuilder] = {
+    "id": lambda stmt: (stmt, WorkItem.id),
+    "kind": lambda stmt: (stmt, WorkItem.kind),
+    "queue": lambda stmt: (stmt, WorkItem.queue),
+    "state": lambda stmt: (stmt, WorkItem.state),
+    "priority": lambda stmt: (stmt, WorkItem.priority),
+    "amount": lambda stmt: (stmt, WorkItem.amount),
+    "due": lambda stmt: (stmt, WorkItem.due_at),
+    "practice": lambda stmt: (stmt.join(Practice, Practice.id == WorkItem.practice_id), Practice.name),
+    "owner": lambda stmt: (stmt.outerjoin(User, User.id == WorkItem.assignee_id), User.name),
+}
+
+
+def register_sort(column: str, builder: SortBuilder) -> None:
+    """A feature makes one more queue column sortable (the same column again replaces it)."""
+    _SORTS[column] = builder
+
+
+def _sorted_ids(stmt: Any, f: QueueFilter, limit: int) -> list[int]:
+    """Ids of ``stmt`` (a SELECT of WorkItem.id) ordered by the filter's column, empty values last, then id."""
+    stmt, column = _SORTS[f.sort or "id"](stmt)
+    order = column.desc() if f.descending else column.asc()
+    tie = WorkItem.id.desc() if f.descending else WorkItem.id.asc()
+    return list(db.session.scalars(stmt.order_by(order.nulls_last(), tie).limit(limit)))
+
+
+def _rows_in_order(ids: list[int]) -> list[WorkItem]:
+    if not ids:
+        return []
+    rows = db.session.scalars(select(WorkItem).options(*_row_loading()).where(WorkItem.id.in_(ids))).all()
+    order = {item_id: index for index, item_id in enumerate(ids)}
+    return sorted(rows, key=lambda item: order[item.id])
+
+
+# What a queue row shows of its subject: the patient's name and the date of service. The kernel knows them for
+# items with a session; features answer for the others (a denial from an 835 reaches them through its claim).
+RowContext = tuple[int | None, str | None, date | None]  # patient id, "Last, First", date of service
+RowContextSource = Callable[[Sequence[WorkItem]], Mapping[int, RowContext]]
+_ROW_CONTEXT_SOURCES: list[RowContextSource] = []
+
+
+def register_row_context(source: RowContextSource) -> None:
+    if source not in _ROW_CONTEXT_SOURCES:
+        _ROW_CONTEXT_SOURCES.append(source)
+
+
+def row_context(items: Sequence[WorkItem]) -> dict[int, RowContext]:
+    """item id → (patient id, "Last, First", date of service) for a page of queue rows, in two or three queries."""
+    found: dict[int, RowContext] = {}
+    by_session = {item.session_id: item.id for item in items if item.session_id is not None}
+    if by_session:
+        rows = db.session.execute(
+            select(
+                Session.id,
+                Session.date_of_service,
+                Patient.id.label("patient_id"),
+                Patient.last_name,
+                Patient.first_name,
+            )
+            .join(Patient, Patient.id == Session.patient_id)
+            .where(Session.id.in_(list(by_session)))
+        ).all()
+        per_session = {r.id: (r.patient_id, f"{r.last_name}, {r.first_name}", r.date_of_service) for r in rows}
+        for item in items:
+            if item.session_id in per_session:
+                found[item.id] = per_session[item.session_id]
+    rest = [item for item in items if item.id not in found]
+    for source in _ROW_CONTEXT_SOURCES:
+        if not rest:
+            break
+        found.update(source(rest))
+        rest = [item for item in rest if item.id not in found]
+    return found
 
 
 def parse_filter(args: Mapping[str, str], user: User) -> tuple[QueueFilter, list[str]]:
@@ -116,6 +202,13 @@ def parse_filter(args: Mapping[str, str], user: User) -> tuple[QueueFilter, list
             values["queue"] = queue
         else:
             errors.append("queue: at most 64 characters")
+    sort = (args.get("sort") or "").strip()
+    if sort:
+        if sort in _SORTS:
+            values["sort"] = sort
+            values["descending"] = (args.get("dir") or "").strip() == "desc"
+        else:
+            errors.append(f"sort: expected one of {', '.join(sorted(_SORTS))}")
     return QueueFilter(**values), errors
 
 
@@ -167,18 +260,19 @@ def my_items(
     now: datetime | None = None,
     tz: ZoneInfo | None = None,
 ) -> list[WorkItem]:
-    """Open items assigned to ``user``, soonest due first (narrowed by ``filters``)."""
-    stmt = (
-        select(WorkItem)
-        .options(*_row_loading())
-        .where(
-            WorkItem.assignee_id == user.id,
-            WorkItem.state.in_([s.value for s in OPEN_STATES - {ItemState.BLOCKED}]),
-            WorkItem.practice_id.in_(practice_ids_for(user)),
-        )
-        .order_by(*_by_urgency())
-        .limit(limit)
+    """Open items assigned to ``user``, soonest due first, or by the filter's sort column (narrowed by ``filters``)."""
+    mine = (
+        WorkItem.assignee_id == user.id,
+        WorkItem.state.in_([s.value for s in OPEN_STATES - {ItemState.BLOCKED}]),
+        WorkItem.practice_id.in_(practice_ids_for(user)),
     )
+    if filters is not None and filters.sort:
+        stmt = select(WorkItem.id).where(*mine)
+        if filters.queue:
+            stmt = stmt.where(WorkItem.queue == filters.queue)
+        stmt = _filtered(stmt, filters, now or utcnow(), tz or ZoneInfo("UTC"))
+        return _rows_in_order(_sorted_ids(stmt, filters, limit))
+    stmt = select(WorkItem).options(*_row_loading()).where(*mine).order_by(*_by_urgency()).limit(limit)
     if filters is not None and filters.queue:
         stmt = stmt.where(WorkItem.queue == filters.queue)
     stmt = _filtered(stmt, filters, now or utcnow(), tz or ZoneInfo("UTC"))
@@ -207,6 +301,9 @@ def team_items(
         stmt = stmt.where(WorkItem.queue.in_(user.queues))
     stmt = _filtered(stmt, filters, now or utcnow(), tz or ZoneInfo("UTC"))
     states = [ItemState.READY.value, ItemState.SNOOZED.value]
+    if filters is not None and filters.sort:
+        stmt = stmt.where(WorkItem.state.in_(states), WorkItem.practice_id.in_(scope))
+        return _rows_in_order(_sorted_ids(stmt, filters, limit))
     if db.session.get_bind().dialect.name == "postgresql":
         ids = _ids_by_priority_groups(stmt, scope, states, limit)
     else:
@@ -217,11 +314,7 @@ def team_items(
                 .limit(limit)
             )
         )
-    if not ids:
-        return []
-    rows = db.session.scalars(select(WorkItem).options(*_row_loading()).where(WorkItem.id.in_(ids))).all()
-    order = {item_id: index for index, item_id in enumerate(ids)}
-    return sorted(rows, key=lambda item: order[item.id])
+    return _rows_in_order(ids)
 
 
 def _ids_by_priority_groups(stmt: Any, scope: set[int], states: list[str], limit: int) -> list[int]:

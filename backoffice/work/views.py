@@ -10,16 +10,14 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 
 from backoffice.accounts.access import can_supervise
 from backoffice.accounts.models import User
-from backoffice.audit.services import record_phi_read
+from backoffice.audit.services import record_phi_reads
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
-from backoffice.form_actions import run_form
-from backoffice.orgs.models import Payer
+from backoffice.form_actions import keep, run_form
 from backoffice.work import claiming, queries, services
 from backoffice.work.access import get_item_for_user_or_404
 from backoffice.work.forms import (
@@ -30,9 +28,8 @@ from backoffice.work.forms import (
     NoteForm,
     ReassignForm,
     SnoozeForm,
-    choices,
 )
-from backoffice.work.panels import panels_for
+from backoffice.work.pages import assignee_choices, payer_choices, render_item
 
 bp = Blueprint("work", __name__)
 
@@ -58,10 +55,18 @@ def queue():
     choices_ = queries.filter_choices(current_user)
     # A short page renders fast (rows are most of the page's cost); "show more" asks for the full 200.
     limit = queries.QUEUE_PAGE_LIMIT if request.args.get("more") == "1" else queries.QUEUE_PAGE_SHORT
+    mine = queries.my_items(current_user, filters=filters, now=now, tz=tz, limit=limit)
+    team = queries.team_items(current_user, filters=filters, now=now, tz=tz, limit=limit)
+    row_ctx = queries.row_context([*mine, *team])
+    practice_of = {item.id: item.practice_id for item in [*mine, *team]}
+    # The rows name patients: on the audit trail like any list of patients (HIPAA 164.312(b)).
+    record_phi_reads(((ctx[0], practice_of[item_id]) for item_id, ctx in row_ctx.items() if ctx[0]),
+                     action="phi_view", target_type="queue")  # fmt: skip
     return render_template(
         "work/queue.html",
-        mine=queries.my_items(current_user, filters=filters, now=now, tz=tz, limit=limit),
-        team=queries.team_items(current_user, filters=filters, now=now, tz=tz, limit=limit),
+        mine=mine,
+        team=team,
+        row_ctx=row_ctx,
         limit=limit,
         more_url=url_for("work.queue", **filters.args(), more="1"),
         choices=choices_,
@@ -78,49 +83,12 @@ def get_next():
     if not ActionForm().validate_on_submit():
         abort(400)
     queue_name = (request.form.get("queue") or "").strip()[:64] or None
-    back = url_for("work.queue", queue=queue_name) if queue_name else url_for("work.queue")
-    try:
-        item = claiming.claim_next_item(user=current_user, now=utcnow(), queue=queue_name)
-    except ServiceError as error:
-        flash(str(error), "error")
-        return redirect(back, 303)
-    if item is None:
-        where = f"queue {queue_name}" if queue_name else "your queues"
-        flash(f"Nothing is waiting in {where}. Nice work.", "info")
-        return redirect(back, 303)
-    return redirect(url_for("work.item", item_id=item.id), 303)
+    return _next_item(queue_name)
 
 
 @bp.route("/items/<int:item_id>")
 def item(item_id: int):
-    work_item = get_item_for_user_or_404(item_id, current_user)
-    call_form = _call_form()
-    reassign_form = _reassign_form(work_item)
-    session, coverages = queries.session_of(work_item)
-    patient_id = work_item.patient_id or (session.patient_id if session is not None else None)
-    if patient_id is not None:  # the page shows the patient: on the audit trail (HIPAA 164.312(b))
-        record_phi_read(patient_id=patient_id, practice_id=work_item.practice_id, target_type="work_item",
-                        target_id=work_item.id)  # fmt: skip
-    if coverages and call_form.payer_id.data is None:
-        call_form.payer_id.data = coverages[0].payer_id  # the payer a biller calls first: the primary
-    return render_template(
-        "work/item.html",
-        item=work_item,
-        session=session,
-        coverages=coverages,
-        chain=queries.chain_of(work_item),
-        timeline=queries.timeline(work_item),
-        panels=panels_for(work_item),
-        note_form=NoteForm(),
-        call_form=call_form,
-        complete_form=CompleteForm(),
-        snooze_form=SnoozeForm(),
-        escalate_form=EscalateForm(),
-        reassign_form=reassign_form,
-        action_form=ActionForm(),
-        can_supervise=can_supervise(current_user),
-        now=utcnow(),
-    )
+    return render_item(get_item_for_user_or_404(item_id, current_user))
 
 
 @bp.route("/items/<int:item_id>/start", methods=["POST"])
@@ -136,15 +104,37 @@ def start(item_id: int):
 
 @bp.route("/items/<int:item_id>/complete", methods=["POST"])
 def complete(item_id: int):
+    """Complete the item; with ``then=next`` ("Complete and next") go straight to the next item of its queue."""
     work_item = get_item_for_user_or_404(item_id, current_user)
-    return _act(
-        work_item,
-        CompleteForm(),
+    form = CompleteForm()
+    done = run_form(
+        form,
         lambda f: services.complete_item(
             item=work_item, actor=current_user, now=utcnow(), outcome=f.outcome.data, note=f.note.data
         ),
         "Completed.",
     )
+    if not done:
+        keep(form)
+        return render_item(work_item, 422)
+    if request.form.get("then") != "next":
+        return redirect(url_for("work.item", item_id=work_item.id), 303)
+    return _next_item(work_item.queue)
+
+
+def _next_item(queue_name: str | None):
+    """Claim the next item (of ``queue_name``, else of the user's queues) and open it; the queue when none waits."""
+    back = url_for("work.queue", queue=queue_name) if queue_name else url_for("work.queue")
+    try:
+        item = claiming.claim_next_item(user=current_user, now=utcnow(), queue=queue_name)
+    except ServiceError as error:
+        flash(str(error), "error")
+        return redirect(back, 303)
+    if item is None:
+        where = f"queue {queue_name}" if queue_name else "your queues"
+        flash(f"Nothing is waiting in {where}. Nice work.", "info")
+        return redirect(back, 303)
+    return redirect(url_for("work.item", item_id=item.id), 303)
 
 
 @bp.route("/items/<int:item_id>/snooze", methods=["POST"])
@@ -238,27 +228,20 @@ def supervisor():
 
 
 def _call_form() -> CallForm:
-    form = CallForm()
-    payers = db.session.scalars(
-        select(Payer).where(Payer.organization_id == current_user.organization_id).order_by(Payer.name)
-    )
-    form.payer_id.choices = choices([(0, "—")] + [(p.id, p.name) for p in payers])
-    return form
+    return payer_choices(CallForm())
 
 
 def _reassign_form(work_item: Any) -> ReassignForm:
-    form = ReassignForm()
-    people = queries.assignable_users(work_item, current_user)
-    form.assignee_id.choices = choices(
-        [(0, "Back to queue (unassigned)")] + [(u.id, f"{u.name} ({u.role.value})") for u in people]
-    )
-    return form
+    return assignee_choices(ReassignForm(), work_item)
 
 
 def _act(work_item: Any, form: FlaskForm, action: Callable[[Any], Any], done: str):
-    """Validate ``form``, run one service, flash the outcome, go back to the item."""
-    run_form(form, action, done)
-    return redirect(url_for("work.item", item_id=work_item.id), 303)
+    """Validate ``form``, run one service, flash the outcome, go back to the item; when the form is refused, the
+    page comes back at once (422) with what the user typed still in it."""
+    if run_form(form, action, done):
+        return redirect(url_for("work.item", item_id=work_item.id), 303)
+    keep(form)
+    return render_item(work_item, 422)
 
 
 def _aware(value: datetime, tz: ZoneInfo) -> datetime:

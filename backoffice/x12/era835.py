@@ -100,7 +100,8 @@ class _Line:
 class _Claim:
     """The claim being read; frozen into a ``Claim`` (and balanced) at the next CLP, PLB or the SE."""
 
-    __slots__ = ("clp", "charge", "paid", "patient", "member_id", "dates", "adjustments", "remarks", "lines", "line")
+    __slots__ = ("clp", "charge", "paid", "patient", "member_id", "dates", "adjustments", "remarks", "lines", "line",
+                 "crossover")  # fmt: skip
 
     def __init__(self, clp: list[str], position: int) -> None:
         if len(clp) < 2 or not clp[1]:
@@ -110,6 +111,7 @@ class _Claim:
         self.paid = _money(clp, 4, position)
         self.patient = _money(clp, 5, position)
         self.member_id = ""
+        self.crossover = ""  # NM1*TT: the payer this claim was crossed over (forwarded) to, e.g. Medicare → Medicaid
         self.dates: dict[str, date | None] = {}
         self.adjustments: list[Adjustment] = []
         self.remarks: list[str] = []
@@ -175,6 +177,7 @@ class _Claim:
             filing_indicator=_get(clp, 6),
             payer_claim_number=_get(clp, 7),
             member_id=self.member_id,
+            crossover_payer=self.crossover,
             statement_from=start,
             statement_to=self.dates.get("233"),
             adjustments=tuple(self.adjustments),
@@ -251,6 +254,8 @@ def _remittance(transaction: RawTransaction) -> Remittance:
         elif sid == "NM1":
             if claim is not None and _get(parts, 1) == "QC":
                 claim.member_id = _get(parts, 9)
+            elif claim is not None and _get(parts, 1) == "TT":
+                claim.crossover = _get(parts, 3) or _get(parts, 9) or "crossover payer"
         elif sid == "REF":
             if claim is not None:
                 if claim.line is not None and _get(parts, 1) == "6R":

@@ -55,10 +55,17 @@ class Claim:
     adjustments: tuple[Adjustment, ...]  # claim-level CAS
     remarks: tuple[str, ...]  # MOA/MIA remark codes
     services: tuple[ServiceLine, ...]
+    crossover_payer: str = ""  # NM1*TT NM103 (or NM109): the payer the claim was crossed over to
 
     @property
     def is_reversal(self) -> bool:
         return self.status == "22"
+
+    @property
+    def crossed_over(self) -> bool:
+        """Processed as primary and forwarded to the next payer (CLP02 19/20/21 or an NM1*TT crossover carrier):
+        a Medicare → Medicaid crossover. The secondary must not be billed again."""
+        return self.status in ("19", "20", "21") or bool(self.crossover_payer)
 
 
 @dataclass(frozen=True, slots=True)
