@@ -16,7 +16,7 @@ from backoffice.claims.models import Claim, ClaimLine
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
-from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
+from backoffice.remits.models import ClaimPayment, PaymentAdjustment, ProviderAdjustment, Remittance
 from backoffice.routing.models import RoutingRule
 from backoffice.sessions.models import Session
 from backoffice.supervisor.models import WriteOffRequest
@@ -51,6 +51,7 @@ __all__ = [
     "PaymentPlanInstalment",
     "Practice",
     "Provider",
+    "ProviderAdjustment",
     "RecoveryCode",
     "Remittance",
     "RoutingRule",

@@ -26,6 +26,9 @@ class PostingResult:
     denial_items: int
     exception_items: int
     problems: list[str] = field(default_factory=list)
+    underpayment_items: int = 0
+    overpayment_items: int = 0
+    recoupment_items: int = 0
 
 
 @dataclass
@@ -45,6 +48,13 @@ class Run:
     cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # SLA and appeal deadlines already computed
     denial_items: int = 0
     exception_items: int = 0
+    # Contracted rates by (practice, payer, cpt), loaded once per practice (remits/expected.py).
+    rates: dict[tuple[int, int, str], list[Any]] = field(default_factory=dict)
+    rate_practices: set[int] = field(default_factory=set)
+    unapplied: list[dict[str, Any]] = field(default_factory=list)  # ClaimPayment id → unapplied_amount
+    underpayment_items: int = 0
+    overpayment_items: int = 0
+    recoupment_items: int = 0
 
 
 AMOUNTS = ("paid_amount", "adjustment_amount", "patient_responsibility")
@@ -66,7 +76,11 @@ def claim_row(run: Run, claim: ClaimView) -> dict[str, Any]:
 def line_row(run: Run, line: ClaimLine) -> dict[str, Any]:
     row = run.line_rows.get(line.id)
     if row is None:
-        row = run.line_rows[line.id] = {"id": line.id, **{name: getattr(line, name) for name in AMOUNTS}}
+        row = run.line_rows[line.id] = {
+            "id": line.id,
+            "expected_allowed": line.expected_allowed,
+            **{name: getattr(line, name) for name in AMOUNTS},
+        }
     return row
 
 
@@ -101,6 +115,7 @@ LINE_COLUMNS = (
     ClaimLine.paid_amount,
     ClaimLine.adjustment_amount,
     ClaimLine.patient_responsibility,
+    ClaimLine.expected_allowed,
 )
 
 

@@ -275,3 +275,83 @@ def match_service_lines(lines: Sequence[Line], services: Sequence[Any]) -> list[
         if matched[i] is None:
             take(i, lambda line: True)
     return matched
+
+
+# --- Provider-level adjustments (PLB), expected payment, duplicates ----------------------------------------------
+
+RECOUPMENT_PLB = frozenset({"WO", "72", "FB"})  # overpayment recovery, authorized return, forwarding balance
+INTEREST_PLB = "L6"
+
+
+def plb_kind(reason: str) -> str:
+    """What posting does with a PLB reason: ``recoupment`` (WO/72/FB), ``interest`` (L6) or ``other``."""
+    reason = reason.strip().upper()
+    if reason in RECOUPMENT_PLB:
+        return "recoupment"
+    return "interest" if reason == INTEREST_PLB else "other"
+
+
+CENT = Decimal("0.01")
+
+
+def tolerance(expected: Decimal, dollars: Decimal, percent: Decimal) -> Decimal:
+    """The underpayment tolerance of a line: the larger of ``dollars`` and ``percent`` of the expected amount
+    (defaults $1.00 and 2%: $1.00 up to a $50 allowed, 2% above it)."""
+    share = (expected * percent / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
+    return max(dollars, share)
+
+
+def choose_rate(rates: Sequence[Any], modifiers: Sequence[str], day: date) -> Any | None:
+    """The contracted rate of a line on ``day`` among ``rates`` (same practice, payer and CPT; each has
+    ``modifier``, ``effective_from``, ``effective_to``): one for the line's first modifier that has a rate wins over
+    the rate without a modifier (""); among those in force, the latest ``effective_from``."""
+    in_force = [r for r in rates if r.effective_from <= day and (r.effective_to is None or day <= r.effective_to)]
+    for modifier in [*(m.strip().upper() for m in modifiers if m), ""]:
+        matching = [r for r in in_force if r.modifier == modifier]
+        if matching:
+            return max(matching, key=lambda r: r.effective_from)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LineCheck:
+    """One posted line against its contract: expected allowed, what the payer allowed (paid + patient
+    responsibility), the shortfall beyond tolerance (0 when within it), and whether a CO-45 took the payer's
+    allowed (charge − CO-45) below the contract."""
+
+    expected: Decimal
+    allowed: Decimal
+    shortfall: Decimal
+    co45_below_contract: bool
+
+
+def check_line(
+    *,
+    expected: Decimal,
+    charge: Decimal,
+    paid: Decimal,
+    patient: Decimal,
+    co45: Decimal,
+    tolerance_dollars: Decimal,
+    tolerance_percent: Decimal,
+) -> LineCheck:
+    """Underpaid when expected − (paid + patient responsibility) exceeds the tolerance; the shortfall is then the
+    whole difference (not the part above the tolerance)."""
+    allowed = paid + patient
+    limit = tolerance(expected, tolerance_dollars, tolerance_percent)
+    difference = expected - allowed
+    shortfall = difference if difference > limit else Decimal("0.00")
+    below = co45 > 0 and (charge - co45) < expected - limit
+    return LineCheck(expected, allowed, shortfall, below)
+
+
+def is_duplicate_payment(
+    *, is_reversal: bool, paid: Decimal, claim_paid: Decimal, claim_status: str, lines_paid: Sequence[Decimal | None]
+) -> bool:
+    """A second payment of an already-paid claim: an original (not a reversal) paying money on a claim that is
+    paid or partially paid already, every one of whose service lines matches a claim line already paid (a line
+    the 835 names that matches no claim line, None, makes it no duplicate). A claim paid $0 before (denied, all to
+    the deductible) or reversed since is not already paid."""
+    if is_reversal or paid <= 0 or claim_paid <= 0 or claim_status not in ("paid", "partially_paid"):
+        return False
+    return all(amount is not None and amount > 0 for amount in lines_paid)

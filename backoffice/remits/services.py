@@ -28,7 +28,9 @@ from backoffice.patients.models import Coverage, CoveragePriority, LedgerEntry
 from backoffice.remits import rules
 from backoffice.remits.bulk import bulk_insert, bulk_update, chunks
 from backoffice.remits.denials import fmt, queue_item, route_denials, write_items
+from backoffice.remits.expected import check_expected, is_duplicate, load_rates, post_duplicate
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
+from backoffice.remits.plb import post_provider_adjustments
 from backoffice.remits.posting_run import (
     CLAIM_COLUMNS,
     LINE_COLUMNS,
@@ -166,8 +168,12 @@ def _post_claim(
     corrected: bool = False,
     secondary_billed: bool = False,
 ) -> None:
-    """Post one matched CLP: adjustments, line and claim amounts, status, PR, denials and the claim's log row."""
+    """Post one matched CLP: adjustments, line and claim amounts, status, PR, denials and the claim's log row;
+    a second payment of an already-paid claim is kept unapplied (an overpayment item) instead."""
     lines = rules.match_service_lines(list(claim.lines), clp.services)
+    if is_duplicate(run, claim, clp, lines):
+        post_duplicate(run, remittance.trace_number, clp, claim, payment_id, lines, adjustments)
+        return
     totals = {disposition: ZERO for disposition in rules.Disposition}
     patient: list[tuple[era835.Adjustment, int | None]] = []
     denials: list[tuple[era835.Adjustment, tuple[str, ...]]] = []
@@ -201,6 +207,7 @@ def _post_claim(
             patient.append((a, line.id if line else None))
         elif kind is rules.Disposition.DENIAL and not clp.is_reversal:
             denials.append((a, tuple(remarks)))
+    check_expected(run, claim, clp, payment_id, lines)
     row = claim_row(run, claim)
     row["paid_amount"] += clp.paid
     row["adjustment_amount"] += totals[rules.Disposition.CONTRACTUAL]
@@ -325,6 +332,7 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
     for claim in claims.values():
         if claim.practice_id not in run.practices:
             run.practices[claim.practice_id] = db.session.get(Practice, claim.practice_id)
+    load_rates(run, {claim.practice_id for claim in claims.values()})
     payers = {
         p.id: p for p in db.session.scalars(select(Payer).where(Payer.id.in_({c.payer_id for c in claims.values()})))
     }
@@ -394,6 +402,7 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
                     secondary_billed=claim.id in billed_secondary)  # fmt: skip
     if adjustments:
         bulk_insert(PaymentAdjustment, adjustments)
+    post_provider_adjustments(run, remittance, r, ids[0] if ids else None, _fallback_practice, _load_claims)
     run.problems.extend(f"835 trace {remittance.trace_number}: {problem}" for problem in r.problems)
     return remittance
 
@@ -460,6 +469,7 @@ def post_835(
     db.session.flush()
     bulk_update(Claim, list(run.claim_rows.values()))
     bulk_update(ClaimLine, list(run.line_rows.values()))
+    bulk_update(ClaimPayment, run.unapplied)
     write_items(run)
     if run.ledger:
         bulk_insert(LedgerEntry, run.ledger)
@@ -477,4 +487,7 @@ def post_835(
         denial_items=run.denial_items,
         exception_items=run.exception_items,
         problems=run.problems,
+        underpayment_items=run.underpayment_items,
+        overpayment_items=run.overpayment_items,
+        recoupment_items=run.recoupment_items,
     )

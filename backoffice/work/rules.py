@@ -31,6 +31,10 @@ class ExceptionKind(StrEnum):
     APPROVE_WRITE_OFF = "approve_write_off"
     PAYMENT_REMINDER = "payment_reminder"
     ISSUE_GFE = "issue_gfe"
+    # Money that did not post as expected (remits/expected.py, remits/plb.py).
+    UNDERPAYMENT = "underpayment"
+    OVERPAYMENT = "overpayment"
+    RECOUPMENT = "recoupment"
 
 
 CHAIN_ORDER: tuple[WorkKind, ...] = tuple(WorkKind)
@@ -52,6 +56,9 @@ KIND_LABELS: dict[str, str] = {
     ExceptionKind.APPROVE_WRITE_OFF: "Approve write-off",
     ExceptionKind.PAYMENT_REMINDER: "Payment-plan reminder",
     ExceptionKind.ISSUE_GFE: "Issue Good Faith Estimate",
+    ExceptionKind.UNDERPAYMENT: "Underpayment",
+    ExceptionKind.OVERPAYMENT: "Overpayment",
+    ExceptionKind.RECOUPMENT: "Recoupment",
 }
 
 
@@ -137,6 +144,9 @@ DEFAULT_QUEUES: dict[str, str] = {
     ExceptionKind.APPROVE_WRITE_OFF: "write-offs",
     ExceptionKind.PAYMENT_REMINDER: "patient-balances",
     ExceptionKind.ISSUE_GFE: "patient-balances",
+    ExceptionKind.UNDERPAYMENT: "underpayments",
+    ExceptionKind.OVERPAYMENT: "posting",
+    ExceptionKind.RECOUPMENT: "posting",
 }
 
 # Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults). A follow-up
@@ -156,6 +166,9 @@ DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     ExceptionKind.APPROVE_WRITE_OFF: 2,
     ExceptionKind.PAYMENT_REMINDER: 1,
     ExceptionKind.ISSUE_GFE: 1,  # 10.1: the tightest GFE window is 1 business day; explicit due dates win
+    ExceptionKind.UNDERPAYMENT: 5,  # 6.6: underpayments are reviewed in a weekly batch
+    ExceptionKind.OVERPAYMENT: 2,  # 9.2: posting exceptions within 24-48 h
+    ExceptionKind.RECOUPMENT: 2,
 }
 END_OF_BUSINESS = time(17, 0)
 DUE_SOON = timedelta(hours=4)
