@@ -29,6 +29,7 @@ class PostingResult:
     underpayment_items: int = 0
     overpayment_items: int = 0
     recoupment_items: int = 0
+    remittance_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Run:
     underpayment_items: int = 0
     overpayment_items: int = 0
     recoupment_items: int = 0
+    remittance_source: str = "835"
+    remittance_ids: list[int] = field(default_factory=list)
 
 
 AMOUNTS = ("paid_amount", "adjustment_amount", "patient_responsibility")

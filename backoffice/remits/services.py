@@ -312,6 +312,7 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
         edi_file_id=run.edi_file.id if run.edi_file else None,
         transaction_control_number=r.control_number[:9],
         posted_at=run.now,
+        source=run.remittance_source,
         provider_adjustments=[
             {"reason": p.reason, "reference": p.reference, "amount": fmt(p.amount)} for p in r.provider_adjustments
         ],
@@ -377,6 +378,12 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
         claim = claims.get(clp.claim_id)
         if claim is None:
             remittance.claims_unmatched += 1
+            # The CAS are kept (disposition "unmatched") so the payment can be applied to a claim by hand.
+            adjustments.extend(
+                {"claim_payment_id": payment_id, "claim_line_id": None, "group": a.group, "reason": a.reason,
+                 "amount": a.amount, "quantity": a.quantity, "disposition": "unmatched", "remarks": list(clp.remarks)}
+                for a in [*clp.adjustments, *(a for svc in clp.services for a in svc.adjustments)]
+            )  # fmt: skip
             queue_item(
                 run,
                 _fallback_practice(run),
@@ -426,10 +433,33 @@ def _refuse_unbalanced(run: Run, r: era835.Remittance) -> None:
 
 @service
 def post_835(
-    *, organization_id: int, text: str, now: datetime, edi_file_id: int | None = None, source: str = "835 posting"
+    *,
+    organization_id: int,
+    text: str,
+    now: datetime,
+    edi_file_id: int | None = None,
+    source: str = "835 posting",
+    remittance_source: str = "835",
 ) -> PostingResult:
     """Post every transaction of an 835 file in one transaction: duplicates (payer + trace) and unbalanced
     transactions are refused and reported; posting the same file twice posts it once."""
+    result = post_uncommitted(organization_id=organization_id, text=text, now=now, edi_file_id=edi_file_id,
+                              source=source, remittance_source=remittance_source)  # fmt: skip
+    db.session.commit()
+    return result
+
+
+def post_uncommitted(
+    *,
+    organization_id: int,
+    text: str,
+    now: datetime,
+    edi_file_id: int | None = None,
+    source: str = "835 posting",
+    remittance_source: str = "835",
+) -> PostingResult:
+    """``post_835`` without its commit: the preview (remits/manual.py) posts this way, reads what was written and
+    rolls back, so what it shows is exactly what posting does."""
     try:
         remittances = parse_835(text)
     except X12Error as error:
@@ -440,6 +470,7 @@ def post_835(
         if edi_file is None or edi_file.organization_id != organization_id:
             raise ValidationFailed(f"EDI file {edi_file_id} does not exist in this organization")
     run = Run(organization_id=organization_id, now=now, source=source, edi_file=edi_file)
+    run.remittance_source = remittance_source
     refused: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
     posted = claims_posted = claims_unmatched = 0
@@ -463,6 +494,7 @@ def post_835(
         if remittance is None:
             refused.append(key)
             continue
+        run.remittance_ids.append(remittance.id)
         posted += 1
         claims_posted += remittance.claims_posted
         claims_unmatched += remittance.claims_unmatched
@@ -478,7 +510,6 @@ def post_835(
     adjudicated = [row["id"] for row in run.claim_rows.values()]
     if adjudicated:  # subscribers write in this transaction: the follow-ups these answers settle wake up
         signals.remittance_posted.send(organization_id, now=now, claim_ids=adjudicated)
-    db.session.commit()
     return PostingResult(
         remittances_posted=posted,
         duplicates_refused=refused,
@@ -490,4 +521,5 @@ def post_835(
         underpayment_items=run.underpayment_items,
         overpayment_items=run.overpayment_items,
         recoupment_items=run.recoupment_items,
+        remittance_ids=run.remittance_ids,
     )
