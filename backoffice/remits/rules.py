@@ -355,3 +355,55 @@ def is_duplicate_payment(
     if is_reversal or paid <= 0 or claim_paid <= 0 or claim_status not in ("paid", "partially_paid"):
         return False
     return all(amount is not None and amount > 0 for amount in lines_paid)
+
+
+# --- Paper EOB --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EobAdjustment:
+    group: str  # CO, PR, OA, PI, CR
+    reason: str  # CARC
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class EobLine:
+    """One claim line as the paper EOB shows it: ``line_number`` and ``charge`` are the claim line's."""
+
+    line_number: int
+    cpt: str
+    charge: Decimal
+    paid: Decimal
+    adjustments: tuple[EobAdjustment, ...]
+    remarks: tuple[str, ...] = ()
+
+
+GROUP_CODES = frozenset({"CO", "PR", "OA", "PI", "CR"})
+
+
+def eob_problems(lines: Sequence[EobLine], *, claim_charge: Decimal, claim_paid: Decimal | None = None) -> list[str]:
+    """Why a paper EOB cannot post, each naming the line and the field: a group code that is not one of CO/PR/OA/
+    PI/CR, a CARC missing, a line whose charge is not paid + adjustments, claim totals that do not add up."""
+    problems: list[str] = []
+    for line in lines:
+        where = f"line {line.line_number} ({line.cpt})"
+        for n, a in enumerate(line.adjustments, start=1):
+            if a.group not in GROUP_CODES:
+                problems.append(f"{where} adjustment {n} group code: {a.group!r} is not one of CO, PR, OA, PI, CR")
+            if not a.reason:
+                problems.append(f"{where} adjustment {n} reason: a CARC is required")
+        adjusted = sum((a.amount for a in line.adjustments), Decimal("0.00"))
+        if line.paid + adjusted != line.charge:
+            problems.append(
+                f"{where} paid: charge {line.charge:.2f} ≠ paid {line.paid:.2f} + adjustments {adjusted:.2f} "
+                f"(off by {line.charge - line.paid - adjusted:.2f})"
+            )
+    charge = sum((line.charge for line in lines), Decimal("0.00"))
+    paid = sum((line.paid for line in lines), Decimal("0.00"))
+    if charge != claim_charge:
+        problems.append(f"claim charge: the lines add up to {charge:.2f} but the claim's total charge is "
+                        f"{claim_charge:.2f}")  # fmt: skip
+    if claim_paid is not None and paid != claim_paid:
+        problems.append(f"claim paid: the lines add up to {paid:.2f} but the EOB's claim paid is {claim_paid:.2f}")
+    return problems
