@@ -157,6 +157,12 @@ EXPECT: dict[str, Rule] = {
     "balances.gfe_pdf": Rule(ALL, {"gfe_id": "gfe"}),
     "balances.statement_pdf": Rule(ALL, {"statement_id": "statement"}),
     "balances.sliding_scale": Rule(SUP, {"practice_id": "practice"}),
+    "remits.index": Rule(ALL),
+    "remits.era": Rule(ALL),
+    "remits.eob_lookup": Rule(ALL, ok=302),  # finds the claim by account number, then its EOB page
+    "remits.paper_eob": Rule(ALL, {"claim_id": "claim"}),
+    # An unmatched payment belongs to no practice (it matched no claim): organization-scoped, no seeded object.
+    "remits.apply": Rule(ALL, {"payment_id": "=0"}),
     "balances.charge_self_pay": Rule(ALL, ITEM),
     # admin
     "automation.overview": Rule(ADM),
@@ -173,7 +179,7 @@ EXPECT: dict[str, Rule] = {
 # Where a POST is narrower than the GET of the same endpoint.
 POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.edit_template": ADM}
 # POSTs whose allowed answer is a 404 although the role may use them (the constant argument names nothing).
-POST_OK_404: set[str] = set()
+POST_OK_404: set[str] = {"remits.apply"}  # payment 0 does not exist: 404 for everyone
 # Allowed POSTs that sign someone out or deactivate them: run after every other, so they take nobody's session early.
 SIGNS_OUT = {"accounts.logout", "accounts.end_my_sessions", "accounts.password", "users.sign_out", "users.reset_mfa",
              "users.set_active"}  # fmt: skip

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
-from backoffice.errors import ValidationFailed
+from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import ContractedRate
 from backoffice.remits.manual import apply_unmatched, post_paper_eob, preview_835
@@ -155,3 +155,16 @@ def test_paper_eob_names_bad_group_codes_and_missing_lines(setup) -> None:  # no
     assert "line 2 (90837): missing from the EOB" in message
     assert "claim charge: the lines add up to 150.00 but the claim's total charge is 350.00" in message
     assert db.session.scalar(select(Claim.paid_amount).where(Claim.id == claim.id)) == D("0.00")
+
+
+def test_nobody_applies_another_organizations_payment(setup) -> None:  # noqa: ANN001
+    org, _, _, _ = setup
+    claim = make_claim(setup, "ACC1", ("90834", "150.00"))
+    post_835(organization_id=org.id, now=NOW,
+             text=era(clp("ACC-TYPO", "1", "150", "150", "0", svc("90834", "150", "150"))))  # fmt: skip
+    payment = db.session.scalar(select(ClaimPayment))
+    other = f.make_org()
+    stranger = f.make_user(other, "supervisor")
+    with pytest.raises(NotAllowed):
+        apply_unmatched(payment=payment, claim=claim, actor=stranger, now=NOW)
+    assert db.session.get(ClaimPayment, payment.id).claim_id is None
