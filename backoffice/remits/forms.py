@@ -11,9 +11,10 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from backoffice.forms import Form, MoneyField, PlausibleDateField, SubForm
 from backoffice.remits import rules
+from backoffice.work.forms import choices
 
 ADJUSTMENTS_PER_LINE = 3
-GROUPS = [("", "—"), *((g, g) for g in ("CO", "PR", "OA", "PI", "CR"))]
+GROUPS = choices([("", "—"), *((g, g) for g in ("CO", "PR", "OA", "PI", "CR"))])
 MAX_MONEY = Decimal(1_000_000)
 
 
