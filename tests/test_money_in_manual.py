@@ -21,6 +21,7 @@ from backoffice.remits.services import post_835
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import ItemState
 from tests import factories as f
+from tests.conftest import csrf_token
 from tests.test_post_835 import NOW, clp, era, items, make_claim, svc
 
 D = Decimal
@@ -168,3 +169,28 @@ def test_nobody_applies_another_organizations_payment(setup) -> None:  # noqa: A
     with pytest.raises(NotAllowed):
         apply_unmatched(payment=payment, claim=claim, actor=stranger, now=NOW)
     assert db.session.get(ClaimPayment, payment.id).claim_id is None
+
+
+def test_the_unmatched_item_page_applies_the_payment(app, client, auth) -> None:  # noqa: ANN001
+    with app.app_context():
+        org = f.make_org()
+        practice = f.make_practice(org)
+        payer = f.make_payer(org, payer_id="1512345678", name="Example Health Plan", appeal_window_days=180)
+        patient = f.make_patient(practice, payer)
+        claim_id = make_claim((org, practice, payer, patient), "ACC1", ("90834", "150.00")).id
+        post_835(organization_id=org.id, now=NOW,
+                 text=era(clp("ACC-TYPO", "1", "150", "150", "0", svc("90834", "150", "150"))))  # fmt: skip
+        [item] = items(kind="posting_exception")
+        item_id, payment_id = item.id, item.claim_payment_id
+        f.make_user(org, practices=[practice], email="poster@example.test")
+    auth.login("poster@example.test")
+    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert "Unmatched payment" in page and "Apply (closes this item)" in page
+    data = {"csrf_token": csrf_token(page), "account_number": "ACC1", "next": f"/items/{item_id}"}
+    response = client.post(f"/payments/unmatched/{payment_id}/apply", data=data)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/items/{item_id}")
+    assert "ACC-TYPO" not in client.get("/payments").get_data(as_text=True)  # nothing left unmatched
+    with app.app_context():
+        assert db.session.get(WorkItem, item_id).state == ItemState.DONE
+        assert db.session.get(Claim, claim_id).paid_amount == D("150.00")

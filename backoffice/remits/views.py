@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from backoffice.accounts.access import practice_ids_for
+from backoffice.accounts.rules import is_safe_next
 from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
@@ -20,6 +21,8 @@ from backoffice.remits import manual
 from backoffice.remits.forms import ADJUSTMENTS_PER_LINE, ApplyForm, EraUploadForm, PaperEobForm
 from backoffice.remits.models import ClaimPayment, Remittance
 from backoffice.remits.services import post_835
+from backoffice.work.models import WorkItem
+from backoffice.work.panels import Panel, register
 
 bp = Blueprint("remits", __name__)
 
@@ -83,6 +86,23 @@ def era() -> ResponseReturnValue:
     return render_template("remits/era.html", form=form, preview=preview)
 
 
+def _is_unmatched_item(item: WorkItem) -> bool:
+    return (
+        item.claim_payment_id is not None
+        and (item.dedupe_key or "").startswith("remit:")
+        and (":unmatched:" in (item.dedupe_key or ""))
+    )
+
+
+def _unmatched_panel(item: WorkItem) -> dict:
+    return {"payment": db.session.get(ClaimPayment, item.claim_payment_id), "form": ApplyForm()}
+
+
+# The posting-exception item of an unmatched 835 claim shows the payment and the form that applies it.
+register(Panel("unmatched-payment", "remits/_unmatched_panel.html", applies=_is_unmatched_item,
+               context=_unmatched_panel, order=40))  # fmt: skip
+
+
 @bp.route("/payments/unmatched/<int:payment_id>/apply", methods=["POST"])
 def apply(payment_id: int) -> ResponseReturnValue:
     payment = db.session.get(ClaimPayment, payment_id)
@@ -91,7 +111,7 @@ def apply(payment_id: int) -> ResponseReturnValue:
     form = ApplyForm()
     if not form.validate_on_submit():
         flash("claim account number: required", "error")
-        return redirect(url_for("remits.index"))
+        return redirect(_back())
     claim = db.session.scalar(
         select(Claim).where(
             Claim.account_number == form.account_number.data.strip(),
@@ -100,14 +120,19 @@ def apply(payment_id: int) -> ResponseReturnValue:
     )
     if claim is None:
         flash(f"claim account number: no claim {form.account_number.data.strip()} in your practices", "error")
-        return redirect(url_for("remits.index"))
+        return redirect(_back())
     try:
         manual.apply_unmatched(payment=payment, claim=claim, actor=current_user, now=utcnow())
     except ServiceError as error:
         flash(str(error), "error")
     else:
         flash(f"Payment applied to claim {claim.account_number}; its item is closed", "success")
-    return redirect(url_for("remits.index"))
+    return redirect(_back())
+
+
+def _back() -> str:
+    target = request.form.get("next", "")
+    return target if is_safe_next(target) else url_for("remits.index")
 
 
 @bp.route("/payments/eob")
