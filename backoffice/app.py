@@ -37,6 +37,7 @@ from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
 from backoffice.remits import subscriptions as remits_subscriptions
+from backoffice.remits.views import bp as remits_bp
 from backoffice.reports.views import bp as reports_bp
 from backoffice.routing import subscriptions as routing_subscriptions
 from backoffice.routing.views import bp as routing_bp
@@ -105,6 +106,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         contracts_bp,
         documents_bp,
         claims_bp,
+        remits_bp,
     ):
         app.register_blueprint(feature_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself

@@ -20,7 +20,7 @@ from backoffice.documents.models import Document
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
-from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
+from backoffice.remits.models import ClaimPayment, PaymentAdjustment, ProviderAdjustment, Remittance
 from backoffice.routing.models import RoutingRule
 from backoffice.sessions.models import Session
 from backoffice.supervisor.models import WriteOffRequest
@@ -63,6 +63,7 @@ __all__ = [
     "PaymentPlanInstalment",
     "Practice",
     "Provider",
+    "ProviderAdjustment",
     "RecoveryCode",
     "Remittance",
     "RoutingRule",

@@ -28,7 +28,7 @@ from edi_835 import DEFAULT_SAMPLES, build_835  # noqa: E402
 from backoffice import create_app  # noqa: E402
 from backoffice.claims.models import Claim, ClaimLine  # noqa: E402
 from backoffice.extensions import db  # noqa: E402
-from backoffice.orgs.models import Organization, Payer, Practice  # noqa: E402
+from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice  # noqa: E402
 from backoffice.orgs.rules import complete_npi  # noqa: E402
 from backoffice.patients.models import Coverage, Patient  # noqa: E402
 from backoffice.remits.services import post_835  # noqa: E402
@@ -58,6 +58,11 @@ def seed(claims: int) -> int:
     payer = Payer(organization_id=org.id, payer_id="1512345678", name="Example Health Plan", kind="commercial",
                   filing_limit_days=90, appeal_window_days=180, telehealth_policy={}, prior_auth_cpts=[])  # fmt: skip
     db.session.add_all([practice, payer])
+    db.session.flush()
+    # Contracted rates for every CPT billed, so every posted line gets its expected-payment check (issue 18).
+    db.session.add_all([ContractedRate(practice_id=practice.id, payer_id=payer.id, cpt=cpt, modifier="",
+                                       allowed=Decimal(allowed), effective_from=date(2024, 1, 1))
+                        for cpt, allowed in (("90834", "100.00"), ("90837", "140.00"))])  # fmt: skip
     db.session.flush()
     patient_ids = db.session.scalars(
         insert(Patient).returning(Patient.id, sort_by_parameter_order=True),
@@ -116,7 +121,8 @@ def main() -> None:
         print(f"posted {result.claims_posted} claims ({result.claims_unmatched} unmatched) in {seconds:.2f} s "
               f"(target {TARGET_POST_S} s; CPU: {cpu:.2f} s here, "
               f"{'unknown' if server is None else f'{server:.2f} s'} in the PostgreSQL backend); "
-              f"{result.denial_items} denial items; "
+              f"{result.denial_items} denial items, {result.underpayment_items} underpayment items "
+              f"(expected-payment checks on); "
               f"paid {paid}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
         again = time.perf_counter()
         twice = post_835(organization_id=organization_id, text=era, now=NOW)
@@ -126,6 +132,8 @@ def main() -> None:
         "claims": result.claims_posted,
         "unmatched": result.claims_unmatched,
         "denial_items": result.denial_items,
+        "underpayment_items": result.underpayment_items,
+        "expected_payment_checks": True,
         "post_s": round(seconds, 3),
         "post_cpu_s": round(cpu, 3),
         "postgres_backend_cpu_s": None if server is None else round(server, 3),

@@ -178,6 +178,12 @@ EXPECT: dict[str, Rule] = {
     "documents.upload": Rule(ALL),
     "documents.download": Rule(ALL, {"document_id": "document"}),
     "documents.appeal_packet": Rule(ALL, {"appeal_id": "appeal"}),
+    "remits.index": Rule(ALL),
+    "remits.era": Rule(ALL),
+    "remits.eob_lookup": Rule(ALL, ok=302),  # finds the claim by account number, then its EOB page
+    "remits.paper_eob": Rule(ALL, {"claim_id": "claim"}),
+    # An unmatched payment belongs to no practice (it matched no claim): organization-scoped, no seeded object.
+    "remits.apply": Rule(ALL, {"payment_id": "=0"}),
     "balances.charge_self_pay": Rule(ALL, ITEM),
     # admin
     "automation.overview": Rule(ADM),
@@ -210,7 +216,8 @@ POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.e
                                          "credentialing.providers": ADM, "credentialing.edit_provider": ADM,
                                          "credentialing.enrollments": ADM}  # fmt: skip
 # POSTs whose allowed answer is a 404 although the role may use them (the constant argument names nothing).
-POST_OK_404: set[str] = {"documents.upload"}  # the target is in the form: a bare POST names nothing
+# documents.upload: the target is in the form, a bare POST names nothing; remits.apply: payment 0 does not exist.
+POST_OK_404: set[str] = {"documents.upload", "remits.apply"}
 # Allowed POSTs that sign someone out or deactivate them: run after every other, so they take nobody's session early.
 SIGNS_OUT = {"accounts.logout", "accounts.end_my_sessions", "accounts.password", "users.sign_out", "users.reset_mfa",
              "users.set_active"}  # fmt: skip

@@ -79,6 +79,9 @@ class ClaimLine(db.Model):
     paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     adjustment_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
     patient_responsibility: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    # What the payer's contract allows for this line (ContractedRate × units), set when a payment posts; None
+    # when no contracted rate applies (remits/expected.py).
+    expected_allowed: Mapped[Decimal | None] = mapped_column(Money)
 
     claim: Mapped[Claim] = relationship(back_populates="lines")
 

@@ -83,6 +83,14 @@ class Practice(db.Model):
     # a payer is expected to allow.
     fee_schedule: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     sla_overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Underpayment tolerance: a posted line is underpaid when paid + patient responsibility falls short of the
+    # contracted allowed amount by more than the larger of these two (dollars, percent of the expected amount).
+    underpayment_tolerance: Mapped[Decimal] = mapped_column(
+        Numeric(12, 2), default=Decimal("1.00"), server_default="1.00"
+    )
+    underpayment_tolerance_percent: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal("2.00"), server_default="2.00"
+    )
     # Which clearinghouse adapter carries this practice's EDI ("sandbox" or "file_drop") and, for a file
     # drop, the folders the clearinghouse's SFTP sync reads (outbox) and fills (inbox).
     clearinghouse: Mapped[str] = mapped_column(String(16), default="sandbox", server_default="sandbox")

@@ -57,7 +57,7 @@ def bulk_insert(model: Any, rows: list[dict[str, Any]]) -> list[int]:
 
 
 SQL_TYPES = {"id": "integer", "status": "varchar", "payer_claim_number": "varchar", "adjudicated_at": "timestamptz",
-             **dict.fromkeys(AMOUNTS, "numeric")}  # fmt: skip
+             **dict.fromkeys((*AMOUNTS, "expected_allowed", "unapplied_amount"), "numeric")}  # fmt: skip
 
 
 def bulk_update(model: Any, rows: list[dict[str, Any]]) -> None:

@@ -94,10 +94,10 @@ def write_items(run: Run) -> None:
             enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=run.organization_id,
                                  queue=automation_queue(row["priority"]),
                                  retry=automation_retry())  # fmt: skip
-        if row["kind"] == "posting_exception":
-            run.exception_items += 1
-        else:
+        if row["kind"] in (rules.KIND_APPEAL, rules.KIND_WORK_DENIAL):
             run.denial_items += 1
+        else:  # posting exceptions, and the money items (underpayment, overpayment, recoupment)
+            run.exception_items += 1
         run.logs.append(
             {
                 "practice_id": row["practice_id"],

@@ -36,13 +36,17 @@ class Remittance(db.Model):
     payee_npi: Mapped[str | None] = mapped_column(String(10))
     edi_file_id: Mapped[int | None] = mapped_column(ForeignKey("edi_files.id"), index=True)
     transaction_control_number: Mapped[str] = mapped_column(String(9))
-    # PLB: [{"reason", "reference", "amount"}] (positive reduces the payment).
+    # PLB as parsed: [{"reason", "reference", "amount"}] (positive reduces the payment); ``plb_rows`` are the
+    # same adjustments as rows, with what posting did with each.
     provider_adjustments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # "835" (an ERA, uploaded or received) or "paper" (an EOB keyed in by a poster).
+    source: Mapped[str] = mapped_column(String(8), default="835", server_default="835")
     claims_posted: Mapped[int] = mapped_column(default=0)
     claims_unmatched: Mapped[int] = mapped_column(default=0)
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     payments: Mapped[list[ClaimPayment]] = relationship(back_populates="remittance", order_by="ClaimPayment.id")
+    plb_rows: Mapped[list[ProviderAdjustment]] = relationship(order_by="ProviderAdjustment.id")
 
 
 class ClaimPayment(db.Model):
@@ -62,6 +66,9 @@ class ClaimPayment(db.Model):
     payer_claim_number: Mapped[str | None] = mapped_column(String(50))
     is_reversal: Mapped[bool] = mapped_column(default=False)
     remarks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Money received but not applied to the claim: a duplicate payment (the claim was already paid for these
+    # lines) is kept whole here, an overpayment credit for a person to refund or apply; never in ``paid_amount``.
+    unapplied_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
 
     remittance: Mapped[Remittance] = relationship(back_populates="payments")
     adjustments: Mapped[list[PaymentAdjustment]] = relationship(
@@ -86,3 +93,27 @@ class PaymentAdjustment(db.Model):
     remarks: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     claim_payment: Mapped[ClaimPayment] = relationship(back_populates="adjustments")
+
+
+class PlbKind:
+    RECOUPMENT = "recoupment"  # WO, 72, FB: money taken back from a claim paid before
+    INTEREST = "interest"  # L6: interest the payer owes for paying late; never a claim payment
+    OTHER = "other"  # anything else: an item holds it for a person
+
+
+class ProviderAdjustment(db.Model):
+    """One PLB adjustment (PLB03/04 pair) of a posted 835, with what posting did with it: a recoupment reduced the
+    payment of ``claim_id`` (when PLB03-2 named one of ours), interest was recorded as interest, anything else
+    opened an item. A positive ``amount`` reduces the payment (BPR02 = ΣCLP04 − Σamount)."""
+
+    __tablename__ = "provider_adjustments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    provider_identifier: Mapped[str] = mapped_column(String(50))  # PLB01
+    fiscal_period: Mapped[date | None]  # PLB02
+    reason: Mapped[str] = mapped_column(String(2))  # PLB03-1
+    reference: Mapped[str] = mapped_column(String(50))  # PLB03-2
+    amount: Mapped[Decimal] = mapped_column(Money)
+    kind: Mapped[str] = mapped_column(String(16))  # PlbKind

@@ -26,6 +26,10 @@ class PostingResult:
     denial_items: int
     exception_items: int
     problems: list[str] = field(default_factory=list)
+    underpayment_items: int = 0
+    overpayment_items: int = 0
+    recoupment_items: int = 0
+    remittance_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -48,6 +52,15 @@ class Run:
     # Claims a reversal took back (their authorization units are given back) and claims paid or denied afresh.
     reversed_claims: list[int] = field(default_factory=list)
     adjudicated_claims: list[int] = field(default_factory=list)
+    # Contracted rates by (practice, payer, cpt), loaded once per practice (remits/expected.py).
+    rates: dict[tuple[int, int, str], list[Any]] = field(default_factory=dict)
+    rate_practices: set[int] = field(default_factory=set)
+    unapplied: list[dict[str, Any]] = field(default_factory=list)  # ClaimPayment id → unapplied_amount
+    underpayment_items: int = 0
+    overpayment_items: int = 0
+    recoupment_items: int = 0
+    remittance_source: str = "835"
+    remittance_ids: list[int] = field(default_factory=list)
 
 
 AMOUNTS = ("paid_amount", "adjustment_amount", "patient_responsibility")
@@ -69,7 +82,11 @@ def claim_row(run: Run, claim: ClaimView) -> dict[str, Any]:
 def line_row(run: Run, line: ClaimLine) -> dict[str, Any]:
     row = run.line_rows.get(line.id)
     if row is None:
-        row = run.line_rows[line.id] = {"id": line.id, **{name: getattr(line, name) for name in AMOUNTS}}
+        row = run.line_rows[line.id] = {
+            "id": line.id,
+            "expected_allowed": line.expected_allowed,
+            **{name: getattr(line, name) for name in AMOUNTS},
+        }
     return row
 
 
@@ -104,6 +121,7 @@ LINE_COLUMNS = (
     ClaimLine.paid_amount,
     ClaimLine.adjustment_amount,
     ClaimLine.patient_responsibility,
+    ClaimLine.expected_allowed,
 )
 
 

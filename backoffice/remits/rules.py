@@ -284,3 +284,135 @@ def match_service_lines(lines: Sequence[Line], services: Sequence[Any]) -> list[
         if matched[i] is None:
             take(i, lambda line: True)
     return matched
+
+
+# --- Provider-level adjustments (PLB), expected payment, duplicates ----------------------------------------------
+
+RECOUPMENT_PLB = frozenset({"WO", "72", "FB"})  # overpayment recovery, authorized return, forwarding balance
+INTEREST_PLB = "L6"
+
+
+def plb_kind(reason: str) -> str:
+    """What posting does with a PLB reason: ``recoupment`` (WO/72/FB), ``interest`` (L6) or ``other``."""
+    reason = reason.strip().upper()
+    if reason in RECOUPMENT_PLB:
+        return "recoupment"
+    return "interest" if reason == INTEREST_PLB else "other"
+
+
+CENT = Decimal("0.01")
+
+
+def tolerance(expected: Decimal, dollars: Decimal, percent: Decimal) -> Decimal:
+    """The underpayment tolerance of a line: the larger of ``dollars`` and ``percent`` of the expected amount
+    (defaults $1.00 and 2%: $1.00 up to a $50 allowed, 2% above it)."""
+    share = (expected * percent / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
+    return max(dollars, share)
+
+
+def choose_rate(rates: Sequence[Any], modifiers: Sequence[str], day: date) -> Any | None:
+    """The contracted rate of a line on ``day`` among ``rates`` (same practice, payer and CPT; each has
+    ``modifier``, ``effective_from``, ``effective_to``): one for the line's first modifier that has a rate wins over
+    the rate without a modifier (""); among those in force, the latest ``effective_from``."""
+    in_force = [r for r in rates if r.effective_from <= day and (r.effective_to is None or day <= r.effective_to)]
+    for modifier in [*(m.strip().upper() for m in modifiers if m), ""]:
+        matching = [r for r in in_force if r.modifier == modifier]
+        if matching:
+            return max(matching, key=lambda r: r.effective_from)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LineCheck:
+    """One posted line against its contract: expected allowed, what the payer allowed (paid + patient
+    responsibility), the shortfall beyond tolerance (0 when within it), and whether a CO-45 took the payer's
+    allowed (charge − CO-45) below the contract."""
+
+    expected: Decimal
+    allowed: Decimal
+    shortfall: Decimal
+    co45_below_contract: bool
+
+
+def check_line(
+    *,
+    expected: Decimal,
+    charge: Decimal,
+    paid: Decimal,
+    patient: Decimal,
+    co45: Decimal,
+    tolerance_dollars: Decimal,
+    tolerance_percent: Decimal,
+) -> LineCheck:
+    """Underpaid when expected − (paid + patient responsibility) exceeds the tolerance; the shortfall is then the
+    whole difference (not the part above the tolerance)."""
+    allowed = paid + patient
+    limit = tolerance(expected, tolerance_dollars, tolerance_percent)
+    difference = expected - allowed
+    shortfall = difference if difference > limit else Decimal("0.00")
+    below = co45 > 0 and (charge - co45) < expected - limit
+    return LineCheck(expected, allowed, shortfall, below)
+
+
+def is_duplicate_payment(
+    *, is_reversal: bool, paid: Decimal, claim_paid: Decimal, claim_status: str, lines_paid: Sequence[Decimal | None]
+) -> bool:
+    """A second payment of an already-paid claim: an original (not a reversal) paying money on a claim that is
+    paid or partially paid already, every one of whose service lines matches a claim line already paid (a line
+    the 835 names that matches no claim line, None, makes it no duplicate). A claim paid $0 before (denied, all to
+    the deductible) or reversed since is not already paid."""
+    if is_reversal or paid <= 0 or claim_paid <= 0 or claim_status not in ("paid", "partially_paid"):
+        return False
+    return all(amount is not None and amount > 0 for amount in lines_paid)
+
+
+# --- Paper EOB --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EobAdjustment:
+    group: str  # CO, PR, OA, PI, CR
+    reason: str  # CARC
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class EobLine:
+    """One claim line as the paper EOB shows it: ``line_number`` and ``charge`` are the claim line's."""
+
+    line_number: int
+    cpt: str
+    charge: Decimal
+    paid: Decimal
+    adjustments: tuple[EobAdjustment, ...]
+    remarks: tuple[str, ...] = ()
+
+
+GROUP_CODES = frozenset({"CO", "PR", "OA", "PI", "CR"})
+
+
+def eob_problems(lines: Sequence[EobLine], *, claim_charge: Decimal, claim_paid: Decimal | None = None) -> list[str]:
+    """Why a paper EOB cannot post, each naming the line and the field: a group code that is not one of CO/PR/OA/
+    PI/CR, a CARC missing, a line whose charge is not paid + adjustments, claim totals that do not add up."""
+    problems: list[str] = []
+    for line in lines:
+        where = f"line {line.line_number} ({line.cpt})"
+        for n, a in enumerate(line.adjustments, start=1):
+            if a.group not in GROUP_CODES:
+                problems.append(f"{where} adjustment {n} group code: {a.group!r} is not one of CO, PR, OA, PI, CR")
+            if not a.reason:
+                problems.append(f"{where} adjustment {n} reason: a CARC is required")
+        adjusted = sum((a.amount for a in line.adjustments), Decimal("0.00"))
+        if line.paid + adjusted != line.charge:
+            problems.append(
+                f"{where} paid: charge {line.charge:.2f} ≠ paid {line.paid:.2f} + adjustments {adjusted:.2f} "
+                f"(off by {line.charge - line.paid - adjusted:.2f})"
+            )
+    charge = sum((line.charge for line in lines), Decimal("0.00"))
+    paid = sum((line.paid for line in lines), Decimal("0.00"))
+    if charge != claim_charge:
+        problems.append(f"claim charge: the lines add up to {charge:.2f} but the claim's total charge is "
+                        f"{claim_charge:.2f}")  # fmt: skip
+    if claim_paid is not None and paid != claim_paid:
+        problems.append(f"claim paid: the lines add up to {paid:.2f} but the EOB's claim paid is {claim_paid:.2f}")
+    return problems

@@ -31,7 +31,9 @@ from backoffice.patients.models import Coverage, CoveragePriority, LedgerEntry
 from backoffice.remits import rules
 from backoffice.remits.bulk import bulk_insert, bulk_update, chunks
 from backoffice.remits.denials import fmt, queue_item, route_denials, write_items
+from backoffice.remits.expected import check_expected, is_duplicate, load_rates, post_duplicate
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
+from backoffice.remits.plb import post_provider_adjustments
 from backoffice.remits.posting_run import (
     CLAIM_COLUMNS,
     LINE_COLUMNS,
@@ -202,8 +204,12 @@ def _post_claim(
     corrected: bool = False,
     secondary_billed: bool = False,
 ) -> None:
-    """Post one matched CLP: adjustments, line and claim amounts, status, PR, denials and the claim's log row."""
+    """Post one matched CLP: adjustments, line and claim amounts, status, PR, denials and the claim's log row;
+    a second payment of an already-paid claim is kept unapplied (an overpayment item) instead."""
     lines = rules.match_service_lines(list(claim.lines), clp.services)
+    if is_duplicate(run, claim, clp, lines):
+        post_duplicate(run, remittance.trace_number, clp, claim, payment_id, lines, adjustments)
+        return
     totals = {disposition: ZERO for disposition in rules.Disposition}
     patient: list[tuple[era835.Adjustment, int | None]] = []
     denials: list[tuple[era835.Adjustment, tuple[str, ...]]] = []
@@ -237,6 +243,7 @@ def _post_claim(
             patient.append((a, line.id if line else None))
         elif kind is rules.Disposition.DENIAL and not clp.is_reversal:
             denials.append((a, tuple(remarks)))
+    check_expected(run, claim, clp, payment_id, lines)
     row = claim_row(run, claim)
     row["paid_amount"] += clp.paid
     row["adjustment_amount"] += totals[rules.Disposition.CONTRACTUAL]
@@ -357,6 +364,7 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
         edi_file_id=run.edi_file.id if run.edi_file else None,
         transaction_control_number=r.control_number[:9],
         posted_at=run.now,
+        source=run.remittance_source,
         provider_adjustments=[
             {"reason": p.reason, "reference": p.reference, "amount": fmt(p.amount)} for p in r.provider_adjustments
         ],
@@ -377,6 +385,7 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
     for claim in claims.values():
         if claim.practice_id not in run.practices:
             run.practices[claim.practice_id] = db.session.get(Practice, claim.practice_id)
+    load_rates(run, {claim.practice_id for claim in claims.values()})
     payers = {
         p.id: p for p in db.session.scalars(select(Payer).where(Payer.id.in_({c.payer_id for c in claims.values()})))
     }
@@ -424,6 +433,12 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
         claim = claims.get(clp.claim_id)
         if claim is None:
             remittance.claims_unmatched += 1
+            # The CAS are kept (disposition "unmatched") so the payment can be applied to a claim by hand.
+            adjustments.extend(
+                {"claim_payment_id": payment_id, "claim_line_id": None, "group": a.group, "reason": a.reason,
+                 "amount": a.amount, "quantity": a.quantity, "disposition": "unmatched", "remarks": list(clp.remarks)}
+                for a in [*clp.adjustments, *(a for svc in clp.services for a in svc.adjustments)]
+            )  # fmt: skip
             queue_item(
                 run,
                 _fallback_practice(run),
@@ -449,6 +464,7 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
                     secondary_billed=claim.id in billed_secondary)  # fmt: skip
     if adjustments:
         bulk_insert(PaymentAdjustment, adjustments)
+    post_provider_adjustments(run, remittance, r, ids[0] if ids else None, _fallback_practice, _load_claims)
     run.problems.extend(f"835 trace {remittance.trace_number}: {problem}" for problem in r.problems)
     return remittance
 
@@ -472,10 +488,33 @@ def _refuse_unbalanced(run: Run, r: era835.Remittance) -> None:
 
 @service
 def post_835(
-    *, organization_id: int, text: str, now: datetime, edi_file_id: int | None = None, source: str = "835 posting"
+    *,
+    organization_id: int,
+    text: str,
+    now: datetime,
+    edi_file_id: int | None = None,
+    source: str = "835 posting",
+    remittance_source: str = "835",
 ) -> PostingResult:
     """Post every transaction of an 835 file in one transaction: duplicates (payer + trace) and unbalanced
     transactions are refused and reported; posting the same file twice posts it once."""
+    result = post_uncommitted(organization_id=organization_id, text=text, now=now, edi_file_id=edi_file_id,
+                              source=source, remittance_source=remittance_source)  # fmt: skip
+    db.session.commit()
+    return result
+
+
+def post_uncommitted(
+    *,
+    organization_id: int,
+    text: str,
+    now: datetime,
+    edi_file_id: int | None = None,
+    source: str = "835 posting",
+    remittance_source: str = "835",
+) -> PostingResult:
+    """``post_835`` without its commit: the preview (remits/manual.py) posts this way, reads what was written and
+    rolls back, so what it shows is exactly what posting does."""
     try:
         remittances = parse_835(text, complete=True)
     except X12Error as error:
@@ -486,6 +525,7 @@ def post_835(
         if edi_file is None or edi_file.organization_id != organization_id:
             raise ValidationFailed(f"EDI file {edi_file_id} does not exist in this organization")
     run = Run(organization_id=organization_id, now=now, source=source, edi_file=edi_file)
+    run.remittance_source = remittance_source
     refused: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
     posted = claims_posted = claims_unmatched = 0
@@ -509,12 +549,14 @@ def post_835(
         if remittance is None:
             refused.append(key)
             continue
+        run.remittance_ids.append(remittance.id)
         posted += 1
         claims_posted += remittance.claims_posted
         claims_unmatched += remittance.claims_unmatched
     db.session.flush()
     bulk_update(Claim, list(run.claim_rows.values()))
     bulk_update(ClaimLine, list(run.line_rows.values()))
+    bulk_update(ClaimPayment, run.unapplied)
     write_items(run)
     if run.ledger:
         bulk_insert(LedgerEntry, run.ledger)
@@ -527,7 +569,6 @@ def post_835(
     adjudicated = [row["id"] for row in run.claim_rows.values()]
     if adjudicated:  # subscribers write in this transaction: the follow-ups these answers settle wake up
         signals.remittance_posted.send(organization_id, now=now, claim_ids=adjudicated)
-    db.session.commit()
     return PostingResult(
         remittances_posted=posted,
         duplicates_refused=refused,
@@ -536,4 +577,8 @@ def post_835(
         denial_items=run.denial_items,
         exception_items=run.exception_items,
         problems=run.problems,
+        underpayment_items=run.underpayment_items,
+        overpayment_items=run.overpayment_items,
+        recoupment_items=run.recoupment_items,
+        remittance_ids=run.remittance_ids,
     )

@@ -36,6 +36,10 @@ class ExceptionKind(StrEnum):
     ISSUE_GFE = "issue_gfe"
     # Credentialing: a licence, a payer enrolment's revalidation or a CAQH re-attestation expiring (90/60/30 days).
     RENEW_CREDENTIAL = "renew_credential"
+    # Money that did not post as expected (remits/expected.py, remits/plb.py).
+    UNDERPAYMENT = "underpayment"
+    OVERPAYMENT = "overpayment"
+    RECOUPMENT = "recoupment"
 
 
 CHAIN_ORDER: tuple[WorkKind, ...] = tuple(WorkKind)
@@ -59,6 +63,9 @@ KIND_LABELS: dict[str, str] = {
     ExceptionKind.PAYMENT_REMINDER: "Payment-plan reminder",
     ExceptionKind.ISSUE_GFE: "Issue Good Faith Estimate",
     ExceptionKind.RENEW_CREDENTIAL: "Renew credential",
+    ExceptionKind.UNDERPAYMENT: "Underpayment",
+    ExceptionKind.OVERPAYMENT: "Overpayment",
+    ExceptionKind.RECOUPMENT: "Recoupment",
 }
 
 
@@ -146,6 +153,9 @@ DEFAULT_QUEUES: dict[str, str] = {
     ExceptionKind.PAYMENT_REMINDER: "patient-balances",
     ExceptionKind.ISSUE_GFE: "patient-balances",
     ExceptionKind.RENEW_CREDENTIAL: "credentialing",
+    ExceptionKind.UNDERPAYMENT: "underpayments",
+    ExceptionKind.OVERPAYMENT: "posting",
+    ExceptionKind.RECOUPMENT: "posting",
 }
 
 # Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults). A follow-up
@@ -167,6 +177,9 @@ DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     ExceptionKind.PAYMENT_REMINDER: 1,
     ExceptionKind.ISSUE_GFE: 1,  # 10.1: the tightest GFE window is 1 business day; explicit due dates win
     ExceptionKind.RENEW_CREDENTIAL: 5,  # explicit due dates (the expiry) win
+    ExceptionKind.UNDERPAYMENT: 5,  # 6.6: underpayments are reviewed in a weekly batch
+    ExceptionKind.OVERPAYMENT: 2,  # 9.2: posting exceptions within 24-48 h
+    ExceptionKind.RECOUPMENT: 2,
 }
 END_OF_BUSINESS = time(17, 0)
 DUE_SOON = timedelta(hours=4)
