@@ -13,11 +13,12 @@ from dataclasses import dataclass, replace
 from datetime import date, time
 from functools import lru_cache
 
-from backoffice.coding import icd10
+from backoffice.coding import icd10, policy
 from backoffice.coding.rules import CodingResult, Finding, LineDraft, PayerRules, SessionFacts
 from backoffice.deadlines.rules import days_left, filing_status, timely_filing_deadline
 from backoffice.orgs.rules import npi_problem
 from backoffice.scrubber.catalogue import BY_ID, RULES
+from backoffice.scrubber.day_edits import coding_edits
 
 EVALUATIONS = frozenset({"90791", "90792"})
 EM = frozenset({"99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215"})
@@ -69,6 +70,7 @@ class ScrubInput:
     start_time: time | None = None
     auth_number: str | None = None
     authorizations: tuple[AuthorizationFacts, ...] = ()
+    supervisor_npi: str | None = None  # the associate's supervising provider (facts.associate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class ScrubResult:
     lines: tuple[LineDraft, ...]
     findings: tuple[Finding, ...]
     filing_deadline: date | None
+    rendering_npi: str = ""  # who renders on the claim (the supervisor when the payer bills associates under them)
+    supervising_npi: str | None = None  # 2310D, when the payer bills an associate with the supervisor named
 
     @property
     def billable(self) -> bool:
@@ -97,18 +101,44 @@ def scrub(inputs: Sequence[ScrubInput], *, today: date) -> list[ScrubResult]:
     groups: dict[tuple[str, date, str], list[int]] = defaultdict(list)
     for index, item in enumerate(inputs):
         groups[(item.patient_key, item.facts.date_of_service, item.rendering_npi)].append(index)
+    starts = [item.start_time for item in inputs]
     for members in groups.values():
         if len(members) == 1:  # the common case: its edits depend only on its own codes
             extra[members[0]].extend(_lone_session(frozenset(_codes(lines[members[0]]))))
         else:
-            _same_day(members, inputs, lines, extra)
+            members = _same_day(members, inputs, lines, extra)
+        coding_edits(members, starts, inputs[members[0]].payer.rules, lines, extra)
     results = []
     for index, item in enumerate(inputs):
         found, deadline = _per_session(item, lines[index], today)
+        rendering, supervising = _supervision(item, found)
         found.extend(extra[index])
         found.sort(key=lambda f: SEVERITY_ORDER.get(f.rule, -1))
-        results.append(ScrubResult(item.ref, lines[index], tuple(item.coding.findings) + tuple(found), deadline))
+        results.append(
+            ScrubResult(
+                item.ref, lines[index], tuple(item.coding.findings) + tuple(found), deadline, rendering, supervising
+            )
+        )
     return results
+
+
+def _supervision(item: ScrubInput, found: list[Finding]) -> tuple[str, str | None]:
+    """Who renders the claim of an associate's session, by the payer's policy; the finding says which and why."""
+    if not item.facts.associate:
+        return item.rendering_npi, None
+    supervisor = item.supervisor_npi
+    decision = item.payer.rules.coding.associate_billing
+    if decision == policy.NOT_BILLABLE:
+        found.append(finding("SUPERVISION-NOT-BILLABLE"))
+    elif not supervisor:
+        found.append(finding("SUPERVISION-MISSING"))
+    elif decision == policy.SUPERVISOR_2310D:
+        found.append(finding("SUPERVISION-2310D", npi=supervisor))
+        return item.rendering_npi, supervisor
+    else:
+        found.append(finding("SUPERVISION-UNDER-SUPERVISOR", npi=supervisor))
+        return supervisor, None
+    return item.rendering_npi, None
 
 
 def _codes(line_set: tuple[LineDraft, ...]) -> set[str]:
@@ -125,7 +155,8 @@ def _same_day(
     inputs: Sequence[ScrubInput],
     lines: dict[int, tuple[LineDraft, ...]],
     extra: dict[int, list[Finding]],
-) -> None:
+) -> list[int]:
+    """Same-day edits of several sessions; returns the sessions in time order without duplicates."""
     ordered = _ordered(members, inputs)
     seen: dict[tuple[frozenset[str], time | None], int] = {}
     for i in ordered:
@@ -138,6 +169,7 @@ def _same_day(
     day_codes = [(i, _codes(lines[i])) for i in ordered]
     _day_edits(day_codes, extra)
     _separate_sessions(day_codes, inputs, lines, extra)
+    return ordered
 
 
 @lru_cache(maxsize=4096)
@@ -190,7 +222,7 @@ def _day_edits(day_codes: list[tuple[int, set[str]]], extra: dict[int, list[Find
             i = next(i for i, c in day_codes if "90785" in c)
             extra[i].append(finding("SAME-DAY-E9", b=min(blockers) if blockers else "no allowed primary"))
     pair("SAME-DAY-E10", frozenset({"90839"}), PSYCHOTHERAPY | frozenset({"90785"}))
-    pair("SAME-DAY-E12", EM, frozenset({"96127"}))
+    # E12 (96127 with an E/M) is decided with modifier 25 in day_edits.coding_edits.
 
 
 def _separate_sessions(
