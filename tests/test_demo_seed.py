@@ -108,8 +108,14 @@ def _check_reference_data() -> None:
     bright_path = {p.credential.value for p in providers if p.practice.slug == "bright-path"}
     assert {"MD", "NP", "PA", "PsyD"} <= bright_path
 
+    associates = [p for p in providers if p.supervising_provider_id is not None]
+    assert [(a.last_name, a.supervising_provider.last_name) for a in associates] == [("Nandakumar", "Abernathy")]
+
     payers = _all(Payer)
-    assert len(payers) == 8
+    assert len(payers) == 9
+    (mco,) = [p for p in payers if p.kind == "medicaid_managed_care"]  # HCPCS with HO/AJ/HE, associates in 2310D
+    assert mco.coding_policy["crosswalk"]["90837"] == "H0004"
+    assert mco.coding_policy["associate_billing"] == "supervisor_2310d"
     medicare = [p for p in payers if p.kind == "medicare"]
     assert len(medicare) == 1
     assert (medicare[0].filing_limit_days, medicare[0].appeal_window_days) == (365, 120)

@@ -50,7 +50,7 @@ PTP: tuple[PtpEdit, ...] = (
       for family in ("90846", "90847") for timed in ("90832", "90834", "90837")),
 )  # fmt: skip
 
-_MUE_SOURCE = "CMS practitioner MUE table (value as published for the code; MAI 3, per date of service)"
+_MUE_SOURCE = "CMS practitioner MUE table, per date of service; value as commonly cited, to verify against the file"
 MUE: tuple[Mue, ...] = tuple(
     Mue(code, limit, _MUE_SOURCE)
     for code, limit in (

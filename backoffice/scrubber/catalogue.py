@@ -237,7 +237,8 @@ def _data_tables() -> list[str]:
     out += ["", f"## HCPCS Level II codes ({hcpcs.SOURCE})", "", "| code | description | unit |", "|---|---|---|"]
     out += [f"| {c.code} | {c.description} | {c.unit_kind} |" for c in hcpcs.CODES.values()]
     out += ["", "## Testing codes (CPT time rule: a unit is attained when its midpoint is passed)", "",
-            "| service | first unit | add-on | minutes per unit | first unit from | reported |", "|---|---|---|---|---|---|"]  # fmt: skip
+            "| service | first unit | add-on | minutes per unit | first unit from | reported |",
+            "|---|---|---|---|---|---|"]  # fmt: skip
     for service, (first, addon, block) in cpt.TESTING.items():
         when = "on the completion date" if service in cpt.TESTING_REPORTED_AT_COMPLETION else "on each date"
         out.append(f"| {service} | {first} | {addon} | {block} | {block // 2 + 1} | {when} |")
@@ -245,9 +246,8 @@ def _data_tables() -> list[str]:
             f"- 99484 from {cpt.BHI_MIN_MINUTES} minutes."]  # fmt: skip
     for service, (code, block, threshold) in cpt.COCM.items():
         out.append(f"- {service}: {code} from {threshold} minutes; +99494 from {block + 16} (each 30 minutes more).")
-    out.append(
-        f"- +90863 only in states where psychologists prescribe: {', '.join(sorted(cpt.PRESCRIBING_PSYCHOLOGIST_STATES))}."
-    )
+    states = ", ".join(sorted(cpt.PRESCRIBING_PSYCHOLOGIST_STATES))
+    out.append(f"- +90863 only in states where psychologists prescribe: {states}.")
     verified = "compared with the CMS files" if ncci.VERIFIED else "NOT yet compared line by line with CMS files"
     out += ["", f"## NCCI PTP pairs ({ncci.QUARTER}, {ncci.VERSION}, {verified})", "", ncci.SOURCE, "",
             "| column 1 | column 2 | modifier indicator | reported by | source |", "|---|---|---|---|---|"]  # fmt: skip
