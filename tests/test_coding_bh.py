@@ -183,7 +183,8 @@ def test_a_code_outside_the_payers_code_set_is_an_error_naming_it() -> None:
     [({"credential": "LCSW"}, ("HO", "AJ", "HE")), ({"credential": "LPC"}, ("HO", "HE")),
      ({"credential": "PhD"}, ("HP", "HE")), ({"credential": "MD"}, ("HE",)),
      ({"credential": "LCSW", "associate": True}, ("HO", "HE")),  # an associate matches "associate" rules only
-     ({"credential": "LPC", "patient_age": 20}, ("HO", "HE", "HA")), ({"credential": "LPC", "patient_age": 21}, ("HO", "HE"))],
+     ({"credential": "LPC", "patient_age": 20}, ("HO", "HE", "HA")),
+     ({"credential": "LPC", "patient_age": 21}, ("HO", "HE"))],
 )  # fmt: skip
 def test_the_plans_modifiers_by_credential_and_age(kw: dict, expected: tuple[str, ...]) -> None:
     (line,) = code_session(facts(**kw), MCO_RULES).lines
@@ -239,7 +240,8 @@ def test_the_demo_plans_policy_is_valid() -> None:
 @pytest.mark.parametrize(
     "service, minutes, expected",
     [("testing_evaluation", 31, [("96130", 1)]), ("testing_evaluation", 90, [("96130", 1)]),
-     ("testing_evaluation", 91, [("96130", 1), ("96131", 1)]), ("neuropsych_evaluation", 151, [("96132", 1), ("96133", 2)]),
+     ("testing_evaluation", 91, [("96130", 1), ("96131", 1)]),
+     ("neuropsych_evaluation", 151, [("96132", 1), ("96133", 2)]),
      ("test_administration", 16, [("96136", 1)]), ("test_administration", 45, [("96136", 1)]),
      ("test_administration", 46, [("96136", 1), ("96137", 1)]),
      ("test_administration_technician", 106, [("96138", 1), ("96139", 3)])],
