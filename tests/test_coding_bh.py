@@ -434,3 +434,33 @@ def test_default_policy_is_stable() -> None:
     assert CodingPolicy().associate_billing == "not_billable" and not CodingPolicy().ncci_edits
     assert PAYER_DEFAULTS["medicaid"].coding.associate_billing == "supervisor_2310d"
     assert LineDraft("H0004", (), 1, "11", (1,)).cpt == "H0004"
+
+
+# --- testing split across dates ---
+
+
+def testing(ref: str, service: str, minutes: int, day: date) -> ScrubInput:
+    return scrub_input(ref, COMMERCIAL, service=service, minutes=minutes, credential="PhD", date_of_service=day)
+
+
+def test_evaluation_time_over_several_dates_is_reported_on_the_completion_date() -> None:
+    days = [date(2026, 3, 2), date(2026, 3, 9), date(2026, 3, 16)]
+    results = scrub_all(*(testing(f"E{n}", "testing_evaluation", m, d) for n, (d, m) in
+                          enumerate(zip(days, [20, 25, 50], strict=True))))  # fmt: skip
+    assert [lines(r) for r in results] == [[], [], [("96130", (), 1), ("96131", (), 1)]]  # 95 minutes in all
+    assert all("TESTING-ACROSS-DATES" in rules_of(r) for r in results)
+    assert not any("CODE-TESTING-UNDER" in rules_of(r) for r in results)  # 20 minutes alone would be under 31
+
+
+def test_administration_over_several_dates_takes_the_first_unit_once() -> None:
+    days = [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)]
+    results = scrub_all(*(testing(f"A{n}", "test_administration", m, d) for n, (d, m) in
+                          enumerate(zip(days, [10, 40, 40], strict=True))))  # fmt: skip
+    assert [[(c, u) for c, _, u in lines(r)] for r in results] == [[], [("96136", 1), ("96137", 1)], [("96137", 1)]]
+
+
+def test_testing_dates_more_than_30_days_apart_are_separate_episodes() -> None:
+    first = scrub_input("A", COMMERCIAL, service="testing_evaluation", minutes=60, credential="PhD",
+                        date_of_service=date(2026, 1, 2))  # fmt: skip
+    later = scrub_input("B", COMMERCIAL, service="testing_evaluation", minutes=60, credential="PhD")
+    assert [lines(r) for r in scrub_all(first, later)] == [[("96130", (), 1)], [("96130", (), 1)]]

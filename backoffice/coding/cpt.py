@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backoffice.coding.units import midpoint_units
 from backoffice.orgs.rules import PRESCRIBERS, Credential
 
 # Time thresholds, billing-rules 1.2 and 1.3. They are CPT conventions, the same for every payer.
@@ -116,3 +117,29 @@ COCM_ADDON = "99494"
 
 # Services that are separately identifiable from an E/M the same day (modifier 25 on the E/M, billing-rules 2.1).
 SEPARATELY_IDENTIFIABLE: frozenset[str] = frozenset({SCREENING}) | TESTING_CODES
+
+
+def testing_across_dates(service: str, minutes: list[int]) -> list[list[tuple[str, int]]]:
+    """(code, units) per date of one testing episode (``minutes`` per date, in date order).
+
+    Evaluation services (96130-96133): all the time is summed and reported on the date the evaluation is completed
+    (the last date). Test administration (96136-96139): the first-unit code once, on the date the running total
+    first reaches it, and the add-on units on the dates the running total attains them.
+    """
+    first, addon, block = TESTING[service]
+    out: list[list[tuple[str, int]]] = [[] for _ in minutes]
+    if service in TESTING_REPORTED_AT_COMPLETION:
+        count = midpoint_units(sum(minutes), block)
+        if count:
+            out[-1] = [(first, 1)] + ([(addon, count - 1)] if count > 1 else [])
+        return out
+    running = attained = 0
+    for index, spent in enumerate(minutes):
+        running += spent
+        now = midpoint_units(running, block)
+        new, attained = now - attained, now
+        if new and now == new:  # the first unit is attained today
+            out[index] = [(first, 1)] + ([(addon, new - 1)] if new > 1 else [])
+        elif new:
+            out[index] = [(addon, new)]
+    return out

@@ -195,6 +195,10 @@ CODING_EDITS: tuple[RuleInfo, ...] = (
     RuleInfo("SUPERVISION-MISSING", ERROR, "provider_npi",
              "rendered by an associate with no supervising provider on file.",
              "Set the associate's supervising provider.", "payer coding policy (associate_billing)"),
+    RuleInfo("TESTING-ACROSS-DATES", WARNING, "minutes",
+             "{service}: {total} minutes over {dates} dates of one testing episode; this date reports {codes}.",
+             "Check that the dates belong to one evaluation; evaluation time is reported on the completion date.",
+             "billing-rules 1.1 (96130-96139); CPT testing guidelines, APA Services testing billing guide"),
     RuleInfo("ROW-INVALID", ERROR, "(row)", "row {row}, column {column}: {message}",
              "Correct the value; the row was not coded.", "docs/import-format.md"),
 )  # fmt: skip

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, time
+from datetime import date, time, timedelta
 from functools import lru_cache
 
-from backoffice.coding import icd10, policy
-from backoffice.coding.rules import CodingResult, Finding, LineDraft, PayerRules, SessionFacts
+from backoffice.coding import cpt, icd10, policy
+from backoffice.coding.rules import CodingResult, Finding, LineDraft, PayerRules, SessionFacts, code_session
 from backoffice.deadlines.rules import days_left, filing_status, timely_filing_deadline
 from backoffice.orgs.rules import npi_problem
 from backoffice.scrubber.catalogue import BY_ID, RULES
@@ -32,6 +32,7 @@ IC_FORBIDDEN = CRISIS | FAMILY | frozenset({"90849"}) | frozenset(f"961{n}" for 
 PSYCHOTHERAPY_SERVICES = frozenset({"psychotherapy", "em_psychotherapy", "crisis", "family_with_patient",
                                     "family_without_patient", "group"})  # fmt: skip
 SEVERITY_ORDER = {rule.id: index for index, rule in enumerate(RULES)}
+TESTING_EPISODE_GAP = timedelta(days=30)  # testing dates further apart than this are separate evaluations
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ def scrub(inputs: Sequence[ScrubInput], *, today: date) -> list[ScrubResult]:
     """Scrub every session; same-day and duplicate edits see all of ``inputs`` together."""
     extra: dict[int, list[Finding]] = defaultdict(list)
     lines: dict[int, tuple[LineDraft, ...]] = {i: item.coding.lines for i, item in enumerate(inputs)}
+    retimed = _testing_episodes(inputs, lines, extra)
     groups: dict[tuple[str, date, str], list[int]] = defaultdict(list)
     for index, item in enumerate(inputs):
         groups[(item.patient_key, item.facts.date_of_service, item.rendering_npi)].append(index)
@@ -114,12 +116,51 @@ def scrub(inputs: Sequence[ScrubInput], *, today: date) -> list[ScrubResult]:
         rendering, supervising = _supervision(item, found)
         found.extend(extra[index])
         found.sort(key=lambda f: SEVERITY_ORDER.get(f.rule, -1))
+        coded = item.coding.findings
+        if index in retimed:  # the episode's total time decides the units, not this date's alone
+            coded = tuple(f for f in coded if f.rule != "CODE-TESTING-UNDER")
         results.append(
-            ScrubResult(
-                item.ref, lines[index], tuple(item.coding.findings) + tuple(found), deadline, rendering, supervising
-            )
+            ScrubResult(item.ref, lines[index], tuple(coded) + tuple(found), deadline, rendering, supervising)
         )
     return results
+
+
+def _testing_episodes(
+    inputs: Sequence[ScrubInput], lines: dict[int, tuple[LineDraft, ...]], extra: dict[int, list[Finding]]
+) -> set[int]:
+    """Testing split across dates (one patient, clinician and testing service, dates ≤ 30 days apart): units by
+    the episode's running total (cpt.testing_across_dates). Returns the sessions whose lines were recomputed."""
+    by_key: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for index, item in enumerate(inputs):
+        if item.facts.service in cpt.TESTING:
+            by_key[(item.patient_key, item.rendering_npi, item.facts.service)].append(index)
+    retimed: set[int] = set()
+    for (_, _, service), members in by_key.items():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda i: (inputs[i].facts.date_of_service, inputs[i].start_time or time.max, i))
+        episodes = [[members[0]]]
+        for i in members[1:]:
+            gap = inputs[i].facts.date_of_service - inputs[episodes[-1][-1]].facts.date_of_service
+            if gap > TESTING_EPISODE_GAP:
+                episodes.append([i])
+            else:
+                episodes[-1].append(i)
+        for episode in episodes:
+            if len({inputs[i].facts.date_of_service for i in episode}) < 2:
+                continue
+            split = cpt.testing_across_dates(service, [inputs[i].facts.minutes for i in episode])
+            total = sum(inputs[i].facts.minutes for i in episode)
+            for i, codes in zip(episode, split, strict=True):
+                item = inputs[i]
+                template = code_session(replace(item.facts, minutes=60), item.payer.rules).lines[0]
+                kept = tuple(line for line in lines[i] if line.cpt not in cpt.TESTING_CODES)
+                lines[i] = tuple(replace(template, cpt=code, units=n) for code, n in codes) + kept
+                shown = ", ".join(f"{code} x{n}" for code, n in codes) or "nothing"
+                extra[i].append(finding("TESTING-ACROSS-DATES", service=service, total=total, dates=len(episode),
+                                        codes=shown))  # fmt: skip
+                retimed.add(i)
+    return retimed
 
 
 def _supervision(item: ScrubInput, found: list[Finding]) -> tuple[str, str | None]:
@@ -271,9 +312,9 @@ def _per_session(item: ScrubInput, lines: tuple[LineDraft, ...], today: date) ->
         found.append(finding("PATIENT-DOB"))
     if not item.patient_sex:
         found.append(finding("PATIENT-SEX"))
-    for cpt in sorted({line.cpt for line in lines} & item.payer.prior_auth_cpts):
-        if not any(_covers(auth, cpt, dos) for auth in item.authorizations):
-            found.append(finding("AUTH-REQUIRED", payer=item.payer.name, cpt=cpt))
+    for code in sorted({line.cpt for line in lines} & item.payer.prior_auth_cpts):
+        if not any(_covers(auth, code, dos) for auth in item.authorizations):
+            found.append(finding("AUTH-REQUIRED", payer=item.payer.name, cpt=code))
     deadline = _filing_deadline(dos, item.payer.kind, item.payer.filing_limit_days)
     status = filing_status(deadline, today)
     if status == "passed":
