@@ -439,13 +439,13 @@ def test_default_policy_is_stable() -> None:
 # --- testing split across dates ---
 
 
-def testing(ref: str, service: str, minutes: int, day: date) -> ScrubInput:
+def _testing(ref: str, service: str, minutes: int, day: date) -> ScrubInput:
     return scrub_input(ref, COMMERCIAL, service=service, minutes=minutes, credential="PhD", date_of_service=day)
 
 
 def test_evaluation_time_over_several_dates_is_reported_on_the_completion_date() -> None:
     days = [date(2026, 3, 2), date(2026, 3, 9), date(2026, 3, 16)]
-    results = scrub_all(*(testing(f"E{n}", "testing_evaluation", m, d) for n, (d, m) in
+    results = scrub_all(*(_testing(f"E{n}", "testing_evaluation", m, d) for n, (d, m) in
                           enumerate(zip(days, [20, 25, 50], strict=True))))  # fmt: skip
     assert [lines(r) for r in results] == [[], [], [("96130", (), 1), ("96131", (), 1)]]  # 95 minutes in all
     assert all("TESTING-ACROSS-DATES" in rules_of(r) for r in results)
@@ -454,7 +454,7 @@ def test_evaluation_time_over_several_dates_is_reported_on_the_completion_date()
 
 def test_administration_over_several_dates_takes_the_first_unit_once() -> None:
     days = [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)]
-    results = scrub_all(*(testing(f"A{n}", "test_administration", m, d) for n, (d, m) in
+    results = scrub_all(*(_testing(f"A{n}", "test_administration", m, d) for n, (d, m) in
                           enumerate(zip(days, [10, 40, 40], strict=True))))  # fmt: skip
     assert [[(c, u) for c, _, u in lines(r)] for r in results] == [[], [("96136", 1), ("96137", 1)], [("96137", 1)]]
 
