@@ -49,7 +49,7 @@ class ModifierRule:
     max_age: int | None = None  # patient younger than or this age on the date of service (HA: under 21)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: the coding engine caches per policy object
 class CodingPolicy:
     fifteen_minute_rule: str = units.CMS_EIGHT_MINUTE
     accepted_codes: frozenset[str] | None = None  # None: the payer takes any code

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from backoffice.coding import cpt, hcpcs, policy, units
 from backoffice.coding.catalogue import RULES, RuleInfo
@@ -403,12 +404,15 @@ def code_session(facts: SessionFacts, payer: PayerRules) -> CodingResult:
     else:
         if em_25 is not None:
             findings.append(_formatted("CODE-MODIFIER-25", em=codes[0][0], other=em_25))
-        lines = tuple(
-            [
-                LineDraft(code, _line_modifiers(code, facts, coding, modifiers, em_25, findings), count, pos, pointers)
-                for code, count in codes
-            ]
-        )
+        drafts = []
+        for code, count in codes:
+            chosen, over = _line_modifiers(
+                code, facts.service, facts.credential, facts.associate, facts.patient_age, coding, modifiers, em_25
+            )
+            if over is not None:
+                findings.append(over)
+            drafts.append(LineDraft(code, chosen, count, pos, pointers))
+        lines = tuple(drafts)
     return CodingResult(lines, tuple(findings))
 
 
@@ -433,28 +437,32 @@ def _em_25(codes: list[tuple[str, int]], coding: CodingPolicy) -> str | None:
     return next((code for code, _ in codes if code in cpt.SEPARATELY_IDENTIFIABLE), None)
 
 
+@lru_cache(maxsize=65536)
 def _line_modifiers(
     code: str,
-    facts: SessionFacts,
+    service: str,
+    credential: str,
+    associate: bool,
+    patient_age: int | None,
     coding: CodingPolicy,
     telehealth: tuple[str, ...],
     em_25: str | None,
-    add: list[Finding],
-) -> tuple[str, ...]:
-    """The payer's modifiers for this line (payer × credential × service × code × age), 25, telehealth, in order."""
+) -> tuple[tuple[str, ...], Finding | None]:
+    """The payer's modifiers for this line (payer × credential × service × code × age), 25, telehealth, in order;
+    with the warning when more than 4 were chosen."""
     chosen: list[str] = []
     for rule in coding.modifier_rules:
         if rule.credentials:
-            if facts.associate:
+            if associate:
                 if policy.ASSOCIATE not in rule.credentials:
                     continue
-            elif facts.credential not in rule.credentials:
+            elif credential not in rule.credentials:
                 continue
-        if rule.services and facts.service not in rule.services:
+        if rule.services and service not in rule.services:
             continue
         if rule.codes and code not in rule.codes:
             continue
-        if rule.max_age is not None and (facts.patient_age is None or facts.patient_age > rule.max_age):
+        if rule.max_age is not None and (patient_age is None or patient_age > rule.max_age):
             continue
         chosen.extend(rule.modifiers)
     if em_25 is not None and code in cpt.EM_OFFICE:
@@ -462,6 +470,5 @@ def _line_modifiers(
     chosen.extend(telehealth)
     result = policy.ordered(chosen, coding)
     if len(result) > cpt.MAX_MODIFIERS:
-        add.append(_formatted("CODE-MODIFIERS-OVER-4", code=code, count=len(result)))
-        result = result[: cpt.MAX_MODIFIERS]
-    return result
+        return result[: cpt.MAX_MODIFIERS], _formatted("CODE-MODIFIERS-OVER-4", code=code, count=len(result))
+    return result, None
