@@ -464,3 +464,21 @@ def test_testing_dates_more_than_30_days_apart_are_separate_episodes() -> None:
                         date_of_service=date(2026, 1, 2))  # fmt: skip
     later = scrub_input("B", COMMERCIAL, service="testing_evaluation", minutes=60, credential="PhD")
     assert [lines(r) for r in scrub_all(first, later)] == [[("96130", (), 1)], [("96130", (), 1)]]
+
+
+def test_the_eight_minute_rule_bills_a_days_short_services_together_and_the_midpoint_rule_does_not() -> None:
+    cms = replace(COMMERCIAL, rules=rules_with(fifteen_minute_rule="cms_8_minute"))
+    morning = scrub_input("A", cms, time(9), service="hcpcs", procedure="H2019", minutes=33)
+    noon = scrub_input("B", cms, time(12), service="hcpcs", procedure="H2017", minutes=8)
+    first, second = scrub_all(morning, noon)
+    assert lines(first) == [("H2019", (), 2)] and lines(second) == [("H2017", (), 1)]  # 41 minutes: 3 units
+    twenty_each = [replace(x, facts=replace(x.facts, minutes=20)) for x in (morning, noon)]
+    assert [lines(r) for r in scrub_all(*twenty_each)] == [[("H2019", (), 2)], [("H2017", (), 1)]]  # 40 min: 3 units
+    midpoint = replace(COMMERCIAL, rules=rules_with(fifteen_minute_rule="midpoint"))
+    a = scrub_input("A", midpoint, time(9), service="hcpcs", procedure="H2019", minutes=20)
+    b = scrub_input("B", midpoint, time(12), service="hcpcs", procedure="H2017", minutes=20)
+    assert [lines(r) for r in scrub_all(a, b)] == [[("H2019", (), 1)], [("H2017", (), 1)]]  # each code alone: 1 + 1
+    same_code = scrub_all(scrub_input("A", cms, time(9), service="hcpcs", procedure="H2019", minutes=10),
+                          scrub_input("B", cms, time(12), service="hcpcs", procedure="H2019", minutes=10))  # fmt: skip
+    assert [lines(r) for r in same_code] == [[("H2019", (), 1)], []]  # 20 minutes of one code: 1 unit, billed once
+    assert "EIGHT-MINUTE-DAY" in rules_of(same_code[1])

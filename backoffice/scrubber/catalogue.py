@@ -195,6 +195,10 @@ CODING_EDITS: tuple[RuleInfo, ...] = (
     RuleInfo("SUPERVISION-MISSING", ERROR, "provider_npi",
              "rendered by an associate with no supervising provider on file.",
              "Set the associate's supervising provider.", "payer coding policy (associate_billing)"),
+    RuleInfo("EIGHT-MINUTE-DAY", WARNING, "minutes",
+             "{total} minutes of 15-minute services on this date are billed together by the CMS eight-minute rule: "
+             "{units}.", "Nothing to do; a payer with the midpoint rule counts each service on its own.",
+             "CMS Medicare Claims Processing Manual ch. 5 §20.2 (eight-minute rule)"),
     RuleInfo("TESTING-ACROSS-DATES", WARNING, "minutes",
              "{service}: {total} minutes over {dates} dates of one testing episode; this date reports {codes}.",
              "Check that the dates belong to one evaluation; evaluation time is reported on the completion date.",

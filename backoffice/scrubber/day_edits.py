@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import time
 from typing import Protocol
 
-from backoffice.coding import cpt, ncci
+from backoffice.coding import cpt, hcpcs, ncci, units
 from backoffice.coding.rules import Finding, LineDraft, PayerRules
 from backoffice.scrubber.catalogue import BY_ID
 
@@ -36,13 +36,17 @@ def with_modifier(line: LineDraft, modifier: str) -> LineDraft:
 def coding_edits(
     members: list[int],
     starts: Sequence[time | None],
+    minutes: Sequence[int],
     payer: PayerRules,
     lines: dict[int, tuple[LineDraft, ...]],
     extra: dict[int, list[Finding]],
 ) -> None:
-    """Modifier 25 / E12, NCCI PTP and MUE, and the payer's unit limits over one day (members in time order)."""
+    """Modifier 25 / E12, the eight-minute rule over the day, NCCI PTP and MUE, and the payer's unit limits over
+    one day (members in time order)."""
     coding = payer.coding
     day_codes = {line.cpt for i in members for line in lines[i]}
+    if len(members) > 1 and coding.fifteen_minute_rule == units.CMS_EIGHT_MINUTE and day_codes & _FIFTEEN:
+        _eight_minute_day(members, minutes, lines, extra)
     if day_codes & cpt.SEPARATELY_IDENTIFIABLE and day_codes & cpt.EM_OFFICE:
         _modifier_25(members, lines, extra, coding.em_modifier_25)
     if not coding.ncci_edits and not coding.max_units:
@@ -66,6 +70,36 @@ def coding_edits(
     for code, limit in coding.max_units.items():
         if totals.get(code, 0) > limit:
             extra[carrier[code]].append(finding("PAYER-MAX-UNITS", code=code, units=totals[code], limit=limit))
+
+
+_FIFTEEN = frozenset(c.code for c in hcpcs.CODES.values() if c.unit_kind == hcpcs.FIFTEEN_MINUTES)
+
+
+def _eight_minute_day(
+    members: list[int], minutes: Sequence[int], lines: dict[int, tuple[LineDraft, ...]], extra: dict[int, list[Finding]]
+) -> None:
+    """CMS eight-minute rule: the day's 15-minute services are billed by their total time, the units going to the
+    services with the most minutes; a code on several sessions is billed once, on its first line."""
+    timed = [(i, line.cpt) for i in members for line in lines[i] if line.cpt in _FIFTEEN]
+    if len(timed) < 2:
+        return
+    by_code: dict[str, int] = {}
+    for i, code in timed:
+        by_code[code] = by_code.get(code, 0) + minutes[i]
+    given = units.eight_minute_day(by_code)
+    total = sum(by_code.values())
+    placed: set[str] = set()
+    for i in dict.fromkeys(i for i, _ in timed):
+        kept = []
+        for line in lines[i]:
+            if line.cpt not in _FIFTEEN:
+                kept.append(line)
+            elif line.cpt not in placed and given[line.cpt]:
+                placed.add(line.cpt)
+                kept.append(replace(line, units=given[line.cpt]))
+        lines[i] = tuple(kept)
+        shown = ", ".join(f"{code} x{given[code]}" for code in by_code if given[code]) or "no unit"
+        extra[i].append(finding("EIGHT-MINUTE-DAY", total=total, units=shown))
 
 
 def _modifier_25(

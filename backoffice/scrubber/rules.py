@@ -104,12 +104,13 @@ def scrub(inputs: Sequence[ScrubInput], *, today: date) -> list[ScrubResult]:
     for index, item in enumerate(inputs):
         groups[(item.patient_key, item.facts.date_of_service, item.rendering_npi)].append(index)
     starts = [item.start_time for item in inputs]
+    minutes = [item.facts.minutes for item in inputs]
     for members in groups.values():
         if len(members) == 1:  # the common case: its edits depend only on its own codes
             extra[members[0]].extend(_lone_session(frozenset(_codes(lines[members[0]]))))
         else:
             members = _same_day(members, inputs, lines, extra)
-        coding_edits(members, starts, inputs[members[0]].payer.rules, lines, extra)
+        coding_edits(members, starts, minutes, inputs[members[0]].payer.rules, lines, extra)
     results = []
     for index, item in enumerate(inputs):
         found, deadline = _per_session(item, lines[index], today)
