@@ -281,7 +281,7 @@ def _check_logins_and_queues(now: datetime) -> None:
 
 
 def _check_summary(summary: DemoSummary) -> None:
-    assert (summary.practices, summary.payers, summary.patients, summary.sessions, summary.users) == (3, 8, 200, 500, 5)
+    assert (summary.practices, summary.payers, summary.patients, summary.sessions, summary.users) == (3, 9, 200, 500, 5)
     assert summary.work_items == db.session.scalar(select(func.count()).select_from(WorkItem))
     assert summary.interactions == db.session.scalar(select(func.count()).select_from(Interaction))
     text = summary.describe()
