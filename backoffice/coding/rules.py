@@ -404,10 +404,11 @@ def code_session(facts: SessionFacts, payer: PayerRules) -> CodingResult:
     else:
         if em_25 is not None:
             findings.append(_formatted("CODE-MODIFIER-25", em=codes[0][0], other=em_25))
+        age = _age_key(facts.patient_age, coding)
         drafts = []
         for code, count in codes:
             chosen, over = _line_modifiers(
-                code, facts.service, facts.credential, facts.associate, facts.patient_age, coding, modifiers, em_25
+                code, facts.service, facts.credential, facts.associate, age, coding, modifiers, em_25
             )
             if over is not None:
                 findings.append(over)
@@ -435,6 +436,20 @@ def _em_25(codes: list[tuple[str, int]], coding: CodingPolicy) -> str | None:
     if not codes or codes[0][0] not in cpt.EM_OFFICE or not coding.em_modifier_25:
         return None
     return next((code for code, _ in codes if code in cpt.SEPARATELY_IDENTIFIABLE), None)
+
+
+@lru_cache(maxsize=1024)
+def _age_thresholds(coding: CodingPolicy) -> tuple[int, ...]:
+    return tuple(sorted({r.max_age for r in coding.modifier_rules if r.max_age is not None}))
+
+
+def _age_key(age: int | None, coding: CodingPolicy) -> int | None:
+    """The smallest age threshold of the payer's rules at or above ``age`` (999 above them all): the same
+    modifiers for every age it stands for, so the cache below is keyed by a handful of values, not every age."""
+    thresholds = _age_thresholds(coding)
+    if age is None or not thresholds:
+        return None
+    return next((t for t in thresholds if age <= t), 999)
 
 
 @lru_cache(maxsize=65536)
