@@ -313,18 +313,17 @@ def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> Non
 def code_command(path: Path, as_json: bool, org_slug: str | None) -> None:
     """Code and scrub the sessions of an import file without writing anything (a dry run).
 
+    One result per row: a row with a bad value gets error findings naming the column, the others are coded.
     Same-day edits see every row of the file together."""
     import json
 
-    from backoffice.scrubber.queries import as_contract, dry_run
+    from backoffice.scrubber.queries import as_contract, check_rows
 
     org = _organization(org_slug)
-    rows, errors = _read_session_file(path)
-    results = []
-    if not errors:
-        results, errors = dry_run(rows, organization_id=org.id, today=_org_today())
-    if errors:
+    entries, errors = _read_session_file(path, lenient=True)
+    if errors:  # the header or the file itself is unreadable: there are no rows to report on
         _report_row_errors(errors, f"{path.name}; nothing was coded")
+    results = check_rows(entries, organization_id=org.id, today=_org_today())
     if as_json:
         click.echo(json.dumps(as_contract(results), indent=2))
         return
@@ -570,15 +569,19 @@ def _org_today():  # noqa: ANN202
     return utcnow().astimezone(ZoneInfo(current_app.config["BACKOFFICE_SETTINGS"].timezone)).date()
 
 
-def _read_session_file(path: Path):  # noqa: ANN202
-    """Parse an import file into rows and errors; a file that is not UTF-8 text stops the command."""
-    from backoffice.sessions.rules import parse_csv
+def _read_session_file(path: Path, *, lenient: bool = False):  # noqa: ANN202
+    """Parse an import file into rows and errors; a file that is not UTF-8 text stops the command.
+
+    ``lenient`` (the dry run): every row in order, parsed or with its problems, and the file's own errors."""
+    from backoffice.sessions.rules import parse_csv, parse_csv_entries
 
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{path.name} is not UTF-8 text (first bad byte at offset {error.start})") from None
     with click.progressbar(length=max(len(lines) - 1, 1), label=f"checking {path.name}", file=sys.stderr) as bar:
+        if lenient:
+            return parse_csv_entries(_counting(lines, bar), today=_org_today(), lenient=True)
         return parse_csv(_counting(lines, bar), today=_org_today())
 
 

@@ -12,18 +12,25 @@ import os
 import random
 import sys
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from backoffice.coding import icd10  # noqa: E402
+from backoffice.coding.policy import parse_policy  # noqa: E402
 from backoffice.coding.rules import PAYER_DEFAULTS, SessionFacts, code_session  # noqa: E402
+from backoffice.demo.data import MEDICAID_MCO_CODING  # noqa: E402
 from backoffice.orgs.rules import complete_npi  # noqa: E402
 from backoffice.scrubber.rules import PayerFacts, ScrubInput, scrub  # noqa: E402
 
 TARGET_PER_SECOND = 20_000
 SERVICES = [("psychotherapy", 60), ("em_psychotherapy", 12), ("em", 8), ("intake", 6), ("intake_medical", 3),
-            ("family_with_patient", 5), ("family_without_patient", 2), ("group", 3), ("crisis", 1)]  # fmt: skip
+            ("family_with_patient", 5), ("family_without_patient", 2), ("group", 3), ("crisis", 1),
+            ("hcpcs", 3), ("test_administration", 1), ("testing_evaluation", 1)]  # fmt: skip
+PROCEDURES = ["H0004", "H2019", "H2017", "H0036", "T1017", "H0031", "S9480"]
+_MCO = PAYER_DEFAULTS["medicaid_managed_care"]
+_MCO_RULES = replace(_MCO, coding=parse_policy(MEDICAID_MCO_CODING, _MCO.coding))
 CREDENTIALS = ["LCSW", "LPC", "LMFT", "PhD", "PsyD", "MD", "NP", "PA"]
 DIAGNOSES = ["F33.1", "F41.1", "F43.10", "F43.23", "F32.A", "F90.0", "F84.0", "Z63.0", "F41.9", "F43.1"]
 PAYERS = [
@@ -32,6 +39,7 @@ PAYERS = [
     PayerFacts("AETNA", "Aetna", "commercial", 120, frozenset(), PAYER_DEFAULTS["commercial"]),
     PayerFacts("OPTUM_BH", "Optum BH", "behavioral_health_carve_out", 90, frozenset({"90847"}),
                PAYER_DEFAULTS["behavioral_health_carve_out"]),
+    PayerFacts("KEYSTONE_MCO", "Keystone MCO", "medicaid_managed_care", 180, frozenset(), _MCO_RULES),
 ]  # fmt: skip
 
 
@@ -51,6 +59,7 @@ def generate(count: int, seed: int) -> list[tuple[SessionFacts, PayerFacts, str,
             interactive_complexity=rng.random() < 0.05, screenings=rng.choice([0, 0, 0, 1, 2]),
             diagnoses=tuple(rng.sample(DIAGNOSES, rng.randint(1, 3))), credential=rng.choice(CREDENTIALS),
             date_of_service=start + timedelta(days=rng.randint(0, 120)),
+            procedure=rng.choice(PROCEDURES) if service == "hcpcs" else None, patient_age=rng.randint(4, 80),
         )  # fmt: skip
         out.append((facts, rng.choice(PAYERS), f"p{rng.randint(1, count // 4)}", rng.choice(npis)))
     return out

@@ -38,7 +38,8 @@ def test_the_dry_run_prints_the_contract_and_writes_nothing(app, runner, tmp_pat
     sessions = json.loads(result.stdout)["sessions"]
     assert [s["session_ref"] for s in sessions] == ["CM-1001", "CM-2"]
     first, second = sessions
-    assert set(first) == {"session_ref", "billable", "filing_deadline", "lines", "findings"}
+    assert set(first) == {"session_ref", "billable", "filing_deadline", "lines", "findings", "rendering_npi",
+                          "supervising_npi"}  # fmt: skip
     assert first["lines"][0] == {"cpt": "90837", "modifiers": ["95"], "units": 1, "pos": "10",
                                  "diagnosis_pointers": [1, 2]}  # fmt: skip
     assert first["lines"][1]["cpt"] == "96127"
@@ -59,8 +60,67 @@ def test_same_day_edits_see_every_row_of_the_file(app, runner, tmp_path) -> None
     assert any(x["rule"] == "SAME-DAY-E5" for x in sessions[1]["findings"])
 
 
-def test_bad_rows_are_reported_like_the_import_and_exit_1(app, runner, tmp_path) -> None:  # noqa: ANN001
+def test_a_row_with_an_unknown_payer_gets_a_finding_and_the_others_are_coded(app, runner, tmp_path) -> None:  # noqa: ANN001
     _setup(app)
-    result = _run(runner, tmp_path, {**GOOD, "payer_id": "HUMANA"})
-    assert result.exit_code == 1
-    assert "row 2, column payer_id: unknown payer 'HUMANA'" in result.output
+    other = {**GOOD, "session_ref": "CM-2", "patient_ref": "P-2", "payer_id": "HUMANA"}
+    result = _run(runner, tmp_path, {**GOOD, "payer_id": "MEDICARE"}, other)
+    assert result.exit_code == 0, result.output
+    good, bad = json.loads(result.stdout)["sessions"]
+    assert good["lines"] and not any(f["severity"] == "error" for f in good["findings"])
+    assert bad == {"session_ref": "CM-2", "billable": False, "rendering_npi": None, "supervising_npi": None,
+                   "filing_deadline": None, "lines": [],
+                   "findings": [{"rule": "ROW-INVALID", "severity": "error", "field": "payer_id",
+                                 "message": "row 3, column payer_id: unknown payer 'HUMANA'"}]}  # fmt: skip
+
+
+def test_every_row_is_reported_bad_npi_and_diagnoses_as_findings_naming_the_field(app, runner, tmp_path) -> None:  # noqa: ANN001
+    _setup(app)
+    rows = [
+        {**GOOD, "session_ref": "R-NPI", "patient_ref": "P-1", "provider_npi": "1234567890"},  # check digit is 3
+        {**GOOD, "session_ref": "R-DX", "patient_ref": "P-2", "diagnoses": "F33.1;9X9"},  # malformed
+        {**GOOD, "session_ref": "R-BILL", "patient_ref": "P-3", "diagnoses": "F33"},  # a category, not billable
+        {**GOOD, "session_ref": "R-INTAKE", "patient_ref": "P-4", "service": "intake", "minutes": ""},
+        {**GOOD, "session_ref": "R-EM", "patient_ref": "P-5", "service": "em", "minutes": "", "em_code": "99213",
+         "provider_credential": "MD"},
+        {**GOOD, "session_ref": "R-SCREEN", "patient_ref": "P-6", "service": "screening", "minutes": "",
+         "screenings": "2"},
+        {**GOOD, "session_ref": "R-MIN", "patient_ref": "P-7", "minutes": ""},  # psychotherapy is timed
+        {**GOOD, "session_ref": "R-OK", "patient_ref": "P-8", "payer_id": "MEDICARE"},
+    ]  # fmt: skip
+    result = _run(runner, tmp_path, *rows)
+    assert result.exit_code == 0, result.output
+    by_ref = {s["session_ref"]: s for s in json.loads(result.stdout)["sessions"]}
+    assert list(by_ref) == [r["session_ref"] for r in rows]
+
+    def errors(ref: str) -> list[tuple[str, str]]:
+        return [(f["rule"], f["field"]) for f in by_ref[ref]["findings"] if f["severity"] == "error"]
+
+    assert errors("R-NPI") == [("NPI-RENDERING", "provider_npi"), ("AUTH-REQUIRED", "auth_number")]
+    assert any("expected 3" in f["message"] for f in by_ref["R-NPI"]["findings"] if f["rule"] == "NPI-RENDERING")
+    assert by_ref["R-NPI"]["lines"][0]["cpt"] == "90837"  # still coded
+    assert ("DX-FORMAT", "diagnoses") in errors("R-DX")
+    assert ("DX-NOT-BILLABLE", "diagnoses") in errors("R-BILL")
+    assert [line["cpt"] for line in by_ref["R-INTAKE"]["lines"]] == ["90791", "96127"]
+    assert by_ref["R-INTAKE"]["billable"] is True
+    assert by_ref["R-EM"]["lines"][0]["cpt"] == "99213" and by_ref["R-EM"]["billable"] is True
+    assert [(line["cpt"], line["units"]) for line in by_ref["R-SCREEN"]["lines"]] == [("96127", 2)]
+    assert errors("R-MIN") == [("ROW-INVALID", "minutes")] and by_ref["R-MIN"]["lines"] == []
+    assert by_ref["R-OK"]["billable"] is True
+
+
+def test_the_import_stays_all_or_nothing_for_the_same_file(app, runner, tmp_path) -> None:  # noqa: ANN001
+    _setup(app)
+    path = tmp_path / "s.csv"
+    path.write_text(_csv(GOOD, {**GOOD, "session_ref": "CM-2", "provider_npi": "1234567890"}), encoding="utf-8")
+    result = runner.invoke(cli, ["import", "sessions", str(path), "--no-plan"])
+    assert result.exit_code == 1 and "column provider_npi: NPI check digit is wrong" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Session)) == 0
+
+
+def test_an_unreadable_header_is_still_refused_as_a_whole(app, runner, tmp_path) -> None:  # noqa: ANN001
+    _setup(app)
+    path = tmp_path / "s.csv"
+    path.write_text("session_ref,foo\nA,1\n", encoding="utf-8")
+    result = runner.invoke(cli, ["code", str(path), "--json"])
+    assert result.exit_code == 1 and "missing column(s)" in result.output

@@ -487,7 +487,8 @@ def test_telehealth_modifiers_go_on_every_line_including_add_ons_and_96127() -> 
         patient_location="home",
     )
     assert cpts(result) == ["99214", "90836", "90785", "96127"]
-    assert {(line.pos, line.modifiers) for line in result.lines} == {("10", ("95",))}
+    # 25 on the E/M (96127 is separately identifiable), before the telehealth modifier (issue 21)
+    assert [(line.pos, line.modifiers) for line in result.lines] == [("10", ("25", "95"))] + [("10", ("95",))] * 3
 
 
 def test_crisis_add_on_carries_the_audio_only_modifier_too() -> None:
@@ -594,13 +595,15 @@ def test_the_catalogue_has_unique_ids_and_cites_the_billing_rules() -> None:
     assert len(RULE_IDS) == len(RULES)
     for rule in RULES:
         assert rule.severity in {"error", "warning"}
-        assert rule.source.startswith("billing-rules ")
+        # billing-rules, or (issue 21) the CMS/CPT/APA publication or the payer-policy key the rule enforces
+        assert rule.source.startswith(("billing-rules ", "CMS ", "APA ", "payer coding policy"))
         assert rule.message_template.startswith(rule.field)  # the message names the field
         assert rule.fix
 
 
 def test_payer_defaults_cover_every_payer_kind() -> None:
-    assert set(PAYER_DEFAULTS) == {"medicare", "medicaid", "commercial", "behavioral_health_carve_out", "self_pay"}
+    assert set(PAYER_DEFAULTS) == {"medicare", "medicaid", "commercial", "behavioral_health_carve_out", "self_pay",
+                                   "medicare_advantage", "medicaid_managed_care"}  # fmt: skip
     assert all(not payer.allows_99211_with_addon for payer in PAYER_DEFAULTS.values())
     assert MEDICARE.separate_session_modifier == "XE" and COMMERCIAL.separate_session_modifier == "59"
 

@@ -108,8 +108,14 @@ def _check_reference_data() -> None:
     bright_path = {p.credential.value for p in providers if p.practice.slug == "bright-path"}
     assert {"MD", "NP", "PA", "PsyD"} <= bright_path
 
+    associates = [p for p in providers if p.supervising_provider_id is not None]
+    assert [(a.last_name, a.supervising_provider.last_name) for a in associates] == [("Nandakumar", "Abernathy")]
+
     payers = _all(Payer)
-    assert len(payers) == 8
+    assert len(payers) == 9
+    (mco,) = [p for p in payers if p.kind == "medicaid_managed_care"]  # HCPCS with HO/AJ/HE, associates in 2310D
+    assert mco.coding_policy["crosswalk"]["90837"] == "H0004"
+    assert mco.coding_policy["associate_billing"] == "supervisor_2310d"
     medicare = [p for p in payers if p.kind == "medicare"]
     assert len(medicare) == 1
     assert (medicare[0].filing_limit_days, medicare[0].appeal_window_days) == (365, 120)
@@ -275,7 +281,7 @@ def _check_logins_and_queues(now: datetime) -> None:
 
 
 def _check_summary(summary: DemoSummary) -> None:
-    assert (summary.practices, summary.payers, summary.patients, summary.sessions, summary.users) == (3, 8, 200, 500, 5)
+    assert (summary.practices, summary.payers, summary.patients, summary.sessions, summary.users) == (3, 9, 200, 500, 5)
     assert summary.work_items == db.session.scalar(select(func.count()).select_from(WorkItem))
     assert summary.interactions == db.session.scalar(select(func.count()).select_from(Interaction))
     text = summary.describe()

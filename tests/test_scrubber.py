@@ -126,9 +126,16 @@ def test_e11_without_start_times_the_sessions_cannot_be_shown_separate() -> None
     assert "SAME-DAY-E11" in rules_of(result) and not result.billable
 
 
-def test_e12_96127_with_an_e_and_m_is_a_warning() -> None:
+def test_e12_96127_with_an_e_and_m_gets_modifier_25_on_the_e_and_m() -> None:
     (result,) = scrub_day(session("A", "em", 25, em_code="99214", screenings=2))
-    assert "SAME-DAY-E12" in rules_of(result) and result.billable
+    assert "CODE-MODIFIER-25" in rules_of(result) and result.billable
+    assert result.lines[0].modifiers == ("25",) and result.lines[1].modifiers == ()
+
+
+def test_e12_stays_a_warning_for_a_payer_that_wants_no_modifier_25() -> None:
+    rules = replace(COMMERCIAL.rules, coding=replace(COMMERCIAL.rules.coding, em_modifier_25=False))
+    (result,) = scrub_day(session("A", "em", 25, em_code="99214", screenings=2, payer=replace(COMMERCIAL, rules=rules)))
+    assert "SAME-DAY-E12" in rules_of(result) and result.billable and "25" not in result.lines[0].modifiers
 
 
 def test_e13_to_e16_come_from_the_coding_engine() -> None:

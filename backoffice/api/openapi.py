@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backoffice.api.rules import SCOPES
-from backoffice.sessions.rules import ADDRESS_COLUMNS, COLUMNS
+from backoffice.sessions.rules import COLUMNS, OPTIONAL_COLUMNS
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -49,7 +49,7 @@ SCHEMAS: dict[str, Any] = {
         "description": "One session with the CSV import's columns and rules (docs/import-format.md).",
         "required": [c for c in COLUMNS if c not in ("start_time", "em_code", "interactive_complexity", "screenings",
                                                       "auth_number", "member_id")],
-        "properties": {c: {"type": ["string", "integer", "null"]} for c in (*COLUMNS, *ADDRESS_COLUMNS)},
+        "properties": {c: {"type": ["string", "integer", "null"]} for c in (*COLUMNS, *OPTIONAL_COLUMNS)},
     },
     "SessionsImport": {
         "type": "object", "required": ["sessions"],

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import date
 
-from backoffice.sessions.rules import ADDRESS_COLUMNS, COLUMNS, RowError, SessionRow, parse_row
+from backoffice.sessions.rules import COLUMNS, OPTIONAL_COLUMNS, RowError, SessionRow, parse_row
 
 SESSIONS_WRITE = "sessions:write"
 WORK_READ = "work:read"
@@ -66,7 +66,7 @@ def parse_record(row: int, record: object, *, today: date) -> SessionRow | list[
     """One JSON object (column → string; whole numbers accepted for numeric columns) as a SessionRow, or errors."""
     if not isinstance(record, Mapping):
         return [RowError(row, "(session)", "expected an object of column: value")]
-    known = (*COLUMNS, *ADDRESS_COLUMNS)
+    known = (*COLUMNS, *OPTIONAL_COLUMNS)
     errors = [RowError(row, str(key) or "(blank name)", "unknown column") for key in record if key not in known]
     values: dict[str, str | None] = {}
     for column, value in record.items():

@@ -30,6 +30,9 @@ BASE_FEES = {
     "90837": 210, "90838": 165, "90839": 260, "90840": 125, "90846": 150, "90847": 160, "90853": 65,
     "96127": 18, "99202": 120, "99203": 170, "99204": 250, "99205": 320, "99211": 40, "99212": 85,
     "99213": 130, "99214": 185, "99215": 250,
+    # HCPCS Level II for the Medicaid managed-care plan (issue 21): per 15-minute unit, or per encounter/diem.
+    "H0004": 32, "H0031": 180, "H0032": 95, "H0036": 28, "H2019": 30, "H2017": 26, "H2011": 45, "T1017": 24,
+    "S9480": 310,
 }  # fmt: skip
 FEE_LEVEL = {"calm-mind": 1.0, "bright-path": 1.15, "harbor-family": 0.95}
 
@@ -125,6 +128,32 @@ PAYER_RULES: dict[str, dict[str, Any]] = {
     "MEDICARE": {"separate_session_modifier": "XE"},
     "MEDICAID": {"max_96127_units": 3},
 }
+# A Medicaid managed-care plan that wants HCPCS Level II with licence-level and programme modifiers, and lets a
+# pre-licensed associate render with the supervisor in loop 2310D (issue 21). Seeded after the history, so the
+# demo's random draws are unchanged; its coding shows in `backoffice code` and `edi build-837` dry runs.
+MEDICAID_MCO = ("KEYSTONE_MCO", "Keystone Community Health Plan (Medicaid)", PayerKind.MEDICAID_MANAGED_CARE, 180, 60,
+                "8005550109")  # fmt: skip
+MEDICAID_MCO_CODING: dict[str, Any] = {
+    "fifteen_minute_rule": "midpoint",
+    "crosswalk": {"90832": "H0004", "90834": "H0004", "90837": "H0004", "90791": "H0031"},
+    "accepted_codes": ["H0004", "H0031", "H0032", "H0036", "H2011", "H2017", "H2019", "T1017", "S9480", "90785",
+                       "90846", "90847", "90853", "96127", "99202", "99203", "99204", "99205", "99212", "99213",
+                       "99214", "99215", "90833", "90836", "90838", "90792", "90839", "90840"],
+    "modifiers": [
+        {"add": ["HO"], "credentials": ["LCSW", "LPC", "LMFT", "LMHC", "associate"]},
+        {"add": ["AJ"], "credentials": ["LCSW"]},
+        {"add": ["HP"], "credentials": ["PhD", "PsyD"]},
+        {"add": ["HE"]},
+        {"add": ["HA"], "max_age": 20},
+        {"add": ["HQ"], "services": ["group"]},
+        {"add": ["HR"], "services": ["family_with_patient"]},
+        {"add": ["HS"], "services": ["family_without_patient"]},
+    ],
+    "modifier_order": ["pricing", "informational", "telehealth"],
+    "associate_billing": "supervisor_2310d",
+    "max_units": {"H0004": 8, "H2019": 16},
+}  # fmt: skip
+ASSOCIATE = ("calm-mind", "Priya", "Nandakumar", "LPC", ("Rachel", "Abernathy"))  # an LPC associate, LCSW supervisor
 UNDER_65_PAYER_ODDS = {"MEDICAID": 18, "AETNA": 17, "BCBS": 20, "UHC": 15, "CIGNA": 11, "OPTUM_BH": 13, "SELFPAY": 6}
 SENIOR_PAYER_ODDS = {"MEDICARE": 92, "SELFPAY": 8}  # 65 and over: Part B, or private pay
 SELF_ONLY = frozenset(

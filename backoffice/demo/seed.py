@@ -82,7 +82,31 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         seed_balances(now)
         seed_supervisor(now)
         seed_appeals(now)  # after seed_supervisor: uses the CARC and amount it puts on appeal items
+        _medicaid_managed_care(org_id)
     return _summary()
+
+
+def _medicaid_managed_care(org_id: int) -> None:
+    """The Medicaid managed-care plan (HCPCS, HO/AJ/HE modifiers) and an associate billed under supervision."""
+    payer_id, name, kind, filing_days, appeal_days, phone = data.MEDICAID_MCO
+    payer = Payer(organization_id=org_id, payer_id=payer_id, name=name, kind=kind, phone=phone, active=True)
+    payer.filing_limit_days, payer.appeal_window_days = filing_days, appeal_days
+    payer.telehealth_policy = dict(data.MEDICAID_TELEHEALTH)
+    payer.separate_session_modifier = "XE"
+    payer.coding_policy = dict(data.MEDICAID_MCO_CODING)
+    db.session.add(payer)
+    slug, first, last, credential, (supervisor_first, supervisor_last) = data.ASSOCIATE
+    practice = db.session.scalars(select(Practice).where(Practice.slug == slug)).one()
+    supervisor = next(
+        p for p in practice.providers if (p.first_name, p.last_name) == (supervisor_first, supervisor_last)
+    )
+    taken = {p.npi for p in db.session.scalars(select(Provider))}
+    npi = next(n for n in (complete_npi(f"19{base:07d}") for base in range(2100, 10**7)) if n not in taken)
+    associate = Provider(practice_id=practice.id, first_name=first, last_name=last, npi=npi, active=True)
+    associate.credential, associate.taxonomy = Credential(credential), data.TAXONOMY[credential]
+    associate.supervising_provider_id = supervisor.id
+    db.session.add(associate)
+    db.session.flush()
 
 
 @contextmanager

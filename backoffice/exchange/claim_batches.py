@@ -8,10 +8,12 @@ from decimal import Decimal
 
 from backoffice.authorizations.queries import authorization_number_for
 from backoffice.claims.models import Claim
+from backoffice.coding.policy import SUPERVISOR_2310D, UNDER_SUPERVISOR
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.patients.models import Coverage
+from backoffice.scrubber.queries import payer_facts
 from backoffice.sessions.models import Session
 from backoffice.x12.claim837_model import (
     Address,
@@ -26,10 +28,14 @@ from backoffice.x12.claim837_model import (
     ServiceLine,
     Submitter,
     Subscriber,
+    SupervisingProvider,
 )
 
 # SBR09 claim filing indicator by payer kind (billing-rules 4.1; BCBS plans use BL).
-FILING_INDICATOR = {"medicare": "MB", "medicaid": "MC", "commercial": "CI", "behavioral_health_carve_out": "CI"}
+FILING_INDICATOR = {
+    "medicare": "MB", "medicaid": "MC", "medicaid_managed_care": "MC", "commercial": "CI",
+    "behavioral_health_carve_out": "CI",
+}  # fmt: skip
 
 Entry = tuple[Subscriber, Patient | None, ClaimInfo]
 
@@ -78,9 +84,20 @@ def claim_info(
 ) -> ClaimInfo:
     """2300/2310B/2400: one claim with its rendering clinician, prior auth and (replacements) REF*F8."""
     rendering = RenderingProvider(provider.last_name, provider.first_name, provider.npi, provider.taxonomy)
+    supervising = None
+    supervisor = provider.supervising_provider
+    if supervisor is not None:  # an associate: the payer's policy decides who renders (coding/policy.py)
+        decision = payer_facts(payer).rules.coding.associate_billing
+        if decision == SUPERVISOR_2310D:
+            supervising = SupervisingProvider(supervisor.last_name, supervisor.first_name, supervisor.npi)
+        elif decision == UNDER_SUPERVISOR:
+            rendering = RenderingProvider(
+                supervisor.last_name, supervisor.first_name, supervisor.npi, supervisor.taxonomy
+            )
     return ClaimInfo(
         account_number=account_number, diagnoses=tuple(diagnoses), lines=tuple(lines),
         claim_filing_indicator=filing_indicator(payer), prior_auth=auth_number or "", rendering=rendering,
+        supervising=supervising,
         frequency=frequency, payer_claim_number=payer_claim_number or "", prior_payer=prior_payer,
     )  # fmt: skip
 

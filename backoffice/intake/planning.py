@@ -199,6 +199,8 @@ def _session_facts(session: Session, credential: str) -> SessionFacts:
         modality=str(session.modality), patient_location=str(session.patient_location),
         interactive_complexity=bool(session.interactive_complexity), screenings=session.screening_count or 0,
         diagnoses=tuple(session.diagnoses or ()), credential=credential, date_of_service=session.date_of_service,
+        procedure=session.procedure_code, pharmacologic_management=bool(session.pharmacologic_management),
+        state=session.practice.state if session.pharmacologic_management else "",
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from backoffice.coding.policy import policy_problem
 from backoffice.db_types import UTCDateTime, str_enum
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
@@ -174,6 +175,8 @@ class Payer(db.Model):
     separate_session_modifier: Mapped[str] = mapped_column(String(2), default="59", server_default="59")
     max_96127_units: Mapped[int] = mapped_column(default=4, server_default="4")
     allows_99211_with_addon: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Unit rule, accepted codes, CPT→HCPCS crosswalk, modifier rules and order, associates (coding/policy.py).
+    coding_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
     # Whether a rendering provider must be enrolled (effective) with this payer before its 837 claims go out.
@@ -184,6 +187,13 @@ class Payer(db.Model):
         problem = telehealth_policy_problem(value or {})
         if problem:
             raise ValidationFailed(f"payer telehealth_policy: {problem}")
+        return dict(value or {})
+
+    @validates("coding_policy")
+    def _validate_coding_policy(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        problem = policy_problem(value or {})
+        if problem:
+            raise ValidationFailed(f"payer coding_policy: {problem}")
         return dict(value or {})
 
     @validates("separate_session_modifier")

@@ -138,7 +138,7 @@ def telehealth_policy_problem(policy: dict[str, object]) -> str | None:
     return None
 
 
-CPT_RE = re.compile(r"^[0-9]{4}[0-9A-Z]$")
+CPT_RE = re.compile(r"^(?:[0-9]{4}[0-9A-Z]|[A-V][0-9]{4})$")  # CPT (incl. Category II/III) or HCPCS Level II
 MONEY_RE = re.compile(r"^[0-9]{1,7}(?:\.[0-9]{1,2})?$")
 
 

@@ -6,6 +6,7 @@ the two catalogues are every edit a claim goes through. ``docs/rules.md`` is gen
 
 from __future__ import annotations
 
+from backoffice.coding import cpt, hcpcs, ncci, units
 from backoffice.coding.catalogue import ERROR, WARNING, RuleInfo
 from backoffice.coding.catalogue import RULES as CODING_RULES
 from backoffice.itemforms.rules import EDIT_RULES
@@ -165,7 +166,55 @@ OTHER: tuple[RuleInfo, ...] = (
              "Bill the patient (Good Faith Estimate and statement).", "billing-rules 10.1"),
 )  # fmt: skip
 
-RULES: tuple[RuleInfo, ...] = SAME_DAY + OTHER
+# Issue 21: NCCI PTP/MUE (versioned data in coding/ncci.py), payer unit limits, modifier 25 across sessions,
+# associates billed under supervision, and the dry run's rows that could not be read.
+CODING_EDITS: tuple[RuleInfo, ...] = (
+    RuleInfo("NCCI-PTP", ERROR, "service",
+             "{a} and {b} may not be billed together on one date by one provider (NCCI PTP {quarter}, modifier "
+             "indicator {indicator}){hint}.", "Bill the column-1 code only, or document distinct services.",
+             "CMS NCCI PTP practitioner edits (coding/ncci.py, each pair with its source)"),
+    RuleInfo("NCCI-PTP-MODIFIER", WARNING, "start_time",
+             "{a} and {b} were separate sessions: modifier {m} added to {b} "
+             "(NCCI PTP {quarter}, modifier indicator 1).",
+             "Keep documentation that the services were distinct.", "CMS NCCI PTP; MLN1783722 (59/X{EPSU})"),
+    RuleInfo("NCCI-MUE", ERROR, "units",
+             "{code}: {units} units on one date exceed the medically unlikely edit limit of {limit} "
+             "(NCCI MUE {quarter}).",
+             "Bill at most the limit, or appeal with documentation.", "CMS NCCI MUE practitioner table"),
+    RuleInfo("PAYER-MAX-UNITS", ERROR, "units",
+             "{code}: {units} units on one date exceed this payer's limit of {limit}.",
+             "Bill at most the payer's limit for the date.", "payer coding policy (max_units)"),
+    RuleInfo("SAME-DAY-25", WARNING, "em_code",
+             "modifier 25 added to {em}: {other} the same day is a separately identifiable service.",
+             "Keep documentation that the E/M was significant and separately identifiable.", "billing-rules 2.1 (25)"),
+    RuleInfo("SUPERVISION-2310D", WARNING, "provider_npi",
+             "rendered by an associate: billed under the associate's NPI with the supervising provider ({npi}) in "
+             "loop 2310D, as this payer requires.", "Nothing to do; the supervisor must have co-signed the note.",
+             "payer coding policy (associate_billing); 837P 2310D"),
+    RuleInfo("SUPERVISION-UNDER-SUPERVISOR", WARNING, "provider_npi",
+             "rendered by an associate: this payer pays only under the supervising provider ({npi}), who is the "
+             "rendering provider on the claim.", "Confirm the supervisor's presence or co-signature per the payer.",
+             "payer coding policy (associate_billing)"),
+    RuleInfo("SUPERVISION-NOT-BILLABLE", ERROR, "provider_npi",
+             "rendered by an associate: this payer does not pay for services of pre-licensed clinicians.",
+             "Bill the patient or another payer, or have a licensed clinician render the service.",
+             "payer coding policy (associate_billing)"),
+    RuleInfo("SUPERVISION-MISSING", ERROR, "provider_npi",
+             "rendered by an associate with no supervising provider on file.",
+             "Set the associate's supervising provider.", "payer coding policy (associate_billing)"),
+    RuleInfo("EIGHT-MINUTE-DAY", WARNING, "minutes",
+             "{total} minutes of 15-minute services on this date are billed together by the CMS eight-minute rule: "
+             "{units}.", "Nothing to do; a payer with the midpoint rule counts each service on its own.",
+             "CMS Medicare Claims Processing Manual ch. 5 §20.2 (eight-minute rule)"),
+    RuleInfo("TESTING-ACROSS-DATES", WARNING, "minutes",
+             "{service}: {total} minutes over {dates} dates of one testing episode; this date reports {codes}.",
+             "Check that the dates belong to one evaluation; evaluation time is reported on the completion date.",
+             "billing-rules 1.1 (96130-96139); CPT testing guidelines, APA Services testing billing guide"),
+    RuleInfo("ROW-INVALID", ERROR, "(row)", "row {row}, column {column}: {message}",
+             "Correct the value; the row was not coded.", "docs/import-format.md"),
+)  # fmt: skip
+
+RULES: tuple[RuleInfo, ...] = SAME_DAY + OTHER + CODING_EDITS
 BY_ID: dict[str, RuleInfo] = {rule.id: rule for rule in RULES}
 
 
@@ -193,4 +242,36 @@ def rules_markdown() -> str:
             cells = (rule.id, rule.severity, rule.field, rule.message_template, rule.fix, rule.source)
             out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out + _data_tables())
+
+
+def _data_tables() -> list[str]:
+    """The coding data the rules above read: unit rules, HCPCS Level II, testing/CoCM thresholds, NCCI tables."""
+    out = ["## Unit rules", "", "| rule | source |", "|---|---|"]
+    out += [f"| {name} | {source} |" for name, source in units.SOURCES.items()]
+    out += ["", f"## HCPCS Level II codes ({hcpcs.SOURCE})", "", "| code | description | unit |", "|---|---|---|"]
+    out += [f"| {c.code} | {c.description} | {c.unit_kind} |" for c in hcpcs.CODES.values()]
+    out += ["", "## Testing codes (CPT time rule: a unit is attained when its midpoint is passed)", "",
+            "| service | first unit | add-on | minutes per unit | first unit from | reported |",
+            "|---|---|---|---|---|---|"]  # fmt: skip
+    for service, (first, addon, block) in cpt.TESTING.items():
+        when = "on the completion date" if service in cpt.TESTING_REPORTED_AT_COMPLETION else "on each date"
+        out.append(f"| {service} | {first} | {addon} | {block} | {block // 2 + 1} | {when} |")
+    out += ["", "## Integration codes per calendar month (CMS MLN909432)", "",
+            f"- 99484 from {cpt.BHI_MIN_MINUTES} minutes."]  # fmt: skip
+    for service, (code, block, threshold) in cpt.COCM.items():
+        out.append(f"- {service}: {code} from {threshold} minutes; +99494 from {block + 16} (each 30 minutes more).")
+    states = ", ".join(sorted(cpt.PRESCRIBING_PSYCHOLOGIST_STATES))
+    out.append(f"- +90863 only in states where psychologists prescribe: {states}.")
+    verified = "compared with the CMS files" if ncci.VERIFIED else "NOT yet compared line by line with CMS files"
+    out += ["", f"## NCCI PTP pairs ({ncci.QUARTER}, {ncci.VERSION}, {verified})", "", ncci.SOURCE, "",
+            "| column 1 | column 2 | modifier indicator | reported by | source |", "|---|---|---|---|---|"]  # fmt: skip
+    for edit in ncci.PTP:
+        out.append(
+            f"| {edit.column1} | {edit.column2} | {edit.modifier_indicator} | {edit.covered_by or 'NCCI-PTP'} "
+            f"| {edit.source} |"
+        )
+    out += ["", f"## NCCI MUE ({ncci.QUARTER}, {ncci.VERSION}, {verified})", "", "| code | units per date | source |",
+            "|---|---|---|"]  # fmt: skip
+    out += [f"| {m.code} | {m.limit} | {m.source} |" for m in ncci.MUE]
+    return [*out, ""]

@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import select
 
 from backoffice.authorizations.queries import units_taken_by_session
+from backoffice.coding.policy import parse_policy
 from backoffice.coding.rules import (
     PAYER_DEFAULTS,
     CodingResult,
+    Finding,
     LineDraft,
     PayerRules,
     SessionFacts,
@@ -20,11 +22,12 @@ from backoffice.coding.rules import (
     code_session,
 )
 from backoffice.extensions import db
-from backoffice.orgs.models import Payer, Practice
+from backoffice.orgs.models import Payer, Practice, Provider
 from backoffice.patients.models import Authorization, Coverage, CoveragePriority, Patient
+from backoffice.scrubber.catalogue import BY_ID as SCRUBBER_RULES
 from backoffice.scrubber.rules import AuthorizationFacts, PayerFacts, ScrubInput, ScrubResult, scrub
 from backoffice.sessions.models import Session
-from backoffice.sessions.rules import RowError, SessionRow
+from backoffice.sessions.rules import RowError, RowProblems, SessionRow
 
 TELEHEALTH_FIELDS = {f.name for f in fields(TelehealthPolicy)}
 
@@ -42,6 +45,7 @@ def payer_facts(payer: Payer) -> PayerFacts:
         separate_session_modifier=payer.separate_session_modifier,
         max_96127_units=payer.max_96127_units,
         allows_99211_with_addon=payer.allows_99211_with_addon,
+        coding=parse_policy(payer.coding_policy, base.coding),
     )
     return PayerFacts(
         payer_id=payer.payer_id, name=payer.name, kind=str(payer.kind), filing_limit_days=payer.filing_limit_days,
@@ -52,35 +56,74 @@ def payer_facts(payer: Payer) -> PayerFacts:
 def dry_run(
     rows: Sequence[SessionRow], *, organization_id: int, today: date
 ) -> tuple[list[ScrubResult], list[RowError]]:
-    """Code and scrub every row; same-day edits see all rows together. Unknown practices or payers are errors."""
+    """Code and scrub every row; same-day edits see all rows together. Unknown practices or payers are errors
+    (and then nothing is coded: the 837 preview and the import need every row)."""
+    built = _scrub_inputs(rows, organization_id=organization_id)
+    errors = [error for item in built if isinstance(item, list) for error in item]
+    if errors:
+        return [], errors
+    return scrub([item for item in built if isinstance(item, ScrubInput)], today=today), []
+
+
+def check_rows(entries: Sequence[SessionRow | RowProblems], *, organization_id: int, today: date) -> list[ScrubResult]:
+    """The dry run of ``backoffice code``: one result per row, in file order. Rows that could not be read, or that
+    name an unknown practice or payer, get ROW-INVALID error findings naming the column; the others are coded
+    and scrubbed together (same-day edits see all of them)."""
+    rows = [e for e in entries if isinstance(e, SessionRow)]
+    built = dict(zip((id(r) for r in rows), _scrub_inputs(rows, organization_id=organization_id), strict=True))
+    inputs = [item for item in built.values() if isinstance(item, ScrubInput)]
+    scrubbed = iter(scrub(inputs, today=today))
+    results: list[ScrubResult] = []
+    for entry in entries:
+        if isinstance(entry, RowProblems):
+            results.append(_unreadable(entry.session_ref or f"row {entry.row}", entry.errors))
+            continue
+        item = built[id(entry)]
+        results.append(_unreadable(entry.session_ref, item) if isinstance(item, list) else next(scrubbed))
+    return results
+
+
+def _unreadable(ref: str, errors: Sequence[RowError]) -> ScrubResult:
+    rule = SCRUBBER_RULES["ROW-INVALID"]
+    findings = tuple(
+        Finding(rule.id, rule.severity, rule.message_template.format(row=e.row, column=e.column, message=e.message),
+                e.column, rule.fix)
+        for e in errors
+    )  # fmt: skip
+    return ScrubResult(ref, (), findings, None)
+
+
+def _scrub_inputs(rows: Sequence[SessionRow], *, organization_id: int) -> list[ScrubInput | list[RowError]]:
+    """Each row's scrubber input, or the errors that keep it from being coded (unknown practice or payer)."""
     practices = {
         p.slug: p for p in db.session.scalars(select(Practice).where(Practice.organization_id == organization_id))
     }
-    payers = {
-        p.payer_id: payer_facts(p)
-        for p in db.session.scalars(select(Payer).where(Payer.organization_id == organization_id))
-    }
-    payer_row_ids = {
-        p.payer_id: p.id for p in db.session.scalars(select(Payer).where(Payer.organization_id == organization_id))
-    }
+    payer_rows = list(db.session.scalars(select(Payer).where(Payer.organization_id == organization_id)))
+    payers = {p.payer_id: payer_facts(p) for p in payer_rows}
+    payer_row_ids = {p.payer_id: p.id for p in payer_rows}
+    providers = _providers([p.id for p in practices.values()])
     auths = _authorizations(rows, practices)
-    inputs: list[ScrubInput] = []
-    errors: list[RowError] = []
+    out: list[ScrubInput | list[RowError]] = []
     for row in rows:
         practice, payer = practices.get(row.practice), payers.get(row.payer_id)
+        errors = []
         if practice is None:
             errors.append(RowError(row.row, "practice", f"no practice {row.practice!r} in this organization"))
         if payer is None:
             errors.append(RowError(row.row, "payer_id", f"unknown payer {row.payer_id!r}"))
         if practice is None or payer is None:
+            out.append(errors)
             continue
+        supervisor = providers.get((practice.id, row.provider_npi))
         facts = SessionFacts(
             service=row.service.value, minutes=row.minutes, em_code=row.em_code, modality=row.modality.value,
             patient_location=row.patient_location.value, interactive_complexity=row.interactive_complexity,
             screenings=row.screenings, diagnoses=row.diagnoses, credential=row.provider_credential.value,
-            date_of_service=row.date_of_service,
+            date_of_service=row.date_of_service, procedure=row.procedure,
+            pharmacologic_management=row.pharmacologic_management, state=practice.state,
+            patient_age=age_on(row.patient_dob, row.date_of_service), associate=supervisor is not None,
         )  # fmt: skip
-        inputs.append(
+        out.append(
             ScrubInput(
                 ref=row.session_ref,
                 facts=facts,
@@ -95,9 +138,27 @@ def dry_run(
                 start_time=row.start_time,
                 auth_number=row.auth_number,
                 authorizations=auths.get((practice.id, row.patient_ref, payer_row_ids[row.payer_id]), ()),
+                supervisor_npi=supervisor or None,
             )  # fmt: skip
         )
-    return (scrub(inputs, today=today) if not errors else []), errors
+    return out
+
+
+def age_on(dob: date | None, day: date) -> int | None:
+    """Whole years of age on ``day``."""
+    if dob is None:
+        return None
+    return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+
+def _providers(practice_ids: list[int]) -> dict[tuple[int, str], str]:
+    """Associates of these practices by (practice, NPI) → their supervisor's NPI ("" when none is set)."""
+    found: dict[tuple[int, str], str] = {}
+    stmt = select(Provider).where(Provider.practice_id.in_(practice_ids), Provider.supervising_provider_id.is_not(None))
+    for provider in db.session.scalars(stmt):
+        supervisor = provider.supervising_provider
+        found[(provider.practice_id, provider.npi)] = supervisor.npi if supervisor is not None else ""
+    return found
 
 
 def _authorizations(
@@ -124,6 +185,8 @@ def as_contract(results: Sequence[ScrubResult]) -> dict[str, Any]:
             {
                 "session_ref": result.ref,
                 "billable": result.billable,
+                "rendering_npi": result.rendering_npi or None,
+                "supervising_npi": result.supervising_npi,
                 "filing_deadline": result.filing_deadline.isoformat() if result.filing_deadline else None,
                 "lines": [
                     {
@@ -135,7 +198,10 @@ def as_contract(results: Sequence[ScrubResult]) -> dict[str, Any]:
                     }
                     for line in result.lines
                 ],  # fmt: skip
-                "findings": [{"rule": f.rule, "severity": f.severity, "message": f.message} for f in result.findings],
+                "findings": [
+                    {"rule": f.rule, "severity": f.severity, "field": f.field, "message": f.message}
+                    for f in result.findings
+                ],
             }
             for result in results
         ]
@@ -212,14 +278,18 @@ def _stored_input(
         modality=str(session.modality), patient_location=str(session.patient_location),
         interactive_complexity=session.interactive_complexity, screenings=session.screening_count,
         diagnoses=tuple(session.diagnoses), credential=str(session.provider.credential),
-        date_of_service=session.date_of_service,
+        date_of_service=session.date_of_service, procedure=session.procedure_code,
+        pharmacologic_management=session.pharmacologic_management, state=session.practice.state,
+        patient_age=age_on(session.patient.date_of_birth, session.date_of_service),
+        associate=session.provider.supervising_provider_id is not None,
     )  # fmt: skip
+    supervisor = session.provider.supervising_provider
     return ScrubInput(
         ref=session.external_ref, facts=facts, coding=code_session(facts, payer.rules), payer=payer,
         patient_key=f"patient:{session.patient_id}", billing_npi=session.practice.group_npi,
         rendering_npi=session.provider.npi, member_id=coverage.member_id, patient_dob=session.patient.date_of_birth,
         patient_sex=str(session.patient.sex), start_time=session.start_time, auth_number=session.auth_number,
-        authorizations=auths,
+        authorizations=auths, supervisor_npi=supervisor.npi if supervisor is not None else None,
     )  # fmt: skip
 
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, time
+from datetime import date, time, timedelta
 from functools import lru_cache
 
 from backoffice.authorizations.rules import Line, Problem, allocate
-from backoffice.coding import icd10
-from backoffice.coding.rules import CodingResult, Finding, LineDraft, PayerRules, SessionFacts
+from backoffice.coding import cpt, icd10, policy
+from backoffice.coding.rules import CodingResult, Finding, LineDraft, PayerRules, SessionFacts, code_session
 from backoffice.deadlines.rules import days_left, filing_status, timely_filing_deadline
 from backoffice.orgs.rules import npi_problem
 from backoffice.scrubber.catalogue import BY_ID, RULES
+from backoffice.scrubber.day_edits import coding_edits
 
 EVALUATIONS = frozenset({"90791", "90792"})
 EM = frozenset({"99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215"})
@@ -32,6 +33,7 @@ IC_FORBIDDEN = CRISIS | FAMILY | frozenset({"90849"}) | frozenset(f"961{n}" for 
 PSYCHOTHERAPY_SERVICES = frozenset({"psychotherapy", "em_psychotherapy", "crisis", "family_with_patient",
                                     "family_without_patient", "group"})  # fmt: skip
 SEVERITY_ORDER = {rule.id: index for index, rule in enumerate(RULES)}
+TESTING_EPISODE_GAP = timedelta(days=30)  # testing dates further apart than this are separate evaluations
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class ScrubInput:
     start_time: time | None = None
     auth_number: str | None = None
     authorizations: tuple[AuthorizationFacts, ...] = ()
+    supervisor_npi: str | None = None  # the associate's supervising provider (facts.associate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class ScrubResult:
     lines: tuple[LineDraft, ...]
     findings: tuple[Finding, ...]
     filing_deadline: date | None
+    rendering_npi: str = ""  # who renders on the claim (the supervisor when the payer bills associates under them)
+    supervising_npi: str | None = None  # 2310D, when the payer bills an associate with the supervisor named
 
     @property
     def billable(self) -> bool:
@@ -97,21 +102,88 @@ def scrub(inputs: Sequence[ScrubInput], *, today: date) -> list[ScrubResult]:
     """Scrub every session; same-day and duplicate edits see all of ``inputs`` together."""
     extra: dict[int, list[Finding]] = defaultdict(list)
     lines: dict[int, tuple[LineDraft, ...]] = {i: item.coding.lines for i, item in enumerate(inputs)}
+    retimed = _testing_episodes(inputs, lines, extra)
     groups: dict[tuple[str, date, str], list[int]] = defaultdict(list)
     for index, item in enumerate(inputs):
         groups[(item.patient_key, item.facts.date_of_service, item.rendering_npi)].append(index)
+    starts = [item.start_time for item in inputs]
+    minutes = [item.facts.minutes for item in inputs]
     for members in groups.values():
         if len(members) == 1:  # the common case: its edits depend only on its own codes
             extra[members[0]].extend(_lone_session(frozenset(_codes(lines[members[0]]))))
         else:
-            _same_day(members, inputs, lines, extra)
+            members = _same_day(members, inputs, lines, extra)
+        coding_edits(members, starts, minutes, inputs[members[0]].payer.rules, lines, extra)
     results = []
     for index, item in enumerate(inputs):
         found, deadline = _per_session(item, lines[index], today)
+        rendering, supervising = _supervision(item, found)
         found.extend(extra[index])
         found.sort(key=lambda f: SEVERITY_ORDER.get(f.rule, -1))
-        results.append(ScrubResult(item.ref, lines[index], tuple(item.coding.findings) + tuple(found), deadline))
+        coded = item.coding.findings
+        if index in retimed:  # the episode's total time decides the units, not this date's alone
+            coded = tuple(f for f in coded if f.rule != "CODE-TESTING-UNDER")
+        results.append(
+            ScrubResult(item.ref, lines[index], tuple(coded) + tuple(found), deadline, rendering, supervising)
+        )
     return results
+
+
+def _testing_episodes(
+    inputs: Sequence[ScrubInput], lines: dict[int, tuple[LineDraft, ...]], extra: dict[int, list[Finding]]
+) -> set[int]:
+    """Testing split across dates (one patient, clinician and testing service, dates ≤ 30 days apart): units by
+    the episode's running total (cpt.testing_across_dates). Returns the sessions whose lines were recomputed."""
+    by_key: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for index, item in enumerate(inputs):
+        if item.facts.service in cpt.TESTING:
+            by_key[(item.patient_key, item.rendering_npi, item.facts.service)].append(index)
+    retimed: set[int] = set()
+    for (_, _, service), members in by_key.items():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda i: (inputs[i].facts.date_of_service, inputs[i].start_time or time.max, i))
+        episodes = [[members[0]]]
+        for i in members[1:]:
+            gap = inputs[i].facts.date_of_service - inputs[episodes[-1][-1]].facts.date_of_service
+            if gap > TESTING_EPISODE_GAP:
+                episodes.append([i])
+            else:
+                episodes[-1].append(i)
+        for episode in episodes:
+            if len({inputs[i].facts.date_of_service for i in episode}) < 2:
+                continue
+            split = cpt.testing_across_dates(service, [inputs[i].facts.minutes for i in episode])
+            total = sum(inputs[i].facts.minutes for i in episode)
+            for i, codes in zip(episode, split, strict=True):
+                item = inputs[i]
+                template = code_session(replace(item.facts, minutes=60), item.payer.rules).lines[0]
+                kept = tuple(line for line in lines[i] if line.cpt not in cpt.TESTING_CODES)
+                lines[i] = tuple(replace(template, cpt=code, units=n) for code, n in codes) + kept
+                shown = ", ".join(f"{code} x{n}" for code, n in codes) or "nothing"
+                extra[i].append(finding("TESTING-ACROSS-DATES", service=service, total=total, dates=len(episode),
+                                        codes=shown))  # fmt: skip
+                retimed.add(i)
+    return retimed
+
+
+def _supervision(item: ScrubInput, found: list[Finding]) -> tuple[str, str | None]:
+    """Who renders the claim of an associate's session, by the payer's policy; the finding says which and why."""
+    if not item.facts.associate:
+        return item.rendering_npi, None
+    supervisor = item.supervisor_npi
+    decision = item.payer.rules.coding.associate_billing
+    if decision == policy.NOT_BILLABLE:
+        found.append(finding("SUPERVISION-NOT-BILLABLE"))
+    elif not supervisor:
+        found.append(finding("SUPERVISION-MISSING"))
+    elif decision == policy.SUPERVISOR_2310D:
+        found.append(finding("SUPERVISION-2310D", npi=supervisor))
+        return item.rendering_npi, supervisor
+    else:
+        found.append(finding("SUPERVISION-UNDER-SUPERVISOR", npi=supervisor))
+        return supervisor, None
+    return item.rendering_npi, None
 
 
 def _codes(line_set: tuple[LineDraft, ...]) -> set[str]:
@@ -128,7 +200,8 @@ def _same_day(
     inputs: Sequence[ScrubInput],
     lines: dict[int, tuple[LineDraft, ...]],
     extra: dict[int, list[Finding]],
-) -> None:
+) -> list[int]:
+    """Same-day edits of several sessions; returns the sessions in time order without duplicates."""
     ordered = _ordered(members, inputs)
     seen: dict[tuple[frozenset[str], time | None], int] = {}
     for i in ordered:
@@ -141,6 +214,7 @@ def _same_day(
     day_codes = [(i, _codes(lines[i])) for i in ordered]
     _day_edits(day_codes, extra)
     _separate_sessions(day_codes, inputs, lines, extra)
+    return ordered
 
 
 @lru_cache(maxsize=4096)
@@ -193,7 +267,7 @@ def _day_edits(day_codes: list[tuple[int, set[str]]], extra: dict[int, list[Find
             i = next(i for i, c in day_codes if "90785" in c)
             extra[i].append(finding("SAME-DAY-E9", b=min(blockers) if blockers else "no allowed primary"))
     pair("SAME-DAY-E10", frozenset({"90839"}), PSYCHOTHERAPY | frozenset({"90785"}))
-    pair("SAME-DAY-E12", EM, frozenset({"96127"}))
+    # E12 (96127 with an E/M) is decided with modifier 25 in day_edits.coding_edits.
 
 
 def _separate_sessions(

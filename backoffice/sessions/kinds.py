@@ -16,6 +16,26 @@ class ServiceKind(StrEnum):
     FAMILY_WITH_PATIENT = "family_with_patient"  # 90847
     FAMILY_WITHOUT_PATIENT = "family_without_patient"  # 90846
     GROUP = "group"  # 90853
+    SCREENING = "screening"  # 96127 only (units = screenings)
+    MULTI_FAMILY_GROUP = "multi_family_group"  # 90849
+    ENVIRONMENTAL_INTERVENTION = "environmental_intervention"  # 90882
+    RESULTS_INTERPRETATION = "results_interpretation"  # 90887
+    TESTING_EVALUATION = "testing_evaluation"  # 96130/+96131
+    NEUROPSYCH_EVALUATION = "neuropsych_evaluation"  # 96132/+96133
+    TEST_ADMINISTRATION = "test_administration"  # 96136/+96137
+    TEST_ADMINISTRATION_TECHNICIAN = "test_administration_technician"  # 96138/+96139
+    BHI = "bhi"  # 99484, minutes in the calendar month
+    COCM_INITIAL = "cocm_initial"  # 99492/+99494
+    COCM_SUBSEQUENT = "cocm_subsequent"  # 99493/+99494
+    HCPCS = "hcpcs"  # a HCPCS Level II code named in the procedure column (H0031, H2019, T1017, ...)
+
+
+# Services whose code does not depend on time: the import lets their minutes be blank.
+UNTIMED_SERVICES = frozenset({
+    ServiceKind.INTAKE, ServiceKind.INTAKE_MEDICAL, ServiceKind.EM_ONLY, ServiceKind.GROUP, ServiceKind.SCREENING,
+    ServiceKind.MULTI_FAMILY_GROUP, ServiceKind.ENVIRONMENTAL_INTERVENTION, ServiceKind.RESULTS_INTERPRETATION,
+    ServiceKind.HCPCS,  # per diem and per encounter codes; a timed HCPCS code without minutes earns no unit
+})  # fmt: skip
 
 
 class Modality(StrEnum):

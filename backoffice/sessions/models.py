@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backoffice.db_types import UTCDateTime, str_enum
@@ -40,6 +40,9 @@ class Session(db.Model):
     screening_count: Mapped[int] = mapped_column(default=0)
     diagnoses: Mapped[list[str]] = mapped_column(JSON, default=list)
     auth_number: Mapped[str | None] = mapped_column(String(50))
+    # The HCPCS Level II code of a "hcpcs" service, and +90863 by a prescribing psychologist (issue 21).
+    procedure_code: Mapped[str | None] = mapped_column(String(5))
+    pharmacologic_management: Mapped[bool] = mapped_column(default=False, server_default=false())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Set by the intake flow when the session's chain is planned: "new sessions" are the ones without it.
     planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

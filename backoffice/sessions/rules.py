@@ -19,7 +19,7 @@ from datetime import date, time, timedelta
 from backoffice import inputs
 from backoffice.orgs.rules import Credential, npi_problem
 from backoffice.patients.kinds import Sex
-from backoffice.sessions.kinds import Modality, PatientLocation, ServiceKind
+from backoffice.sessions.kinds import UNTIMED_SERVICES, Modality, PatientLocation, ServiceKind
 
 COLUMNS = (
     "session_ref", "practice", "date_of_service", "start_time", "provider_npi", "provider_credential",
@@ -29,6 +29,12 @@ COLUMNS = (
 )  # fmt: skip
 # Optional: the patient's address (an 837P needs the subscriber's street address and ZIP).
 ADDRESS_COLUMNS = ("patient_address", "patient_city", "patient_state", "patient_zip")
+# Optional: the HCPCS Level II code of service hcpcs, and +90863 (pharmacologic management by a psychologist).
+CODING_COLUMNS = ("procedure", "pharmacologic_management")
+OPTIONAL_COLUMNS = (*ADDRESS_COLUMNS, *CODING_COLUMNS)
+PROCEDURE_RE = re.compile(r"^[A-V][0-9]{4}$")
+# Values the scrubber checks itself (NPI check digit, diagnosis format): the dry run lets them through to it.
+SCRUBBER_CHECKED = frozenset({"provider_npi", "diagnoses"})
 # Values of these columns are PHI: errors say what is wrong with them, never what they contain.
 PHI_COLUMNS = frozenset({"patient_ref", "patient_first", "patient_last", "patient_dob", "member_id", *ADDRESS_COLUMNS})
 STATE_RE = re.compile(r"^[A-Z]{2}$")
@@ -89,6 +95,17 @@ class SessionRow:
     diagnoses: tuple[str, ...]
     auth_number: str | None
     patient_address: tuple[str, str, str, str] | None = None  # street, city, state, ZIP (5 or 9 digits)
+    procedure: str | None = None
+    pharmacologic_management: bool = False
+
+
+@dataclass(frozen=True)
+class RowProblems:
+    """A row the dry run could not code: its line, its session_ref as given, and every error in it."""
+
+    row: int
+    session_ref: str
+    errors: tuple[RowError, ...]
 
 
 def _address(values: tuple[str, ...]) -> tuple[str, str, str, str] | None:
@@ -101,8 +118,21 @@ def _dotted(code: str) -> str:
     return code if "." in code or len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
-def parse_csv(lines: Iterable[str], *, today: date) -> tuple[list[SessionRow], list[RowError]]:
+def parse_csv(lines: Iterable[str], *, today: date, lenient: bool = False) -> tuple[list[SessionRow], list[RowError]]:
     """Parse a whole import file: every valid row, and every error of every row (row 1 is the header)."""
+    entries, file_errors = parse_csv_entries(lines, today=today, lenient=lenient)
+    rows = [e for e in entries if isinstance(e, SessionRow)] if not file_errors else []
+    errors = [error for e in entries if isinstance(e, RowProblems) for error in e.errors] + file_errors
+    if not rows and not errors:
+        errors.append(RowError(2, "(file)", "no sessions after the header"))
+    return rows, errors
+
+
+def parse_csv_entries(
+    lines: Iterable[str], *, today: date, lenient: bool = False
+) -> tuple[list[SessionRow | RowProblems], list[RowError]]:
+    """Every row of an import file in order, parsed or with its problems, and the file's own errors (header,
+    unreadable CSV). The dry run reports each row; the import refuses the file on any error."""
     reader = csv.DictReader(lines)
     try:
         problem = header_problem(reader.fieldnames)
@@ -111,22 +141,20 @@ def parse_csv(lines: Iterable[str], *, today: date) -> tuple[list[SessionRow], l
     if problem:
         return [], [RowError(1, "(header)", problem)]
     reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
-    rows: list[SessionRow] = []
-    errors: list[RowError] = []
+    entries: list[SessionRow | RowProblems] = []
     try:
         for number, raw in enumerate(reader, start=2):
             if not any((value or "").strip() for key, value in raw.items() if key is not None):
                 continue  # a blank line
-            parsed = parse_row(number, raw, today=today)
+            parsed = parse_row(number, raw, today=today, lenient=lenient)
             if isinstance(parsed, SessionRow):
-                rows.append(parsed)
+                entries.append(parsed)
             else:
-                errors.extend(parsed)
+                ref = str(raw.get("session_ref") or "").strip()[:REF_LIMIT]
+                entries.append(RowProblems(number, ref, tuple(parsed)))
     except csv.Error as error:  # a stray carriage return, an unterminated quote, a giant field: its text has no data
-        return [], [*errors, RowError(max(reader.line_num, 2), "(file)", f"not readable as CSV: {error}")]
-    if not rows and not errors:
-        errors.append(RowError(2, "(file)", "no sessions after the header"))
-    return rows, errors
+        return entries, [RowError(max(reader.line_num, 2), "(file)", f"not readable as CSV: {error}")]
+    return entries, []
 
 
 def header_problem(header: list[str] | None) -> str | None:
@@ -135,7 +163,7 @@ def header_problem(header: list[str] | None) -> str | None:
         return "the file is empty: expected a header row with the columns " + ", ".join(COLUMNS)
     names = [name.strip() for name in header]
     missing = [c for c in COLUMNS if c not in names]
-    unknown = [n for n in names if n not in COLUMNS and n not in ADDRESS_COLUMNS]
+    unknown = [n for n in names if n not in COLUMNS and n not in OPTIONAL_COLUMNS]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     parts = []
     if missing:
@@ -147,11 +175,16 @@ def header_problem(header: list[str] | None) -> str | None:
     return "; ".join(parts) or None
 
 
-def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> SessionRow | list[RowError]:
-    """Parse one CSV row (a DictReader row) into a SessionRow, or every error found in it."""
+def parse_row(
+    row: int, raw: Mapping[str, str | None], *, today: date, lenient: bool = False
+) -> SessionRow | list[RowError]:
+    """Parse one CSV row (a DictReader row) into a SessionRow, or every error found in it.
+
+    ``lenient`` (the dry run): a bad NPI or a malformed diagnosis is left for the scrubber to report as a finding,
+    so the row is still coded; the import is never lenient."""
     errors: list[RowError] = []
     values: dict[str, str] = {}
-    for column in (*COLUMNS, *ADDRESS_COLUMNS):
+    for column in (*COLUMNS, *OPTIONAL_COLUMNS):
         try:
             values[column] = inputs.clean_text((raw.get(column) or "").strip())
         except inputs.InputProblem as problem:  # a NUL or a control character: nothing else in the row is read
@@ -162,6 +195,8 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
         return errors
 
     def fail(column: str, message: str) -> None:
+        if lenient and column in SCRUBBER_CHECKED:
+            return
         errors.append(RowError(row, column, message))
 
     def required(column: str, limit: int = REF_LIMIT) -> str:
@@ -252,7 +287,10 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
     else:
         x12_id("member_id")
     service = choice("service", ServiceKind)
-    minutes = integer("minutes", 1, MAX_MINUTES)
+    if service in UNTIMED_SERVICES:
+        minutes = integer("minutes", 0, MAX_MINUTES, blank=0)  # not timed: minutes may be blank
+    else:
+        minutes = integer("minutes", 1, MAX_MINUTES)
     em_code = values["em_code"] or None
     if service in EM_SERVICES and em_code not in EM_CODES:
         fail("em_code", f"an office E/M code (99202-99205, 99211-99215) is required for service {service.value}")
@@ -274,6 +312,16 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
             fail("diagnoses", f"{code!r} is not an ICD-10-CM code (letter, 2 digits, then up to 4 characters)")
     if len(set(diagnoses)) != len(diagnoses):
         fail("diagnoses", "a code is listed twice")
+    procedure = values["procedure"].upper() or None
+    if procedure and not PROCEDURE_RE.match(procedure):
+        fail("procedure", f"{procedure[:10]!r} is not a HCPCS Level II code (a letter and 4 digits, e.g. H0031)")
+    elif service == ServiceKind.HCPCS and not procedure:
+        fail("procedure", "required for service hcpcs (the HCPCS Level II code, e.g. H2019)")
+    elif procedure and service is not None and service != ServiceKind.HCPCS:
+        fail("procedure", f"must be empty for service {service.value} (only hcpcs carries one)")
+    pharmacologic = values["pharmacologic_management"].lower()
+    if pharmacologic not in ("yes", "no", ""):
+        fail("pharmacologic_management", f"expected yes or no, got {values['pharmacologic_management']!r}")
     auth_number = values["auth_number"] or None
     if auth_number and len(auth_number) > 50:
         fail("auth_number", "at most 50 characters")
@@ -299,5 +347,5 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Sessio
         service=service, minutes=minutes, em_code=em_code, modality=modality, patient_location=location,
         interactive_complexity=complexity == "yes", screenings=screenings, diagnoses=diagnoses,
         auth_number=auth_number,
-        patient_address=_address(address),
+        patient_address=_address(address), procedure=procedure, pharmacologic_management=pharmacologic == "yes",
     )  # fmt: skip

@@ -139,7 +139,8 @@ def _facts(row: SessionRow, provider_id: int, patient_id: int) -> dict[str, Any]
         "patient_id": patient_id, "service_kind": row.service, "minutes": row.minutes, "em_code": row.em_code,
         "modality": row.modality, "patient_location": row.patient_location,
         "interactive_complexity": row.interactive_complexity, "screening_count": row.screenings,
-        "diagnoses": list(row.diagnoses), "auth_number": row.auth_number,
+        "diagnoses": list(row.diagnoses), "auth_number": row.auth_number, "procedure_code": row.procedure,
+        "pharmacologic_management": row.pharmacologic_management,
     }  # fmt: skip
 
 

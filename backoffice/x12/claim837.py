@@ -54,6 +54,7 @@ from backoffice.x12.claim837_model import (
     ServiceLine,
     Submitter,
     Subscriber,
+    SupervisingProvider,
 )
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "ServiceLine",
     "Submitter",
     "Subscriber",
+    "SupervisingProvider",
     "clean_text",
     "write_837p",
 ]
@@ -210,6 +212,8 @@ def _claim_body(check: Field, account: str, claim: ClaimInfo) -> list[str]:
     out.append(segment("HI", *(("ABK:" if i == 0 else "ABF:") + c for i, c in enumerate(codes))))
     if claim.rendering is not None:
         out += _rendering(check, claim.rendering)
+    if claim.supervising is not None:
+        out += _supervising(check, claim.supervising)
     if prior is not None:
         out += other_payer_segments(check, prior, paid)
     return out + body
@@ -220,6 +224,13 @@ def _rendering(check: Field, rendering: RenderingProvider) -> list[str]:
     npi = check.npi("rendering provider NPI", rendering.npi)
     taxonomy = check.match("rendering provider taxonomy", rendering.taxonomy, TAXONOMY_RE, "a NUCC taxonomy")
     return [segment("NM1", "82", "1", last, first, "", "", "", "XX", npi), segment("PRV", "PE", "PXC", taxonomy)]
+
+
+def _supervising(check: Field, supervising: SupervisingProvider) -> list[str]:
+    """2310D supervising provider: NM1*DQ with the supervisor's NPI (no PRV in this loop)."""
+    last, first = person_name(check, "supervising provider", supervising.last_name, supervising.first_name)
+    npi = check.npi("supervising provider NPI", supervising.npi)
+    return [segment("NM1", "DQ", "1", last, first, "", "", "", "XX", npi)]
 
 
 def _line_segments(

@@ -56,6 +56,15 @@ class RenderingProvider:
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisingProvider:
+    """2310D (NM1*DQ): the licensed clinician supervising an associate who rendered the service."""
+
+    last_name: str
+    first_name: str
+    npi: str
+
+
+@dataclass(frozen=True, slots=True)
 class PayerInfo:
     name: str
     payer_id: str  # NM1*PR ... PI
@@ -148,6 +157,7 @@ class ClaimInfo:
     payer_claim_number: str = ""  # REF*F8, required for 7 and 8, absent for 1
     prior_auth: str = ""  # REF*G1
     rendering: RenderingProvider | None = None
+    supervising: SupervisingProvider | None = None  # 2310D, after 2310B
     prior_payer: PriorPayer | None = None  # required when the subscriber's SBR01 is S (a secondary claim)
 
 
