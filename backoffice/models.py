@@ -14,6 +14,7 @@ from backoffice.balances.models import (
 )
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
+from backoffice.money.models import Deposit, PatientPayment, RefundRequest
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
@@ -63,5 +64,9 @@ __all__ = [
     "WorkItem",
     "WorkItemDependency",
     "WriteOffRequest",
+    # issue 18: patient payments, refunds, deposits
+    "Deposit",
+    "PatientPayment",
+    "RefundRequest",
     "user_practices",
 ]

@@ -30,3 +30,8 @@ item_cancelled = events.signal("item-cancelled")
 # sender: the organization id (an 835 file just posted); kwargs: now, claim_ids (every claim it paid, denied or
 # adjusted). Subscribers: automation (wakes those claims' waiting follow-ups, whose step then closes them).
 remittance_posted = events.signal("remittance-posted")
+
+# sender: Claim (voided: a frequency-8 void was filed, or the claim was voided by hand); kwargs: now, actor
+# (User | None), reason. Subscribers: claims (``claims/subscriptions.py``: its follow-up, denial, appeal and
+# rejection items are cancelled, logged with the reason).
+claim_voided = events.signal("claim-voided")
