@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
 from backoffice.money.refunds import decide_refund, post_refund, request_refund
 from backoffice.money.services import patient_credit, record_patient_payment
+from backoffice.orgs.models import Practice
 from backoffice.remits.services import post_835
 from backoffice.reports import month_end
 from backoffice.supervisor.write_offs import decide_write_off, request_write_off
@@ -175,3 +176,19 @@ def test_the_identity_holds_over_random_postings_refunds_and_write_offs(ctx, cha
         assert first.figures[key] + second.figures[key] == whole.figures[key]
         drilled = sum((amount for _, amount in month_end.drill([w["practice"].id], key, START, now)), D(0))
         assert drilled == whole.figures[key]
+
+
+def test_the_month_end_identity_holds_on_the_seeded_demo(ctx, clock_pin) -> None:  # noqa: ANN001
+    from backoffice.demo.seed import seed_demo  # noqa: PLC0415 - keeps the slow seed import out of collection
+
+    clock_pin.set(NOW)
+    seed_demo(now=NOW)
+    practice_ids = list(db.session.scalars(select(Practice.id)))
+    month_start = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
+    rows = month_end.rollforward(practice_ids, month_start, NOW, NOW)
+    assert rows and any(r.figures["charges"] > 0 for r in rows) and any(r.figures["payments"] > 0 for r in rows)
+    for row in rows:
+        assert row.rolled == row.end_ar, row
+        assert row.held_ar == row.end_ar and row.difference == 0, row
+    earlier = month_end.rollforward(practice_ids, datetime(2026, 10, 1, 4, 0, tzinfo=UTC), month_start, NOW)
+    assert [r.end_ar for r in earlier] == [r.start_ar for r in rows]

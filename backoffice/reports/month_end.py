@@ -133,19 +133,24 @@ def held_ar(practice_ids: Collection[int]) -> dict[int, Decimal]:
 def rollforward(practice_ids: Collection[int], start: datetime, end: datetime, now: datetime) -> list[Rollforward]:
     """Per practice in scope: the period [start, end) rolled forward from the events (two grouped queries)."""
     events = _events(practice_ids)
-    names = dict(db.session.execute(select(Practice.id, Practice.name).where(Practice.id.in_(list(practice_ids)))).all())
+    # A period that reaches now takes everything recorded so far (a payment is stamped noon of the day it came in,
+    # which may be later today than the clock).
+    before_end = events.c.at < end if end < now else literal(True)
+    names = dict(
+        db.session.execute(select(Practice.id, Practice.name).where(Practice.id.in_(list(practice_ids)))).all()
+    )
     rows = {pid: Rollforward(pid, name) for pid, name in sorted(names.items(), key=lambda kv: kv[1])}
     for practice_id, before, upto in db.session.execute(
         select(events.c.practice_id,
                func.sum(case_when(events.c.at < start, events.c.effect)),
-               func.sum(case_when(events.c.at < end, events.c.effect)))
+               func.sum(case_when(before_end, events.c.effect)))
         .group_by(events.c.practice_id)
     ):  # fmt: skip
         rows[practice_id].start_ar, rows[practice_id].end_ar = _dec(before), _dec(upto)
     signs = {key: sign for key, _, sign in FIGURES}
     for practice_id, category, amount in db.session.execute(
         select(events.c.practice_id, events.c.category, func.sum(events.c.effect))
-        .where(events.c.at >= start, events.c.at < end).group_by(events.c.practice_id, events.c.category)
+        .where(events.c.at >= start, before_end).group_by(events.c.practice_id, events.c.category)
     ):  # fmt: skip
         rows[practice_id].figures[category] += signs[category] * _dec(amount)
     if end >= now:
@@ -157,14 +162,16 @@ def rollforward(practice_ids: Collection[int], start: datetime, end: datetime, n
     return list(rows.values())
 
 
-def drill(practice_ids: Collection[int], figure: str, start: datetime, end: datetime) -> list[tuple[Any, Decimal]]:
+def drill(practice_ids: Collection[int], figure: str, start: datetime, end: datetime,
+          now: datetime | None = None) -> list[tuple[Any, Decimal]]:  # fmt: skip
     """The claims behind one figure of the period (claim id or None for claim-less ledger entries, amount as it
     enters the figure), largest first."""
     events = _events(practice_ids)
     sign = {key: s for key, _, s in FIGURES}[figure]
     result = db.session.execute(
         select(events.c.claim_id, func.sum(events.c.effect))
-        .where(events.c.category == figure, events.c.at >= start, events.c.at < end)
+        .where(events.c.category == figure, events.c.at >= start,
+               events.c.at < end if now is None or end < now else literal(True))
         .group_by(events.c.claim_id)
     ).all()  # fmt: skip
     found = [(claim_id, sign * _dec(amount)) for claim_id, amount in result if _dec(amount) != 0]
