@@ -192,3 +192,31 @@ def test_the_month_end_identity_holds_on_the_seeded_demo(ctx, clock_pin) -> None
         assert row.held_ar == row.end_ar and row.difference == 0, row
     earlier = month_end.rollforward(practice_ids, datetime(2026, 10, 1, 4, 0, tzinfo=UTC), month_start, NOW)
     assert [r.end_ar for r in earlier] == [r.start_ar for r in rows]
+
+
+def test_the_month_end_page_filters_drills_down_and_exports_numbers_as_numbers(app, client, auth) -> None:  # noqa: ANN001
+    with app.app_context():
+        w = make_world()
+        other = make_world()
+        claim = make_claim(
+            w["practice"], w["patient"], total_charge=D("150.00"), submitted_at=START + timedelta(days=1)
+        )
+        make_claim(other["practice"], other["patient"], total_charge=D("90.00"), submitted_at=START + timedelta(days=1))
+        post_835(organization_id=w["org"].id, now=START + timedelta(days=3),
+                 text=era(claim.account_number, D("150.00"), paid=D("100.00"), co45=D("50.00")))  # fmt: skip
+        boss_email, account, practice_id = w["boss"].email, claim.account_number, w["practice"].id
+    auth.login(boss_email)
+    page = client.get("/reports/month-end", query_string={"start": "2026-11-01", "end": "2026-11-18"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Month-end roll-forward" in html and "Net collection rate" in html
+    assert "Initial denial rate %" in html and "Patient A/R aging" in html and "Write-offs by reason" in html
+    assert 'data-figure="payments">100.00</a>' in html and 'data-figure="contractual">50.00</a>' in html
+    drill = client.get("/reports/month-end/drill/payments", query_string={"start": "2026-11-01"})
+    assert account in drill.get_data(as_text=True)
+    query = {"start": "2026-11-01", "practice_id": practice_id}
+    csv = client.get("/reports/month-end/rollforward.csv", query_string=query).get_data(as_text=True)
+    header, line = csv.strip().splitlines()[:2]
+    assert header.startswith("Practice,A/R at start,Charges,Payments")
+    assert line == "Calm Mind,0.00,150.00,100.00,50.00,0.00,0.00,0.00,0.00,0.00,0.00" and '"' not in line
+    # Another organization's practice is out of scope: choosing it is refused, not shown.
+    assert client.get("/reports/month-end/drill/nope").status_code == 404

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,8 @@ from backoffice.orgs.models import Practice
 from backoffice.patients.models import LedgerEntry
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
 from backoffice.supervisor.models import WriteOffRequest
+from backoffice.supervisor.rules import WRITE_OFF_LABELS
+from backoffice.work.kpis import aging
 
 CENTS = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -185,3 +187,81 @@ def table_rows(rows: Iterable[Rollforward]) -> list[list[Any]]:
 
 
 HEADERS = ["Practice", "A/R at start", *[label for _, label, _ in FIGURES], "A/R at end", "A/R held now", "Difference"]
+
+
+# --- the tables beside the roll-forward ------------------------------------------------------------------------
+
+
+def net_collection(rows: Iterable[Rollforward]) -> list[list[Any]]:
+    """Per practice: payments ÷ (charges − contractual adjustments) of the period, as a percentage (§9.1)."""
+    found = []
+    for r in rows:
+        base = r.figures["charges"] - r.figures["contractual"]
+        rate = (r.figures["payments"] * 100 / base).quantize(Decimal("0.1")) if base > 0 else None
+        found.append([r.practice, r.figures["payments"], r.figures["charges"], r.figures["contractual"], rate])
+    return found
+
+
+def write_offs_by_reason(practice_ids: Collection[int], start: datetime, end: datetime) -> list[list[Any]]:
+    """Approved write-offs decided in the period per practice and reason (payer and patient balances), never
+    mixed with contractual adjustments, which the month-end shows on their own line."""
+    result = db.session.execute(
+        select(Practice.name, WriteOffRequest.reason, case((WriteOffRequest.patient_id.is_(None), "payer"),
+                                                           else_="patient"),
+               func.count(WriteOffRequest.id), func.sum(WriteOffRequest.amount))
+        .join(Practice, Practice.id == WriteOffRequest.practice_id)
+        .where(WriteOffRequest.practice_id.in_(list(practice_ids)), WriteOffRequest.state == "approved",
+               WriteOffRequest.decided_at >= start, WriteOffRequest.decided_at < end)
+        .group_by(Practice.name, WriteOffRequest.reason, WriteOffRequest.patient_id.is_(None))
+        .order_by(Practice.name, WriteOffRequest.reason)
+    ).all()  # fmt: skip
+    return [[name, WRITE_OFF_LABELS.get(reason, reason), side, int(n), _dec(amount)]
+            for name, reason, side, n, amount in result]  # fmt: skip
+
+
+def denial_rates(practice_ids: Collection[int], start: datetime, end: datetime) -> list[list[Any]]:
+    """Per practice, claims first adjudicated in the period: the initial denial rate (their first 835 denied
+    them, CLP02 4) beside the final one (still denied or appealed now). An overturned or written-off denial stays
+    in the initial rate; it leaves only the final one."""
+    first = (select(ClaimPayment.claim_id, func.min(Remittance.posted_at).label("first_at"))
+             .join(Remittance, Remittance.id == ClaimPayment.remittance_id)
+             .where(ClaimPayment.claim_id.is_not(None)).group_by(ClaimPayment.claim_id).subquery())  # fmt: skip
+    first_denied = (select(ClaimPayment.claim_id).join(Remittance, Remittance.id == ClaimPayment.remittance_id)
+                    .join(first, and_(first.c.claim_id == ClaimPayment.claim_id,
+                                      first.c.first_at == Remittance.posted_at))
+                    .where(ClaimPayment.status_code == "4"))  # fmt: skip
+    result = db.session.execute(
+        select(Practice.name, func.count(Claim.id), func.sum(case((Claim.id.in_(first_denied), 1), else_=0)),
+               func.sum(case((Claim.status.in_(["denied", "appealed"]), 1), else_=0)))
+        .join(first, first.c.claim_id == Claim.id).join(Practice, Practice.id == Claim.practice_id)
+        .where(Claim.practice_id.in_(list(practice_ids)), first.c.first_at >= start, first.c.first_at < end)
+        .group_by(Practice.name).order_by(Practice.name)
+    ).all()  # fmt: skip
+    return [[name, int(n), int(i or 0), _pct(int(i or 0), int(n)), int(d or 0), _pct(int(d or 0), int(n))]
+            for name, n, i, d in result]  # fmt: skip
+
+
+def _pct(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1")) if whole else None
+
+
+def patient_aging(practice_ids: Collection[int], today: date) -> list[list[Any]]:
+    """Patient A/R per practice and age bucket: each open patient balance (per patient and claim) aged from its
+    first ledger entry; credits are left out (they are on the credit-balances page)."""
+    per = (select(LedgerEntry.practice_id, LedgerEntry.patient_id, LedgerEntry.claim_id,
+                  func.sum(LedgerEntry.amount).label("amount"), func.min(LedgerEntry.at).label("since"))
+           .where(LedgerEntry.practice_id.in_(list(practice_ids)))
+           .group_by(LedgerEntry.practice_id, LedgerEntry.patient_id, LedgerEntry.claim_id))  # fmt: skip
+    in_scope = Practice.id.in_(list(practice_ids))
+    names = dict(db.session.execute(select(Practice.id, Practice.name).where(in_scope)).all())
+    found: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    for practice_id, _, _, amount, since in db.session.execute(per):
+        amount = _dec(amount)
+        if amount > 0:
+            day = since.date() if isinstance(since, datetime) else date.fromisoformat(str(since)[:10])
+            found[practice_id].append((day, amount))
+    rows = []
+    for practice_id, balances in sorted(found.items(), key=lambda kv: names.get(kv[0], "")):
+        buckets = aging(balances, today)
+        rows.append([names[practice_id], *buckets.values(), sum(buckets.values(), ZERO)])
+    return rows
