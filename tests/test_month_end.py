@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
+from backoffice.demo.seed import seed_demo
 from backoffice.extensions import db
 from backoffice.money.refunds import decide_refund, post_refund, request_refund
 from backoffice.money.services import patient_credit, record_patient_payment
@@ -179,8 +180,6 @@ def test_the_identity_holds_over_random_postings_refunds_and_write_offs(ctx, cha
 
 
 def test_the_month_end_identity_holds_on_the_seeded_demo(ctx, clock_pin) -> None:  # noqa: ANN001
-    from backoffice.demo.seed import seed_demo  # noqa: PLC0415 - keeps the slow seed import out of collection
-
     clock_pin.set(NOW)
     seed_demo(now=NOW)
     practice_ids = list(db.session.scalars(select(Practice.id)))

@@ -19,15 +19,18 @@ from backoffice.claims.rules import ClaimStatus
 from backoffice.errors import Conflict, NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.money import rules
+from backoffice.money.deposits import record_deposit
 from backoffice.money.models import PatientPayment, RefundRequest
 from backoffice.money.pdf import receipt_pdf
 from backoffice.money.refunds import decide_refund, post_refund, request_refund
 from backoffice.money.services import patient_credit, record_patient_payment
 from backoffice.patients.models import LedgerEntry
+from backoffice.remits.services import post_835
 from backoffice.work.models import Interaction, WorkItem
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.factories_edi_posting import make_claim
+from tests.test_month_end import era
 
 D = Decimal
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
@@ -183,3 +186,27 @@ def test_the_payment_page_records_a_payment_and_links_its_receipt(app, client, a
     assert receipt.status_code == 200 and receipt.mimetype == "application/pdf"
     credits = client.get("/money/credits").get_data(as_text=True)
     assert "Patient credits" in credits
+
+
+def test_a_patient_deposit_matches_its_batch_and_an_eft_its_era_by_trace_number(w) -> None:  # noqa: ANN001
+    _pay(w, "30.00", batch="B-1118")
+    _pay(w, "20.00", batch="B-1118")
+    with pytest.raises(ValidationFailed, match="batch B-1118 holds \\$50.00"):
+        record_deposit(practice=w["practice"], actor=w["biller"], now=NOW, deposited_on=TODAY, amount=D("40.00"),
+                       kind="patient", batch="B-1118")  # fmt: skip
+    deposit = record_deposit(practice=w["practice"], actor=w["biller"], now=NOW, deposited_on=TODAY,
+                             amount=D("50.00"), kind="patient", batch="B-1118")  # fmt: skip
+    assert deposit.matched_at == NOW
+    assert set(db.session.scalars(select(PatientPayment.deposit_id))) == {deposit.id}
+    payer = f.make_payer(w["org"], payer_id="1512345678", name="Example Health Plan")
+    patient = f.make_patient(w["practice"], payer)
+    claim = make_claim(w["practice"], patient, total_charge=D("150.00"))
+    text = era(claim.account_number, D("150.00"), paid=D("100.00"), co45=D("50.00"))
+    trace = text.split("TRN*1*")[1].split("*")[0]
+    post_835(organization_id=w["org"].id, now=NOW, text=text)
+    eft = record_deposit(practice=w["practice"], actor=w["biller"], now=NOW, deposited_on=TODAY, amount=D("100.00"),
+                         kind="eft", trace_number=trace)  # fmt: skip
+    assert eft.remittance_id is not None and eft.matched_at == NOW
+    with pytest.raises(ValidationFailed, match="trace number"):
+        record_deposit(practice=w["practice"], actor=w["biller"], now=NOW, deposited_on=TODAY, amount=D("1.00"),
+                       kind="eft")  # fmt: skip
