@@ -24,6 +24,7 @@ from backoffice.money.models import PatientPayment, RefundRequest
 from backoffice.money.pdf import receipt_pdf
 from backoffice.money.refunds import decide_refund, post_refund, request_refund
 from backoffice.money.services import patient_credit, record_patient_payment
+from backoffice.money.sweeps import sweep_deposit_matching
 from backoffice.patients.models import LedgerEntry
 from backoffice.remits.services import post_835
 from backoffice.work.models import Interaction, WorkItem
@@ -210,3 +211,19 @@ def test_a_patient_deposit_matches_its_batch_and_an_eft_its_era_by_trace_number(
     with pytest.raises(ValidationFailed, match="trace number"):
         record_deposit(practice=w["practice"], actor=w["biller"], now=NOW, deposited_on=TODAY, amount=D("1.00"),
                        kind="eft")  # fmt: skip
+
+
+def test_an_era_without_a_deposit_after_n_business_days_opens_one_item(w) -> None:  # noqa: ANN001
+    payer = f.make_payer(w["org"], payer_id="1512345678", name="Example Health Plan")
+    patient = f.make_patient(w["practice"], payer)
+    claim = make_claim(w["practice"], patient, total_charge=D("150.00"))
+    post_835(organization_id=w["org"].id, now=NOW, text=era(claim.account_number, D("150.00"), paid=D("100.00"),
+                                                            co45=D("50.00")))  # fmt: skip
+    # Posted Wed 11/18; 3 business days later is Mon 11/23 (the weekend does not count).
+    assert sweep_deposit_matching(now=NOW + timedelta(days=4)) == {"matched": 0, "items": 0}  # Sun 11/22
+    assert sweep_deposit_matching(now=NOW + timedelta(days=5)) == {"matched": 0, "items": 1}  # Mon 11/23
+    assert sweep_deposit_matching(now=NOW + timedelta(days=6)) == {"matched": 0, "items": 0}  # idempotent
+    item = db.session.scalar(select(WorkItem).where(WorkItem.kind == "match_deposit"))
+    assert (item.queue, item.amount, item.practice_id) == ("posting", D("100.00"), w["practice"].id)
+    body = db.session.scalar(select(Interaction.body).where(Interaction.work_item_id == item.id))
+    assert "has no bank deposit after 3 business days" in body
