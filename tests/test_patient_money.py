@@ -227,3 +227,18 @@ def test_an_era_without_a_deposit_after_n_business_days_opens_one_item(w) -> Non
     assert (item.queue, item.amount, item.practice_id) == ("posting", D("100.00"), w["practice"].id)
     body = db.session.scalar(select(Interaction.body).where(Interaction.work_item_id == item.id))
     assert "has no bank deposit after 3 business days" in body
+
+
+def test_the_deposits_page_records_a_patient_batch_deposit(app, client, auth) -> None:  # noqa: ANN001
+    with app.app_context():
+        world = _world()
+        _pay(world, "30.00", batch="B-7")
+        practice_id = world["practice"].id
+    auth.login("biller@example.test")
+    page = client.get("/money/deposits")
+    assert page.status_code == 200
+    response = client.post("/money/deposits", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                                    "practice_id": str(practice_id), "deposited_on": "2026-11-18",
+                                                    "amount": "30.00", "kind": "patient", "batch": "B-7"})  # fmt: skip
+    assert response.status_code == 302
+    assert "Deposit of $30.00 recorded, matched." in client.get("/money/deposits").get_data(as_text=True)

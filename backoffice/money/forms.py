@@ -34,3 +34,12 @@ class RefundDecisionForm(Form):
 
 class RefundPostForm(Form):
     reference = StringField("Refund check / card reversal reference", validators=[Optional(), Length(max=80)])
+
+
+class DepositForm(Form):
+    practice_id = SelectField("Practice", coerce=str, validators=[DataRequired()])
+    deposited_on = PlausibleDateField("Deposited on", validators=[DataRequired()], future_days=0)
+    amount = MoneyField("Amount", validators=[DataRequired()], low=Decimal("0.01"), high=Decimal(100_000_000))
+    kind = SelectField("Kind", choices=choices(list(rules.DEPOSIT_KINDS.items())), validators=[DataRequired()])
+    trace_number = StringField("EFT trace / check number", validators=[Optional(), Length(max=80)])
+    batch = StringField("Patient batch", validators=[Optional(), Length(max=40)])

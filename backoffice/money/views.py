@@ -15,9 +15,16 @@ from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
-from backoffice.money import pdf, queries, refunds, services
-from backoffice.money.forms import PatientPaymentForm, RefundDecisionForm, RefundPostForm, RefundRequestForm
-from backoffice.money.models import PatientPayment, RefundRequest
+from backoffice.money import deposits, pdf, queries, refunds, services
+from backoffice.money.forms import (
+    DepositForm,
+    PatientPaymentForm,
+    RefundDecisionForm,
+    RefundPostForm,
+    RefundRequestForm,
+)
+from backoffice.money.models import Deposit, PatientPayment, RefundRequest
+from backoffice.orgs.models import Practice
 from backoffice.patients.models import Patient
 
 bp = Blueprint("money", __name__, url_prefix="/money")
@@ -155,3 +162,32 @@ def post(request_id: int) -> ResponseReturnValue:
     return _done(lambda: refunds.post_refund(request=refund, actor=current_user, now=utcnow(),
                                              reference=form.reference.data),
                  f"Refund #{refund.id} posted.")  # fmt: skip
+
+
+@bp.route("/deposits", methods=["GET", "POST"])
+def deposits_page() -> ResponseReturnValue:
+    scope = practice_ids_for(current_user)
+    form = DepositForm()
+    form.practice_id.choices = [(str(p.id), p.name) for p in db.session.scalars(
+        select(Practice).where(Practice.id.in_(scope)).order_by(Practice.name))]  # fmt: skip
+    if form.validate_on_submit():
+        practice = db.session.get(Practice, int(form.practice_id.data))
+        if practice is None or practice.id not in scope:
+            abort(404)
+        try:
+            deposit = deposits.record_deposit(
+                practice=practice, actor=current_user, now=utcnow(), deposited_on=form.deposited_on.data,
+                amount=form.amount.data, kind=form.kind.data, trace_number=form.trace_number.data,
+                batch=form.batch.data,
+            )  # fmt: skip
+        except ServiceError as error:
+            flash(str(error), "error")
+        else:
+            matched = "matched" if deposit.matched_at else "not matched yet (the sweep retries)"
+            flash(f"Deposit of ${deposit.amount:,.2f} recorded, {matched}.", "success")
+            return redirect(url_for("money.deposits_page"))
+    elif request.method == "POST":
+        flash("; ".join(f"{f.label.text}: {e}" for f in form for e in f.errors), "error")
+    rows = db.session.scalars(select(Deposit).where(Deposit.practice_id.in_(scope))
+                              .order_by(Deposit.deposited_on.desc(), Deposit.id.desc()).limit(200))  # fmt: skip
+    return render_template("money/deposits.html", form=form, deposits=list(rows))
