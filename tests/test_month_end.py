@@ -219,3 +219,23 @@ def test_the_month_end_page_filters_drills_down_and_exports_numbers_as_numbers(a
     assert line == "Calm Mind,0.00,150.00,100.00,50.00,0.00,0.00,0.00,0.00,0.00,0.00" and '"' not in line
     # Another organization's practice is out of scope: choosing it is refused, not shown.
     assert client.get("/reports/month-end/drill/nope").status_code == 404
+
+
+def test_an_overturned_denial_stays_in_the_initial_denial_rate_and_leaves_the_final_one(ctx) -> None:  # noqa: ANN001
+    w = make_world()
+    billed = START + timedelta(days=1)
+    overturned, clean = (make_claim(w["practice"], w["patient"], total_charge=D("100.00"), submitted_at=billed)
+                         for _ in range(2))  # fmt: skip
+    still = make_claim(w["practice"], w["patient"], total_charge=D("100.00"), submitted_at=billed)
+    for claim in (overturned, still):
+        post_835(organization_id=w["org"].id, now=START + timedelta(days=3),
+                 text=era(claim.account_number, D("100.00"), denied=D("100.00")))  # fmt: skip
+    post_835(organization_id=w["org"].id, now=START + timedelta(days=3),
+             text=era(clean.account_number, D("100.00"), paid=D("80.00"), co45=D("20.00")))  # fmt: skip
+    post_835(organization_id=w["org"].id, now=START + timedelta(days=9),  # reprocessed on appeal: paid
+             text=era(overturned.account_number, D("100.00"), paid=D("80.00"), co45=D("20.00")))  # fmt: skip
+    (row,) = month_end.denial_rates([w["practice"].id], START, NOW)
+    assert row == ["Calm Mind", 3, 2, D("66.7"), 1, D("33.3")]
+    write_off(w, still, D("100.00"), START + timedelta(days=10))
+    (row,) = month_end.denial_rates([w["practice"].id], START, NOW)
+    assert row[2:4] == [2, D("66.7")]  # writing a denial off never flatters the initial rate
