@@ -26,6 +26,7 @@ from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
 from backoffice.claimcontext import subscriptions as claimcontext_subscriptions
+from backoffice.claims import subscriptions as claims_subscriptions
 from backoffice.claims.views import bp as claims_bp
 from backoffice.contracts.views import bp as contracts_bp
 from backoffice.coverage.views import bp as coverage_bp
@@ -36,6 +37,7 @@ from backoffice.documents.views import bp as documents_bp
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
+from backoffice.money.views import bp as money_bp
 from backoffice.remits import subscriptions as remits_subscriptions
 from backoffice.remits.views import bp as remits_bp
 from backoffice.reports.views import bp as reports_bp
@@ -95,6 +97,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(coverage_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(money_bp)
     for feature_bp in (
         itemforms_bp,
         routing_bp,
@@ -127,6 +130,7 @@ def _subscribe_features() -> None:
     credentialing_subscriptions.subscribe()
     authorizations_subscriptions.subscribe()
     claimcontext_subscriptions.subscribe()
+    claims_subscriptions.subscribe()
     remits_subscriptions.subscribe()
     routing_subscriptions.subscribe()
 

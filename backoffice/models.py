@@ -18,6 +18,7 @@ from backoffice.contracts.models import ClientContract, Invoice, InvoiceLine, In
 from backoffice.credentialing.models import Enrollment
 from backoffice.documents.models import Document
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
+from backoffice.money.models import Deposit, PatientPayment, RefundRequest
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, ProviderAdjustment, Remittance
@@ -76,5 +77,9 @@ __all__ = [
     "WorkItem",
     "WorkItemDependency",
     "WriteOffRequest",
+    # issue 18: patient payments, refunds, deposits
+    "Deposit",
+    "PatientPayment",
+    "RefundRequest",
     "user_practices",
 ]

@@ -1,4 +1,4 @@
-"""PDF documents (appeal letters, Good Faith Estimates, patient statements) built from plain blocks.
+"""PDF documents (appeal letters, Good Faith Estimates, patient statements, receipts) built from plain blocks.
 
 fpdf2 with its core Helvetica font: no font files, no network, deterministic output for the same input.
 The core fonts cover Latin-1 only, so text is folded to it (curly quotes and dashes to ASCII, the rest '?').
@@ -20,6 +20,21 @@ def latin1(text: str) -> str:
     return text.translate(_FOLD).encode("latin-1", "replace").decode("latin-1")
 
 
+class _Pages(FPDF):
+    """FPDF with a footer on every page: the document's footer text and "Page n of N". fpdf2 draws it as each page
+    closes, inside the bottom margin, so it never spills onto a page of its own."""
+
+    footer_text = ""
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font("Helvetica", "I", 8)
+        if self.footer_text:
+            self.cell(0, 5, self.footer_text, align="L")
+            self.set_x(self.l_margin)
+        self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+
 @dataclass
 class Document:
     """A simple flowing document: a title, then headings, paragraphs, key/value rows and tables in order."""
@@ -27,6 +42,7 @@ class Document:
     title: str
     subtitle: str | None = None
     blocks: list[tuple[str, object]] = field(default_factory=list)
+    footer: str = ""  # printed on every page beside the page number (e.g. the practice and the document's id)
 
     def heading(self, text: str) -> Document:
         self.blocks.append(("heading", text))
@@ -48,7 +64,8 @@ class Document:
 
     def render(self, *, created: datetime | None = None) -> bytes:
         """The PDF bytes. ``created`` fixes the document's creation date (tests compare outputs)."""
-        pdf = FPDF(format="Letter")
+        pdf = _Pages(format="Letter")
+        pdf.footer_text = latin1(self.footer or self.title)[:90]
         pdf.set_margins(20, 18, 20)
         pdf.set_auto_page_break(True, margin=18)
         pdf.set_title(latin1(self.title))
@@ -65,9 +82,6 @@ class Document:
         pdf.ln(3)
         for kind, value in self.blocks:
             getattr(self, f"_{kind}")(pdf, value)
-        pdf.set_y(-14)
-        pdf.set_font("Helvetica", "I", 8)
-        pdf.cell(0, 5, f"Page {pdf.page_no()} of {{nb}}", align="R")
         return bytes(pdf.output())
 
     @staticmethod

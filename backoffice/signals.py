@@ -31,6 +31,8 @@ item_cancelled = events.signal("item-cancelled")
 # adjusted). Subscribers: automation (wakes those claims' waiting follow-ups, whose step then closes them).
 remittance_posted = events.signal("remittance-posted")
 
-# sender: Claim (its void, frequency 8, was accepted by the payer and the claim closed); kwargs: now.
-# Subscribers: authorizations (give back the units or visits its lines consumed).
+# sender: Claim (a void, frequency 8, the payer accepted: ``exchange.ack_posting`` / ``claims.corrections``); kwargs:
+# now, and optionally actor (User | None) and reason. Subscribers: authorizations (give back the units or visits its
+# lines consumed); claims (``claims/subscriptions.py``: its follow-up, denial, appeal and rejection items are
+# cancelled, logged with the reason).
 claim_voided = events.signal("claim-voided")

@@ -201,7 +201,8 @@ def test_sending_moves_the_claim_to_appealed_and_a_late_send_needs_a_logged_reas
         "FAX-77",
     )
     assert claim.status == ClaimStatus.APPEALED
-    log = db.session.scalars(select(Interaction).where(Interaction.claim_id == claim.id)
+    sent = (Interaction.claim_id == claim.id, Interaction.to_state == "appealed")
+    log = db.session.scalars(select(Interaction).where(*sent)
                              .order_by(Interaction.id.desc())).first()  # fmt: skip
     assert (
         log.data["late"] is True

@@ -346,14 +346,15 @@ def test_the_breach_list_filters_shows_overdue_and_links_to_a_prefilled_bulk_rea
     auth.login("boss@example.test")
     page = client.get("/supervisor/breaches").get_data(as_text=True)
     assert f"#{ids['late']}<" in page and f"#{ids['harbor']}<" in page
-    assert f"#{ids['on_time']}<" not in page and f"#{ids['parked']}<" not in page
+    # A snoozed item past its due date is breached too (issue 18): snoozing never stops the SLA.
+    assert f"#{ids['on_time']}<" not in page and f"#{ids['parked']}<" in page
     assert "overdue 2d 3h" in page
     filtered = client.get("/supervisor/breaches", query_string={"practice_id": ids["calm"]}).get_data(as_text=True)
     assert f"#{ids['late']}<" in filtered and f"#{ids['harbor']}<" not in filtered
     link = re.search(r'href="([^"]+)" id="reassign-breaches"', filtered).group(1).replace("&amp;", "&")
     assert f"practice_id={ids['calm']}" in link and "sla=breached" in link
     preview = client.get(link).get_data(as_text=True)
-    assert "1 item(s)" in preview and f"#{ids['late']}<" in preview
+    assert "2 item(s)" in preview and f"#{ids['late']}<" in preview and f"#{ids['parked']}<" in preview
     by_owner = client.get("/supervisor/breaches", query_string={"assignee": ids["bob"]}).get_data(as_text=True)
     assert f"#{ids['late']}<" in by_owner and f"#{ids['harbor']}<" not in by_owner
     unknown = client.get("/supervisor/breaches", query_string={"practice_id": "999999"}).get_data(as_text=True)

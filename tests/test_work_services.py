@@ -345,7 +345,8 @@ def test_nobody_acts_on_another_organizations_work_even_through_the_services(wor
     assert _count(Interaction) == 1  # only the planning row
 
 
-def test_snoozed_items_past_due_are_not_listed_as_breaches(world) -> None:
+def test_snoozed_items_past_due_are_listed_as_breaches_too(world) -> None:
+    """Issue 18: snoozing never stops the SLA; a snoozed item 10 days overdue is breached on every list."""
     from backoffice.work import queries
 
     overdue, parked = f.make_ready_items(world["practice"], 2)
@@ -353,8 +354,8 @@ def test_snoozed_items_past_due_are_not_listed_as_breaches(world) -> None:
         item=parked, actor=world["biller"], now=NOW, until=NOW + timedelta(days=30), reason="payer reprocessing"
     )
     later = NOW + timedelta(days=10)
-    assert [i.id for i in queries.breached_items(world["supervisor"], later)] == [overdue.id]
+    assert {i.id for i in queries.breached_items(world["supervisor"], later)} == {overdue.id, parked.id}
     (row,) = queries.queue_overview(world["supervisor"], later)
-    assert (row.ready, row.snoozed, row.breached) == (1, 1, 1)
+    assert (row.ready, row.snoozed, row.breached) == (1, 1, 2)
     workload = {r.user.id: r for r in queries.biller_workload(world["supervisor"], later, ZoneInfo("America/New_York"))}
-    assert (workload[world["biller"].id].open, workload[world["biller"].id].breached) == (1, 0)
+    assert (workload[world["biller"].id].open, workload[world["biller"].id].breached) == (1, 1)

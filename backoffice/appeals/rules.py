@@ -190,6 +190,9 @@ SEND_METHODS = ("fax", "mail", "portal", "email")
 OUTCOMES = ("overturned", "partial", "upheld")
 WINS = frozenset({"overturned", "partial"})  # the overturn rate counts a partial win as a win
 STATUSES = ("draft", "sent", "decided", "withdrawn")
+# A sent appeal's item waits this many days for the decision (ERISA: 30 days pre-service, 60 post-service), then
+# comes back to check on it.
+DECISION_CHECK_DAYS = 30
 MAX_REFERENCE = 80
 MAX_LATE_REASON = 2000
 

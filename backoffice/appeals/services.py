@@ -7,7 +7,7 @@ The letter is PHI: it lives on the ``Appeal`` row only. Logs carry its SHA-256 a
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,9 +33,11 @@ from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.remits.rules import Family, route_denial
 from backoffice.services_base import is_postgres, service
+from backoffice.work import closing
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind
+from backoffice.work.services import due_at_for
 
 MAX_NAME = 120
 SOURCE = "appeals"
@@ -332,8 +334,47 @@ def mark_sent(*, appeal: Appeal, actor: User, now: datetime, sent_on: date | Non
         data={"appeal_id": appeal.id, "sent_on": sent_on.isoformat(), "method": method, "late": late,
               "late_reason": late_reason or None, "sha256": digest(appeal.letter)},
     )  # fmt: skip
+    _wait_for_decision(appeal, actor, now, sent_on)
     db.session.commit()
     return appeal
+
+
+def _wait_for_decision(appeal: Appeal, actor: User, now: datetime, sent_on: date) -> None:
+    """A sent appeal's item waits on the payer: parked until the decision is due (its SLA restarts then)."""
+    item = db.session.get(WorkItem, appeal.work_item_id) if appeal.work_item_id else None
+    if item is None:
+        return
+    practice = db.session.get(Practice, appeal.practice_id)
+    tz = ZoneInfo(practice.timezone if practice else "America/New_York")
+    check_on = sent_on + timedelta(days=rules.DECISION_CHECK_DAYS)
+    until = max(datetime.combine(check_on, time(9), tzinfo=tz).astimezone(UTC), now + timedelta(minutes=1))
+    due_at, _ = due_at_for(item, until)
+    closing.park_item(item, now=now, actor=actor, until=until, due_at=due_at, cause="appeal-sent",
+                      reason=f"Appeal #{appeal.id} sent: waiting for the payer's decision until {check_on:%m/%d/%Y}",
+                      data={"appeal_id": appeal.id})  # fmt: skip
+
+
+def withdraw_drafts(claim_id: int, *, now: datetime, actor: User | None, reason: str) -> list[Appeal]:
+    """Withdraw the claim's draft appeals in the caller's transaction (a write-off or a payment made them moot),
+    each logged with ``reason``. The caller commits."""
+    drafts = list(db.session.scalars(select(Appeal).where(Appeal.claim_id == claim_id, Appeal.status == "draft")))
+    withdrawn = []
+    for appeal in drafts:
+        result = db.session.execute(
+            update(Appeal).where(Appeal.id == appeal.id, Appeal.status == "draft")
+            .values(status="withdrawn", updated_at=now).execution_options(synchronize_session=False)
+        )  # fmt: skip
+        if result.rowcount != 1:
+            continue
+        db.session.refresh(appeal)
+        record_interaction(
+            practice_id=appeal.practice_id, actor=actor, actor_label=None if actor else "system",
+            kind=InteractionKind.NOTE, now=now, claim_id=appeal.claim_id,
+            body=f"Appeal #{appeal.id} (level {appeal.level}) withdrawn: {reason}",
+            data={"appeal_id": appeal.id, "withdrawn": True},
+        )  # fmt: skip
+        withdrawn.append(appeal)
+    return withdrawn
 
 
 @service
@@ -359,6 +400,10 @@ def record_outcome(*, appeal: Appeal, actor: User, now: datetime, outcome: str, 
         data={"appeal_id": appeal.id, "outcome": outcome, "decided_on": decided_on.isoformat(),
               "recovered": str(amount)},
     )  # fmt: skip
+    item = db.session.get(WorkItem, appeal.work_item_id) if appeal.work_item_id else None
+    if item is not None:
+        closing.close_item(item, now=now, actor=actor, cause="appeal-decided", data={"appeal_id": appeal.id},
+                           reason=f"Appeal #{appeal.id} (level {appeal.level}) decided: {outcome}")  # fmt: skip
     db.session.commit()
     return appeal
 

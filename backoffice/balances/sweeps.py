@@ -50,9 +50,13 @@ def sweep_payment_plans(*, now: datetime) -> dict[str, int]:
             day = reminder.due_on if reminder.kind == "upcoming" else today + timedelta(days=1)
             due_at = max(datetime.combine(day, END_OF_BUSINESS, tzinfo=zone), now)
             what = "is due" if reminder.kind == "upcoming" else "was missed"
+            # Autopay: the patient authorized the card on file, so the item says to charge it (and record the
+            # payment on the patient's Payments page), not to remind them.
+            action = "charge the card on file: " if plan.autopay and reminder.kind == "upcoming" else ""
             item, created = add_item(
                 practice_id=plan.practice_id, kind=ExceptionKind.PAYMENT_REMINDER, now=now, patient_id=plan.patient_id,
-                reason=f"payment plan #{plan.id} instalment {reminder.number} {what} ({reminder.due_on.isoformat()})",
+                reason=f"{action}payment plan #{plan.id} instalment {reminder.number} {what} "
+                f"({reminder.due_on.isoformat()})",
                 dedupe_key=rules.reminder_key(plan.id, reminder.number, reminder.kind), due_at=due_at,
                 evidence={"plan_id": plan.id, "instalment": reminder.number, "reminder": reminder.kind},
                 source="payment-plan sweep",

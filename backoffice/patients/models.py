@@ -136,6 +136,8 @@ class LedgerEntry(db.Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
     claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"))
+    # The patient payment an application or credit came from (money/services.record_patient_payment).
+    patient_payment_id: Mapped[int | None] = mapped_column(ForeignKey("patient_payments.id"), index=True)
     kind: Mapped[str] = mapped_column(String(24))  # patient_responsibility, reversal, patient_payment, ...
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     reason: Mapped[str] = mapped_column(String(200))  # e.g. "PR-1 deductible"

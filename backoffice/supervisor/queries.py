@@ -21,7 +21,8 @@ from backoffice.work.models import WorkItem
 from backoffice.work.rules import DUE_SOON, ItemState, Mode
 
 OPEN = [ItemState.BLOCKED.value, ItemState.READY.value, ItemState.IN_PROGRESS.value, ItemState.SNOOZED.value]
-WORKING = [ItemState.READY.value, ItemState.IN_PROGRESS.value]
+# Breached: open and past due, snoozed ones included (snoozing never stops the SLA).
+WORKING = [ItemState.READY.value, ItemState.IN_PROGRESS.value, ItemState.SNOOZED.value]
 UNASSIGNED = "none"
 
 
@@ -76,7 +77,7 @@ def _conditions(user: User, f: ItemFilter, now: datetime) -> list[Any]:
         conditions.append(WorkItem.assignee_id.is_(None))
     elif f.assignee:
         conditions.append(WorkItem.assignee_id == int(f.assignee))
-    if f.sla == SlaFilter.BREACHED:  # as on the board: snoozed items are parked with a reason
+    if f.sla == SlaFilter.BREACHED:  # as on the board: a snoozed item past due is breached too
         conditions += [WorkItem.due_at <= now, WorkItem.state.in_(WORKING)]
     elif f.sla == SlaFilter.DUE_SOON:
         conditions += [WorkItem.due_at > now, WorkItem.due_at <= now + DUE_SOON]

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from backoffice.accounts.access import can_supervise
 from backoffice.accounts.models import User
+from backoffice.appeals.services import withdraw_drafts
 from backoffice.audit.services import audit_event
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus, can_move
@@ -21,10 +22,11 @@ from backoffice.services_base import service
 from backoffice.supervisor import rules
 from backoffice.supervisor.models import WriteOffRequest
 from backoffice.supervisor.rules import Balance
+from backoffice.work import closing
 from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
-from backoffice.work.rules import ExceptionKind, InteractionKind, ItemState
+from backoffice.work.rules import ExceptionKind, InteractionKind, ItemState, WorkKind
 from backoffice.work.services import register_completion_guard
 
 ZERO = Decimal("0.00")
@@ -214,6 +216,18 @@ def _finish_approval_item(request: WriteOffRequest, actor: User, now: datetime, 
     )  # fmt: skip
 
 
+DENIAL_WORK = (ExceptionKind.WORK_DENIAL, WorkKind.APPEAL)
+
+
+def _close_denial_work(claim: Claim, request: WriteOffRequest, actor: User, now: datetime) -> None:
+    """An approved write-off of the insurance balance ends the fight with the payer: the claim's denial and appeal
+    items close and its draft appeals are withdrawn, each logged with the write-off as the reason."""
+    reason = f"Write-off request #{request.id} approved: {rules.WRITE_OFF_LABELS[request.reason]}"
+    closing.close_claim_items(claim.id, DENIAL_WORK, now=now, actor=actor, reason=reason, cause="write-off",
+                              data={"write_off_request": request.id})  # fmt: skip
+    withdraw_drafts(claim.id, now=now, actor=actor, reason=reason)
+
+
 @service
 def decide_write_off(
     *, request: WriteOffRequest, actor: User, now: datetime, approve: bool, note: str | None
@@ -249,6 +263,8 @@ def decide_write_off(
         else:
             _post_patient(claim, request, now)
         closed = _close_if_settled(claim, actor, now)
+        if closed or balance_of(request) == Balance.INSURANCE:
+            _close_denial_work(claim, request, actor, now)
     _finish_approval_item(request, actor, now, outcome)
     if claim is not None and request.work_item_id is None:
         record_interaction(

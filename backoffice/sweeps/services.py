@@ -117,7 +117,7 @@ def sweep_sla(*, now: datetime) -> dict[str, Any]:
                 .where(
                     WorkItem.id.in_([r.id for r in batch]), WorkItem.escalated_at.is_(None), WorkItem.state.in_(OPEN)
                 )  # fmt: skip
-                .values(escalated_at=now, priority=_bumped_priority(), updated_at=now)
+                .values(escalated_at=now, auto_escalated=True, priority=_bumped_priority(), updated_at=now)
                 .returning(WorkItem.id)
                 .execution_options(synchronize_session=False)
             )
@@ -258,6 +258,7 @@ def _follow_up_claim(claim: Any, items: list[WorkItem], now: datetime, counts: C
         for item in checks:
             if item.state in OPEN_STATES and item.escalated_at is None:
                 item.escalated_at, item.priority = now, rules.escalated_priority(item.priority)
+                item.auto_escalated = True
                 item.updated_at = now
                 record_interaction(practice_id=item.practice_id, actor=None, actor_label="follow-up-sweep",
                                    kind=InteractionKind.ESCALATION, now=now, item=item,
@@ -455,7 +456,7 @@ def _practice_figures(practice_id: int, tz: str, now: datetime) -> tuple[date, d
     def count_items(*where: Any) -> int:
         return int(db.session.scalar(select(func.count(WorkItem.id)).where(items, *where)) or 0)
 
-    live = [ItemState.READY.value, ItemState.IN_PROGRESS.value]
+    live = [ItemState.READY.value, ItemState.IN_PROGRESS.value, ItemState.SNOOZED.value]  # snoozed past due too
     figures = {
         "aging": {label: kpis.money(amount) for label, amount in aging.items()},
         "total_ar": kpis.money(total_ar),

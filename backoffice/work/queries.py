@@ -468,7 +468,7 @@ def queue_overview(user: User, now: datetime) -> list[QueueRow]:
             func.sum(case((WorkItem.state == ItemState.READY, 1), else_=0)),
             func.sum(case((WorkItem.state == ItemState.IN_PROGRESS, 1), else_=0)),
             func.sum(case((WorkItem.state == ItemState.SNOOZED, 1), else_=0)),
-            func.sum(case(((WorkItem.due_at <= now) & (WorkItem.state != ItemState.SNOOZED), 1), else_=0)),
+            func.sum(case((WorkItem.due_at <= now, 1), else_=0)),  # a snoozed item past due is breached too
             func.min(WorkItem.due_at),
         )
         .where(WorkItem.state.in_(open_states), WorkItem.practice_id.in_(practice_ids_for(user)))
@@ -484,7 +484,8 @@ def biller_workload(user: User, now: datetime, tz: ZoneInfo) -> list[BillerRow]:
     day_start, day_end = local_midnight, local_midnight + timedelta(days=1)
     scope = practice_ids_for(user)
     open_states = [s.value for s in OPEN_STATES - {ItemState.BLOCKED}]
-    working_states = [ItemState.READY.value, ItemState.IN_PROGRESS.value]  # snoozed ones are parked on purpose
+    # A snoozed item past its due date is breached like any other (snoozing never stops the SLA).
+    working_states = [ItemState.READY.value, ItemState.IN_PROGRESS.value, ItemState.SNOOZED.value]
     counts = {
         assignee: (o, d, b, t)
         for assignee, o, d, b, t in db.session.execute(
@@ -510,13 +511,19 @@ def biller_workload(user: User, now: datetime, tz: ZoneInfo) -> list[BillerRow]:
     return [BillerRow(u, *(int(x or 0) for x in counts.get(u.id, (0, 0, 0, 0)))) for u in users]
 
 
-def escalated_items(user: User, *, limit: int = 100) -> list[WorkItem]:
-    """Open escalated items, newest escalation first."""
+ESCALATION_SOURCES = ("people", "automatic", "all")
+
+
+def escalated_items(user: User, *, source: str = "people", limit: int = 100) -> list[WorkItem]:
+    """Open escalated items, newest escalation first: by default the ones a person escalated; ``automatic`` the
+    SLA and follow-up sweeps' escalations; ``all`` both."""
+    by_source = {"people": [WorkItem.auto_escalated.is_(False)], "automatic": [WorkItem.auto_escalated.is_(True)]}
     return list(
         db.session.scalars(
             select(WorkItem)
             .options(joinedload(WorkItem.assignee), joinedload(WorkItem.practice))
             .where(
+                *by_source.get(source, []),
                 WorkItem.escalated_at.is_not(None),
                 WorkItem.state.in_([s.value for s in OPEN_STATES]),
                 WorkItem.practice_id.in_(practice_ids_for(user)),
@@ -528,15 +535,15 @@ def escalated_items(user: User, *, limit: int = 100) -> list[WorkItem]:
 
 
 def breached_items(user: User, now: datetime, *, limit: int = 100) -> list[WorkItem]:
-    """Ready or in-progress items past their due time, most overdue first (snoozed ones are parked with a reason
-    and counted separately)."""
+    """Open items (ready, in progress or snoozed) past their due time, most overdue first: snoozing never stops
+    the SLA."""
     return list(
         db.session.scalars(
             select(WorkItem)
             .options(joinedload(WorkItem.assignee), joinedload(WorkItem.practice))
             .where(
                 WorkItem.due_at <= now,
-                WorkItem.state.in_([ItemState.READY.value, ItemState.IN_PROGRESS.value]),
+                WorkItem.state.in_([ItemState.READY.value, ItemState.IN_PROGRESS.value, ItemState.SNOOZED.value]),
                 WorkItem.practice_id.in_(practice_ids_for(user)),
             )
             .order_by(WorkItem.due_at)

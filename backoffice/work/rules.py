@@ -32,6 +32,8 @@ class ExceptionKind(StrEnum):
     REAUTHORIZE = "reauthorize"
     # Supervisor and patient-balance work.
     APPROVE_WRITE_OFF = "approve_write_off"
+    APPROVE_REFUND = "approve_refund"
+    MATCH_DEPOSIT = "match_deposit"
     PAYMENT_REMINDER = "payment_reminder"
     ISSUE_GFE = "issue_gfe"
     # Credentialing: a licence, a payer enrolment's revalidation or a CAQH re-attestation expiring (90/60/30 days).
@@ -60,6 +62,8 @@ KIND_LABELS: dict[str, str] = {
     ExceptionKind.POSTING_EXCEPTION: "Posting exception",
     ExceptionKind.REAUTHORIZE: "Re-authorize",
     ExceptionKind.APPROVE_WRITE_OFF: "Approve write-off",
+    ExceptionKind.APPROVE_REFUND: "Approve refund",
+    ExceptionKind.MATCH_DEPOSIT: "Match deposit",
     ExceptionKind.PAYMENT_REMINDER: "Payment-plan reminder",
     ExceptionKind.ISSUE_GFE: "Issue Good Faith Estimate",
     ExceptionKind.RENEW_CREDENTIAL: "Renew credential",
@@ -150,6 +154,8 @@ DEFAULT_QUEUES: dict[str, str] = {
     ExceptionKind.POSTING_EXCEPTION: "posting",
     ExceptionKind.REAUTHORIZE: "authorization",
     ExceptionKind.APPROVE_WRITE_OFF: "write-offs",
+    ExceptionKind.APPROVE_REFUND: "write-offs",
+    ExceptionKind.MATCH_DEPOSIT: "posting",
     ExceptionKind.PAYMENT_REMINDER: "patient-balances",
     ExceptionKind.ISSUE_GFE: "patient-balances",
     ExceptionKind.RENEW_CREDENTIAL: "credentialing",
@@ -174,6 +180,8 @@ DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     ExceptionKind.POSTING_EXCEPTION: 2,  # 9.2: ERA posting within 24-48 h
     ExceptionKind.REAUTHORIZE: 2,
     ExceptionKind.APPROVE_WRITE_OFF: 2,
+    ExceptionKind.APPROVE_REFUND: 2,
+    ExceptionKind.MATCH_DEPOSIT: 1,
     ExceptionKind.PAYMENT_REMINDER: 1,
     ExceptionKind.ISSUE_GFE: 1,  # 10.1: the tightest GFE window is 1 business day; explicit due dates win
     ExceptionKind.RENEW_CREDENTIAL: 5,  # explicit due dates (the expiry) win

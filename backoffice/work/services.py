@@ -234,7 +234,12 @@ def escalate_item(*, item: WorkItem, actor: User, now: datetime, reason: str) ->
     """Flag an item for a supervisor and raise its priority; it stays with its owner."""
     _require_same_organization(item, actor)
     reason = _clean_text(reason, "reason")
-    _guarded_update(item, "escalate", now, {"escalated_at": now, "priority": rules.escalated_priority(item.priority)})
+    _guarded_update(
+        item,
+        "escalate",
+        now,
+        {"escalated_at": now, "auto_escalated": False, "priority": rules.escalated_priority(item.priority)},
+    )
     record_interaction(
         practice_id=item.practice_id,
         actor=actor,

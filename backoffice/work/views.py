@@ -217,11 +217,15 @@ def supervisor():
         abort(403)
     now = utcnow()
     tz = ZoneInfo(current_app.config["BACKOFFICE_SETTINGS"].timezone)
+    escalations = request.args.get("escalations", "people")
+    if escalations not in queries.ESCALATION_SOURCES:
+        escalations = "people"
     return render_template(
         "supervisor/board.html",
         queues=queries.queue_overview(current_user, now),
         billers=queries.biller_workload(current_user, now, tz),
-        escalated=queries.escalated_items(current_user),
+        escalated=queries.escalated_items(current_user, source=escalations),
+        escalations=escalations,
         breached=queries.breached_items(current_user, now),
         now=now,
     )
