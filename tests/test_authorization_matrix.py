@@ -128,6 +128,18 @@ EXPECT: dict[str, Rule] = {
     "routing.person": Rule(SUP, {"user_id": "user"}),
     "reports.index": Rule(SUP),
     "reports.table_csv": Rule(SUP, {"name": "=aging_practice"}),
+    "reports.month_end_page": Rule(SUP),
+    "reports.month_end_csv": Rule(SUP, {"name": "=rollforward"}),
+    "reports.month_end_drill": Rule(SUP, {"figure": "=charges"}),
+    "reports.month_end_drill_csv": Rule(SUP, {"figure": "=charges"}),
+    "money.patient_payments": Rule(ALL, PATIENT),
+    "money.receipt": Rule(ALL, {"payment_id": "=0"}, ok=404),  # no payment 0: a 404 for everyone
+    "money.credits": Rule(ALL),
+    "money.request_patient_refund": Rule(ALL, PATIENT),
+    "money.request_payer_refund": Rule(ALL, {"claim_id": "claim"}),
+    "money.decide": Rule(ALL, {"request_id": "=0"}),
+    "money.post": Rule(ALL, {"request_id": "=0"}),
+    "money.deposits_page": Rule(ALL),
     # appeals
     "claims.index": Rule(ALL),
     "claims.detail": Rule(ALL, CLAIM),
@@ -217,7 +229,7 @@ POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.e
                                          "credentialing.enrollments": ADM}  # fmt: skip
 # POSTs whose allowed answer is a 404 although the role may use them (the constant argument names nothing).
 # documents.upload: the target is in the form, a bare POST names nothing; remits.apply: payment 0 does not exist.
-POST_OK_404: set[str] = {"documents.upload", "remits.apply"}
+POST_OK_404: set[str] = {"documents.upload", "remits.apply", "money.decide", "money.post"}
 # Allowed POSTs that sign someone out or deactivate them: run after every other, so they take nobody's session early.
 SIGNS_OUT = {"accounts.logout", "accounts.end_my_sessions", "accounts.password", "users.sign_out", "users.reset_mfa",
              "users.set_active"}  # fmt: skip
