@@ -27,6 +27,8 @@ from backoffice.balances.views import bp as balances_bp
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
+from backoffice.onboarding import api as onboarding_api  # noqa: F401  (its routes join the API blueprint)
+from backoffice.onboarding.views import bp as onboarding_bp
 from backoffice.remits import subscriptions as remits_subscriptions
 from backoffice.reports.views import bp as reports_bp
 from backoffice.routing import subscriptions as routing_subscriptions
@@ -83,7 +85,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(automation_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
-    for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp, users_bp):
+    for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp, users_bp,
+                       onboarding_bp):
         app.register_blueprint(feature_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)

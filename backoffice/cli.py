@@ -104,8 +104,8 @@ def users_create(
 
 @users.command("token")
 @click.option("--email", required=True, help="The user the token acts as.")
-@click.option("--scope", "scopes", multiple=True, required=True, help="sessions:write, work:read, work:write or "
-              "claims:read (repeat).")  # fmt: skip
+@click.option("--scope", "scopes", multiple=True, required=True, help="sessions:write, work:read, work:write, "
+              "claims:read, admin:read or admin:write (repeat).")  # fmt: skip
 @click.option("--name", default="API token", show_default=True, help="A label for the token.")
 @click.option("--days", type=int, help="How long the token works (1-366; default BACKOFFICE_API_TOKEN_DAYS, 90).")
 @with_appcontext
@@ -262,6 +262,31 @@ def _user_by_email(email: str):  # noqa: ANN202
     if user is None:
         raise click.UsageError(f"--email: no user {email}")
     return user
+
+
+@cli.command("setup")
+@click.option("--organization", "org_slug", required=True, help="The billing company's slug (lower-case, hyphens).")
+@click.option("--organization-name", "org_name", required=True, help="The billing company's name.")
+@click.option("--admin-email", required=True)
+@click.option("--admin-name", required=True)
+@click.option("--admin-password", help="The first admin's password (default: print a one-time set-password link).")
+@with_appcontext
+def setup_command(org_slug: str, org_name: str, admin_email: str, admin_name: str, admin_password: str | None) -> None:
+    """First run: create the billing company and its first admin on an empty, migrated database. Refuses, changing
+    nothing, when an organization exists. Admins must set up two-step sign-in at their first sign-in."""
+    from backoffice.onboarding.people import set_password_token
+    from backoffice.onboarding.services import setup_organization
+
+    try:
+        org, user = setup_organization(slug=org_slug, name=org_name, admin_email=admin_email, admin_name=admin_name,
+                                       admin_password=admin_password, now=utcnow())  # fmt: skip
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created organization {org.slug} ({org.name}) and its admin {user.email}")
+    if admin_password is None:
+        click.echo("Send the admin this one-time link to set a password (valid 7 days), on your server's address:")
+        click.echo(f"  /set-password/{set_password_token(user)}")
+    click.echo("Sign in, set up two-step sign-in, then add practices, payers and users under Setup.")
 
 
 @cli.group("import")
