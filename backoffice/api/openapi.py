@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backoffice.api.rules import SCOPES
+from backoffice.onboarding import openapi as onboarding
 from backoffice.sessions.rules import ADDRESS_COLUMNS, COLUMNS
 
 
@@ -123,7 +124,7 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer",
                                                 "description": "Scopes: " + ", ".join(SCOPES)}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **onboarding.SCHEMAS},
         },
         "paths": {
             "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document",
@@ -168,5 +169,6 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Claim"), "The claim"),
                               "404": _error("No such claim in your practices")},
             })},
+            **onboarding.PATHS,
         },
     }  # fmt: skip

@@ -22,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from backoffice.forms import Form, SubForm
 from backoffice.onboarding.rules import CLEARINGHOUSES, OWNABLE_STEPS
 from backoffice.orgs.rules import PayerKind
+from backoffice.work.forms import choices
 
 TIME_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
               "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico")  # fmt: skip
@@ -63,7 +64,7 @@ class PracticeForm(Form):
     npi = _text("Group NPI (type 2)", 20)
     tin = _text("TIN (9 digits)", 20)
     taxonomy = _text("Taxonomy", 20)
-    time_zone = SelectField("Time zone", choices=[(z, z) for z in TIME_ZONES], default="America/New_York")
+    time_zone = SelectField("Time zone", choices=choices((z, z) for z in TIME_ZONES), default="America/New_York")
     address_line1 = _text("Service address")
     address_line2 = _text("Address line 2")
     city = _text("City", 100)
@@ -74,9 +75,9 @@ class PracticeForm(Form):
     pay_to_city = _text("Pay-to city", 100)
     pay_to_state = _text("Pay-to state", 2)
     pay_to_zip_code = _text("Pay-to ZIP code", 10)
-    owned_steps = MultiCheckboxField("Steps we own", choices=[(s, s.replace("_", " ")) for s in OWNABLE_STEPS])
+    owned_steps = MultiCheckboxField("Steps we own", choices=choices((s, s.replace("_", " ")) for s in OWNABLE_STEPS))
     sla_overrides = _text("SLA overrides (step=business days; …)", 500)
-    clearinghouse = SelectField("Clearinghouse connection", choices=[(c, c) for c in CLEARINGHOUSES])
+    clearinghouse = SelectField("Clearinghouse connection", choices=choices((c, c) for c in CLEARINGHOUSES))
     edi_outbox = _text("EDI outbox folder (file drop)", 500)
     edi_inbox = _text("EDI inbox folder (file drop)", 500)
 
@@ -87,7 +88,7 @@ class PracticeForm(Form):
 class PayerForm(Form):
     payer_id = _text("Payer ID (clearinghouse)", 20)
     name = _text("Name")
-    kind = SelectField("Kind", choices=[(k.value, KIND_LABELS[k.value]) for k in PayerKind])
+    kind = SelectField("Kind", choices=choices((k.value, KIND_LABELS[k.value]) for k in PayerKind))
     filing_limit_days = _text("Timely filing limit (days)", 5)
     corrected_claim_limit_days = _text("Corrected claim limit (days)", 5)
     appeal_window_days = _text("Appeal limit (days)", 5)
@@ -147,7 +148,7 @@ class UploadForm(Form):
 class InviteForm(Form):
     email = _text("Email", 254)
     name = _text("Name")
-    role = SelectField("Role", choices=[("biller", "biller"), ("supervisor", "supervisor"), ("admin", "admin")])
+    role = SelectField("Role", choices=choices((r, r) for r in ("biller", "supervisor", "admin")))
     practices = MultiCheckboxField("Practices served", choices=[])
     queues = MultiCheckboxField("Queues (none: every queue)", choices=[])
     skills = MultiCheckboxField("Skills", choices=[])
@@ -155,7 +156,7 @@ class InviteForm(Form):
 
 
 class UserEditForm(Form):
-    role = SelectField("Role", choices=[("biller", "biller"), ("supervisor", "supervisor"), ("admin", "admin")])
+    role = SelectField("Role", choices=choices((r, r) for r in ("biller", "supervisor", "admin")))
     practices = MultiCheckboxField("Practices served", choices=[])
     queues = MultiCheckboxField("Queues (none: every queue)", choices=[])
     skills = MultiCheckboxField("Skills", choices=[])

@@ -240,8 +240,8 @@ def clean_practice(values: Mapping[str, Any], *, partial: bool = False, row: int
     if given("phone"):
         f.text("phone", limit=20)
     if given("clearinghouse"):
-        chosen = f.text("clearinghouse", required=not partial, limit=16)
-        if chosen is None and not partial:
+        chosen = f.text("clearinghouse", limit=16)
+        if chosen is None:
             f.clean["clearinghouse"] = "sandbox"
         elif chosen is not None and chosen not in CLEARINGHOUSES:
             f.fail("clearinghouse", f"one of {', '.join(CLEARINGHOUSES)}")

@@ -136,8 +136,8 @@ def create_practice(*, organization_id: int, values: Mapping[str, Any], actor: U
     if _slug_taken(clean["slug"]):
         raise Duplicate(f"slug: a practice with slug {clean['slug']!r} already exists")
     clean.setdefault("owned_steps", list(rules.OWNABLE_STEPS))
-    practice = Practice(organization_id=organization_id, created_at=now, active=True, fee_schedule={},
-                        sla_overrides={}, **clean)  # fmt: skip
+    clean.setdefault("sla_overrides", {})
+    practice = Practice(organization_id=organization_id, created_at=now, active=True, fee_schedule={}, **clean)
     db.session.add(practice)
     db.session.flush()
     _audit(actor, "practice_create", now, practice, {"changes": {k: [None, _plain(v)] for k, v in clean.items()}},

@@ -30,8 +30,9 @@ from backoffice.onboarding.forms import (
     UserEditForm,
     filled_rows,
 )
-from backoffice.onboarding.rules import Refused, format_pairs, join_list
+from backoffice.onboarding.rules import OWNABLE_STEPS, Refused, format_pairs, join_list
 from backoffice.orgs.models import Organization, Payer, Practice
+from backoffice.work.forms import choices
 
 bp = Blueprint("onboarding", __name__)
 BLANK_ROWS = 5
@@ -186,7 +187,7 @@ def new_practice():
     _guard()
     form = PracticeForm()
     if request.method == "GET":
-        form.owned_steps.data = [c[0] for c in form.owned_steps.choices]
+        form.owned_steps.data = list(OWNABLE_STEPS)
     if request.method == "POST":
         if not form.validate_on_submit():
             flash_form_errors(form)
@@ -270,10 +271,10 @@ def fees_upload(slug: str):
     return redirect(url_for("onboarding.fees", slug=slug))
 
 
-def _payer_choices() -> list[tuple[str, str]]:
+def _payer_choices() -> list[Any]:
     payers = db.session.scalars(select(Payer).where(Payer.organization_id == current_user.organization_id)
                                 .order_by(Payer.name))  # fmt: skip
-    return [("", "—")] + [(p.payer_id, f"{p.name} ({p.payer_id})") for p in payers]
+    return choices([("", "—")] + [(p.payer_id, f"{p.name} ({p.payer_id})") for p in payers])
 
 
 @bp.route("/admin/practices/<slug>/rates", methods=["GET", "POST"])
@@ -411,9 +412,9 @@ def payer_active(payer_id: int):
 def _user_choices(form: InviteForm | UserEditForm) -> None:
     org_id = current_user.organization_id
     served = select(Practice).where(Practice.organization_id == org_id, Practice.active.is_(True))
-    form.practices.choices = [(p.slug, p.name) for p in db.session.scalars(served.order_by(Practice.name))]
-    form.queues.choices = [(q, q) for q in people.known_queues()]
-    form.skills.choices = [(s, s) for s in people.known_skills(org_id)]
+    form.practices.choices = choices((p.slug, p.name) for p in db.session.scalars(served.order_by(Practice.name)))
+    form.queues.choices = choices((q, q) for q in people.known_queues())
+    form.skills.choices = choices((s, s) for s in people.known_skills(org_id))
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
