@@ -85,17 +85,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(automation_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
-    for feature_bp in (
-        itemforms_bp,
-        routing_bp,
-        supervisor_bp,
-        appeals_bp,
-        balances_bp,
-        audit_bp,
-        users_bp,
-        onboarding_bp,
-    ):
+    for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp, users_bp):
         app.register_blueprint(feature_bp)
+    app.register_blueprint(onboarding_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)
     app.add_url_rule("/healthz", "healthz", _healthz)
