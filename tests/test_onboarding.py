@@ -381,3 +381,29 @@ def test_an_initial_password_must_be_changed_first(site: dict[str, Any], client:
         user = db.session.scalar(select(User).where(User.email == "init@example.com"))
         assert user.password_change_required is False
     assert client.get("/queue").status_code == 200
+
+
+def test_the_cli_imports_and_exports_the_same_files(app: Flask, tmp_path: Any) -> None:
+    with app.app_context():
+        org = f.make_org(slug="summit")
+        f.make_practice(org, slug="calm-mind")
+    runner = app.test_cli_runner()
+    (tmp_path / "payers.csv").write_text(PAYERS_CSV)
+    result = runner.invoke(cli, ["import", "payers", str(tmp_path / "payers.csv")])
+    assert result.exit_code == 0 and "3 added, 0 changed, 0 unchanged" in result.output
+    (tmp_path / "rates.csv").write_text("payer_id,cpt,allowed,effective_from\n60054,90834,98.50,2026-01-01\n")
+    result = runner.invoke(cli, ["import", "rates", str(tmp_path / "rates.csv"), "--practice", "calm-mind"])
+    assert result.exit_code == 0 and "1 added" in result.output
+    for kind in ("payers", "rates"):
+        exported = runner.invoke(cli, ["export", kind, "--practice", "calm-mind"]).output
+        (tmp_path / f"{kind}-again.csv").write_text(exported)
+        args = ["import", kind, str(tmp_path / f"{kind}-again.csv")]
+        again = runner.invoke(cli, [*args, "--practice", "calm-mind"] if kind == "rates" else args)
+        assert again.exit_code == 0 and (
+            "3 unchanged" in again.output or "0 added, 0 changed, 0 removed" in again.output
+        )
+    (tmp_path / "bad.csv").write_text("payer_id,cpt,allowed,effective_from\nNOPE,90834,-1,2026-01-01\n")
+    bad = runner.invoke(cli, ["import", "rates", str(tmp_path / "bad.csv"), "--practice", "calm-mind"])
+    assert bad.exit_code == 1 and "row 2, column payer_id" in bad.output and "row 2, column allowed" in bad.output
+    with app.app_context():
+        assert _count(ContractedRate) == 1
