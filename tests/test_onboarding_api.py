@@ -87,6 +87,8 @@ def test_users_token_issues_the_admin_scopes(app: Flask) -> None:
 def test_a_client_is_set_up_through_the_api_alone(client: FlaskClient, admin_token: str) -> None:
     created = call(client, "POST", "/practices", admin_token, json=PRACTICE)
     assert created.status_code == 201 and created.get_json()["npi"] == GROUP_NPI
+    assert created.get_json()["owned_steps"] == ["verify_benefits", "obtain_preauth", "enter_charge", "audit", "submit",
+                                                 "follow_up", "appeal"]  # fmt: skip
     patched = call(client, "PATCH", "/practices/calm-mind", admin_token, json={"taxonomy": "103T00000X"})
     assert patched.get_json()["practice"]["taxonomy"] == "103T00000X" and patched.get_json()["changed"] == ["taxonomy"]
     for payer in PAYERS:
@@ -128,7 +130,7 @@ def test_a_client_is_set_up_through_the_api_alone(client: FlaskClient, admin_tok
     ("path", "method", "body", "field"),
     [
         ("/practices", "POST", {**PRACTICE, "npi": BAD_NPI}, "npi"),
-        ("/practices", "POST", {**PRACTICE, "address": {**PRACTICE["address"], "zip": "1220"}}, "zip_code"),
+        ("/practices", "POST", {**PRACTICE, "address": {**PRACTICE["address"], "zip": "1220"}}, "address.zip"),
         ("/practices", "POST", {**PRACTICE, "colour": "blue"}, "colour"),
         ("/payers", "POST", {**PAYERS[0], "payer_id": "87726", "kind": "insurer"}, "kind"),
         ("/practices/calm-mind/contracted-rates", "PUT", {"rates": [*RATES, {**RATES[0], "cpt": "90837",

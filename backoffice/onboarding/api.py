@@ -26,10 +26,16 @@ PRACTICE_KEYS = ("name", "slug", "npi", "tin", "taxonomy", "time_zone", "phone",
                  "clearinghouse", "edi_outbox", "edi_inbox")  # fmt: skip
 
 
+# The columns of a practice's addresses as the API names them (the objects ``address`` and ``pay_to``).
+API_FIELD = {**{column: f"address.{key}" for key, column in ADDRESS_KEYS.items()},
+             **{column: f"pay_to.{key}" for key, column in PAY_TO_KEYS.items()}}  # fmt: skip
+
+
 @bp.errorhandler(Refused)
 def _refused(error: Refused) -> tuple[Any, int]:
-    found = [{"row": e.row, "field": e.field, "message": e.message} for e in error.errors]
-    return jsonify(error=str(error), errors=found), 422
+    named = [FieldError(API_FIELD.get(e.field, e.field), e.message, e.row) for e in error.errors]
+    found = [{"row": e.row, "field": e.field, "message": e.message} for e in named]
+    return jsonify(error=str(Refused(named, error.what)), errors=found), 422
 
 
 def practice_json(p: Practice) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class Refused(ValidationFailed):
     """Input that failed its checks; nothing was written. ``errors`` name every field (and row)."""
 
     def __init__(self, errors: Sequence[FieldError], what: str = "input") -> None:
-        self.errors = list(errors)
+        self.errors, self.what = list(errors), what
         shown = "; ".join(str(e) for e in self.errors[:5])
         more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
         super().__init__(f"{len(self.errors)} problem(s) in the {what}, nothing was saved: {shown}{more}")
@@ -248,7 +248,7 @@ def clean_practice(values: Mapping[str, Any], *, partial: bool = False, row: int
     for folder in ("edi_outbox", "edi_inbox"):
         if folder in values:
             f.text(folder, limit=500)
-    if given("owned_steps"):
+    if "owned_steps" in values:  # a new practice without them owns every step (services.create_practice)
         steps = values.get("owned_steps")
         steps = split_list(steps) if isinstance(steps, str) or steps is None else steps
         if not isinstance(steps, list) or any(s not in OWNABLE_STEPS for s in steps):
