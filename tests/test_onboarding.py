@@ -407,3 +407,34 @@ def test_the_cli_imports_and_exports_the_same_files(app: Flask, tmp_path: Any) -
     assert bad.exit_code == 1 and "row 2, column payer_id" in bad.output and "row 2, column allowed" in bad.output
     with app.app_context():
         assert _count(ContractedRate) == 1
+
+
+def test_routing_rules_pick_their_queue_and_skill_from_the_lists(world: dict[str, Any]) -> None:
+    from backoffice.routing.services import save_rule, set_user_routing
+
+    values = {"name": "Denials", "distribution": "none", "target_queue": "denails"}
+    with pytest.raises(Exception, match="target queue: 'denails' is not a queue"):
+        save_rule(actor=world["admin"], now=NOW, values=values)
+    with pytest.raises(Exception, match="required skill: 'juggling'"):
+        save_rule(
+            actor=world["admin"], now=NOW, values={**values, "target_queue": "denials", "required_skill": "juggling"}
+        )
+    assert (
+        save_rule(actor=world["admin"], now=NOW, values={**values, "target_queue": "denials"}).target_queue == "denials"
+    )
+    with pytest.raises(Exception, match="queues: 'denails' is not on the list"):
+        set_user_routing(actor=world["admin"], now=NOW, user=world["biller"], queues=["denails"], skills=[])
+
+
+def test_the_supervisor_board_flags_a_queue_nobody_works(site: dict[str, Any], client: Any, auth: Any) -> None:
+    with site["app"].app_context():
+        practice = f.make_practice(site["org"])
+        f.make_ready_items(practice, 1, kind="verify_benefits")
+        biller = db.session.scalar(select(User).where(User.email == "biller@example.com"))
+        biller.queues = ["eligibility", "denials"]
+        db.session.commit()
+    auth.login("sup@example.com")
+    page = client.get("/supervisor").get_data(as_text=True)
+    flagged = re.search(r'id="unworked-queues">([^<]*)<', page).group(1)
+    assert "rejections" in flagged and "write-offs" in flagged and "patient-balances" in flagged
+    assert "eligibility" not in flagged and "denials," not in flagged

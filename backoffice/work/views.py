@@ -227,9 +227,12 @@ def supervisor():
         abort(403)
     now = utcnow()
     tz = ZoneInfo(current_app.config["BACKOFFICE_SETTINGS"].timezone)
+    queues = queries.queue_overview(current_user, now)
+    known = {*(q for q, _ in queries.filter_choices(current_user)["queues"]), *(row.queue for row in queues)}
     return render_template(
         "supervisor/board.html",
-        queues=queries.queue_overview(current_user, now),
+        queues=queues,
+        unworked=queries.unworked_queues(current_user, known),
         billers=queries.biller_workload(current_user, now, tz),
         escalated=queries.escalated_items(current_user),
         breached=queries.breached_items(current_user, now),
