@@ -9,12 +9,13 @@ from typing import Any
 from flask import abort, jsonify, url_for
 from sqlalchemy import select
 
-from backoffice.accounts.access import practice_ids_for
+from backoffice.accounts.access import can_supervise, practice_ids_for
 from backoffice.accounts.models import User
+from backoffice.accounts.rules import Role
 from backoffice.api.rules import ADMIN_READ, ADMIN_WRITE
 from backoffice.api.views import _body, _user, bp, requires
 from backoffice.clock import utcnow
-from backoffice.errors import ValidationFailed
+from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.onboarding import people, services
 from backoffice.onboarding.rules import FieldError, Refused
@@ -98,6 +99,14 @@ def _practice_or_404(slug: str) -> Practice:
     return practice
 
 
+def _reader() -> User:
+    """The token's user, if they may read the setup (supervisors and admins, as on the pages)."""
+    user = _user()
+    if not can_supervise(user):
+        raise NotAllowed("only supervisors and admins can read the setup")
+    return user
+
+
 def _list(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
     records = body.get(key)
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
@@ -110,7 +119,7 @@ def _list(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
 def list_practices() -> Any:
     """The practices the token's user may see."""
     rows = db.session.scalars(
-        select(Practice).where(Practice.id.in_(practice_ids_for(_user()))).order_by(Practice.slug)
+        select(Practice).where(Practice.id.in_(practice_ids_for(_reader()))).order_by(Practice.slug)
     )
     return jsonify(practices=[practice_json(p) for p in rows])
 
@@ -135,7 +144,7 @@ def patch_practice(slug: str) -> Any:
 @bp.get("/payers")
 @requires(ADMIN_READ)
 def list_payers() -> Any:
-    rows = db.session.scalars(select(Payer).where(Payer.organization_id == _user().organization_id)
+    rows = db.session.scalars(select(Payer).where(Payer.organization_id == _reader().organization_id)
                               .order_by(Payer.payer_id))  # fmt: skip
     return jsonify(payers=[payer_json(p) for p in rows])
 
@@ -170,6 +179,8 @@ def put_contracted_rates(slug: str) -> Any:
 @requires(ADMIN_WRITE)
 def post_user() -> Any:
     user, body = _user(), _body()
+    if user.role != Role.ADMIN:
+        raise NotAllowed("only an admin can add users")
     for key in ("email", "name", "role"):
         if not isinstance(body.get(key), str):
             raise ValidationFailed(f"{key}: required, a string")

@@ -198,8 +198,9 @@ def new_practice():
                 "Practice created.")  # fmt: skip
             if done:
                 return redirect(url_for("onboarding.practice", slug=made[0].slug))
-    return render_template("onboarding/form.html", form=form, title="New practice", can_edit=True,
-                           back=url_for("onboarding.practices"))  # fmt: skip
+    back = url_for("onboarding.practices")
+    return render_template("onboarding/form.html", form=form, title="New practice", back=back,
+                           can_edit=current_user.role == Role.ADMIN)  # fmt: skip
 
 
 @bp.route("/admin/practices/<slug>", methods=["GET", "POST"])
@@ -370,7 +371,7 @@ def new_payer():
                   "Payer added."):  # fmt: skip
             return redirect(url_for("onboarding.payers"))
     return render_template("onboarding/form.html", form=form, title="New payer", back=url_for("onboarding.payers"),
-                           can_edit=True)  # fmt: skip
+                           can_edit=current_user.role == Role.ADMIN)  # fmt: skip
 
 
 @bp.route("/admin/payers/<int:payer_id>", methods=["GET", "POST"])
@@ -438,7 +439,7 @@ def invite():
                 link = url_for("onboarding.set_password", token=token, _external=True) if token else None
                 return render_template("onboarding/invited.html", user=user, link=link)
     return render_template("onboarding/form.html", form=form, title="Add a user", back=url_for("onboarding.index"),
-                           can_edit=True)  # fmt: skip
+                           can_edit=current_user.role == Role.ADMIN)  # fmt: skip
 
 
 @bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
