@@ -277,15 +277,16 @@ def setup_command(org_slug: str, org_name: str, admin_email: str, admin_name: st
     from backoffice.onboarding.people import set_password_token
     from backoffice.onboarding.services import setup_organization
 
+    now = utcnow()
     try:
         org, user = setup_organization(slug=org_slug, name=org_name, admin_email=admin_email, admin_name=admin_name,
-                                       admin_password=admin_password, now=utcnow())  # fmt: skip
+                                       admin_password=admin_password, now=now)  # fmt: skip
     except ServiceError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"created organization {org.slug} ({org.name}) and its admin {user.email}")
     if admin_password is None:
         click.echo("Send the admin this one-time link to set a password (valid 7 days), on your server's address:")
-        click.echo(f"  /set-password/{set_password_token(user)}")
+        click.echo(f"  /set-password/{set_password_token(user, now)}")
     click.echo("Sign in, set up two-step sign-in, then add practices, payers and users under Setup.")
 
 

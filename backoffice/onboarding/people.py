@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from backoffice.accounts.models import User
@@ -61,8 +61,8 @@ def _practices(organization_id: int, slugs_or_ids: Iterable[str | int]) -> list[
     return list({by_key[w].id: by_key[w] for w in wanted}.values())
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=LINK_SALT)
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=LINK_SALT)
 
 
 def _fingerprint(user: User) -> str:
@@ -70,20 +70,23 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
-def set_password_token(user: User) -> str:
-    """A signed token for /set-password/<token>: good for 7 days and only until the password changes."""
-    return _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+def set_password_token(user: User, now: datetime) -> str:
+    """A signed token for /set-password/<token>: good for 7 days from ``now`` (the app clock, not the signer's) and
+    only until the password changes."""
+    return _serializer().dumps({"u": user.id, "f": _fingerprint(user), "t": int(now.timestamp())})
 
 
 def user_for_token(token: str, now: datetime) -> User | None:
     """The active user a set-password token is for, while it is fresh and unused; None otherwise."""
     try:
-        data, signed_at = _serializer().loads(token, return_timestamp=True)
-    except (BadSignature, SignatureExpired):
+        data = _serializer().loads(token)
+    except BadSignature:
         return None
-    if not isinstance(data, dict) or now - signed_at > LINK_LIFETIME:
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("t"), int):
         return None
-    user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
+    if not 0 <= now.timestamp() - data["t"] <= LINK_LIFETIME.total_seconds():
+        return None
+    user = db.session.get(User, data["u"])
     if user is None or not user.active or _fingerprint(user) != data.get("f"):
         return None
     return user
@@ -107,7 +110,7 @@ def invite_user(*, organization_id: int, email: str, name: str, role: str, pract
         user.password_change_required = True
         db.session.commit()
         return user, None
-    return user, set_password_token(user)
+    return user, set_password_token(user, now)
 
 
 @service
@@ -171,7 +174,7 @@ def reset_password_link(*, user: User, actor: User, now: datetime) -> str:
     audit_event(action="admin:password_reset_link", user=actor, now=now, organization_id=user.organization_id,
                 target_type="user", target_id=user.id)  # fmt: skip
     db.session.commit()
-    return set_password_token(user)
+    return set_password_token(user, now)
 
 
 @service
