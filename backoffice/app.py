@@ -38,6 +38,8 @@ from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
 from backoffice.money.views import bp as money_bp
+from backoffice.onboarding import api as onboarding_api  # noqa: F401  (its routes join the API blueprint)
+from backoffice.onboarding.views import bp as onboarding_bp
 from backoffice.remits import subscriptions as remits_subscriptions
 from backoffice.remits.views import bp as remits_bp
 from backoffice.reports.views import bp as reports_bp
@@ -112,6 +114,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         remits_bp,
     ):
         app.register_blueprint(feature_bp)
+    app.register_blueprint(onboarding_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)
     app.add_url_rule("/healthz", "healthz", _healthz)

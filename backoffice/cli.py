@@ -104,8 +104,8 @@ def users_create(
 
 @users.command("token")
 @click.option("--email", required=True, help="The user the token acts as.")
-@click.option("--scope", "scopes", multiple=True, required=True, help="sessions:write, work:read, work:write or "
-              "claims:read (repeat).")  # fmt: skip
+@click.option("--scope", "scopes", multiple=True, required=True, help="sessions:write, work:read, work:write, "
+              "claims:read, admin:read or admin:write (repeat).")  # fmt: skip
 @click.option("--name", default="API token", show_default=True, help="A label for the token.")
 @click.option("--days", type=int, help="How long the token works (1-366; default BACKOFFICE_API_TOKEN_DAYS, 90).")
 @with_appcontext
@@ -264,6 +264,32 @@ def _user_by_email(email: str):  # noqa: ANN202
     return user
 
 
+@cli.command("setup")
+@click.option("--organization", "org_slug", required=True, help="The billing company's slug (lower-case, hyphens).")
+@click.option("--organization-name", "org_name", required=True, help="The billing company's name.")
+@click.option("--admin-email", required=True)
+@click.option("--admin-name", required=True)
+@click.option("--admin-password", help="The first admin's password (default: print a one-time set-password link).")
+@with_appcontext
+def setup_command(org_slug: str, org_name: str, admin_email: str, admin_name: str, admin_password: str | None) -> None:
+    """First run: create the billing company and its first admin on an empty, migrated database. Refuses, changing
+    nothing, when an organization exists. Admins must set up two-step sign-in at their first sign-in."""
+    from backoffice.onboarding.people import set_password_token
+    from backoffice.onboarding.services import setup_organization
+
+    now = utcnow()
+    try:
+        org, user = setup_organization(slug=org_slug, name=org_name, admin_email=admin_email, admin_name=admin_name,
+                                       admin_password=admin_password, now=now)  # fmt: skip
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created organization {org.slug} ({org.name}) and its admin {user.email}")
+    if admin_password is None:
+        click.echo("Send the admin this one-time link to set a password (valid 7 days), on your server's address:")
+        click.echo(f"  /set-password/{set_password_token(user, now)}")
+    click.echo("Sign in, set up two-step sign-in, then add practices, payers and users under Setup.")
+
+
 @cli.group("import")
 def import_group() -> None:
     """Import what practices send us."""
@@ -303,6 +329,105 @@ def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> Non
         f"imported {len(result.created)} new session(s), {result.unchanged} already imported and unchanged; "
         f"{result.patients_created} new patient(s), {result.coverages_created} new coverage(s); {planning_text}"
     )
+
+
+ONBOARDING_FILES = {"payers": "payer directory", "fees": "fee schedule", "rates": "contracted rates"}
+
+
+def _onboarding_import(kind: str, path: Path, org_slug: str | None, practice_slug: str | None) -> None:
+    """Read an onboarding CSV and apply it, all or nothing; bad rows are printed by row and column (exit 1)."""
+    from sqlalchemy import select
+
+    from backoffice.extensions import db
+    from backoffice.onboarding import csv_files, services
+    from backoffice.onboarding.rules import Refused
+    from backoffice.orgs.models import Practice
+
+    org = _organization(org_slug)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{path.name} is not UTF-8 text (first bad byte at offset {error.start})") from None
+    rows, errors = csv_files.read(text, kind)
+    practice = None
+    if kind != "payers":
+        practice = db.session.scalar(
+            select(Practice).where(Practice.slug == practice_slug, Practice.organization_id == org.id)
+        )
+        if practice is None:
+            raise click.UsageError(f"--practice: no practice {practice_slug!r} in {org.slug}")
+    try:
+        if errors:
+            raise Refused(errors, ONBOARDING_FILES[kind])
+        if kind == "payers":
+            done = services.import_payers(organization_id=org.id, records=rows, actor=None, now=utcnow())
+            summary = "{} added, {} changed, {} unchanged".format(*done)
+        elif kind == "fees":
+            changes = services.replace_fee_schedule(practice=practice, records=rows, actor=None, now=utcnow())
+            summary = f"{len(changes)} code(s) changed"
+        else:
+            done = services.replace_contracted_rates(practice=practice, records=rows, actor=None, now=utcnow())
+            summary = "{} added, {} changed, {} removed".format(*done)
+    except Refused as refused:
+        _report_row_errors(refused.errors, f"{path.name}; nothing was imported")
+    click.echo(f"{ONBOARDING_FILES[kind]} imported from {path.name}: {summary}")
+
+
+@import_group.command("payers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def import_payers_command(path: Path, org_slug: str | None) -> None:
+    """Import the payer directory from a CSV (the columns `export payers` writes): payers are matched by payer_id,
+    added or updated; all or nothing."""
+    _onboarding_import("payers", path, org_slug, None)
+
+
+@import_group.command("fees")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--practice", "practice_slug", required=True)
+@click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def import_fees_command(path: Path, practice_slug: str, org_slug: str | None) -> None:
+    """Replace a practice's fee schedule with a CSV (cpt, modifier, charge); all or nothing."""
+    _onboarding_import("fees", path, org_slug, practice_slug)
+
+
+@import_group.command("rates")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--practice", "practice_slug", required=True)
+@click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def import_rates_command(path: Path, practice_slug: str, org_slug: str | None) -> None:
+    """Replace a practice's contracted rates with a CSV (payer_id, cpt, modifier, allowed, effective_from,
+    effective_to); all or nothing."""
+    _onboarding_import("rates", path, org_slug, practice_slug)
+
+
+@cli.command("export")
+@click.argument("kind", type=click.Choice(sorted(ONBOARDING_FILES)))
+@click.option("--practice", "practice_slug", help="The practice (fees and rates).")
+@click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def export_command(kind: str, practice_slug: str | None, org_slug: str | None) -> None:
+    """Print the payer directory, a fee schedule or contracted rates as the CSV `import` takes."""
+    from sqlalchemy import select
+
+    from backoffice.extensions import db
+    from backoffice.onboarding import csv_files, services
+    from backoffice.orgs.models import Practice
+
+    org = _organization(org_slug)
+    if kind == "payers":
+        click.echo(csv_files.write(kind, services.payer_records(org.id)), nl=False)
+        return
+    practice = db.session.scalar(
+        select(Practice).where(Practice.slug == practice_slug, Practice.organization_id == org.id)
+    )
+    if practice is None:
+        raise click.UsageError(f"--practice: no practice {practice_slug!r} in {org.slug}")
+    records = services.fee_records(practice) if kind == "fees" else services.rate_records(practice)
+    click.echo(csv_files.write(kind, records), nl=False)
 
 
 @cli.command("code")

@@ -72,6 +72,8 @@ PATIENT = {"patient_id": "patient"}
 PLAN = {"plan_id": "plan"}
 TEMPLATE = {"template_id": "template"}
 CLAIM = {"claim_id": "claim"}
+SLUG = {"slug": "practice_slug"}
+PAYER = {"payer_id": "payer"}
 
 EXPECT: dict[str, Rule] = {
     # sign-in, static files, the API's document
@@ -221,18 +223,77 @@ EXPECT: dict[str, Rule] = {
     "api.post_provider": Rule(ADM, {"slug": "practice_slug"}, api=True),
     "api.list_enrollments": Rule(SUP, {"slug": "practice_slug"}, api=True),
     "api.post_enrollment": Rule(ADM, {"slug": "practice_slug"}, api=True),
+    # onboarding: the setup pages (supervisors read, admins change), its files, and its API
+    "onboarding.index": Rule(SUP),
+    "onboarding.organization": Rule(SUP),
+    "onboarding.practices": Rule(SUP),
+    "onboarding.new_practice": Rule(SUP),
+    "onboarding.practice": Rule(SUP, SLUG),
+    "onboarding.practice_active": Rule(ADM, SLUG),
+    "onboarding.fees": Rule(SUP, SLUG),
+    "onboarding.fees_csv": Rule(SUP, SLUG),
+    "onboarding.fees_upload": Rule(ADM, SLUG),
+    "onboarding.rates": Rule(SUP, SLUG),
+    "onboarding.rates_csv": Rule(SUP, SLUG),
+    "onboarding.rates_upload": Rule(ADM, SLUG),
+    "onboarding.payers": Rule(SUP),
+    "onboarding.payers_csv": Rule(SUP),
+    "onboarding.payers_upload": Rule(ADM),
+    "onboarding.new_payer": Rule(SUP),
+    "onboarding.payer": Rule(SUP, PAYER),
+    "onboarding.payer_active": Rule(ADM, PAYER),
+    "onboarding.invite": Rule(SUP),
+    "onboarding.edit_user": Rule(SUP, {"user_id": "user"}),
+    "onboarding.deactivate": Rule(ADM, {"user_id": "user"}),
+    "onboarding.reset_password": Rule(ADM, {"user_id": "user"}),
+    "onboarding.set_password": Rule(None, {"token": "=not-a-token"}, ok=302),  # a bad link: back to sign-in
+    "api.list_practices": Rule(SUP, api=True),
+    "api.post_practice": Rule(ADM, api=True),
+    "api.patch_practice": Rule(ADM, SLUG, api=True),
+    "api.list_payers": Rule(SUP, api=True),
+    "api.post_payer": Rule(ADM, api=True),
+    "api.put_fee_schedule": Rule(ADM, SLUG, api=True),
+    "api.put_contracted_rates": Rule(ADM, SLUG, api=True),
+    "api.post_user": Rule(ADM, api=True),
 }
 
 # Where a POST is narrower than the GET of the same endpoint.
-POST_ROLES: dict[str, frozenset[str]] = {"appeals.new_template": ADM, "appeals.edit_template": ADM,
-                                         "credentialing.providers": ADM, "credentialing.edit_provider": ADM,
-                                         "credentialing.enrollments": ADM}  # fmt: skip
+POST_ROLES: dict[str, frozenset[str]] = {
+    "appeals.new_template": ADM,
+    "appeals.edit_template": ADM,
+    "credentialing.providers": ADM,
+    "credentialing.edit_provider": ADM,
+    "credentialing.enrollments": ADM,
+} | {
+    f"onboarding.{name}": ADM
+    for name in (
+        "organization",
+        "new_practice",
+        "practice",
+        "fees",
+        "rates",
+        "new_payer",
+        "payer",
+        "invite",
+        "edit_user",
+    )
+}
 # POSTs whose allowed answer is a 404 although the role may use them (the constant argument names nothing).
 # documents.upload: the target is in the form, a bare POST names nothing; remits.apply: payment 0 does not exist.
 POST_OK_404: set[str] = {"documents.upload", "remits.apply", "money.decide", "money.post"}
 # Allowed POSTs that sign someone out or deactivate them: run after every other, so they take nobody's session early.
-SIGNS_OUT = {"accounts.logout", "accounts.end_my_sessions", "accounts.password", "users.sign_out", "users.reset_mfa",
-             "users.set_active"}  # fmt: skip
+SIGNS_OUT = {
+    "accounts.logout",
+    "accounts.end_my_sessions",
+    "accounts.password",
+    "users.sign_out",
+    "users.reset_mfa",
+    "users.set_active",
+    "onboarding.deactivate",
+    "onboarding.edit_user",
+    "onboarding.practice_active",
+    "onboarding.payer_active",
+}  # fmt: skip (also the onboarding posts that take a biller's practice away)
 
 
 @dataclass
@@ -281,7 +342,8 @@ def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]
     db.session.commit()
     ids: dict[str, Any] = {kind: row.id for kind, row in rows.items()}
     return ids | {"item": item.id, "claim": claim.id, "patient": patient.id, "practice": practice.id,
-                  "job": _failed_job(org.id), "practice_slug": practice.slug, "provider": provider_id}  # fmt: skip
+                  "job": _failed_job(org.id), "practice_slug": practice.slug, "provider": provider_id,
+                  "payer": payer.id}  # fmt: skip
 
 
 def _failed_job(organization_id: int) -> str:

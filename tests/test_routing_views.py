@@ -67,7 +67,7 @@ def test_a_supervisor_creates_a_person_rule_and_the_change_is_audited(
     token = csrf_token(client.get("/supervisor/routing/new").get_data(as_text=True))
     response = client.post("/supervisor/routing/new", data=_rule_form(
         csrf_token=token, practice_id=str(ids["calm"]), payer_id=str(ids["payer"]), distribution="person",
-        target_user_id=str(ids["biller"]), target_queue="aetna"))  # fmt: skip
+        target_user_id=str(ids["biller"]), target_queue="denials"))  # fmt: skip
     assert response.status_code == 303
     (rule,) = _rules(app)
     assert (rule.name, rule.distribution, rule.target_user_id, rule.practice_id) == (
@@ -102,9 +102,9 @@ def test_rules_are_reordered_deactivated_and_edited(app: Flask, client: FlaskCli
     _world(app)
     auth.login("admin@example.test")
     token = csrf_token(client.get("/supervisor/routing/new").get_data(as_text=True))
-    for name, position in (("First", "10"), ("Second", "20")):
+    for name, position, queue in (("First", "10", "coding"), ("Second", "20", "posting")):
         client.post("/supervisor/routing/new", data=_rule_form(csrf_token=token, name=name, position=position,
-                                                                target_queue=name.lower()))  # fmt: skip
+                                                                target_queue=queue))  # fmt: skip
     first, second = _rules(app)
     client.post(f"/supervisor/routing/{second.id}/move", data={"csrf_token": token, "direction": "up"})
     assert [r.name for r in _rules(app)] == ["Second", "First"]
@@ -113,10 +113,10 @@ def test_rules_are_reordered_deactivated_and_edited(app: Flask, client: FlaskCli
     bad = client.post(f"/supervisor/routing/{first.id}/move", data={"csrf_token": token, "direction": "sideways"})
     assert bad.status_code == 303 and [r.name for r in _rules(app)] == ["Second", "First"]
     edit = client.get(f"/supervisor/routing/{first.id}/edit").get_data(as_text=True)
-    assert 'value="first"' in edit
+    assert '<option selected value="coding">' in edit
     client.post(f"/supervisor/routing/{first.id}/edit", data=_rule_form(csrf_token=token, name="First!",
-                                                                          target_queue="renamed"))  # fmt: skip
-    assert {r.name: r.target_queue for r in _rules(app)} == {"Second": "second", "First!": "renamed"}
+                                                                          target_queue="rejections"))  # fmt: skip
+    assert {r.name: r.target_queue for r in _rules(app)} == {"Second": "posting", "First!": "rejections"}
     with app.app_context():
         actions = sorted(db.session.scalars(select(AuditEvent.action)))
     assert actions.count("admin:routing_rule_saved") == 3 and "admin:routing_rule_moved" in actions

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backoffice.accounts.rules import Role
@@ -45,6 +45,8 @@ class User(UserMixin, db.Model):
     mfa_pending_secret: Mapped[str | None] = mapped_column(String(64))
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     mfa_last_step: Mapped[int | None] = mapped_column()
+    # An initial password an admin chose (issue 16): the user must set their own before doing anything else.
+    password_change_required: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     practices: Mapped[list[Practice]] = relationship(secondary=user_practices)
 

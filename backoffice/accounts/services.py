@@ -132,6 +132,7 @@ def change_password(
         db.session.commit()
         raise ValidationFailed("current password: not right")
     user.password_hash = hash_password(new_password)
+    user.password_change_required = False  # an initial password an admin gave is replaced (onboarding)
     ended = end_all_sessions(user=user, now=now, reason="password_change")
     forget_account(email=user.email, remote_addr=remote_addr)
     audit_event(action="password_change", user=user, now=now, data={"sessions_ended": ended})

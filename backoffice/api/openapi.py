@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backoffice.api.rules import SCOPES
+from backoffice.onboarding import openapi as onboarding
 from backoffice.sessions.rules import COLUMNS, OPTIONAL_COLUMNS
 
 
@@ -123,7 +124,7 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer",
                                                 "description": "Scopes: " + ", ".join(SCOPES)}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **onboarding.SCHEMAS},
         },
         "paths": {
             "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document",
@@ -169,6 +170,7 @@ def openapi_document() -> dict[str, Any]:
                               "404": _error("No such claim in your practices")},
             })},
             **credentialing_paths(),
+            **onboarding.PATHS,
         },
     }  # fmt: skip
 

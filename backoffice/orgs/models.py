@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint, false
+from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backoffice.coding.policy import policy_problem
@@ -43,6 +43,14 @@ class Organization(db.Model):
     edi_submitter_id: Mapped[str | None] = mapped_column(String(20))
     edi_contact_name: Mapped[str | None] = mapped_column(String(60))
     edi_contact_phone: Mapped[str | None] = mapped_column(String(10))
+    # Onboarding (issue 16): the company's legal identity and the submitter name of the 837 1000A loop.
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    tax_id: Mapped[str | None] = mapped_column(String(9))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(2))
+    zip_code: Mapped[str | None] = mapped_column(String(9))
+    edi_submitter_name: Mapped[str | None] = mapped_column(String(60))
     # Multi-factor sign-in (HIPAA 164.312(d)): the roles that must use a TOTP code (admins and supervisors unless an
     # admin changes it), and for how many days a browser may be remembered after a code (0: ask every time).
     mfa_required_roles: Mapped[list[str]] = mapped_column(
@@ -78,6 +86,11 @@ class Practice(db.Model):
     state: Mapped[str] = mapped_column(String(2))
     zip_code: Mapped[str] = mapped_column(String(9))
     phone: Mapped[str | None] = mapped_column(String(20))
+    # Where payment goes (837 2010AB) when it is not the service address above; all None: the same address.
+    pay_to_line1: Mapped[str | None] = mapped_column(String(200))
+    pay_to_city: Mapped[str | None] = mapped_column(String(100))
+    pay_to_state: Mapped[str | None] = mapped_column(String(2))
+    pay_to_zip_code: Mapped[str | None] = mapped_column(String(9))
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     owned_steps: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The practice's usual and customary charge per CPT ("90834": "150.00"): what goes in SV102, not what
@@ -181,6 +194,16 @@ class Payer(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # Whether a rendering provider must be enrolled (effective) with this payer before its 837 claims go out.
     enrollment_required_837: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Onboarding (issue 16): the payer directory's other facts. Other clearinghouses' IDs for this payer, where
+    # claims and appeals go, and whether a provider must be enrolled with
+    # this payer before we send it claims (837), eligibility questions (270) or take its remittances (835).
+    clearinghouse_payer_ids: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    claims_address: Mapped[str | None] = mapped_column(String(300))
+    appeals_address: Mapped[str | None] = mapped_column(String(300))
+    appeals_fax: Mapped[str | None] = mapped_column(String(20))
+    appeals_portal: Mapped[str | None] = mapped_column(String(300))
+    enrollment_required_270: Mapped[bool] = mapped_column(default=True, server_default=true())
+    enrollment_required_835: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @validates("telehealth_policy")
     def _validate_telehealth(self, key: str, value: dict[str, Any]) -> dict[str, Any]:

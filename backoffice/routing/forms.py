@@ -20,8 +20,8 @@ class RuleForm(Form):
     payer_id = SelectField("Payer", coerce=int, default=0)
     kind = SelectField("Step", default="")
     denial_family = SelectField("Denial family", default="")
-    required_skill = StringField("Required skill", validators=[Optional(), Length(max=64), WORD])
-    target_queue = StringField("Target queue", validators=[Optional(), Length(max=64), WORD])
+    required_skill = SelectField("Required skill", default="")  # choices: the skills list (routing/views.py)
+    target_queue = SelectField("Target queue", default="")  # choices: every known queue
     distribution = SelectField("Distribution", choices=choices(DISTRIBUTION_LABELS.items()), default="none")
     target_user_id = SelectField("Person", coerce=int, default=0)
     user_ids = SelectMultipleField("Pool (none = everyone qualified)", coerce=int, default=[])

@@ -20,6 +20,7 @@ from backoffice.accounts.rules import sees_whole_organization
 from backoffice.audit.models import AuditEvent
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
+from backoffice.onboarding.people import known_queues, known_skills
 from backoffice.orgs.models import Payer, Practice
 from backoffice.routing import rules as r
 from backoffice.routing.models import RoutingRule
@@ -317,6 +318,11 @@ def _clean_rule(actor: User, values: Mapping[str, Any]) -> dict[str, Any]:
     for name, limit in (("required_skill", 64), ("target_queue", 64)):
         if clean[name] is not None and len(clean[name]) > limit:
             raise ValidationFailed(f"{name.replace('_', ' ')}: at most {limit} characters")
+    # Chosen from the lists, never free text (a rule once sent items to a mistyped queue "denails").
+    if clean["target_queue"] is not None and clean["target_queue"] not in known_queues():
+        raise ValidationFailed(f"target queue: {clean['target_queue']!r} is not a queue; choose one from the list")
+    if clean["required_skill"] is not None and clean["required_skill"] not in known_skills(org):
+        raise ValidationFailed(f"required skill: {clean['required_skill']!r} is not on the skills list")
     if clean["practice_id"]:
         practice = db.session.get(Practice, clean["practice_id"])
         if practice is None or practice.organization_id != org:
@@ -445,6 +451,11 @@ def set_user_routing(*, actor: User, now: datetime, user: User, queues: Sequence
     if user.organization_id != actor.organization_id:
         raise NotAllowed("not a user of your organization")
     clean_queues, clean_skills = _words(queues, "queues"), _words(skills, "skills")
+    for field, chosen, allowed in (("queues", clean_queues, known_queues()),
+                                   ("skills", clean_skills, known_skills(user.organization_id))):  # fmt: skip
+        unknown = [word for word in chosen if word not in allowed]
+        if unknown:
+            raise ValidationFailed(f"{field}: {unknown[0]!r} is not on the list; choose from {', '.join(allowed)}")
     before = {"queues": list(user.queues or []), "skills": list(user.skills or [])}
     user.queues, user.skills = clean_queues, clean_skills
     _audit(actor, "admin:user_routing_saved", now, "user", user.id,

@@ -17,6 +17,7 @@ from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
 from backoffice.form_actions import flash_form_errors, run_form
+from backoffice.onboarding.people import known_queues, known_skills
 from backoffice.orgs.models import Payer, Practice
 from backoffice.remits.rules import Family
 from backoffice.routing import queries, services
@@ -137,6 +138,8 @@ def _rule_form(rule: Any = None) -> RuleForm:
     people = [(u.id, f"{u.name} ({u.role.value})") for u in active_users]
     form.target_user_id.choices = choices([(0, "—"), *people])
     form.user_ids.choices = choices(people)
+    form.target_queue.choices = choices([("", "The step's own queue"), *((q, q) for q in known_queues())])
+    form.required_skill.choices = choices([("", "None"), *((k, k) for k in known_skills(current_user.organization_id))])
     if rule is not None and not form.is_submitted():
         form.practice_id.data = rule.practice_id or 0
         form.payer_id.data = rule.payer_id or 0

@@ -478,6 +478,20 @@ def queue_overview(user: User, now: datetime) -> list[QueueRow]:
     return [QueueRow(q, int(r or 0), int(p or 0), int(s or 0), int(b or 0), _aware(o)) for q, r, p, s, b, o in rows]
 
 
+def unworked_queues(user: User, queues: Iterable[str]) -> list[str]:
+    """Of ``queues``, the ones no active biller of the user's organization works (a biller with no queues set works
+    every queue), so the supervisor board can flag work that will wait for nobody."""
+    chosen = db.session.scalars(
+        select(User.queues).where(
+            User.organization_id == user.organization_id, User.active.is_(True), User.role == "biller"
+        )  # fmt: skip
+    ).all()
+    if any(not picked for picked in chosen):
+        return []
+    worked = {queue for picked in chosen for queue in picked}
+    return sorted(set(queues) - worked)
+
+
 def biller_workload(user: User, now: datetime, tz: ZoneInfo) -> list[BillerRow]:
     """Per active user of the organization: open, due today, breached and done today."""
     local_midnight = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tzinfo=tz)

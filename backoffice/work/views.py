@@ -220,9 +220,12 @@ def supervisor():
     escalations = request.args.get("escalations", "people")
     if escalations not in queries.ESCALATION_SOURCES:
         escalations = "people"
+    queues = queries.queue_overview(current_user, now)
+    known = {*(q for q, _ in queries.filter_choices(current_user)["queues"]), *(row.queue for row in queues)}
     return render_template(
         "supervisor/board.html",
-        queues=queries.queue_overview(current_user, now),
+        queues=queues,
+        unworked=queries.unworked_queues(current_user, known),
         billers=queries.biller_workload(current_user, now, tz),
         escalated=queries.escalated_items(current_user, source=escalations),
         escalations=escalations,
