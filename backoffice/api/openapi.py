@@ -180,7 +180,7 @@ def openapi_document() -> dict[str, Any]:
 SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
 DAY = {"type": ["string", "null"], "format": "date"}
 SCHEMAS.update({
-    "FieldError": {"type": "object", "required": ["error"],
+    "RefusedField": {"type": "object", "required": ["error"],
                    "properties": {"error": {"type": "string", "description": "`field: why`"},
                                   "field": {"type": "string"}, "errors": {"type": "array"}}},
     "ProviderInput": {
@@ -240,7 +240,7 @@ def credentialing_paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ProviderInput")}}},
                 "responses": {"201": _json(_ref("Provider"), "Created"), "404": not_found,
                               "409": _error("A provider with this NPI is already in the practice"),
-                              "422": _json(_ref("FieldError"), "Refused; the message names the field")}}),
+                              "422": _json(_ref("RefusedField"), "Refused; the message names the field")}}),
         },
         "/practices/{slug}/enrollments": {
             "get": _secured("admin:read", {
