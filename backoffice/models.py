@@ -13,6 +13,7 @@ from backoffice.balances.models import (
     SlidingScaleTier,
 )
 from backoffice.claims.models import Claim, ClaimLine
+from backoffice.clearinghouse.models import Connection, FetchedFile
 from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
@@ -33,9 +34,11 @@ __all__ = [
     "ClaimLine",
     "ClaimPayment",
     "ClaimSubmission",
+    "Connection",
     "ControlNumber",
     "Coverage",
     "EdiFile",
+    "FetchedFile",
     "GoodFaithEstimate",
     "Interaction",
     "KpiSnapshot",

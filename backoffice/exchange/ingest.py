@@ -16,7 +16,9 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from backoffice.clearinghouse.adapters import clearinghouse_for
+from backoffice.clearinghouse.adapters import adapter_for, connection_for
+from backoffice.clearinghouse.base import Clearinghouse
+from backoffice.clearinghouse.models import Connection
 from backoffice.errors import ServiceError, ValidationFailed
 from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
@@ -37,6 +39,7 @@ POSTERS = {
     "271": ("backoffice.eligibility.services", "record_271"),
 }
 FINISHED = ("processed", "failed")
+REPORT_LIMIT = 200_000  # characters of a human report kept (the exchange page shows them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,12 @@ class IngestSummary:
     # practice slug → "<kind> <status>" → files ("835 processed": 2, "999 duplicate": 1, ...)
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # practices whose adapter could not be used, and why
+
+
+def is_x12(text: str) -> bool:
+    """Whether ``text`` starts like an X12 file (an ISA envelope, or a bare ST) rather than a human report."""
+    head = text.lstrip("\ufeff \t\r\n")[:3].upper()
+    return head in ("ISA", "ST*") or head.startswith("ST")
 
 
 def detect_kind(text: str) -> tuple[str, str | None]:
@@ -74,9 +83,11 @@ def ingest_file(
 
 
 def receive_file(
-    *, organization_id: int, practice_id: int | None, filename: str, content: str, now: datetime
+    *, organization_id: int, practice_id: int | None, filename: str, content: str, now: datetime,
+    connection_id: int | None = None,
 ) -> Received:
-    """``ingest_file`` that also says whether the file was a duplicate."""
+    """``ingest_file`` that also says whether the file was a duplicate. A file that is not X12 at all (a
+    clearinghouse's text or CSV report) is kept as a report (status ``report``), not failed."""  # fmt: skip
     digest = hashlib.sha256(content.encode("utf-8", errors="replace")).hexdigest()
     edi_file = db.session.scalar(
         select(EdiFile).where(
@@ -86,6 +97,18 @@ def receive_file(
     if edi_file is not None and edi_file.status in FINISHED:
         log.info("inbound %s (EDI file %d) was ingested before: refused as a duplicate", filename, edi_file.id)
         return Received(edi_file, True)
+    if edi_file is not None and edi_file.status == "report":
+        return Received(edi_file, True)
+    if not is_x12(content):
+        edi_file = EdiFile(
+            organization_id=organization_id, practice_id=practice_id, direction="inbound", kind="report",
+            filename=filename[:255], sha256=digest, status="report", summary={"bytes": len(content)}, problems=[],
+            created_at=now, processed_at=now, connection_id=connection_id, report_text=content[:REPORT_LIMIT],
+        )  # fmt: skip
+        db.session.add(edi_file)
+        db.session.commit()
+        log.info("inbound %s kept as a clearinghouse report (EDI file %d)", filename, edi_file.id)
+        return Received(edi_file, False)
     try:
         kind, isa13 = detect_kind(content)
         problem = None if kind in POSTERS else f"ST01 {kind}: not a file we read (835, 999, 277CA, 277, 271)"
@@ -95,7 +118,7 @@ def receive_file(
         edi_file = EdiFile(
             organization_id=organization_id, practice_id=practice_id, direction="inbound", kind=kind[:8],
             filename=filename[:255], sha256=digest, interchange_control_number=(isa13 or "")[:9] or None,
-            status="received", summary={}, problems=[], created_at=now,
+            status="received", summary={}, problems=[], created_at=now, connection_id=connection_id,
         )  # fmt: skip
         db.session.add(edi_file)
         db.session.commit()
@@ -153,26 +176,76 @@ def _fail(edi_file: EdiFile, problem: str, now: datetime) -> None:
 
 
 def ingest_all(*, now: datetime) -> IngestSummary:
-    """Read every active practice's clearinghouse inbox: each file is ingested, then moved to processed/ or
-    failed/ (a duplicate counts as processed)."""
+    """Poll every active practice's connection once (a connection shared by several practices once for all):
+    each file is ingested, then moved to processed/ or failed/ (a duplicate counts as processed)."""
 
-    settings = current_app.config["BACKOFFICE_SETTINGS"]
     summary = IngestSummary()
     practices = db.session.scalars(select(Practice).where(Practice.active.is_(True)).order_by(Practice.id)).all()
+    polled: set[Any] = set()
     for practice in practices:
         counts = summary.counts.setdefault(practice.slug, Counter())
         try:
-            adapter = clearinghouse_for(practice, settings)
-            files = adapter.fetch(practice=practice)
-        except (ValidationFailed, OSError) as error:
+            connection = connection_for(practice)
+        except ValidationFailed as error:
             summary.errors.append(f"practice {practice.slug}: {error}")
             continue
-        for file in files:
-            received = receive_file(
-                organization_id=practice.organization_id, practice_id=practice.id, filename=file.filename,
-                content=file.content, now=now,
-            )  # fmt: skip
-            status = "duplicate" if received.duplicate else received.edi_file.status
-            counts[f"{received.edi_file.kind} {status}"] += 1
-            adapter.done(practice=practice, file=file, ok=status != "failed")
+        shared = connection.id is not None and connection.practice_id is None and connection.kind != "sandbox"
+        key = ("connection", connection.id) if shared else ("practice", practice.id)
+        if key in polled:
+            continue
+        polled.add(key)
+        problem = poll(connection, practice=practice, owner_id=None if shared else practice.id, now=now, counts=counts)
+        if problem:
+            summary.errors.append(f"practice {practice.slug}: {problem}")
     return summary
+
+
+def poll(
+    connection: Connection, *, practice: Practice, owner_id: int | None, now: datetime, counts: Counter[str]
+) -> str | None:
+    """Fetch and ingest what ``connection`` has waiting; record the poll (time, error) on a saved connection.
+    Returns the problem that stopped the poll, if any (named without patient data)."""
+    settings = current_app.config["BACKOFFICE_SETTINGS"]
+    connection_id = connection.id
+    problem = None
+    try:
+        adapter: Clearinghouse = adapter_for(connection, settings)
+        files = adapter.fetch(practice=practice, now=now)
+    except (ValidationFailed, OSError) as error:
+        db.session.rollback()
+        problem, files = str(error), []
+    else:
+        problem = getattr(adapter, "problem", None)
+    for file in files:
+        received = receive_file(
+            organization_id=practice.organization_id, practice_id=owner_id, filename=file.filename,
+            content=file.content, now=now, connection_id=connection_id,
+        )  # fmt: skip
+        status = "duplicate" if received.duplicate else received.edi_file.status
+        counts[f"{received.edi_file.kind} {status}"] += 1
+        adapter.done(practice=practice, file=file, ok=status != "failed")
+    if connection_id is not None:
+        saved = db.session.get(Connection, connection_id)
+        saved.last_poll_at, saved.last_poll_error = now, (problem or None) and problem[:500]
+        db.session.commit()
+    if problem:
+        log.warning("polling connection %s failed: %s", connection_id, problem)
+    return problem
+
+
+def poll_connection(*, connection_id: int, now: datetime) -> dict[str, Any]:
+    """"Poll now" for one saved connection (its own practice, else the organization's first active practice)."""
+    connection = db.session.get(Connection, connection_id)
+    if connection is None:
+        raise ValidationFailed(f"connection {connection_id}: not found")
+    practice_id = connection.practice_id or db.session.scalar(
+        select(Practice.id)
+        .where(Practice.organization_id == connection.organization_id, Practice.active.is_(True))
+        .order_by(Practice.id)
+    )
+    if practice_id is None:
+        raise ValidationFailed(f"connection {connection.name}: its organization has no active practice")
+    counts: Counter[str] = Counter()
+    owner = connection.practice_id
+    problem = poll(connection, practice=db.session.get(Practice, practice_id), owner_id=owner, now=now, counts=counts)
+    return {"files": dict(counts), "problem": problem}

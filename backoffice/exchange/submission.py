@@ -157,9 +157,9 @@ def _submit_practice(
     first_st = allocate(organization.id, "transaction", sum(sets))
     text = write_837p(
         batches, interchange_control_number=isa, group_control_number=group, first_transaction_number=first_st,
-        now=now,
+        now=now, usage=adapter.usage,
     )  # fmt: skip
-    filename = f"837P-{practice.slug}-{isa:09d}.x12"
+    filename = outbound_filename(adapter, "837P", practice.slug, isa)
     edi_file = EdiFile(
         organization_id=organization.id, practice_id=practice.id, direction="outbound", kind="837P",
         filename=filename, sha256=hashlib.sha256(text.encode("ascii")).hexdigest(),
@@ -189,6 +189,14 @@ def _submit_practice(
         log.warning("837P %s committed but not sent (%s); it will be resent", edi_file.id, type(error).__name__)
     result.files.append(SentFile(filename, edi_file.id, practice.id, f"{isa:09d}", [c.id for c in ready]))
     result.submitted += [claim.id for claim in ready]
+
+
+def outbound_filename(adapter: Clearinghouse, kind: str, practice_slug: str, control: int) -> str:
+    """The adapter's profile's file name for an interchange, else ``<kind>-<practice>-<ISA13>.x12``."""
+    naming = getattr(adapter, "filename_for", None)
+    if naming is not None:
+        return naming(kind=kind, practice=practice_slug, control=control)
+    return f"{kind}-{practice_slug}-{control:09d}.x12"
 
 
 def _send(adapter: Clearinghouse, practice: Practice, edi_file: EdiFile, text: str, now: datetime) -> None:
@@ -232,6 +240,7 @@ def resend_unsent_files(*, now: datetime, older_than: timedelta = RESEND_AFTER) 
             batches, interchange_control_number=int(edi_file.interchange_control_number),
             group_control_number=int(submissions[0].group_control_number),
             first_transaction_number=min(int(sub.transaction_control_number) for sub in submissions), now=now,
+            usage=adapter.usage,
         )  # fmt: skip
         _send(adapter, practice, edi_file, text, now)
         sent += 1
