@@ -44,6 +44,8 @@ def connection_for(practice: Practice) -> Connection:
 def legacy_connection(practice: Practice) -> Connection:
     """What migration 0018 writes for a practice: its ``clearinghouse`` column as a connection (not saved)."""
     if practice.clearinghouse == "file_drop":
+        if not practice.edi_outbox:
+            raise ValidationFailed(f"practice {practice.slug}: set edi_outbox (the folder the clearinghouse uploads)")
         return Connection(
             organization_id=practice.organization_id, practice_id=practice.id, name=f"{practice.slug} file drop",
             kind="local_folder", profile="generic", usage="P", upload_folder=practice.edi_outbox,
