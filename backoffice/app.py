@@ -24,6 +24,7 @@ from backoffice.audit.views import bp as audit_bp
 from backoffice.automation import subscriptions as automation_subscriptions
 from backoffice.automation.views import bp as automation_bp
 from backoffice.balances.views import bp as balances_bp
+from backoffice.clearinghouse.views import bp as clearinghouse_bp
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
@@ -85,6 +86,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     app.register_blueprint(api_bp)
     for feature_bp in (itemforms_bp, routing_bp, supervisor_bp, appeals_bp, balances_bp, audit_bp, users_bp):
         app.register_blueprint(feature_bp)
+    app.register_blueprint(clearinghouse_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)
     app.add_url_rule("/healthz", "healthz", _healthz)

@@ -5,7 +5,9 @@ rebooted server drops a transfer); ``start()`` brings it back on the same port w
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -17,6 +19,13 @@ from pathlib import Path
 import pytest
 
 SSHD = "/usr/sbin/sshd"
+KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+
+
+def new_key(path: Path) -> str:
+    """A fresh passphrase-less Ed25519 key at ``path``; its private text."""
+    subprocess.run([KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return path.read_text()
 
 
 def free_port() -> int:
@@ -52,21 +61,21 @@ class Sshd:
         self.files.mkdir(parents=True)
         keys = root / "keys"
         keys.mkdir()
-        for name in ("host", "client"):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True)
+        new_key(keys / "host")
+        self.client_key = new_key(keys / "client")
         self.host_key_line = (keys / "host.pub").read_text().strip()
-        self.client_key = (keys / "client").read_text()
         shutil.copy(keys / "client.pub", keys / "authorized_keys")
         (keys / "authorized_keys").chmod(0o600)
         self.config = root / "sshd_config"
         self.config.write_text(
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host'}\nPidFile {root / 'sshd.pid'}\n"
-            f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\n"
             "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\n"
             "MaxStartups 50\nLogLevel VERBOSE\n"
         )
         self.process: subprocess.Popen[bytes] | None = None
-        self.user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+        self.user = pwd.getpwuid(os.getuid()).pw_name
 
     def start(self) -> None:
         if os.geteuid() == 0:
@@ -88,10 +97,8 @@ class Sshd:
         if self.process is None:
             return
         for pid in [self.process.pid, *descendants(self.process.pid)]:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait(timeout=10)
         self.process = None
 
@@ -101,8 +108,8 @@ class Sshd:
         return path
 
 
-@pytest.fixture
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+@pytest.fixture(name="sshd")
+def sshd_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     """A running sshd (skipped where OpenSSH's server is not installed)."""
     if not Path(SSHD).exists() or shutil.which("ssh-keygen") is None:
         pytest.skip("OpenSSH server (sshd, ssh-keygen) is not installed")

@@ -25,7 +25,7 @@ from backoffice.exchange.submission import resend_unsent_files, submit_claims
 from backoffice.extensions import db
 from tests.factories_edi_posting import ISA
 from tests.factories_submission import NOW, edi_setup, scrubbed_claim
-from tests.sshd import Sshd, sshd  # noqa: F401 - the fixture
+from tests.sshd import Sshd, new_key, sshd_fixture  # noqa: F401 - the fixture
 from tests.x12_checks import pyx12_errors
 
 
@@ -55,7 +55,7 @@ def _adapter(connection, **kw) -> SftpClearinghouse:  # noqa: ANN001, ANN003
     return adapter
 
 
-def test_an_upload_lands_whole_under_its_name_through_a_temporary_name(ctx, sshd: Sshd) -> None:  # noqa: ANN001, F811
+def test_an_upload_lands_whole_under_its_name_through_a_temporary_name(ctx, sshd: Sshd) -> None:  # noqa: ANN001
     _, practice, _, _ = edi_setup()
     adapter = _adapter(_connection(sshd, practice))
     adapter.send(practice=practice, filename="837P_a.txt", content=ISA + "\n", now=NOW)
@@ -65,7 +65,7 @@ def test_an_upload_lands_whole_under_its_name_through_a_temporary_name(ctx, sshd
     assert len(list(sshd.folder("inbound").iterdir())) == 1
 
 
-def test_an_unknown_host_key_is_refused_with_its_fingerprint(ctx, sshd: Sshd) -> None:  # noqa: ANN001, F811
+def test_an_unknown_host_key_is_refused_with_its_fingerprint(ctx, sshd: Sshd) -> None:  # noqa: ANN001
     _, practice, _, _ = edi_setup()
     adapter = _adapter(_connection(sshd, practice, host_key=None))
     with pytest.raises(HostKeyRefused, match=r"unknown host key ssh-ed25519 SHA256:"):
@@ -73,7 +73,7 @@ def test_an_unknown_host_key_is_refused_with_its_fingerprint(ctx, sshd: Sshd) ->
     assert list(sshd.folder("inbound").iterdir()) == []
 
 
-def test_a_changed_host_key_is_refused(ctx, sshd: Sshd, tmp_path: Path) -> None:  # noqa: ANN001, F811
+def test_a_changed_host_key_is_refused(ctx, sshd: Sshd, tmp_path: Path) -> None:  # noqa: ANN001
     _, practice, _, _ = edi_setup()
     other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
     adapter = _adapter(_connection(sshd, practice, host_key=other))
@@ -82,24 +82,18 @@ def test_a_changed_host_key_is_refused(ctx, sshd: Sshd, tmp_path: Path) -> None:
     assert adapter.problem is None  # a refusal is not retried as a broken transfer: it is raised
 
 
-def test_a_key_the_server_does_not_authorize_is_a_clear_authentication_error(ctx, sshd: Sshd) -> None:  # noqa: ANN001, F811
+def test_a_key_the_server_does_not_authorize_is_a_clear_authentication_error(ctx, sshd: Sshd) -> None:  # noqa: ANN001
     _, practice, _, _ = edi_setup()
     connection = _connection(sshd, practice)
-    stranger = Sshd.__new__(Sshd)  # only for a fresh key
-    key_path = sshd.root / "stranger"
-    import subprocess  # noqa: PLC0415
-
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key_path)], check=True)
-    del stranger
+    stranger = new_key(sshd.root / "stranger")
     save_connection(organization_id=practice.organization_id, values={"name": connection.name, "kind": "sftp",
-                    "profile": "office_ally", "usage": "P", "host": "127.0.0.1"}, secrets={"private_key":
-                    key_path.read_text()}, settings=_settings(), actor=None, now=NOW,
-                    connection_id=connection.id)  # fmt: skip
+                    "profile": "office_ally", "usage": "P", "host": "127.0.0.1"}, secrets={"private_key": stranger},
+                    settings=_settings(), actor=None, now=NOW, connection_id=connection.id)  # fmt: skip
     with pytest.raises(ValidationFailed, match="authentication failed"):
         _adapter(connection).send(practice=practice, filename="x.txt", content="ISA", now=NOW)
 
 
-def test_each_remote_file_is_fetched_once_by_name_and_content(ctx, sshd: Sshd) -> None:  # noqa: ANN001, F811
+def test_each_remote_file_is_fetched_once_by_name_and_content(ctx, sshd: Sshd) -> None:  # noqa: ANN001
     _, practice, _, _ = edi_setup()
     connection = _connection(sshd, practice)
     outbound = sshd.folder("outbound")
@@ -116,7 +110,7 @@ def test_each_remote_file_is_fetched_once_by_name_and_content(ctx, sshd: Sshd) -
     assert names == ["a_999.txt", "b_835.txt"]
 
 
-def test_a_server_that_keeps_its_files_is_not_downloaded_again(ctx, sshd: Sshd) -> None:  # noqa: ANN001, F811
+def test_a_server_that_keeps_its_files_is_not_downloaded_again(ctx, sshd: Sshd) -> None:  # noqa: ANN001
     _, practice, _, _ = edi_setup()
     adapter = _adapter(_connection(sshd, practice))
     adapter.profile = dataclasses.replace(profile("office_ally"), deletes_after_download=False)
@@ -126,7 +120,7 @@ def test_a_server_that_keeps_its_files_is_not_downloaded_again(ctx, sshd: Sshd) 
     assert (sshd.folder("outbound") / "r.835").exists()
 
 
-def test_an_unreachable_server_is_retried_then_reported(ctx, sshd: Sshd) -> None:  # noqa: ANN001, F811
+def test_an_unreachable_server_is_retried_then_reported(ctx, sshd: Sshd) -> None:  # noqa: ANN001
     _, practice, _, _ = edi_setup()
     adapter = _adapter(_connection(sshd, practice))
     sshd.kill()
@@ -152,7 +146,7 @@ def _kill_when(sshd: Sshd, condition, seen: dict) -> threading.Thread:  # noqa: 
     return thread
 
 
-def test_a_server_killed_in_the_middle_of_an_upload_loses_nothing_and_files_once(ctx, sshd: Sshd) -> None:  # noqa: ANN001, F811
+def test_a_server_killed_in_the_middle_of_an_upload_loses_nothing_and_files_once(ctx, sshd: Sshd) -> None:  # noqa: ANN001
     _, practice, _, _ = edi_setup()
     adapter = _adapter(_connection(sshd, practice))
     big = "ISA" + "X" * 40_000_000
@@ -170,7 +164,7 @@ def test_a_server_killed_in_the_middle_of_an_upload_loses_nothing_and_files_once
     assert (inbound / "837P_big.txt").stat().st_size == len(big)
 
 
-def test_a_server_killed_in_the_middle_of_a_download_fetches_each_file_once(ctx, sshd: Sshd) -> None:  # noqa: ANN001, F811
+def test_a_server_killed_in_the_middle_of_a_download_fetches_each_file_once(ctx, sshd: Sshd) -> None:  # noqa: ANN001
     _, practice, _, _ = edi_setup()
     adapter = _adapter(_connection(sshd, practice))
     outbound = sshd.folder("outbound")
@@ -192,7 +186,9 @@ def test_a_server_killed_in_the_middle_of_a_download_fetches_each_file_once(ctx,
 
 
 def test_claims_go_out_over_sftp_with_the_profile_receiver_and_the_connection_usage(
-    ctx, sshd: Sshd, tmp_path: Path  # noqa: ANN001, F811
+    ctx,
+    sshd: Sshd,
+    tmp_path: Path,  # noqa: ANN001
 ) -> None:
     org, practice, provider, payer = edi_setup()
     connection = _connection(sshd, practice, usage="T")

@@ -77,7 +77,7 @@ def _local_folder(connection: Connection, settings: Settings, chosen: Profile) -
         raise ValidationFailed(f"connection {connection.name}: set the folder the clearinghouse uploads from")
     return FileDrop(
         Path(connection.upload_folder), Path(connection.download_folder) if connection.download_folder else None,
-        receiver=receiver_of(connection, chosen), usage=connection.usage,
+        receiver=receiver_of(connection, chosen), usage=connection.usage, naming=chosen,
     )  # fmt: skip
 
 

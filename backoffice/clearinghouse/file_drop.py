@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done, write_atomically
+from backoffice.clearinghouse.profiles import Profile
 from backoffice.clearinghouse.sandbox_x12 import write_270
 from backoffice.clearinghouse.sandbox_x12_277 import write_276
 from backoffice.errors import ValidationFailed
@@ -29,12 +30,20 @@ class FileDrop:
     """Outbound files into one folder, inbound files from another."""
 
     def __init__(
-        self, outbox: Path | None, inbox: Path | None, *, receiver: Receiver = DEFAULT_RECEIVER, usage: str = "P"
-    ) -> None:
+        self, outbox: Path | None, inbox: Path | None, *, receiver: Receiver = DEFAULT_RECEIVER, usage: str = "P",
+        naming: Profile | None = None,
+    ) -> None:  # fmt: skip
         self.outbox = outbox
         self.inbox = inbox
         self.receiver = receiver
         self.usage = usage
+        self.naming = naming
+
+    def filename_for(self, *, kind: str, practice: str, control: int) -> str:
+        """The profile's outbound name, else ``<kind>-<practice>-<ISA13>.x12``."""
+        if self.naming is not None:
+            return self.naming.filename(kind=kind, practice=practice, control=control)
+        return f"{kind}-{practice}-{control:09d}.x12"
 
     @classmethod
     def for_practice(cls, practice: Practice) -> FileDrop:

@@ -83,7 +83,12 @@ def ingest_file(
 
 
 def receive_file(
-    *, organization_id: int, practice_id: int | None, filename: str, content: str, now: datetime,
+    *,
+    organization_id: int,
+    practice_id: int | None,
+    filename: str,
+    content: str,
+    now: datetime,
     connection_id: int | None = None,
 ) -> Received:
     """``ingest_file`` that also says whether the file was a duplicate. A file that is not X12 at all (a
@@ -234,7 +239,7 @@ def poll(
 
 
 def poll_connection(*, connection_id: int, now: datetime) -> dict[str, Any]:
-    """"Poll now" for one saved connection (its own practice, else the organization's first active practice)."""
+    """ "Poll now" for one saved connection (its own practice, else the organization's first active practice)."""
     connection = db.session.get(Connection, connection_id)
     if connection is None:
         raise ValidationFailed(f"connection {connection_id}: not found")
