@@ -100,3 +100,9 @@ def kpi_snapshot() -> Any:
 def payment_plans() -> Any:
     """Payment-plan reminders (instalments due within 5 days, missed ones) and plan states."""
     return _run(BALANCES, "sweep_payment_plans")
+
+
+@flow(name="claim-batches", persist_result=False)
+def claim_batches() -> Any:
+    """Send every batch connection's waiting claims in one 837P interchange per practice and connection."""
+    return _run(SUBMISSION, "submit_batches")

@@ -14,6 +14,8 @@ from backoffice.extensions import db
 
 KINDS = ("sftp", "https_api", "sandbox", "local_folder")
 USAGES = ("T", "P")  # ISA15: test / production
+# Channels whose claims wait for the scheduled batch run (one interchange per run); the others submit at once.
+BATCH_KINDS = ("sftp", "local_folder")
 
 
 class Connection(db.Model):

@@ -26,6 +26,7 @@ from backoffice.orgs.models import Practice
 from backoffice.work.chains import add_item
 from backoffice.work.rules import ExceptionKind
 from backoffice.x12 import reader as x12
+from backoffice.x12.acks import is_ta1
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ POSTERS = {
     "277CA": ("backoffice.exchange.ack_posting", "post_277ca"),
     "277": ("backoffice.exchange.status_posting", "post_277"),
     "271": ("backoffice.eligibility.services", "record_271"),
+    "TA1": ("backoffice.exchange.ack_posting", "post_ta1"),
 }
 FINISHED = ("processed", "failed")
 REPORT_LIMIT = 200_000  # characters of a human report kept (the exchange page shows them)
@@ -63,6 +65,9 @@ def is_x12(text: str) -> bool:
 
 def detect_kind(text: str) -> tuple[str, str | None]:
     """(kind, ISA13) of a file: ST01, a 277 told apart by GS08 (X214 → 277CA, X212 → 277); X12Error if unreadable."""
+    if is_ta1(text):
+        isa = next((seg for seg in x12.segments(text) if seg.id == "ISA"), None)
+        return "TA1", (isa[13].strip() if isa is not None else None) or None
     for interchange, group, transaction in x12.transactions(text):
         kind = transaction.kind
         if kind == "277":
@@ -116,7 +121,7 @@ def receive_file(
         return Received(edi_file, False)
     try:
         kind, isa13 = detect_kind(content)
-        problem = None if kind in POSTERS else f"ST01 {kind}: not a file we read (835, 999, 277CA, 277, 271)"
+        problem = None if kind in POSTERS else f"ST01 {kind}: not a file we read (835, 999, 277CA, 277, 271, TA1)"
     except x12.X12Error as error:
         kind, isa13, problem = "unknown", None, str(error)
     if edi_file is None:  # a file interrupted mid-posting keeps its row and is posted again

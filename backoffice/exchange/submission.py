@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus, can_move
-from backoffice.clearinghouse.adapters import clearinghouse_for
+from backoffice.clearinghouse.adapters import clearinghouse_for, connection_for
 from backoffice.clearinghouse.base import Clearinghouse
 from backoffice.clearinghouse.file_drop import FileDrop
+from backoffice.clearinghouse.models import BATCH_KINDS
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.claim_batches import batches_by_payer, billing_provider_of, stored_claim_entry, submitter_of
 from backoffice.exchange.control_numbers import allocate
@@ -32,7 +33,9 @@ from backoffice.orgs.models import Organization, Payer, Practice
 from backoffice.remits.queries import prior_payer_for
 from backoffice.services_base import service
 from backoffice.work.log import record_interaction
-from backoffice.work.rules import InteractionKind
+from backoffice.work.models import WorkItem
+from backoffice.work.rules import InteractionKind, ItemState, Mode, WorkKind
+from backoffice.work.services import resume_automated_item
 from backoffice.x12.claim837 import MAX_CLAIMS_PER_TRANSACTION, write_837p
 
 log = logging.getLogger(__name__)
@@ -288,3 +291,42 @@ def export_837(*, out_dir: Path, now: datetime, organization_id: int | None = No
     for org_id, ids in by_org.items():
         result.merge(submit_claims(organization_id=org_id, claim_ids=ids, now=now, source="export-837", adapter=drop))
     return result
+
+
+@service
+def submit_batches(*, now: datetime) -> dict[str, Any]:
+    """The batch run: every automated submit item waiting for its batch (a claim scrubbed and audited, of a practice
+    whose connection is a batch channel) goes out in one 837P interchange per practice and connection; the items
+    then wake and close themselves. Returns the counts and the claims per interchange (no patient data)."""
+    waiting = db.session.execute(
+        select(WorkItem.id, Claim.id, Practice.organization_id)
+        .join(Claim, (Claim.id == WorkItem.claim_id) | (
+            WorkItem.claim_id.is_(None) & (Claim.session_id == WorkItem.session_id) & (Claim.payer_sequence == "P")
+            & Claim.parent_claim_id.is_(None)))
+        .join(Practice, Practice.id == Claim.practice_id)
+        .where(WorkItem.kind == str(WorkKind.SUBMIT), WorkItem.mode == Mode.AUTOMATED,
+               WorkItem.state == ItemState.SNOOZED, Claim.status == ClaimStatus.SCRUBBED)
+        .order_by(Claim.id)
+    ).all()  # fmt: skip
+    by_org: dict[int, list[int]] = {}
+    items: list[int] = []
+    for item_id, claim_id, organization_id in waiting:
+        practice = db.session.get(Practice, db.session.get(Claim, claim_id).practice_id)
+        connection = connection_for(practice)
+        if connection.id is None or connection.kind not in BATCH_KINDS:
+            continue
+        by_org.setdefault(organization_id, []).append(claim_id)
+        items.append(item_id)
+    result = SubmissionResult()
+    for organization_id, claim_ids in by_org.items():
+        result.merge(submit_claims(organization_id=organization_id, claim_ids=claim_ids, now=now, source="batch run"))
+    for item_id in items:  # each submit step now finds its claim submitted and completes
+        item = db.session.get(WorkItem, item_id)
+        if item is not None and item.state == ItemState.SNOOZED:
+            resume_automated_item(item=item, now=now)
+    return {
+        "interchanges": len(result.files),
+        "claims": len(result.submitted),
+        "claims_per_interchange": [len(sent.claim_ids) for sent in result.files],
+        "skipped": len(result.skipped),
+    }
