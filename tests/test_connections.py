@@ -212,3 +212,32 @@ def test_the_exchange_page_shows_files_reports_and_polls_now(app: Flask, client:
         report = db.session.scalar(select(EdiFile).where(EdiFile.kind == "report"))
     assert "3 claims received" in client.get(f"/exchange/reports/{report.id}").get_data(as_text=True)
     assert client.post("/exchange/999999/poll", data={"csrf_token": csrf_token(after)}).status_code == 404
+
+
+def test_a_270_and_a_276_go_to_the_clearinghouse_receiver_with_the_connection_usage(ctx, tmp_path: Path) -> None:  # noqa: ANN001
+    from backoffice.clearinghouse import sandbox_x12 as sx  # noqa: PLC0415
+    from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion  # noqa: PLC0415
+
+    org, practice, provider, payer = edi_setup()
+    _save(org.id, practice_id=practice.id, upload_folder=str(tmp_path / "out"), usage="P")
+    adapter = clearinghouse_for(practice, _settings())
+    question = sx.EligibilityQuestion(
+        trace_number="77-1", member_id="W123456789", first_name="ANA", last_name="DIAZ",
+        date_of_birth=NOW.date().replace(year=1980), sex="F", payer_id=payer.payer_id, payer_name=payer.name,
+        provider_npi=provider.npi, provider_name=provider.last_name, service_date=NOW.date(),
+    )  # fmt: skip
+    assert adapter.check_eligibility(practice=practice, questions=[question], now=NOW) is None
+    claim = scrubbed_claim(practice, provider, payer)
+    status = StatusQuestion(
+        trace_number="78-1", account_number=claim.account_number, payer_claim_number="", member_id="W123456789",
+        first_name="ANA", last_name="DIAZ", payer_id=payer.payer_id, payer_name=payer.name, provider_npi=provider.npi,
+        provider_name=provider.last_name, charge=claim.total_charge, service_from=NOW.date(), service_to=NOW.date(),
+    )  # fmt: skip
+    adapter.check_claim_status(practice=practice, questions=[status], now=NOW)
+    written = sorted((tmp_path / "out").iterdir())
+    assert [p.name.split("-")[0] for p in written] == ["270", "276"]
+    for path in written:
+        isa = path.read_text().split("~")[0].split("*")
+        assert (isa[8].strip(), isa[15]) == ("030240928", "P"), path.name
+        # pyx12 4 ships no 270 (005010X279A1) or 276 (005010X212) map: the envelopes are checked here
+        assert path.read_text().split("~")[1].split("*")[3] == "030240928"  # GS03

@@ -91,9 +91,9 @@ def drop_270(adapter: Any, *, practice: Practice, questions: Sequence[Eligibilit
     control = allocate(organization.id, "interchange")
     text = write_270(
         questions, submitter_id=organization.edi_submitter_id or "", submitter_name=organization.name, now=now,
-        control_number=control,
+        control_number=control, receiver_id=_receiver_id(adapter), usage=adapter.usage,
     )  # fmt: skip
-    adapter.send(practice=practice, filename=f"270-{practice.slug}-{control:09d}.x12", content=text, now=now)
+    adapter.send(practice=practice, filename=_name(adapter, "270", practice.slug, control), content=text, now=now)
     return None
 
 
@@ -101,6 +101,17 @@ def drop_276(adapter: Any, *, practice: Practice, questions: Sequence[StatusQues
     """Send a 276 for ``questions`` through a batch adapter; the 277 comes back in the inbox."""
     organization = practice.organization
     control = allocate(organization.id, "interchange")
-    text = write_276(questions, submitter_id=organization.edi_submitter_id or "", now=now, control_number=control)
-    adapter.send(practice=practice, filename=f"276-{practice.slug}-{control:09d}.x12", content=text, now=now)
+    text = write_276(questions, submitter_id=organization.edi_submitter_id or "", now=now, control_number=control,
+                     receiver_id=_receiver_id(adapter), usage=adapter.usage)  # fmt: skip
+    adapter.send(practice=practice, filename=_name(adapter, "276", practice.slug, control), content=text, now=now)
     return None
+
+
+def _receiver_id(adapter: Any) -> str | None:
+    """ISA08 of a 270/276: the connection's clearinghouse, or (the legacy default receiver) the payer itself."""
+    etin = adapter.receiver.etin
+    return None if etin == DEFAULT_RECEIVER.etin and getattr(adapter, "naming", None) is None else etin
+
+
+def _name(adapter: Any, kind: str, practice: str, control: int) -> str:
+    return adapter.filename_for(kind=kind, practice=practice, control=control)
