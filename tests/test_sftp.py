@@ -20,7 +20,7 @@ from backoffice.clearinghouse.services import save_connection
 from backoffice.clearinghouse.sftp import HostKeyRefused, SftpClearinghouse, TransferFailed
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.ingest import ingest_all
-from backoffice.exchange.models import EdiFile
+from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.exchange.submission import resend_unsent_files, submit_claims
 from backoffice.extensions import db
 from tests.factories_edi_posting import ISA
@@ -217,3 +217,48 @@ def test_claims_go_out_over_sftp_with_the_profile_receiver_and_the_connection_us
     report = db.session.scalar(select(EdiFile).where(EdiFile.kind == "report"))
     assert (report.status, report.connection_id) == ("report", connection.id)
     assert db.session.get(type(connection), connection.id).last_poll_at is not None
+
+
+def _clearinghouse_answers(sshd: Sshd, now) -> int:  # noqa: ANN001
+    """A clearinghouse simulator watching the server's folders: every uploaded 837P answered with a 999, a 277CA
+    and an 835 (the Sandbox payer's rules) in the download folder; the 837P is taken away."""
+    from backoffice.clearinghouse import sandbox_x12 as sx  # noqa: PLC0415
+
+    answered = 0
+    for path in sorted(sshd.folder("inbound").iterdir()):
+        if path.name.startswith("."):
+            continue
+        sent = sx.read_837(path.read_text())
+        scenarios = {claim.account_number: sx.scenario_for(claim.account_number) for claim in sent.claims}
+        control, isa = int(sent.interchange_control_number), sent.interchange_control_number
+        out = sshd.folder("outbound")
+        (out / f"{isa}_1_999.txt").write_text(sx.respond_999(sent, now=now, control_number=control))
+        (out / f"{isa}_2_277.txt").write_text(sx.respond_277ca(sent, scenarios, now=now, control_number=control))
+        remit = sx.remit_835(sent, scenarios, now=now, control_number=control)
+        if remit:
+            (out / f"{isa}_3_835.txt").write_text(remit)
+        path.unlink()
+        answered += 1
+    return answered
+
+
+def test_200_claims_go_out_in_one_interchange_and_their_answers_come_back_over_sftp(ctx, sshd: Sshd) -> None:  # noqa: ANN001
+    org, practice, provider, payer = edi_setup()
+    _connection(sshd, practice, usage="T")
+    claims = [scrubbed_claim(practice, provider, payer) for _ in range(200)]
+    started = time.perf_counter()
+    result = submit_claims(organization_id=org.id, claim_ids=[c.id for c in claims], now=NOW, source="test")
+    submitted = time.perf_counter()
+    assert [len(f.claim_ids) for f in result.files] == [200]  # one interchange
+    assert _clearinghouse_answers(sshd, NOW) == 1
+    summary = ingest_all(now=NOW)
+    posted = time.perf_counter()
+    assert summary.errors == []
+    counts = summary.counts[practice.slug]
+    assert counts["999 processed"] == 1 and counts["277CA processed"] == 1 and counts["835 processed"] == 1
+    acked = db.session.scalar(
+        select(func.count()).select_from(ClaimSubmission).where(ClaimSubmission.ack_status.is_not(None))
+    )
+    assert acked == 200  # every claim of the batch answered by the 277CA
+    assert ingest_all(now=NOW).counts[practice.slug] == {}  # nothing fetched twice
+    print(f"\n200 claims: submit {submitted - started:.2f} s, fetch+post {posted - submitted:.2f} s")  # noqa: T201
