@@ -13,6 +13,7 @@ from sqlalchemy import select
 from backoffice.clearinghouse import credentials
 from backoffice.clearinghouse.base import Clearinghouse
 from backoffice.clearinghouse.file_drop import FileDrop
+from backoffice.clearinghouse.https_api import HttpsApiClearinghouse
 from backoffice.clearinghouse.models import Connection
 from backoffice.clearinghouse.profiles import Profile, profile
 from backoffice.clearinghouse.sandbox import Sandbox
@@ -92,7 +93,13 @@ def _sftp(connection: Connection, settings: Settings, chosen: Profile) -> Cleari
 
 
 def _https_api(connection: Connection, settings: Settings, chosen: Profile) -> Clearinghouse:
-    raise ValidationFailed(f"connection {connection.name}: the HTTPS API adapter is not available in this version")
+    if connection.id is None:
+        raise ValidationFailed(f"connection {connection.name}: an API connection must be saved first")
+    return HttpsApiClearinghouse(
+        connection, secrets=credentials.unseal(settings, connection.credentials), profile=chosen,
+        staging=instance_root(settings) / "connections" / str(connection.id), receiver=receiver_of(connection, chosen),
+        usage=connection.usage,
+    )  # fmt: skip
 
 
 BUILDERS: dict[str, Callable[[Connection, Settings, Profile], Clearinghouse]] = {

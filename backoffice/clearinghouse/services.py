@@ -42,7 +42,9 @@ def connection_problem(values: Mapping[str, Any]) -> str | None:
         return "host: required for an SFTP connection"
     if values.get("host_key") and pinned_key(values["host_key"]) is None:
         return "host key: paste the server's key line (ssh-keyscan), e.g. 'ssh-ed25519 AAAA...'"
-    if values["kind"] == "https_api" and not str(values.get("base_url") or "").startswith("https://"):
+    url = str(values.get("base_url") or "")
+    local = url.startswith(("http://127.0.0.1", "http://localhost"))  # a simulator on this machine
+    if values["kind"] == "https_api" and not (url.startswith("https://") or local):
         return "base URL: an https:// address is required for an HTTPS API connection"
     if values["kind"] == "local_folder" and not values.get("upload_folder"):
         return "upload folder: required for a local folder connection"
