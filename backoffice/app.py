@@ -28,6 +28,7 @@ from backoffice.balances.views import bp as balances_bp
 from backoffice.claimcontext import subscriptions as claimcontext_subscriptions
 from backoffice.claims import subscriptions as claims_subscriptions
 from backoffice.claims.views import bp as claims_bp
+from backoffice.clearinghouse.views import bp as clearinghouse_bp
 from backoffice.contracts.views import bp as contracts_bp
 from backoffice.coverage.views import bp as coverage_bp
 from backoffice.credentialing import api as credentialing_api  # noqa: F401 - adds its routes to the API blueprint
@@ -115,6 +116,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     ):
         app.register_blueprint(feature_bp)
     app.register_blueprint(onboarding_bp)
+    app.register_blueprint(clearinghouse_bp)
     csrf.exempt(api_bp)  # bearer tokens; the API holds writes without one to CSRF itself
     app.after_request(_security_headers)
     app.add_url_rule("/healthz", "healthz", _healthz)

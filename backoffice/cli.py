@@ -678,6 +678,52 @@ def close_invoices_command(month: str, practice_slug: str | None, org_slug: str 
         click.echo(f"{practice.slug}: {invoice.number} {invoice.status} total {invoice.total}")
 
 
+@cli.group("connections")
+def connections_group() -> None:
+    """Clearinghouse connections: list them, send the waiting batches, re-seal credentials after a key rotation."""
+
+
+@connections_group.command("list")
+@with_appcontext
+def connections_list_command() -> None:
+    """Every connection with its kind, profile, usage, last poll and which secrets are stored (never their value)."""
+    from flask import current_app
+    from sqlalchemy import select
+
+    from backoffice.clearinghouse.models import Connection
+    from backoffice.clearinghouse.services import stored_secrets
+    from backoffice.extensions import db
+
+    settings = current_app.config["BACKOFFICE_SETTINGS"]
+    for c in db.session.scalars(select(Connection).order_by(Connection.id)):
+        secrets = ",".join(sorted(stored_secrets(settings, c))) or "none"
+        click.echo(f"{c.id} {c.name}: {c.kind} {c.profile} ISA15={c.usage} practice={c.practice_id or 'shared'} "
+                   f"last poll={c.last_poll_at or 'never'} secrets={secrets}")  # fmt: skip
+
+
+@connections_group.command("submit-batches")
+@with_appcontext
+def submit_batches_command() -> None:
+    """Send every batch connection's waiting claims now (what the claim-batches flow does every 15 minutes)."""
+    from backoffice.exchange.submission import submit_batches
+
+    summary = submit_batches(now=utcnow())
+    click.echo(f"{summary['claims']} claim(s) in {summary['interchanges']} interchange(s) "
+               f"{summary['claims_per_interchange']}")  # fmt: skip
+
+
+@connections_group.command("rotate-keys")
+@with_appcontext
+def rotate_keys_command() -> None:
+    """Re-seal every stored credential under the first of BACKOFFICE_CREDENTIAL_KEYS (then drop the old keys)."""
+    from flask import current_app
+
+    from backoffice.clearinghouse.services import rotate_credential_keys
+
+    count = rotate_credential_keys(settings=current_app.config["BACKOFFICE_SETTINGS"])
+    click.echo(f"{count} connection credential(s) re-sealed under the newest key")
+
+
 @cli.command("rules-doc")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/rules.md"), show_default=True

@@ -14,6 +14,7 @@ from backoffice.balances.models import (
     SlidingScaleTier,
 )
 from backoffice.claims.models import Claim, ClaimLine, ClaimVersion
+from backoffice.clearinghouse.models import Connection, FetchedFile
 from backoffice.contracts.models import ClientContract, Invoice, InvoiceLine, InvoiceSource
 from backoffice.credentialing.models import Enrollment
 from backoffice.documents.models import Document
@@ -40,10 +41,12 @@ __all__ = [
     "ClaimVersion",
     "ClaimPayment",
     "ClaimSubmission",
+    "Connection",
     "ControlNumber",
     "Coverage",
     "EdiFile",
     "Enrollment",
+    "FetchedFile",
     "GoodFaithEstimate",
     "Interaction",
     "KpiSnapshot",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import secrets
@@ -51,6 +52,9 @@ class Settings:
     # The Prefect server serving the flows: an import triggers its intake run there (BACKOFFICE_PREFECT_API_URL, else
     # Prefect's own PREFECT_API_URL); unset or unreachable, the import plans its sessions itself and logs why.
     prefect_api_url: str | None = None
+    # Fernet keys (comma-separated, newest first) that encrypt clearinghouse credentials at rest
+    # (clearinghouse/credentials.py). No default outside demo/test, where one is derived from the secret key.
+    credential_keys: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -126,8 +130,21 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"{PREFIX}REDIS_URL: expected redis://, rediss:// or unix://")
     if settings.prefect_api_url and not settings.prefect_api_url.startswith(("http://", "https://")):
         raise SettingsError(f"{PREFIX}PREFECT_API_URL: expected an http:// or https:// URL")
+    if settings.credential_keys:
+        _check_fernet_keys(settings.credential_keys)
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"{PREFIX}LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
+
+
+def _check_fernet_keys(raw: str) -> None:
+    """Each comma-separated key must be a Fernet key (32 url-safe base64 bytes); the message never shows one."""
+    for n, key in enumerate((part.strip() for part in raw.split(",")), start=1):
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (ValueError, UnicodeEncodeError):
+            ok = False
+        if not ok:
+            raise SettingsError(f"{PREFIX}CREDENTIAL_KEYS: key {n} is not a Fernet key (Fernet.generate_key())")
 
 
 def require_secret(settings: Settings, *, instance_path: str | Path) -> Settings:

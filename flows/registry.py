@@ -39,6 +39,7 @@ FLOWS: dict[str, FlowSpec] = {
     for spec in (
         FlowSpec("intake", "flows.intake:intake", interval=timedelta(minutes=1)),
         FlowSpec("inbox", "flows.scheduled:inbox", interval=timedelta(minutes=2)),
+        FlowSpec("claim-batches", "flows.scheduled:claim_batches", interval=timedelta(minutes=15)),
         FlowSpec("sla-sweep", "flows.scheduled:sla_sweep", interval=timedelta(minutes=5)),
         FlowSpec("requeue-sweeper", "flows.scheduled:requeue_sweeper", interval=timedelta(minutes=5)),
         FlowSpec("follow-ups", "flows.scheduled:follow_ups", cron="0 * * * *"),

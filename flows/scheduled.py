@@ -107,3 +107,9 @@ def payment_plans() -> Any:
 def credential_watch() -> Any:
     """Renewal items for licences, enrolment revalidations and CAQH re-attestations 90/60/30 days before expiry."""
     return _run(CREDENTIALING, "watch_credential_expiries")
+
+
+@flow(name="claim-batches", persist_result=False)
+def claim_batches() -> Any:
+    """Send every batch connection's waiting claims in one 837P interchange per practice and connection."""
+    return _run(SUBMISSION, "submit_batches")

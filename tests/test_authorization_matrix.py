@@ -29,8 +29,10 @@ from rq.serializers import JSONSerializer
 from backoffice.api.services import issue_token
 from backoffice.appeals.models import Appeal, AppealTemplate
 from backoffice.balances.models import GoodFaithEstimate, PatientStatement, PaymentPlan
+from backoffice.clearinghouse.models import Connection
 from backoffice.contracts.models import Invoice
 from backoffice.documents import services as document_services
+from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
 from backoffice.routing.models import RoutingRule
 from backoffice.safe_worker import SimpleWorker
@@ -202,6 +204,11 @@ EXPECT: dict[str, Rule] = {
     # admin
     "automation.overview": Rule(ADM),
     "automation.retry": Rule(ADM, {"job_id": "job"}),  # a real failed RQ job of each scope's organization
+    "clearinghouse.connections": Rule(ADM),
+    "clearinghouse.edit_connection": Rule(ADM, {"connection_id": "connection"}),
+    "clearinghouse.exchange": Rule(SUP),
+    "clearinghouse.poll_now": Rule(SUP, {"connection_id": "connection"}),
+    "clearinghouse.report": Rule(SUP, {"edi_file_id": "report"}),
     "audit.index": Rule(ADM),
     "audit.export": Rule(ADM),
     "users.index": Rule(ADM),
@@ -380,9 +387,24 @@ def build_world(app: Flask) -> World:
             routing_rule = RoutingRule(organization_id=owner.id, name=f"R {scope}", position=10, active=True,
                                        target_queue="eligibility", distribution="none", user_ids=[],
                                        created_at=NOW, updated_at=NOW)  # fmt: skip
-            db.session.add_all([template, routing_rule])
+            connection = Connection(
+                organization_id=owner.id,
+                name=f"C {scope}",
+                kind="sandbox",
+                profile="sandbox",
+                usage="T",
+                poll_minutes=5,
+                timeout_seconds=5,
+                active=True,
+                created_at=NOW,
+            )
+            report = EdiFile(organization_id=owner.id, direction="inbound", kind="report", filename=f"{scope}.txt",
+                             sha256=f"{scope:0>64}", status="report", summary={}, problems=[], created_at=NOW,
+                             report_text="report")  # fmt: skip
+            db.session.add_all([template, routing_rule, connection, report])
             db.session.commit()
-            objects[scope] |= {"template": template.id, "routing_rule": routing_rule.id, "user": people[scope].id}
+            objects[scope] |= {"template": template.id, "routing_rule": routing_rule.id, "user": people[scope].id,
+                               "connection": connection.id, "report": report.id}  # fmt: skip
         tokens = {role: issue_token(user=user, scopes=API_SCOPES, now=NOW)[1] for role, user in users.items()}
         return World(objects, {role: user.email for role, user in users.items()}, tokens)
 

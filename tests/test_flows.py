@@ -174,6 +174,7 @@ def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
 
     targets = {
         "inbox": (scheduled.INGEST, "ingest_all"),
+        "claim-batches": (scheduled.SUBMISSION, "submit_batches"),
         "sla-sweep": (scheduled.SWEEPS, "sweep_sla"),
         "requeue-sweeper": (scheduled.SWEEPS, "requeue_orphaned_items"),
         "follow-ups": (scheduled.SWEEPS, "generate_follow_ups"),

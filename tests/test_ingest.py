@@ -40,16 +40,27 @@ def test_the_kind_comes_from_st01_and_a_277_from_its_gs08(sample: str, kind: str
     assert detect_kind((SAMPLES / sample).read_text(encoding="ascii", errors="replace"))[0] == kind
 
 
-def test_a_file_that_is_not_x12_is_recorded_as_failed_with_a_posting_exception(ctx) -> None:  # noqa: ANN001
+def test_a_broken_x12_file_is_recorded_as_failed_with_a_posting_exception(ctx) -> None:  # noqa: ANN001
     org, practice, _, _ = edi_setup()
     edi_file = ingest_file(organization_id=org.id, practice_id=practice.id, filename="junk.txt",
-                           content="hello, this is not X12", now=NOW)  # fmt: skip
+                           content="ISA*00*broken", now=NOW)  # fmt: skip
     assert (edi_file.direction, edi_file.kind, edi_file.status) == ("inbound", "unknown", "failed")
     assert edi_file.problems and "ISA" in edi_file.problems[0]
     item = db.session.scalar(select(WorkItem).where(WorkItem.edi_file_id == edi_file.id))
     assert (item.kind, item.practice_id) == ("posting_exception", practice.id)
     logged = db.session.scalars(select(Interaction.body).where(Interaction.work_item_id == item.id)).all()
     assert any("junk.txt could not be posted" in (body or "") for body in logged)
+
+
+def test_a_clearinghouse_text_or_csv_report_is_kept_as_a_report_not_failed(ctx) -> None:  # noqa: ANN001
+    org, practice, _, _ = edi_setup()
+    text = "BATCH REPORT\nFile 837P-x.txt received 2026-11-18: 3 claims accepted, 1 rejected\n"
+    edi_file = ingest_file(organization_id=org.id, practice_id=practice.id, filename="x_EBR.txt", content=text,
+                           now=NOW)  # fmt: skip
+    assert (edi_file.kind, edi_file.status, edi_file.report_text) == ("report", "report", text)
+    assert db.session.scalar(select(WorkItem).where(WorkItem.edi_file_id == edi_file.id)) is None
+    again = receive_file(organization_id=org.id, practice_id=practice.id, filename="x_EBR.txt", content=text, now=NOW)
+    assert again.duplicate and again.edi_file.id == edi_file.id
 
 
 def test_the_same_bytes_twice_are_refused_and_post_nothing(ctx) -> None:  # noqa: ANN001

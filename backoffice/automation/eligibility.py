@@ -13,6 +13,7 @@ from backoffice.automation.exchange import send_request
 from backoffice.automation.runner import NeedsPerson
 from backoffice.clearinghouse.adapters import clearinghouse_for
 from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
+from backoffice.eligibility.rules import needs_person
 from backoffice.eligibility.services import record_271
 from backoffice.scrubber.queries import primary_coverage
 from backoffice.sessions.models import Session
@@ -52,13 +53,8 @@ def verify_session_benefits(session: Session, *, item: WorkItem, now: datetime) 
         "visits_remaining": check.visits_remaining,
         "auth_required": check.auth_required,
     }
-    if check.active is False:
-        raise NeedsPerson("the payer reports the coverage inactive on the date of service", facts)
-    if check.carve_out_payer_name or check.carve_out_payer_id:
-        carve = check.carve_out_payer_id or check.carve_out_payer_name
-        raise NeedsPerson(f"behavioral health is carved out to {carve}: bill that payer", facts)
-    if check.active is None:
-        raise NeedsPerson("the 271 does not say whether the coverage is active", facts)
-    if check.visits_remaining == 0:
-        raise NeedsPerson("the plan's visit limit is used up", facts)
+    reason = needs_person(active=check.active, carve_out=check.carve_out_payer_id or check.carve_out_payer_name or "",
+                          visits_remaining=check.visits_remaining)  # fmt: skip
+    if reason:
+        raise NeedsPerson(reason, facts)
     return facts

@@ -22,6 +22,8 @@ from backoffice.automation.runner import RESOLVED, NeedsPerson, NotYet, register
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.claims.services import enter_charge as enter
+from backoffice.clearinghouse.adapters import connection_for
+from backoffice.clearinghouse.models import BATCH_KINDS
 from backoffice.deadlines.follow_up import next_follow_up
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.submission import submit_claims
@@ -89,6 +91,10 @@ def submit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
         if str(claim.status) != ClaimStatus.DRAFT:  # already on its way: a rerun after a crash
             return {"claim_id": claim.id, "claim_status": str(claim.status), "already": True}
         raise NeedsPerson("claim is not scrubbed clean; it cannot be submitted")
+    connection = connection_for(db.session.get(Practice, claim.practice_id))
+    if connection.id is not None and connection.kind in BATCH_KINDS:  # real-time channels submit at once
+        raise NotYet(now + timedelta(minutes=connection.poll_minutes),
+                     f"waits for the next batch run of connection {connection.name}")  # fmt: skip
     result = submit_claims(organization_id=claim_organization(claim), claim_ids=[claim.id], now=now,
                            source=f"worker:{item.kind}")  # fmt: skip
     db.session.refresh(claim)

@@ -29,7 +29,8 @@ class InboundFile:
 class Clearinghouse(Protocol):
     """Carries a practice's EDI: files out (837P, 270), files in (999, 277CA, 277, 835, 271)."""
 
-    receiver: Receiver  # ISA08/GS03 and 1000B of what we send
+    receiver: Receiver  # ISA08/GS03 and 1000B of what we send (the connection's, else its profile's)
+    usage: str  # ISA15: "T" test, "P" production (the connection's usage indicator)
 
     def send(self, *, practice: Practice, filename: str, content: str, now: datetime) -> None:
         """Hand one outbound file over (written atomically: a half file is never picked up)."""
@@ -37,10 +38,10 @@ class Clearinghouse(Protocol):
     def retract(self, *, practice: Practice, filename: str) -> None:
         """Take back a file sent by ``send`` whose database records did not commit (best effort)."""
 
-    def fetch(self, *, practice: Practice) -> list[InboundFile]:
+    def fetch(self, *, practice: Practice | None, now: datetime | None = None) -> list[InboundFile]:
         """The inbound files waiting for the practice, oldest name first."""
 
-    def done(self, *, practice: Practice, file: InboundFile, ok: bool) -> None:
+    def done(self, *, practice: Practice | None, file: InboundFile, ok: bool) -> None:
         """Move an inbound file to processed/ (ok) or failed/."""
 
     def check_eligibility(

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done, write_atomically
+from backoffice.clearinghouse.profiles import Profile
 from backoffice.clearinghouse.sandbox_x12 import write_270
 from backoffice.clearinghouse.sandbox_x12_277 import write_276
 from backoffice.errors import ValidationFailed
@@ -28,10 +29,21 @@ DEFAULT_RECEIVER = Receiver("CLEARINGHOUSE", "CLEARINGHOUSE")
 class FileDrop:
     """Outbound files into one folder, inbound files from another."""
 
-    def __init__(self, outbox: Path | None, inbox: Path | None, *, receiver: Receiver = DEFAULT_RECEIVER) -> None:
+    def __init__(
+        self, outbox: Path | None, inbox: Path | None, *, receiver: Receiver = DEFAULT_RECEIVER, usage: str = "P",
+        naming: Profile | None = None,
+    ) -> None:  # fmt: skip
         self.outbox = outbox
         self.inbox = inbox
         self.receiver = receiver
+        self.usage = usage
+        self.naming = naming
+
+    def filename_for(self, *, kind: str, practice: str, control: int) -> str:
+        """The profile's outbound name, else ``<kind>-<practice>-<ISA13>.x12``."""
+        if self.naming is not None:
+            return self.naming.filename(kind=kind, practice=practice, control=control)
+        return f"{kind}-{practice}-{control:09d}.x12"
 
     @classmethod
     def for_practice(cls, practice: Practice) -> FileDrop:
@@ -51,11 +63,11 @@ class FileDrop:
         if self.outbox is not None:
             (self.outbox / filename).unlink(missing_ok=True)
 
-    def fetch(self, *, practice: Practice) -> list[InboundFile]:
+    def fetch(self, *, practice: Practice | None, now: datetime | None = None) -> list[InboundFile]:
         """Files waiting in the inbox (none when the practice has no inbox configured)."""
         return inbound_files(self.inbox) if self.inbox is not None else []
 
-    def done(self, *, practice: Practice, file: InboundFile, ok: bool) -> None:
+    def done(self, *, practice: Practice | None, file: InboundFile, ok: bool) -> None:
         """Move the file to inbox/processed or inbox/failed."""
         if self.inbox is not None:
             move_done(self.inbox, file, ok, root=self.inbox)
@@ -64,23 +76,42 @@ class FileDrop:
         self, *, practice: Practice, questions: Sequence[EligibilityQuestion], now: datetime
     ) -> str | None:
         """Write a 270 to the outbox; the 271 arrives later in the inbox (returns None)."""
-
-        organization = practice.organization
-        control = allocate(organization.id, "interchange")
-        text = write_270(
-            questions, submitter_id=organization.edi_submitter_id or "", submitter_name=organization.name, now=now,
-            control_number=control,
-        )  # fmt: skip
-        self.send(practice=practice, filename=f"270-{practice.slug}-{control:09d}.x12", content=text, now=now)
-        return None
+        return drop_270(self, practice=practice, questions=questions, now=now)
 
     def check_claim_status(
         self, *, practice: Practice, questions: Sequence[StatusQuestion], now: datetime
     ) -> str | None:
         """Write a 276 to the outbox; the 277 arrives later in the inbox (returns None)."""
+        return drop_276(self, practice=practice, questions=questions, now=now)
 
-        organization = practice.organization
-        control = allocate(organization.id, "interchange")
-        text = write_276(questions, submitter_id=organization.edi_submitter_id or "", now=now, control_number=control)
-        self.send(practice=practice, filename=f"276-{practice.slug}-{control:09d}.x12", content=text, now=now)
-        return None
+
+def drop_270(adapter: Any, *, practice: Practice, questions: Sequence[EligibilityQuestion], now: datetime) -> None:
+    """Send a 270 for ``questions`` through a batch adapter (its ``send``); the 271 comes back in the inbox."""
+    organization = practice.organization
+    control = allocate(organization.id, "interchange")
+    text = write_270(
+        questions, submitter_id=organization.edi_submitter_id or "", submitter_name=organization.name, now=now,
+        control_number=control, receiver_id=_receiver_id(adapter), usage=adapter.usage,
+    )  # fmt: skip
+    adapter.send(practice=practice, filename=_name(adapter, "270", practice.slug, control), content=text, now=now)
+    return None
+
+
+def drop_276(adapter: Any, *, practice: Practice, questions: Sequence[StatusQuestion], now: datetime) -> None:
+    """Send a 276 for ``questions`` through a batch adapter; the 277 comes back in the inbox."""
+    organization = practice.organization
+    control = allocate(organization.id, "interchange")
+    text = write_276(questions, submitter_id=organization.edi_submitter_id or "", now=now, control_number=control,
+                     receiver_id=_receiver_id(adapter), usage=adapter.usage)  # fmt: skip
+    adapter.send(practice=practice, filename=_name(adapter, "276", practice.slug, control), content=text, now=now)
+    return None
+
+
+def _receiver_id(adapter: Any) -> str | None:
+    """ISA08 of a 270/276: the connection's clearinghouse, or (the legacy default receiver) the payer itself."""
+    etin = adapter.receiver.etin
+    return None if etin == DEFAULT_RECEIVER.etin and getattr(adapter, "naming", None) is None else etin
+
+
+def _name(adapter: Any, kind: str, practice: str, control: int) -> str:
+    return adapter.filename_for(kind=kind, practice=practice, control=control)

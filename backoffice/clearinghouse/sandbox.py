@@ -56,6 +56,7 @@ class Sandbox:
     """The simulated clearinghouse and payers; ``root`` is ``<instance>/edi/sandbox``."""
 
     receiver = RECEIVER
+    usage = "T"
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -91,7 +92,7 @@ class Sandbox:
         for name in ("1-999", "2-277CA", "3-835"):
             (self.folder(practice, "inbox") / f"{isa}-{name}.x12").unlink(missing_ok=True)
 
-    def fetch(self, *, practice: Practice) -> list[InboundFile]:
+    def fetch(self, *, practice: Practice, now: datetime | None = None) -> list[InboundFile]:
         """The answers waiting in the sandbox inbox."""
         return inbound_files(self.folder(practice, "inbox"))
 

@@ -86,9 +86,10 @@ def _ordered(questions: Sequence[EligibilityQuestion]) -> list[int]:
 
 def write_270(
     questions: Sequence[EligibilityQuestion], *, submitter_id: str, submitter_name: str, now: datetime,
-    control_number: int,
+    control_number: int, receiver_id: str | None = None, usage: str = "T",
 ) -> str:  # fmt: skip
-    """A 270 asking, for each question, about health plan coverage (EQ 30) and mental health (EQ MH)."""
+    """A 270 asking, for each question, about health plan coverage (EQ 30) and mental health (EQ MH); addressed
+    (ISA08/GS03) to ``receiver_id`` (a clearinghouse) or else to the payer, with ISA15 ``usage``."""
     if not questions:
         raise ValueError("questions: nothing to ask")
     order = _ordered(questions)
@@ -104,8 +105,8 @@ def write_270(
         body += [segment("DTP", "291", "D8", d8(question.service_date)), segment("EQ", "30"), segment("EQ", "MH")]
     del submitter_name  # the 270 has no submitter name segment; ISA06/GS02 carry the submitter id
     return interchange(
-        sender=submitter_id, receiver=questions[0].payer_id, functional_id="HS", version=VERSION, now=now,
-        control_number=control_number, transactions=[transaction("270", "0001", VERSION, body)],
+        sender=submitter_id, receiver=receiver_id or questions[0].payer_id, functional_id="HS", version=VERSION,
+        now=now, control_number=control_number, transactions=[transaction("270", "0001", VERSION, body)], usage=usage,
     )  # fmt: skip
 
 

@@ -96,7 +96,7 @@ def _claim(question: StatusQuestion, hl: int, *, answer: tuple[str, str] | None,
 
 def _document(
     kind: str, questions: Sequence[StatusQuestion], *, submitter_id: str, now: datetime, control_number: int,
-    answer: bool,
+    answer: bool, receiver_id: str | None = None, usage: str = "T",
 ) -> str:  # fmt: skip
     if not questions:
         raise ValueError("questions: nothing to ask")
@@ -113,14 +113,18 @@ def _document(
         body += _claim(question, n, answer=status_for(question.account_number) if answer else None, today=today)
     sender, receiver = (questions[0].payer_id, submitter_id) if answer else (submitter_id, questions[0].payer_id)
     return interchange(
-        sender=sender, receiver=receiver, functional_id="HN" if answer else "HR", version=VERSION, now=now,
-        control_number=control_number, transactions=[transaction(kind, "0001", VERSION, body)],
+        sender=sender, receiver=receiver_id or receiver, functional_id="HN" if answer else "HR", version=VERSION,
+        now=now, control_number=control_number, transactions=[transaction(kind, "0001", VERSION, body)], usage=usage,
     )  # fmt: skip
 
 
-def write_276(questions: Sequence[StatusQuestion], *, submitter_id: str, now: datetime, control_number: int) -> str:
-    """A 276 asking one payer for the status of each claim in ``questions``."""
-    return _document("276", questions, submitter_id=submitter_id, now=now, control_number=control_number, answer=False)
+def write_276(
+    questions: Sequence[StatusQuestion], *, submitter_id: str, now: datetime, control_number: int,
+    receiver_id: str | None = None, usage: str = "T",
+) -> str:  # fmt: skip
+    """A 276 asking one payer for the status of each claim in ``questions`` (ISA08 ``receiver_id`` or the payer)."""
+    return _document("276", questions, submitter_id=submitter_id, now=now, control_number=control_number,
+                     answer=False, receiver_id=receiver_id, usage=usage)  # fmt: skip
 
 
 def respond_277(questions: Sequence[StatusQuestion], *, submitter_id: str, now: datetime, control_number: int) -> str:

@@ -145,16 +145,22 @@ def check_control_number(control_number: int) -> str:
     return f"{control_number:09d}"
 
 
+def _usage(usage: str) -> str:
+    if usage not in ("T", "P"):
+        raise ValueError(f"usage (ISA15): must be P or T (got {usage!r})")
+    return usage
+
+
 def interchange(
     *, sender: str, receiver: str, functional_id: str, version: str, now: datetime, control_number: int,
-    transactions: list[list[str]],
+    transactions: list[list[str]], usage: str = "T",
 ) -> str:  # fmt: skip
     """One ISA/GS … GE/IEA around ``transactions`` (each already ST…SE); the ISA is the fixed 106 characters."""
     isa13 = check_control_number(control_number)
     sender_id, receiver_id = ident(sender, 15) or "SANDBOX", ident(receiver, 15) or "SANDBOX"
     out = [
         f"ISA*00*{' ' * 10}*00*{' ' * 10}*ZZ*{sender_id:<15}*ZZ*{receiver_id:<15}*{now:%y%m%d}*{now:%H%M}*^*00501"
-        f"*{isa13}*0*T*:{TERMINATOR}",
+        f"*{isa13}*0*{_usage(usage)}*:{TERMINATOR}",
         segment("GS", functional_id, sender_id, receiver_id, f"{now:%Y%m%d}", f"{now:%H%M}", str(control_number),
                 "X", version),
     ]  # fmt: skip

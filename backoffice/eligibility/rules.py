@@ -176,3 +176,23 @@ def summary(facts: BenefitsFacts) -> str:
 
 
 # ---- recording ----------------------------------------------------------------------------------------------------
+
+
+def needs_person(*, active: bool | None, carve_out: str, visits_remaining: int | None) -> str | None:
+    """Why a person must look at a benefits answer (inactive, carved out, unclear, no visits left), or None when
+    it clears the session for billing. The same rule for a 271 answered at once and one that arrives later."""
+    if active is False:
+        return "the payer reports the coverage inactive on the date of service"
+    if carve_out:
+        return f"behavioral health is carved out to {carve_out}: bill that payer"
+    if active is None:
+        return "the 271 does not say whether the coverage is active"
+    if visits_remaining == 0:
+        return "the plan's visit limit is used up"
+    return None
+
+
+def item_id_from_trace(trace: str) -> int | None:
+    """The verify-benefits item a 270 trace number names (TRN02 ``<item id>-<attempt>``), or None."""
+    head = trace.strip().split("-", 1)[0]
+    return int(head) if head.isdigit() and len(head) <= 12 else None

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from backoffice.eligibility.rules import benefits_from_271, summary
+from backoffice.eligibility.rules import benefits_from_271, item_id_from_trace, needs_person, summary
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.ack_posting import inbound_file, parse_or_refuse
 from backoffice.extensions import db
@@ -20,7 +20,8 @@ from backoffice.patients.models import BenefitsCheck, Coverage, Patient, Relatio
 from backoffice.services_base import service
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
-from backoffice.work.rules import InteractionKind
+from backoffice.work.rules import InteractionKind, ItemState, WorkKind
+from backoffice.work.services import complete_item
 from backoffice.x12.benefits import (
     BenefitsRecord,
     parse_271,
@@ -71,6 +72,9 @@ def record_271(
     records = parse_or_refuse(parse_271, text, "271")
     inbound_file(organization_id, edi_file_id)
     item = _work_item(organization_id, work_item_id)
+    arrived_later = item is None
+    if arrived_later:  # a 271 that came back through the inbox: its trace number names the item that asked
+        item = _item_by_trace(organization_id, records)
     answers: list[tuple[BenefitsRecord, Coverage]] = []
     errors: list[str] = []
     subscriber_member = ""
@@ -111,4 +115,45 @@ def record_271(
                 data={"edi_file_id": edi_file_id, "coverage_id": coverage.id},
             )  # fmt: skip
     db.session.commit()
+    if arrived_later and item is not None:
+        _resolve_waiting_item(item, checks, now)
     return checks
+
+
+def _item_by_trace(organization_id: int, records: list[BenefitsRecord]) -> WorkItem | None:
+    """The verify-benefits item of this organization named by the first trace number of the 271 (else None)."""
+    for record in records:
+        item_id = item_id_from_trace(record.trace) if record.trace else None
+        if item_id is None:
+            continue
+        item = db.session.get(WorkItem, item_id)
+        if (
+            item is not None
+            and item.kind == WorkKind.VERIFY_BENEFITS
+            and item.practice.organization_id == organization_id
+        ):
+            return item
+    return None
+
+
+def _resolve_waiting_item(item: WorkItem, checks: list[BenefitsCheck], now: datetime) -> None:
+    """The asking item closes itself when the late 271 clears the session; otherwise the person holding it gets
+    the reason on its timeline. A closed item only gets the note."""
+    if item.state in (ItemState.DONE, ItemState.CANCELLED):
+        return
+    check = next((c for c in checks if item.session is not None and c.patient_id == item.session.patient_id), None)
+    if check is None:
+        reason: str | None = "the 271 that came back answers for another patient"
+    else:
+        reason = needs_person(active=check.active, visits_remaining=check.visits_remaining,
+                              carve_out=check.carve_out_payer_id or check.carve_out_payer_name or "")  # fmt: skip
+    if reason is None and check is not None:
+        complete_item(item=item, actor=None, actor_label="271 posting", now=now,
+                      note=f"Benefits verified by the 271 that came back (check {check.id})",
+                      result={"benefits_check_id": check.id, "active": check.active})  # fmt: skip
+        return
+    record_interaction(
+        practice_id=item.practice_id, actor=None, actor_label="271 posting", kind=InteractionKind.NOTE, now=now,
+        item=item, body=f"The 271 came back and needs a person: {reason}",
+    )  # fmt: skip
+    db.session.commit()

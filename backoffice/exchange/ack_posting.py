@@ -29,7 +29,7 @@ from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind, ItemState
 from backoffice.x12 import reader as x12
-from backoffice.x12.acks import Ack999, ClaimAck, TransactionAck, parse_277ca, parse_999
+from backoffice.x12.acks import TA1_CODES, Ack999, ClaimAck, TransactionAck, parse_277ca, parse_999, parse_ta1
 from backoffice.x12.elements import ACCEPTED_CATEGORIES, REJECTED_CATEGORIES, Status
 
 T = TypeVar("T")
@@ -443,5 +443,46 @@ def post_277ca(*, organization_id: int, text: str, now: datetime, edi_file_id: i
         hint = hint or claim.practice_id
         _post_claim_ack(ack, claim, submission, now, result)
     result.exception_item_id = unmatched_exception(organization_id, file, "277CA", result.unmatched, now, hint)
+    db.session.commit()
+    return result
+
+
+# ---- TA1 ---------------------------------------------------------------------------------------------------------
+
+
+@service
+def post_ta1(*, organization_id: int, text: str, now: datetime, edi_file_id: int | None = None) -> AckResult:
+    """Post a TA1 onto the interchange it answers (TA101 = our ISA13): R rejects every claim of that interchange
+    (nothing in it was filed: fix_rejection items); A/E are logged on each claim (the 999 follows). An interchange
+    we never sent refuses the file and changes nothing."""
+    acks = parse_or_refuse(parse_ta1, text, "TA1")
+    inbound_file(organization_id, edi_file_id)
+    result = AckResult()
+    plan = []
+    for ack in acks:
+        rows = db.session.execute(
+            select(ClaimSubmission, Claim)
+            .join(Claim, Claim.id == ClaimSubmission.claim_id)
+            .join(EdiFile, EdiFile.id == ClaimSubmission.edi_file_id)
+            .where(EdiFile.organization_id == organization_id,
+                   ClaimSubmission.interchange_control_number == ack.interchange_control_number)
+            .order_by(ClaimSubmission.claim_id)
+        ).all()  # fmt: skip
+        if not rows:
+            raise ValidationFailed(f"TA1: no interchange {ack.interchange_control_number} sent by this organization")
+        plan.append((ack, rows))
+    for ack, rows in plan:
+        words = TA1_CODES[ack.ack_code]
+        note = ack.note_code or "000"
+        reason = f"TA1 {ack.ack_code} ({words}, note {note}) for interchange {ack.interchange_control_number}"
+        for submission, claim in rows:
+            if ack.ack_code == "R":
+                outcome = reject_claim(claim, submission, now=now, source="TA1", reason=reason,
+                                       evidence={"ta1_note": ack.note_code})  # fmt: skip
+                (result.rejected if outcome == "rejected" else result.unchanged).append(claim.account_number)
+            elif log_once(claim, now, f"{reason}; waiting for the 999"):
+                result.pending.append(claim.account_number)
+            else:
+                result.unchanged.append(claim.account_number)
     db.session.commit()
     return result

@@ -16,7 +16,9 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from backoffice.clearinghouse.adapters import clearinghouse_for
+from backoffice.clearinghouse.adapters import adapter_for, connection_for
+from backoffice.clearinghouse.base import Clearinghouse
+from backoffice.clearinghouse.models import Connection
 from backoffice.errors import ServiceError, ValidationFailed
 from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
@@ -24,6 +26,7 @@ from backoffice.orgs.models import Practice
 from backoffice.work.chains import add_item
 from backoffice.work.rules import ExceptionKind
 from backoffice.x12 import reader as x12
+from backoffice.x12.acks import is_ta1
 from backoffice.x12.envelopes import complete_interchanges
 
 log = logging.getLogger(__name__)
@@ -36,8 +39,10 @@ POSTERS = {
     "277CA": ("backoffice.exchange.ack_posting", "post_277ca"),
     "277": ("backoffice.exchange.status_posting", "post_277"),
     "271": ("backoffice.eligibility.services", "record_271"),
+    "TA1": ("backoffice.exchange.ack_posting", "post_ta1"),
 }
 FINISHED = ("processed", "failed")
+REPORT_LIMIT = 200_000  # characters of a human report kept (the exchange page shows them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +58,17 @@ class IngestSummary:
     errors: list[str] = field(default_factory=list)  # practices whose adapter could not be used, and why
 
 
+def is_x12(text: str) -> bool:
+    """Whether ``text`` starts like an X12 file (an ISA envelope, or a bare ST) rather than a human report."""
+    head = text.lstrip("\ufeff \t\r\n")[:3].upper()
+    return head in ("ISA", "ST*") or head.startswith("ST")
+
+
 def detect_kind(text: str) -> tuple[str, str | None]:
     """(kind, ISA13) of a file: ST01, a 277 told apart by GS08 (X214 → 277CA, X212 → 277); X12Error if unreadable."""
+    if is_ta1(text):
+        isa = next((seg for seg in x12.segments(text) if seg.id == "ISA"), None)
+        return "TA1", (isa[13].strip() if isa is not None else None) or None
     for interchange, group, transaction in x12.transactions(text):
         kind = transaction.kind
         if kind == "277":
@@ -74,7 +88,16 @@ def problem_of(text: str) -> tuple[str, str | None, str | None]:
     except x12.X12Error as error:
         return "unknown", None, str(error)
     if kind not in POSTERS:
-        return kind, isa13, f"ST01 {kind}: not a file we read (835, 999, 277CA, 277, 271)"
+        return kind, isa13, f"ST01 {kind}: not a file we read (835, 999, 277CA, 277, 271, TA1)"
+    if kind == "TA1":  # an interchange acknowledgment: ISA, TA1, IEA and no functional group
+        ends = [seg for seg in x12.segments(text) if seg.id in ("ISA", "IEA")]
+        if [seg.id for seg in ends] != ["ISA", "IEA"] or ends[1][2].strip() != ends[0][13].strip():
+            return (
+                kind,
+                isa13,
+                "TA1: the interchange has no IEA, or IEA02 differs from ISA13 (the file may be cut short)",
+            )
+        return kind, isa13, None
     try:
         complete_interchanges(text)
     except x12.X12Error as error:
@@ -92,9 +115,16 @@ def ingest_file(
 
 
 def receive_file(
-    *, organization_id: int, practice_id: int | None, filename: str, content: str, now: datetime
+    *,
+    organization_id: int,
+    practice_id: int | None,
+    filename: str,
+    content: str,
+    now: datetime,
+    connection_id: int | None = None,
 ) -> Received:
-    """``ingest_file`` that also says whether the file was a duplicate."""
+    """``ingest_file`` that also says whether the file was a duplicate. A file that is not X12 at all (a
+    clearinghouse's text or CSV report) is kept as a report (status ``report``), not failed."""  # fmt: skip
     digest = hashlib.sha256(content.encode("utf-8", errors="replace")).hexdigest()
     edi_file = db.session.scalar(
         select(EdiFile).where(
@@ -104,12 +134,24 @@ def receive_file(
     if edi_file is not None and edi_file.status in FINISHED:
         log.info("inbound %s (EDI file %d) was ingested before: refused as a duplicate", filename, edi_file.id)
         return Received(edi_file, True)
+    if edi_file is not None and edi_file.status == "report":
+        return Received(edi_file, True)
+    if not is_x12(content):
+        edi_file = EdiFile(
+            organization_id=organization_id, practice_id=practice_id, direction="inbound", kind="report",
+            filename=filename[:255], sha256=digest, status="report", summary={"bytes": len(content)}, problems=[],
+            created_at=now, processed_at=now, connection_id=connection_id, report_text=content[:REPORT_LIMIT],
+        )  # fmt: skip
+        db.session.add(edi_file)
+        db.session.commit()
+        log.info("inbound %s kept as a clearinghouse report (EDI file %d)", filename, edi_file.id)
+        return Received(edi_file, False)
     kind, isa13, problem = problem_of(content)
     if edi_file is None:  # a file interrupted mid-posting keeps its row and is posted again
         edi_file = EdiFile(
             organization_id=organization_id, practice_id=practice_id, direction="inbound", kind=kind[:8],
             filename=filename[:255], sha256=digest, interchange_control_number=(isa13 or "")[:9] or None,
-            status="received", summary={}, problems=[], created_at=now,
+            status="received", summary={}, problems=[], created_at=now, connection_id=connection_id,
         )  # fmt: skip
         db.session.add(edi_file)
         db.session.commit()
@@ -167,26 +209,76 @@ def _fail(edi_file: EdiFile, problem: str, now: datetime) -> None:
 
 
 def ingest_all(*, now: datetime) -> IngestSummary:
-    """Read every active practice's clearinghouse inbox: each file is ingested, then moved to processed/ or
-    failed/ (a duplicate counts as processed)."""
+    """Poll every active practice's connection once (a connection shared by several practices once for all):
+    each file is ingested, then moved to processed/ or failed/ (a duplicate counts as processed)."""
 
-    settings = current_app.config["BACKOFFICE_SETTINGS"]
     summary = IngestSummary()
     practices = db.session.scalars(select(Practice).where(Practice.active.is_(True)).order_by(Practice.id)).all()
+    polled: set[Any] = set()
     for practice in practices:
         counts = summary.counts.setdefault(practice.slug, Counter())
         try:
-            adapter = clearinghouse_for(practice, settings)
-            files = adapter.fetch(practice=practice)
-        except (ValidationFailed, OSError) as error:
+            connection = connection_for(practice)
+        except ValidationFailed as error:
             summary.errors.append(f"practice {practice.slug}: {error}")
             continue
-        for file in files:
-            received = receive_file(
-                organization_id=practice.organization_id, practice_id=practice.id, filename=file.filename,
-                content=file.content, now=now,
-            )  # fmt: skip
-            status = "duplicate" if received.duplicate else received.edi_file.status
-            counts[f"{received.edi_file.kind} {status}"] += 1
-            adapter.done(practice=practice, file=file, ok=status != "failed")
+        shared = connection.id is not None and connection.practice_id is None and connection.kind != "sandbox"
+        key = ("connection", connection.id) if shared else ("practice", practice.id)
+        if key in polled:
+            continue
+        polled.add(key)
+        problem = poll(connection, practice=practice, owner_id=None if shared else practice.id, now=now, counts=counts)
+        if problem:
+            summary.errors.append(f"practice {practice.slug}: {problem}")
     return summary
+
+
+def poll(
+    connection: Connection, *, practice: Practice, owner_id: int | None, now: datetime, counts: Counter[str]
+) -> str | None:
+    """Fetch and ingest what ``connection`` has waiting; record the poll (time, error) on a saved connection.
+    Returns the problem that stopped the poll, if any (named without patient data)."""
+    settings = current_app.config["BACKOFFICE_SETTINGS"]
+    connection_id = connection.id
+    problem = None
+    try:
+        adapter: Clearinghouse = adapter_for(connection, settings)
+        files = adapter.fetch(practice=practice, now=now)
+    except (ValidationFailed, OSError) as error:
+        db.session.rollback()
+        problem, files = str(error), []
+    else:
+        problem = getattr(adapter, "problem", None)
+    for file in files:
+        received = receive_file(
+            organization_id=practice.organization_id, practice_id=owner_id, filename=file.filename,
+            content=file.content, now=now, connection_id=connection_id,
+        )  # fmt: skip
+        status = "duplicate" if received.duplicate else received.edi_file.status
+        counts[f"{received.edi_file.kind} {status}"] += 1
+        adapter.done(practice=practice, file=file, ok=status != "failed")
+    if connection_id is not None:
+        saved = db.session.get(Connection, connection_id)
+        saved.last_poll_at, saved.last_poll_error = now, (problem or None) and problem[:500]
+        db.session.commit()
+    if problem:
+        log.warning("polling connection %s failed: %s", connection_id, problem)
+    return problem
+
+
+def poll_connection(*, connection_id: int, now: datetime) -> dict[str, Any]:
+    """ "Poll now" for one saved connection (its own practice, else the organization's first active practice)."""
+    connection = db.session.get(Connection, connection_id)
+    if connection is None:
+        raise ValidationFailed(f"connection {connection_id}: not found")
+    practice_id = connection.practice_id or db.session.scalar(
+        select(Practice.id)
+        .where(Practice.organization_id == connection.organization_id, Practice.active.is_(True))
+        .order_by(Practice.id)
+    )
+    if practice_id is None:
+        raise ValidationFailed(f"connection {connection.name}: its organization has no active practice")
+    counts: Counter[str] = Counter()
+    owner = connection.practice_id
+    problem = poll(connection, practice=db.session.get(Practice, practice_id), owner_id=owner, now=now, counts=counts)
+    return {"files": dict(counts), "problem": problem}

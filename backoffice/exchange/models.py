@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backoffice.db_types import UTCDateTime
@@ -44,6 +44,10 @@ class EdiFile(db.Model):
     problems: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The clearinghouse connection it went through (empty for files from before connections, or exported).
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("clearinghouse_connections.id"), index=True)
+    # A clearinghouse's human report (text, CSV): kept as it came (status "report"), shown on the exchange page.
+    report_text: Mapped[str | None] = mapped_column(Text)
 
 
 class ClaimSubmission(db.Model):

@@ -21,9 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus, can_move
 from backoffice.claims.versions import record_version
-from backoffice.clearinghouse.adapters import clearinghouse_for
+from backoffice.clearinghouse.adapters import clearinghouse_for, connection_for
 from backoffice.clearinghouse.base import Clearinghouse
 from backoffice.clearinghouse.file_drop import FileDrop
+from backoffice.clearinghouse.models import BATCH_KINDS
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.claim_batches import batches_by_payer, billing_provider_of, stored_claim_entry, submitter_of
 from backoffice.exchange.control_numbers import allocate
@@ -33,7 +34,9 @@ from backoffice.orgs.models import Organization, Payer, Practice
 from backoffice.remits.queries import prior_payer_for
 from backoffice.services_base import service
 from backoffice.work.log import record_interaction
-from backoffice.work.rules import InteractionKind
+from backoffice.work.models import WorkItem
+from backoffice.work.rules import InteractionKind, ItemState, Mode, WorkKind
+from backoffice.work.services import resume_automated_item
 from backoffice.x12.claim837 import MAX_CLAIMS_PER_TRANSACTION, write_837p
 
 log = logging.getLogger(__name__)
@@ -158,9 +161,9 @@ def _submit_practice(
     first_st = allocate(organization.id, "transaction", sum(sets))
     text = write_837p(
         batches, interchange_control_number=isa, group_control_number=group, first_transaction_number=first_st,
-        now=now,
+        now=now, usage=adapter.usage,
     )  # fmt: skip
-    filename = f"837P-{practice.slug}-{isa:09d}.x12"
+    filename = outbound_filename(adapter, "837P", practice.slug, isa)
     edi_file = EdiFile(
         organization_id=organization.id, practice_id=practice.id, direction="outbound", kind="837P",
         filename=filename, sha256=hashlib.sha256(text.encode("ascii")).hexdigest(),
@@ -190,6 +193,14 @@ def _submit_practice(
         log.warning("837P %s committed but not sent (%s); it will be resent", edi_file.id, type(error).__name__)
     result.files.append(SentFile(filename, edi_file.id, practice.id, f"{isa:09d}", [c.id for c in ready]))
     result.submitted += [claim.id for claim in ready]
+
+
+def outbound_filename(adapter: Clearinghouse, kind: str, practice_slug: str, control: int) -> str:
+    """The adapter's profile's file name for an interchange, else ``<kind>-<practice>-<ISA13>.x12``."""
+    naming = getattr(adapter, "filename_for", None)
+    if naming is not None:
+        return naming(kind=kind, practice=practice_slug, control=control)
+    return f"{kind}-{practice_slug}-{control:09d}.x12"
 
 
 def _send(adapter: Clearinghouse, practice: Practice, edi_file: EdiFile, text: str, now: datetime) -> None:
@@ -233,6 +244,7 @@ def resend_unsent_files(*, now: datetime, older_than: timedelta = RESEND_AFTER) 
             batches, interchange_control_number=int(edi_file.interchange_control_number),
             group_control_number=int(submissions[0].group_control_number),
             first_transaction_number=min(int(sub.transaction_control_number) for sub in submissions), now=now,
+            usage=adapter.usage,
         )  # fmt: skip
         _send(adapter, practice, edi_file, text, now)
         sent += 1
@@ -283,3 +295,42 @@ def export_837(*, out_dir: Path, now: datetime, organization_id: int | None = No
     for org_id, ids in by_org.items():
         result.merge(submit_claims(organization_id=org_id, claim_ids=ids, now=now, source="export-837", adapter=drop))
     return result
+
+
+@service
+def submit_batches(*, now: datetime) -> dict[str, Any]:
+    """The batch run: every automated submit item waiting for its batch (a claim scrubbed and audited, of a practice
+    whose connection is a batch channel) goes out in one 837P interchange per practice and connection; the items
+    then wake and close themselves. Returns the counts and the claims per interchange (no patient data)."""
+    waiting = db.session.execute(
+        select(WorkItem.id, Claim.id, Practice.organization_id)
+        .join(Claim, (Claim.id == WorkItem.claim_id) | (
+            WorkItem.claim_id.is_(None) & (Claim.session_id == WorkItem.session_id) & (Claim.payer_sequence == "P")
+            & Claim.parent_claim_id.is_(None)))
+        .join(Practice, Practice.id == Claim.practice_id)
+        .where(WorkItem.kind == str(WorkKind.SUBMIT), WorkItem.mode == Mode.AUTOMATED,
+               WorkItem.state == ItemState.SNOOZED, Claim.status == ClaimStatus.SCRUBBED)
+        .order_by(Claim.id)
+    ).all()  # fmt: skip
+    by_org: dict[int, list[int]] = {}
+    items: list[int] = []
+    for item_id, claim_id, organization_id in waiting:
+        practice = db.session.get(Practice, db.session.get(Claim, claim_id).practice_id)
+        connection = connection_for(practice)
+        if connection.id is None or connection.kind not in BATCH_KINDS:
+            continue
+        by_org.setdefault(organization_id, []).append(claim_id)
+        items.append(item_id)
+    result = SubmissionResult()
+    for organization_id, claim_ids in by_org.items():
+        result.merge(submit_claims(organization_id=organization_id, claim_ids=claim_ids, now=now, source="batch run"))
+    for item_id in items:  # each submit step now finds its claim submitted and completes
+        item = db.session.get(WorkItem, item_id)
+        if item is not None and item.state == ItemState.SNOOZED:
+            resume_automated_item(item=item, now=now)
+    return {
+        "interchanges": len(result.files),
+        "claims": len(result.submitted),
+        "claims_per_interchange": [len(sent.claim_ids) for sent in result.files],
+        "skipped": len(result.skipped),
+    }

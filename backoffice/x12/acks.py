@@ -282,3 +282,37 @@ def _parse_277ca_transaction(transaction: x12.Transaction) -> list[ClaimAck]:
 def parse_277ca(text: str) -> list[ClaimAck]:
     """Every claim acknowledged by the 277CAs in ``text``; X12Error when there is no 277 or it is malformed."""
     return x12.parse_all(text, "277", _parse_277ca_transaction)
+
+
+# ---- TA1 (interchange acknowledgement) ---------------------------------------------------------------------------
+
+TA1_CODES = {"A": "accepted", "E": "accepted with errors", "R": "rejected"}
+
+
+@dataclass(frozen=True, slots=True)
+class Ta1:
+    """One TA1: the answer to a whole interchange we sent (TA101 is our ISA13)."""
+
+    interchange_control_number: str
+    ack_code: str  # A / E / R
+    note_code: str  # TA105: 000 no error, 001-031 envelope errors
+
+
+def parse_ta1(text: str) -> list[Ta1]:
+    """Every TA1 segment of ``text`` (usually an interchange with a TA1 and no functional group)."""
+    out = []
+    for seg in x12.segments(text):
+        if seg.id != "TA1":
+            continue
+        if not seg[1].strip().isdigit() or seg[4] not in TA1_CODES:
+            raise x12.X12Error(f"{seg}: TA101 must be an interchange control number and TA104 one of A, E, R")
+        out.append(Ta1(seg[1].strip().zfill(9), seg[4], seg[5]))
+    if not out:
+        raise x12.X12Error("no TA1 segment in the file")
+    return out
+
+
+def is_ta1(text: str) -> bool:
+    """Whether ``text`` carries TA1 segments and no transaction set (a pure interchange acknowledgement)."""
+    ids = {seg.id for seg in x12.segments(text)}
+    return "TA1" in ids and "ST" not in ids

@@ -1,0 +1,121 @@
+"""A real OpenSSH server for the SFTP tests: ``/usr/sbin/sshd -D -e -f <config>`` on a free loopback port, with a
+throwaway host key, one authorized client key, ``Subsystem sftp internal-sftp`` and no chroot, running as the
+current user. ``kill()`` SIGKILLs the listener and every session process it forked (the way a crashed or
+rebooted server drops a transfer); ``start()`` brings it back on the same port with the same key."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SSHD = "/usr/sbin/sshd"
+KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+
+
+def new_key(path: Path) -> str:
+    """A fresh passphrase-less Ed25519 key at ``path``; its private text."""
+    subprocess.run([KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return path.read_text()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (sshd forks a session process per connection, in its own session)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+class Sshd:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.files = root / "files"
+        self.files.mkdir(parents=True)
+        keys = root / "keys"
+        keys.mkdir()
+        new_key(keys / "host")
+        self.client_key = new_key(keys / "client")
+        self.host_key_line = (keys / "host.pub").read_text().strip()
+        shutil.copy(keys / "client.pub", keys / "authorized_keys")
+        (keys / "authorized_keys").chmod(0o600)
+        self.config = root / "sshd_config"
+        self.config.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host'}\nPidFile {root / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\n"
+            "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\n"
+            "MaxStartups 50\nLogLevel VERBOSE\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.user = pwd.getpwuid(os.getuid()).pw_name
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            Path("/run/sshd").mkdir(exist_ok=True)  # the privilege-separation directory sshd insists on as root
+        log = (self.root / "sshd.log").open("ab")
+        self.process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)], stdout=log, stderr=log)  # noqa: S603
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    if sock.recv(4).startswith(b"SSH-"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"sshd did not start: {(self.root / 'sshd.log').read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the server and every session it forked: transfers in flight break off."""
+        if self.process is None:
+            return
+        for pid in [self.process.pid, *descendants(self.process.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def folder(self, name: str) -> Path:
+        path = self.files / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+@pytest.fixture(name="sshd")
+def sshd_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    """A running sshd (skipped where OpenSSH's server is not installed)."""
+    if not Path(SSHD).exists() or shutil.which("ssh-keygen") is None:
+        pytest.skip("OpenSSH server (sshd, ssh-keygen) is not installed")
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
