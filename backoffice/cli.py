@@ -329,6 +329,8 @@ def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> Non
         f"imported {len(result.created)} new session(s), {result.unchanged} already imported and unchanged; "
         f"{result.patients_created} new patient(s), {result.coverages_created} new coverage(s); {planning_text}"
     )
+    for change in result.coverage_changes:
+        click.echo(change)
 
 
 ONBOARDING_FILES = {"payers": "payer directory", "fees": "fee schedule", "rates": "contracted rates"}

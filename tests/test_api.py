@@ -167,6 +167,7 @@ def test_posting_sessions_imports_and_plans_them(world: dict[str, Any], client) 
         "unchanged": 2,
         "planned_items": 0,
         "planning": {"mode": "none", "flow_run_id": None},
+        "coverage_changes": [],
     }
 
 

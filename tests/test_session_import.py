@@ -13,7 +13,7 @@ from backoffice.cli import cli
 from backoffice.extensions import db
 from backoffice.patients.models import Coverage, Patient
 from backoffice.sessions.models import Session
-from backoffice.sessions.rules import COLUMNS, PHI_COLUMNS, SessionRow, parse_csv
+from backoffice.sessions.rules import COLUMNS, PHI_COLUMNS, SUBSCRIBER_COLUMNS, SessionRow, parse_csv
 from backoffice.sessions.services import ImportRefused, import_sessions
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.x12.claim837_format import clean_text
@@ -426,3 +426,93 @@ def test_an_import_of_70000_rows_with_one_bad_row_writes_nothing(practice) -> No
     ]
     assert db.session.scalar(select(func.count()).select_from(Session)) == 1  # the one imported before
     assert db.session.scalar(select(func.count()).select_from(Patient)) == 1
+
+
+# ---- a dependent's subscriber, and a row that changes the patient's coverage (issue 16) -----------------------
+
+WITH_SUBSCRIBER = (*COLUMNS, *SUBSCRIBER_COLUMNS)
+CHILD = {**GOOD, "patient_ref": "P-88", "patient_first": "Sam", "patient_dob": "2014-06-01", "patient_sex": "M",
+         "subscriber_relationship": "child", "subscriber_first": "Jordan", "subscriber_last": "Rivera",
+         "subscriber_dob": "1988-04-02", "subscriber_sex": "F"}  # fmt: skip
+
+
+def _parse_with_subscriber(*rows: dict[str, str]) -> tuple[list[SessionRow], list]:
+    return parse_csv(io.StringIO(_csv(*rows, columns=WITH_SUBSCRIBER)), today=TODAY)
+
+
+def test_a_dependent_child_is_imported_with_the_subscribers_own_facts(practice) -> None:
+    rows, errors = _parse_with_subscriber(CHILD)
+    assert errors == []
+    import_sessions(rows=rows, organization_id=_org_id(), now=NOW, source="test.csv")
+    coverage = db.session.scalars(select(Coverage)).one()
+    assert (coverage.relationship_to_subscriber.value, coverage.subscriber_first_name, coverage.subscriber_last_name,
+            coverage.subscriber_date_of_birth, coverage.subscriber_sex.value) == (
+        "19", "Jordan", "Rivera", date(1988, 4, 2), "F")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"subscriber_first": ""}, "row 2, column subscriber_first: required when subscriber_relationship is child"),
+        ({"subscriber_relationship": "cousin"},
+         "row 2, column subscriber_relationship: expected one of self, spouse, child, other, got 'cousin'"),
+        ({"subscriber_relationship": "self"}, "row 2, column subscriber_first: only for a dependent"),
+        ({"subscriber_dob": "2026-11-30"}, "row 2, column subscriber_dob: must be after 1900 and before the date"),
+        ({"coverage_priority": "quaternary"}, "row 2, column coverage_priority: expected one of primary, secondary"),
+        ({"payer_id": "SELFPAY", "member_id": ""}, "row 2, column subscriber_first: must be empty for SELFPAY"),
+    ],
+)  # fmt: skip
+def test_bad_subscriber_columns_are_named(changes: dict[str, str], expected: str) -> None:
+    _, errors = _parse_with_subscriber({**CHILD, **changes})
+    assert any(message.startswith(expected) for message in _messages(errors)), _messages(errors)
+
+
+def test_a_new_payer_replaces_the_primary_and_the_change_is_reported_never_a_silent_secondary(practice) -> None:
+    f.make_payer(practice.organization, payer_id="CIGNA")
+    _import(GOOD)
+    later = {**GOOD, "session_ref": "CM-1002", "date_of_service": "2026-11-17", "payer_id": "CIGNA",
+             "member_id": "C555"}  # fmt: skip
+    result = _import(later)
+    assert result.coverage_changes == [
+        "row 2: primary coverage changes from payer AETNA to CIGNA from 2026-11-17; the one on file ends 2026-11-16"
+    ]
+    coverages = db.session.scalars(select(Coverage).order_by(Coverage.id)).all()
+    assert [(c.member_id, c.priority.value, c.effective_from, c.effective_to) for c in coverages] == [
+        ("W123456789", "primary", date(2026, 11, 16), date(2026, 11, 16)),
+        ("C555", "primary", date(2026, 11, 17), None),
+    ]
+    # an explicit secondary is added beside the primary, and says nothing changed
+    third = {**later, "session_ref": "CM-1003", "payer_id": "AETNA", "member_id": "W2"}
+    rows, _ = _parse_with_subscriber({**third, "coverage_priority": "secondary"})
+    added = import_sessions(rows=rows, organization_id=_org_id(), now=NOW, source="test.csv")
+    assert added.coverage_changes == [] and added.coverages_created == 1
+
+
+def test_a_coverage_that_would_end_before_it_starts_is_refused_and_nothing_is_written(practice) -> None:
+    f.make_payer(practice.organization, payer_id="CIGNA")
+    _import(GOOD)  # AETNA primary from 2026-11-16
+    same_day = {**GOOD, "session_ref": "CM-1002", "start_time": "15:00", "payer_id": "CIGNA", "member_id": "C555"}
+    with pytest.raises(ImportRefused) as refused:
+        _import(same_day)
+    assert _messages(refused.value.errors) == [
+        "row 2, column payer_id: the patient's primary coverage on file starts on or after 2026-11-16; change "
+        "coverage on the patient's page"
+    ]
+    assert _count(Coverage) == 1 and _count(Session) == 1
+
+
+def test_the_import_command_prints_the_coverage_change(app, runner, tmp_path) -> None:  # noqa: ANN001
+    with app.app_context():
+        org = f.make_org()
+        practice = f.make_practice(org, slug="calm-mind", owned_steps=["verify_benefits"])
+        f.make_provider(practice, npi="1234567893", credential="LCSW")
+        f.make_payer(org, payer_id="AETNA")
+        f.make_payer(org, payer_id="CIGNA")
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(_csv(GOOD, columns=WITH_SUBSCRIBER), encoding="utf-8")
+    moved = {**GOOD, "session_ref": "CM-1002", "date_of_service": "2026-11-17", "payer_id": "CIGNA", "member_id": "C1"}
+    second.write_text(_csv(moved, columns=WITH_SUBSCRIBER), encoding="utf-8")
+    assert runner.invoke(cli, ["import", "sessions", str(first), "--no-plan"]).exit_code == 0
+    result = runner.invoke(cli, ["import", "sessions", str(second), "--no-plan"])
+    assert result.exit_code == 0, result.output
+    assert "row 2: primary coverage changes from payer AETNA to CIGNA from 2026-11-17" in result.output

@@ -62,6 +62,8 @@ SCHEMAS: dict[str, Any] = {
             "created": {"type": "array", "items": {"type": "integer"}},
             "unchanged": {"type": "integer"},
             "planned_items": {"type": "integer", "description": "items planned in this request (inline planning)"},
+            "coverage_changes": {"type": "array", "items": {"type": "string"},
+                                 "description": "each row that replaced a patient's coverage of a priority, and how"},
             "planning": {
                 "type": "object", "required": ["mode", "flow_run_id"],
                 "description": "flow: an intake flow run plans the new sessions; inline: planned here (Prefect "

@@ -156,7 +156,7 @@ def post_sessions() -> Any:
     dispatch = plan_imported(result.created, now=now, api_url=flow_server_url())
     planning = {"mode": dispatch.mode, "flow_run_id": dispatch.flow_run_id}
     return jsonify(created=result.created, unchanged=result.unchanged, planned_items=dispatch.items,
-                   planning=planning), 201  # fmt: skip
+                   planning=planning, coverage_changes=result.coverage_changes), 201  # fmt: skip
 
 
 @bp.get("/work-items")

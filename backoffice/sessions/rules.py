@@ -15,10 +15,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from typing import Any
 
 from backoffice import inputs
 from backoffice.orgs.rules import Credential, npi_problem
-from backoffice.patients.kinds import Sex
+from backoffice.patients.kinds import Relationship, Sex
 from backoffice.sessions.kinds import UNTIMED_SERVICES, Modality, PatientLocation, ServiceKind
 
 COLUMNS = (
@@ -31,12 +32,19 @@ COLUMNS = (
 ADDRESS_COLUMNS = ("patient_address", "patient_city", "patient_state", "patient_zip")
 # Optional: the HCPCS Level II code of service hcpcs, and +90863 (pharmacologic management by a psychologist).
 CODING_COLUMNS = ("procedure", "pharmacologic_management")
-OPTIONAL_COLUMNS = (*ADDRESS_COLUMNS, *CODING_COLUMNS)
+# Optional: the subscriber when the patient is a dependent (a child on a parent's plan), and which coverage this is.
+SUBSCRIBER_PERSON = ("subscriber_first", "subscriber_last", "subscriber_dob", "subscriber_sex")
+SUBSCRIBER_COLUMNS = ("subscriber_relationship", *SUBSCRIBER_PERSON, "coverage_priority")
+OPTIONAL_COLUMNS = (*ADDRESS_COLUMNS, *CODING_COLUMNS, *SUBSCRIBER_COLUMNS)
+RELATIONSHIPS = {"self": Relationship.SELF, "spouse": Relationship.SPOUSE, "child": Relationship.CHILD,
+                 "other": Relationship.OTHER}  # fmt: skip
+PRIORITIES = ("primary", "secondary", "tertiary")
 PROCEDURE_RE = re.compile(r"^[A-V][0-9]{4}$")
 # Values the scrubber checks itself (NPI check digit, diagnosis format): the dry run lets them through to it.
 SCRUBBER_CHECKED = frozenset({"provider_npi", "diagnoses"})
 # Values of these columns are PHI: errors say what is wrong with them, never what they contain.
-PHI_COLUMNS = frozenset({"patient_ref", "patient_first", "patient_last", "patient_dob", "member_id", *ADDRESS_COLUMNS})
+PHI_COLUMNS = frozenset({"patient_ref", "patient_first", "patient_last", "patient_dob", "member_id", *ADDRESS_COLUMNS,
+                         "subscriber_first", "subscriber_last", "subscriber_dob"})  # fmt: skip
 STATE_RE = re.compile(r"^[A-Z]{2}$")
 ZIP_RE = re.compile(r"^[0-9]{5}(?:-?[0-9]{4})?$")
 EM_CODES = frozenset({"99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215"})
@@ -48,7 +56,8 @@ TIME_SHAPE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 NAME_LIMIT = 100
 REF_LIMIT = 64
 # The 837P's element limits for what the import carries into it: NM103/NM104 (last/first name), N301, N401.
-X12_LIMITS = {"patient_last": 60, "patient_first": 35, "patient_address": 55, "patient_city": 30}
+X12_LIMITS = {"patient_last": 60, "patient_first": 35, "patient_address": 55, "patient_city": 30,
+              "subscriber_last": 60, "subscriber_first": 35}  # fmt: skip
 # Member IDs (NM109) and prior-authorization numbers (REF*G1) as the 837 writer takes them.
 X12_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]*$")
 # A session older than this is past every payer's timely-filing limit: the date is a typo (2016 for 2026).
@@ -97,6 +106,9 @@ class SessionRow:
     patient_address: tuple[str, str, str, str] | None = None  # street, city, state, ZIP (5 or 9 digits)
     procedure: str | None = None
     pharmacologic_management: bool = False
+    relationship: Relationship = Relationship.SELF  # the patient's relationship to the subscriber
+    subscriber: tuple[str, str, date, Sex] | None = None  # first, last, date of birth, sex: a dependent's subscriber
+    coverage_priority: str | None = None  # primary, secondary or tertiary; blank: primary
 
 
 @dataclass(frozen=True)
@@ -327,6 +339,12 @@ def parse_row(
         fail("auth_number", "at most 50 characters")
     elif auth_number:
         x12_id("auth_number")
+    relationship, subscriber = _subscriber(values, fail, choice, iso_date, x12_name, dos, payer_id)
+    priority = values["coverage_priority"].lower() or None
+    if priority and priority not in PRIORITIES:
+        fail("coverage_priority", f"expected one of {', '.join(PRIORITIES)}, got {values['coverage_priority'][:20]!r}")
+    elif priority and payer_id == "SELFPAY":
+        fail("coverage_priority", "must be empty for SELFPAY (no insurance)")
     address = tuple(values[column] for column in ADDRESS_COLUMNS)
     if any(address):
         for column, value in zip(ADDRESS_COLUMNS, address, strict=True):
@@ -348,4 +366,36 @@ def parse_row(
         interactive_complexity=complexity == "yes", screenings=screenings, diagnoses=diagnoses,
         auth_number=auth_number,
         patient_address=_address(address), procedure=procedure, pharmacologic_management=pharmacologic == "yes",
+        relationship=relationship, subscriber=subscriber, coverage_priority=priority,
     )  # fmt: skip
+
+
+def _subscriber(values: Mapping[str, str], fail: Any, choice: Any, iso_date: Any, x12_name: Any, dos: date | None,
+                payer_id: str) -> tuple[Relationship, tuple[str, str, date, Sex] | None]:  # fmt: skip
+    """The patient's relationship to the subscriber and, for a dependent, the subscriber's name, birth date and sex
+    (all four required then, none allowed for the patient as subscriber)."""
+    text = values["subscriber_relationship"].lower()
+    given = [column for column in SUBSCRIBER_PERSON if values[column]]
+    if text and text not in RELATIONSHIPS:
+        fail("subscriber_relationship", f"expected one of {', '.join(RELATIONSHIPS)}, got {text[:20]!r}")
+        return Relationship.SELF, None
+    relationship = RELATIONSHIPS.get(text, Relationship.SELF)
+    if payer_id == "SELFPAY" and (text or given):
+        fail(given[0] if given else "subscriber_relationship", "must be empty for SELFPAY (no insurance)")
+        return relationship, None
+    if relationship is Relationship.SELF:
+        for column in given:
+            fail(column, "only for a dependent: leave it empty when subscriber_relationship is self or empty")
+        return relationship, None
+    for column in SUBSCRIBER_PERSON:
+        if not values[column]:
+            fail(column, f"required when subscriber_relationship is {text}")
+    x12_name("subscriber_first")
+    x12_name("subscriber_last")
+    born = iso_date("subscriber_dob") if values["subscriber_dob"] else None
+    if born is not None and (born.year < 1900 or (dos is not None and born > dos)):
+        fail("subscriber_dob", "must be after 1900 and before the date of service")
+    sex = choice("subscriber_sex", Sex) if values["subscriber_sex"] else None
+    if not all(values[column] for column in SUBSCRIBER_PERSON) or born is None or sex is None:
+        return relationship, None
+    return relationship, (values["subscriber_first"], values["subscriber_last"], born, sex)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import insert, select
@@ -18,7 +18,7 @@ from backoffice.accounts.models import User
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice, Provider
-from backoffice.patients.models import Coverage, CoveragePriority, Patient, Relationship
+from backoffice.patients.models import Coverage, CoveragePriority, Patient
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
 from backoffice.sessions.rules import RowError, SessionRow
@@ -49,6 +49,8 @@ class ImportResult:
     unchanged: int = 0
     patients_created: int = 0
     coverages_created: int = 0
+    # "row N: primary coverage changes from payer A to payer B from <date>; the one on file ends <date - 1>"
+    coverage_changes: list[str] = field(default_factory=list)
 
 
 @service
@@ -125,8 +127,12 @@ def _session_for_row(
         else:
             result.unchanged += 1
         return None
-    if book.coverage_for(patient, payer, row):
-        result.coverages_created += 1
+    created, change = book.coverage_for(patient, payer, row, fail)
+    if len(errors) > problems:
+        return None
+    result.coverages_created += created
+    if change:
+        result.coverage_changes.append(change)
     session = Session(practice_id=practice.id, external_ref=row.session_ref, received_at=now, **facts)
     session.patient = patient  # a new patient has its id only at the flush
     db.session.add(session)
@@ -174,6 +180,7 @@ class _Lookups:
         self.payers = {
             p.payer_id: p for p in db.session.scalars(select(Payer).where(Payer.organization_id == organization_id))
         }
+        self.payer_codes = {p.id: p.payer_id for p in self.payers.values()}
         in_practices = Patient.practice_id.in_(practice_ids)  # a handful of practices: one parameter each
         self.patients = {
             (p.practice_id, p.account_number): p
@@ -219,18 +226,43 @@ class _Lookups:
             errors.append(RowError(row.row, column, "differs from the patient on file for this patient_ref"))
         return None if mismatched else patient
 
-    def coverage_for(self, patient: Patient, payer: Payer, row: SessionRow) -> bool:
-        """Make sure the patient has this payer and member ID on file; True when a coverage was added."""
+    def coverage_for(self, patient: Patient, payer: Payer, row: SessionRow, fail: Any) -> tuple[bool, str | None]:
+        """Make sure the patient has this payer and member ID on file: (a coverage was added, what changed).
+
+        A new payer or member ID for a priority (primary unless ``coverage_priority`` says otherwise) replaces the
+        coverage of that priority in force on the date of service: the old one ends the day before, and the change
+        is reported, never a silent extra secondary. A dependent's row carries the subscriber's own name, date of
+        birth and sex."""
         held = (self.coverages.setdefault(patient.id, []) if patient.id is not None
                 else self._new_coverages.setdefault(id(patient), []))  # fmt: skip
         if any(c.payer_id == payer.id and c.member_id == row.member_id for c in held):
-            return False
-        has_primary = any(c.priority == CoveragePriority.PRIMARY and c.is_active_on(row.date_of_service) for c in held)
+            return False, None
+        priority = CoveragePriority(row.coverage_priority or CoveragePriority.PRIMARY)
+        dos = row.date_of_service
+        replaced = [c for c in held if c.priority == priority and c.is_active_on(dos)]
+        if any(c.effective_from >= dos for c in replaced):
+            fail("payer_id", f"the patient's {priority} coverage on file starts on or after {dos.isoformat()}; "
+                 "change coverage on the patient's page")  # fmt: skip
+            return False, None
+        later = [c for c in held if c.priority == priority and c.effective_from > dos]
+        if later:
+            since = min(c.effective_from for c in later).isoformat()
+            fail("payer_id", f"the patient has a later {priority} coverage on file (from {since}); "
+                 "change coverage on the patient's page")  # fmt: skip
+            return False, None
+        change = None
+        for old in replaced:
+            old.effective_to = dos - timedelta(days=1)
+            was = self.payer_codes.get(old.payer_id, "another payer")
+            same_payer = " (a new member ID)" if old.payer_id == payer.id else ""
+            change = (f"row {row.row}: {priority} coverage changes from payer {was} to {payer.payer_id}{same_payer} "
+                      f"from {dos.isoformat()}; the one on file ends {old.effective_to.isoformat()}")  # fmt: skip
+        first, last, born, sex = row.subscriber or (None, None, None, None)
         coverage = Coverage(
-            patient=patient, payer_id=payer.id, member_id=row.member_id,
-            priority=CoveragePriority.SECONDARY if has_primary else CoveragePriority.PRIMARY,
-            relationship_to_subscriber=Relationship.SELF, effective_from=row.date_of_service,
+            patient=patient, payer_id=payer.id, member_id=row.member_id, priority=priority,
+            relationship_to_subscriber=row.relationship, subscriber_first_name=first, subscriber_last_name=last,
+            subscriber_date_of_birth=born, subscriber_sex=sex, effective_from=dos,
         )  # fmt: skip
         db.session.add(coverage)
         held.append(coverage)
-        return True
+        return True, change
