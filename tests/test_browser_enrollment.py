@@ -62,7 +62,9 @@ def test_an_associates_held_claim_is_released_when_the_enrolment_becomes_effecti
         org = f.make_org(edi_submitter_id="BRIGHT001", edi_contact_name="Billing Desk", edi_contact_phone="5551230000")
         practice = f.make_practice(org, slug=SLUG, name="Bright Path", taxonomy="261QM0801X",
                                    fee_schedule={"90834": "150.00", "90837": "190.00"})  # fmt: skip
-        aetna = f.make_payer(org, payer_id="AETNA", name="Aetna", enrollment_required_837=True)
+        # this plan pays an associate's sessions with the supervisor named in loop 2310D (payer data; issue 21)
+        aetna = f.make_payer(org, payer_id="AETNA", name="Aetna", enrollment_required_837=True,
+                             coding_policy={"associate_billing": "supervisor_2310d"})  # fmt: skip
         f.make_user(org, role="admin", email="admin@example.test", name="Ada Admin")
         practice_id, aetna_id = practice.id, aetna.id
 

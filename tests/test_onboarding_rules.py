@@ -132,3 +132,14 @@ def test_the_csv_codec_reads_what_it_writes() -> None:
 def test_a_csv_with_an_unknown_or_missing_column_is_refused_at_the_header() -> None:
     _, errors = csv_files.read("payer,cpt,allowed\nA,90834,1\n", "rates")
     assert {(e.row, e.field) for e in errors} == {(1, "payer"), (1, "payer_id"), (1, "effective_from")}
+
+
+def test_a_payers_coding_policy_is_checked_like_its_telehealth_policy() -> None:
+    from backoffice.onboarding.rules import clean_payer
+
+    base = {"payer_id": "KEY1", "name": "Keystone", "kind": "medicaid_managed_care", "filing_limit_days": "365",
+            "appeal_window_days": "60"}  # fmt: skip
+    clean, errors = clean_payer({**base, "coding_policy": '{"associate_billing": "supervisor_2310d"}'})
+    assert errors == [] and clean["coding_policy"] == {"associate_billing": "supervisor_2310d"}
+    _, errors = clean_payer({**base, "coding_policy": '{"associate_billing": "sometimes"}'})
+    assert [e.field for e in errors] == ["coding_policy"] and "associate_billing" in errors[0].message

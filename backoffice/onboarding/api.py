@@ -59,7 +59,8 @@ def payer_json(p: Payer) -> dict[str, Any]:
         "appeal_window_days": p.appeal_window_days, "clearinghouse_payer_ids": list(p.clearinghouse_payer_ids or []),
         "claims_address": p.claims_address, "appeals_address": p.appeals_address, "appeals_fax": p.appeals_fax,
         "appeals_portal": p.appeals_portal, "phone": p.phone, "prior_auth_cpts": list(p.prior_auth_cpts or []),
-        "telehealth_policy": dict(p.telehealth_policy or {}), "enrollment_required_837": p.enrollment_required_837,
+        "telehealth_policy": dict(p.telehealth_policy or {}), "coding_policy": dict(p.coding_policy or {}),
+        "enrollment_required_837": p.enrollment_required_837,
         "enrollment_required_270": p.enrollment_required_270, "enrollment_required_835": p.enrollment_required_835,
         "active": p.active,
     }  # fmt: skip

@@ -100,6 +100,10 @@ class PayerForm(Form):
     phone = _text("Phone", 20)
     prior_auth_cpts = _text("CPTs needing prior authorization (; separated)", 500)
     telehealth_policy = TextAreaField("Telehealth policy (JSON)", validators=[Optional(), Length(max=2000)])
+    coding_policy = TextAreaField(
+        'Coding policy (JSON, e.g. {"associate_billing": "supervisor_2310d"}; docs/rules.md lists the keys)',
+        validators=[Optional(), Length(max=8000)],
+    )
     enrollment_required_837 = BooleanField("Enrolment required for claims (837)", default=True)
     enrollment_required_270 = BooleanField("Enrolment required for eligibility (270)", default=True)
     enrollment_required_835 = BooleanField("Enrolment required for remittances (835)", default=True)

@@ -84,6 +84,7 @@ SCHEMAS: dict[str, Any] = {
             "claims_address": TEXT, "appeals_address": TEXT, "appeals_fax": TEXT, "appeals_portal": TEXT,
             "phone": TEXT, "prior_auth_cpts": {"type": "array", "items": {"type": "string"}},
             "telehealth_policy": {"type": "object"},
+            "coding_policy": {"type": "object"},
             "enrollment_required_837": {"type": "boolean", "description": "default true (false for self_pay)"},
             "enrollment_required_270": {"type": "boolean"}, "enrollment_required_835": {"type": "boolean"},
             "active": {"type": "boolean"},

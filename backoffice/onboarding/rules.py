@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from backoffice import inputs
+from backoffice.coding.policy import policy_problem as coding_policy_problem
 from backoffice.errors import ValidationFailed
 from backoffice.orgs.rules import CPT_RE, MODIFIER_RE, PayerKind, identifier_problem, telehealth_policy_problem
 from backoffice.work.rules import DEFAULT_SLA_BUSINESS_DAYS
@@ -274,7 +275,7 @@ def clean_practice(values: Mapping[str, Any], *, partial: bool = False, row: int
 PAYER_COLUMNS = (
     "payer_id", "name", "kind", "filing_limit_days", "corrected_claim_window_days", "appeal_window_days",
     "clearinghouse_payer_ids", "claims_address", "appeals_address", "appeals_fax", "appeals_portal", "phone",
-    "prior_auth_cpts", "telehealth_policy", "enrollment_required_837", "enrollment_required_270",
+    "prior_auth_cpts", "telehealth_policy", "coding_policy", "enrollment_required_837", "enrollment_required_270",
     "enrollment_required_835", "active",
 )  # fmt: skip
 
@@ -335,6 +336,17 @@ def clean_payer(values: Mapping[str, Any], *, partial: bool = False, row: int | 
                 f.clean["telehealth_policy"] = policy
         elif policy is not None:
             f.fail("telehealth_policy", "expected an object")
+    if given("coding_policy"):  # unit rule, accepted codes, crosswalk, modifiers, how associates are billed
+        coding = values.get("coding_policy")
+        coding = _json_object(coding, f, "coding_policy") if isinstance(coding, str) or coding is None else coding
+        if isinstance(coding, dict):
+            problem = coding_policy_problem(coding)
+            if problem:
+                f.fail("coding_policy", problem)
+            else:
+                f.clean["coding_policy"] = coding
+        elif coding is not None:
+            f.fail("coding_policy", "expected an object")
     for name in ("enrollment_required_837", "enrollment_required_270", "enrollment_required_835"):
         if given(name):
             f.flag(name, default=kind not in NO_ENROLLMENT_KINDS)

@@ -184,8 +184,9 @@ def _new_payer(organization_id: int, clean: dict[str, Any]) -> Payer:
     for name in ("enrollment_required_837", "enrollment_required_270", "enrollment_required_835"):
         if clean.get(name) is None:
             clean[name] = kind not in rules.NO_ENROLLMENT_KINDS
-    clean = {k: v for k, v in clean.items() if v is not None or k not in ("telehealth_policy",)}
+    clean = {k: v for k, v in clean.items() if v is not None or k not in ("telehealth_policy", "coding_policy")}
     clean.setdefault("telehealth_policy", {})
+    clean.setdefault("coding_policy", {})
     clean.setdefault("prior_auth_cpts", [])
     clean.setdefault("clearinghouse_payer_ids", [])
     return Payer(organization_id=organization_id, **clean)

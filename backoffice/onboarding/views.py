@@ -384,7 +384,8 @@ def payer(payer_id: int):
     form = PayerForm(data=_defaults(PayerForm, row, kind=row.kind.value, **numbers,
                                     clearinghouse_payer_ids=join_list(row.clearinghouse_payer_ids or []),
                                     prior_auth_cpts=join_list(row.prior_auth_cpts or []),
-                                    telehealth_policy=csv_files.cell(row.telehealth_policy or {})))  # fmt: skip
+                                    telehealth_policy=csv_files.cell(row.telehealth_policy or {}),
+                                    coding_policy=csv_files.cell(row.coding_policy or {})))  # fmt: skip
     if request.method == "POST":
         if not form.validate_on_submit():
             flash_form_errors(form)
