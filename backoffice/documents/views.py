@@ -11,6 +11,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from backoffice import inputs
 from backoffice.accounts.access import practice_ids_for
 from backoffice.appeals import queries as appeal_queries
 from backoffice.appeals.pdf import appeal_pdf
@@ -51,9 +52,11 @@ def _back(target: services.Target) -> ResponseReturnValue:
 @bp.route("/documents/upload", methods=["POST"])
 def upload() -> ResponseReturnValue:
     form = UploadForm()
-    if not form.target_id.data or not str(form.target_id.data).isdigit():
+    try:  # ASCII digits only: "²" passes str.isdigit() and then int() fails
+        target_id = inputs.whole_number(str(form.target_id.data or ""), low=1)
+    except inputs.InputProblem:
         abort(404)
-    target = services.target(form.target_type.data or "", int(form.target_id.data), practice_ids_for(current_user))
+    target = services.target(form.target_type.data or "", target_id, practice_ids_for(current_user))
     if target is None:
         abort(404)
     if not form.validate_on_submit():
