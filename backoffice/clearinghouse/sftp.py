@@ -180,7 +180,10 @@ class SftpClearinghouse:
                 raise
             raise TransferFailed(f"SFTP {self.where}: transfer broke off ({type(error).__name__})") from None
         finally:
-            sftp.close()
+            try:  # closing a session whose server went away fails too: the transfer's own error is what counts
+                sftp.close()
+            except TRANSPORT_ERRORS as error:
+                log.info("SFTP %s: closing a broken session (%s)", self.where, type(error).__name__)
             transport.close()
 
     # -- files out ------------------------------------------------------------------------------------------
