@@ -99,7 +99,9 @@ def submit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
                            source=f"worker:{item.kind}")  # fmt: skip
     db.session.refresh(claim)
     if str(claim.status) != ClaimStatus.SUBMITTED:
-        raise NeedsPerson("the clearinghouse did not take the claim", {"result": _summary(result)})
+        why = "; ".join(reason for claim_id, reason in getattr(result, "skipped", ()) if claim_id == claim.id)
+        raise NeedsPerson(f"the claim was not sent: {why}" if why else "the clearinghouse did not take the claim",
+                          {"result": _summary(result)})  # fmt: skip
     return {"claim_id": claim.id, "claim_status": str(claim.status), "version": claim.version}
 
 

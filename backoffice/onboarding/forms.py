@@ -69,7 +69,7 @@ class PracticeForm(Form):
     address_line2 = _text("Address line 2")
     city = _text("City", 100)
     state = _text("State", 2)
-    zip_code = _text("ZIP code", 10)
+    zip_code = _text("ZIP+4 (9 digits: an 837P's billing provider needs them)", 10)
     phone = _text("Phone", 20)
     pay_to_line1 = _text("Pay-to address (blank: the service address)")
     pay_to_city = _text("Pay-to city", 100)

@@ -1,0 +1,247 @@
+"""Issue 16's acceptance in one browser run, from an empty database: `backoffice setup` makes the company and its
+admin; through the UI the admin fills in the company, a practice, three payers from a directory CSV (Aetna billing
+associates with their supervisor in 2310D), a fee schedule, contracted rates, a biller, two providers (a
+pre-licensed associate under a psychologist) and their Aetna enrolments (the associate's still pending). The
+practice's session file (one for a dependent child, with the subscriber's columns) is imported; the sessions go
+through the automation and the Sandbox clearinghouse to submission, except the associate's, which is held until the
+enrolment is marked effective in the UI, and then goes out too."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pyotp
+from flask import Flask
+from sqlalchemy import func, select
+
+from backoffice import clock
+from backoffice.automation.runner import run_automated_item
+from backoffice.claims.models import Claim
+from backoffice.cli import cli
+from backoffice.extensions import db
+from backoffice.intake.planning import plan_sessions
+from backoffice.onboarding.services import setup_organization
+from backoffice.orgs.models import Organization, Payer, Provider
+from backoffice.orgs.rules import complete_npi
+from backoffice.patients.models import Coverage
+from backoffice.sessions.models import Session
+from backoffice.sessions.rules import ADDRESS_COLUMNS, COLUMNS, SUBSCRIBER_COLUMNS
+from backoffice.work.models import WorkItem
+from backoffice.work.rules import ItemState, Mode
+from tests.browser import shot, sign_in
+from tests.factories import NOW
+
+PASSWORD = "violet staple orbit canyon"  # noqa: S105
+GROUP_NPI = complete_npi("212345678")
+BAD_NPI = GROUP_NPI[:9] + str((int(GROUP_NPI[9]) + 1) % 10)
+SUPERVISOR_NPI = complete_npi("100000011")
+ASSOCIATE_NPI = complete_npi("100000012")
+PAYERS_CSV = (
+    "payer_id,name,kind,filing_limit_days,appeal_window_days,prior_auth_cpts,enrollment_required_837,coding_policy\n"
+    '60054,Aetna,commercial,90,180,,yes,"{""associate_billing"": ""supervisor_2310d""}"\n'
+    "SKCO0,Medicare Part B,medicare,365,120,,yes,\n"
+    "SELF,Self-pay,self_pay,365,365,,no,\n"
+)
+SESSION = {
+    "practice": "calm-mind", "date_of_service": "2026-11-16", "start_time": "09:00", "payer_id": "60054",
+    "service": "psychotherapy", "minutes": "53", "em_code": "", "modality": "in_person", "patient_location": "office",
+    "interactive_complexity": "no", "screenings": "0", "diagnoses": "F41.1", "auth_number": "",
+    "patient_address": "1 Elm St", "patient_city": "Albany", "patient_state": "NY", "patient_zip": "12207",
+}  # fmt: skip
+
+
+def _flash(page, text: str) -> None:  # noqa: ANN001
+    page.wait_for_selector(f".flash >> text={text}")
+
+
+def _upload(page, content: str) -> None:  # noqa: ANN001
+    file = {"name": "payers.csv", "mimeType": "text/csv", "buffer": content.encode()}
+    page.set_input_files("#upload-form input[type=file]", files=[file])
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _add_provider(page, **fields: str) -> None:  # noqa: ANN001
+    for name, value in fields.items():
+        if name in ("credential", "supervising_npi"):
+            page.select_option(f"#new-provider select[name={name}]", value)
+        else:
+            page.fill(f"#new-provider input[name={name}]", value)
+    page.click("#new-provider button:has-text('Add provider')")
+    page.wait_for_selector("text=Provider added.")
+
+
+def _enrol(page, provider_id: int, payer_id: int, status: str, **dates: str) -> None:  # noqa: ANN001
+    page.select_option("#enrollment-form select[name=provider_id]", str(provider_id))
+    page.select_option("#enrollment-form select[name=payer_id]", str(payer_id))
+    page.select_option("#enrollment-form select[name=status]", status)
+    for name, value in dates.items():
+        page.fill(f"#enrollment-form input[name={name}]", value)
+    page.click("#enrollment-form button:has-text('Save enrolment')")
+    page.wait_for_selector("text=Enrolment saved.")
+
+
+def _sessions_csv() -> str:
+    rows = [
+        {**SESSION, "session_ref": "CM-1", "provider_npi": SUPERVISOR_NPI, "provider_credential": "PsyD",
+         "patient_ref": "P-1", "patient_first": "Dana", "patient_last": "Adult", "patient_dob": "1980-03-04",
+         "patient_sex": "F", "member_id": "W100"},
+        {**SESSION, "session_ref": "CM-2", "start_time": "10:00", "provider_npi": SUPERVISOR_NPI,
+         "provider_credential": "PsyD", "patient_ref": "P-2", "patient_first": "Sam", "patient_last": "Young",
+         "patient_dob": "2015-06-01", "patient_sex": "M", "member_id": "W200", "subscriber_relationship": "child",
+         "subscriber_first": "Pat", "subscriber_last": "Young", "subscriber_dob": "1984-02-02",
+         "subscriber_sex": "F"},
+        {**SESSION, "session_ref": "CM-3", "start_time": "11:00", "provider_npi": ASSOCIATE_NPI,
+         "provider_credential": "LMHC", "patient_ref": "P-3", "patient_first": "Lee", "patient_last": "Other",
+         "patient_dob": "1990-07-08", "patient_sex": "U", "member_id": "W300", "minutes": "45"},
+    ]  # fmt: skip
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*COLUMNS, *ADDRESS_COLUMNS, *SUBSCRIBER_COLUMNS], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _run_ready() -> None:
+    """What the workers do: run every ready automated item until none is left."""
+    for _ in range(15):
+        ready = db.session.scalars(
+            select(WorkItem.id).where(WorkItem.state == ItemState.READY, WorkItem.mode == Mode.AUTOMATED)
+        ).all()
+        if not ready:
+            return
+        for item_id in ready:
+            run_automated_item(item_id, now=clock.utcnow())
+
+
+def _claim_status(ref: str) -> str | None:
+    session = db.session.scalar(select(Session).where(Session.external_ref == ref))
+    claim = db.session.scalar(select(Claim).where(Claim.session_id == session.id))
+    return None if claim is None else str(claim.status)
+
+
+def test_a_new_company_sets_up_its_first_client_and_bills_it(app: Flask, page, tmp_path) -> None:  # noqa: ANN001
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Organization)) == 0  # an empty, migrated database
+        setup_organization(slug="summit", name="Summit Billing", admin_email="owner@summit.example",
+                           admin_name="Olive Owner", admin_password=PASSWORD, now=NOW)  # fmt: skip
+
+    sign_in(page, "owner@summit.example", PASSWORD)
+    assert page.url.endswith("/login/enrol")  # admins must use a second factor (the organization's default)
+    secret = page.inner_text("#mfa-secret").replace(" ", "")
+    page.fill("input[name=code]", pyotp.TOTP(secret).at(clock.utcnow()))
+    page.click("button[type=submit].primary")
+    page.click("text=I saved them: continue")
+    page.wait_for_selector("text=Olive Owner")
+
+    page.click("header nav >> text=Setup")
+    page.click("text=Organization")
+    page.fill("input[name=legal_name]", "Summit Billing LLC")
+    page.fill("input[name=tin]", "987654321")
+    page.fill("input[name=edi_submitter_name]", "SUMMIT BILLING")
+    page.fill("input[name=edi_submitter_id]", "SUM123")
+    page.fill("input[name=edi_contact_name]", "Billing Desk")
+    page.fill("input[name=edi_contact_phone]", "5551230000")
+    page.click("#setup-form button[type=submit]")
+    _flash(page, "Organization saved.")
+
+    page.goto("/admin/practices")
+    page.click("text=New practice")
+    for name, value in {"name": "Calm Mind Therapy", "slug": "calm-mind", "npi": BAD_NPI, "tin": "123456789",
+                        "taxonomy": "1041C0700X", "address_line1": "1 Main St", "city": "Albany", "state": "NY",
+                        "zip_code": "122071234"}.items():  # fmt: skip
+        page.fill(f"input[name={name}]", value)
+    page.click("#setup-form button[type=submit]")
+    _flash(page, "npi: NPI check digit is wrong")
+    shot(page, "first-client-1-bad-npi")
+    page.fill("input[name=npi]", GROUP_NPI)
+    page.click("#setup-form button[type=submit]")
+    _flash(page, "Practice created.")
+
+    page.goto("/admin/payers")
+    _upload(page, PAYERS_CSV + "ZZZ,Nobody,insurer,90,180,,\n")
+    _flash(page, "row 5, column kind")
+    _upload(page, PAYERS_CSV)
+    _flash(page, "3 added, 0 changed, 0 unchanged.")
+    shot(page, "first-client-2-payers")
+
+    page.goto("/admin/practices/calm-mind")
+    page.click("text=Fee schedule")
+    page.fill("input[name='rows-0-cpt']", "90834")
+    page.fill("input[name='rows-0-charge']", "150.00")
+    page.fill("input[name='rows-1-cpt']", "90837")
+    page.fill("input[name='rows-1-charge']", "200.00")
+    page.click("#fees-form button[type=submit]")
+    _flash(page, "Fee schedule saved.")
+
+    page.goto("/admin/practices/calm-mind/rates")
+    page.select_option("select[name='rows-0-payer_id']", "60054")
+    page.fill("input[name='rows-0-cpt']", "90834")
+    page.fill("input[name='rows-0-allowed']", "-98.50")
+    page.fill("input[name='rows-0-effective_from']", "2026-01-01")
+    page.select_option("select[name='rows-1-payer_id']", "SKCO0")
+    page.fill("input[name='rows-1-cpt']", "90837")
+    page.fill("input[name='rows-1-allowed']", "140.25")
+    page.fill("input[name='rows-1-effective_from']", "2026-01-01")
+    page.click("#rates-form button[type=submit]")
+    _flash(page, "row 1, column allowed: must not be negative")
+    page.fill("input[name='rows-0-allowed']", "98.50")
+    page.click("#rates-form button[type=submit]")
+    _flash(page, "Contracted rates saved.")
+    shot(page, "first-client-3-rates")
+
+    page.goto("/admin/setup")
+    page.click("text=Add a user")
+    page.fill("input[name=email]", "priya@summit.example")
+    page.fill("input[name=name]", "Priya Biller")
+    page.select_option("select[name=role]", "biller")
+    page.check("input[name=practices][value=calm-mind]")
+    page.check("input[name=queues][value=eligibility]")
+    page.check("input[name=queues][value=submission]")
+    page.fill("input[name=password]", "orange kettle ribbon spark")
+    page.click("#setup-form button[type=submit]")
+    page.wait_for_selector("text=must change it at once")
+    shot(page, "first-client-4-biller")
+
+    page.goto("/admin/credentialing/calm-mind/providers")
+    _add_provider(page, first_name="Sam", last_name="Senior", npi=SUPERVISOR_NPI, credential="PsyD",
+                  taxonomy="103T00000X", license_type="PSY", license_number="PSY-1", license_state="NY",
+                  license_expires_on="2028-06-30")  # fmt: skip
+    page.reload()
+    _add_provider(page, first_name="Ann", last_name="Associate", npi=ASSOCIATE_NPI, credential="LMHC",
+                  taxonomy="101YM0800X", supervising_npi=SUPERVISOR_NPI)  # fmt: skip
+    with app.app_context():
+        supervisor_id = db.session.scalar(select(Provider.id).where(Provider.npi == SUPERVISOR_NPI))
+        associate_id = db.session.scalar(select(Provider.id).where(Provider.npi == ASSOCIATE_NPI))
+        aetna_id = db.session.scalar(select(Payer.id).where(Payer.payer_id == "60054"))
+    page.goto("/admin/credentialing/calm-mind/enrollments")
+    _enrol(page, supervisor_id, aetna_id, "effective", submitted_on="2025-11-01", effective_from="2026-01-01")
+    _enrol(page, associate_id, aetna_id, "pending", submitted_on="2026-10-20")
+    shot(page, "first-client-5-enrolments")
+
+    source = tmp_path / "calm-mind-sessions.csv"
+    source.write_text(_sessions_csv(), encoding="utf-8")
+    imported = app.test_cli_runner().invoke(cli, ["import", "sessions", str(source), "--no-plan"])
+    assert imported.exit_code == 0, imported.output
+    assert "imported 3 new session(s)" in imported.output
+
+    with app.app_context():
+        child = db.session.scalar(select(Coverage).where(Coverage.member_id == "W200"))
+        assert (child.relationship_to_subscriber.value, child.subscriber_first_name) == ("19", "Pat")
+        plan_sessions(session_ids=list(db.session.scalars(select(Session.id))), now=clock.utcnow())
+        _run_ready()
+        states = [(i.kind, i.last_error) for i in db.session.scalars(select(WorkItem)) if i.last_error]
+        assert (_claim_status("CM-1"), _claim_status("CM-2")) == ("submitted", "submitted"), states
+        held = db.session.scalar(select(WorkItem).where(WorkItem.kind == "await_enrollment"))
+        assert held is not None and held.state == ItemState.SNOOZED
+        assert _claim_status("CM-3") != "submitted"
+
+    page.goto("/admin/credentialing/calm-mind/enrollments")
+    _enrol(page, associate_id, aetna_id, "effective", effective_from="2026-10-01")  # back-dated: releases it
+    shot(page, "first-client-6-released")
+    with app.app_context():
+        _run_ready()
+        assert _claim_status("CM-3") == "submitted"
+        assert db.session.scalar(select(func.count()).select_from(Claim).where(Claim.status == "submitted")) == 3
