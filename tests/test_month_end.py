@@ -239,3 +239,34 @@ def test_an_overturned_denial_stays_in_the_initial_denial_rate_and_leaves_the_fi
     write_off(w, still, D("100.00"), START + timedelta(days=10))
     (row,) = month_end.denial_rates([w["practice"].id], START, NOW)
     assert row[2:4] == [2, D("66.7")]  # writing a denial off never flatters the initial rate
+
+
+def _with_plb(text: str, plb: str, amount: D) -> str:
+    """``text`` (one 835 from ``era``) with a PLB segment before its SE, BPR02 lowered by ``amount``."""
+    head, tail = text.split("~SE*", 1)
+    count, rest = tail.split("*", 1)
+    bpr = next(s for s in head.split("~") if s.startswith("BPR*"))
+    paid = D(bpr.split("*")[2])
+    head = head.replace(bpr, bpr.replace(f"BPR*I*{paid}*", f"BPR*I*{paid - amount}*", 1))
+    return f"{head}~{plb}~SE*{int(count) + 1}*{rest}"
+
+
+def test_a_recoupment_and_a_duplicate_payment_reconcile_to_the_cent(ctx) -> None:  # noqa: ANN001
+    w = make_world()
+    paid = make_claim(w["practice"], w["patient"], total_charge=D("150.00"), submitted_at=START + timedelta(days=1))
+    other = make_claim(w["practice"], w["patient"], total_charge=D("150.00"), submitted_at=START + timedelta(days=1))
+    post_835(organization_id=w["org"].id, now=START + timedelta(days=5),
+             text=era(paid.account_number, D("150.00"), paid=D("130.00"), co45=D("20.00")))  # fmt: skip
+    post_835(organization_id=w["org"].id, now=START + timedelta(days=6),
+             text=era(other.account_number, D("150.00"), paid=D("150.00")))  # fmt: skip
+    # the payer pays the first claim again under a new trace (an overpayment, kept unapplied) and takes 40.00 back
+    # from the other claim with a WO recoupment on the same 835
+    again = era(paid.account_number, D("150.00"), paid=D("130.00"), co45=D("20.00"))
+    post_835(organization_id=w["org"].id, now=START + timedelta(days=8),
+             text=_with_plb(again, f"PLB*1234567893*20261231*WO:{other.account_number}*40", D("40.00")))  # fmt: skip
+    db.session.refresh(other)
+    assert other.paid_amount == D("110.00")  # the recoupment reduced the claim's payment
+    row = the_row(w, START, NOW, NOW)
+    # 300 billed − (130 + 150 − 40) paid − 20 contractual = 40 owed: the 40 the payer took back
+    assert row.figures["payments"] == D("240.00") and row.end_ar == D("40.00")
+    assert row.held_ar == D("40.00") and row.difference == 0

@@ -29,7 +29,7 @@ from backoffice.extensions import db
 from backoffice.money.models import RefundRequest
 from backoffice.orgs.models import Practice
 from backoffice.patients.models import LedgerEntry
-from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
+from backoffice.remits.models import ClaimPayment, PaymentAdjustment, ProviderAdjustment, Remittance
 from backoffice.supervisor.models import WriteOffRequest
 from backoffice.supervisor.rules import WRITE_OFF_LABELS
 from backoffice.work.kpis import aging
@@ -62,7 +62,9 @@ def _events(practice_ids: Collection[int]) -> Any:
     charges = select(Claim.practice_id, Claim.submitted_at.label("at"), Claim.id.label("claim_id"),
                      literal("charges").label("category"), Claim.total_charge.label("effect")
                      ).where(BILLED, Claim.practice_id.in_(ids))  # fmt: skip
-    paid = (select(Claim.practice_id, Remittance.posted_at, Claim.id, literal("payments"), -ClaimPayment.paid)
+    # a duplicate payment's money is unapplied (an overpayment credit), not on the claim: only the applied part moves
+    paid = (select(Claim.practice_id, Remittance.posted_at, Claim.id, literal("payments"),
+                   -(ClaimPayment.paid - ClaimPayment.unapplied_amount))
             .join(ClaimPayment, ClaimPayment.claim_id == Claim.id)
             .join(Remittance, Remittance.id == ClaimPayment.remittance_id)
             .where(BILLED, Claim.practice_id.in_(ids)))  # fmt: skip
@@ -83,7 +85,13 @@ def _events(practice_ids: Collection[int]) -> Any:
                 .where(BILLED, Claim.practice_id.in_(ids), RefundRequest.state == "posted"))  # fmt: skip
     ledger = select(LedgerEntry.practice_id, LedgerEntry.at, LedgerEntry.claim_id, LEDGER_CATEGORY,
                     LedgerEntry.amount).where(LedgerEntry.practice_id.in_(ids))  # fmt: skip
-    return union_all(charges, paid, cas, written, refunded, ledger).subquery("ar_events")
+    # a PLB recoupment (WO/72/FB) matched to a claim takes back part of its payment: a negative payment
+    recouped = (select(Claim.practice_id, Remittance.posted_at, Claim.id, literal("payments"),
+                       ProviderAdjustment.amount)
+                .join(ProviderAdjustment, ProviderAdjustment.claim_id == Claim.id)
+                .join(Remittance, Remittance.id == ProviderAdjustment.remittance_id)
+                .where(BILLED, Claim.practice_id.in_(ids), ProviderAdjustment.kind == "recoupment"))  # fmt: skip
+    return union_all(charges, paid, recouped, cas, written, refunded, ledger).subquery("ar_events")
 
 
 def _dec(value: Any) -> Decimal:
