@@ -48,6 +48,7 @@ FLOWS: dict[str, FlowSpec] = {
         FlowSpec("kpi-snapshot", "flows.scheduled:kpi_snapshot", cron="0 1 * * *"),
         FlowSpec("payment-plans", "flows.scheduled:payment_plans", cron="0 7 * * *"),
         FlowSpec("credential-watch", "flows.scheduled:credential_watch", cron="30 6 * * *"),
+        FlowSpec("deposit-matching", "flows.scheduled:deposit_matching", cron="30 7 * * *"),
     )
 }
 

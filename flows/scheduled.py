@@ -18,6 +18,7 @@ JOBS = "backoffice.automation.runner"
 SUBMISSION = "backoffice.exchange.submission"
 BALANCES = "backoffice.balances.sweeps"
 CREDENTIALING = "backoffice.credentialing.services"
+MONEY = "backoffice.money.sweeps"
 
 
 def as_summary(result: Any) -> Any:
@@ -113,3 +114,10 @@ def credential_watch() -> Any:
 def claim_batches() -> Any:
     """Send every batch connection's waiting claims in one 837P interchange per practice and connection."""
     return _run(SUBMISSION, "submit_batches")
+
+
+@flow(name="deposit-matching", persist_result=False)
+def deposit_matching() -> Any:
+    """Deposits matched to their ERAs by trace number; an ERA with money and no deposit after N business days opens a
+    Match deposit item."""
+    return _run(MONEY, "sweep_deposit_matching")

@@ -183,6 +183,7 @@ def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
         "kpi-snapshot": (scheduled.SWEEPS, "snapshot_kpis"),
         "payment-plans": (scheduled.BALANCES, "sweep_payment_plans"),
         "credential-watch": (scheduled.CREDENTIALING, "watch_credential_expiries"),
+        "deposit-matching": (scheduled.MONEY, "sweep_deposit_matching"),
     }
     assert set(targets) | {"intake"} == set(registry.FLOWS)
     targets["requeue-sweeper (recovery)"] = (scheduled.JOBS, "recover_automation")
