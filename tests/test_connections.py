@@ -15,11 +15,13 @@ from sqlalchemy import select
 
 from backoffice.audit.models import AuditEvent
 from backoffice.clearinghouse import credentials
+from backoffice.clearinghouse import sandbox_x12 as sx
 from backoffice.clearinghouse.adapters import clearinghouse_for, connection_for
 from backoffice.clearinghouse.file_drop import FileDrop
 from backoffice.clearinghouse.models import Connection
 from backoffice.clearinghouse.profiles import PROFILES, profile
 from backoffice.clearinghouse.sandbox import Sandbox
+from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
 from backoffice.clearinghouse.services import rotate_credential_keys, save_connection
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.models import EdiFile
@@ -215,8 +217,6 @@ def test_the_exchange_page_shows_files_reports_and_polls_now(app: Flask, client:
 
 
 def test_a_270_and_a_276_go_to_the_clearinghouse_receiver_with_the_connection_usage(ctx, tmp_path: Path) -> None:  # noqa: ANN001
-    from backoffice.clearinghouse import sandbox_x12 as sx  # noqa: PLC0415
-    from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion  # noqa: PLC0415
 
     org, practice, provider, payer = edi_setup()
     _save(org.id, practice_id=practice.id, upload_folder=str(tmp_path / "out"), usage="P")

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from backoffice.appeals.models import Appeal
 from backoffice.claims.models import Claim
+from backoffice.cli import cli
 from backoffice.contracts import rules, services
 from backoffice.contracts.models import ClientContract, Invoice, InvoiceSource
 from backoffice.errors import NotAllowed, ValidationFailed
@@ -305,7 +306,6 @@ def test_billers_cannot_see_the_companys_invoices(app, client) -> None:  # noqa:
 
 
 def test_the_close_command_closes_every_practice_with_a_contract_once(app, runner) -> None:  # noqa: ANN001
-    from backoffice.cli import cli
 
     with app.app_context():
         org = f.make_org()

@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from backoffice import create_app
 from backoffice.extensions import db
@@ -44,7 +44,6 @@ def test_migrations_downgrade_to_nothing_and_back(tmp_path) -> None:
 
 
 def test_migration_0018_turns_each_practice_setting_into_a_connection(tmp_path) -> None:
-    from sqlalchemy import text  # noqa: PLC0415
 
     app = create_app(settings=make_settings(f"sqlite:///{tmp_path / 'c.sqlite3'}", str(tmp_path)))
     with app.app_context():

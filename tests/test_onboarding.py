@@ -17,10 +17,11 @@ from backoffice.audit.models import AuditEvent
 from backoffice.cli import cli
 from backoffice.errors import NotAllowed
 from backoffice.extensions import db
-from backoffice.onboarding import people, services
+from backoffice.onboarding import csv_files, people, services
 from backoffice.onboarding.rules import Refused
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice
 from backoffice.orgs.rules import complete_npi
+from backoffice.routing.services import save_rule, set_user_routing
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import ItemState
 from tests import factories as f
@@ -156,7 +157,6 @@ def test_a_deactivated_practice_is_kept(world: dict[str, Any]) -> None:
 
 
 def test_importing_the_payer_directory_export_changes_nothing(world: dict[str, Any]) -> None:
-    from backoffice.onboarding import csv_files
 
     rows, errors = csv_files.read(PAYERS_CSV, "payers")
     assert not errors
@@ -180,7 +180,6 @@ def test_importing_the_payer_directory_export_changes_nothing(world: dict[str, A
 
 
 def test_a_payer_directory_with_bad_rows_names_each_and_writes_nothing(world: dict[str, Any]) -> None:
-    from backoffice.onboarding import csv_files
 
     text = PAYERS_CSV + "BAD ID,Nobody,insurer,x,180,,maybe\n60054,Aetna again,commercial,90,180,,\n"
     rows, _ = csv_files.read(text, "payers")
@@ -200,7 +199,6 @@ def _practice_with_payers(world: dict[str, Any]) -> Practice:
 
 
 def test_contracted_rates_replace_all_or_nothing_and_an_own_export_changes_nothing(world: dict[str, Any]) -> None:
-    from backoffice.onboarding import csv_files
 
     practice = _practice_with_payers(world)
     records = [
@@ -410,7 +408,6 @@ def test_the_cli_imports_and_exports_the_same_files(app: Flask, tmp_path: Any) -
 
 
 def test_routing_rules_pick_their_queue_and_skill_from_the_lists(world: dict[str, Any]) -> None:
-    from backoffice.routing.services import save_rule, set_user_routing
 
     values = {"name": "Denials", "distribution": "none", "target_queue": "denails"}
     with pytest.raises(Exception, match="target queue: 'denails' is not a queue"):

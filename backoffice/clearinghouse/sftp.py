@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import paramiko
 from sqlalchemy import select
@@ -27,15 +26,13 @@ from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done,
 from backoffice.clearinghouse.file_drop import drop_270, drop_276
 from backoffice.clearinghouse.models import Connection, FetchedFile
 from backoffice.clearinghouse.profiles import Profile
+from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
+from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
 from backoffice.clock import utcnow
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
+from backoffice.orgs.models import Practice
 from backoffice.x12.claim837_model import Receiver
-
-if TYPE_CHECKING:
-    from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
-    from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
-    from backoffice.orgs.models import Practice
 
 log = logging.getLogger(__name__)
 KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 
 from backoffice import signals
+from backoffice.accounts.models import User
 from backoffice.extensions import db
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import OPEN_STATES, CompletionOutcome, InteractionKind, ItemState
-
-if TYPE_CHECKING:
-    from backoffice.accounts.models import User
 
 OPEN = [state.value for state in OPEN_STATES]
 
