@@ -152,3 +152,14 @@ def test_a_byte_order_mark_and_line_breaks_are_tolerated(data: bytes) -> None:
 
 def test_a_byte_outside_ascii_reads_as_a_replacement_character_never_an_exception() -> None:
     assert x12.decode(b"ISA*\xff") == "ISA*\ufffd"
+
+
+def test_a_ta1_interchange_is_read_and_its_envelope_checked() -> None:
+    isa = WHOLE.split("~", 1)[0] + "~"
+    ta1 = isa + "TA1*000000101*261116*0900*A*000~IEA*0*000000101~"
+    (interchange,) = complete_interchanges(ta1)
+    assert [seg[1] for seg in interchange.ta1] == ["000000101"] and interchange.groups == []
+    assert problems_of(ta1.replace("IEA*0*000000101", "IEA*0*000000999")) == [
+        "segment 3 (IEA): IEA02 '000000999' differs from ISA13 '000000101'"
+    ]
+    assert problems_of(ta1.removesuffix("IEA*0*000000101~"))[0].startswith("segment 1 (ISA): the interchange has no IEA")

@@ -75,6 +75,7 @@ class Interchange:
     separators: Separators
     groups: list[Group] = field(default_factory=list)
     iea: Segment | None = None
+    ta1: list[Segment] = field(default_factory=list)  # interchange acknowledgments: between ISA and IEA, no group
 
 
 BYTE_ORDER_MARKS = (("utf-8-sig", b"\xef\xbb\xbf"), ("utf-16", b"\xff\xfe"), ("utf-16", b"\xfe\xff"))
@@ -176,6 +177,8 @@ def interchanges(text: str) -> list[Interchange]:
             group.ge, group = seg, None
         elif seg.id == "IEA":
             result[-1].iea = seg
+        elif seg.id == "TA1" and result and group is None and transaction is None:
+            result[-1].ta1.append(seg)
         elif transaction is None:
             raise X12Error(f"{seg}: segment outside a transaction set (ST/SE)")
         else:
