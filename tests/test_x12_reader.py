@@ -162,4 +162,6 @@ def test_a_ta1_interchange_is_read_and_its_envelope_checked() -> None:
     assert problems_of(ta1.replace("IEA*0*000000101", "IEA*0*000000999")) == [
         "segment 3 (IEA): IEA02 '000000999' differs from ISA13 '000000101'"
     ]
-    assert problems_of(ta1.removesuffix("IEA*0*000000101~"))[0].startswith("segment 1 (ISA): the interchange has no IEA")
+    assert problems_of(ta1.removesuffix("IEA*0*000000101~"))[0].startswith(
+        "segment 1 (ISA): the interchange has no IEA"
+    )
