@@ -7,7 +7,6 @@ import hashlib
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -21,7 +20,7 @@ from backoffice.audit.services import audit_event, record_phi_read
 from backoffice.claims.models import Claim
 from backoffice.documents import rules
 from backoffice.documents.models import Document
-from backoffice.documents.storage import LocalStorage
+from backoffice.documents.storage import DocumentStorage, storage_for
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
@@ -45,8 +44,13 @@ class Target:
     item: WorkItem | None = None
 
 
-def storage() -> LocalStorage:
-    return LocalStorage(Path(current_app.instance_path) / "documents")
+def storage() -> DocumentStorage:
+    """The app's document storage (the setting chooses the instance folder or an S3 bucket), made once per app."""
+    found = current_app.extensions.get("document_storage")
+    if found is None:
+        found = storage_for(current_app.config["BACKOFFICE_SETTINGS"], current_app.instance_path)
+        current_app.extensions["document_storage"] = found
+    return found
 
 
 def _patient_of_item(item: WorkItem) -> int | None:
