@@ -167,6 +167,22 @@ def test_the_appeal_packet_reads_its_documents_from_the_bucket(app, client, buck
         assert pdf_reads == 2
 
 
+def test_an_upload_whose_transaction_rolls_back_leaves_no_object(app, bucket) -> None:  # noqa: ANN001
+    ids = world(app)
+    with app.app_context():
+        scope = {db.session.get(Appeal, ids["appeal"]).practice_id}
+        kept = services.attach(to=services.target("claim", ids["claim"], scope), filename="eob.png",
+                               data=image_bytes("PNG"), user=None, now=NOW)  # fmt: skip
+        db.session.commit()
+        kept_key = kept.storage_key
+        services.attach(to=services.target("claim", ids["claim"], scope), filename="fax.png", data=image_bytes("PNG"),
+                        user=None, now=NOW)  # fmt: skip
+        assert bucket.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 2
+        db.session.rollback()  # e.g. the commit failed: the row is gone, and so is its object
+        assert [o["Key"] for o in bucket.list_objects_v2(Bucket=BUCKET)["Contents"]] == [f"docs/{kept_key}"]
+        assert db.session.scalar(select(func.count()).select_from(Document)) == 1
+
+
 def test_an_upload_the_bucket_refuses_is_named_and_leaves_no_row(app, client, bucket) -> None:  # noqa: ANN001
     ids = world(app)
     bucket.delete_bucket(Bucket=BUCKET)  # the bucket is gone (a misconfiguration)
