@@ -34,6 +34,7 @@ from backoffice.coverage.views import bp as coverage_bp
 from backoffice.credentialing import api as credentialing_api  # noqa: F401 - adds its routes to the API blueprint
 from backoffice.credentialing import subscriptions as credentialing_subscriptions
 from backoffice.credentialing.views import bp as credentialing_bp
+from backoffice.documents import services as document_services
 from backoffice.documents.views import bp as documents_bp
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
@@ -91,6 +92,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     login_manager.login_view = "accounts.login"
     login_manager.login_message_category = "info"
     tasks.init_app(app)
+    document_services.init_app(app)  # an upload that rolls back deletes what it stored
     filters.init_app(app)
 
     app.register_blueprint(accounts_bp)

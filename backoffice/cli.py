@@ -680,6 +680,56 @@ def close_invoices_command(month: str, practice_slug: str | None, org_slug: str 
         click.echo(f"{practice.slug}: {invoice.number} {invoice.status} total {invoice.total}")
 
 
+@cli.group("reports")
+def reports_group() -> None:
+    """Reports from the command line."""
+
+
+@reports_group.command("client")
+@click.option("--practice", "practice_slug", required=True, help="The practice's slug.")
+@click.option("--month", required=True, help="The month, YYYY-MM (in the practice's time zone).")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as a PDF.")
+@click.option("--org", "--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def reports_client_command(practice_slug: str, month: str, pdf_path: Path | None, org_slug: str | None) -> None:
+    """The client's monthly report of one practice: its money reconciled to the cent, denials by root cause and
+    owner, SLA attainment for the steps we own, and what waits on the practice; printed, and as a PDF."""
+    from sqlalchemy import select
+
+    from backoffice.contracts.services import parse_month
+    from backoffice.extensions import db
+    from backoffice.orgs.models import Practice
+    from backoffice.reports import client
+    from backoffice.reports.client_pdf import report_pdf
+    from backoffice.reports.rules import OWNER_LABELS
+
+    org = _organization(org_slug)
+    try:
+        year, number = parse_month(month)
+    except ServiceError as error:
+        raise click.UsageError(str(error)) from None
+    practice = db.session.scalar(select(Practice).where(Practice.organization_id == org.id,
+                                                        Practice.slug == practice_slug))  # fmt: skip
+    if practice is None:
+        raise click.UsageError(f"--practice: no practice {practice_slug!r} in {org.slug}")
+    now = utcnow()
+    report = client.build(practice, year, number, now)
+    click.echo(f"{practice.name}, {report.month} ({report.first.isoformat()} to {report.last.isoformat()})")
+    for label, value in report.money_rows():
+        click.echo(f"  {label:<45} {value:>14,.2f}")
+    reconciled = report.money.end_ar == report.money.rolled
+    gap = report.money.end_ar - report.money.rolled
+    click.echo(f"  reconciles: {'yes' if reconciled else f'NO, off by {gap}'}")
+    for row in report.denials:
+        click.echo(f"  denials {row.family}: {row.claims} claim(s), {row.amount:,.2f} ({OWNER_LABELS[row.owner]})")
+    for sla in report.sla:
+        click.echo(f"  SLA {sla.step}: {sla.on_time}/{sla.completed} on time (promised {sla.promised_hours} h)")
+    click.echo(f"  waiting on the practice: {len(report.waiting)}")
+    if pdf_path is not None:
+        pdf_path.write_bytes(report_pdf(report, organization_name=org.name, created=now))
+        click.echo(f"wrote {pdf_path}")
+
+
 @cli.group("connections")
 def connections_group() -> None:
     """Clearinghouse connections: list them, send the waiting batches, re-seal credentials after a key rotation."""

@@ -55,6 +55,16 @@ class Settings:
     # Fernet keys (comma-separated, newest first) that encrypt clearinghouse credentials at rest
     # (clearinghouse/credentials.py). No default outside demo/test, where one is derived from the secret key.
     credential_keys: str | None = None
+    # Where attached documents are stored (documents/storage.py): ``local`` (``<instance>/documents``) or ``s3`` (an
+    # S3-compatible bucket). For s3 the bucket is required; the endpoint URL (MinIO, Ceph; unset: AWS), region, key
+    # prefix and keys are optional (no keys: boto3's own chain, e.g. an instance role). No key has a default.
+    document_storage: str = "local"
+    document_bucket: str | None = None
+    document_s3_endpoint_url: str | None = None
+    document_s3_region: str | None = None
+    document_s3_prefix: str | None = None
+    document_s3_access_key_id: str | None = None
+    document_s3_secret_access_key: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -132,8 +142,29 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"{PREFIX}PREFECT_API_URL: expected an http:// or https:// URL")
     if settings.credential_keys:
         _check_fernet_keys(settings.credential_keys)
+    _check_document_storage(settings)
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"{PREFIX}LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
+
+
+def _check_document_storage(settings: Settings) -> None:
+    if settings.document_storage not in ("local", "s3"):
+        raise SettingsError(f"{PREFIX}DOCUMENT_STORAGE: expected local or s3, got {settings.document_storage!r}")
+    if settings.document_storage != "s3":
+        return
+    if not settings.document_bucket:
+        raise SettingsError(f"{PREFIX}DOCUMENT_BUCKET is required when {PREFIX}DOCUMENT_STORAGE=s3")
+    url = settings.document_s3_endpoint_url
+    if url and not url.startswith(("http://", "https://")):
+        raise SettingsError(f"{PREFIX}DOCUMENT_S3_ENDPOINT_URL: expected an http:// or https:// URL")
+    if bool(settings.document_s3_access_key_id) != bool(settings.document_s3_secret_access_key):
+        raise SettingsError(
+            f"{PREFIX}DOCUMENT_S3_ACCESS_KEY_ID and {PREFIX}DOCUMENT_S3_SECRET_ACCESS_KEY: set both or neither"
+        )
+    if url and url.startswith("http://") and settings.is_production:
+        host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost", "[::1]"):
+            raise SettingsError(f"{PREFIX}DOCUMENT_S3_ENDPOINT_URL: documents are PHI; use https:// in production")
 
 
 def _check_fernet_keys(raw: str) -> None:

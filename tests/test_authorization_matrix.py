@@ -136,6 +136,8 @@ EXPECT: dict[str, Rule] = {
     "reports.month_end_csv": Rule(SUP, {"name": "=rollforward"}),
     "reports.month_end_drill": Rule(SUP, {"figure": "=charges"}),
     "reports.month_end_drill_csv": Rule(SUP, {"figure": "=charges"}),
+    "reports.client_page": Rule(SUP),
+    "reports.client_pdf": Rule(SUP, {"practice_id": "practice", "month": "=2026-11"}),
     "money.patient_payments": Rule(ALL, PATIENT),
     "money.receipt": Rule(ALL, {"payment_id": "=0"}, ok=404),  # no payment 0: a 404 for everyone
     "money.credits": Rule(ALL),

@@ -192,3 +192,15 @@ def test_a_bad_upload_through_the_service_names_the_field(app) -> None:  # noqa:
                             user=None, now=NOW)  # fmt: skip
         assert services.target("patient", ids["patient"], {-1}) is None
         assert services.target("spreadsheet", ids["patient"], scope) is None
+
+
+def test_an_upload_whose_transaction_rolls_back_leaves_no_file(app) -> None:  # noqa: ANN001
+    ids = world(app)
+    with app.app_context():
+        scope = {db.session.get(Appeal, ids["appeal"]).practice_id}
+        document = services.attach(to=services.target("claim", ids["claim"], scope), filename="eob.png",
+                                   data=image_bytes("PNG"), user=None, now=NOW)  # fmt: skip
+        stored = Path(app.instance_path) / "documents" / document.storage_key
+        assert stored.is_file()
+        db.session.rollback()
+        assert not stored.exists() and db.session.scalar(select(func.count()).select_from(Document)) == 0

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
-from sqlalchemy import or_, select
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import Session as OrmSession
 
 from backoffice.appeals.models import Appeal
 from backoffice.audit.services import audit_event, record_phi_read
 from backoffice.claims.models import Claim
 from backoffice.documents import rules
 from backoffice.documents.models import Document
-from backoffice.documents.storage import LocalStorage
+from backoffice.documents.storage import DocumentStorage, storage_for
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
@@ -30,6 +31,9 @@ from backoffice.services_base import service
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind
+
+log = logging.getLogger(__name__)
+WRITTEN_KEY = "documents_written"  # session.info: (storage, key) stored in the open transaction
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,33 @@ class Target:
     item: WorkItem | None = None
 
 
-def storage() -> LocalStorage:
-    return LocalStorage(Path(current_app.instance_path) / "documents")
+def init_app(app: Flask) -> None:
+    """Delete what an upload stored when its transaction rolls back, so no object is left without its row
+    (idempotent: the listeners are registered once per process)."""
+    if not event.contains(OrmSession, "after_rollback", _discard_written):
+        event.listen(OrmSession, "after_commit", _forget_written)
+        event.listen(OrmSession, "after_rollback", _discard_written)
+
+
+def _forget_written(session: OrmSession) -> None:
+    session.info.pop(WRITTEN_KEY, None)
+
+
+def _discard_written(session: OrmSession) -> None:
+    for store, key in session.info.pop(WRITTEN_KEY, []):
+        try:
+            store.delete(key)
+        except Exception:  # noqa: BLE001 - the rollback stands; an orphan object holds no row's data
+            log.warning("document %s: not deleted after its upload rolled back", key)
+
+
+def storage() -> DocumentStorage:
+    """The app's document storage (the setting chooses the instance folder or an S3 bucket), made once per app."""
+    found = current_app.extensions.get("document_storage")
+    if found is None:
+        found = storage_for(current_app.config["BACKOFFICE_SETTINGS"], current_app.instance_path)
+        current_app.extensions["document_storage"] = found
+    return found
 
 
 def _patient_of_item(item: WorkItem) -> int | None:
@@ -99,7 +128,8 @@ def attach(*, to: Target, filename: str, data: bytes, user: Any, now: datetime, 
         record_interaction(practice_id=to.practice_id, actor=user, kind=InteractionKind.DOCUMENT, now=now,
                            item=to.item, claim_id=to.claim_id,
                            body=f"Attached {document.filename} ({content_type}, {len(data):,} bytes)")  # fmt: skip
-    store.put(key, data)  # last: a failed write rolls the row back; a failed commit leaves an unreferenced file
+    store.put(key, data)  # last: a failed write rolls the row back
+    db.session().info.setdefault(WRITTEN_KEY, []).append((store, key))  # a rollback deletes it again
     return document
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 
 from backoffice.work.kpis import AGING_BUCKETS, rate
 
@@ -73,3 +74,52 @@ def last_months(today: date, count: int) -> list[str]:
         keys.append(f"{year:04d}-{month:02d}")
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return keys[::-1]
+
+
+# --- the client's monthly report (issue 20.3) --------------------------------------------------------------------
+
+
+class Owner(StrEnum):
+    """Whose it was to fix a denial: the practice's front desk or clinicians, the payer, or us, the billing
+    company."""
+
+    PRACTICE = "practice"
+    PAYER = "payer"
+    US = "us"
+
+
+# Each §6.6 denial family (remits.rules.Family) → who had to act to prevent it. Registration, eligibility,
+# authorization, enrolment information and clinical documentation are the practice's; a payer's own processing
+# (a denial no family claims: CO-96/A1 read by a person; an underpaid contracted rate) is the payer's; coding, timely
+# filing and our own submission errors (patient responsibility billed to the wrong party, a write-off we decided)
+# are ours.
+DENIAL_OWNER: dict[str, Owner] = {
+    "eligibility": Owner.PRACTICE,  # registration: the wrong member ID, payer or coordination of benefits
+    "authorization": Owner.PRACTICE,  # the practice obtains prior authorizations
+    "records": Owner.PRACTICE,  # documentation the payer asked for
+    "medical_necessity": Owner.PRACTICE,  # clinical documentation supporting the service
+    "credentialing": Owner.PRACTICE,  # the clinician's enrolment information comes from the practice
+    "benefit_maximum": Owner.PRACTICE,  # visits exhausted: checked at registration before the visit
+    "review": Owner.PAYER,  # processing: the payer could not or did not adjudicate it as billed
+    "underpayment": Owner.PAYER,  # the payer paid below the contracted rate
+    "coding": Owner.US,  # code, modifier, place of service, diagnosis: our coding
+    "timely_filing": Owner.US,  # we file the claims
+    "patient_responsibility": Owner.US,  # billed to the wrong party
+    "write_off": Owner.US,
+}
+OWNER_LABELS: dict[Owner, str] = {Owner.PRACTICE: "Practice", Owner.PAYER: "Payer", Owner.US: "Us (billing)"}
+
+# Open work item kinds that wait on the practice (the portal's request to the practice, issue 20.4). No such kind
+# exists yet: the report's "Waiting on the practice" section lists open items of these kinds, and stays empty until
+# the request kind is added here.
+WAITING_ON_PRACTICE_KINDS: tuple[str, ...] = ()
+
+
+def denial_owner(family: str | None) -> Owner:
+    """Who had to fix a denial of ``family``; an unknown or missing family is read by the payer's processing."""
+    return DENIAL_OWNER.get(family or "", Owner.PAYER)
+
+
+def met_sla(ready_at: datetime, completed_at: datetime, promised_hours: int) -> bool:
+    """The item was completed within the hours the contract promises, counted from when it became ready."""
+    return completed_at - ready_at <= timedelta(hours=promised_hours)

@@ -13,9 +13,12 @@ from sqlalchemy import select
 from backoffice.accounts.access import can_supervise, practice_ids_for
 from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
+from backoffice.contracts.services import parse_month
+from backoffice.errors import ServiceError
 from backoffice.extensions import db
-from backoffice.orgs.models import Practice
-from backoffice.reports import charts, month_end, queries, rules
+from backoffice.orgs.models import Organization, Practice
+from backoffice.reports import charts, client, month_end, queries, rules
+from backoffice.reports import client_pdf as client_pdf_module
 from backoffice.reports.forms import PeriodForm
 from backoffice.reports.queries import Table
 from backoffice.work.kpis import AGING_BUCKETS
@@ -144,3 +147,54 @@ def month_end_drill_csv(figure: str):
     _, rows = _drill_rows(figure)
     return Response(rules.to_csv(["Claim", "Status", "Amount"], rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{figure}.csv"'})  # fmt: skip
+
+
+# --- the client's monthly report (issue 20.3) --------------------------------------------------------------------
+
+
+def _client_report(now: datetime) -> tuple[client.ClientReport | None, list[tuple[int, str]], str, str | None]:
+    """The report the query string asks for (``practice_id``, ``month`` YYYY-MM, by default last month), the
+    practices to choose from, the month as given and what is wrong with the request (or None)."""
+    scope = practice_ids_for(current_user)
+    names = list(db.session.execute(select(Practice.id, Practice.name).where(Practice.id.in_(scope))
+                                    .order_by(Practice.name)).tuples())  # fmt: skip
+    tz = ZoneInfo(current_app.config["BACKOFFICE_SETTINGS"].timezone)
+    last_month = now.astimezone(tz).date().replace(day=1) - timedelta(days=1)
+    month_text = (request.args.get("month") or "").strip() or rules.month_key(last_month)
+    practice_id = request.args.get("practice_id", type=int) or (names[0][0] if len(names) == 1 else None)
+    if practice_id is None:
+        return None, names, month_text, None
+    try:
+        year, month = parse_month(month_text)
+        return client.report_for(practice_id, scope, year, month, now), names, month_text, None
+    except ServiceError as error:
+        return None, names, month_text, str(error)
+    except LookupError:
+        abort(404)
+
+
+@bp.route("/client")
+def client_page():
+    now = utcnow()
+    report, names, month_text, problem = _client_report(now)
+    return render_template("reports/client.html", report=report, practices=names, month=month_text,
+                           problem=problem, owner_labels=rules.OWNER_LABELS, step_label=client.step_label,
+                           now=now)  # fmt: skip
+
+
+@bp.route("/client/<int:practice_id>/<month>.pdf")
+def client_pdf(practice_id: int, month: str):
+    now = utcnow()
+    try:
+        year, number = parse_month(month)
+    except ServiceError as error:
+        abort(400, str(error))
+    try:
+        report = client.report_for(practice_id, practice_ids_for(current_user), year, number, now)
+    except LookupError:
+        abort(404)
+    organization = db.session.get(Organization, report.practice.organization_id)
+    body = client_pdf_module.report_pdf(report, organization_name=organization.name, created=now)
+    name = f"report-{report.practice.slug}-{report.month}.pdf"
+    return Response(body, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
