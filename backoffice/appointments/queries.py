@@ -28,8 +28,9 @@ def appointments_for_sessions(sessions: Iterable[Session]) -> dict[int, Appointm
             .where(
                 Appointment.patient_id.in_({k[1] for k in chunk}),
                 Appointment.status.in_(OPEN),
-                tuple_(Appointment.practice_id, Appointment.patient_id, Appointment.provider_id,
-                       Appointment.visit_date).in_(chunk),
+                tuple_(
+                    Appointment.practice_id, Appointment.patient_id, Appointment.provider_id, Appointment.visit_date
+                ).in_(chunk),
             )  # fmt: skip
             .order_by(Appointment.scheduled_start, Appointment.id)
         )

@@ -169,7 +169,8 @@ def parse_row(row: int, raw: Mapping[str, str | None], *, today: date) -> Appoin
         except ValueError:
             status = None  # type: ignore[assignment]
         if status not in SENT_STATUSES:
-            fail("status", f"expected one of {', '.join(s.value for s in SENT_STATUSES)}, got {values['status'][:20]!r}")
+            expected = ", ".join(s.value for s in SENT_STATUSES)
+            fail("status", f"expected one of {expected}, got {values['status'][:20]!r}")
     cancelled_at = None
     if values["cancelled_at"]:
         cancelled_at = _local_time(values["cancelled_at"])

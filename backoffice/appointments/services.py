@@ -198,8 +198,9 @@ def _close_missed(
         return
     kind = "no_show_fee" if row.status == AppointmentStatus.NO_SHOW else "late_cancel_fee"
     label = "No-show" if row.status == AppointmentStatus.NO_SHOW else "Late cancellation"
+    reason = f"{label} {appointment.visit_date:%m/%d/%Y} (appointment {appointment.external_ref})"[:200]
     entry = LedgerEntry(practice_id=practice.id, patient_id=appointment.patient_id, kind=kind, amount=fee, at=now,
-                        reason=f"{label} {appointment.visit_date:%m/%d/%Y} (appointment {appointment.external_ref})")  # fmt: skip
+                        reason=reason)  # fmt: skip
     db.session.add(entry)
     db.session.flush()
     appointment.fee_entry_id = entry.id
@@ -248,13 +249,16 @@ class _Lookups:
         for coverage in db.session.scalars(select(Coverage).where(Coverage.patient_id.in_(patient_ids))):
             self.coverages.setdefault(coverage.patient_id, []).append(coverage)
         self._new: dict[int, list[Coverage]] = {}
+        self._added: set[int] = set()  # id() of the coverages this import adds
 
     def patient_for(self, practice: Practice, row: AppointmentRow, fail: Any) -> Patient | None:
         """The practice's patient with this patient_ref (created on first sight); demographics must agree."""
         patient = self.patients.get((practice.id, row.patient_ref))
         if patient is None:
-            patient = Patient(practice_id=practice.id, account_number=row.patient_ref, first_name=row.patient_first,
-                              last_name=row.patient_last, date_of_birth=row.patient_dob, sex=row.patient_sex)  # fmt: skip
+            patient = Patient(
+                practice_id=practice.id, account_number=row.patient_ref, first_name=row.patient_first,
+                last_name=row.patient_last, date_of_birth=row.patient_dob, sex=row.patient_sex,
+            )  # fmt: skip
             db.session.add(patient)
             self.patients[(practice.id, row.patient_ref)] = patient
             return patient
@@ -271,12 +275,14 @@ class _Lookups:
         changes are made on the patient's page (or by the session import), never guessed from a schedule."""
         held = (self.coverages.setdefault(patient.id, []) if patient.id is not None
                 else self._new.setdefault(id(patient), []))  # fmt: skip
+        visit = row.scheduled_start.date()
         same = [c for c in held if c.payer_id == payer.id and c.member_id == row.member_id]
         if same:
+            if id(same[0]) in self._added and visit < same[0].effective_from:
+                same[0].effective_from = visit  # added by this file: from its earliest visit
             return same[0]
-        visit = row.scheduled_start.date()
-        other = [c for c in held if c.priority == CoveragePriority.PRIMARY and (c.is_active_on(visit)
-                                                                                 or c.effective_from > visit)]  # fmt: skip
+        primaries = [c for c in held if c.priority == CoveragePriority.PRIMARY]
+        other = [c for c in primaries if c.is_active_on(visit) or c.effective_from > visit]
         if other:
             fail("payer_id", "the patient has another primary coverage on file for the visit date; "
                              "change coverage on the patient's page")  # fmt: skip
@@ -286,6 +292,7 @@ class _Lookups:
                             effective_from=visit)  # fmt: skip
         db.session.add(coverage)
         held.append(coverage)
+        self._added.add(id(coverage))
         return coverage
 
 
@@ -437,9 +444,11 @@ def _open_or_close(appointment: Appointment, found: tuple[Problem, str] | None, 
             return "closed"
         return "clean"
     if still_open:
-        record_interaction(practice_id=item.practice_id, actor=None, actor_label=CHECKER, now=now, item=item,
-                           kind=InteractionKind.AUTOMATION, body=f"Re-checked before the visit: {found[1]}",
-                           data={"problem": found[0].value, "benefits_check_id": appointment.benefits_check_id})  # fmt: skip
+        record_interaction(
+            practice_id=item.practice_id, actor=None, actor_label=CHECKER, now=now, item=item,
+            kind=InteractionKind.AUTOMATION, body=f"Re-checked before the visit: {found[1]}",
+            data={"problem": found[0].value, "benefits_check_id": appointment.benefits_check_id},
+        )  # fmt: skip
         return "kept"
     item, _ = add_item(
         practice_id=appointment.practice_id, kind=ExceptionKind.APPOINTMENT_ELIGIBILITY, now=now,

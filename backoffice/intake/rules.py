@@ -121,8 +121,11 @@ def _benefits_step(facts: PlanningFacts, now: datetime) -> tuple[bool, bool, str
         return True, False, "no coverage in force on the date of service: confirm insurance with the practice"
     if facts.appointment is not None:
         when = f"{facts.appointment.checked_at:%Y-%m-%d}"
-        return False, True, f"skipped: eligibility checked {when} before the visit (appointment " \
-                            f"{facts.appointment.appointment_ref})"
+        return (
+            False,
+            True,
+            f"skipped: eligibility checked {when} before the visit (appointment {facts.appointment.appointment_ref})",
+        )
     check, days = facts.benefits, fresh_days(facts.overrides)
     if check is None:
         return True, True, "no benefits record on file"
