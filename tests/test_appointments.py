@@ -314,8 +314,9 @@ def test_a_clean_recheck_closes_the_item_the_first_check_opened(world) -> None:
     item_id = appointment.work_item_id
     coverage.effective_to = None  # the practice found the plan was renewed
     db.session.commit()
-    later = NOW + timedelta(hours=2)  # the practice re-sends it at another time: a new question for the payer
-    _import(world, _line(scheduled_start="2026-11-20 11:00", member_id=coverage.member_id), now=later)
+    later = NOW + timedelta(hours=2)  # the practice sends it again as it was: a new question for the payer
+    again = _import(world, _line(scheduled_start="2026-11-20 09:00", member_id=coverage.member_id), now=later)
+    assert again.updated == [appointment.id]
     summary = check_due_eligibility(now=later)
     assert summary.items_closed == 1
     item = db.session.get(WorkItem, item_id, populate_existing=True)

@@ -151,10 +151,12 @@ def _resolve(
         else:
             result.unchanged += 1
         return None
-    if not changed and row.status == AppointmentStatus.SCHEDULED:
+    ask_again = status == AppointmentStatus.CHECKED and existing.eligibility_problem is not None
+    if not changed and row.status == AppointmentStatus.SCHEDULED and not ask_again:
         result.unchanged += 1
         return None
-    if changed:  # rescheduled, another clinician or coverage or code: the payer is asked again
+    if changed or (ask_again and row.status == AppointmentStatus.SCHEDULED):
+        # Rescheduled, another clinician, coverage or code, or sent again while a problem is open: asked again.
         for name in CHECKED_FACTS:
             setattr(existing, name, facts[name])
         existing.visit_date = row.scheduled_start.date()
