@@ -465,3 +465,22 @@ def test_the_api_imports_appointments_all_or_nothing(world, client) -> None:  # 
     assert foreign.status_code == 422 and foreign.json["errors"][0]["column"] == "practice"
     _, no_scope = issue_token(user=user, scopes=["sessions:write"], now=NOW)
     assert call(client, "POST", "/appointments", no_scope, json={"appointments": [record]}).status_code == 403
+
+
+def test_the_biller_opens_the_item_from_the_eligibility_queue(world, client, auth) -> None:  # noqa: ANN001
+    patient = f.make_patient(world["practice"], world["payer"], account_number="PT-1", first_name="Ana",
+                             last_name="Lopez", date_of_birth=date(1985, 4, 2))  # fmt: skip
+    coverage = db.session.scalar(select(Coverage).where(Coverage.patient_id == patient.id))
+    coverage.effective_to = date(2026, 11, 1)
+    db.session.commit()
+    _import(world, _line(scheduled_start="2026-11-20 09:00", member_id=coverage.member_id))
+    check_due_eligibility(now=NOW)
+    item_id = db.session.scalar(select(Appointment.work_item_id))
+    biller = f.make_user(world["org"], practices=[world["practice"]])
+    db.session.expire_all()  # the page reads the users back as stored (their role as the enum)
+    assert auth.login(biller.email).status_code == 302
+    page = client.get(f"/items/{item_id}")
+    assert page.status_code == 200 and "Fix coverage before the visit" in page.text
+    assert "the payer reports the coverage inactive on the visit date" in page.text
+    queue = client.get("/queue")
+    assert queue.status_code == 200 and "Fix coverage before the visit" in queue.text
