@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from backoffice.api.services import issue_token
 from backoffice.appointments import rules
+from backoffice.appointments.demo import seed_appointments
 from backoffice.appointments.models import Appointment
 from backoffice.appointments.rules import AppointmentStatus, Problem, check_day, eligibility_problem, late_cancel_fee
 from backoffice.appointments.services import AppointmentsRefused, check_due_eligibility, import_appointments
@@ -484,3 +485,13 @@ def test_the_biller_opens_the_item_from_the_eligibility_queue(world, client, aut
     assert "the payer reports the coverage inactive on the visit date" in page.text
     queue = client.get("/queue")
     assert queue.status_code == 200 and "Fix coverage before the visit" in queue.text
+
+
+def test_the_demo_books_the_next_business_days_and_the_sandbox_answers_them(world) -> None:
+    for n in range(3):
+        f.make_patient(world["practice"], world["payer"], account_number=f"PT-{n}")
+    assert seed_appointments(NOW) == 3
+    days = sorted(db.session.scalars(select(Appointment.visit_date)))
+    assert days == [date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23)]  # Thursday, Friday, then Monday
+    summary = check_due_eligibility(now=NOW)
+    assert summary.due == 2 and summary.checked == 2  # Thursday's and Friday's; Monday's is asked on Thursday
