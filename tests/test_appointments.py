@@ -358,6 +358,8 @@ def test_a_session_for_a_checked_appointment_skips_verify_benefits_and_completes
     assert any("Appointment AP-1 completed by this session" in b for b in logs)
     appointment = db.session.get(Appointment, appointment.id, populate_existing=True)
     assert appointment.status == AppointmentStatus.COMPLETED and appointment.session_id == visit.id
+    # The practice sends its schedule again with the visit still "scheduled": nothing changes.
+    assert _import(world, _line(scheduled_start="2026-11-20 09:00", member_id=member), now=after).unchanged == 1
 
 
 def test_a_session_for_an_appointment_whose_check_found_a_problem_is_verified_again(world) -> None:

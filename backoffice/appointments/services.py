@@ -146,7 +146,9 @@ def _resolve(
     changed = [name for name in CHECKED_FACTS if getattr(existing, name) != facts[name]]
     status = AppointmentStatus(existing.status)
     if status in rules.CLOSED_STATUSES:
-        if changed or row.status != status:
+        resent = row.status == status or (status == AppointmentStatus.COMPLETED
+                                          and row.status == AppointmentStatus.SCHEDULED)  # fmt: skip
+        if changed or not resent:
             fail("appointment_ref", f"{row.appointment_ref!r} is already {status.value}; it cannot change")
         else:
             result.unchanged += 1
