@@ -333,6 +333,62 @@ def import_sessions_command(path: Path, org_slug: str | None, plan: bool) -> Non
         click.echo(change)
 
 
+@import_group.command("appointments")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--organization", "org_slug", help="Organization slug (default: the only one).")
+@with_appcontext
+def import_appointments_command(path: Path, org_slug: str | None) -> None:
+    """Import upcoming appointments from a CSV file (README "Appointments"). All or nothing: any bad row is
+    reported with its row and column, nothing is written, and the exit code is 1."""
+    from backoffice.appointments.rules import parse_csv
+    from backoffice.appointments.services import AppointmentsRefused, import_appointments
+
+    org = _organization(org_slug)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{path.name} is not UTF-8 text (first bad byte at offset {error.start})") from None
+    try:
+        rows, errors = parse_csv(lines, today=_org_today())
+        if errors:
+            raise AppointmentsRefused(errors)
+        result = import_appointments(rows=rows, organization_id=org.id, now=utcnow(), source=path.name)
+    except AppointmentsRefused as refused:
+        _report_row_errors(refused.errors, f"{path.name}; nothing was imported")
+    click.echo(
+        f"imported {len(result.created)} new appointment(s), {len(result.updated)} changed, {result.unchanged} "
+        f"unchanged; {result.cancelled} cancelled, {result.no_shows} no-show(s), {len(result.fees)} fee(s) charged"
+    )
+
+
+@cli.group("appointments")
+def appointments_group() -> None:
+    """Upcoming appointments: their eligibility is checked N business days before the visit."""
+
+
+@appointments_group.command("check-eligibility")
+@click.option("--practice", "practice_slug", help="Only this practice (default: every active practice).")
+@with_appcontext
+def check_appointments_command(practice_slug: str | None) -> None:
+    """Run the eligibility batch now (what the appointment-eligibility flow does every morning): every appointment
+    whose check day has come is asked about through its practice's connection; problems open items."""
+    import json
+
+    from sqlalchemy import select
+
+    from backoffice.appointments.services import check_due_eligibility
+    from backoffice.extensions import db
+    from backoffice.orgs.models import Practice
+
+    ids = None
+    if practice_slug:
+        ids = list(db.session.scalars(select(Practice.id).where(Practice.slug == practice_slug)))
+        if not ids:
+            raise click.UsageError(f"--practice: no practice {practice_slug!r}")
+    summary = check_due_eligibility(now=utcnow(), practice_ids=ids)
+    click.echo(json.dumps(summary.__dict__, sort_keys=True))
+
+
 ONBOARDING_FILES = {"payers": "payer directory", "fees": "fee schedule", "rates": "contracted rates"}
 
 

@@ -3,6 +3,7 @@
 from backoffice.accounts.models import LoginThrottle, RecoveryCode, TrustedDevice, User, UserSession, user_practices
 from backoffice.api.models import ApiToken
 from backoffice.appeals.models import Appeal, AppealTemplate
+from backoffice.appointments.models import Appointment
 from backoffice.audit.models import AuditEvent
 from backoffice.authorizations.models import AuthorizationUse
 from backoffice.balances.models import (
@@ -31,6 +32,7 @@ from backoffice.work.models import Interaction, KpiSnapshot, WorkItem, WorkItemD
 __all__ = [
     "ApiToken",
     "Appeal",
+    "Appointment",
     "AppealTemplate",
     "AuditEvent",
     "Authorization",

@@ -19,6 +19,7 @@ SUBMISSION = "backoffice.exchange.submission"
 BALANCES = "backoffice.balances.sweeps"
 CREDENTIALING = "backoffice.credentialing.services"
 MONEY = "backoffice.money.sweeps"
+APPOINTMENTS = "backoffice.appointments.services"
 
 
 def as_summary(result: Any) -> Any:
@@ -121,3 +122,10 @@ def deposit_matching() -> Any:
     """Deposits matched to their ERAs by trace number; an ERA with money and no deposit after N business days opens a
     Match deposit item."""
     return _run(MONEY, "sweep_deposit_matching")
+
+
+@flow(name="appointment-eligibility", persist_result=False)
+def appointment_eligibility() -> Any:
+    """Eligibility for every appointment whose check day (N business days before the visit) has come; problems
+    become items before the visit."""
+    return _run(APPOINTMENTS, "check_due_eligibility")

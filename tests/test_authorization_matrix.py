@@ -50,7 +50,15 @@ ALL = frozenset(ROLES)
 SUP = frozenset({SUPERVISOR, ADMIN})
 ADM = frozenset({ADMIN})
 SCOPES = ("own", "sibling", "foreign")
-API_SCOPES = ["sessions:write", "work:read", "work:write", "claims:read", "admin:read", "admin:write"]
+API_SCOPES = [
+    "sessions:write",
+    "work:read",
+    "work:write",
+    "claims:read",
+    "admin:read",
+    "admin:write",
+    "appointments:write",
+]
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,7 @@ EXPECT: dict[str, Rule] = {
     "api.complete": Rule(ALL, ITEM, api=True),
     "api.get_claim": Rule(ALL, {"claim_id": "claim"}, api=True),
     "api.post_sessions": Rule(ALL, api=True),
+    "api.post_appointments": Rule(ALL, api=True),
     # work queue and item page
     "work.index": Rule(ALL, ok=302),
     "work.queue": Rule(ALL),

@@ -58,6 +58,12 @@ def test_sla_overrides_are_steps_with_business_days() -> None:
     assert clean["sla_overrides"] == {"submit": 2} and not errors
     _, errors = clean_practice({"sla_overrides": "submitt=2"}, partial=True)
     assert _fields(errors) == ["sla_overrides"]
+    clean, errors = clean_practice({"sla_overrides": "submit=2; appointment_check_days=3"}, partial=True)
+    assert clean["sla_overrides"] == {"submit": 2, "appointment_check_days": 3} and not errors
+    clean, errors = clean_practice({"sla_overrides": "appointment_check_days=0"}, partial=True)
+    assert clean["sla_overrides"] == {"appointment_check_days": 0} and not errors  # checked on the visit day
+    _, errors = clean_practice({"sla_overrides": "appointment_check_days=11"}, partial=True)
+    assert _fields(errors) == ["sla_overrides"]
 
 
 def test_payer_kinds_are_snake_case_tokens_and_self_pay_needs_no_enrolment() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from backoffice.api.rules import SCOPES
+from backoffice.appointments.rules import COLUMNS as APPOINTMENT_COLUMNS
+from backoffice.appointments.rules import OPTIONAL_COLUMNS as APPOINTMENT_OPTIONAL
 from backoffice.onboarding import openapi as onboarding
 from backoffice.sessions.rules import COLUMNS, OPTIONAL_COLUMNS
 
@@ -51,6 +53,28 @@ SCHEMAS: dict[str, Any] = {
         "required": [c for c in COLUMNS if c not in ("start_time", "em_code", "interactive_complexity", "screenings",
                                                       "auth_number", "member_id")],
         "properties": {c: {"type": ["string", "integer", "null"]} for c in (*COLUMNS, *OPTIONAL_COLUMNS)},
+    },
+    "AppointmentRecord": {
+        "type": "object", "additionalProperties": False,
+        "description": "One appointment with the appointment CSV's columns and rules (README \"Appointments\"): "
+                       "scheduled_start is YYYY-MM-DD HH:MM at the practice; status scheduled (default), cancelled "
+                       "or no_show; cancelled_at only for a cancellation.",
+        "required": [c for c in APPOINTMENT_COLUMNS if c != "member_id"],
+        "properties": {c: {"type": ["string", "null"]} for c in (*APPOINTMENT_COLUMNS, *APPOINTMENT_OPTIONAL)},
+    },
+    "AppointmentsImport": {
+        "type": "object", "required": ["appointments"],
+        "properties": {"appointments": {"type": "array", "minItems": 1, "items": _ref("AppointmentRecord")}},
+    },
+    "AppointmentsImported": {
+        "type": "object", "required": ["created", "updated", "unchanged"],
+        "properties": {
+            "created": {"type": "array", "items": {"type": "integer"}},
+            "updated": {"type": "array", "items": {"type": "integer"},
+                        "description": "rescheduled, changed, cancelled or marked no-show"},
+            "unchanged": {"type": "integer"}, "cancelled": {"type": "integer"}, "no_shows": {"type": "integer"},
+            "fees": {"type": "integer", "description": "late-cancel / no-show fees charged to self-pay patients"},
+        },
     },
     "SessionsImport": {
         "type": "object", "required": ["sessions"],
@@ -138,6 +162,14 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"201": _json(_ref("SessionsImported"), "Imported; work chains planned"),
                               "400": _error("The body is not a JSON object"),
                               "413": _error("The body is larger than the upload limit (16 MB by default)"),
+                              "422": _json(_ref("ImportRefused"), "Nothing was imported")},
+            })},
+            "/appointments": {"post": _secured("appointments:write", {
+                "operationId": "importAppointments", "summary": "Import upcoming appointments, all or nothing",
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": _ref("AppointmentsImport")}}},
+                "responses": {"201": _json(_ref("AppointmentsImported"), "Imported"),
+                              "400": _error("The body is not a JSON object"),
                               "422": _json(_ref("ImportRefused"), "Nothing was imported")},
             })},
             "/work-items": {"get": _secured("work:read", {

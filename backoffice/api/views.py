@@ -21,6 +21,8 @@ from backoffice.accounts.models import User
 from backoffice.api import rules
 from backoffice.api.openapi import openapi_document
 from backoffice.api.services import TokenExpired, authenticate_token
+from backoffice.appointments import rules as appointment_rules
+from backoffice.appointments.services import AppointmentsRefused, import_appointments
 from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ServiceError, ValidationFailed
@@ -157,6 +159,28 @@ def post_sessions() -> Any:
     planning = {"mode": dispatch.mode, "flow_run_id": dispatch.flow_run_id}
     return jsonify(created=result.created, unchanged=result.unchanged, planned_items=dispatch.items,
                    planning=planning, coverage_changes=result.coverage_changes), 201  # fmt: skip
+
+
+@bp.post("/appointments")
+@requires(rules.APPOINTMENTS_WRITE)
+def post_appointments() -> Any:
+    """Import upcoming appointments (or their cancellations and no-shows) all-or-nothing with the CSV's rules;
+    their eligibility is checked N business days before each visit."""
+    user, now = _user(), utcnow()
+    rows, errors = appointment_rules.parse_records(_body().get("appointments"), today=now.date())
+    served = set(db.session.scalars(select(Practice.slug).where(Practice.id.in_(practice_ids_for(user)))))
+    errors += [RowError(r.row, "practice", f"no practice {r.practice!r} that you serve") for r in rows
+               if r.practice not in served]  # fmt: skip
+    try:
+        if errors:
+            raise AppointmentsRefused(errors)
+        result = import_appointments(rows=rows, organization_id=user.organization_id, now=now, actor=user,
+                                     source="API")  # fmt: skip
+    except AppointmentsRefused as refused:
+        found = [{"row": e.row, "column": e.column, "message": e.message} for e in refused.errors]
+        return _error(422, str(refused), errors=found)
+    return jsonify(created=result.created, updated=result.updated, unchanged=result.unchanged,
+                   cancelled=result.cancelled, no_shows=result.no_shows, fees=len(result.fees)), 201  # fmt: skip
 
 
 @bp.get("/work-items")

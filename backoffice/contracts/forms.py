@@ -25,6 +25,12 @@ class ContractForm(Form):
     per_claim = MoneyField("Per claim", validators=[Optional()], high=Decimal(10_000))
     per_appeal = MoneyField("Per appeal", validators=[Optional()], high=Decimal(10_000))
     setup_fee = MoneyField("One-time setup fee", validators=[Optional()], high=Decimal(1_000_000))
+    late_cancel_fee = MoneyField(
+        "Late-cancel / no-show fee (self-pay patients)", validators=[Optional()], high=Decimal(10_000)
+    )
+    late_cancel_hours = WholeNumberField(
+        "Late if cancelled less than (hours before)", validators=[Optional()], low=0, high=720
+    )
     sla_verify_benefits = WholeNumberField("SLA verify benefits (hours)", validators=[Optional()], low=1, high=8760)
     sla_enter_charge = WholeNumberField("SLA enter charge (hours)", validators=[Optional()], low=1, high=8760)
     sla_submit = WholeNumberField("SLA submit (hours)", validators=[Optional()], low=1, high=8760)

@@ -36,6 +36,10 @@ class ClientContract(db.Model):
     per_claim: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     per_appeal: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     setup_fee: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    # Charged to a self-pay patient for a no-show or a cancellation less than late_cancel_hours before the visit
+    # (appointments/); 0: no fee.
+    late_cancel_fee: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    late_cancel_hours: Mapped[int] = mapped_column(default=24, server_default="24")
     sla_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # step → hours we promise
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -121,6 +121,8 @@ def save_contract(*, practice: Practice, values: dict[str, Any], user: Any, now:
         owned_steps=steps, percent=terms.percent, basis=terms.basis, monthly_minimum=money(terms.monthly_minimum),
         per_claim=money(terms.per_claim), per_appeal=money(terms.per_appeal), setup_fee=money(terms.setup_fee),
         sla_hours=sla, created_at=now, created_by_id=getattr(user, "id", None),
+        late_cancel_fee=money(values.get("late_cancel_fee") or ZERO),
+        late_cancel_hours=24 if values.get("late_cancel_hours") is None else int(values["late_cancel_hours"]),
     )  # fmt: skip
     db.session.add(contract)
     if start <= now.astimezone(ZoneInfo(practice.timezone)).date() and (end is None or end >= start):

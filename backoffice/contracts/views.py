@@ -170,7 +170,7 @@ def contract(practice_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         values: dict[str, Any] = {name: getattr(form, name).data for name in (
             "effective_from", "effective_to", "owned_steps", "percent", "basis", "monthly_minimum", "per_claim",
-            "per_appeal", "setup_fee")}  # fmt: skip
+            "per_appeal", "setup_fee", "late_cancel_fee", "late_cancel_hours")}  # fmt: skip
         values["sla_hours"] = {
             step: getattr(form, f"sla_{step}").data
             for step in ContractForm.SLA_FIELDS

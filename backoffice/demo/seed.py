@@ -16,6 +16,7 @@ from sqlalchemy import event, func, select
 from backoffice.accounts.models import User
 from backoffice.accounts.services import create_user
 from backoffice.appeals.demo import seed_appeals
+from backoffice.appointments.demo import seed_appointments
 from backoffice.balances.demo import seed_balances
 from backoffice.calendars import is_business_day
 from backoffice.demo import data
@@ -83,6 +84,7 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         seed_supervisor(now)
         seed_appeals(now)  # after seed_supervisor: uses the CARC and amount it puts on appeal items
         _medicaid_managed_care(org_id)
+        seed_appointments(now)  # the next business days' visits, for the appointment-eligibility flow
     return _summary()
 
 

@@ -21,6 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import JSON, Integer, Table, select, text, update
 from sqlalchemy.dialects import sqlite
 
+from backoffice.appointments.models import Appointment
+from backoffice.appointments.queries import appointments_for_sessions
+from backoffice.appointments.services import clean_check, complete_for_sessions
 from backoffice.automation.runner import AUTOMATION_JOB
 from backoffice.calendars import is_business_day
 from backoffice.coding.rules import SessionFacts, code_session
@@ -28,7 +31,7 @@ from backoffice.credentialing.queries import enrollment_facts
 from backoffice.credentialing.rules import hold_reason
 from backoffice.db_types import UTCDateTime
 from backoffice.extensions import db
-from backoffice.intake.rules import AuthFacts, BenefitsFacts, Plan, PlanningFacts, plan_for
+from backoffice.intake.rules import AppointmentCheck, AuthFacts, BenefitsFacts, Plan, PlanningFacts, plan_for
 from backoffice.orgs.models import Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, CoveragePriority
 from backoffice.routing.services import log_row as routing_log_row
@@ -117,11 +120,15 @@ def _take_sessions(session_ids: Sequence[int], now: datetime) -> list[tuple[Sess
 
 
 def _facts(
-    sessions: list[tuple[Session, str]], now: datetime, payer_of: dict[int, int] | None = None
+    sessions: list[tuple[Session, str]],
+    now: datetime,
+    payer_of: dict[int, int] | None = None,
+    appointments: dict[int, Appointment] | None = None,
 ) -> tuple[list[PlanningFacts], dict[int, Practice]]:
     """Load coverages, payers, authorizations and benefits records for the batch in four queries and code
     every session with the coding engine (for the prior-auth decision). ``payer_of`` collects each session's
-    primary payer in force (session id → payer id) for the items' payer column."""
+    primary payer in force (session id → payer id) for the items' payer column; ``appointments`` (session id →
+    its appointment) lets a visit whose appointment was checked clean skip a fresh verify-benefits step."""
     patient_ids = {s.patient_id for s, _ in sessions}
     practices = {
         p.id: p
@@ -171,6 +178,12 @@ def _facts(
             payer_of[session.id] = payer.id
         coding = code_session(_session_facts(session, credential), payer_rules.rules)
         key = (session.patient_id, payer.id)
+        booked = (appointments or {}).get(session.id)
+        checked = (
+            AppointmentCheck(booked.external_ref, booked.eligibility_checked_at)
+            if booked is not None and clean_check(booked) and booked.payer_id == payer.id
+            else None
+        )
         out.append(
             PlanningFacts(
                 **common,
@@ -188,6 +201,7 @@ def _facts(
                     required=payer.enrollment_required_837,
                     payer_code=payer.payer_id,
                 ),
+                appointment=checked,
             )  # fmt: skip
         )
     return out, practices
@@ -309,7 +323,8 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
         summary.already_planned = summary.sessions
         return summary
     payer_of: dict[int, int] = {}
-    facts, practices = _facts(taken, now, payer_of)
+    booked = appointments_for_sessions(s for s, _ in taken)
+    facts, practices = _facts(taken, now, payer_of, booked)
     plans = [plan_for(f, now=now) for f in facts]
     practice_of = {s.id: s.practice_id for s, _ in taken}
     # A chain planned before (by create_chain, or before planned_at existed) stays as it is.
@@ -353,6 +368,7 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
     )
     _insert_all(WorkItemDependency.__table__, deps)
     _insert_all(Interaction.__table__, logs)
+    complete_for_sessions(booked, {s.id: s for s, _ in taken}, now)
     db.session.commit()
     summary.planned = len(taken)
     summary.already_planned = summary.sessions - len(taken)

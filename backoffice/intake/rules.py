@@ -46,6 +46,15 @@ class BenefitsFacts:
 
 
 @dataclass(frozen=True)
+class AppointmentCheck:
+    """The appointment this session is the visit of, whose eligibility ran before the visit and found nothing to
+    fix (appointments/): its benefits check stands for the session's."""
+
+    appointment_ref: str
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
 class PlanningFacts:
     """Everything the planner needs about one session; ``payer_*`` are None when no coverage is in force."""
 
@@ -63,6 +72,7 @@ class PlanningFacts:
     overrides: Mapping[str, object] | None = None
     # Why the rendering provider may not bill this payer yet (credentialing.rules.hold_reason), or None.
     enrollment_hold: str | None = None
+    appointment: AppointmentCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,13 @@ def _benefits_step(facts: PlanningFacts, now: datetime) -> tuple[bool, bool, str
     """(needed, automated, reason) for verify_benefits."""
     if facts.payer_kind is None:
         return True, False, "no coverage in force on the date of service: confirm insurance with the practice"
+    if facts.appointment is not None:
+        when = f"{facts.appointment.checked_at:%Y-%m-%d}"
+        return (
+            False,
+            True,
+            f"skipped: eligibility checked {when} before the visit (appointment {facts.appointment.appointment_ref})",
+        )
     check, days = facts.benefits, fresh_days(facts.overrides)
     if check is None:
         return True, True, "no benefits record on file"

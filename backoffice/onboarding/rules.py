@@ -174,6 +174,15 @@ def _days(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 60
 
 
+# Practice settings kept beside the SLA overrides: business days before a visit its eligibility runs (appointments/).
+PRACTICE_SETTINGS = {"appointment_check_days": (0, 10)}
+
+
+def _setting(key: str, value: object) -> bool:
+    low, high = PRACTICE_SETTINGS.get(key, (1, 0))
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 def parse_pairs(text: str) -> dict[str, int] | None:
     """``submit=2; audit=1`` as {"submit": 2, "audit": 1}; None when a part is not step=whole number."""
     pairs: dict[str, int] = {}
@@ -260,9 +269,10 @@ def clean_practice(values: Mapping[str, Any], *, partial: bool = False, row: int
         overrides = values.get("sla_overrides") or {}
         overrides = parse_pairs(overrides) if isinstance(overrides, str) else overrides
         if not isinstance(overrides, dict) or any(
-            k not in DEFAULT_SLA_BUSINESS_DAYS or not _days(v) for k, v in overrides.items()
+            not (_days(v) if k in DEFAULT_SLA_BUSINESS_DAYS else _setting(k, v)) for k, v in overrides.items()
         ):
-            f.fail("sla_overrides", f"step=business days (1 to 60), steps from {', '.join(DEFAULT_SLA_BUSINESS_DAYS)}")
+            f.fail("sla_overrides", f"step=business days (1 to 60), steps from {', '.join(DEFAULT_SLA_BUSINESS_DAYS)}; "
+                                    "or appointment_check_days=0 to 10")  # fmt: skip
         else:
             f.clean["sla_overrides"] = dict(overrides)
     if f.clean.get("pay_to_line1") and not all(

@@ -42,6 +42,8 @@ class ExceptionKind(StrEnum):
     UNDERPAYMENT = "underpayment"
     OVERPAYMENT = "overpayment"
     RECOUPMENT = "recoupment"
+    # An upcoming appointment whose eligibility check found a problem (inactive, carve-out, auth, visits used up).
+    APPOINTMENT_ELIGIBILITY = "appointment_eligibility"
 
 
 CHAIN_ORDER: tuple[WorkKind, ...] = tuple(WorkKind)
@@ -70,6 +72,7 @@ KIND_LABELS: dict[str, str] = {
     ExceptionKind.UNDERPAYMENT: "Underpayment",
     ExceptionKind.OVERPAYMENT: "Overpayment",
     ExceptionKind.RECOUPMENT: "Recoupment",
+    ExceptionKind.APPOINTMENT_ELIGIBILITY: "Fix coverage before the visit",
 }
 
 
@@ -162,6 +165,7 @@ DEFAULT_QUEUES: dict[str, str] = {
     ExceptionKind.UNDERPAYMENT: "underpayments",
     ExceptionKind.OVERPAYMENT: "posting",
     ExceptionKind.RECOUPMENT: "posting",
+    ExceptionKind.APPOINTMENT_ELIGIBILITY: "eligibility",
 }
 
 # Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults). A follow-up
@@ -188,6 +192,7 @@ DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     ExceptionKind.UNDERPAYMENT: 5,  # 6.6: underpayments are reviewed in a weekly batch
     ExceptionKind.OVERPAYMENT: 2,  # 9.2: posting exceptions within 24-48 h
     ExceptionKind.RECOUPMENT: 2,
+    ExceptionKind.APPOINTMENT_ELIGIBILITY: 1,  # explicit due dates (the visit) win
 }
 END_OF_BUSINESS = time(17, 0)
 DUE_SOON = timedelta(hours=4)
