@@ -12,12 +12,12 @@ from flask import current_app
 from backoffice.automation.exchange import send_request
 from backoffice.automation.runner import NeedsPerson
 from backoffice.clearinghouse.adapters import clearinghouse_for
-from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
 from backoffice.eligibility.rules import needs_person
 from backoffice.eligibility.services import record_271
 from backoffice.scrubber.queries import primary_coverage
 from backoffice.sessions.models import Session
 from backoffice.work.models import WorkItem
+from backoffice.x12.inquiry import EligibilityQuestion
 
 
 def verify_session_benefits(session: Session, *, item: WorkItem, now: datetime) -> Mapping[str, Any]:
