@@ -12,12 +12,10 @@ from flask import current_app
 from backoffice.automation.exchange import send_request
 from backoffice.automation.runner import NeedsPerson
 from backoffice.clearinghouse.adapters import clearinghouse_for
-from backoffice.eligibility.rules import needs_person
-from backoffice.eligibility.services import record_271
+from backoffice.eligibility.services import check_needs_person, question_for, record_271
 from backoffice.scrubber.queries import primary_coverage
 from backoffice.sessions.models import Session
 from backoffice.work.models import WorkItem
-from backoffice.x12.inquiry import EligibilityQuestion
 
 
 def verify_session_benefits(session: Session, *, item: WorkItem, now: datetime) -> Mapping[str, Any]:
@@ -28,17 +26,15 @@ def verify_session_benefits(session: Session, *, item: WorkItem, now: datetime) 
         raise NeedsPerson("no primary coverage in force on the date of service: ask the practice for the insurance")
     if str(coverage.payer.kind) == "self_pay":
         return {"self_pay": True}
-    practice, patient, provider = session.practice, session.patient, session.provider
-    question = EligibilityQuestion(
-        trace_number=f"{item.id}-{item.attempts}", member_id=coverage.member_id, first_name=patient.first_name,
-        last_name=patient.last_name, date_of_birth=patient.date_of_birth, sex=str(patient.sex),
-        payer_id=coverage.payer.payer_id, payer_name=coverage.payer.name, provider_npi=provider.npi,
-        provider_name=f"{provider.last_name}", service_date=session.date_of_service,
-    )  # fmt: skip
+    question = question_for(session, coverage, trace_number=f"{item.id}-{item.attempts}")
+    practice = session.practice
     adapter = clearinghouse_for(practice, current_app.config["BACKOFFICE_SETTINGS"])
     answer = send_request(lambda: adapter.check_eligibility(practice=practice, questions=[question], now=now))
     if answer is None:
-        raise NeedsPerson("270 sent through the file drop: enter the benefits when the 271 arrives")
+        raise NeedsPerson(
+            "270 sent in the clearinghouse batch: the 271 closes this item when it comes back clean "
+            "(or enter the benefits by hand)"
+        )
     checks = record_271(organization_id=practice.organization_id, text=answer, now=now, work_item_id=item.id)
     check = next((c for c in checks if c.coverage_id == coverage.id), None)
     if check is None:
@@ -53,8 +49,7 @@ def verify_session_benefits(session: Session, *, item: WorkItem, now: datetime) 
         "visits_remaining": check.visits_remaining,
         "auth_required": check.auth_required,
     }
-    reason = needs_person(active=check.active, carve_out=check.carve_out_payer_id or check.carve_out_payer_name or "",
-                          visits_remaining=check.visits_remaining)  # fmt: skip
+    reason = check_needs_person(check, session)
     if reason:
         raise NeedsPerson(reason, facts)
     return facts
