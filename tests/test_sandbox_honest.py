@@ -9,10 +9,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from flask import current_app
+import pytest
+from flask import Flask, current_app
+from flask.testing import FlaskClient
+from redis import Redis
 from sqlalchemy import delete, select
 
 from backoffice.automation import runner
+from backoffice.automation.eligibility import send_eligibility_inquiry
 from backoffice.clearinghouse import sandbox_x12 as sx
 from backoffice.clearinghouse.adapters import clearinghouse_for
 from backoffice.clearinghouse.sandbox import benefits_answer, enroll_member
@@ -24,6 +28,7 @@ from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
 from backoffice.patients.models import BenefitsCheck, Coverage
 from backoffice.remits.models import ProviderAdjustment
+from backoffice.tasks import QUEUE_NAMES, get_queue
 from backoffice.work import chains
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import ItemState
@@ -32,8 +37,10 @@ from backoffice.x12.acks import parse_999
 from backoffice.x12.era835 import parse_835
 from backoffice.x12.inquiry import EligibilityQuestion, write_270
 from tests import factories as f
+from tests.conftest import AuthActions, csrf_token
 from tests.factories import NOW
 from tests.factories_submission import edi_setup, scrubbed_claim
+from tests.test_itemforms_world import make_world
 from tests.x12_checks import pyx12_270_errors
 
 CHILD = EligibilityQuestion(
@@ -75,8 +82,6 @@ def test_a_dependent_270_has_the_subscriber_loop_and_the_dependent_loop_and_pass
 
 def test_a_dependent_question_needs_a_relationship_a_270_can_carry() -> None:
     from dataclasses import replace
-
-    import pytest
 
     with pytest.raises(ValueError, match="relationship '18x'"):
         write_270([replace(CHILD, relationship="18x")], submitter_id="S", now=NOW, control_number=1)
@@ -304,3 +309,67 @@ def test_nothing_about_interactions_names_the_member(ctx) -> None:  # noqa: ANN0
     member = db.session.scalar(select(Coverage.member_id).where(Coverage.patient_id == patient.id))
     bodies = db.session.scalars(select(Interaction.body)).all()
     assert bodies and not any(member in (b or "") or patient.last_name in (b or "") for b in bodies)
+
+
+# ---- "Check eligibility now" ---------------------------------------------------------------------------------------
+
+
+def _benefits_item(app: Flask, *, batch_to: Path | None = None, **member: object) -> int:
+    with app.app_context():
+        world = make_world()
+        for name, value in member.items():
+            setattr(db.session.scalar(select(SandboxMember)), name, value)
+        if batch_to is not None:
+            save_connection(organization_id=world.org.id, values={"name": "OA", "kind": "local_folder",
+                            "profile": "office_ally", "usage": "T", "practice_id": world.practice.id,
+                            "upload_folder": str(batch_to)}, secrets={}, settings=_settings(), actor=None,
+                            now=NOW)  # fmt: skip
+        db.session.commit()
+        return world.chain["verify_benefits"].id
+
+
+def test_check_eligibility_now_uses_the_real_time_channel_and_a_clean_271_completes_the_item(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    item_id = _benefits_item(app)
+    auth.login("biller@example.test")
+    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert "Check eligibility now" in page
+    response = client.post(f"/items/{item_id}/forms/benefits/check", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 303 and response.headers["Location"].endswith("#panel-benefits")
+    assert "verified the benefits; item completed" in client.get(f"/items/{item_id}").get_data(as_text=True)
+    with app.app_context():
+        item = db.session.get(WorkItem, item_id)
+        assert item.state == ItemState.DONE and item.result["benefits_check_id"]
+
+
+def test_check_eligibility_now_writes_why_a_person_must_look(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    item_id = _benefits_item(app, effective_to=date(2026, 1, 31))  # the payer's file: ended before the session
+    auth.login("biller@example.test")
+    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    client.post(f"/items/{item_id}/forms/benefits/check", data={"csrf_token": csrf_token(page)})
+    after = client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert "The payer answered: the payer reports the coverage inactive on the date of service" in after
+    with app.app_context():
+        assert db.session.get(WorkItem, item_id).state != ItemState.DONE
+
+
+@pytest.mark.usefixtures("redis_conn")
+def test_check_eligibility_now_on_a_batch_connection_queues_a_270_for_the_batch(
+    app: Flask, client: FlaskClient, auth: AuthActions, redis_conn: Redis, tmp_path: Path
+) -> None:
+    item_id = _benefits_item(app, batch_to=tmp_path / "out")
+    auth.login("biller@example.test")
+    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    client.post(f"/items/{item_id}/forms/benefits/check", data={"csrf_token": csrf_token(page)})
+    assert "A 270 is queued for the clearinghouse batch" in client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert not (tmp_path / "out").exists()  # nothing sent from the web request
+    queued = [get_queue(name, redis_conn).jobs for name in QUEUE_NAMES]
+    jobs = [job for jobs in queued for job in jobs if job.func_name == "workers.jobs.send_eligibility_inquiry"]
+    assert [list(job.args) for job in jobs] == [[item_id]]  # the id only: no PHI in a job
+    with app.app_context():
+        assert send_eligibility_inquiry(item_id, now=NOW) == "sent"
+    (sent,) = (tmp_path / "out").iterdir()
+    assert sent.name.startswith("270") and f"TRN*1*{item_id}-" in sent.read_text(encoding="ascii")
