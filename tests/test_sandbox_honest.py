@@ -373,3 +373,38 @@ def test_check_eligibility_now_on_a_batch_connection_queues_a_270_for_the_batch(
         assert send_eligibility_inquiry(item_id, now=NOW) == "sent"
     (sent,) = (tmp_path / "out").iterdir()
     assert sent.name.startswith("270") and f"TRN*1*{item_id}-" in sent.read_text(encoding="ascii")
+
+
+# ---- setting the Sandbox up (CLI) ----------------------------------------------------------------------------------
+
+MEMBERS_CSV = (
+    "payer_id,member_id,relationship,first_name,last_name,date_of_birth,sex,effective_from,copay,auth_required\n"
+) + """AET1,FAM9,18,Dana,Doe,1975-03-03,F,2026-01-01,25.00,no
+AET1,FAM9,19,Kid,Doe,2014-05-06,M,2026-01-01,10.00,yes
+"""
+
+
+def test_the_sandbox_settings_and_member_file_are_set_from_the_command_line(app: Flask, runner, tmp_path) -> None:  # noqa: ANN001
+    from backoffice.cli import cli
+
+    with app.app_context():
+        org = f.make_org(slug="acme")
+    shown = runner.invoke(cli, ["sandbox", "settings", "--delay-minutes", "15", "--reject-999-percent", "5"])
+    assert shown.exit_code == 0 and "delay_minutes=15" in shown.output and "reject_999_percent=5" in shown.output
+    refused = runner.invoke(cli, ["sandbox", "settings", "--interest-percent", "101"])
+    assert refused.exit_code == 1 and "interest_percent: a percentage from 0 to 100" in refused.output
+    good = tmp_path / "members.csv"
+    good.write_text(MEMBERS_CSV)
+    added = runner.invoke(cli, ["sandbox", "members", str(good)])
+    assert added.exit_code == 0 and "2 member(s) added" in added.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text(MEMBERS_CSV.replace("2014-05-06", "06/05/2014").replace("FAM9,18,Dana", "FAM8,18,Dana"))
+    refused = runner.invoke(cli, ["sandbox", "members", str(bad)])
+    assert refused.exit_code == 1 and "row 3, column date_of_birth: a date as YYYY-MM-DD" in refused.output
+    again = runner.invoke(cli, ["sandbox", "members", str(good)])
+    assert again.exit_code == 1 and "row 2: this person" in again.output and "Dana" not in again.output
+    with app.app_context():
+        members = db.session.scalars(select(SandboxMember).order_by(SandboxMember.id)).all()
+        assert [(m.member_id, m.relationship, m.auth_required) for m in members] == [("FAM9", "18", False),
+                                                                                     ("FAM9", "19", True)]  # fmt: skip
+        assert db.session.get(SandboxSettings, org.id).delay_minutes == 15
