@@ -18,10 +18,10 @@ from backoffice.extensions import db
 from backoffice.orgs.models import Payer
 from backoffice.patients.models import Coverage, Patient, Relationship
 
-NOT_ENROLLED = 0.02  # members the payer has no record of: AAA 75 on a 270, A7:164 on the 277CA
+NOT_ENROLLED = 0.01  # members the payer has no record of: AAA 75 on a 270, A7:164 on the 277CA
 BIRTH_DATE_TYPO = 0.015  # a birth date keyed a day off at the payer: AAA 71 on a 270
 # How the demo's Sandbox behaves (percentages; every pick is a hash of the seed and what is answered).
-DEMO_SETTINGS = {"reject_999_percent": 2, "reject_277ca_percent": 2, "recoupment_percent": 5,
+DEMO_SETTINGS = {"reject_999_percent": 1, "reject_277ca_percent": 1, "recoupment_percent": 5,
                  "interest_percent": 25, "reversal_percent": 3}  # fmt: skip
 LIVE_DELAY_MINUTES = 5  # after seeding, the Sandbox answers a visitor's claims five minutes later
 
