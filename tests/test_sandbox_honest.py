@@ -376,10 +376,11 @@ def test_check_eligibility_now_on_a_batch_connection_queues_a_270_for_the_batch(
 # ---- setting the Sandbox up (CLI) ----------------------------------------------------------------------------------
 
 MEMBERS_CSV = (
-    "payer_id,member_id,relationship,first_name,last_name,date_of_birth,sex,effective_from,copay,auth_required\n"
-) + """AET1,FAM9,18,Dana,Doe,1975-03-03,F,2026-01-01,25.00,no
+    ("payer_id,member_id,relationship,first_name,last_name,date_of_birth,sex,effective_from,copay,auth_required\n")
+    + """AET1,FAM9,18,Dana,Doe,1975-03-03,F,2026-01-01,25.00,no
 AET1,FAM9,19,Kid,Doe,2014-05-06,M,2026-01-01,10.00,yes
 """
+)
 
 
 def test_the_sandbox_settings_and_member_file_are_set_from_the_command_line(app: Flask, runner, tmp_path) -> None:  # noqa: ANN001
@@ -406,3 +407,17 @@ def test_the_sandbox_settings_and_member_file_are_set_from_the_command_line(app:
         assert [(m.member_id, m.relationship, m.auth_required) for m in members] == [("FAM9", "18", False),
                                                                                      ("FAM9", "19", True)]  # fmt: skip
         assert db.session.get(SandboxSettings, org.id).delay_minutes == 15
+
+
+def test_the_adapters_send_inquiries_written_by_our_codec_never_by_the_sandbox() -> None:
+    import ast
+
+    import backoffice.clearinghouse.file_drop as file_drop
+    import backoffice.clearinghouse.https_api as https_api
+    import backoffice.clearinghouse.sftp as sftp
+
+    for module in (file_drop, https_api, sftp):
+        tree = ast.parse(Path(module.__file__).read_text())
+        sources = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not any(s and "sandbox" in s for s in sources), module.__name__
+    assert file_drop.write_270.__module__ == https_api.write_270.__module__ == "backoffice.x12.inquiry"
