@@ -832,6 +832,52 @@ def rotate_keys_command() -> None:
     click.echo(f"{count} connection credential(s) re-sealed under the newest key")
 
 
+@cli.group("sandbox")
+def sandbox_group() -> None:
+    """The Sandbox clearinghouse: its settings (rates, delay, seed) and its own member file."""
+
+
+@sandbox_group.command("settings")
+@click.option("--organization", "org_slug", default=None, help="organization slug (needed when there are several)")
+@click.option("--seed", type=int, default=None)
+@click.option("--delay-minutes", type=int, default=None, help="answers to an 837P are fetchable this much later")
+@click.option("--reject-999-percent", type=int, default=None)
+@click.option("--reject-277ca-percent", type=int, default=None)
+@click.option("--recoupment-percent", type=int, default=None)
+@click.option("--interest-percent", type=int, default=None)
+@click.option("--reversal-percent", type=int, default=None)
+@with_appcontext
+def sandbox_settings_command(org_slug: str | None, **values: int | None) -> None:
+    """Show the organization's Sandbox settings, changing the ones given first."""
+    from backoffice.clearinghouse.sandbox_admin import RATES, save_settings
+    from backoffice.errors import ServiceError
+
+    org = _organization(org_slug)
+    try:
+        saved = save_settings(organization_id=org.id, values={k: v for k, v in values.items() if v is not None})
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    for name in ("seed", "delay_minutes", *RATES):
+        click.echo(f"{name}={getattr(saved, name)}")
+
+
+@sandbox_group.command("members")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--organization", "org_slug", default=None, help="organization slug (needed when there are several)")
+@with_appcontext
+def sandbox_members_command(path: Path, org_slug: str | None) -> None:
+    """Add the members of a CSV to the Sandbox's member file (all or nothing; errors name row and column)."""
+    from backoffice.clearinghouse.sandbox_admin import import_members
+    from backoffice.errors import ServiceError
+
+    org = _organization(org_slug)
+    try:
+        count = import_members(organization_id=org.id, text=path.read_text(encoding="utf-8-sig"))
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{count} member(s) added to the Sandbox's member file")
+
+
 @cli.command("rules-doc")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/rules.md"), show_default=True

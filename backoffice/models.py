@@ -16,6 +16,7 @@ from backoffice.balances.models import (
 )
 from backoffice.claims.models import Claim, ClaimLine, ClaimVersion
 from backoffice.clearinghouse.models import Connection, FetchedFile
+from backoffice.clearinghouse.sandbox_models import SandboxMember, SandboxSettings
 from backoffice.contracts.models import ClientContract, Invoice, InvoiceLine, InvoiceSource
 from backoffice.credentialing.models import Enrollment
 from backoffice.documents.models import Document
@@ -73,6 +74,8 @@ __all__ = [
     "RecoveryCode",
     "Remittance",
     "RoutingRule",
+    "SandboxMember",
+    "SandboxSettings",
     "Session",
     "SlidingScaleDetermination",
     "SlidingScaleTier",

@@ -9,6 +9,7 @@ from typing import Any
 
 from backoffice.accounts.models import User
 from backoffice.accounts.services import hash_password
+from backoffice.clearinghouse.sandbox import enroll_member
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import complete_npi
@@ -99,6 +100,16 @@ def make_payer(org: Organization, **kw: Any) -> Payer:
     return payer
 
 
+def enroll_in_sandbox(practice: Practice, payer: Payer, patient: Patient, member_id: str, **kw: Any) -> None:
+    """The Sandbox payer's own member file learns about the patient (what a payer's enrolment would do): the
+    tests' patients are covered by the Sandbox as our coverage says, unless a test says otherwise."""
+    enroll_member(
+        organization_id=practice.organization_id, payer_id=payer.payer_id, payer_kind=str(payer.kind),
+        member_id=member_id, first_name=patient.first_name, last_name=patient.last_name,
+        date_of_birth=patient.date_of_birth, sex=str(patient.sex), effective_from=date(2026, 1, 1), **kw,
+    )  # fmt: skip
+
+
 def make_patient(practice: Practice, payer: Payer | None = None, **kw: Any) -> Patient:
     n = _n()
     values = {
@@ -124,6 +135,7 @@ def make_patient(practice: Practice, payer: Payer | None = None, **kw: Any) -> P
                 effective_from=date(2026, 1, 1),
             )
         )
+        enroll_in_sandbox(practice, payer, patient, f"M{n:08d}")
     db.session.commit()
     return patient
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
-from backoffice.patients.models import Coverage
+from backoffice.patients.models import Coverage, Patient
 from tests import factories as f
 
 NOW = f.NOW
@@ -91,6 +91,8 @@ def secondary_claim(primary: Claim, payer: Payer) -> Claim:
     )
     db.session.add(coverage)
     db.session.flush()
+    patient = db.session.get(Patient, primary.patient_id)
+    f.enroll_in_sandbox(db.session.get(Practice, patient.practice_id), payer, patient, coverage.member_id)
     lines = [
         ClaimLine(
             line_number=line.line_number,

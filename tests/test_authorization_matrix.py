@@ -122,6 +122,7 @@ EXPECT: dict[str, Rule] = {
     "work.supervisor": Rule(SUP),
     # item-page forms
     "itemforms.benefits": Rule(ALL, ITEM),
+    "itemforms.check_eligibility": Rule(ALL, ITEM),
     "itemforms.authorization": Rule(ALL, ITEM),
     "itemforms.lines": Rule(ALL, ITEM),
     "itemforms.scrub": Rule(ALL, ITEM),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from backoffice import clock
 from backoffice.automation.runner import run_automated_item
 from backoffice.claims.models import Claim
+from backoffice.clearinghouse.sandbox import enroll_member
 from backoffice.cli import cli
 from backoffice.extensions import db
 from backoffice.intake.planning import plan_sessions
@@ -82,6 +84,21 @@ def _sessions_csv() -> str:
     return out.getvalue()
 
 
+def _enrol_with_the_sandbox(organization_id: int) -> None:
+    """Aetna's own member file (the Sandbox payer's) has the three patients; the child under its subscriber."""
+    people = [
+        ("W100", "18", "Dana", "Adult", date(1980, 3, 4), "F"),
+        ("W200", "18", "Pat", "Young", date(1984, 2, 2), "F"),
+        ("W200", "19", "Sam", "Young", date(2015, 6, 1), "M"),
+        ("W300", "18", "Lee", "Other", date(1990, 7, 8), "U"),
+    ]
+    for member_id, relationship, first, last, born, sex in people:
+        enroll_member(organization_id=organization_id, payer_id="60054", payer_kind="commercial", member_id=member_id,
+                      first_name=first, last_name=last, date_of_birth=born, sex=sex, relationship=relationship,
+                      effective_from=date(2026, 1, 1))  # fmt: skip
+    db.session.commit()
+
+
 def _run_ready() -> None:
     """What the workers do: run every ready automated item until none is left."""
     for _ in range(15):
@@ -128,6 +145,7 @@ def test_a_new_company_sets_up_its_first_client_and_bills_it(app: Flask, page, t
     with app.app_context():
         child = db.session.scalar(select(Coverage).where(Coverage.member_id == "W200"))
         assert (child.relationship_to_subscriber.value, child.subscriber_first_name) == ("19", "Pat")
+        _enrol_with_the_sandbox(db.session.scalar(select(Payer.organization_id).where(Payer.payer_id == "60054")))
         plan_sessions(session_ids=list(db.session.scalars(select(Session.id))), now=clock.utcnow())
         _run_ready()
         states = [(i.kind, i.last_error) for i in db.session.scalars(select(WorkItem)) if i.last_error]

@@ -32,7 +32,7 @@ from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
 from backoffice.itemforms.services import save_claim_lines
-from backoffice.patients.models import Coverage
+from backoffice.patients.models import Coverage, Patient
 from backoffice.remits.models import PaymentAdjustment
 from backoffice.sessions.models import Session
 from backoffice.work.models import Interaction, WorkItem
@@ -121,6 +121,9 @@ def test_a_wrong_payer_denial_is_rebilled_after_the_coverage_is_fixed_and_paid(c
     changed = fix_coverage(claim=claim, actor=user, now=NOW, reason="card on file was the old plan",
                            edit=HeaderEdit(payer_id=right.id, member_id="U998877665"))  # fmt: skip
     assert changed == ["member ID", "payer"]
+    patient = db.session.get(Patient, claim.patient_id)  # United's own member file has the patient
+    f.enroll_in_sandbox(practice, right, patient, "U998877665")
+    db.session.commit()
 
     done = rebill_claim(claim=claim, actor=user, now=NOW, reason="CO-109: the patient's plan is United")
     new, old = done.claim, db.session.get(Claim, claim.id)

@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 
 from backoffice.clearinghouse.sandbox_x12 import scenario_for
-from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion, respond_277, status_for, write_276
+from backoffice.clearinghouse.sandbox_x12_277 import respond_277, status_for
 from backoffice.x12.claim_status import parse_277
+from backoffice.x12.inquiry import StatusQuestion, write_276
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

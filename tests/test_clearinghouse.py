@@ -3,6 +3,7 @@ reads its inbox; the Sandbox answers an 837P at once with a 999, a 277CA and an 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,8 @@ from backoffice.clearinghouse import sandbox_x12 as sx
 from backoffice.clearinghouse.adapters import clearinghouse_for
 from backoffice.clearinghouse.base import InboundFile
 from backoffice.clearinghouse.file_drop import FileDrop
-from backoffice.clearinghouse.sandbox import Sandbox, benefits_answer, member_hash
+from backoffice.clearinghouse.sandbox import Sandbox, benefits_answer, enroll_member, member_hash
+from backoffice.clearinghouse.sandbox_models import SandboxMember
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
@@ -93,30 +95,61 @@ def _question(member_id: str, payer_id: str, service_date: date = date(2026, 11,
     )  # fmt: skip
 
 
-def test_sandbox_benefits_follow_the_seeded_coverage(ctx) -> None:  # noqa: ANN001
+def test_sandbox_benefits_come_from_its_own_member_file_not_our_coverage(ctx) -> None:  # noqa: ANN001
     org, practice, _, payer = edi_setup()
     patient = f.make_patient(practice, payer)
     coverage = db.session.scalar(select(Coverage).where(Coverage.patient_id == patient.id))
-    coverage.effective_to = date(2026, 12, 31)
+    coverage.effective_to = date(2026, 6, 30)  # our record says it ended: the payer's file is what counts
     db.session.commit()
     answer = benefits_answer(practice, _question(coverage.member_id, payer.payer_id))
-    assert answer.active and answer.in_network and not answer.auth_required
+    assert answer.active and answer.in_network and not answer.auth_required and answer.rejection == ""
     profile = member_hash(coverage.member_id) % 4
     assert (answer.copay, answer.coinsurance_percent) == [
         (Decimal("30.00"), None), (None, Decimal("20")), (Decimal("20.00"), None), (None, Decimal("10"))
     ][profile]  # fmt: skip
+    assert answer.visits_remaining == 30 - member_hash(coverage.member_id) % 10
     assert answer == benefits_answer(practice, _question(coverage.member_id, payer.payer_id))  # deterministic
-    assert not benefits_answer(practice, _question(coverage.member_id, payer.payer_id, date(2027, 1, 5))).active
-    assert not benefits_answer(practice, _question("NOSUCHMEMBER", payer.payer_id)).active
+    member = db.session.scalar(select(SandboxMember).where(SandboxMember.member_id == coverage.member_id))
+    member.effective_to = date(2026, 12, 31)
+    db.session.commit()
+    late = benefits_answer(practice, _question(coverage.member_id, payer.payer_id, date(2027, 1, 5)))
+    assert not late.active and late.rejection == ""
+    assert benefits_answer(practice, _question("NOSUCHMEMBER", payer.payer_id)).rejection == "75"
+    wrong_birth = replace(_question(coverage.member_id, payer.payer_id), date_of_birth=date(1981, 1, 1))
+    assert benefits_answer(practice, wrong_birth).rejection == "71"
+    assert benefits_answer(practice, _question(coverage.member_id, "OTHERPAYER")).rejection == "75"
+
+
+def test_sandbox_finds_a_dependent_under_the_subscriber_by_name_and_birth_date(ctx) -> None:  # noqa: ANN001
+    org, practice, _, payer = edi_setup()
+    enroll_member(organization_id=org.id, payer_id=payer.payer_id, payer_kind="commercial", member_id="FAM1",
+                  first_name="Dana", last_name="Doe", date_of_birth=date(1975, 3, 3), sex="F",
+                  effective_from=date(2026, 1, 1), copay=Decimal("15.00"))  # fmt: skip
+    enroll_member(organization_id=org.id, payer_id=payer.payer_id, payer_kind="commercial", member_id="FAM1",
+                  first_name="Kid", last_name="Doe", date_of_birth=date(2014, 5, 6), sex="M", relationship="19",
+                  effective_from=date(2026, 1, 1), copay=Decimal("10.00"), auth_required=True)  # fmt: skip
+    db.session.commit()
+    child = replace(
+        _question("FAM1", payer.payer_id), first_name="Kid", last_name="Doe", date_of_birth=date(2014, 5, 6), sex="M",
+        relationship="19", subscriber_first_name="Dana", subscriber_last_name="Doe",
+        subscriber_date_of_birth=date(1975, 3, 3), subscriber_sex="F",
+    )  # fmt: skip
+    answer = benefits_answer(practice, child)
+    assert answer.active and answer.copay == Decimal("10.00") and answer.auth_required
+    assert benefits_answer(practice, replace(child, first_name="Other")).rejection == "77"
+    assert benefits_answer(practice, replace(child, date_of_birth=date(2015, 5, 6))).rejection == "71"
 
 
 def test_sandbox_benefits_say_auth_required_and_medicaid_pays_everything(ctx) -> None:  # noqa: ANN001
     org, practice, _, _ = edi_setup()
     medicaid = f.make_payer(org, payer_id="MCD01", kind="medicaid", prior_auth_cpts=["90837"])
     patient = f.make_patient(practice, medicaid)
-    member = db.session.scalar(select(Coverage.member_id).where(Coverage.patient_id == patient.id))
-    answer = benefits_answer(practice, _question(member, "MCD01"))
+    member = db.session.scalar(select(SandboxMember).where(SandboxMember.payer_id == "MCD01"))
+    member.auth_required = True
+    db.session.commit()
+    answer = benefits_answer(practice, _question(member.member_id, "MCD01"))
     assert answer.auth_required and answer.copay == Decimal("0.00") and answer.coinsurance_percent is None
+    assert patient.id
 
 
 def test_the_sandbox_answers_an_837p_at_once_and_deterministically(ctx, tmp_path) -> None:  # noqa: ANN001

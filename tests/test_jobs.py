@@ -260,7 +260,7 @@ def test_a_file_drop_270_keeps_its_control_number_when_the_step_hands_over(ctx, 
         assert (row.series, row.last_value) == ("interchange", 1), attempt
     item = db.session.get(WorkItem, item_id, populate_existing=True)
     assert (item.mode, item.state) == (Mode.MANUAL, ItemState.READY)
-    assert "270 sent through the file drop" in item.last_error
+    assert "270 sent in the clearinghouse batch" in item.last_error
     assert [p.name for p in (tmp_path / "out").glob("270-*")] == [f"270-{practice.slug}-000000001.x12"]
 
 

@@ -35,6 +35,7 @@ from backoffice.x12.claim837 import (
     write_837p,
 )
 from backoffice.x12.era835 import duplicate_key, parse_835
+from backoffice.x12.inquiry import write_270
 from tests.x12_checks import pyx12_errors, shared_sample
 
 NOW = datetime(2026, 3, 20, 9, 30)
@@ -378,7 +379,7 @@ CARVED = sx.BenefitsAnswer(True, False, None, None, None, None, None, False, "Ma
 
 
 def test_the_270_asks_per_member_under_its_payer_and_provider() -> None:
-    text = sx.write_270([Q1, Q2, Q3], submitter_id="SUBMITTER01", submitter_name="Calm", now=NOW, control_number=9)
+    text = write_270([Q1, Q2, Q3], submitter_id="SUBMITTER01", submitter_name="Calm", now=NOW, control_number=9)
     assert_plain(text)
     assert envelope_errors(text) == []
     ((_, group, txn),) = x12.transactions(text, "270")
@@ -392,7 +393,7 @@ def test_the_270_asks_per_member_under_its_payer_and_provider() -> None:
 
 
 def test_pyx12_catches_a_wrong_count_in_the_270() -> None:
-    text = sx.write_270([Q1], submitter_id="SUBMITTER01", submitter_name="Calm", now=NOW, control_number=9)
+    text = write_270([Q1], submitter_id="SUBMITTER01", submitter_name="Calm", now=NOW, control_number=9)
     assert envelope_errors(text.replace("SE*14*0001", "SE*13*0001")) != []
 
 

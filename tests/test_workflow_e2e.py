@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from backoffice.automation.runner import RESOLVED, recover_automation, run_automated_item
 from backoffice.claims.models import Claim
+from backoffice.clearinghouse.sandbox import enroll_member
 from backoffice.clearinghouse.sandbox_x12 import scenario_for
 from backoffice.clearinghouse.sandbox_x12_277 import status_for
 from backoffice.clock import utcnow
@@ -82,6 +83,16 @@ def _csv(ids: dict[str, int], today: date) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _enrol_with_the_sandbox(ids: dict[str, int], today: date) -> None:
+    """The Sandbox payer's own member file covers the CSV's patients (as the payers' enrolment would)."""
+    for n in range(SESSIONS):
+        payer = "AETNA" if n % 10 == 0 or not n % 2 else "UHC"
+        enroll_member(organization_id=ids["org"], payer_id=payer, payer_kind="commercial", member_id=f"W{n:09d}",
+                      first_name="Alex", last_name=f"Tester{n}", date_of_birth=date(1985, 6, 15), sex="F",
+                      effective_from=today - timedelta(days=365))  # fmt: skip
+    db.session.commit()
+
+
 def _work_off(redis_conn: Redis) -> None:
     queues = [get_queue(name, redis_conn) for name in QUEUE_NAMES]
     SimpleWorker(queues, connection=redis_conn, serializer=JSONSerializer).work(burst=True)
@@ -120,6 +131,7 @@ def test_fifty_sessions_flow_through_the_sandbox_payer_to_where_their_scenario_s
         assert errors == []
         imported = import_sessions(rows=rows, organization_id=ids["org"], now=utcnow(), source="e2e.csv")
         assert len(imported.created) == SESSIONS
+        _enrol_with_the_sandbox(ids, today)
 
     _run_everything(app, redis_conn)
 

@@ -59,5 +59,13 @@ def run_automated_item(item_id: int) -> dict[str, Any]:
         return run(item_id, now=utcnow())
 
 
+def send_eligibility_inquiry(item_id: int) -> str:
+    """Send the 270 a person queued with "Check eligibility now" on a benefits item (batch channels)."""
+    from backoffice.automation.eligibility import send_eligibility_inquiry as send
+
+    with job_context():
+        return send(item_id, now=utcnow())
+
+
 def noop() -> None:
     """A job that does nothing: the bare RQ baseline that bench/automation.py measures next to real steps."""

@@ -10,13 +10,13 @@ from flask import current_app
 from backoffice.automation.exchange import send_request
 from backoffice.claims.models import Claim
 from backoffice.clearinghouse.adapters import clearinghouse_for
-from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
 from backoffice.exchange.status_posting import post_277
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Coverage
 from backoffice.sessions.models import Session
 from backoffice.work.models import WorkItem
+from backoffice.x12.inquiry import StatusQuestion
 
 
 def request_status(claim: Claim, *, item: WorkItem, now: datetime) -> str | None:

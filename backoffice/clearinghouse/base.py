@@ -15,9 +15,8 @@ from backoffice.x12.claim837_model import Receiver
 from backoffice.x12.reader import decode as x12_text
 
 if TYPE_CHECKING:
-    from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
-    from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
     from backoffice.orgs.models import Practice
+    from backoffice.x12.inquiry import EligibilityQuestion, StatusQuestion
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,16 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done, write_atomically
 from backoffice.clearinghouse.profiles import Profile
-from backoffice.clearinghouse.sandbox_x12 import write_270
-from backoffice.clearinghouse.sandbox_x12_277 import write_276
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.control_numbers import allocate
 from backoffice.x12.claim837_model import Receiver
+from backoffice.x12.inquiry import write_270, write_276
 
 if TYPE_CHECKING:
-    from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
-    from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
     from backoffice.orgs.models import Practice
+    from backoffice.x12.inquiry import EligibilityQuestion, StatusQuestion
 
 # No receiver ETIN is stored per practice (schema fixed this round): the same default as `edi build-837`.
 DEFAULT_RECEIVER = Receiver("CLEARINGHOUSE", "CLEARINGHOUSE")

@@ -27,14 +27,13 @@ import httpx
 from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done, write_atomically
 from backoffice.clearinghouse.models import Connection
 from backoffice.clearinghouse.profiles import Profile
-from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion, write_270
-from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion, write_276
 from backoffice.clearinghouse.sftp import TransferFailed
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.control_numbers import allocate
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.x12.claim837_model import Receiver
+from backoffice.x12.inquiry import EligibilityQuestion, StatusQuestion, write_270, write_276
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -7,11 +7,13 @@ to a claim from a hash of its account number (CLM01), with realistic weights; th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from backoffice.clearinghouse.sandbox_x12_271 import respond_271, write_270
+from backoffice.clearinghouse.sandbox_x12_271 import respond_271
 from backoffice.clearinghouse.sandbox_x12_835 import remit_835
 from backoffice.clearinghouse.sandbox_x12_model import (
     CLAIM_VERSION,
@@ -36,9 +38,12 @@ from backoffice.clearinghouse.sandbox_x12_model import (
     transaction,
 )
 from backoffice.x12 import reader as x12
+from backoffice.x12.checks import transaction_problems
 from backoffice.x12.reader import X12Error
 
 __all__ = [
+    "INVALID_NPI",
+    "MEMBER_NOT_FOUND",
     "SCENARIOS",
     "WEIGHTS",
     "BenefitsAnswer",
@@ -46,7 +51,9 @@ __all__ = [
     "Sent837",
     "SentClaim",
     "SentLine",
+    "SetRejection",
     "X12Error",
+    "rate_rejection",
     "read_837",
     "remit_835",
     "respond_271",
@@ -54,11 +61,13 @@ __all__ = [
     "respond_999",
     "scenario_for",
     "sent_scenario",
-    "write_270",
+    "syntax_rejections",
 ]
 
 # 277CA rejection composites (STC01 category:status:entity), picked per claim from its account number.
 REJECTIONS = (("A7", "164", "IL"), ("A7", "562", "85"), ("A7", "187", ""), ("A7", "254", ""))
+MEMBER_NOT_FOUND = ("A7", "164", "IL")  # entity's contract/member number: the payer has no such member
+INVALID_NPI = ("A7", "562", "85")  # entity's National Provider Identifier: the billing provider's NPI
 
 
 # ---- reading the 837P ---------------------------------------------------------------------------------------------
@@ -208,13 +217,72 @@ def read_837(text_837: str) -> Sent837:
 # ---- 999 ----------------------------------------------------------------------------------------------------------
 
 
-def respond_999(sent: Sent837, *, now: datetime, control_number: int) -> str:
-    """A 999 accepting every transaction set of ``sent`` (the sandbox only acknowledges files it could read)."""
-    count = str(len(sent.transaction_control_numbers))
+@dataclass(frozen=True, slots=True)
+class SetRejection:
+    """Why the Sandbox's front end rejects one transaction set at the 999: the segment in error (its id and
+    position counted from ST = 1), the element (0 when the segment as a whole is wrong) and the IK4 error code."""
+
+    segment_id: str
+    position: int
+    element: int
+    code: str  # IK403: 7 invalid code value, 8 invalid date, I12 implementation pattern match failure…
+
+
+_PROBLEM = re.compile(r"^segment (\d+) \((\w+)\)")
+
+
+def syntax_rejections(text_837: str) -> dict[str, SetRejection]:
+    """ST02 → the first problem the payer's front end finds in that 837 transaction set (the business checks of
+    ``x12.checks``, which pyx12 does not make: CLM02 = ΣSV102, pointers, LX numbering, ZIP+4, dotted ICD-10…).
+    NPI check digits are left to the 277CA (the payer checks them against its provider file)."""
+    out: dict[str, SetRejection] = {}
+    for _, _, txn in x12.transactions(text_837, "837"):
+        problems = [p for p in transaction_problems(txn) if "NPI" not in p]
+        if not problems:
+            continue
+        match = _PROBLEM.match(problems[0])
+        if match is None:
+            out[txn.st[2]] = SetRejection("ST", 1, 0, "I12")
+            continue
+        seg_id = match.group(2)
+        element = re.search(rf"\b{seg_id}(\d\d)\b", problems[0])
+        position = int(match.group(1)) - txn.st.position + 1
+        out[txn.st[2]] = SetRejection(seg_id, position, int(element.group(1)) if element else 0, "I12")
+    return out
+
+
+def rate_rejection(sent: Sent837, st02: str, text_837: str) -> SetRejection:
+    """The 999 error cited for a set rejected by the configured rate: the first CLM's CLM05 (a simulated front-end
+    edit on the place of service), so the rejection names a segment like any other."""
+    for _, _, txn in x12.transactions(text_837, "837"):
+        if txn.st[2] == st02:
+            clm = next((seg for seg in txn.segments if seg.id == "CLM"), None)
+            if clm is not None:
+                return SetRejection("CLM", clm.position - txn.st.position + 1, 5, "7")
+    return SetRejection("ST", 1, 0, "I12")
+
+
+def respond_999(
+    sent: Sent837, *, now: datetime, control_number: int, rejections: Mapping[str, SetRejection] | None = None
+) -> str:
+    """A 999 for every transaction set of ``sent``: accepted (IK5 A), or rejected (IK3/IK4 naming the segment and
+    element, IK5 R 5) for the sets in ``rejections``. AK9 is A when all were accepted, R when none, else P."""
+    rejections = rejections or {}
+    count = len(sent.transaction_control_numbers)
     body = [segment("AK1", "HC", sent.group_control_number, CLAIM_VERSION)]
     for st02 in sent.transaction_control_numbers:
-        body += [segment("AK2", "837", st02, CLAIM_VERSION), segment("IK5", "A")]
-    body.append(segment("AK9", "A", count, count, count))
+        body.append(segment("AK2", "837", st02, CLAIM_VERSION))
+        problem = rejections.get(st02)
+        if problem is None:
+            body.append(segment("IK5", "A"))
+            continue
+        body.append(segment("IK3", problem.segment_id, str(problem.position), "", "8"))
+        if problem.element:
+            body.append(segment("IK4", str(problem.element), "", problem.code))
+        body.append(segment("IK5", "R", "5"))
+    accepted = count - sum(1 for st02 in sent.transaction_control_numbers if st02 in rejections)
+    status = "A" if accepted == count else ("R" if accepted == 0 else "P")
+    body.append(segment("AK9", status, str(count), str(count), str(accepted)))
     return interchange(
         sender=sent.receiver_id, receiver=sent.sender_id, functional_id="FA", version="005010X231A1", now=now,
         control_number=control_number, transactions=[transaction("999", "0001", "005010X231A1", body)],
@@ -239,14 +307,16 @@ def _service_dates(claim: SentClaim) -> tuple[str, str] | None:
     return ("D8", d8(dates[0])) if dates[0] == dates[-1] else ("RD8", f"{d8(dates[0])}-{d8(dates[-1])}")
 
 
-def _277ca_claim(claim: SentClaim, scenario: str, hl: int, parent: int, today: str) -> list[str]:
+def _277ca_claim(
+    claim: SentClaim, scenario: str, hl: int, parent: int, today: str, reason: tuple[str, str, str] | None = None
+) -> list[str]:
     out = [
         segment("HL", str(hl), str(parent), "PT"),
         segment("NM1", "QC", "1", "PATIENT", "", "", "", "", "MI", ident(claim.member_id)),
         segment("TRN", "2", claim.account_number),
     ]
     if scenario == "rejected":
-        category, code, entity = REJECTIONS[stable_number("reject", claim.account_number) % len(REJECTIONS)]
+        category, code, entity = reason or REJECTIONS[stable_number("reject", claim.account_number) % len(REJECTIONS)]
         composite = ":".join(p for p in (category, code, entity) if p)
         out.append(segment("STC", composite, today, "U", money(claim.charge)))
     else:
@@ -258,8 +328,13 @@ def _277ca_claim(claim: SentClaim, scenario: str, hl: int, parent: int, today: s
     return out
 
 
-def respond_277ca(sent: Sent837, scenarios: Mapping[str, str], *, now: datetime, control_number: int) -> str:
-    """A 277CA (005010X214): per claim A7 with a reason for ``rejected``, A2 accepted for every other scenario.
+def respond_277ca(
+    sent: Sent837, scenarios: Mapping[str, str], *, now: datetime, control_number: int,
+    reasons: Mapping[str, tuple[str, str, str]] | None = None,
+) -> str:  # fmt: skip
+    """A 277CA (005010X214): per claim A7 with a reason for ``rejected`` (``reasons[CLM01]`` when given, e.g.
+    A7:164:IL member not found, A7:562:85 invalid NPI; else one picked from its account number), A2 accepted for
+    every other scenario.
 
     One ST per payer, one provider level per billing NPI; the receiver level counts accepted and rejected claims.
     """
@@ -306,7 +381,7 @@ def respond_277ca(sent: Sent837, scenarios: Mapping[str, str], *, now: datetime,
             hl += 1
             for claim in provider_claims:
                 scenario = scenario_of(scenarios, claim.account_number)
-                body += _277ca_claim(claim, scenario, hl, provider_hl, today)
+                body += _277ca_claim(claim, scenario, hl, provider_hl, today, (reasons or {}).get(claim.account_number))
                 hl += 1
         sets.append(transaction("277", control, "005010X214", body))
     return interchange(

@@ -1,6 +1,8 @@
-"""The Sandbox payer's eligibility exchange: our 270 inquiry and the payer's 271 answer (005010X279A1). Pure.
+"""The Sandbox payer's 271 answer (005010X279A1) to our 270 (written by ``backoffice.x12.inquiry.write_270``). Pure.
 
-One ST per call; HL 20 per payer, HL 21 per provider under it, HL 22 per member (the subscriber is the patient).
+One ST per call, the 270's hierarchy: HL 20 per payer, HL 21 per provider under it, HL 22 per subscriber and, for a
+dependent, HL 23 under it. A member the payer could not find gets an AAA (75 subscriber not found and other
+subscriber-level reasons in 2100C; 71 birth date mismatch, 77 dependent not found in the patient's loop).
 The 271 states the behavioral-health (service type MH) benefits the way ``backoffice.x12.benefits`` reads them:
 EB*1/EB*6 active or not, B copay per visit, A coinsurance (EB08 a fraction), C deductible remaining (EB06 29),
 F visit limits (VS, calendar year 23 and remaining 29), EB11 authorization, EB12 in network, and for a carve-out
@@ -21,93 +23,28 @@ from backoffice.clearinghouse.sandbox_x12_model import (
     interchange,
     money,
     segment,
-    stable_number,
     text,
     transaction,
 )
+from backoffice.x12.inquiry import (
+    ELIGIBILITY_VERSION,
+    dependent_demographics,
+    dependent_hl,
+    dependent_name,
+    hierarchy,
+    originator,
+    subscriber_demographics,
+    subscriber_hl,
+    subscriber_name,
+)
 
-VERSION = "005010X279A1"
-SEXES = frozenset({"M", "F", "U"})
-
-
-def _originator(party_id: str) -> str:
-    """TRN03: "1" + a stable 9-digit id for the party that made the trace number."""
-    return f"1{stable_number('ein', party_id) % 10**9:09d}"
-
-
-def _member(question: EligibilityQuestion, where: str) -> list[str]:
-    """NM1*IL and DMG for one member; ValueError naming the trace number (never the member) when unusable."""
-    member, last = ident(question.member_id), text(question.last_name, 60)
-    if not member or not last:
-        raise ValueError(f"{where} {question.trace_number!r}: member ID and last name are required")
-    sex = question.sex if question.sex in SEXES else "U"
-    return [
-        segment("NM1", "IL", "1", last, text(question.first_name, 35), "", "", "", "MI", member),
-        segment("DMG", "D8", d8(question.date_of_birth), sex),
-    ]
+VERSION = ELIGIBILITY_VERSION
+SUBSCRIBER_LEVEL_REJECTIONS = frozenset({"72", "73", "75", "76", "78"})  # AAA in 2100C even for a dependent
 
 
-def _hierarchy(questions: Sequence[EligibilityQuestion]) -> list[tuple[EligibilityQuestion, int, list[str]]]:
-    """Per question its position, with the HL 20/21 segments to write before it (empty when they are shared)."""
-    out: list[tuple[EligibilityQuestion, int, list[str]]] = []
-    hl, payer_hl, provider_hl = 0, 0, 0
-    last_payer: str | None = None
-    last_provider: tuple[str, str] | None = None
-    for index, question in enumerate(questions):
-        head: list[str] = []
-        if question.payer_id != last_payer:
-            hl += 1
-            payer_hl, last_payer, last_provider = hl, question.payer_id, None
-            head += [segment("HL", str(hl), "", "20", "1"),
-                     segment("NM1", "PR", "2", text(question.payer_name) or "SANDBOX PAYER", "", "", "", "", "PI",
-                             ident(question.payer_id))]  # fmt: skip
-        if (question.payer_id, question.provider_npi) != last_provider:
-            hl += 1
-            provider_hl, last_provider = hl, (question.payer_id, question.provider_npi)
-            head += [segment("HL", str(hl), str(payer_hl), "21", "1"),
-                     segment("NM1", "1P", "2", text(question.provider_name) or "PROVIDER", "", "", "", "", "XX",
-                             ident(question.provider_npi))]  # fmt: skip
-        hl += 1
-        head.append(segment("HL", str(hl), str(provider_hl), "22", "0"))
-        out.append((question, index, head))
-    return out
-
-
-def _ordered(questions: Sequence[EligibilityQuestion]) -> list[int]:
-    """Question indexes grouped by payer, then provider, keeping first-seen order (HL parents must come first)."""
-    keys: dict[tuple[str, str], list[int]] = {}
-    for index, question in enumerate(questions):
-        keys.setdefault((question.payer_id, question.provider_npi), []).append(index)
-    payers: dict[str, list[int]] = {}
-    for (payer, _), indexes in keys.items():
-        payers.setdefault(payer, []).extend(indexes)
-    return [i for indexes in payers.values() for i in indexes]
-
-
-def write_270(
-    questions: Sequence[EligibilityQuestion], *, submitter_id: str, submitter_name: str, now: datetime,
-    control_number: int, receiver_id: str | None = None, usage: str = "T",
-) -> str:  # fmt: skip
-    """A 270 asking, for each question, about health plan coverage (EQ 30) and mental health (EQ MH); addressed
-    (ISA08/GS03) to ``receiver_id`` (a clearinghouse) or else to the payer, with ISA15 ``usage``."""
-    if not questions:
-        raise ValueError("questions: nothing to ask")
-    order = _ordered(questions)
-    body = [segment("BHT", "0022", "13", f"{control_number:09d}", f"{now:%Y%m%d}", f"{now:%H%M}")]
-    originator = _originator(submitter_id)
-    for question, _, head in _hierarchy([questions[i] for i in order]):
-        trace = ident(question.trace_number, 50)
-        if not trace:
-            raise ValueError("270: every question needs a trace number (TRN02)")
-        body += head
-        body.append(segment("TRN", "1", trace, originator))
-        body += _member(question, "270 question")
-        body += [segment("DTP", "291", "D8", d8(question.service_date)), segment("EQ", "30"), segment("EQ", "MH")]
-    del submitter_name  # the 270 has no submitter name segment; ISA06/GS02 carry the submitter id
-    return interchange(
-        sender=submitter_id, receiver=receiver_id or questions[0].payer_id, functional_id="HS", version=VERSION,
-        now=now, control_number=control_number, transactions=[transaction("270", "0001", VERSION, body)], usage=usage,
-    )  # fmt: skip
+def _aaa(code: str) -> str:
+    """AAA*N**<code>*C: the request was not valid for this member; correct and resubmit."""
+    return segment("AAA", "N", "", code, "C")
 
 
 def _flag(value: bool) -> str:
@@ -159,18 +96,28 @@ def _benefits(answer: BenefitsAnswer, service_date: date) -> list[str]:
 def respond_271(
     pairs: Sequence[tuple[EligibilityQuestion, BenefitsAnswer]], *, now: datetime, control_number: int
 ) -> str:
-    """A 271 answering each question (same order of payers and providers as the 270) with what the payer knows."""
+    """A 271 answering each question (same hierarchy as the 270: a dependent under its subscriber) with what the
+    payer knows, or an AAA rejection where it could not find the member."""
     if not pairs:
         raise ValueError("pairs: nothing to answer")
     questions = [question for question, _ in pairs]
-    order = _ordered(questions)
     body = [segment("BHT", "0022", "11", f"{control_number:09d}", f"{now:%Y%m%d}", f"{now:%H%M}")]
-    for question, index, head in _hierarchy([questions[i] for i in order]):
-        answer = pairs[order[index]][1]
-        body += head
-        body.append(segment("TRN", "2", ident(question.trace_number, 50), _originator(question.payer_id)))
-        body += _member(question, "271 answer")
-        body += _benefits(answer, question.service_date)
+    for placed in hierarchy(questions):
+        question, answer = placed.question, pairs[placed.index][1]
+        trn = segment("TRN", "2", ident(question.trace_number, 50), originator(question.payer_id))
+        subscriber_aaa = [_aaa(answer.rejection)] if answer.rejection in SUBSCRIBER_LEVEL_REJECTIONS else []
+        patient_aaa = [_aaa(answer.rejection)] if answer.rejection and not subscriber_aaa else []
+        benefits = [] if answer.rejection else _benefits(answer, question.service_date)
+        body += placed.head
+        body.append(subscriber_hl(placed))
+        if question.dependent:
+            body += [subscriber_name(question, "271 answer"), *subscriber_aaa, *subscriber_demographics(question)]
+            body += [dependent_hl(placed), trn, dependent_name(question, "271 answer"), *patient_aaa]
+            body += dependent_demographics(question)
+        else:
+            body += [trn, subscriber_name(question, "271 answer"), *subscriber_aaa, *patient_aaa]
+            body += subscriber_demographics(question)
+        body += benefits
     first = questions[0]
     return interchange(
         sender=first.payer_id, receiver="SUBMITTER", functional_id="HB", version=VERSION, now=now,

@@ -6,13 +6,15 @@ first line), coinsurance (PR-2, 20% of allowed on each line), partial (first lin
 a one-line claim is paid half of allowed with CO-119), denials with CLP02=4 and the whole charge adjusted:
 denied_auth CO-197 (M62 on some), denied_necessity CO-50 (N115 or N386 on some), denied_info CO-16 (N290, M76 or
 MA130), denied_timely CO-29, denied_wrong_payer CO-109; reversal: paid, reversed (CLP02=22, negated amounts) and
-paid again at 85% under a corrected payer claim number, all in the same 835. Pure, deterministic.
+paid again at 85% under a corrected payer claim number, all in the same 835. ``Extras`` (the Sandbox's settings and
+member file) adds a PLB WO recouping 10% of a paid claim (PLB03-2 names its CLM01), L6 interest (a negative PLB
+amount) and Medicare → Medicaid crossovers (CLP02 19 with NM1*TT naming the Medicaid payer). Pure, deterministic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -154,7 +156,8 @@ def _cas(adjustments: tuple[tuple[str, str, Decimal], ...]) -> list[str]:
     return out
 
 
-def _clp(claim: SentClaim, status: str, icn: str, lines: list[_Line]) -> list[str]:
+def _clp(claim: SentClaim, status: str, icn: str, lines: list[_Line], crossover: tuple[str, str] | None = None
+         ) -> list[str]:  # fmt: skip
     charge = sum((x.charge for x in lines), ZERO)
     paid = sum((x.paid for x in lines), ZERO)
     patient = sum((a for x in lines for g, _, a in x.adjustments if g == "PR"), ZERO)
@@ -163,6 +166,9 @@ def _clp(claim: SentClaim, status: str, icn: str, lines: list[_Line]) -> list[st
                 claim.frequency_code),
         segment("NM1", "QC", "1", "PATIENT", "", "", "", "", "MI", ident(claim.member_id)),
     ]  # fmt: skip
+    if crossover is not None:  # forwarded to the member's other payer (Medicare → Medicaid)
+        out.append(segment("NM1", "TT", "2", text(crossover[0]) or "CROSSOVER PAYER", "", "", "", "", "PI",
+                           ident(crossover[1]) or "CROSSOVER"))  # fmt: skip
     for line in lines:
         sent = line.sent
         out.append(segment("SVC", ":".join(("HC", sent.code, *sent.modifiers)), money(line.charge),
@@ -196,21 +202,63 @@ def payer_ein(payer_id: str) -> str:
     return f"{stable_number('ein', payer_id) % 10**9:09d}"
 
 
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What the Sandbox adds to its 835s besides adjudication, chosen by its settings (all deterministic):
+    ``crossovers`` CLM01 → (name, payer id) of the member's other payer (paid claims go out as CLP02 19 with NM1*TT);
+    ``recoup`` the CLM01s of paid claims recouped by a PLB WO (10% of what was paid, the reference naming the
+    claim); ``interest`` the payments (1-based ST index) that also pay L6 interest on their first paid claim."""
+
+    crossovers: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    recoup: frozenset[str] = frozenset()
+    interest: frozenset[int] = frozenset()
+
+
+RECOUP_SHARE = Decimal("0.10")
+
+
+def _plb(first: SentClaim, paid: list[tuple[str, Decimal]], extras: Extras, index: int, control_number: int,
+         now: datetime) -> tuple[list[str], Decimal]:  # fmt: skip
+    """The PLB of one payment (or nothing) and its total (positive reduces the payment)."""
+    pairs: list[tuple[str, Decimal]] = []
+    for account, amount in paid:
+        if account in extras.recoup and amount > ZERO:
+            pairs.append((f"WO:{ident(account, 50)}", (amount * RECOUP_SHARE).quantize(CENT, rounding=ROUND_HALF_UP)))
+    if index in extras.interest and paid:
+        cents = 50 + stable_number("interest", str(control_number), str(index)) % 950
+        pairs.append((f"L6:{ident(paid[0][0], 50)}", -Decimal(cents) / 100))
+    pairs = [(reason, amount) for reason, amount in pairs if amount]
+    if not pairs:
+        return [], ZERO
+    out = []
+    for start in range(0, len(pairs), 6):
+        elements = [e for reason, amount in pairs[start : start + 6] for e in (reason, money(amount))]
+        out.append(segment("PLB", ident(first.billing_npi), f"{now.year}1231", *elements))
+    return out, sum((amount for _, amount in pairs), ZERO)
+
+
 def _remittance(sent: Sent837, claims: list[SentClaim], scenarios: Mapping[str, str], now: datetime,
-                control_number: int, index: int) -> list[str]:  # fmt: skip
+                control_number: int, index: int, extras: Extras) -> list[str]:  # fmt: skip
     body: list[str] = []
     total = ZERO
+    paid: list[tuple[str, Decimal]] = []
     for claim in claims:
         for status, icn, lines in adjudicate(claim, scenario_of(scenarios, claim.account_number)):
-            body += _clp(claim, status, icn, lines)
-            total += sum((x.paid for x in lines), ZERO)
+            amount = sum((x.paid for x in lines), ZERO)
+            crossover = extras.crossovers.get(claim.account_number) if status == "1" else None
+            body += _clp(claim, "19" if crossover else status, icn, lines, crossover)
+            total += amount
+            if status == "1" and amount > ZERO:
+                paid.append((claim.account_number, amount))
     first, today = claims[0], d8(now.date())
+    plb, adjusted = _plb(first, paid, extras, index, control_number, now)
+    payment = total - adjusted
     company = "1" + payer_ein(first.payer_id)
-    if total > ZERO:
-        bpr = segment("BPR", "I", money(total), "C", "ACH", "CCP", "01", "011000015", "DA", "1234567890", company,
+    if payment > ZERO:
+        bpr = segment("BPR", "I", money(payment), "C", "ACH", "CCP", "01", "011000015", "DA", "1234567890", company,
                       "", "01", "021000021", "DA", "9876543210", today)  # fmt: skip
     else:
-        bpr = segment("BPR", "H", "0", "C", "NON", *[""] * 11, today)
+        bpr = segment("BPR", "H", money(payment) if payment else "0", "C", "NON", *[""] * 11, today)
     header = [
         bpr,
         segment("TRN", "1", trace_number(sent, control_number, index), company),
@@ -223,19 +271,22 @@ def _remittance(sent: Sent837, claims: list[SentClaim], scenarios: Mapping[str, 
         segment("N1", "PE", text(first.billing_name) or "PROVIDER", "XX", ident(first.billing_npi)),
         segment("LX", "1"),
     ]
-    return transaction("835", f"{index:04d}", "", header + body)
+    return transaction("835", f"{index:04d}", "", header + body + plb)
 
 
-def remit_835(sent: Sent837, scenarios: Mapping[str, str], *, now: datetime, control_number: int) -> str | None:
-    """The 835s for the claims of ``sent`` that get one (not rejected/no_response), one ST per payer and payee.
+def remit_835(
+    sent: Sent837, scenarios: Mapping[str, str], *, now: datetime, control_number: int, extras: Extras | None = None
+) -> str | None:
+    """The 835s for the claims of ``sent`` that get one (not rejected/no_response), one ST per payer and payee,
+    with the PLBs and crossovers ``extras`` asks for.
 
-    None when nothing is remitted. Every ST balances (claims, lines, BPR02 = ΣCLP04).
+    None when nothing is remitted. Every ST balances (claims, lines, BPR02 = ΣCLP04 − ΣPLB).
     """
     remitted = tuple(c for c in sent.claims if scenario_of(scenarios, c.account_number) not in NOT_REMITTED)
     if not remitted:
         return None
     sets = [
-        _remittance(sent, claims, scenarios, now, control_number, index)
+        _remittance(sent, claims, scenarios, now, control_number, index, extras or Extras())
         for index, claims in enumerate(_groups(remitted), 1)
     ]
     return interchange(

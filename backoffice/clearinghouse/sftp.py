@@ -26,13 +26,12 @@ from backoffice.clearinghouse.base import InboundFile, inbound_files, move_done,
 from backoffice.clearinghouse.file_drop import drop_270, drop_276
 from backoffice.clearinghouse.models import Connection, FetchedFile
 from backoffice.clearinghouse.profiles import Profile
-from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
-from backoffice.clearinghouse.sandbox_x12_277 import StatusQuestion
 from backoffice.clock import utcnow
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.x12.claim837_model import Receiver
+from backoffice.x12.inquiry import EligibilityQuestion, StatusQuestion
 
 log = logging.getLogger(__name__)
 KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)

@@ -22,6 +22,7 @@ from backoffice.calendars import is_business_day
 from backoffice.demo import data
 from backoffice.demo.billing import bill_sessions
 from backoffice.demo.history import History, Plan, Staff, coded_lines
+from backoffice.demo.sandbox_members import open_for_visitors, seed_sandbox
 from backoffice.extensions import db
 from backoffice.intake.planning import pending_session_ids
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
@@ -76,6 +77,7 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
     with _seeding():
         org_id = _reference_rows(rng, now)
         plans = _clinical_rows(rng, now)
+        seed_sandbox(org_id, seed=seed)  # the Sandbox payer's own member file and settings
         db.session.commit()
         History(rng, now, _staff(org_id, now)).replay(plans, live=LIVE_SESSIONS + BILLED_SESSIONS)
         seed_routing(now)  # before billing: the denials the Sandbox sends back are routed by these rules
@@ -85,6 +87,7 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         seed_appeals(now)  # after seed_supervisor: uses the CARC and amount it puts on appeal items
         _medicaid_managed_care(org_id)
         seed_appointments(now)  # the next business days' visits, for the appointment-eligibility flow
+        open_for_visitors(org_id)
     return _summary()
 
 

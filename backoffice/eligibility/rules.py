@@ -178,9 +178,15 @@ def summary(facts: BenefitsFacts) -> str:
 # ---- recording ----------------------------------------------------------------------------------------------------
 
 
-def needs_person(*, active: bool | None, carve_out: str, visits_remaining: int | None) -> str | None:
-    """Why a person must look at a benefits answer (inactive, carved out, unclear, no visits left), or None when
-    it clears the session for billing. The same rule for a 271 answered at once and one that arrives later."""
+def needs_person(
+    *, active: bool | None, carve_out: str, visits_remaining: int | None, rejections: tuple[str, ...] = (),
+    auth_required: bool | None = None, auth_in_hand: bool = True,
+) -> str | None:  # fmt: skip
+    """Why a person must look at a benefits answer (the payer could not find the member, inactive, carved out,
+    unclear, no visits left, prior authorization required with none planned or on file), or None when it clears
+    the session for billing. The same rule for a 271 answered at once and one that arrives later."""
+    if rejections and active is None:
+        return f"the payer could not answer: {'; '.join(rejections)}"
     if active is False:
         return "the payer reports the coverage inactive on the date of service"
     if carve_out:
@@ -189,6 +195,8 @@ def needs_person(*, active: bool | None, carve_out: str, visits_remaining: int |
         return "the 271 does not say whether the coverage is active"
     if visits_remaining == 0:
         return "the plan's visit limit is used up"
+    if auth_required and not auth_in_hand:
+        return "the payer requires prior authorization and no authorization or prior-auth step covers this session"
     return None
 
 

@@ -16,8 +16,9 @@ from backoffice.errors import ValidationFailed
 from backoffice.exchange.ack_posting import inbound_file, parse_or_refuse
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
-from backoffice.patients.models import BenefitsCheck, Coverage, Patient, Relationship
+from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, Patient, Relationship
 from backoffice.services_base import service
+from backoffice.sessions.models import Session
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, WorkKind
@@ -26,6 +27,7 @@ from backoffice.x12.benefits import (
     BenefitsRecord,
     parse_271,
 )
+from backoffice.x12.inquiry import EligibilityQuestion
 
 
 def _coverage(organization_id: int, record: BenefitsRecord, member_id: str, item: WorkItem | None) -> Coverage:
@@ -43,6 +45,8 @@ def _coverage(organization_id: int, record: BenefitsRecord, member_id: str, item
         found = [c for c in found if c.relationship_to_subscriber != Relationship.SELF]
     elif len(found) > 1:  # a dependent with a member ID of its own comes back at the subscriber level
         found = [c for c in found if c.relationship_to_subscriber == Relationship.SELF] or found
+    if len(found) > 1 and record.birth_date is not None:  # siblings under one subscriber: the 2100D birth date
+        found = [c for c in found if c.patient.date_of_birth == record.birth_date] or found
     if len(found) > 1 and item is not None and item.session is not None:
         found = [c for c in found if c.patient_id == item.session.patient_id] or found
     if not found:
@@ -120,6 +124,55 @@ def record_271(
     return checks
 
 
+def question_for(session: Session, coverage: Coverage, *, trace_number: str) -> EligibilityQuestion:
+    """The 270 question for a session's coverage: the patient, and when the patient is not the subscriber
+    (``relationship_to_subscriber`` other than 18) the subscriber from the coverage, so the 270 carries both the
+    subscriber (2100C) and the dependent (2100D) loops."""
+    patient, provider = session.patient, session.provider
+    relationship = str(coverage.relationship_to_subscriber)
+    dependent = relationship != str(Relationship.SELF)
+    return EligibilityQuestion(
+        trace_number=trace_number, member_id=coverage.member_id, first_name=patient.first_name,
+        last_name=patient.last_name, date_of_birth=patient.date_of_birth, sex=str(patient.sex),
+        payer_id=coverage.payer.payer_id, payer_name=coverage.payer.name, provider_npi=provider.npi,
+        provider_name=f"{provider.last_name}", service_date=session.date_of_service, relationship=relationship,
+        subscriber_first_name=(coverage.subscriber_first_name or "") if dependent else "",
+        subscriber_last_name=(coverage.subscriber_last_name or "") if dependent else "",
+        subscriber_date_of_birth=coverage.subscriber_date_of_birth if dependent else None,
+        subscriber_sex=str(coverage.subscriber_sex or "") if dependent else "",
+    )  # fmt: skip
+
+
+def auth_in_hand(session: Session, coverage_payer_id: int) -> bool:
+    """Whether prior authorization is taken care of for the session: its chain has a prior-auth step, or an
+    authorization of the payer with units left is in force on the date of service."""
+    planned = db.session.scalar(
+        select(WorkItem.id).where(WorkItem.session_id == session.id, WorkItem.kind == WorkKind.OBTAIN_PREAUTH)
+    )
+    if planned is not None:
+        return True
+    day = session.date_of_service
+    found = db.session.scalar(
+        select(Authorization.id).where(
+            Authorization.patient_id == session.patient_id, Authorization.payer_id == coverage_payer_id,
+            Authorization.start_date <= day, Authorization.end_date >= day,
+            Authorization.used < Authorization.authorized,
+        )
+    )  # fmt: skip
+    return found is not None
+
+
+def check_needs_person(check: BenefitsCheck, session: Session | None) -> str | None:
+    """``rules.needs_person`` for a recorded check of ``session`` (None: no session to look at authorizations)."""
+    rejections = tuple(m for m in (check.messages or []) if m.startswith("AAA "))
+    in_hand = session is None or not check.auth_required or auth_in_hand(session, check.payer_id)
+    return needs_person(
+        active=check.active, carve_out=check.carve_out_payer_id or check.carve_out_payer_name or "",
+        visits_remaining=check.visits_remaining, rejections=rejections, auth_required=check.auth_required,
+        auth_in_hand=in_hand,
+    )  # fmt: skip
+
+
 def _item_by_trace(organization_id: int, records: list[BenefitsRecord]) -> WorkItem | None:
     """The verify-benefits item of this organization named by the first trace number of the 271 (else None)."""
     for record in records:
@@ -145,8 +198,7 @@ def _resolve_waiting_item(item: WorkItem, checks: list[BenefitsCheck], now: date
     if check is None:
         reason: str | None = "the 271 that came back answers for another patient"
     else:
-        reason = needs_person(active=check.active, visits_remaining=check.visits_remaining,
-                              carve_out=check.carve_out_payer_id or check.carve_out_payer_name or "")  # fmt: skip
+        reason = check_needs_person(check, item.session)
     if reason is None and check is not None:
         complete_item(item=item, actor=None, actor_label="271 posting", now=now,
                       note=f"Benefits verified by the 271 that came back (check {check.id})",

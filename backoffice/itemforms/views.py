@@ -8,14 +8,15 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from backoffice.automation.eligibility import check_eligibility_now
 from backoffice.claims.rules import ACTION_LABELS, actions_for_family
 from backoffice.clock import utcnow
-from backoffice.errors import ValidationFailed
+from backoffice.errors import ServiceError, ValidationFailed
 from backoffice.exchange.ack_posting import AK9_CODES, IK3_CODES, IK4_CODES, IK5_CODES
 from backoffice.extensions import db
 from backoffice.form_actions import keep, kept_or_new, run_form
@@ -246,6 +247,18 @@ def benefits(item_id: int):
 
     done = "Benefits recorded; item completed." if _finish() else "Benefits recorded."
     return _act(item, form, do, done, "panel-benefits")
+
+
+@bp.route("/items/<int:item_id>/forms/benefits/check", methods=["POST"])
+def check_eligibility(item_id: int):
+    """ "Check eligibility now": the real-time channel answers at once, a batch channel gets a 270 queued."""
+    item = get_item_for_user_or_404(item_id, current_user)
+    if FlaskForm().validate_on_submit():  # the CSRF token (CSRFProtect refuses a missing one first)
+        try:
+            flash(check_eligibility_now(item=item, actor=current_user, now=utcnow()), "success")
+        except ServiceError as error:
+            flash(str(error), "error")
+    return redirect(url_for("work.item", item_id=item.id, _anchor="panel-benefits"), 303)
 
 
 @bp.route("/items/<int:item_id>/forms/authorization", methods=["POST"])

@@ -151,6 +151,7 @@ class BenefitsRecord:
     dates: tuple[tuple[str, date | None, date | None], ...]  # 2100C/D DTP (291 plan, 346 begin, 347 end, 356/357)
     benefits: tuple[Benefit, ...]
     rejections: tuple[Rejection, ...]
+    birth_date: date | None = None  # DMG02 of the subscriber/dependent (data only: tells siblings apart)
 
     def _with(self, *codes: str) -> tuple[Benefit, ...]:
         return tuple(b for b in self.benefits if b.code in codes)
@@ -249,11 +250,12 @@ class _RecordBuilder:
         self.dates: list[tuple[str, date | None, date | None]] = []
         self.benefits: list[_BenefitBuilder] = []
         self.rejections: list[Rejection] = []
+        self.birth_date: date | None = None
 
     def build(self) -> BenefitsRecord:
         return BenefitsRecord(
             self.level, self.trace, *self.payer, self.member_id, tuple(self.dates),
-            tuple(b.build() for b in self.benefits), tuple(self.rejections),
+            tuple(b.build() for b in self.benefits), tuple(self.rejections), self.birth_date,
         )  # fmt: skip
 
 
@@ -265,6 +267,17 @@ def _dtp(seg: x12.Segment) -> tuple[str, date | None, date | None]:
     if not seg[1]:
         raise x12.X12Error(f"{seg}: DTP01 (date qualifier) is required but empty")
     return (seg[1], *date_range(seg))
+
+
+def _birth_date(seg: x12.Segment) -> date | None:
+    """DMG02 as a date, or None when it is not a CCYYMMDD date (a tolerant reader)."""
+    raw = seg[2]
+    if len(raw) == 8 and raw.isdigit():
+        try:
+            return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
+        except ValueError:
+            return None
+    return None
 
 
 def _parse_transaction(transaction: x12.Transaction) -> list[BenefitsRecord]:
@@ -301,6 +314,8 @@ def _parse_transaction(transaction: x12.Transaction) -> list[BenefitsRecord]:
                 current.payer = payer
             elif current.level in ("22", "23"):
                 current.member_id = seg[9]
+        elif seg.id == "DMG" and benefit is None and seg[1] == "D8":
+            current.birth_date = _birth_date(seg)
         elif seg.id == "TRN" and not current.trace:
             current.trace = seg[2]
         elif seg.id == "AAA":

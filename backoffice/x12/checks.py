@@ -135,7 +135,8 @@ def _end_claim(claim: _Claim | None, problems: list[str]) -> None:
         problems.append(f"{clm}{claim.where}: frequency {frequency} needs REF*F8 with the payer's claim number")
 
 
-def _transaction_problems(transaction: x12.Transaction) -> list[str]:
+def transaction_problems(transaction: x12.Transaction) -> list[str]:
+    """The business problems of one 837 transaction set (SE/ST envelope aside), each naming its segment."""
     problems: list[str] = []
     claim: _Claim | None = None
     claims = 0
@@ -233,5 +234,5 @@ def business_problems(text: str) -> list[str]:
                     problems.append(f"{transaction.st}: ST01 {transaction.kind!r} is not an 837")
                     continue
                 problems += _envelope_problems(group, transaction)
-                problems += _transaction_problems(transaction)
+                problems += transaction_problems(transaction)
     return problems
