@@ -22,6 +22,7 @@ from backoffice.appointments.rules import AppointmentStatus, Problem, check_day,
 from backoffice.appointments.services import AppointmentsRefused, check_due_eligibility, import_appointments
 from backoffice.calendars import is_business_day
 from backoffice.claims.models import Claim
+from backoffice.clearinghouse.sandbox_models import SandboxMember
 from backoffice.cli import cli
 from backoffice.contracts.models import ClientContract
 from backoffice.extensions import db
@@ -154,6 +155,14 @@ def test_a_wrong_header_and_an_empty_file_are_reported() -> None:
 # --- the database -------------------------------------------------------------------------------------------------
 
 
+def _coverage_ends(coverage: Coverage, day: date | None) -> None:
+    """The plan ends (or is renewed): on our coverage and in the Sandbox payer's own member file, which it answers
+    from."""
+    coverage.effective_to = day
+    member = db.session.scalar(select(SandboxMember).where(SandboxMember.member_id == coverage.member_id))
+    member.effective_to = day
+
+
 @pytest.fixture
 def world(ctx: Flask) -> dict[str, Any]:
     org = f.make_org()
@@ -244,6 +253,8 @@ def test_eligibility_runs_two_business_days_ahead_and_an_inactive_coverage_opens
                                date_of_birth=date(1990, 6, 1))  # fmt: skip
         lapsed = db.session.scalar(select(Coverage).where(Coverage.patient_id == ended.id))
         lapsed.effective_to = date(2026, 11, 15)  # the plan ended before the visit: the payer says inactive
+        payers_member = db.session.scalar(select(SandboxMember).where(SandboxMember.member_id == lapsed.member_id))
+        payers_member.effective_to = date(2026, 11, 15)  # the Sandbox answers from its own member file
         db.session.commit()
         member = {p.account_number: c.member_id for p, c in db.session.execute(
             select(Patient, Coverage).join(Coverage, Coverage.patient_id == Patient.id))}  # fmt: skip
@@ -307,13 +318,13 @@ def test_a_clean_recheck_closes_the_item_the_first_check_opened(world) -> None:
     patient = f.make_patient(world["practice"], world["payer"], account_number="PT-1", first_name="Ana",
                              last_name="Lopez", date_of_birth=date(1985, 4, 2))  # fmt: skip
     coverage = db.session.scalar(select(Coverage).where(Coverage.patient_id == patient.id))
-    coverage.effective_to = date(2026, 11, 1)
+    _coverage_ends(coverage, date(2026, 11, 1))
     db.session.commit()
     _import(world, _line(scheduled_start="2026-11-20 09:00", member_id=coverage.member_id))
     assert check_due_eligibility(now=NOW).items_opened == 1
     appointment = db.session.scalar(select(Appointment))
     item_id = appointment.work_item_id
-    coverage.effective_to = None  # the practice found the plan was renewed
+    _coverage_ends(coverage, None)  # the practice found the plan was renewed
     db.session.commit()
     later = NOW + timedelta(hours=2)  # the practice sends it again as it was: a new question for the payer
     again = _import(world, _line(scheduled_start="2026-11-20 09:00", member_id=coverage.member_id), now=later)
@@ -367,11 +378,11 @@ def test_a_session_for_an_appointment_whose_check_found_a_problem_is_verified_ag
     patient = f.make_patient(practice, world["payer"], account_number="PT-1", first_name="Ana", last_name="Lopez",
                              date_of_birth=date(1985, 4, 2))  # fmt: skip
     coverage = db.session.scalar(select(Coverage).where(Coverage.patient_id == patient.id))
-    coverage.effective_to = date(2026, 11, 1)
+    _coverage_ends(coverage, date(2026, 11, 1))
     db.session.commit()
     _import(world, _line(scheduled_start="2026-11-20 09:00", member_id=coverage.member_id))
     check_due_eligibility(now=NOW)
-    coverage.effective_to = None
+    _coverage_ends(coverage, None)
     db.session.commit()
     after = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
     visit = f.make_session(practice, provider, patient, date_of_service=FRIDAY, received_at=after)
@@ -386,7 +397,7 @@ def test_a_cancellation_produces_no_claim_and_cancels_its_open_item(world) -> No
     patient = f.make_patient(world["practice"], world["payer"], account_number="PT-1", first_name="Ana",
                              last_name="Lopez", date_of_birth=date(1985, 4, 2))  # fmt: skip
     coverage = db.session.scalar(select(Coverage).where(Coverage.patient_id == patient.id))
-    coverage.effective_to = date(2026, 11, 1)
+    _coverage_ends(coverage, date(2026, 11, 1))
     db.session.commit()
     _import(world, _line(scheduled_start="2026-11-20 09:00", member_id=coverage.member_id))
     check_due_eligibility(now=NOW)
@@ -474,7 +485,7 @@ def test_the_biller_opens_the_item_from_the_eligibility_queue(world, client, aut
     patient = f.make_patient(world["practice"], world["payer"], account_number="PT-1", first_name="Ana",
                              last_name="Lopez", date_of_birth=date(1985, 4, 2))  # fmt: skip
     coverage = db.session.scalar(select(Coverage).where(Coverage.patient_id == patient.id))
-    coverage.effective_to = date(2026, 11, 1)
+    _coverage_ends(coverage, date(2026, 11, 1))
     db.session.commit()
     _import(world, _line(scheduled_start="2026-11-20 09:00", member_id=coverage.member_id))
     check_due_eligibility(now=NOW)
