@@ -13,6 +13,7 @@ from backoffice.audit.models import AuditEvent
 from backoffice.audit.services import record_event, record_phi_read
 from backoffice.cli import cli
 from backoffice.extensions import db
+from backoffice.orgs.models import Practice
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token
 
@@ -89,6 +90,30 @@ def test_the_work_item_page_logs_a_phi_view_and_a_404_logs_nothing(
         ids["biller"], ids["patient"], ids["practice"], "work.item"
     )  # fmt: skip
     assert (view.target_type, view.target_id, view.organization_id) == ("work_item", str(ids["item"]), ids["org"])
+
+
+def test_the_queue_page_logs_one_phi_view_per_patient_it_names_in_one_insert(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    ids = _world(app)
+    with app.app_context():
+        practice = db.session.get(Practice, ids["practice"])
+        more = [f.make_ready_items(practice, 1)[0] for _ in range(3)]  # three more patients
+        patients = {ids["patient"], *(item.session.patient_id for item in more)}
+        assert len(patients) == 4
+    auth.login("b@example.test")
+    assert client.get("/queue").status_code == 200
+    views = _events(app, "phi_view")
+    assert sorted(v.patient_id for v in views) == sorted(patients)  # each patient once, none missing
+    for view in views:
+        assert (view.user_id, view.practice_id, view.organization_id) == (ids["biller"], ids["practice"], ids["org"])
+        assert (view.endpoint, view.target_type, view.remote_addr, view.data) == (
+            "work.queue",
+            "queue",
+            "127.0.0.1",
+            {},
+        )
+    assert len({v.at for v in views}) == 1  # one instant: written together when the page succeeded
 
 
 def test_record_phi_read_outside_a_request_writes_at_once_and_refuses_unknown_actions(app: Flask) -> None:

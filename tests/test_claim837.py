@@ -363,7 +363,7 @@ def test_a_secondary_claim_with_a_claim_level_adjustment_and_a_dependent(tmp_pat
     ("old", "new", "expected"),
     [
         ("SVD*MCRB01*90*", "SVD*MCRB01*95*", "SV102 - SVD02 is 55 but the line's CAS add up to 60"),
-        ("AMT*D*90~", "AMT*D*95~", "CLM02 170 - AMT*D 95 differs from the CAS total 80"),
+        ("AMT*D*90~", "AMT*D*95~", "CLM02 170 - AMT*D 95 of prior payer 'MCRB01' differs from its CAS total 80"),
     ],
 )
 def test_an_unbalanced_secondary_file_is_caught(old: str, new: str, expected: str) -> None:
@@ -388,6 +388,64 @@ def test_a_secondary_claim_needs_its_prior_payer_and_a_primary_must_not_have_one
         write(batch_of("commercial", (SUBSCRIBER, patient, claim)))
     with pytest.raises(ValueError, match="SBR01"):
         write(batch_of("commercial", (replace(subscriber, payer_responsibility="T"), patient, claim)))
+
+
+def tertiary_claim(**changes: object) -> tuple[Subscriber, Patient | None, ClaimInfo]:
+    """The same claim for a tertiary payer (Medicaid): Medicare paid 90 and 0, then the commercial secondary paid
+    15 of the 20 coinsurance on 90834 (5 left to the patient) and nothing on 96127."""
+    subscriber, _, secondary = secondary_claim()
+    medicare = secondary.prior_payer
+    commercial = PriorPayer(
+        payer=PAYERS["commercial"], subscriber=SUBSCRIBER, claim_filing_indicator="CI", responsibility="S",
+        lines=(
+            LineAdjudication(Decimal("15"), (Adjustment("OA", "23", Decimal("130")),
+                                             Adjustment("PR", "2", Decimal("5"))), date(2026, 5, 4)),
+            LineAdjudication(Decimal("0"), (Adjustment("OA", "23", Decimal("20")),), date(2026, 5, 4), paid_units=0),
+        ),
+    )  # fmt: skip
+    claim = replace(secondary, prior_payer=None, prior_payers=(medicare, commercial), claim_filing_indicator="MC")
+    return replace(subscriber, payer_responsibility="T", member_id="MCD998877"), None, replace(claim, **changes)
+
+
+def test_a_tertiary_claim_carries_both_prior_payers_adjudications(tmp_path: Path) -> None:
+    text = write(batch_of("medicaid", tertiary_claim()))
+    assert pyx12_errors(text, tmp_path) == []
+    assert business_problems(text) == []
+    assert "SBR*T*18*GRP12345******MC~" in text
+    # 2320/2330 for each prior payer, in payment order, each with its own paid amount (AMT*D)
+    assert "SBR*P*18*******MB~\nAMT*D*90~\nOI***Y***Y~\nNM1*IL*1*DOE*JOHN****MI*1EG4TE5MK73~\n" in text
+    assert "NM1*PR*2*MEDICARE PART B*****PI*MCRB01~\nSBR*S*18*GRP12345******CI~\nAMT*D*15~\nOI***Y***Y~\n" in text
+    assert "NM1*PR*2*EXAMPLE HEALTH PLAN*****PI*PAYER01~\nLX*1~" in text
+    # each line: one 2430 per prior payer, SVD01 naming it, with its CAS
+    assert (
+        "SVD*MCRB01*90*HC:90834**1~\nCAS*CO*45*40~\nCAS*PR*2*20~\nDTP*573*D8*20260402~\n"
+        "SVD*PAYER01*15*HC:90834**1~\nCAS*OA*23*130~\nCAS*PR*2*5~\nDTP*573*D8*20260504~"
+    ) in text
+    assert "SVD*PAYER01*0*HC:96127**0~\nCAS*OA*23*20~" in text
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("AMT*D*15~", "AMT*D*25~", "CLM02 170 - AMT*D 25 of prior payer 'PAYER01' differs from its CAS total 155"),
+        ("SVD*PAYER01*15*", "SVD*OTHER9*15*", "SVD01 OTHER9 is none of the prior payers"),
+    ],
+)
+def test_each_prior_payer_of_a_tertiary_claim_must_balance_on_its_own(old: str, new: str, expected: str) -> None:
+    problems = business_problems(_corrupt(write(batch_of("medicaid", tertiary_claim())), old, new))
+    assert any(expected in p and "claim 'PCN0077'" in p for p in problems), problems
+
+
+def test_a_tertiary_claim_needs_two_prior_payers_in_payment_order() -> None:
+    subscriber, patient, claim = tertiary_claim()
+    medicare, commercial = claim.prior_payers
+    with pytest.raises(ValueError, match=r"prior payer \(2320\).*SBR01 T with 1"):
+        write(batch_of("medicaid", (subscriber, patient, replace(claim, prior_payers=(medicare,)))))
+    with pytest.raises(ValueError, match="prior payers must be in payment order P, S"):
+        write(batch_of("medicaid", (subscriber, patient, replace(claim, prior_payers=(commercial, medicare)))))
+    with pytest.raises(ValueError, match="two prior payers share an ID"):
+        twin = replace(commercial, payer=PAYERS["medicare"])
+        write(batch_of("medicaid", (subscriber, patient, replace(claim, prior_payers=(medicare, twin)))))
 
 
 def test_two_claims_with_one_clm01_in_a_file_are_refused() -> None:

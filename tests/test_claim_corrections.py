@@ -13,6 +13,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from backoffice import signals
+from backoffice.authorizations.models import AuthorizationUse
+from backoffice.authorizations.services import take_units_for_claim
 from backoffice.automation.runner import run_automated_item
 from backoffice.claims.corrections import (
     HeaderEdit,
@@ -32,7 +34,7 @@ from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
 from backoffice.itemforms.services import save_claim_lines
-from backoffice.patients.models import Coverage, Patient
+from backoffice.patients.models import Authorization, Coverage, Patient
 from backoffice.remits.models import PaymentAdjustment
 from backoffice.sessions.models import Session
 from backoffice.work.models import Interaction, WorkItem
@@ -144,6 +146,16 @@ def test_a_wrong_payer_denial_is_rebilled_after_the_coverage_is_fixed_and_paid(c
 def test_a_void_is_accepted_closes_the_claim_and_signals_claim_voided(ctx, tmp_path) -> None:  # noqa: ANN001
     org, practice, payer, claim, user = _adjudicated("paid")
     assert claim.status == "paid"
+    # the session drew one visit of a 10-visit authorization: the accepted void gives it back
+    day = claim.lines[0].date_of_service
+    auth = Authorization(patient_id=claim.patient_id, payer_id=payer.id, number="PA-V10", cpt_codes=["90834"],
+                         counts_visits=True, authorized=10, used=0, start_date=day - timedelta(days=30),
+                         end_date=day + timedelta(days=300))  # fmt: skip
+    db.session.add(auth)
+    db.session.flush()
+    assert take_units_for_claim(claim=claim, now=NOW) == {"PA-V10": 1}
+    db.session.commit()
+    assert db.session.get(Authorization, auth.id).used == 1
     heard: list[tuple[int, object]] = []
 
     def listen(sender: Claim, **kw: object) -> None:
@@ -161,6 +173,10 @@ def test_a_void_is_accepted_closes_the_claim_and_signals_claim_voided(ctx, tmp_p
         signals.claim_voided.disconnect(listen)
     assert db.session.get(Claim, claim.id).status == "closed"
     assert heard == [(claim.id, NOW)]
+    db.session.expire_all()
+    assert db.session.get(Authorization, auth.id).used == 0  # void (8) accepted → the visit is back
+    use = db.session.scalar(select(AuthorizationUse).where(AuthorizationUse.claim_id == claim.id))
+    assert use.released_at == NOW and "voided" in use.released_reason
     kinds = db.session.scalars(select(ClaimVersion.kind).where(ClaimVersion.claim_id == claim.id)
                                .order_by(ClaimVersion.version)).all()  # fmt: skip
     assert kinds == ["original", "void"]

@@ -407,7 +407,9 @@ def test_a_claim_the_payer_forwarded_to_the_secondary_is_not_billed_again(setup)
         text=era(clp("ACC15", "19", "150", "97.5", "20", svc("90834", "150", "97.5", "CAS*CO*45*32.5", "CAS*PR*3*20"))),
     )
     assert count(LedgerEntry) == 0 and items(kind="submit") == []
-    assert db.session.scalar(select(func.count()).select_from(Claim).where(Claim.payer_sequence == "S")) == 0
+    # the crossed-over secondary claim is on file for the secondary's own 835, but never sent by us
+    crossed = db.session.scalar(select(Claim).where(Claim.payer_sequence == "S"))
+    assert (crossed.account_number, crossed.status, crossed.submitted_at) == ("ACC15S", ClaimStatus.ACCEPTED, None)
     log = db.session.scalar(select(Interaction).where(Interaction.body.like("835 posted%")))
     assert "forwarded the claim to the secondary payer itself (CLP02 19)" in log.body
 

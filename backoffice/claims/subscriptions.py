@@ -1,5 +1,6 @@
 """Work that closes itself when money or a void settles a claim (issue 18): a payment posted on a denied claim
-closes its denial items; a voided claim's follow-up work is cancelled. Connected by ``app.create_app``."""
+closes its denial items; the crossover payer's 835 closes the crossover follow-up; a voided claim's follow-up work
+is cancelled. Connected by ``app.create_app``."""
 
 from __future__ import annotations
 
@@ -44,6 +45,30 @@ def close_denials_paid(sender: Any, *, now: datetime, claim_ids: Collection[int]
                                data={"paid": str(paid)})  # fmt: skip
 
 
+ADJUDICATED = [ClaimStatus.PAID.value, ClaimStatus.PARTIALLY_PAID.value, ClaimStatus.DENIED.value]
+
+
+def close_crossover_follow_ups(sender: Any, *, now: datetime, claim_ids: Collection[int], **_: Any) -> None:
+    """The crossover payer's own 835 posted on a crossed-over secondary claim (Medicare → Medicaid): the follow-up
+    that watched for it closes, logged with what the crossover payer paid."""
+    ids = sorted(set(claim_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rows = db.session.execute(
+            select(WorkItem, Claim.paid_amount, Claim.account_number, Claim.status)
+            .join(Claim, Claim.id == WorkItem.claim_id)
+            .where(WorkItem.claim_id.in_(chunk), WorkItem.kind == WorkKind.FOLLOW_UP.value,
+                   WorkItem.dedupe_key.like("crossover:%"), WorkItem.state.in_(closing.OPEN),
+                   Claim.payer_sequence == "S", Claim.status.in_(ADJUDICATED), Claim.adjudicated_at.is_not(None))
+            .order_by(WorkItem.id)
+        ).all()  # fmt: skip
+        for item, paid, number, status in rows:
+            closing.close_item(item, now=now, actor=None, cause="crossover-remitted",
+                               reason=f"The crossover payer's 835 posted on secondary claim {number}: "
+                               f"${paid:,.2f} paid, claim {ClaimStatus(status).value}",
+                               data={"paid": str(paid)})  # fmt: skip
+
+
 def cancel_voided_work(claim: Claim, *, now: datetime, actor: Any = None, reason: str = "", **_: Any) -> None:
     """A voided claim has nothing left to chase: its follow-up, denial, appeal and rejection items are cancelled."""
     why = f"Claim {claim.account_number} voided" + (f": {reason}" if reason else "")
@@ -53,4 +78,5 @@ def cancel_voided_work(claim: Claim, *, now: datetime, actor: Any = None, reason
 
 def subscribe() -> None:
     signals.remittance_posted.connect(close_denials_paid, weak=False)
+    signals.remittance_posted.connect(close_crossover_follow_ups, weak=False)
     signals.claim_voided.connect(cancel_voided_work, weak=False)

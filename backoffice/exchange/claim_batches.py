@@ -80,7 +80,7 @@ def claim_info(
     auth_number: str | None,
     frequency: str = "1",
     payer_claim_number: str | None = None,
-    prior_payer: PriorPayer | None = None,
+    prior_payers: tuple[PriorPayer, ...] = (),
 ) -> ClaimInfo:
     """2300/2310B/2400: one claim with its rendering clinician, prior auth and (replacements) REF*F8."""
     rendering = RenderingProvider(provider.last_name, provider.first_name, provider.npi, provider.taxonomy)
@@ -98,7 +98,7 @@ def claim_info(
         account_number=account_number, diagnoses=tuple(diagnoses), lines=tuple(lines),
         claim_filing_indicator=filing_indicator(payer), prior_auth=auth_number or "", rendering=rendering,
         supervising=supervising,
-        frequency=frequency, payer_claim_number=payer_claim_number or "", prior_payer=prior_payer,
+        frequency=frequency, payer_claim_number=payer_claim_number or "", prior_payers=prior_payers,
     )  # fmt: skip
 
 
@@ -115,7 +115,9 @@ def batches_by_payer(
     ]
 
 
-def stored_claim_entry(claim: Claim, *, prior_payer_for: Callable[[Claim], PriorPayer | None] | None = None) -> Entry:
+def stored_claim_entry(
+    claim: Claim, *, prior_payers_for: Callable[[Claim], tuple[PriorPayer, ...]] | None = None
+) -> Entry:
     """The writer's values for a stored claim (its lines, session, patient, coverage and clinician).
 
     Raises ValidationFailed naming the claim (account number) and what is missing; never patient data."""
@@ -133,13 +135,13 @@ def stored_claim_entry(claim: Claim, *, prior_payer_for: Callable[[Claim], Prior
     if not claim.lines:
         raise ValidationFailed(f"{where}: no service lines")
     address = Address(patient.address_line1, patient.city, patient.state, patient.zip_code)
-    secondary = claim.payer_sequence == "S"
+    sequence = claim.payer_sequence if claim.payer_sequence in ("S", "T") else "P"  # SBR01
     relationship = str(coverage.relationship_to_subscriber.value)
     dependent: Patient | None = None
     if relationship == "18":
         subscriber = Subscriber(
             coverage.member_id, patient.first_name, patient.last_name, patient.date_of_birth, str(patient.sex.value),
-            address, coverage.group_number or "", "S" if secondary else "P",
+            address, coverage.group_number or "", sequence,
         )  # fmt: skip
     else:
         if not (coverage.subscriber_first_name and coverage.subscriber_last_name and coverage.subscriber_date_of_birth):
@@ -147,16 +149,17 @@ def stored_claim_entry(claim: Claim, *, prior_payer_for: Callable[[Claim], Prior
         subscriber = Subscriber(
             coverage.member_id, coverage.subscriber_first_name, coverage.subscriber_last_name,
             coverage.subscriber_date_of_birth, str(coverage.subscriber_sex.value) if coverage.subscriber_sex else "U",
-            address, coverage.group_number or "", "S" if secondary else "P",
+            address, coverage.group_number or "", sequence,
         )  # fmt: skip
         dependent = Patient(
             patient.first_name, patient.last_name, patient.date_of_birth, str(patient.sex.value), address, relationship
         )
-    prior = None
-    if secondary:
-        prior = prior_payer_for(claim) if prior_payer_for is not None else None
-        if prior is None:
-            raise ValidationFailed(f"{where}: a secondary claim needs the primary payer's adjudication (835)")
+    priors: tuple[PriorPayer, ...] = ()
+    if sequence != "P":
+        priors = prior_payers_for(claim) if prior_payers_for is not None else ()
+        if not priors:
+            raise ValidationFailed(f"{where}: a secondary or tertiary claim needs the prior payers' adjudications "
+                                   "(835)")  # fmt: skip
     lines = [
         ServiceLine(
             line.cpt,
@@ -174,6 +177,6 @@ def stored_claim_entry(claim: Claim, *, prior_payer_for: Callable[[Claim], Prior
         payer=coverage.payer if coverage.payer_id == claim.payer_id else db.session.get(Payer, claim.payer_id),
         provider=session.provider, auth_number=authorization_number_for(claim) or session.auth_number,
         frequency=claim.frequency_code,
-        payer_claim_number=claim.payer_claim_number, prior_payer=prior,
+        payer_claim_number=claim.payer_claim_number, prior_payers=priors,
     )  # fmt: skip
     return subscriber, dependent, info

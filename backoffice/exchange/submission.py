@@ -31,7 +31,7 @@ from backoffice.exchange.control_numbers import allocate
 from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice
-from backoffice.remits.queries import prior_payer_for
+from backoffice.remits.queries import prior_payers_for
 from backoffice.services_base import service
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
@@ -124,7 +124,7 @@ def _entries(
     entries, ready = [], []
     for claim in claims:
         try:
-            entry = stored_claim_entry(claim, prior_payer_for=prior_payer_for)
+            entry = stored_claim_entry(claim, prior_payers_for=prior_payers_for)
             payer = db.session.get(Payer, claim.payer_id)
             alone = batches_by_payer([(payer, entry)], submitter=submitter, receiver=adapter.receiver, billing=billing)
             write_837p(alone, interchange_control_number=1, group_control_number=1, first_transaction_number=1,

@@ -243,6 +243,16 @@ def secondary_account_number(primary: str) -> str:
     return (primary[:37] + "S") if len(primary) >= 38 else primary + "S"
 
 
+def next_payer_account_number(account_number: str, sequence: str) -> str:
+    """CLM01 of the claim to the next payer: the secondary's (``S``) is the primary's number with ``S`` appended;
+    the tertiary's (``T``) is the secondary's with its final ``S`` turned into ``T`` (the primary's number + ``T``)."""
+    if sequence == "S":
+        return secondary_account_number(account_number)
+    if sequence == "T" and account_number.endswith("S"):
+        return account_number[:-1] + "T"
+    raise ValueError(f"claim {account_number}: no claim number for payer sequence {sequence!r}")
+
+
 LEDGER_REASONS: dict[str, str] = {"1": "deductible", "2": "coinsurance", "3": "copay"}
 
 

@@ -104,73 +104,97 @@ def _secondary_coverage(claim: ClaimView, coverages: dict[int, list[Coverage]]) 
     )
 
 
+NEXT_SEQUENCE = {"P": "S", "S": "T"}  # the payer after a primary is the secondary, after a secondary the tertiary
+ROLE = {"S": "secondary", "T": "tertiary"}
+
+
+def _next_payer_claim(run: Run, claim: ClaimView, coverage: Coverage, *, crossed_over: bool = False) -> Claim:
+    """The claim to the next payer (same lines and charges) from ``claim``: a secondary claim after a primary's
+    835, a tertiary after a secondary's. Scrubbed with that payer's rules unless ``crossed_over`` (the primary payer
+    forwarded it itself: kept as accepted, never sent by us, so that the crossover payer's 835 has a claim to post
+    on)."""
+    sequence = NEXT_SEQUENCE[claim.payer_sequence]
+    number = rules.next_payer_account_number(claim.account_number, sequence)
+    existing = db.session.scalar(select(Claim).where(Claim.account_number == number))
+    if existing is not None:
+        return existing
+    ids = [line.id for line in claim.lines]
+    pointers = dict(
+        db.session.execute(select(ClaimLine.id, ClaimLine.diagnosis_pointers).where(ClaimLine.id.in_(ids))).all()
+    )
+    following = Claim(
+        practice_id=claim.practice_id,
+        session_id=claim.session_id,
+        patient_id=claim.patient_id,
+        payer_id=coverage.payer_id,
+        coverage_id=coverage.id,
+        account_number=number,
+        status=ClaimStatus.ACCEPTED if crossed_over else ClaimStatus.SCRUBBED,
+        total_charge=claim.total_charge,
+        payer_sequence=sequence,
+        parent_claim_id=claim.id,
+        findings=[],
+        created_at=run.now,
+        lines=[
+            ClaimLine(
+                line_number=line.line_number,
+                date_of_service=line.date_of_service,
+                cpt=line.cpt,
+                modifiers=list(line.modifiers or []),
+                units=line.units,
+                place_of_service=line.place_of_service,
+                charge=line.charge,
+                diagnosis_pointers=list(pointers.get(line.id) or []),
+            )
+            for line in claim.lines
+        ],
+    )
+    errors = [] if crossed_over else _scrub_secondary(run, following, coverage)
+    db.session.add(following)
+    db.session.flush()
+    role = ROLE[sequence]
+    if crossed_over:
+        body = (f"Secondary claim {number} recorded from {claim.account_number}: the primary payer crossed it over "
+                f"to {coverage.payer.name}; not sent by us, its 835 posts here")  # fmt: skip
+    else:
+        body = (f"{role.capitalize()} claim {number} created from {claim.account_number}; scrubbed with "
+                f"{coverage.payer.name}'s rules: " + (f"{len(errors)} error(s) to fix before submission" if errors
+                                                      else "clean"))  # fmt: skip
+    record_interaction(
+        practice_id=claim.practice_id,
+        actor=None,
+        actor_label=run.source,
+        kind=InteractionKind.STATUS_CHANGE,
+        now=run.now,
+        claim_id=following.id,
+        to_state=following.status.value,
+        body=body,
+        data={"findings": [f["rule"] for f in following.findings]},
+    )
+    return following
+
+
 def _bill_secondary(run: Run, claim: ClaimView, coverage: Coverage) -> Claim:
-    """The secondary claim (same lines and charges, scrubbed) and its automated submit item."""
-    number = rules.secondary_account_number(claim.account_number)
-    secondary = db.session.scalar(select(Claim).where(Claim.account_number == number))
-    if secondary is None:
-        ids = [line.id for line in claim.lines]
-        pointers = dict(
-            db.session.execute(select(ClaimLine.id, ClaimLine.diagnosis_pointers).where(ClaimLine.id.in_(ids))).all()
-        )
-        secondary = Claim(
-            practice_id=claim.practice_id,
-            session_id=claim.session_id,
-            patient_id=claim.patient_id,
-            payer_id=coverage.payer_id,
-            coverage_id=coverage.id,
-            account_number=number,
-            status=ClaimStatus.SCRUBBED,
-            total_charge=claim.total_charge,
-            payer_sequence="S",
-            parent_claim_id=claim.id,
-            findings=[],
-            created_at=run.now,
-            lines=[
-                ClaimLine(
-                    line_number=line.line_number,
-                    date_of_service=line.date_of_service,
-                    cpt=line.cpt,
-                    modifiers=list(line.modifiers or []),
-                    units=line.units,
-                    place_of_service=line.place_of_service,
-                    charge=line.charge,
-                    diagnosis_pointers=list(pointers.get(line.id) or []),
-                )
-                for line in claim.lines
-            ],
-        )
-        errors = _scrub_secondary(run, secondary, coverage)
-        db.session.add(secondary)
-        db.session.flush()
-        record_interaction(
-            practice_id=claim.practice_id,
-            actor=None,
-            actor_label=run.source,
-            kind=InteractionKind.STATUS_CHANGE,
-            now=run.now,
-            claim_id=secondary.id,
-            to_state=secondary.status.value,
-            body=f"Secondary claim {number} created from {claim.account_number}; scrubbed with "
-            f"{coverage.payer.name}'s rules: " + (f"{len(errors)} error(s) to fix before submission" if errors
-                                                  else "clean"),
-            data={"findings": [f["rule"] for f in secondary.findings]},
-        )  # fmt: skip
-    blocked = secondary.status == ClaimStatus.DRAFT
+    """The secondary (or, after a secondary's 835, the tertiary) claim, scrubbed, and its submit item: automated
+    when clean, waiting for a person with the scrubber's errors otherwise."""
+    following = _next_payer_claim(run, claim, coverage)
+    role = ROLE[following.payer_sequence]
+    blocked = following.status == ClaimStatus.DRAFT
+    after = "primary" if claim.payer_sequence == "P" else "secondary"
     add_item(
         practice_id=claim.practice_id,
         kind="submit",
         now=run.now,
-        claim_id=secondary.id,
+        claim_id=following.id,
         mode=Mode.MANUAL if blocked else Mode.AUTOMATED,
-        dedupe_key=f"claim:{secondary.id}:submit",
+        dedupe_key=f"claim:{following.id}:submit",
         source=run.source,
-        reason=f"secondary claim {number} after the primary's 835"
-        + (": the scrubber stopped it for the secondary payer (" + ", ".join(sorted({
-            f["rule"] for f in secondary.findings if f["severity"] == "error"})) + "); fix, then submit"
+        reason=f"{role} claim {following.account_number} after the {after}'s 835"
+        + (f": the scrubber stopped it for the {role} payer (" + ", ".join(sorted({
+            f["rule"] for f in following.findings if f["severity"] == "error"})) + "); fix, then submit"
            if blocked else ""),
     )  # fmt: skip
-    return secondary
+    return following
 
 
 def _scrub_secondary(run: Run, secondary: Claim, coverage: Coverage) -> list[dict[str, str]]:
@@ -269,10 +293,15 @@ def _post_claim(
         to = clp.crossover_payer or "the secondary payer"
         note = (f"; crossover: the payer forwarded the claim to {to} itself (CLP02 {clp.status}"
                 f"{', NM1*TT' if clp.crossover_payer else ''}): the secondary is not billed again")  # fmt: skip
+        crossed = _next_payer_claim(run, claim, coverage, crossed_over=True) if coverage is not None else None
+        if crossed is not None:
+            note += f"; its 835 will post on secondary claim {crossed.account_number}"
         queue_item(run, claim.practice_id, "follow_up", f"crossover:{claim.id}",
                    f"claim {claim.account_number}: crossed over to {to} by the primary's 835 (trace "
                    f"{remittance.trace_number}, CLP02 {clp.status}); we do not bill the secondary: watch for its 835 "
-                   f"for patient responsibility {fmt(pr_total)}", claim_id=claim.id,
+                   f"for patient responsibility {fmt(pr_total)}"
+                   + (f" (it posts on secondary claim {crossed.account_number} and closes this item)" if crossed
+                      else ""), claim_id=crossed.id if crossed else claim.id,
                    claim_payment_id=payment_id)  # fmt: skip
     elif clp.is_reversal and secondary_billed:
         note = "; patient responsibility had gone to the secondary claim: review it"
@@ -280,14 +309,7 @@ def _post_claim(
                     f"claim {claim.account_number}: reversed by 835 trace {remittance.trace_number} after its "
                     f"secondary claim was billed; correct or void the secondary claim", claim_id=claim.id,
                     claim_payment_id=payment_id)  # fmt: skip
-    elif coverage is not None and claim.payer_sequence == "S":  # what the secondary left is the tertiary's to pay
-        note = f"; patient responsibility {fmt(pr_total)} goes to the tertiary payer {coverage.payer.name}"
-        queue_item(run, claim.practice_id, "submit", f"claim:{claim.id}:tertiary",
-                   f"claim {claim.account_number}: the secondary's 835 (trace {remittance.trace_number}) leaves "
-                   f"{fmt(pr_total)}; bill the tertiary payer {coverage.payer.name} with the primary's and the "
-                   "secondary's adjudications (an electronic tertiary 837P, two prior payers, is not built yet: "
-                   "use the payer's portal or paper)", claim_id=claim.id, claim_payment_id=payment_id)  # fmt: skip
-    elif coverage is not None:
+    elif coverage is not None:  # the secondary after a primary; what a secondary left goes to the tertiary payer
         secondary = _bill_secondary(run, claim, coverage)
     elif pr_total != 0:
         for a, _line_id in patient:
@@ -310,7 +332,11 @@ def _post_claim(
         f"835 {'reversal' if clp.is_reversal else 'posted'} (trace {remittance.trace_number}, CLP02 {clp.status}): "
         f"paid {fmt(clp.paid)}, contractual {fmt(totals[rules.Disposition.CONTRACTUAL])}, "
         f"patient {fmt(pr_total)}, denied {fmt(totals[rules.Disposition.DENIAL])}; {codes}"
-        + (f"; patient responsibility billed to secondary claim {secondary.account_number}" if secondary else "")
+        + (
+            f"; patient responsibility billed to {ROLE[secondary.payer_sequence]} claim {secondary.account_number}"
+            if secondary
+            else ""
+        )
         + note
     )
     if moves:  # both transitions when an 835 arrives before the 277CA: submitted → accepted → paid
@@ -328,6 +354,44 @@ def _post_claim(
             "data": {"remittance_id": remittance.id, "claim_payment_id": payment_id, "transitions": moves},
         }
     )
+
+
+def _route_to_crossed_over_claims(run: Run, r: era835.Remittance, claims: dict[str, ClaimView], payer_id: int) -> None:
+    """A crossover payer's own 835 (Medicaid after Medicare) names the primary's claim number, the one Medicare
+    forwarded: when the remittance's payer is not that claim's payer but is the payer of its crossed-over secondary
+    claim, the CLP posts on the secondary claim, once its patient (member ID) and dates of service agree; when they
+    do not, it is left unmatched (a posting exception) rather than posted on the wrong claim."""
+    primaries = {number: view for number, view in claims.items() if view.payer_sequence == "P"
+                 and view.payer_id != payer_id}  # fmt: skip
+    if not primaries:
+        return
+    children = dict(db.session.execute(
+        select(Claim.parent_claim_id, Claim.account_number).where(
+            Claim.parent_claim_id.in_([view.id for view in primaries.values()]), Claim.payer_sequence == "S",
+            Claim.payer_id == payer_id)
+    ).all())  # fmt: skip
+    if not children:
+        return
+    secondaries = _load_claims(run.organization_id, list(children.values()))  # by account number
+    members = dict(db.session.execute(
+        select(Claim.id, Coverage.member_id).join(Coverage, Coverage.id == Claim.coverage_id)
+        .where(Claim.id.in_([view.id for view in secondaries.values()]))
+    ).all())  # fmt: skip
+    by_number = {number: secondaries.get(children.get(view.id, "")) for number, view in primaries.items()}
+    for clp in r.claims:
+        secondary = by_number.get(clp.claim_id)
+        if secondary is None:
+            continue
+        days = {svc.date for svc in clp.services if svc.date} | {d for d in (clp.statement_from,) if d}
+        member = members.get(secondary.id) or ""
+        if (days and not days <= {line.date_of_service for line in secondary.lines}) or (
+            clp.member_id and member and clp.member_id.upper() != member.upper()
+        ):
+            run.problems.append(f"claim {clp.claim_id}: the crossover payer's 835 does not agree with secondary claim "
+                                f"{secondary.account_number} (member ID or date of service); not posted")  # fmt: skip
+            claims.pop(clp.claim_id, None)
+            continue
+        claims[clp.claim_id] = secondary
 
 
 def _fallback_practice(run: Run) -> int:
@@ -382,6 +446,8 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
         db.session.add(remittance)
         db.session.flush()
     claims = _load_claims(run.organization_id, list({clp.claim_id for clp in r.claims}))
+    if payer is not None:
+        _route_to_crossed_over_claims(run, r, claims, payer.id)
     for claim in claims.values():
         if claim.practice_id not in run.practices:
             run.practices[claim.practice_id] = db.session.get(Practice, claim.practice_id)
@@ -428,7 +494,7 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
             )
         )
         billed_secondary = set(db.session.scalars(select(Claim.parent_claim_id).where(
-            Claim.parent_claim_id.in_(reversed_ids), Claim.payer_sequence == "S")))  # fmt: skip
+            Claim.parent_claim_id.in_(reversed_ids), Claim.payer_sequence.in_(["S", "T"]))))  # fmt: skip
     for index, (clp, payment_id) in enumerate(zip(r.claims, ids, strict=True)):
         claim = claims.get(clp.claim_id)
         if claim is None:

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ARRAY, Integer, String, case, cast, func, or_, select, true
-from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from backoffice import inputs
 from backoffice.accounts.access import practice_ids_for
@@ -242,13 +242,21 @@ def due_window_end(due: str, now: datetime, tz: ZoneInfo) -> datetime:
 
 
 # A queue row shows the practice's and the owner's names only: loading their JSON settings (fee schedules, owned
-# steps, queues, skills) and the item's own result for every row was a good part of the queue page's cost.
+# steps, queues, skills) and the item's own result for every row was a good part of the queue page's cost. Of the
+# item itself only the columns a row (or the API's item) shows are read.
+ROW_COLUMNS = (
+    WorkItem.id, WorkItem.practice_id, WorkItem.kind, WorkItem.session_id, WorkItem.claim_id, WorkItem.patient_id,
+    WorkItem.payer_id, WorkItem.amount, WorkItem.denial_family, WorkItem.reason_code, WorkItem.state, WorkItem.mode,
+    WorkItem.assignee_id, WorkItem.queue, WorkItem.priority, WorkItem.due_at, WorkItem.sla_policy,
+    WorkItem.snoozed_until, WorkItem.escalated_at, WorkItem.created_at, WorkItem.started_at, WorkItem.completed_at,
+)  # fmt: skip
+
+
 def _row_loading() -> tuple[Any, ...]:
     return (
+        load_only(*ROW_COLUMNS),
         joinedload(WorkItem.practice).load_only(Practice.id, Practice.name, Practice.timezone),
         joinedload(WorkItem.assignee).load_only(User.id, User.name),
-        defer(WorkItem.result),
-        defer(WorkItem.last_error),
     )
 
 

@@ -49,8 +49,11 @@ class _Claim:
         self.svd_expected = Decimal(0)  # SV102 - SVD02
         self.svd_adjusted = Decimal(0)  # the 2430's CAS amounts
         self.other_payers = 0  # 2320 SBRs
-        self.paid: Decimal | None = None  # 2320 AMT*D
-        self.adjusted = Decimal(0)  # every CAS amount, claim and line level
+        self.paid: list[Decimal | None] = []  # each 2320's AMT*D
+        self.payer_ids: list[str] = []  # each 2320's 2330B NM1*PR NM109
+        self.claim_adjusted: list[Decimal] = []  # each 2320's claim-level CAS amounts
+        self.line_adjusted: dict[str, Decimal] = {}  # 2430 CAS amounts by SVD01 (the prior payer's ID)
+        self.svd_payer = ""
 
     @property
     def where(self) -> str:
@@ -126,10 +129,15 @@ def _end_claim(claim: _Claim | None, problems: list[str]) -> None:
     amount = _amount(clm[2])
     if amount is not None and amount != claim.total:
         problems.append(f"{clm}{claim.where}: CLM02 {clm[2]} differs from the sum of SV102, {claim.total}")
-    balanced = claim.paid is None or amount is None or amount - claim.paid == claim.adjusted
-    if claim.other_payers == 1 and not balanced:
-        problems.append(f"{clm}{claim.where}: CLM02 {clm[2]} - AMT*D {claim.paid} differs from the CAS total "
-                            f"{claim.adjusted}")  # fmt: skip
+    for n, paid in enumerate(claim.paid):  # each prior payer balances on its own: CLM02 = its AMT*D + its CAS
+        payer_id = claim.payer_ids[n] if n < len(claim.payer_ids) else ""
+        adjusted = claim.claim_adjusted[n] + claim.line_adjusted.get(payer_id, Decimal(0))
+        if paid is not None and amount is not None and amount - paid != adjusted:
+            problems.append(f"{clm}{claim.where}: CLM02 {clm[2]} - AMT*D {paid} of prior payer {payer_id!r} "
+                            f"differs from its CAS total {adjusted}")  # fmt: skip
+    unknown = sorted(set(claim.line_adjusted) - set(claim.payer_ids))
+    if unknown:
+        problems.append(f"{clm}{claim.where}: SVD01 {', '.join(unknown)} is none of the prior payers (2330B NM109)")
     frequency = clm.component(5, 3)
     if frequency in ("7", "8") and "F8" not in claim.references:
         problems.append(f"{clm}{claim.where}: frequency {frequency} needs REF*F8 with the payer's claim number")
@@ -155,6 +163,8 @@ def transaction_problems(transaction: x12.Transaction) -> list[str]:
                 problems.append(problem)
         elif sid == "NM1":
             previous_nm1 = seg[1]
+            if seg[1] == "PR" and claim is not None and claim.lines == 0 and claim.other_payers:
+                claim.payer_ids.append(seg[9])
             if seg[8] == "XX":
                 problem = npi_problem(seg[9])
                 if problem:
@@ -196,8 +206,10 @@ def transaction_problems(transaction: x12.Transaction) -> list[str]:
                                     f"{claim.diagnoses} HI diagnoses")  # fmt: skip
         elif sid == "SBR" and claim is not None and claim.lines == 0:
             claim.other_payers += 1
-        elif sid == "AMT" and seg[1] == "D" and claim is not None and claim.lines == 0:
-            claim.paid = _amount(seg[2])
+            claim.paid.append(None)
+            claim.claim_adjusted.append(Decimal(0))
+        elif sid == "AMT" and seg[1] == "D" and claim is not None and claim.lines == 0 and claim.paid:
+            claim.paid[-1] = _amount(seg[2])
         elif sid == "SVD" and claim is not None and claim.lines:
             _end_svd(claim, problems)
             paid = _amount(seg[2])
@@ -205,11 +217,14 @@ def transaction_problems(transaction: x12.Transaction) -> list[str]:
                 problems.append(f"{seg}{where}: SVD02 {seg[2]!r} is not an amount")
             else:
                 claim.svd, claim.svd_expected, claim.svd_adjusted = seg, claim.line_charge - paid, Decimal(0)
+                claim.svd_payer = seg[1]
         elif sid == "CAS" and claim is not None:
             total = _cas_total(seg)
-            claim.adjusted += total
             if claim.svd is not None:
                 claim.svd_adjusted += total
+                claim.line_adjusted[claim.svd_payer] = claim.line_adjusted.get(claim.svd_payer, Decimal(0)) + total
+            elif claim.lines == 0 and claim.claim_adjusted:
+                claim.claim_adjusted[-1] += total
         elif sid == "DTP" and seg[1] == "472" and claim is not None and claim.line is not None:
             claim.line = None
     _end_claim(claim, problems)

@@ -26,6 +26,7 @@ from backoffice.x12.claim837_format import (
     MAX_POINTERS,
     MODIFIER_RE,
     POS_RE,
+    PRIOR_PAYERS,
     RELATIONSHIPS,
     RESPONSIBILITIES,
     TAXONOMY_RE,
@@ -131,8 +132,17 @@ def _claim_segments(
     if not account or account != (claim.account_number or "").upper():
         raise check.fail("account number (CLM01)", "must be 1-38 plain letters, digits or spaces")
     responsibility = check.one_of("payer responsibility (SBR01)", subscriber.payer_responsibility, RESPONSIBILITIES)
-    if (responsibility == "S") != (claim.prior_payer is not None):
-        raise check.fail("prior payer (2320)", "a secondary claim (SBR01 S), and only one, carries the prior payer")
+    priors = claim.priors
+    if len(priors) != PRIOR_PAYERS[responsibility]:
+        raise check.fail(
+            "prior payer (2320)",
+            "a secondary claim (SBR01 S) carries the primary's adjudication, a "
+            "tertiary claim (SBR01 T) the primary's and the secondary's, and a primary claim none "
+            f"(SBR01 {responsibility} with {len(priors)})",
+        )
+    expected = ("P", "S")[: len(priors)]
+    if tuple(prior.responsibility for prior in priors) != expected:
+        raise check.fail("prior payer SBR01", f"the prior payers must be in payment order {', '.join(expected)}")
     filing = check.one_of("claim filing indicator (SBR09)", claim.claim_filing_indicator, FILING_INDICATORS)
     out: list[str] = []
     sub_last, sub_first = person_name(check, "subscriber", subscriber.last_name, subscriber.first_name)
@@ -189,21 +199,22 @@ def _claim_body(check: Field, account: str, claim: ClaimInfo) -> list[str]:
     if frequency == "1" and reference:
         raise check.fail("payer claim number (REF*F8)", "an original claim carries no payer claim number")
 
-    prior = claim.prior_payer
-    adjudications: tuple[LineAdjudication | None, ...] = (None,) * len(lines)
-    payer_id = ""
-    if prior is not None:
-        adjudications = tuple(prior.lines or ())
-        if len(adjudications) != len(lines):
-            raise check.fail("prior payer lines", f"{len(adjudications)} adjudications for {len(lines)} lines")
-        payer_id = prior_payer_id(check, prior)
+    priors = claim.priors
+    payer_ids = [prior_payer_id(check, prior) for prior in priors]
+    if len(set(payer_ids)) != len(payer_ids):
+        raise check.fail("prior payer ID", "two prior payers share an ID; SVD01 could not tell their lines apart")
+    for prior in priors:
+        if len(prior.lines or ()) != len(lines):
+            raise check.fail("prior payer lines", f"{len(prior.lines or ())} adjudications for {len(lines)} lines")
     body: list[str] = []
-    total = paid = Decimal(0)
-    for number, (line, adjudication) in enumerate(zip(lines, adjudications, strict=True), 1):
-        segments, charge, line_paid = _line_segments(check, number, line, pos, len(codes), adjudication, payer_id)
+    total = Decimal(0)
+    paid = [Decimal(0)] * len(priors)
+    for number, line in enumerate(lines, 1):
+        adjudications = [(prior.lines[number - 1], payer_id) for prior, payer_id in zip(priors, payer_ids, strict=True)]
+        segments, charge, line_paid = _line_segments(check, number, line, pos, len(codes), adjudications)
         body += segments
         total += charge
-        paid += line_paid
+        paid = [before + now for before, now in zip(paid, line_paid, strict=True)]
     out = [segment("CLM", account, money_text(total), "", "", f"{pos}:B:{frequency}", "Y", "A", "Y", "Y")]
     if reference:
         out.append(segment("REF", "F8", check.ident("payer claim number (REF*F8)", reference, 50)))
@@ -214,8 +225,8 @@ def _claim_body(check: Field, account: str, claim: ClaimInfo) -> list[str]:
         out += _rendering(check, claim.rendering)
     if claim.supervising is not None:
         out += _supervising(check, claim.supervising)
-    if prior is not None:
-        out += other_payer_segments(check, prior, paid)
+    for prior, prior_paid in zip(priors, paid, strict=True):
+        out += other_payer_segments(check, prior, prior_paid)
     return out + body
 
 
@@ -239,10 +250,10 @@ def _line_segments(
     line: ServiceLine,
     pos: str,
     diagnoses: int,
-    adjudication: LineAdjudication | None,
-    payer_id: str,
-) -> tuple[list[str], Decimal, Decimal]:
-    """2400 LX, SV1, DTP*472 (+ 2430 for a secondary claim); returns the segments, the charge and the prior paid."""
+    adjudications: list[tuple[LineAdjudication, str]],
+) -> tuple[list[str], Decimal, list[Decimal]]:
+    """2400 LX, SV1, DTP*472 (+ one 2430 per prior payer, with its payer ID); returns the segments, the charge and
+    what each prior payer paid on the line."""
     where = f"line {number}"
     code = check.match(f"{where} procedure code", (line.cpt or "").upper(), CODE_RE, "a CPT/HCPCS code is 5 characters")
     modifiers = tuple((m or "").upper() for m in line.modifiers)
@@ -270,10 +281,12 @@ def _line_segments(
                 pointer_text),
         segment("DTP", "472", "D8", check.date(f"{where} date of service", line.date_of_service)),
     ]  # fmt: skip
-    if adjudication is None:
-        return out, charge, Decimal(0)
-    cob, paid = line_adjudication_segments(check, where, adjudication, payer_id, procedure, charge, units)
-    return out + cob, charge, paid
+    paid = []
+    for adjudication, payer_id in adjudications:
+        cob, line_paid = line_adjudication_segments(check, where, adjudication, payer_id, procedure, charge, units)
+        out += cob
+        paid.append(line_paid)
+    return out, charge, paid
 
 
 def _chunks(batch: Batch) -> Iterable[tuple[tuple[Subscriber, Patient | None, ClaimInfo], ...]]:

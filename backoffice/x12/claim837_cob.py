@@ -1,8 +1,9 @@
-"""Coordination of benefits for secondary 837P claims: 2320/2330A/2330B and the 2430 line adjudication.
+"""Coordination of benefits for secondary and tertiary 837P claims: 2320/2330A/2330B and the 2430 line adjudication
+(one 2320 per prior payer; a tertiary claim carries the primary's and the secondary's, each line one 2430 per payer).
 
 The prior payer's result must balance (billing-rules 4.1, README pitfall 19 seen from the 837 side): on each line
 SV102 - SVD02 = the line's CAS amounts, and the 2320 AMT*D paid amount = sum of SVD02 - claim-level CAS, so that
-CLM02 = AMT*D + every CAS. Unbalanced input raises ValueError naming the claim and the line.
+CLM02 = AMT*D + every CAS of that payer. Unbalanced input raises ValueError naming the claim and the line.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def cas_segments(check: Field, where: str, adjustments: tuple[Adjustment, ...]) 
 
 def other_payer_segments(check: Field, prior: PriorPayer, line_paid: Decimal) -> list[str]:
     """2320 (SBR, claim CAS, AMT*D, OI), 2330A other subscriber and 2330B other payer."""
-    responsibility = check.one_of("prior payer SBR01", prior.responsibility, frozenset({"P"}))
+    responsibility = check.one_of("prior payer SBR01", prior.responsibility, frozenset({"P", "S"}))
     relationship = check.one_of("prior payer relationship (2320 SBR02)", prior.relationship, OTHER_RELATIONSHIPS)
     filing = check.one_of("prior payer filing indicator", prior.claim_filing_indicator, FILING_INDICATORS)
     subscriber = prior.subscriber

@@ -27,7 +27,8 @@ TERMINATOR = "~\n"  # one segment per line reads well and pyx12 accepts it (pitf
 FILING_INDICATORS = frozenset({"11", "12", "13", "14", "15", "16", "17", "AM", "BL", "CH", "CI", "DS", "FI", "HM",
                                "LM", "MA", "MB", "MC", "OF", "TV", "VA", "WC", "ZZ"})  # fmt: skip
 RELATIONSHIPS = frozenset({"01", "19", "20", "21", "39", "40", "53", "G8"})
-RESPONSIBILITIES = frozenset({"P", "S"})  # SBR01; T (tertiary) would need two prior payers
+RESPONSIBILITIES = frozenset({"P", "S", "T"})  # SBR01; S carries one prior payer (2320), T two (primary, secondary)
+PRIOR_PAYERS = {"P": 0, "S": 1, "T": 2}  # how many 2320 loops each SBR01 needs
 FREQUENCIES = frozenset({"1", "7", "8"})
 SEXES = frozenset({"M", "F", "U"})
 

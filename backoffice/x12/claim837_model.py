@@ -80,7 +80,7 @@ class Subscriber:
     sex: str  # M | F | U
     address: Address
     group_number: str = ""  # SBR03
-    payer_responsibility: str = "P"  # SBR01: P primary, S secondary (then ClaimInfo.prior_payer is required)
+    payer_responsibility: str = "P"  # SBR01: P primary, S secondary (ClaimInfo.prior_payer), T tertiary (two)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +135,8 @@ class LineAdjudication:
 
 @dataclass(frozen=True, slots=True)
 class PriorPayer:
-    """The primary payer's adjudication, for a secondary claim (2320/2330A/2330B and 2430 per line)."""
+    """A prior payer's adjudication (2320/2330A/2330B and 2430 per line): the primary's for a secondary claim; the
+    primary's and then the secondary's (``responsibility`` S) for a tertiary claim."""
 
     payer: PayerInfo
     subscriber: Subscriber  # the subscriber of the prior payer's policy (2330A)
@@ -159,6 +160,12 @@ class ClaimInfo:
     rendering: RenderingProvider | None = None
     supervising: SupervisingProvider | None = None  # 2310D, after 2310B
     prior_payer: PriorPayer | None = None  # required when the subscriber's SBR01 is S (a secondary claim)
+    prior_payers: tuple[PriorPayer, ...] = ()  # a tertiary claim (SBR01 T): the primary's, then the secondary's
+
+    @property
+    def priors(self) -> tuple[PriorPayer, ...]:
+        """Every prior payer in payment order (``prior_payer`` alone, or ``prior_payers``)."""
+        return ((self.prior_payer,) if self.prior_payer is not None else ()) + tuple(self.prior_payers)
 
 
 @dataclass(frozen=True, slots=True)
