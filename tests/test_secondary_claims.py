@@ -20,7 +20,7 @@ from backoffice.exchange.ingest import ingest_all
 from backoffice.exchange.models import ClaimSubmission
 from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
-from backoffice.patients.models import Coverage, LedgerEntry
+from backoffice.patients.models import Coverage, LedgerEntry, Patient
 from backoffice.remits.models import ClaimPayment
 from backoffice.remits.services import post_835
 from backoffice.work.models import Interaction, WorkItem
@@ -232,6 +232,7 @@ def test_primary_835_secondary_secondary_835_then_a_valid_tertiary_837p(ctx, tmp
     for priority, other, member in (("secondary", union, "U77"), ("tertiary", medicaid, "MCD998877")):
         db.session.add(Coverage(patient_id=primary.patient_id, payer_id=other.id, member_id=member, priority=priority,
                                 relationship_to_subscriber="18", effective_from=date(2020, 1, 1)))  # fmt: skip
+        f.enroll_in_sandbox(practice, other, db.session.get(Patient, primary.patient_id), member)  # its own file
     db.session.commit()
     number = primary.account_number
     # the primary goes to the Sandbox payer; its 835 leaves coinsurance, billed to the secondary
