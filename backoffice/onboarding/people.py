@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from backoffice.accounts.models import User
-from backoffice.accounts.rules import Role, password_problem
+from backoffice.accounts.rules import Role, password_problem, practice_binding_problem
 from backoffice.accounts.services import change_role, create_user, hash_password, set_user_active
 from backoffice.accounts.signins import end_all_sessions
 from backoffice.audit.services import audit_event
@@ -103,6 +103,8 @@ def invite_user(*, organization_id: int, email: str, name: str, role: str, pract
     chosen = _practices(organization_id, practices)
     queue_list = _from_list("queues", queues, known_queues())
     skill_list = _from_list("skills", skills, known_skills(organization_id))
+    if role == Role.PRACTICE:  # a practice's own user works no queue: only its portal
+        queue_list, skill_list = [], []
     user = create_user(organization_id=organization_id, email=email, name=name, role=role,
                        password=password or secrets.token_urlsafe(32), now=now, practices=chosen, queues=queue_list,
                        skills=skill_list, actor=actor)  # fmt: skip
@@ -124,6 +126,11 @@ def update_user(*, user: User, role: str, practices: Iterable[str | int], queues
     skill_list = _from_list("skills", skills, known_skills(user.organization_id))
     if role not in set(Role):
         raise ValidationFailed(f"role: expected one of {', '.join(r.value for r in Role)}")
+    binding = practice_binding_problem(role, len(chosen))
+    if binding:
+        raise ValidationFailed(binding)
+    if role == Role.PRACTICE:
+        queue_list, skill_list = [], []
     if user.id == actor.id and role != Role.ADMIN:
         raise NotAllowed("role: you cannot take away your own admin role")
     changes: dict[str, list[object]] = {}

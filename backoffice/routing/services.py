@@ -27,7 +27,7 @@ from backoffice.routing.models import RoutingRule
 from backoffice.services_base import service
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
-from backoffice.work.rules import DEFAULT_QUEUES, OPEN_STATES, InteractionKind, ItemState, Mode
+from backoffice.work.rules import DEFAULT_QUEUES, OPEN_STATES, OUTSIDE_QUEUES, InteractionKind, ItemState, Mode
 
 ROUTER = "router"
 _CACHE_KEY = "routing_cache"
@@ -172,6 +172,8 @@ def route_item(item: WorkItem, *, now: datetime, source: str = ROUTER) -> r.Deci
     Nothing happens without a matching rule, for automated items, or when the item already has an owner.
     """
     if item.mode != Mode.MANUAL or item.state != ItemState.READY or item.assignee_id is not None:
+        return None
+    if item.queue in OUTSIDE_QUEUES:  # the practice answers it in the portal: no rule moves it
         return None
     organization_id = item.practice.organization_id
     rules = active_rules(organization_id)
