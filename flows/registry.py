@@ -49,6 +49,7 @@ FLOWS: dict[str, FlowSpec] = {
         FlowSpec("payment-plans", "flows.scheduled:payment_plans", cron="0 7 * * *"),
         FlowSpec("credential-watch", "flows.scheduled:credential_watch", cron="30 6 * * *"),
         FlowSpec("deposit-matching", "flows.scheduled:deposit_matching", cron="30 7 * * *"),
+        FlowSpec("practice-requests", "flows.scheduled:practice_requests", interval=timedelta(minutes=30)),
     )
 }
 

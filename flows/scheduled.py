@@ -19,6 +19,7 @@ SUBMISSION = "backoffice.exchange.submission"
 BALANCES = "backoffice.balances.sweeps"
 CREDENTIALING = "backoffice.credentialing.services"
 MONEY = "backoffice.money.sweeps"
+PORTAL = "backoffice.portal.services"
 
 
 def as_summary(result: Any) -> Any:
@@ -121,3 +122,9 @@ def deposit_matching() -> Any:
     """Deposits matched to their ERAs by trace number; an ERA with money and no deposit after N business days opens a
     Match deposit item."""
     return _run(MONEY, "sweep_deposit_matching")
+
+
+@flow(name="practice-requests", persist_result=False)
+def practice_requests() -> Any:
+    """Remind the practices of requests they have not answered by their due time (once per business day)."""
+    return _run(PORTAL, "remind_practice_requests")

@@ -184,6 +184,7 @@ def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
         "payment-plans": (scheduled.BALANCES, "sweep_payment_plans"),
         "credential-watch": (scheduled.CREDENTIALING, "watch_credential_expiries"),
         "deposit-matching": (scheduled.MONEY, "sweep_deposit_matching"),
+        "practice-requests": (scheduled.PORTAL, "remind_practice_requests"),
     }
     assert set(targets) | {"intake"} == set(registry.FLOWS)
     targets["requeue-sweeper (recovery)"] = (scheduled.JOBS, "recover_automation")

@@ -8,13 +8,14 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from backoffice.forms import Form
 from backoffice.portal.rules import MAX_MESSAGE, TYPE_LABELS
+from backoffice.work.forms import choices
 
 FILE_LABEL = "File (PDF, PNG, JPEG or TIFF, up to 10 MB)"
 ACCEPT = ".pdf,.png,.jpg,.jpeg,.tif,.tiff,application/pdf,image/png,image/jpeg,image/tiff"
 
 
 class SendRequestForm(Form):
-    request_type = SelectField("Type", choices=list(TYPE_LABELS.items()), validators=[DataRequired()])
+    request_type = SelectField("Type", choices=choices(TYPE_LABELS.items()), validators=[DataRequired()])
     message = TextAreaField("Message to the practice", validators=[DataRequired(), Length(max=MAX_MESSAGE)])
     blocks_submission = BooleanField("Hold the claim's submission until the practice answers")
     file = FileField(f"Attach a file (optional; {FILE_LABEL})")

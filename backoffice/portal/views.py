@@ -24,6 +24,7 @@ from backoffice.portal.forms import ACCEPT, AnswerForm, DocumentForm, SessionFil
 from backoffice.portal.rules import TYPE_LABELS
 from backoffice.sessions.rules import RowError, parse_csv
 from backoffice.sessions.services import ImportRefused, import_sessions
+from backoffice.work.forms import choices
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 MAX_ERRORS_SHOWN = 50
@@ -117,9 +118,10 @@ def upload_document() -> ResponseReturnValue:
     practice = _practice()
     form = DocumentForm()
     rows = queries.claims_of(practice.id)
-    form.claim_id.choices = [("", "—")] + [
-        (str(r.claim.id), f"{r.claim.account_number} · {r.patient_name} · {r.claim.status.value}") for r in rows
-    ]
+    form.claim_id.choices = choices(
+        [("", "—")]
+        + [(str(r.claim.id), f"{r.claim.account_number} · {r.patient_name} · {r.claim.status.value}") for r in rows]
+    )
     if form.validate_on_submit():
         try:
             claim_id = inputs.whole_number(form.claim_id.data or "", low=1)
