@@ -144,6 +144,9 @@ def upload_document() -> ResponseReturnValue:
         for field, problems in form.errors.items():
             flash(f"{field}: {'; '.join(problems)}", "error")
     uploads = queries.portal_uploads(practice.id)
+    record_phi_reads(
+        ((row.claim.patient_id, practice.id) for row in rows), action="phi_view", target_type="portal_claims"
+    )  # fmt: skip (the claim list names the patients)
     return render_template("portal/documents.html", practice=practice, form=form, uploads=uploads, accept=ACCEPT)
 
 
