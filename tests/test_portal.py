@@ -12,7 +12,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from backoffice.accounts.rules import practice_user_may_reach
+from backoffice.automation import steps
+from backoffice.automation.runner import NotYet
 from backoffice.calendars import is_business_day
+from backoffice.clearinghouse.file_drop import FileDrop
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
@@ -26,8 +30,8 @@ from backoffice.work import chains, queries
 from backoffice.work import rules as work_rules
 from backoffice.work.claiming import claim_next_item
 from backoffice.work.models import Interaction, SlaPause, WorkItem
-from backoffice.work.rules import ItemState
-from backoffice.work.services import cancel_item, start_item
+from backoffice.work.rules import ItemState, Mode
+from backoffice.work.services import cancel_item, defer_automated_item, start_item
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token
 from tests.factories import NOW
@@ -231,8 +235,6 @@ def test_the_practice_is_reminded_when_its_answer_is_late_once_per_business_day(
 
 
 def test_a_blocking_request_holds_the_claim_from_submission_until_the_practice_answers(ctx, tmp_path) -> None:  # noqa: ANN001
-    from backoffice.clearinghouse.file_drop import FileDrop
-
     org, practice, provider, payer = edi_setup()
     claim = scrubbed_claim(practice, provider, payer)
     audit, _ = chains.add_item(practice_id=practice.id, kind="audit", now=NOW, reason="check", claim_id=claim.id)
@@ -253,8 +255,6 @@ def test_a_blocking_request_holds_the_claim_from_submission_until_the_practice_a
 
 
 def test_a_request_that_does_not_block_leaves_submission_alone(ctx, tmp_path) -> None:  # noqa: ANN001
-    from backoffice.clearinghouse.file_drop import FileDrop
-
     org, practice, provider, payer = edi_setup()
     claim = scrubbed_claim(practice, provider, payer)
     audit, _ = chains.add_item(practice_id=practice.id, kind="audit", now=NOW, reason="check", claim_id=claim.id)
@@ -388,3 +388,34 @@ def test_the_portal_imports_sessions_of_its_own_practice_only_all_or_nothing(app
     assert upload(own).status_code == 302
     with app.app_context():
         assert db.session.scalars(select(Session.external_ref)).all() == ["CM-1001"]
+
+
+def test_the_submit_step_waits_while_the_claim_is_held_and_wakes_when_the_practice_answers(ctx) -> None:  # noqa: ANN001
+    org, practice, provider, payer = edi_setup()
+    claim = scrubbed_claim(practice, provider, payer)
+    submit, _ = chains.add_item(practice_id=practice.id, kind="submit", now=NOW, reason="ready", claim_id=claim.id,
+                                mode=Mode.AUTOMATED)  # fmt: skip
+    audit, _ = chains.add_item(practice_id=practice.id, kind="audit", now=NOW, reason="check", claim_id=claim.id)
+    db.session.commit()
+    biller = f.make_user(org, practices=[practice])
+    portal_user = f.make_user(org, role="practice", practices=[practice])
+    request = services.send_request(origin=audit, actor=biller, now=NOW, request_type="signature",
+                                    message="Sign the claim form", blocks_submission=True)  # fmt: skip
+    with pytest.raises(NotYet, match=f"held: waiting on the practice \\(request #{request.work_item_id}"):
+        steps.submit(submit, NOW)
+    defer_automated_item(item=submit, now=NOW, until=NOW + timedelta(days=1), reason="held", source="test")
+    services.answer_request(request=request, user=portal_user, now=NOW + timedelta(hours=2), answer="Signed")
+    db.session.refresh(submit)
+    assert submit.state == ItemState.READY  # woken at once: its step runs and submits
+    log = db.session.scalars(select(Interaction.body).where(Interaction.work_item_id == submit.id)).all()
+    assert f"The practice answered #{request.work_item_id}" in log
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reachable"),
+    [("portal.inbox", True), ("accounts.account", True), ("static", True), ("work.queue", False),
+     ("work.item", False), ("api.list_work_items", False), ("practice_requests.send", False),
+     ("documents.download", False), ("supervisor.breaches", False), (None, True)],
+)  # fmt: skip
+def test_a_practice_user_reaches_the_portal_and_their_account_only(endpoint: str | None, reachable: bool) -> None:
+    assert practice_user_may_reach(endpoint) is reachable
