@@ -20,10 +20,11 @@ from backoffice.clearinghouse.file_drop import FileDrop
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
-from backoffice.onboarding.people import invite_user
+from backoffice.onboarding.people import invite_user, known_queues
 from backoffice.portal import rules as portal_rules
 from backoffice.portal import services
 from backoffice.portal.models import PracticeRequest
+from backoffice.routing.services import people as routing_people
 from backoffice.sessions.models import Session
 from backoffice.sweeps.services import sweep_sla
 from backoffice.work import chains, queries
@@ -31,7 +32,7 @@ from backoffice.work import rules as work_rules
 from backoffice.work.claiming import claim_next_item
 from backoffice.work.models import Interaction, SlaPause, WorkItem
 from backoffice.work.rules import ItemState, Mode
-from backoffice.work.services import cancel_item, defer_automated_item, start_item
+from backoffice.work.services import cancel_item, defer_automated_item, reassign_item, start_item
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token
 from tests.factories import NOW
@@ -419,3 +420,12 @@ def test_the_submit_step_waits_while_the_claim_is_held_and_wakes_when_the_practi
 )  # fmt: skip
 def test_a_practice_user_reaches_the_portal_and_their_account_only(endpoint: str | None, reachable: bool) -> None:
     assert practice_user_may_reach(endpoint) is reachable
+
+
+def test_no_queue_list_offers_the_practice_s_queue_and_no_rule_or_reassignment_reaches_a_practice_user(ctx) -> None:  # noqa: ANN001
+    w = _denial_world()
+    assert "practice" not in known_queues() and "denials" in known_queues()
+    assert w["portal_user"].id not in {c.id for c in routing_people(w["org"].id)}
+    assert w["portal_user"] not in queries.assignable_users(w["denial"], w["supervisor"])
+    with pytest.raises(ValidationFailed, match="not one of the billing staff"):
+        reassign_item(item=w["denial"], actor=w["supervisor"], now=NOW, assignee=w["portal_user"], reason="try")

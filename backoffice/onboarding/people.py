@@ -25,7 +25,7 @@ from backoffice.orgs.models import Practice
 from backoffice.remits.rules import QUEUES as DENIAL_QUEUES
 from backoffice.services_base import service
 from backoffice.work.models import WorkItem
-from backoffice.work.rules import DEFAULT_QUEUES, OPEN_STATES
+from backoffice.work.rules import DEFAULT_QUEUES, OPEN_STATES, OUTSIDE_QUEUES
 from backoffice.work.services import reassign_item
 
 LINK_LIFETIME = timedelta(days=7)
@@ -33,8 +33,9 @@ LINK_SALT = "set-password"
 
 
 def known_queues() -> list[str]:
-    """Every queue work can land in: the kernel's default queues and the denial families' queues."""
-    return sorted({*DEFAULT_QUEUES.values(), *DENIAL_QUEUES.values()})
+    """Every queue the staff work: the kernel's default queues and the denial families' queues (not the ones worked
+    outside the company, such as the practice's requests)."""
+    return sorted({*DEFAULT_QUEUES.values(), *DENIAL_QUEUES.values()} - OUTSIDE_QUEUES)
 
 
 def known_skills(organization_id: int) -> list[str]:

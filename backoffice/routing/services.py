@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from backoffice.accounts.access import can_supervise
 from backoffice.accounts.models import User, user_practices
-from backoffice.accounts.rules import sees_whole_organization
+from backoffice.accounts.rules import STAFF_ROLES, sees_whole_organization
 from backoffice.audit.models import AuditEvent
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
@@ -77,7 +77,9 @@ def people(organization_id: int) -> list[r.Candidate]:
     """Every user of the organization with the practices they serve, queues and skills (no load yet)."""
     cache = _cache().setdefault("people", {})
     if organization_id not in cache:
-        users = db.session.scalars(select(User).where(User.organization_id == organization_id)).all()
+        users = db.session.scalars(  # the billing staff: a practice's own users are never routed work
+            select(User).where(User.organization_id == organization_id, User.role.in_(list(STAFF_ROLES)))
+        ).all()
         all_practices = frozenset(
             db.session.scalars(select(Practice.id).where(Practice.organization_id == organization_id))
         )
