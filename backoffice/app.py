@@ -42,6 +42,10 @@ from backoffice.itemforms.views import bp as itemforms_bp
 from backoffice.money.views import bp as money_bp
 from backoffice.onboarding import api as onboarding_api  # noqa: F401  (its routes join the API blueprint)
 from backoffice.onboarding.views import bp as onboarding_bp
+from backoffice.portal import guard as portal_guard
+from backoffice.portal import subscriptions as portal_subscriptions
+from backoffice.portal.staff_views import bp as practice_requests_bp
+from backoffice.portal.views import bp as portal_bp
 from backoffice.remits import subscriptions as remits_subscriptions
 from backoffice.remits.views import bp as remits_bp
 from backoffice.reports.views import bp as reports_bp
@@ -115,6 +119,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         documents_bp,
         claims_bp,
         remits_bp,
+        portal_bp,
+        practice_requests_bp,
     ):
         app.register_blueprint(feature_bp)
     app.register_blueprint(onboarding_bp)
@@ -140,6 +146,7 @@ def _subscribe_features() -> None:
     claims_subscriptions.subscribe()
     remits_subscriptions.subscribe()
     routing_subscriptions.subscribe()
+    portal_subscriptions.subscribe()
 
 
 def instance_path_for(settings: Settings) -> str:
@@ -167,6 +174,7 @@ def _init_safeguards(app: Flask) -> None:
     """Idle logoff, the PHI-read audit hook, and error pages and logs that never echo an exception's message."""
 
     app.before_request(enforce_idle_logoff)
+    portal_guard.init_app(app)  # practice users: the client portal and their account only
     audit_services.init_app(app)
     init_error_pages(app)
     request_guard.init_app(app)  # a NUL in any argument, form field or JSON string: 400 naming it, first of all

@@ -24,11 +24,12 @@ from backoffice.exchange.models import ClaimSubmission, ControlNumber, EdiFile
 from backoffice.money.models import Deposit, PatientPayment, RefundRequest
 from backoffice.orgs.models import ContractedRate, Organization, Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, LedgerEntry, Patient
+from backoffice.portal.models import PracticeRequest
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment, ProviderAdjustment, Remittance
 from backoffice.routing.models import RoutingRule
 from backoffice.sessions.models import Session
 from backoffice.supervisor.models import WriteOffRequest
-from backoffice.work.models import Interaction, KpiSnapshot, WorkItem, WorkItemDependency
+from backoffice.work.models import Interaction, KpiSnapshot, SlaPause, WorkItem, WorkItemDependency
 
 __all__ = [
     "ApiToken",
@@ -69,6 +70,7 @@ __all__ = [
     "PaymentPlan",
     "PaymentPlanInstalment",
     "Practice",
+    "PracticeRequest",
     "Provider",
     "ProviderAdjustment",
     "RecoveryCode",
@@ -77,6 +79,7 @@ __all__ = [
     "SandboxMember",
     "SandboxSettings",
     "Session",
+    "SlaPause",
     "SlidingScaleDetermination",
     "SlidingScaleTier",
     "TrustedDevice",

@@ -50,6 +50,7 @@ FLOWS: dict[str, FlowSpec] = {
         FlowSpec("credential-watch", "flows.scheduled:credential_watch", cron="30 6 * * *"),
         FlowSpec("deposit-matching", "flows.scheduled:deposit_matching", cron="30 7 * * *"),
         FlowSpec("appointment-eligibility", "flows.scheduled:appointment_eligibility", cron="0 5 * * *"),
+        FlowSpec("practice-requests", "flows.scheduled:practice_requests", interval=timedelta(minutes=30)),
     )
 }
 

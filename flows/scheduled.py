@@ -20,6 +20,7 @@ BALANCES = "backoffice.balances.sweeps"
 CREDENTIALING = "backoffice.credentialing.services"
 MONEY = "backoffice.money.sweeps"
 APPOINTMENTS = "backoffice.appointments.services"
+PORTAL = "backoffice.portal.services"
 
 
 def as_summary(result: Any) -> Any:
@@ -129,3 +130,9 @@ def appointment_eligibility() -> Any:
     """Eligibility for every appointment whose check day (N business days before the visit) has come; problems
     become items before the visit."""
     return _run(APPOINTMENTS, "check_due_eligibility")
+
+
+@flow(name="practice-requests", persist_result=False)
+def practice_requests() -> Any:
+    """Remind the practices of requests they have not answered by their due time (once per business day)."""
+    return _run(PORTAL, "remind_practice_requests")

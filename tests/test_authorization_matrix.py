@@ -7,6 +7,9 @@ in the URL map without a line fails ``test_every_endpoint_has_a_declared_expecta
 Scopes: ``own`` is the biller's practice; ``sibling`` is another practice of the same organization (billers do
 not serve it, supervisors and admins see it); ``foreign`` belongs to another organization (nobody here sees it).
 An object out of scope is a 404, never a 200 or a 403 that would confirm it exists.
+
+The ``practice`` role (issue 20) is a user of the own practice: it reaches its account and the client portal
+(``PORTAL``) and nothing else (403 on every route of the company, 404 for a sibling's or a foreign request).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
+from sqlalchemy import select
 
 from backoffice.api.services import issue_token
 from backoffice.appeals.models import Appeal, AppealTemplate
@@ -32,8 +36,10 @@ from backoffice.balances.models import GoodFaithEstimate, PatientStatement, Paym
 from backoffice.clearinghouse.models import Connection
 from backoffice.contracts.models import Invoice
 from backoffice.documents import services as document_services
+from backoffice.documents.models import Document
 from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
+from backoffice.portal import services as portal_services
 from backoffice.routing.models import RoutingRule
 from backoffice.safe_worker import SimpleWorker
 from backoffice.supervisor.models import WriteOffRequest
@@ -44,9 +50,11 @@ from tests.conftest import AuthActions, csrf_token
 from tests.factories import NOW
 from tests.factories_edi_posting import make_claim
 
-BILLER, SUPERVISOR, ADMIN = "biller", "supervisor", "admin"
-ROLES = (BILLER, SUPERVISOR, ADMIN)
-ALL = frozenset(ROLES)
+BILLER, SUPERVISOR, ADMIN, PRACTICE = "biller", "supervisor", "admin", "practice"
+ROLES = (BILLER, SUPERVISOR, ADMIN, PRACTICE)
+ALL = frozenset({BILLER, SUPERVISOR, ADMIN})  # the billing company's staff
+EVERYONE = ALL | {PRACTICE}
+PORTAL = frozenset({PRACTICE})
 SUP = frozenset({SUPERVISOR, ADMIN})
 ADM = frozenset({ADMIN})
 SCOPES = ("own", "sibling", "foreign")
@@ -90,13 +98,13 @@ EXPECT: dict[str, Rule] = {
     "accounts.login": Rule(None, signed_in=302),  # a signed-in user goes on to the queue
     "accounts.second_factor": Rule(None, ok=302),  # without a right password just before: back to /login
     "accounts.enrol_at_sign_in": Rule(None, ok=302),
-    "accounts.logout": Rule(ALL),
+    "accounts.logout": Rule(EVERYONE),
     # the signed-in user's own account: password, two-step sign-in, sessions
-    "accounts.account": Rule(ALL),
-    "accounts.password": Rule(ALL),
-    "accounts.enrol": Rule(ALL),
-    "accounts.new_recovery_codes": Rule(ALL),
-    "accounts.end_my_sessions": Rule(ALL),
+    "accounts.account": Rule(EVERYONE),
+    "accounts.password": Rule(EVERYONE),
+    "accounts.enrol": Rule(EVERYONE),
+    "accounts.new_recovery_codes": Rule(EVERYONE),
+    "accounts.end_my_sessions": Rule(EVERYONE),
     "static": Rule(None, {"filename": "=app.css"}),
     "api.openapi": Rule(None, api=True),
     "healthz": Rule(None),  # load balancers: 200 or 503, no details
@@ -274,6 +282,16 @@ EXPECT: dict[str, Rule] = {
     "api.put_fee_schedule": Rule(ADM, SLUG, api=True),
     "api.put_contracted_rates": Rule(ADM, SLUG, api=True),
     "api.post_user": Rule(ADM, api=True),
+    # the client portal (practice users only) and the staff's requests to the practice
+    "portal.dashboard": Rule(PORTAL),
+    "portal.claims": Rule(PORTAL),
+    "portal.sessions": Rule(PORTAL),
+    "portal.upload_document": Rule(PORTAL),
+    "portal.document": Rule(PORTAL, {"document_id": "request_document"}),
+    "portal.inbox": Rule(PORTAL),
+    "portal.request_page": Rule(PORTAL, {"request_id": "request"}),
+    "portal.invoice_pdf": Rule(PORTAL, {"invoice_id": "issued_invoice"}),
+    "practice_requests.send": Rule(ALL, ITEM),
 }
 
 # Where a POST is narrower than the GET of the same endpoint.
@@ -324,6 +342,16 @@ class World:
     tokens: dict[str, str]
 
 
+def _request(practice: Any, claim: Any, requester: Any) -> tuple[int, int]:
+    """A request to the practice (with the biller's file) from a denial of the claim: (request id, document id)."""
+    origin, _ = chains.add_item(practice_id=practice.id, kind="work_denial", now=NOW, reason="CO-50", claim_id=claim.id)
+    request = portal_services.send_request(origin=origin, actor=requester, now=NOW, request_type="signature",
+                                           message="Sign the plan", upload=("plan.pdf", b"%PDF-1.4 test"))  # fmt: skip
+    document = db.session.scalar(select(Document.id).where(Document.target_type == "item",
+                                                           Document.target_id == request.work_item_id))  # fmt: skip
+    return request.id, document
+
+
 def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]:
     payer = f.make_payer(org)
     patient = f.make_patient(practice, payer)
@@ -349,6 +377,10 @@ def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]
         "invoice": Invoice(organization_id=org.id, practice_id=practice.id, kind="invoice",
                            number=f"INV-T{practice.id}", period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
                            status="draft", total=Decimal("500.00"), created_at=NOW),
+        "issued_invoice": Invoice(organization_id=org.id, practice_id=practice.id, kind="invoice",
+                                  number=f"INV-A{practice.id}", period_start=date(2026, 9, 1),
+                                  period_end=date(2026, 9, 30), status="approved", total=Decimal("400.00"),
+                                  created_at=NOW, approved_at=NOW),
         "write_off": WriteOffRequest(organization_id=org.id, practice_id=practice.id, claim_id=claim.id,
                                      work_item_id=item.id, amount=Decimal("20.00"), reason="small_balance",
                                      state="pending", requested_by_id=requester.id, requested_at=NOW),
@@ -360,6 +392,7 @@ def _practice_objects(org: Any, practice: Any, requester: Any) -> dict[str, int]
         user=None, now=NOW)  # fmt: skip
     db.session.commit()
     ids: dict[str, Any] = {kind: row.id for kind, row in rows.items()}
+    ids["request"], ids["request_document"] = _request(practice, claim, requester)
     return ids | {"item": item.id, "claim": claim.id, "patient": patient.id, "practice": practice.id,
                   "job": _failed_job(org.id), "practice_slug": practice.slug, "provider": provider_id,
                   "payer": payer.id}  # fmt: skip
@@ -386,6 +419,7 @@ def build_world(app: Flask) -> World:
             SUPERVISOR: f.make_user(org, role=SUPERVISOR, email="supervisor@matrix.test"),
             ADMIN: f.make_user(org, role=ADMIN, email="admin@matrix.test"),
         }
+        users[PRACTICE] = f.make_user(org, role=PRACTICE, practices=[own], email="practice@matrix.test")
         outsider = f.make_user(other_org, role=SUPERVISOR)
         objects = {
             "own": _practice_objects(org, own, users[BILLER]),
@@ -441,7 +475,7 @@ def signed_in_clients(app: Flask, world: World) -> dict[str | None, FlaskClient]
 
 
 def csrf_tokens(clients: dict[str | None, FlaskClient]) -> dict[str | None, str]:
-    return {role: csrf_token(client.get("/queue" if role else "/login").text) for role, client in clients.items()}
+    return {role: csrf_token(client.get("/account" if role else "/login").text) for role, client in clients.items()}
 
 
 def scopes_for(rule: Rule) -> tuple[str, ...]:
@@ -454,7 +488,7 @@ def expected_get(rule: Rule, role: str | None, scope: str) -> set[int]:
     if role is None:
         return {401} if rule.api else {302}
     allowed = role in rule.roles
-    if scope == "foreign" or (scope == "sibling" and role == BILLER):
+    if scope == "foreign" or (scope == "sibling" and role in (BILLER, PRACTICE)):
         return {404} if allowed else {403, 404}
     return {rule.ok} if allowed else {403}
 
@@ -532,7 +566,7 @@ def test_every_post_route_refuses_anonymous_wrong_roles_and_other_practices(app:
         for scope in scopes_for(rule):
             url = build_url(app, endpoint, url_args(rule, world, scope))
             for role in (None, *ROLES):
-                visible = scope == "own" or (scope == "sibling" and role != BILLER)
+                visible = scope == "own" or (scope == "sibling" and role not in (BILLER, PRACTICE))
                 if role is not None and visible and role in (roles or ALL):
                     allowed.append((endpoint, role, url, scope))  # last: these may change the world
                     continue
@@ -573,7 +607,8 @@ def test_every_post_route_refuses_anonymous_wrong_roles_and_other_practices(app:
 SHARED_RESOURCES = {
     "rq_jobs": {"automation.overview", "automation.retry"},
     "instance_files": set(),
-    "prefect_runs": {"api.post_sessions"},  # creates its own import's intake run (session ids only); shows none
+    # creates its own import's intake run (session ids only); shows none
+    "prefect_runs": {"api.post_sessions", "portal.sessions"},
 }
 
 

@@ -27,6 +27,7 @@ from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import PRESCRIBERS, npi_is_valid
 from backoffice.patients.models import Authorization, Coverage, Patient
+from backoffice.portal.models import PracticeRequest
 from backoffice.remits.models import Remittance
 from backoffice.sessions.models import Modality, PatientLocation, ServiceKind, Session
 from backoffice.work import queries
@@ -260,7 +261,9 @@ def _check_work_items(now: datetime) -> None:
 
 
 def _check_logins_and_queues(now: datetime) -> None:
-    assert [role for _, _, role in DEMO_LOGINS] == ["biller", "biller", "biller", "supervisor", "admin"]
+    assert [role for _, _, role in DEMO_LOGINS] == ["biller", "biller", "biller", "supervisor", "admin", "practice"]
+    waiting = _all(PracticeRequest)  # Calm Mind's front desk finds one request in its portal, its item paused
+    assert len(waiting) == 1 and waiting[0].answered_at is None and waiting[0].origin.state == ItemState.BLOCKED
     for email, password, role in DEMO_LOGINS:
         assert len(password) >= 10
         user = authenticate(email=email, password=password, now=now, remote_addr=None)
@@ -281,7 +284,7 @@ def _check_logins_and_queues(now: datetime) -> None:
 
 
 def _check_summary(summary: DemoSummary) -> None:
-    assert (summary.practices, summary.payers, summary.patients, summary.sessions, summary.users) == (3, 9, 200, 500, 5)
+    assert (summary.practices, summary.payers, summary.patients, summary.sessions, summary.users) == (3, 9, 200, 500, 6)
     assert summary.work_items == db.session.scalar(select(func.count()).select_from(WorkItem))
     assert summary.interactions == db.session.scalar(select(func.count()).select_from(Interaction))
     text = summary.describe()

@@ -185,6 +185,7 @@ def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
         "credential-watch": (scheduled.CREDENTIALING, "watch_credential_expiries"),
         "deposit-matching": (scheduled.MONEY, "sweep_deposit_matching"),
         "appointment-eligibility": (scheduled.APPOINTMENTS, "check_due_eligibility"),
+        "practice-requests": (scheduled.PORTAL, "remind_practice_requests"),
     }
     assert set(targets) | {"intake"} == set(registry.FLOWS)
     targets["requeue-sweeper (recovery)"] = (scheduled.JOBS, "recover_automation")

@@ -19,11 +19,42 @@ class Role(StrEnum):
     BILLER = "biller"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    # A client practice's own staff (issue 20): bound to one practice, they use the client portal only.
+    PRACTICE = "practice"
+
+
+STAFF_ROLES = frozenset({Role.BILLER, Role.SUPERVISOR, Role.ADMIN})
 
 
 def sees_whole_organization(role: Role) -> bool:
-    """Supervisors and admins see every practice of their organization; billers only theirs."""
+    """Supervisors and admins see every practice of their organization; billers and practice users only theirs."""
     return role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+def home_endpoint(role: Role | str) -> str:
+    """Where a user lands after signing in: the client portal for a practice user, else their work queue."""
+    return "portal.dashboard" if role == Role.PRACTICE else "work.queue"
+
+
+# What a practice user may reach (issue 20): their account, the portal, the static files. Everything else (the
+# company's queues, item pages, supervisor, routing, admin, exchange, the API) is refused before any view runs, so a
+# route added later is closed to them until it is deliberately opened.
+PRACTICE_ENDPOINT_PREFIXES = ("portal.", "accounts.")
+PRACTICE_ENDPOINTS = frozenset({"static", "healthz", "onboarding.set_password"})
+
+
+def practice_user_may_reach(endpoint: str | None) -> bool:
+    """Whether a practice user may reach ``endpoint`` (None: no route matched; the 404 follows)."""
+    if endpoint is None:
+        return True
+    return endpoint in PRACTICE_ENDPOINTS or endpoint.startswith(PRACTICE_ENDPOINT_PREFIXES)
+
+
+def practice_binding_problem(role: Role | str, practice_count: int) -> str | None:
+    """A practice user is bound to exactly one practice; why this binding is refused, or None."""
+    if role == Role.PRACTICE and practice_count != 1:
+        return "practices: a practice user belongs to exactly one practice; choose one"
+    return None
 
 
 def is_safe_next(target: str | None) -> bool:

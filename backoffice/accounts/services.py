@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from backoffice.accounts.models import User
-from backoffice.accounts.rules import Role, ThrottleLimits, password_problem
+from backoffice.accounts.rules import Role, ThrottleLimits, password_problem, practice_binding_problem
 from backoffice.accounts.signins import end_all_sessions
 from backoffice.accounts.throttle import (
     LoginThrottled,
@@ -74,6 +74,9 @@ def create_user(
     practices = list(practices)
     if any(p.organization_id != organization_id for p in practices):
         raise ValidationFailed("practices: must belong to the user's organization")
+    binding = practice_binding_problem(role, len(practices))
+    if binding:
+        raise ValidationFailed(binding)
     user = User(
         organization_id=organization_id,
         email=email,
@@ -104,6 +107,9 @@ def change_role(*, user: User, role: str, now: datetime, actor: User | None = No
     before = user.role.value
     if before == role:
         return user
+    binding = practice_binding_problem(role, len(user.practices))
+    if binding:
+        raise ValidationFailed(binding)
     user.role = Role(role)
     audit_event(
         action="admin:role_change", user=actor, now=now, organization_id=user.organization_id, target_type="user",

@@ -15,7 +15,7 @@ from backoffice.accounts.access import active_user, live_session, load_user_with
 from backoffice.accounts.forms import ActionForm, CodeForm, EnrolForm, LoginForm, PasswordChangeForm
 from backoffice.accounts.idle import mark_active
 from backoffice.accounts.models import User
-from backoffice.accounts.rules import PENDING_SIGN_IN, ThrottleLimits, is_safe_next
+from backoffice.accounts.rules import PENDING_SIGN_IN, ThrottleLimits, home_endpoint, is_safe_next
 from backoffice.accounts.services import authenticate, change_password
 from backoffice.accounts.signins import (
     end_session,
@@ -61,7 +61,7 @@ def throttle_limits() -> ThrottleLimits:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("work.queue"))
+        return redirect(url_for(home_endpoint(current_user.role)))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
         return render_template("accounts/login.html", form=form)
@@ -128,7 +128,7 @@ def enrol_at_sign_in():
     if form.validate_on_submit():
         codes = _confirm(user, form, now)
         if isinstance(codes, list):
-            target = session.get(PENDING, {}).get("next") or url_for("work.queue")
+            target = session.get(PENDING, {}).get("next") or url_for(home_endpoint(user.role))
             _signed_in(user, now, "totp", target)
             return render_template("accounts/recovery_codes.html", codes=codes, continue_to=target)
         if codes is not None:
@@ -226,7 +226,7 @@ def _signed_in(user: User, now: datetime, method: str | None, target: str | None
     session[SESSION_TOKEN] = token
     login_user(user)
     mark_active(now.timestamp())
-    return redirect(target if is_safe_next(target) else url_for("work.queue"))
+    return redirect(target if is_safe_next(target) else url_for(home_endpoint(user.role)))
 
 
 def _pend(user: User, now: datetime, target: str | None) -> None:

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from backoffice.accounts.access import practice_ids_for
 from backoffice.accounts.models import User
+from backoffice.accounts.rules import STAFF_ROLES
 from backoffice.api import rules
 from backoffice.api.openapi import openapi_document
 from backoffice.api.services import TokenExpired, authenticate_token
@@ -91,6 +92,8 @@ def requires(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 abort(401, "a valid bearer token is required (Authorization: Bearer <token>)")
             if scope not in row.scopes:
                 abort(403, f"this token lacks the {scope} scope")
+            if row.user.role not in STAFF_ROLES:
+                abort(403, "a practice's users work in the client portal, not the API")
             g.api_user = row.user
             g.api_token_id = row.id
             return fn(*args, **kwargs)

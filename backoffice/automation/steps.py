@@ -26,7 +26,7 @@ from backoffice.clearinghouse.adapters import connection_for
 from backoffice.clearinghouse.models import BATCH_KINDS
 from backoffice.deadlines.follow_up import next_follow_up
 from backoffice.errors import ValidationFailed
-from backoffice.exchange.submission import submit_claims
+from backoffice.exchange.submission import held_claims, submit_claims
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.sessions.models import Session
@@ -35,6 +35,7 @@ from backoffice.work.rules import WorkKind
 
 MAX_STATUS_CHECKS = 3  # then a person calls (billing-rules 9.2: status at 30 days, then every ~14 days)
 REPEAT_DAYS = 14
+HOLD_RECHECK = timedelta(days=1)
 
 
 def _session(item: WorkItem) -> Session:
@@ -91,6 +92,9 @@ def submit(item: WorkItem, now: datetime) -> Mapping[str, Any]:
         if str(claim.status) != ClaimStatus.DRAFT:  # already on its way: a rerun after a crash
             return {"claim_id": claim.id, "claim_status": str(claim.status), "already": True}
         raise NeedsPerson("claim is not scrubbed clean; it cannot be submitted")
+    held = held_claims([claim.id]).get(claim.id)
+    if held:  # woken at once when the hold ends (a practice's answer); the day is a safety net
+        raise NotYet(now + HOLD_RECHECK, held)
     connection = connection_for(db.session.get(Practice, claim.practice_id))
     if connection.id is not None and connection.kind in BATCH_KINDS:  # real-time channels submit at once
         raise NotYet(now + timedelta(minutes=connection.poll_minutes),

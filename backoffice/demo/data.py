@@ -227,6 +227,8 @@ STAFF = [  # login name (email and password derive from it), full name, role, pr
     ("biller3", "Elena Ruiz", "biller", ["harbor-family", "calm-mind"], ALL_QUEUES),
     ("supervisor", "Dana Whitfield", "supervisor", ["calm-mind", "bright-path", "harbor-family"], []),
     ("admin", "Sam Okafor", "admin", ["calm-mind", "bright-path", "harbor-family"], []),
+    # Calm Mind's own front desk: the client portal (issue 20), its practice only.
+    ("calmmind", "Jordan Lee", "practice", ["calm-mind"], []),
 ]
 
 AUDIT_FINDINGS = [

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, func, select
 
 from backoffice.accounts.models import User
+from backoffice.accounts.rules import Role
 from backoffice.accounts.services import create_user
 from backoffice.appeals.demo import seed_appeals
 from backoffice.appointments.demo import seed_appointments
@@ -28,10 +29,12 @@ from backoffice.intake.planning import pending_session_ids
 from backoffice.orgs.models import Organization, Payer, Practice, Provider
 from backoffice.orgs.rules import Credential, complete_npi
 from backoffice.patients.models import Authorization, Coverage, CoveragePriority, Patient
+from backoffice.portal.services import send_request
 from backoffice.routing.demo import seed_routing
 from backoffice.sessions.models import Session
 from backoffice.supervisor.demo import seed_supervisor
 from backoffice.work.models import Interaction, WorkItem
+from backoffice.work.rules import ItemState
 
 DEMO_ORG_SLUG = "summit-billing"
 DEMO_LOGINS = [(f"{login}@summit.example", f"{login}-demo-2026", role) for login, _, role, _, _ in data.STAFF]
@@ -85,10 +88,28 @@ def seed_demo(*, now: datetime, seed: int = 2026) -> DemoSummary:
         seed_balances(now)
         seed_supervisor(now)
         seed_appeals(now)  # after seed_supervisor: uses the CARC and amount it puts on appeal items
+        _practice_request(now)
         _medicaid_managed_care(org_id)
         seed_appointments(now)  # the next business days' visits, for the appointment-eligibility flow
         open_for_visitors(org_id)
     return _summary()
+
+
+def _practice_request(now: datetime) -> None:
+    """One request waiting in Calm Mind's client portal: the progress note for an appeal (its item's SLA paused)."""
+    practice = db.session.scalars(select(Practice).where(Practice.slug == "calm-mind")).one()
+    origin = db.session.scalars(
+        select(WorkItem)
+        .where(WorkItem.practice_id == practice.id, WorkItem.kind.in_(["appeal", "work_denial"]),
+               WorkItem.state == ItemState.READY, WorkItem.claim_id.is_not(None))
+        .order_by(WorkItem.id)
+    ).first()  # fmt: skip
+    sender = db.session.scalars(select(User).where(User.role == Role.SUPERVISOR).order_by(User.id)).first()
+    if origin is None or sender is None:
+        return
+    send_request(origin=origin, actor=sender, now=now, request_type="appeal_documentation",
+                 message="Please upload the signed progress note for this date of service: the payer needs it "
+                 "with the appeal.")  # fmt: skip
 
 
 def _medicaid_managed_care(org_id: int) -> None:

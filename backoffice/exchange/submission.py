@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,28 @@ from backoffice.x12.claim837 import MAX_CLAIMS_PER_TRANSACTION, write_837p
 log = logging.getLogger(__name__)
 # A file still ``sending`` this long after its commit is sent again (a live send takes well under a second).
 RESEND_AFTER = timedelta(minutes=2)
+
+
+# Features that may hold a claim back from submission (a request to the practice flagged as blocking, issue 20)
+# register a function: claim ids -> {claim id: why it is held}. A held claim is skipped with that reason and its
+# submit step waits.
+SubmissionHold = Callable[[Sequence[int]], dict[int, str]]
+_HOLDS: list[SubmissionHold] = []
+
+
+def register_submission_hold(hold: SubmissionHold) -> None:
+    """Ask ``hold`` about every claim before it is submitted (registering twice is a no-op)."""
+    if hold not in _HOLDS:
+        _HOLDS.append(hold)
+
+
+def held_claims(claim_ids: Sequence[int]) -> dict[int, str]:
+    """The claims among ``claim_ids`` that a registered hold keeps back, with why (no patient data)."""
+    held: dict[int, str] = {}
+    for hold in _HOLDS:
+        for claim_id, why in hold(claim_ids).items():
+            held.setdefault(claim_id, why)
+    return held
 
 
 @dataclass
@@ -94,8 +116,11 @@ def submit_claims(
         ).all()
     )
     by_practice: dict[int, list[Claim]] = {}
+    held = held_claims(sorted(found))
     for claim in claims:
-        if (claim.id, claim.version) in sent_versions:
+        if claim.id in held:
+            result.skipped.append((claim.id, held[claim.id]))
+        elif (claim.id, claim.version) in sent_versions:
             result.skipped.append((claim.id, f"version {claim.version} already submitted"))
         elif claim.status != ClaimStatus.SCRUBBED:
             result.skipped.append((claim.id, f"status {claim.status}, not scrubbed"))

@@ -149,18 +149,28 @@ class UploadForm(Form):
     file = FileField("CSV file", validators=[FileRequired("choose a CSV file")])
 
 
+ROLE_CHOICES = choices(
+    [
+        ("biller", "biller"),
+        ("supervisor", "supervisor"),
+        ("admin", "admin"),
+        ("practice", "practice (a client practice's user: its portal only, one practice)"),
+    ]
+)
+
+
 class InviteForm(Form):
     email = _text("Email", 254)
     name = _text("Name")
-    role = SelectField("Role", choices=choices((r, r) for r in ("biller", "supervisor", "admin")))
-    practices = MultiCheckboxField("Practices served", choices=[])
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    practices = MultiCheckboxField("Practices served (a practice user: exactly one, their own)", choices=[])
     queues = MultiCheckboxField("Queues (none: every queue)", choices=[])
     skills = MultiCheckboxField("Skills", choices=[])
     password = PasswordField("Initial password (blank: send a set-password link)", validators=[Optional()])
 
 
 class UserEditForm(Form):
-    role = SelectField("Role", choices=choices((r, r) for r in ("biller", "supervisor", "admin")))
+    role = SelectField("Role", choices=ROLE_CHOICES)
     practices = MultiCheckboxField("Practices served", choices=[])
     queues = MultiCheckboxField("Queues (none: every queue)", choices=[])
     skills = MultiCheckboxField("Skills", choices=[])

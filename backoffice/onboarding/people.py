@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from backoffice.accounts.models import User
-from backoffice.accounts.rules import Role, password_problem
+from backoffice.accounts.rules import Role, password_problem, practice_binding_problem
 from backoffice.accounts.services import change_role, create_user, hash_password, set_user_active
 from backoffice.accounts.signins import end_all_sessions
 from backoffice.audit.services import audit_event
@@ -25,7 +25,7 @@ from backoffice.orgs.models import Practice
 from backoffice.remits.rules import QUEUES as DENIAL_QUEUES
 from backoffice.services_base import service
 from backoffice.work.models import WorkItem
-from backoffice.work.rules import DEFAULT_QUEUES, OPEN_STATES
+from backoffice.work.rules import DEFAULT_QUEUES, OPEN_STATES, OUTSIDE_QUEUES
 from backoffice.work.services import reassign_item
 
 LINK_LIFETIME = timedelta(days=7)
@@ -33,8 +33,9 @@ LINK_SALT = "set-password"
 
 
 def known_queues() -> list[str]:
-    """Every queue work can land in: the kernel's default queues and the denial families' queues."""
-    return sorted({*DEFAULT_QUEUES.values(), *DENIAL_QUEUES.values()})
+    """Every queue the staff work: the kernel's default queues and the denial families' queues (not the ones worked
+    outside the company, such as the practice's requests)."""
+    return sorted({*DEFAULT_QUEUES.values(), *DENIAL_QUEUES.values()} - OUTSIDE_QUEUES)
 
 
 def known_skills(organization_id: int) -> list[str]:
@@ -103,6 +104,8 @@ def invite_user(*, organization_id: int, email: str, name: str, role: str, pract
     chosen = _practices(organization_id, practices)
     queue_list = _from_list("queues", queues, known_queues())
     skill_list = _from_list("skills", skills, known_skills(organization_id))
+    if role == Role.PRACTICE:  # a practice's own user works no queue: only its portal
+        queue_list, skill_list = [], []
     user = create_user(organization_id=organization_id, email=email, name=name, role=role,
                        password=password or secrets.token_urlsafe(32), now=now, practices=chosen, queues=queue_list,
                        skills=skill_list, actor=actor)  # fmt: skip
@@ -124,6 +127,11 @@ def update_user(*, user: User, role: str, practices: Iterable[str | int], queues
     skill_list = _from_list("skills", skills, known_skills(user.organization_id))
     if role not in set(Role):
         raise ValidationFailed(f"role: expected one of {', '.join(r.value for r in Role)}")
+    binding = practice_binding_problem(role, len(chosen))
+    if binding:
+        raise ValidationFailed(binding)
+    if role == Role.PRACTICE:
+        queue_list, skill_list = [], []
     if user.id == actor.id and role != Role.ADMIN:
         raise NotAllowed("role: you cannot take away your own admin role")
     changes: dict[str, list[object]] = {}

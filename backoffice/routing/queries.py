@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from backoffice.accounts.access import practice_ids_for
 from backoffice.accounts.models import User
+from backoffice.accounts.rules import STAFF_ROLES
 from backoffice.extensions import db
 from backoffice.routing import rules as r
 from backoffice.routing.models import RoutingRule
@@ -46,7 +47,7 @@ def org_users(user: User) -> list[User]:
         db.session.scalars(
             select(User)
             .options(joinedload(User.practices))
-            .where(User.organization_id == user.organization_id)
+            .where(User.organization_id == user.organization_id, User.role.in_(list(STAFF_ROLES)))
             .order_by(User.active.desc(), User.name)
         ).unique()
     )

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from backoffice.accounts.access import can_supervise
 from backoffice.accounts.models import User, user_practices
-from backoffice.accounts.rules import sees_whole_organization
+from backoffice.accounts.rules import STAFF_ROLES, sees_whole_organization
 from backoffice.audit.models import AuditEvent
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
@@ -27,7 +27,7 @@ from backoffice.routing.models import RoutingRule
 from backoffice.services_base import service
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
-from backoffice.work.rules import DEFAULT_QUEUES, OPEN_STATES, InteractionKind, ItemState, Mode
+from backoffice.work.rules import DEFAULT_QUEUES, OPEN_STATES, OUTSIDE_QUEUES, InteractionKind, ItemState, Mode
 
 ROUTER = "router"
 _CACHE_KEY = "routing_cache"
@@ -77,7 +77,9 @@ def people(organization_id: int) -> list[r.Candidate]:
     """Every user of the organization with the practices they serve, queues and skills (no load yet)."""
     cache = _cache().setdefault("people", {})
     if organization_id not in cache:
-        users = db.session.scalars(select(User).where(User.organization_id == organization_id)).all()
+        users = db.session.scalars(  # the billing staff: a practice's own users are never routed work
+            select(User).where(User.organization_id == organization_id, User.role.in_(list(STAFF_ROLES)))
+        ).all()
         all_practices = frozenset(
             db.session.scalars(select(Practice.id).where(Practice.organization_id == organization_id))
         )
@@ -172,6 +174,8 @@ def route_item(item: WorkItem, *, now: datetime, source: str = ROUTER) -> r.Deci
     Nothing happens without a matching rule, for automated items, or when the item already has an owner.
     """
     if item.mode != Mode.MANUAL or item.state != ItemState.READY or item.assignee_id is not None:
+        return None
+    if item.queue in OUTSIDE_QUEUES:  # the practice answers it in the portal: no rule moves it
         return None
     organization_id = item.practice.organization_id
     rules = active_rules(organization_id)

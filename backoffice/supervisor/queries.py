@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from backoffice.accounts.access import practice_ids_for
 from backoffice.accounts.models import User
+from backoffice.accounts.rules import STAFF_ROLES
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.supervisor.models import WriteOffRequest
@@ -165,7 +166,7 @@ def filter_choices(user: User) -> dict[str, list[tuple[Any, str]]]:
     ).all()
     people = db.session.execute(
         select(User.id, User.name, User.role)
-        .where(User.organization_id == user.organization_id, User.active)
+        .where(User.organization_id == user.organization_id, User.active, User.role.in_(list(STAFF_ROLES)))
         .order_by(User.name)
     ).all()
     queues = db.session.scalars(

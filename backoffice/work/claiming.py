@@ -31,6 +31,7 @@ def _claimable_conditions(user: User, scope: set[int], now: datetime, queue: str
             and_(WorkItem.state == ItemState.SNOOZED, WorkItem.snoozed_until <= now),
         ),
         or_(WorkItem.assignee_id.is_(None), WorkItem.assignee_id == user.id),
+        WorkItem.queue.not_in(list(rules.OUTSIDE_QUEUES)),
     ]
     if queue:
         conditions.append(WorkItem.queue == queue)
@@ -122,6 +123,7 @@ def _pg_filters(alias: str, queues: str) -> str:
     a = alias
     filters = (
         f"({a}.state = 'ready' OR {a}.snoozed_until <= :now) AND ({a}.assignee_id IS NULL OR {a}.assignee_id = :me)"
+        f" AND {a}.queue NOT IN ({', '.join(repr(q) for q in sorted(rules.OUTSIDE_QUEUES))})"
     )
     if queues == "queue":
         filters += f" AND {a}.queue = :queue"

@@ -158,3 +158,19 @@ class KpiSnapshot(db.Model):
     day: Mapped[date]
     figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SlaPause(db.Model):
+    """A stretch of time an item's SLA did not run because it waited on someone outside the billing company (the
+    practice answering a request): the item was blocked on ``cause_item_id``; ``due_before`` is its due time when
+    the pause began, and on release it becomes due later by the time paused (``rules.resumed_due_at``)."""
+
+    __tablename__ = "sla_pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"), index=True)
+    cause_item_id: Mapped[int | None] = mapped_column(ForeignKey("work_items.id", ondelete="SET NULL"))
+    waiting_on: Mapped[str] = mapped_column(String(16))  # who the time is attributed to: "practice"
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_before: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -61,6 +61,7 @@ def render_item(work_item: WorkItem, status: int = 200) -> Any:
                         target_id=work_item.id)  # fmt: skip
     if coverages and not call_kept and call_form.payer_id.data is None:
         call_form.payer_id.data = coverages[0].payer_id  # the payer a biller calls first: the primary
+    now = utcnow()
     page = render_template(
         "work/item.html",
         item=work_item,
@@ -78,6 +79,7 @@ def render_item(work_item: WorkItem, status: int = 200) -> Any:
         reassign_form=reassign_form,
         action_form=ActionForm(formdata=None),
         can_supervise=can_supervise(current_user),
-        now=utcnow(),
+        now=now,
+        sla_pause=queries.sla_pause_note(work_item, now),
     )
     return page, status

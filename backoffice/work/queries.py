@@ -15,13 +15,14 @@ from sqlalchemy.orm import joinedload, load_only
 from backoffice import inputs
 from backoffice.accounts.access import practice_ids_for
 from backoffice.accounts.models import User, user_practices
-from backoffice.accounts.rules import sees_whole_organization
+from backoffice.accounts.rules import STAFF_ROLES, sees_whole_organization
 from backoffice.clock import utcnow
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Coverage, Patient
 from backoffice.sessions.models import Session
-from backoffice.work.models import Interaction, WorkItem
+from backoffice.work import rules
+from backoffice.work.models import Interaction, SlaPause, WorkItem
 from backoffice.work.rules import CHAIN_ORDER, DEFAULT_QUEUES, KIND_LABELS, OPEN_STATES, ItemState, Mode
 
 QUEUE_PAGE_LIMIT = 200
@@ -404,6 +405,17 @@ def filter_choices(user: User) -> dict[str, list[tuple[Any, str]]]:
     }
 
 
+def sla_pause_note(item: WorkItem, now: datetime) -> str | None:
+    """'paused 29.5 h, waiting on practice' when the item's SLA was ever paused (the time it did not run), else
+    None; 'so far' while it still waits."""
+    pauses = db.session.scalars(select(SlaPause).where(SlaPause.work_item_id == item.id).order_by(SlaPause.id)).all()
+    if not pauses:
+        return None
+    total = rules.paused_time([(p.started_at, p.ended_at) for p in pauses], now)
+    who = ", ".join(dict.fromkeys(p.waiting_on for p in pauses))
+    return rules.paused_label(total, waiting_on=who, open_now=any(p.ended_at is None for p in pauses))
+
+
 def timeline(item: WorkItem) -> list[Interaction]:
     """Everything logged on the item and on its subject (the whole chain), newest first."""
     subject = [Interaction.work_item_id == item.id]
@@ -528,7 +540,9 @@ def biller_workload(user: User, now: datetime, tz: ZoneInfo) -> list[BillerRow]:
         )
     }
     users = db.session.scalars(
-        select(User).where(User.organization_id == user.organization_id, User.active).order_by(User.name)
+        select(User)
+        .where(User.organization_id == user.organization_id, User.active, User.role.in_(list(STAFF_ROLES)))
+        .order_by(User.name)
     ).all()
     return [BillerRow(u, *(int(x or 0) for x in counts.get(u.id, (0, 0, 0, 0)))) for u in users]
 
@@ -575,9 +589,11 @@ def breached_items(user: User, now: datetime, *, limit: int = 100) -> list[WorkI
 
 
 def assignable_users(item: WorkItem, actor: User) -> list[User]:
-    """Active users of the organization who serve the item's practice."""
+    """Active staff of the organization who serve the item's practice (never a practice's own user)."""
     users = db.session.scalars(
-        select(User).where(User.organization_id == actor.organization_id, User.active).order_by(User.name)
+        select(User)
+        .where(User.organization_id == actor.organization_id, User.active, User.role.in_(list(STAFF_ROLES)))
+        .order_by(User.name)
     ).all()
     # One query for who serves the practice (practice_ids_for per user cost one query per person on every page).
     serving = set(

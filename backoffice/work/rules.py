@@ -44,6 +44,9 @@ class ExceptionKind(StrEnum):
     RECOUPMENT = "recoupment"
     # An upcoming appointment whose eligibility check found a problem (inactive, carve-out, auth, visits used up).
     APPOINTMENT_ELIGIBILITY = "appointment_eligibility"
+    # A question to the client practice (issue 20), answered in the client portal; while it waits, the SLA of the
+    # item it came from is paused (``SlaPause``) and the time is the practice's.
+    PRACTICE_REQUEST = "practice_request"
 
 
 CHAIN_ORDER: tuple[WorkKind, ...] = tuple(WorkKind)
@@ -73,6 +76,7 @@ KIND_LABELS: dict[str, str] = {
     ExceptionKind.OVERPAYMENT: "Overpayment",
     ExceptionKind.RECOUPMENT: "Recoupment",
     ExceptionKind.APPOINTMENT_ELIGIBILITY: "Fix coverage before the visit",
+    ExceptionKind.PRACTICE_REQUEST: "Request to the practice",
 }
 
 
@@ -141,6 +145,8 @@ ACTION_FROM: dict[str, frozenset[ItemState]] = {
     # Automation only: a step that is not due yet waits snoozed; a stale or woken one is made ready again.
     "defer": frozenset({S.READY, S.IN_PROGRESS}),
     "resume": frozenset({S.IN_PROGRESS, S.SNOOZED}),
+    # Waiting on someone outside (the practice): the item is blocked on the request and its SLA is paused.
+    "pause": frozenset({S.READY, S.IN_PROGRESS, S.SNOOZED}),
 }
 
 DEFAULT_QUEUES: dict[str, str] = {
@@ -166,7 +172,11 @@ DEFAULT_QUEUES: dict[str, str] = {
     ExceptionKind.OVERPAYMENT: "posting",
     ExceptionKind.RECOUPMENT: "posting",
     ExceptionKind.APPOINTMENT_ELIGIBILITY: "eligibility",
+    ExceptionKind.PRACTICE_REQUEST: "practice",
 }
+# Queues worked outside the billing company (the client practice answers its requests in the portal): Get next never
+# hands them out and routing never moves them.
+OUTSIDE_QUEUES: frozenset[str] = frozenset({"practice"})
 
 # Business days to finish an item once it is ready (billing-rules.md 6.6 and 9.2 defaults). A follow-up
 # is ready once the claim is submitted; the status check is due ~30 days later (9.2: status at 30 days).
@@ -193,6 +203,9 @@ DEFAULT_SLA_BUSINESS_DAYS: dict[str, int] = {
     ExceptionKind.OVERPAYMENT: 2,  # 9.2: posting exceptions within 24-48 h
     ExceptionKind.RECOUPMENT: 2,
     ExceptionKind.APPOINTMENT_ELIGIBILITY: 1,  # explicit due dates (the visit) win
+    # The practice's response time (its own SLA, kept on the request, never counted as ours); a practice's
+    # ``sla_overrides["practice_request"]`` changes it.
+    ExceptionKind.PRACTICE_REQUEST: 2,
 }
 END_OF_BUSINESS = time(17, 0)
 DUE_SOON = timedelta(hours=4)
@@ -256,6 +269,31 @@ def sla_status(due_at: datetime | None, now: datetime, *, state: str | None = No
     if due_at - now <= DUE_SOON:
         return "due_soon"
     return "ok"
+
+
+def resumed_due_at(due_before: datetime | None, paused_at: datetime, resumed_at: datetime) -> datetime | None:
+    """The due time after a pause: later by exactly the time paused, so the paused time never counts towards a
+    breach (an item already overdue when paused stays overdue by as much as it was)."""
+    if due_before is None:
+        return None
+    return due_before + max(resumed_at - paused_at, timedelta(0))
+
+
+def paused_time(intervals: list[tuple[datetime, datetime | None]], now: datetime) -> timedelta:
+    """Total paused time of (started, ended) intervals; an open one counts up to ``now``."""
+    total = timedelta(0)
+    for started, ended in intervals:
+        total += max((ended or now) - started, timedelta(0))
+    return total
+
+
+def paused_label(paused: timedelta, *, waiting_on: str, open_now: bool) -> str:
+    """'paused 29.5 h, waiting on practice' (or 'paused 40 min, …'); 'so far' while the pause is still open."""
+    minutes = int(paused.total_seconds() // 60)
+    hours = f"{paused.total_seconds() / 3600:.1f}".removesuffix(".0") + " h"
+    amount = f"{minutes} min" if minutes < 60 else hours
+    so_far = " so far" if open_now else ""
+    return f"paused {amount}{so_far}, waiting on {waiting_on}"
 
 
 def countdown(due_at: datetime | None, now: datetime) -> str:

@@ -13,13 +13,14 @@ from sqlalchemy import or_, select, update
 from backoffice import signals
 from backoffice.accounts.access import can_supervise, practice_ids_for
 from backoffice.accounts.models import User
+from backoffice.accounts.rules import STAFF_ROLES
 from backoffice.calendars import is_business_day
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.services_base import service
 from backoffice.work import rules
 from backoffice.work.log import record_interaction
-from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
+from backoffice.work.models import Interaction, SlaPause, WorkItem, WorkItemDependency
 from backoffice.work.rules import (
     ACTION_FROM,
     CallOutcome,
@@ -119,22 +120,94 @@ def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> li
         )
         if pending is not None:
             continue
+        released.append(_release(dependent, item, now, actor))
+    return released
+
+
+def _open_pause(item: WorkItem) -> SlaPause | None:
+    return db.session.scalar(
+        select(SlaPause).where(SlaPause.work_item_id == item.id, SlaPause.ended_at.is_(None)).order_by(SlaPause.id)
+    )
+
+
+def _release(dependent: WorkItem, by: WorkItem, now: datetime, actor: User | None) -> WorkItem:
+    """Make a blocked item ready: a paused one resumes its SLA (due later by the time paused, the pause closed); a
+    planned step starts a fresh one."""
+    pause = _open_pause(dependent)
+    label = f"Released by #{by.id} ({rules.KIND_LABELS.get(by.kind, by.kind)})"
+    data: dict[str, Any]
+    if pause is not None:
+        pause.ended_at = now
+        due_at, policy = rules.resumed_due_at(pause.due_before, pause.started_at, now), dependent.sla_policy
+        paused = rules.paused_time([(pause.started_at, now)], now)
+        label += "; SLA resumed, " + rules.paused_label(paused, waiting_on=pause.waiting_on, open_now=False)
+        data = {"sla_policy": policy, "paused_seconds": int(paused.total_seconds()), "waiting_on": pause.waiting_on}
+    else:
         due_at, policy = due_at_for(dependent, now)
-        _guarded_update(dependent, "release", now, {"state": ItemState.READY, "due_at": due_at, "sla_policy": policy})
-        record_interaction(
-            practice_id=dependent.practice_id,
-            actor=actor,
-            actor_label="planner",
-            kind=InteractionKind.STATUS_CHANGE,
-            now=now,
-            item=dependent,
-            from_state=ItemState.BLOCKED.value,
-            to_state=ItemState.READY.value,
-            body=f"Released by #{item.id} ({rules.KIND_LABELS.get(item.kind, item.kind)})",
-            data={"sla_policy": policy},
+        data = {"sla_policy": policy}
+    _guarded_update(dependent, "release", now, {"state": ItemState.READY, "due_at": due_at, "sla_policy": policy})
+    record_interaction(
+        practice_id=dependent.practice_id,
+        actor=actor,
+        actor_label="planner",
+        kind=InteractionKind.STATUS_CHANGE,
+        now=now,
+        item=dependent,
+        from_state=ItemState.BLOCKED.value,
+        to_state=ItemState.READY.value,
+        body=label,
+        data=data,
+    )
+    became_ready(dependent, now)
+    return dependent
+
+
+def pause_for(*, item: WorkItem, cause: WorkItem, waiting_on: str, now: datetime, actor: User | None) -> SlaPause:
+    """Block ``item`` on ``cause`` (a request to someone outside) and pause its SLA, in the caller's transaction
+    (the caller commits): the item leaves Get next and every breach count until ``cause`` is done, and the time is
+    attributed to ``waiting_on``. A second request while paused joins the same pause."""
+    db.session.add(WorkItemDependency(item_id=item.id, depends_on_id=cause.id))
+    pause = _open_pause(item)
+    if pause is not None and item.state == ItemState.BLOCKED:
+        body = f"Also waiting on {waiting_on}: #{cause.id}; SLA still paused"
+        before = item.state
+    else:
+        pause = SlaPause(work_item_id=item.id, cause_item_id=cause.id, waiting_on=waiting_on, started_at=now,
+                         due_before=item.due_at)  # fmt: skip
+        db.session.add(pause)
+        before = _guarded_update(
+            item, "pause", now, {"state": ItemState.BLOCKED, "due_at": None, "snoozed_until": None}
         )
-        became_ready(dependent, now)
-        released.append(dependent)
+        body = f"Waiting on {waiting_on}: #{cause.id}; SLA paused"
+    db.session.flush()
+    record_interaction(
+        practice_id=item.practice_id, actor=actor, kind=InteractionKind.STATUS_CHANGE, now=now, item=item,
+        from_state=before.value, to_state=ItemState.BLOCKED.value, body=body,
+        data={"waiting_on": waiting_on, "cause_item_id": cause.id},
+    )  # fmt: skip
+    return pause
+
+
+def release_waiting(*, cause: WorkItem, now: datetime, actor: User | None) -> list[WorkItem]:
+    """The items paused on ``cause`` when it ended without being done (a request cancelled): each resumes, in the
+    caller's transaction, once nothing else it waits on is open."""
+    waiting = db.session.scalars(
+        select(WorkItem)
+        .join(WorkItemDependency, WorkItemDependency.item_id == WorkItem.id)
+        .where(WorkItemDependency.depends_on_id == cause.id, WorkItem.state == ItemState.BLOCKED)
+    ).all()
+    released = []
+    for item in waiting:
+        if _open_pause(item) is None:
+            continue
+        pending = db.session.scalar(
+            select(WorkItem.id)
+            .join(WorkItemDependency, WorkItemDependency.depends_on_id == WorkItem.id)
+            .where(WorkItemDependency.item_id == item.id, WorkItem.state.in_(list(rules.OPEN_STATES)))
+            .limit(1)
+        )
+        if pending is None:
+            released.append(_release(item, cause, now, actor))
     return released
 
 
@@ -264,6 +337,8 @@ def reassign_item(*, item: WorkItem, actor: User, now: datetime, assignee: User 
     if assignee is not None:
         if not assignee.active or assignee.organization_id != actor.organization_id:
             raise ValidationFailed("assignee: not an active user of this organization")
+        if assignee.role not in STAFF_ROLES:
+            raise ValidationFailed(f"assignee: {assignee.name} is a practice's user, not one of the billing staff")
         if item.practice_id not in practice_ids_for(assignee):
             raise ValidationFailed(f"assignee: {assignee.name} does not serve this practice")
     previous_assignee = item.assignee_id
