@@ -158,16 +158,16 @@ def test_the_report_of_a_hand_computed_month(ctx) -> None:  # noqa: ANN001
         ("follow_up", 48, 1, 1, D("100.0")),
         ("audit", None, 0, 0, None),
     ]
-    assert report.waiting == []  # no request kind exists yet (rules.WAITING_ON_PRACTICE_KINDS)
+    assert report.waiting == []  # no request to the practice is open
     # December starts where November ended.
     assert client_report.build(w["practice"], 2026, 12, AFTER).money.start_ar == D("290.00")
 
 
-def test_open_items_of_the_kinds_waiting_on_the_practice_are_listed(ctx, monkeypatch) -> None:  # noqa: ANN001
+def test_open_requests_to_the_practice_are_listed_as_waiting_on_it(ctx) -> None:  # noqa: ANN001
     w = november()
-    monkeypatch.setattr(rules, "WAITING_ON_PRACTICE_KINDS", ("verify_benefits",))
-    waiting = item(w["patient"], "verify_benefits", NOV + timedelta(days=20), None, state=ItemState.READY)
-    item(w["patient"], "verify_benefits", NOV + timedelta(days=20), NOV + timedelta(days=21))  # done: not waiting
+    waiting = item(w["patient"], "practice_request", NOV + timedelta(days=20), None, state=ItemState.READY)
+    item(w["patient"], "practice_request", NOV + timedelta(days=20), NOV + timedelta(days=21))  # answered: not waiting
+    item(w["patient"], "verify_benefits", NOV + timedelta(days=20), None, state=ItemState.READY)  # ours, not theirs
     report = client_report.build(w["practice"], 2026, 11, AFTER)
     assert [row.item_id for row in report.waiting] == [waiting.id]
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from backoffice.work.kpis import AGING_BUCKETS, rate
+from backoffice.work.rules import ExceptionKind
 
 BUCKET_LABELS: tuple[str, ...] = tuple(label for label, _ in AGING_BUCKETS)
 # A spreadsheet treats a text cell starting with one of these as a formula (OWASP "CSV injection").
@@ -109,10 +110,9 @@ DENIAL_OWNER: dict[str, Owner] = {
 }
 OWNER_LABELS: dict[Owner, str] = {Owner.PRACTICE: "Practice", Owner.PAYER: "Payer", Owner.US: "Us (billing)"}
 
-# Open work item kinds that wait on the practice (the portal's request to the practice, issue 20.4). No such kind
-# exists yet: the report's "Waiting on the practice" section lists open items of these kinds, and stays empty until
-# the request kind is added here.
-WAITING_ON_PRACTICE_KINDS: tuple[str, ...] = ()
+# Open work item kinds that wait on the practice: the report's "Waiting on the practice" section lists open items of
+# these kinds (the portal's requests to the practice).
+WAITING_ON_PRACTICE_KINDS: tuple[str, ...] = (ExceptionKind.PRACTICE_REQUEST.value,)
 
 
 def denial_owner(family: str | None) -> Owner:
