@@ -193,10 +193,12 @@ def _record_failure(
     raise error
 
 
-def wake_answered_follow_ups(organization_id: int, *, now: datetime, claim_ids: list[int]) -> None:
+def wake_answered_follow_ups(organization_id: int, *, now: datetime, claim_ids: list[int], **_: Any) -> None:
     """The ``remittance-posted`` subscriber: the waiting automated follow-ups of the claims an 835 just answered
     are made ready in the posting's transaction, so their step sees the remittance and closes them right away
     (not at the next recovery sweep)."""
+    if not claim_ids:
+        return
     answered = select(Claim.id).where(Claim.id.in_(claim_ids), Claim.status.in_([s.value for s in RESOLVED]))
     originals = select(Claim.session_id).where(
         Claim.id.in_(claim_ids), Claim.payer_sequence == "P", Claim.parent_claim_id.is_(None)
