@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
+from backoffice.services_base import in_ids
 from backoffice.tasks import enqueue_after_commit
 from backoffice.work import rules as work_rules
 from backoffice.work import services
@@ -199,10 +200,8 @@ def wake_answered_follow_ups(organization_id: int, *, now: datetime, claim_ids: 
     (not at the next recovery sweep)."""
     if not claim_ids:
         return
-    answered = select(Claim.id).where(Claim.id.in_(claim_ids), Claim.status.in_([s.value for s in RESOLVED]))
-    originals = select(Claim.session_id).where(
-        Claim.id.in_(claim_ids), Claim.payer_sequence == "P", Claim.parent_claim_id.is_(None)
-    )
+    answered = select(Claim.id).where(in_ids(Claim.id, claim_ids), Claim.status.in_([s.value for s in RESOLVED]))
+    originals = select(Claim.session_id).where(Claim.payer_sequence == "P", Claim.parent_claim_id.is_(None))
     waiting = db.session.scalars(
         select(WorkItem).where(
             WorkItem.kind == WorkKind.FOLLOW_UP, WorkItem.mode == Mode.AUTOMATED, WorkItem.state == ItemState.SNOOZED,

@@ -45,7 +45,7 @@ from backoffice.remits.posting_run import (
     line_row,
 )
 from backoffice.scrubber.queries import scrub_lines_for_coverage
-from backoffice.services_base import is_postgres, service
+from backoffice.services_base import in_ids, is_postgres, service
 from backoffice.sessions.models import Session
 from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
@@ -67,12 +67,12 @@ def _load_claims(organization_id: int, numbers: list[str]) -> dict[str, ClaimVie
         query = (
             select(*CLAIM_COLUMNS)
             .join(Practice, Practice.id == Claim.practice_id)
-            .where(Practice.organization_id == organization_id, Claim.account_number.in_(chunk))
+            .where(Practice.organization_id == organization_id, in_ids(Claim.account_number, chunk))
         )
         claims.update((row.account_number, ClaimView(row)) for row in db.session.execute(query))
     by_id = {view.id: view for view in claims.values()}
     for chunk in chunks(list(by_id)):
-        query = select(*LINE_COLUMNS).where(ClaimLine.claim_id.in_(chunk)).order_by(ClaimLine.line_number)
+        query = select(*LINE_COLUMNS).where(in_ids(ClaimLine.claim_id, chunk)).order_by(ClaimLine.line_number)
         for line in db.session.execute(query):
             by_id[line.claim_id].lines.append(line)
     return claims
@@ -413,7 +413,7 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
             "is_reversal": clp.is_reversal,
             "remarks": list(clp.remarks),
             # an unmatched CLP keeps its claim-level CAS and service lines, to be applied line by line by hand
-            "unmatched_detail": None if clp.claim_id in claims else kept.detail(clp),
+            **({} if clp.claim_id in claims else {"unmatched_detail": kept.detail(clp)}),
         }
         for clp in r.claims
     ]
