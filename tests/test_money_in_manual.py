@@ -298,7 +298,9 @@ def test_the_unmatched_item_page_maps_the_lines_and_applies_the_payment(app, cli
     response = client.post(f"/payments/unmatched/{payment_id}/apply", data=data)
     assert response.status_code == 302 and f"/payments/unmatched/{payment_id}/lines" in response.headers["Location"]
     refused = client.post(f"/payments/unmatched/{payment_id}/apply", data=data | {"line-1": "1", "line-2": "1"})
-    assert "/lines" in refused.headers["Location"]
+    html = refused.get_data(as_text=True)  # the same page, with the refusal and what the poster chose
+    assert refused.status_code == 200 and "claim line 1 is already taken by service line 1" in html
+    assert html.count('<option value="1" selected>') == 2
     response = client.post(f"/payments/unmatched/{payment_id}/apply", data=data | {"line-1": "2", "line-2": "1"})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/items/{item_id}")

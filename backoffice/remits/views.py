@@ -132,11 +132,16 @@ def apply_lines(payment_id: int) -> ResponseReturnValue:
     if claim is None:
         flash(f"claim account number: no claim {number!r} in your practices", "error")
         return redirect(_back(request.args))
+    return _render_lines(payment, claim, unmatched.default_line_numbers(payment, claim), _back(request.args))
+
+
+def _render_lines(payment: ClaimPayment, claim: Claim, chosen: list[int | None], back: str) -> str:
+    """The mapping page with ``chosen`` selected (the default match, or what the poster chose and was refused)."""
     services = kept.services(payment.unmatched_detail)
-    return render_template("remits/apply.html", payment=payment, claim=claim, form=ApplyForm(account_number=number),
+    return render_template("remits/apply.html", payment=payment, claim=claim,
+                           form=ApplyForm(account_number=claim.account_number),
                            lines=sorted(claim.lines, key=lambda line: line.line_number),
-                           services=list(zip(services, unmatched.default_line_numbers(payment, claim), strict=True)),
-                           next=_back(request.args))  # fmt: skip
+                           services=list(zip(services, chosen, strict=True)), next=back)  # fmt: skip
 
 
 @bp.route("/payments/unmatched/<int:payment_id>/apply", methods=["POST"])
@@ -161,9 +166,9 @@ def apply(payment_id: int) -> ResponseReturnValue:
                                   line_numbers=chosen if count else None)  # fmt: skip
     except ServiceError as error:
         flash(str(error), "error")
-        if count:
-            return redirect(url_for("remits.apply_lines", payment_id=payment.id,
-                                    account_number=claim.account_number, next=_back(request.form)))  # fmt: skip
+        if count:  # the same page again, with what the poster chose
+            return _render_lines(db.session.get(ClaimPayment, payment_id), db.session.get(Claim, claim.id), chosen,
+                                 _back(request.form))  # fmt: skip
     else:
         flash(f"Payment applied to claim {claim.account_number}; its item is closed", "success")
     return redirect(_back(request.form))
