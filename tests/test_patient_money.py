@@ -303,3 +303,15 @@ def test_the_deposits_page_records_a_patient_batch_deposit(app, client, auth) ->
                                                     "amount": "30.00", "kind": "patient", "batch": "B-7"})  # fmt: skip
     assert response.status_code == 302
     assert "Deposit of $30.00 recorded, matched." in client.get("/money/deposits").get_data(as_text=True)
+
+
+def test_the_item_of_a_deposit_without_an_era_shows_the_deposit(app, client, auth) -> None:  # noqa: ANN001
+    with app.app_context():
+        world = _world()
+        _eft_deposit(world, "TRC000999", "42.50")
+        sweep_deposit_matching(now=NOW + timedelta(days=5))
+        item_id = db.session.scalar(select(WorkItem.id).where(WorkItem.kind == "match_deposit"))
+    auth.login("biller@example.test")
+    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert "Match deposit" in page and "$42.50" in page
+    assert "none matched yet: an ERA with trace TRC000999 and this amount is matched when it posts" in page
