@@ -39,6 +39,7 @@ from backoffice.documents.views import bp as documents_bp
 from backoffice.error_pages import init_app as init_error_pages
 from backoffice.extensions import csrf, db, login_manager, migrate
 from backoffice.itemforms.views import bp as itemforms_bp
+from backoffice.money import subscriptions as money_subscriptions
 from backoffice.money.views import bp as money_bp
 from backoffice.onboarding import api as onboarding_api  # noqa: F401  (its routes join the API blueprint)
 from backoffice.onboarding.views import bp as onboarding_bp
@@ -144,6 +145,7 @@ def _subscribe_features() -> None:
     authorizations_subscriptions.subscribe()
     claimcontext_subscriptions.subscribe()
     claims_subscriptions.subscribe()
+    money_subscriptions.subscribe()
     remits_subscriptions.subscribe()
     routing_subscriptions.subscribe()
     portal_subscriptions.subscribe()

@@ -27,8 +27,10 @@ item_completed = events.signal("item-completed")
 # sender: WorkItem (state CANCELLED); kwargs: now, actor (User), reason. Subscribers: none yet.
 item_cancelled = events.signal("item-cancelled")
 
-# sender: the organization id (an 835 file just posted); kwargs: now, claim_ids (every claim it paid, denied or
-# adjusted). Subscribers: automation (wakes those claims' waiting follow-ups, whose step then closes them).
+# sender: the organization id (an 835 file just posted, or an unmatched payment applied by hand); kwargs: now,
+# claim_ids (every claim it paid, denied or adjusted), remittance_ids (the ERAs posted). Subscribers: automation
+# (wakes those claims' waiting follow-ups, whose step then closes them), claims (closes paid denials), money
+# (matches the deposits waiting for these ERAs).
 remittance_posted = events.signal("remittance-posted")
 
 # sender: Claim (a void, frequency 8, the payer accepted: ``exchange.ack_posting`` / ``claims.corrections``); kwargs:

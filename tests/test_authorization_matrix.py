@@ -220,6 +220,7 @@ EXPECT: dict[str, Rule] = {
     "remits.paper_eob": Rule(ALL, {"claim_id": "claim"}),
     # An unmatched payment belongs to no practice (it matched no claim): organization-scoped, no seeded object.
     "remits.apply": Rule(ALL, {"payment_id": "=0"}),
+    "remits.apply_lines": Rule(ALL, {"payment_id": "=0"}, ok=404),  # payment 0 does not exist
     "balances.charge_self_pay": Rule(ALL, ITEM),
     # admin
     "automation.overview": Rule(ADM),

@@ -1,5 +1,6 @@
 """In a real browser: a biller uploads an 835, reviews the preview (what posts where, the underpayment it opens) and
-posts it; then keys a paper EOB that does not balance (refused, naming the line and field) and fixes it (posted)."""
+posts it; then keys a paper EOB that does not balance (refused, naming the line and field) and fixes it (posted);
+then applies an 835 claim that matched no claim to the right one, checking which claim line each service line pays."""
 
 from __future__ import annotations
 
@@ -44,11 +45,12 @@ def test_biller_posts_an_835_and_a_paper_eob_in_the_browser(app: Flask, page, tm
         patient = f.make_patient(practice, payer)
         _claim(practice, payer, patient, "ACC1", ("90834", "150.00"))
         eob_claim = _claim(practice, payer, patient, "ACC2", ("90834", "150.00"), ("90837", "200.00"))
+        typo_claim = _claim(practice, payer, patient, "ACC3", ("90834", "150.00"), ("90837", "200.00"))
         db.session.add(ContractedRate(practice_id=practice.id, payer_id=payer.id, cpt="90834", allowed=D("110.00"),
                                       effective_from=date(2026, 1, 1)))  # fmt: skip
         f.make_user(org, practices=[practice], email="poster@example.test", name="Pat Poster")
         db.session.commit()
-        eob_claim_id = eob_claim.id
+        eob_claim_id, typo_claim_id = eob_claim.id, typo_claim.id
     text = era(clp("ACC1", "1", "150", "80", "20", svc("90834", "150", "80", "CAS*CO*45*50", "CAS*PR*3*20")))
     upload = tmp_path / "era.835"
     upload.write_text(text)
@@ -101,3 +103,33 @@ def test_biller_posts_an_835_and_a_paper_eob_in_the_browser(app: Flask, page, tm
         claim = db.session.get(Claim, eob_claim_id)
         assert (claim.paid_amount, claim.status) == (D("240.00"), ClaimStatus.PAID)
         assert db.session.scalar(select(Remittance.source).where(Remittance.trace_number == "10045/ACC2")) == "paper"
+
+    # An 835 pays claim ACC3 under a mistyped CLP01, its 90837 service first: the poster applies it line by line.
+    typo = tmp_path / "typo.835"
+    typo.write_text(era(clp("ACC-3", "1", "350", "290", "0", svc("90837", "200", "140", "CAS*CO*45*60"),
+                            svc("90834", "150", "150")), trace="EFT9"))  # fmt: skip
+    page.click("nav >> text=Payments")
+    page.click("text=Upload an 835")
+    page.set_input_files("input[name=file]", str(typo))
+    page.click("button:has-text('Preview')")
+    page.wait_for_selector("text=Preview: nothing is posted yet")
+    page.click("button:has-text('Post')")
+    page.wait_for_selector("text=1 unmatched")
+    page.fill("input[aria-label='Claim account number for ACC-3']", "ACC3")
+    page.click("button:has-text('Apply…')")
+    page.wait_for_selector("text=Apply an unmatched payment")
+    assert page.input_value("select[name=line-1]") == "2" and page.input_value("select[name=line-2]") == "1"
+    shot(page, "payments-5-unmatched-lines")
+    page.select_option("select[name=line-2]", "2")  # a slip: both on line 2
+    page.click("button:has-text('Apply to claim ACC3')")
+    page.wait_for_selector("text=claim line 2 is already taken by service line 1")
+    assert page.input_value("select[name=line-2]") == "2"  # what the poster chose stays
+    with app.app_context():
+        assert db.session.scalar(select(Claim.paid_amount).where(Claim.id == typo_claim_id)) == D("0.00")
+    page.select_option("select[name=line-2]", "1")
+    page.click("button:has-text('Apply to claim ACC3')")
+    page.wait_for_selector("text=Payment applied to claim ACC3")
+    with app.app_context():
+        lines = db.session.scalars(select(ClaimLine).where(ClaimLine.claim_id == typo_claim_id)
+                                   .order_by(ClaimLine.line_number)).all()  # fmt: skip
+        assert [line.paid_amount for line in lines] == [D("150.00"), D("140.00")]

@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from backoffice.claims.models import Claim, ClaimLine
@@ -212,16 +214,72 @@ def test_a_wo_recoupment_reduces_its_claim_and_opens_an_item_on_it(setup) -> Non
                   trace="EFT2", plb="PLB*1234567893*20261231*WO:OLD1*40")  # fmt: skip
     assert result.remittances_posted == 1 and result.recoupment_items == 1
     db.session.refresh(old)
-    assert old.paid_amount == D("60.00")
+    assert old.paid_amount == D("60.00") and old.lines[0].paid_amount == D("60.00")  # the line too
     [item] = items(kind="recoupment")
     assert item.claim_id == old.id and item.amount == D("40.00")
     [row] = db.session.scalars(select(ProviderAdjustment)).all()
     assert (row.kind, row.reason, row.reference, row.amount, row.claim_id) == ("recoupment", "WO", "OLD1",
                                                                               D("40.00"), old.id)  # fmt: skip
+    assert row.line_amounts == {str(old.lines[0].id): "40.00"}
     # The payment balances: BPR02 140 − 40 = 100 = ΣCLP04 − ΣPLB.
     remittance = db.session.scalar(select(Remittance).where(Remittance.trace_number == "EFT2"))
     paid = sum(p.paid for p in remittance.payments)
     assert remittance.total_paid == paid - sum(p.amount for p in remittance.plb_rows) == D("100.00")
+
+
+def _line_paid(claim: Claim) -> list[D]:
+    db.session.refresh(claim)
+    return [line.paid_amount for line in sorted(claim.lines, key=lambda x: x.line_number)]
+
+
+def test_a_recoupment_is_spread_over_the_lines_by_what_each_was_paid_and_a_reversal_gives_it_back(setup) -> None:  # noqa: ANN001
+    old = make_claim(setup, "OLD1", ("90834", "150.00"), ("90837", "200.00"), ("90785", "20.00"))
+    post(setup, clp("OLD1", "1", "370", "150", "0", svc("90834", "150", "100", "CAS*CO*45*50"),
+                    svc("90837", "200", "50", "CAS*CO*45*150"), svc("90785", "20", "0", "CAS*CO*97*20")),
+         trace="EFT1")  # fmt: skip
+    make_claim(setup, "ACC2", ("90837", "200.00"))
+    make_claim(setup, "ACC3", ("90837", "200.00"))
+    pay = clp("ACC2", "1", "200", "140", "0", svc("90837", "200", "140", "CAS*CO*45*60"))
+    post(setup, pay, trace="EFT2", plb="PLB*1234567893*20261231*WO:OLD1*40")
+    # 40 over paid 100 and 50: 26.67 and the remainder 13.33 on the last paid line; the unpaid line keeps 0.
+    assert _line_paid(old) == [D("73.33"), D("36.67"), D("0.00")]
+    assert old.paid_amount == D("110.00") == sum(_line_paid(old))
+    row = db.session.scalar(select(ProviderAdjustment).where(ProviderAdjustment.reason == "WO"))
+    ids = [str(line.id) for line in sorted(old.lines, key=lambda x: x.line_number)]
+    assert row.line_amounts == {ids[0]: "26.67", ids[1]: "13.33"}
+    body = db.session.scalar(select(Interaction.body).where(Interaction.work_item_id == items(kind="recoupment")[0].id))
+    assert "recouped $40.00 (reference OLD1; line 1 26.67, line 2 13.33)" in body
+    # The payer reverses the recoupment (a negative WO): the same cents go back to the same lines.
+    pay = clp("ACC3", "1", "200", "140", "0", svc("90837", "200", "140", "CAS*CO*45*60"))
+    post(setup, pay, trace="EFT3", plb="PLB*1234567893*20261231*WO:OLD1*-40")
+    assert _line_paid(old) == [D("100.00"), D("50.00"), D("0.00")]
+    assert old.paid_amount == D("150.00")
+    back = db.session.scalar(select(ProviderAdjustment).where(ProviderAdjustment.amount == D("-40.00")))
+    assert back.line_amounts == {ids[0]: "-26.67", ids[1]: "-13.33"}
+
+
+def test_spread_is_to_the_cent_with_the_remainder_on_the_last_weighted_line() -> None:
+    assert rules.spread(D("40.00"), [D("100"), D("50"), D("0")]) == [D("26.67"), D("13.33"), D("0.00")]
+    assert rules.spread(D("0.01"), [D("1"), D("1"), D("1")]) == [D("0.00"), D("0.00"), D("0.01")]
+    assert rules.spread(D("10.00"), [D("0"), D("0")]) == [D("0.00"), D("10.00")]  # nothing paid: the last line
+    assert rules.spread(D("-30.00"), [D("20"), D("10")]) == [D("-20.00"), D("-10.00")]
+    assert rules.spread(D("5.00"), []) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.decimals(min_value=D("-5000"), max_value=D("5000"), places=2),
+    weights=st.lists(st.decimals(min_value=D("-100"), max_value=D("1000"), places=2), min_size=1, max_size=8),
+)
+def test_spread_never_loses_or_makes_a_cent(amount: D, weights: list[D]) -> None:
+    shares = rules.spread(amount, weights)
+    assert sum(shares) == amount and all(share == share.quantize(D("0.01")) for share in shares)
+    positive = [i for i, w in enumerate(weights) if w > 0]
+    if positive:
+        assert all(shares[i] == 0 for i in range(len(weights)) if i not in positive)
+        total = sum(weights[i] for i in positive)
+        for i in positive[:-1]:  # each within half a cent of its exact share
+            assert abs(shares[i] - amount * weights[i] / total) <= D("0.005")
 
 
 def test_a_recoupment_by_payer_claim_number_and_one_we_cannot_find(setup) -> None:  # noqa: ANN001

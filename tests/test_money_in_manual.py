@@ -14,10 +14,11 @@ from backoffice.claims.rules import ClaimStatus
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import ContractedRate
-from backoffice.remits.manual import apply_unmatched, post_paper_eob, preview_835
+from backoffice.remits.manual import post_paper_eob, preview_835
 from backoffice.remits.models import ClaimPayment, Remittance
 from backoffice.remits.rules import EobAdjustment, EobLine
 from backoffice.remits.services import post_835
+from backoffice.remits.unmatched import apply_unmatched, default_line_numbers
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import ItemState
 from tests import factories as f
@@ -171,26 +172,142 @@ def test_nobody_applies_another_organizations_payment(setup) -> None:  # noqa: A
     assert db.session.get(ClaimPayment, payment.id).claim_id is None
 
 
-def test_the_unmatched_item_page_applies_the_payment(app, client, auth) -> None:  # noqa: ANN001
+def _unmatched_two_lines(setup) -> tuple[Claim, ClaimPayment, WorkItem]:  # noqa: ANN001
+    """Claim ACC1: two 90834 lines, on 11/02 and 11/09; an 835 pays them under a mistyped CLP01, the 11/09 service
+    first (paid 110) and the 11/02 one second (paid 80, copay 20)."""
+    org = setup[0]
+    claim = make_claim(setup, "ACC1", ("90834", "150.00"), ("90834", "150.00"))
+    claim.lines[1].date_of_service = date(2026, 11, 9)
+    db.session.commit()
+    post_835(organization_id=org.id, now=NOW, text=era(clp(
+        "ACC-TYPO", "1", "300", "190", "20",
+        svc("90834", "150", "110", "CAS*CO*45*40", day="20261109"),
+        svc("90834", "150", "80", "CAS*CO*45*50", "CAS*PR*3*20", day="20261102"))))  # fmt: skip
+    [item] = items(kind="posting_exception")
+    return claim, db.session.get(ClaimPayment, item.claim_payment_id), item
+
+
+def _lines(claim: Claim) -> list[tuple[D, D, D]]:
+    db.session.refresh(claim)
+    return [(x.paid_amount, x.adjustment_amount, x.patient_responsibility)
+            for x in sorted(claim.lines, key=lambda x: x.line_number)]  # fmt: skip
+
+
+def test_an_unmatched_claim_keeps_its_service_lines_and_is_applied_line_by_line(setup) -> None:  # noqa: ANN001
+    org, practice, payer, _ = setup
+    db.session.add(ContractedRate(practice_id=practice.id, payer_id=payer.id, cpt="90834", allowed=D("110"),
+                                  effective_from=date(2026, 1, 1)))  # fmt: skip
+    db.session.commit()
+    claim, payment, item = _unmatched_two_lines(setup)
+    assert [s["paid"] for s in payment.unmatched_detail["services"]] == ["110", "80"]
+    # The form starts from the match posting would make: by code, modifiers and date (11/09 → line 2).
+    assert default_line_numbers(payment, claim) == [2, 1]
+    user = f.make_user(org, "biller", practices=[practice])
+    apply_unmatched(payment=payment, claim=claim, actor=user, now=NOW, line_numbers=[2, 1])
+    assert _lines(claim) == [(D("80.00"), D("50.00"), D("20.00")), (D("110.00"), D("40.00"), D("0.00"))]
+    assert (claim.paid_amount, claim.adjustment_amount, claim.patient_responsibility) == (
+        D("190.00"), D("90.00"), D("20.00"))  # fmt: skip
+    db.session.expire_all()
+    payment = db.session.get(ClaimPayment, payment.id)
+    by_line = {line.id: line.line_number for line in claim.lines}
+    assert sorted((by_line[a.claim_line_id], a.group, a.reason, a.disposition) for a in payment.adjustments) == [
+        (1, "CO", "45", "contractual"), (1, "PR", "3", "patient"), (2, "CO", "45", "contractual")]  # fmt: skip
+    assert payment.claim_id == claim.id and payment.unmatched_detail is None
+    # Expected payment ran line by line: line 1 allowed 100 against 110 is underpaid by 10; line 2 (110) is not.
+    [under] = items(kind="underpayment")
+    assert under.claim_id == claim.id and under.amount == D("10.00")
+    assert [x.expected_allowed for x in sorted(claim.lines, key=lambda x: x.line_number)] == [D("110.00")] * 2
+    db.session.refresh(item)
+    assert item.state == ItemState.DONE
+    note = db.session.scalar(select(Interaction.body).where(Interaction.claim_id == claim.id,
+                                                            Interaction.body.like("%applied by hand%")))  # fmt: skip
+    assert "service lines 1 → claim line 2, 2 → claim line 1" in note
+
+
+def test_the_poster_may_map_the_service_lines_otherwise(setup) -> None:  # noqa: ANN001
+    org, practice, _, _ = setup
+    claim, payment, _ = _unmatched_two_lines(setup)
+    user = f.make_user(org, "biller", practices=[practice])
+    apply_unmatched(payment=payment, claim=claim, actor=user, now=NOW, line_numbers=[1, 2])
+    assert _lines(claim) == [(D("110.00"), D("40.00"), D("0.00")), (D("80.00"), D("50.00"), D("20.00"))]
+
+
+@pytest.mark.parametrize(
+    ("chosen", "problem"),
+    [
+        (
+            [1, 1],
+            "service line 2 (90834 2026-11-02 charge 150.00 paid 80.00): claim line 1 is already taken by "
+            "service line 1",
+        ),
+        ([1, None], "service line 2 (90834 2026-11-02 charge 150.00 paid 80.00): choose the claim line it pays"),
+        ([9, 1], "service line 1 (90834 2026-11-09 charge 150.00 paid 110.00): the claim has no line 9"),
+        ([1], "service lines: 2 to map, 1 mapped"),
+    ],
+)
+def test_a_mapping_that_leaves_a_line_out_or_doubles_one_is_refused_and_changes_nothing(setup, chosen, problem) -> None:  # noqa: ANN001
+    org, practice, _, _ = setup
+    claim, payment, item = _unmatched_two_lines(setup)
+    user = f.make_user(org, "biller", practices=[practice])
+    with pytest.raises(ValidationFailed) as refused:
+        apply_unmatched(payment=payment, claim=claim, actor=user, now=NOW, line_numbers=chosen)
+    assert problem in str(refused.value) and "the payment was not applied" in str(refused.value)
+    assert _lines(claim) == [(D("0.00"), D("0.00"), D("0.00"))] * 2
+    payment = db.session.get(ClaimPayment, payment.id)
+    assert payment.claim_id is None and payment.unmatched_detail is not None
+    assert {a.disposition for a in payment.adjustments} == {"unmatched"} and len(payment.adjustments) == 3
+    db.session.refresh(item)
+    assert item.state == ItemState.READY
+
+
+def test_a_payment_kept_before_its_service_lines_were_applies_at_claim_level(setup) -> None:  # noqa: ANN001
+    org, practice, _, _ = setup
+    claim, payment, _ = _unmatched_two_lines(setup)
+    payment.unmatched_detail = None  # as posted before migration 0027
+    db.session.commit()
+    apply_unmatched(payment=payment, claim=claim, actor=f.make_user(org, "biller", practices=[practice]), now=NOW)
+    db.session.refresh(claim)
+    assert (claim.paid_amount, claim.adjustment_amount, claim.patient_responsibility) == (
+        D("190.00"), D("90.00"), D("20.00"))  # fmt: skip
+    assert _lines(claim) == [(D("0.00"), D("0.00"), D("0.00"))] * 2  # claim level: the lines were not kept
+
+
+def test_the_unmatched_item_page_maps_the_lines_and_applies_the_payment(app, client, auth) -> None:  # noqa: ANN001
     with app.app_context():
         org = f.make_org()
         practice = f.make_practice(org)
         payer = f.make_payer(org, payer_id="1512345678", name="Example Health Plan", appeal_window_days=180)
         patient = f.make_patient(practice, payer)
-        claim_id = make_claim((org, practice, payer, patient), "ACC1", ("90834", "150.00")).id
+        claim_id = make_claim((org, practice, payer, patient), "ACC1", ("90834", "150.00"), ("90837", "200.00")).id
         post_835(organization_id=org.id, now=NOW,
-                 text=era(clp("ACC-TYPO", "1", "150", "150", "0", svc("90834", "150", "150"))))  # fmt: skip
+                 text=era(clp("ACC-TYPO", "1", "350", "350", "0", svc("90837", "200", "200"),
+                              svc("90834", "150", "150"))))  # fmt: skip
         [item] = items(kind="posting_exception")
         item_id, payment_id = item.id, item.claim_payment_id
         f.make_user(org, practices=[practice], email="poster@example.test")
     auth.login("poster@example.test")
     page = client.get(f"/items/{item_id}").get_data(as_text=True)
-    assert "Unmatched payment" in page and "Apply (closes this item)" in page
-    data = {"csrf_token": csrf_token(page), "account_number": "ACC1", "next": f"/items/{item_id}"}
+    assert "Unmatched payment" in page and "Choose lines and apply" in page
+    lines = client.get(f"/payments/unmatched/{payment_id}/lines",
+                       query_string={"account_number": "ACC1", "next": f"/items/{item_id}"})  # fmt: skip
+    html = lines.get_data(as_text=True)
+    assert lines.status_code == 200 and "Apply to claim ACC1 (closes its item)" in html
+    assert '<option value="2" selected>line 2 · 90837' in html and '<option value="1" selected>line 1 · 90834' in html
+    data = {"csrf_token": csrf_token(html), "account_number": "ACC1", "next": f"/items/{item_id}"}
+    # A POST without the mapping goes back to the mapping page; with it the payment is applied.
     response = client.post(f"/payments/unmatched/{payment_id}/apply", data=data)
+    assert response.status_code == 302 and f"/payments/unmatched/{payment_id}/lines" in response.headers["Location"]
+    refused = client.post(f"/payments/unmatched/{payment_id}/apply", data=data | {"line-1": "1", "line-2": "1"})
+    html = refused.get_data(as_text=True)  # the same page, with the refusal and what the poster chose
+    assert refused.status_code == 200 and "claim line 1 is already taken by service line 1" in html
+    assert html.count('<option value="1" selected>') == 2
+    response = client.post(f"/payments/unmatched/{payment_id}/apply", data=data | {"line-1": "2", "line-2": "1"})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/items/{item_id}")
     assert "ACC-TYPO" not in client.get("/payments").get_data(as_text=True)  # nothing left unmatched
     with app.app_context():
         assert db.session.get(WorkItem, item_id).state == ItemState.DONE
-        assert db.session.get(Claim, claim_id).paid_amount == D("150.00")
+        claim = db.session.get(Claim, claim_id)
+        assert claim.paid_amount == D("350.00")
+        assert [x.paid_amount for x in sorted(claim.lines, key=lambda x: x.line_number)] == [D("150.00"),
+                                                                                            D("200.00")]  # fmt: skip

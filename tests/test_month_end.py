@@ -10,7 +10,7 @@ from decimal import Decimal
 from itertools import count
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
@@ -127,9 +127,20 @@ Op = st.one_of(
     st.tuples(st.just("patient"), st.integers(1, 60), st.integers(0, 0), st.integers(0, 0)),
     st.tuples(st.just("refund"), st.integers(1, 30), st.integers(0, 0), st.integers(0, 0)),
     st.tuples(st.just("write_off"), st.integers(1, 100), st.integers(0, 0), st.integers(0, 0)),
+    # a PLB WO recoupment of part of a claim's payment on another claim's 835; 1: then part of it reversed
+    st.tuples(st.just("recoup"), st.integers(1, 100), st.integers(0, 1), st.integers(1, 100)),
 )
 
 
+def recoup(w: dict, claim: Claim, amount: D, at: datetime) -> None:
+    """A new claim paid in full by an 835 that also takes ``amount`` back from ``claim`` (PLB WO)."""
+    carrier = make_claim(w["practice"], w["patient"], total_charge=D("100.00"), submitted_at=at)
+    text = era(carrier.account_number, D("100.00"), paid=D("100.00"))
+    post_835(organization_id=w["org"].id, now=at,
+             text=_with_plb(text, f"PLB*1234567893*20261231*WO:{claim.account_number}*{amount}", amount))  # fmt: skip
+
+
+@example(charges=[150], ops=[("pay", 100, 30, 20), ("recoup", 40, 1, 15), ("write_off", 10, 0, 0)], split=6)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(charges=st.lists(st.integers(50, 300), min_size=1, max_size=4), ops=st.lists(Op, max_size=10),
        split=st.integers(0, 17))  # fmt: skip
@@ -167,10 +178,17 @@ def test_the_identity_holds_over_random_postings_refunds_and_write_offs(ctx, cha
                 post_refund(request=r, actor=w["biller"], now=at)
         elif op == "write_off" and open_payer > 0 and claim.status not in NOT_WRITABLE:
             write_off(w, claim, min(D(a), open_payer), at)
+        elif op == "recoup" and claim.paid_amount > 0:
+            taken = min(D(a), claim.paid_amount, D("100.00"))
+            recoup(w, claim, taken, at)
+            if b:
+                recoup(w, claim, -min(D(c), taken), at + timedelta(hours=1))
     now = at + timedelta(hours=1)
     cut = START + timedelta(days=split)
     whole, first, second = the_row(w, START, now, now), the_row(w, START, cut, now), the_row(w, cut, now, now)
     assert whole.difference == 0, whole
+    for claim in db.session.scalars(select(Claim).where(Claim.practice_id == w["practice"].id)):
+        assert sum(line.paid_amount for line in claim.lines) == claim.paid_amount  # lines follow recoupments too
     assert whole.end_ar == whole.held_ar == whole.rolled
     assert first.end_ar == second.start_ar and first.rolled == first.end_ar and second.difference == 0
     for key, _, _ in month_end.FIGURES:

@@ -20,14 +20,16 @@ from backoffice.errors import Conflict, NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.money import rules
 from backoffice.money.deposits import record_deposit
-from backoffice.money.models import PatientPayment, RefundRequest
+from backoffice.money.models import Deposit, PatientPayment, RefundRequest
 from backoffice.money.pdf import receipt_pdf
 from backoffice.money.refunds import decide_refund, post_refund, request_refund
 from backoffice.money.services import patient_credit, record_patient_payment
 from backoffice.money.sweeps import sweep_deposit_matching
 from backoffice.patients.models import LedgerEntry
+from backoffice.remits.models import Remittance
 from backoffice.remits.services import post_835
 from backoffice.work.models import Interaction, WorkItem
+from backoffice.work.rules import ItemState
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.factories_edi_posting import make_claim
@@ -220,13 +222,72 @@ def test_an_era_without_a_deposit_after_n_business_days_opens_one_item(w) -> Non
     post_835(organization_id=w["org"].id, now=NOW, text=era(claim.account_number, D("150.00"), paid=D("100.00"),
                                                             co45=D("50.00")))  # fmt: skip
     # Posted Wed 11/18; 3 business days later is Mon 11/23 (the weekend does not count).
-    assert sweep_deposit_matching(now=NOW + timedelta(days=4)) == {"matched": 0, "items": 0}  # Sun 11/22
-    assert sweep_deposit_matching(now=NOW + timedelta(days=5)) == {"matched": 0, "items": 1}  # Mon 11/23
-    assert sweep_deposit_matching(now=NOW + timedelta(days=6)) == {"matched": 0, "items": 0}  # idempotent
+    none = {"matched": 0, "items": 0, "deposit_items": 0}
+    assert sweep_deposit_matching(now=NOW + timedelta(days=4)) == none  # Sun 11/22
+    assert sweep_deposit_matching(now=NOW + timedelta(days=5)) == none | {"items": 1}  # Mon 11/23
+    assert sweep_deposit_matching(now=NOW + timedelta(days=6)) == none  # idempotent
     item = db.session.scalar(select(WorkItem).where(WorkItem.kind == "match_deposit"))
     assert (item.queue, item.amount, item.practice_id) == ("posting", D("100.00"), w["practice"].id)
     body = db.session.scalar(select(Interaction.body).where(Interaction.work_item_id == item.id))
     assert "has no bank deposit after 3 business days" in body
+    # The poster records the deposit: it matches the ERA and the item closes itself, logged with the reason.
+    trace = db.session.scalar(select(Remittance.trace_number))
+    record_deposit(practice=w["practice"], actor=w["biller"], now=NOW + timedelta(days=6), kind="eft",
+                   deposited_on=TODAY + timedelta(days=1), amount=D("100.00"), trace_number=trace)  # fmt: skip
+    db.session.refresh(item)
+    assert item.state == ItemState.DONE and item.result["closed_by"] == "deposit-recorded"
+    closed = db.session.scalar(select(Interaction).where(Interaction.work_item_id == item.id,
+                                                         Interaction.to_state == "done"))  # fmt: skip
+    assert closed.actor_user_id == w["biller"].id and f"matched to ERA trace {trace}" in closed.body
+
+
+def _eft_deposit(w: dict, trace: str, amount: str, on: date = TODAY) -> Deposit:
+    return record_deposit(practice=w["practice"], actor=w["biller"], now=NOW, deposited_on=on, amount=D(amount),
+                          kind="eft", trace_number=trace)  # fmt: skip
+
+
+def test_a_deposit_without_an_era_after_n_business_days_opens_an_item_that_closes_when_its_era_posts(w) -> None:  # noqa: ANN001
+    deposit = _eft_deposit(w, "TRC000777", "100.00")  # Wed 11/18; no ERA with that trace yet
+    assert deposit.remittance_id is None
+    none = {"matched": 0, "items": 0, "deposit_items": 0}
+    assert sweep_deposit_matching(now=NOW + timedelta(days=4)) == none  # Sun 11/22: 2 business days
+    assert sweep_deposit_matching(now=NOW + timedelta(days=5)) == none | {"deposit_items": 1}  # Mon 11/23
+    assert sweep_deposit_matching(now=NOW + timedelta(days=6)) == none  # one item per deposit
+    item = db.session.scalar(select(WorkItem).where(WorkItem.kind == "match_deposit"))
+    assert (item.deposit_id, item.subject_type, item.amount, item.queue) == (deposit.id, "deposit", D("100.00"),
+                                                                             "posting")  # fmt: skip
+    body = db.session.scalar(select(Interaction.body).where(Interaction.work_item_id == item.id))
+    assert "Deposit of $100.00 on 2026-11-18 (EFT trace TRC000777) has no ERA after 3 business days" in body
+    # The ERA arrives: posting it matches the waiting deposit (same trace and amount) and closes the item, logged.
+    payer = f.make_payer(w["org"], payer_id="1512345678", name="Example Health Plan")
+    claim = make_claim(w["practice"], f.make_patient(w["practice"], payer), total_charge=D("150.00"))
+    text = era(claim.account_number, D("150.00"), paid=D("100.00"), co45=D("50.00"))
+    text = text.replace(text.split("TRN*1*")[1].split("*")[0], "TRC000777")
+    post_835(organization_id=w["org"].id, now=NOW + timedelta(days=7), text=text)
+    db.session.refresh(deposit)
+    db.session.refresh(item)
+    remittance = db.session.scalar(select(Remittance).where(Remittance.trace_number == "TRC000777"))
+    assert deposit.remittance_id == remittance.id and deposit.matched_at == NOW + timedelta(days=7)
+    assert item.state == ItemState.DONE and item.result["closed_by"] == "era-posted"
+    closed = db.session.scalar(select(Interaction.body).where(Interaction.work_item_id == item.id,
+                                                              Interaction.to_state == "done"))  # fmt: skip
+    assert closed == "Deposit of $100.00 on 2026-11-18 matched to ERA trace TRC000777 ($100.00)"
+    assert sweep_deposit_matching(now=NOW + timedelta(days=8)) == none  # nothing left to match
+
+
+def test_a_deposit_whose_era_paid_another_amount_is_never_matched_silently(w) -> None:  # noqa: ANN001
+    deposit = _eft_deposit(w, "TRC000888", "99.00")
+    payer = f.make_payer(w["org"], payer_id="1512345678", name="Example Health Plan")
+    claim = make_claim(w["practice"], f.make_patient(w["practice"], payer), total_charge=D("150.00"))
+    text = era(claim.account_number, D("150.00"), paid=D("100.00"), co45=D("50.00"))
+    post_835(organization_id=w["org"].id, now=NOW, text=text.replace(text.split("TRN*1*")[1].split("*")[0],
+                                                                     "TRC000888"))  # fmt: skip
+    db.session.refresh(deposit)
+    assert deposit.remittance_id is None
+    assert sweep_deposit_matching(now=NOW + timedelta(days=5)) == {"matched": 0, "items": 1, "deposit_items": 1}
+    item = db.session.scalar(select(WorkItem).where(WorkItem.deposit_id == deposit.id))
+    body = db.session.scalar(select(Interaction.body).where(Interaction.work_item_id == item.id))
+    assert "ERA trace TRC000888 paid $100.00, not $99.00" in body
 
 
 def test_the_deposits_page_records_a_patient_batch_deposit(app, client, auth) -> None:  # noqa: ANN001
@@ -242,3 +303,15 @@ def test_the_deposits_page_records_a_patient_batch_deposit(app, client, auth) ->
                                                     "amount": "30.00", "kind": "patient", "batch": "B-7"})  # fmt: skip
     assert response.status_code == 302
     assert "Deposit of $30.00 recorded, matched." in client.get("/money/deposits").get_data(as_text=True)
+
+
+def test_the_item_of_a_deposit_without_an_era_shows_the_deposit(app, client, auth) -> None:  # noqa: ANN001
+    with app.app_context():
+        world = _world()
+        _eft_deposit(world, "TRC000999", "42.50")
+        sweep_deposit_matching(now=NOW + timedelta(days=5))
+        item_id = db.session.scalar(select(WorkItem.id).where(WorkItem.kind == "match_deposit"))
+    auth.login("biller@example.test")
+    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert "Match deposit" in page and "$42.50" in page
+    assert "none matched yet: an ERA with trace TRC000999 and this amount is matched when it posts" in page

@@ -21,6 +21,7 @@ from backoffice.authorizations.rules import Line, allocate
 from backoffice.claims.models import Claim
 from backoffice.extensions import db
 from backoffice.patients.models import Authorization
+from backoffice.services_base import in_ids, is_postgres
 from backoffice.work.log import record_interaction
 from backoffice.work.rules import InteractionKind
 
@@ -123,9 +124,10 @@ def retake_after_repayment(*, claim_ids: Iterable[int], now: datetime) -> None:
     if not ids:
         return
     reversed_ids: set[int] = set()
-    for start in range(0, len(ids), 900):
+    step = len(ids) if is_postgres() else 900  # one array parameter on PostgreSQL
+    for start in range(0, len(ids), step):
         reversed_ids.update(db.session.scalars(
-            select(AuthorizationUse.claim_id).where(AuthorizationUse.claim_id.in_(ids[start : start + 900]),
+            select(AuthorizationUse.claim_id).where(in_ids(AuthorizationUse.claim_id, ids[start : start + step]),
                                                     AuthorizationUse.released_reason == REVERSAL)))  # fmt: skip
     for claim_id in sorted(reversed_ids):
         if not queries.active_uses([claim_id]):

@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
+from backoffice.services_base import in_ids
 from backoffice.tasks import enqueue_after_commit
 from backoffice.work import rules as work_rules
 from backoffice.work import services
@@ -193,14 +194,14 @@ def _record_failure(
     raise error
 
 
-def wake_answered_follow_ups(organization_id: int, *, now: datetime, claim_ids: list[int]) -> None:
+def wake_answered_follow_ups(organization_id: int, *, now: datetime, claim_ids: list[int], **_: Any) -> None:
     """The ``remittance-posted`` subscriber: the waiting automated follow-ups of the claims an 835 just answered
     are made ready in the posting's transaction, so their step sees the remittance and closes them right away
     (not at the next recovery sweep)."""
-    answered = select(Claim.id).where(Claim.id.in_(claim_ids), Claim.status.in_([s.value for s in RESOLVED]))
-    originals = select(Claim.session_id).where(
-        Claim.id.in_(claim_ids), Claim.payer_sequence == "P", Claim.parent_claim_id.is_(None)
-    )
+    if not claim_ids:
+        return
+    answered = select(Claim.id).where(in_ids(Claim.id, claim_ids), Claim.status.in_([s.value for s in RESOLVED]))
+    originals = select(Claim.session_id).where(Claim.payer_sequence == "P", Claim.parent_claim_id.is_(None))
     waiting = db.session.scalars(
         select(WorkItem).where(
             WorkItem.kind == WorkKind.FOLLOW_UP, WorkItem.mode == Mode.AUTOMATED, WorkItem.state == ItemState.SNOOZED,

@@ -14,6 +14,7 @@ from backoffice import signals
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
+from backoffice.services_base import in_ids, is_postgres
 from backoffice.work import closing
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import ExceptionKind, ItemState, WorkKind
@@ -30,12 +31,13 @@ def close_denials_paid(sender: Any, *, now: datetime, claim_ids: Collection[int]
     """An 835 paid a claim that had a denial being worked (an item opened before this posting): the denial items
     close, logged with the payment. A denial the same 835 just opened stays open."""
     ids = sorted(set(claim_ids))
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+    step = max(len(ids), 1) if is_postgres() else CHUNK  # one array parameter on PostgreSQL
+    for start in range(0, len(ids), step):
+        chunk = ids[start : start + step]
         rows = db.session.execute(
             select(WorkItem, Claim.paid_amount, Claim.account_number)
             .join(Claim, Claim.id == WorkItem.claim_id)
-            .where(WorkItem.claim_id.in_(chunk), WorkItem.kind.in_(DENIAL_KINDS), WorkItem.state.in_(closing.OPEN),
+            .where(in_ids(WorkItem.claim_id, chunk), WorkItem.kind.in_(DENIAL_KINDS), WorkItem.state.in_(closing.OPEN),
                    WorkItem.created_at < now, Claim.status.in_(PAID), Claim.paid_amount > 0)
             .order_by(WorkItem.id)
         ).all()  # fmt: skip

@@ -26,6 +26,9 @@ from backoffice.money.forms import (
 from backoffice.money.models import Deposit, PatientPayment, RefundRequest
 from backoffice.orgs.models import Practice
 from backoffice.patients.models import Patient
+from backoffice.remits.models import Remittance
+from backoffice.work.models import WorkItem
+from backoffice.work.panels import Panel, register
 
 bp = Blueprint("money", __name__, url_prefix="/money")
 
@@ -191,3 +194,14 @@ def deposits_page() -> ResponseReturnValue:
     rows = db.session.scalars(select(Deposit).where(Deposit.practice_id.in_(scope))
                               .order_by(Deposit.deposited_on.desc(), Deposit.id.desc()).limit(200))  # fmt: skip
     return render_template("money/deposits.html", form=form, deposits=list(rows))
+
+
+def _deposit_panel(item: WorkItem) -> dict[str, Any]:
+    deposit = db.session.get(Deposit, item.deposit_id)
+    era = db.session.get(Remittance, deposit.remittance_id) if deposit.remittance_id else None
+    return {"deposit": deposit, "era": era}
+
+
+# A Match deposit item about a deposit (no ERA matched it) shows the deposit and what it was matched to since.
+register(Panel("deposit", "money/_deposit_panel.html", applies=lambda item: item.deposit_id is not None,
+               context=_deposit_panel, order=40))  # fmt: skip

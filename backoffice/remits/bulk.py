@@ -42,16 +42,19 @@ def bulk_insert(model: Any, rows: list[dict[str, Any]]) -> list[int]:
     defaults = {c.name: c.default for c in table.columns if c.default is not None and c.name not in keys}
     fixed = [d.arg(None) if d.is_callable else d.arg for d in defaults.values()]
     names = [*keys, *defaults, "id"]
-    # Only JSON needs SQLAlchemy's bind processing here; enums are str and datetimes are aware already.
+    # Only JSON needs SQLAlchemy's bind processing here; enums are str and datetimes are aware already. None in a
+    # nullable JSON column stays SQL NULL (not the JSON text null), and costs no encoding.
     json = {i: table.c[name].type._cached_bind_processor(connection.dialect) for i, name in enumerate(names)
             if isinstance(table.c[name].type, JSON)}  # fmt: skip
+    nullable = {i for i in json if table.c[names[i]].nullable}
     quote = connection.dialect.identifier_preparer.quote
     raw = connection.connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(map(quote, names))}) FROM STDIN") as copy:
         for row, row_id in zip(rows, ids, strict=True):
             values = [row.get(key) for key in keys] + fixed + [row_id]
             for i, process in json.items():
-                values[i] = process(values[i]) if process else values[i]
+                if process and (values[i] is not None or i not in nullable):
+                    values[i] = process(values[i])
             copy.write_row(values)
     return ids
 

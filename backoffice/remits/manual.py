@@ -4,9 +4,8 @@ claims by hand, and keying in a paper EOB.
 - The preview posts the file in the current transaction (``post_uncommitted``), reads back what was written (per
   claim: the claim matched, paid, adjustments and where each went, patient responsibility, the items opened) and
   rolls back: what it shows is exactly what posting does. Posting is then the same call with a commit.
-- An unmatched CLP is kept with its CAS (disposition "unmatched") and an item; applying it posts it to the chosen
-  claim as the 835 would have (claim level: the 835's service lines were not kept), logs who did it and closes the
-  item.
+- An unmatched CLP is kept (its CAS and service lines) with an item; applying it to a claim, line by line, is
+  ``remits/unmatched.py``.
 - A paper EOB is checked line by line (charge = paid + adjustments) and against the claim's total charge, each
   problem naming the line and field; then it is written as an 835 (a check, trace ``<check>/<claim>``) and posted
   through ``post_835``, so expected payment, duplicates, denials and patient responsibility work as for an ERA.
@@ -22,25 +21,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backoffice import signals
 from backoffice.accounts.models import User
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
-from backoffice.patients.models import Coverage, CoveragePriority, LedgerEntry
 from backoffice.remits import rules
-from backoffice.remits.bulk import bulk_insert, bulk_update
-from backoffice.remits.denials import write_items
-from backoffice.remits.models import ClaimPayment, PaymentAdjustment, Remittance
-from backoffice.remits.posting_run import PostingResult, Run
-from backoffice.remits.services import _load_claims, _post_claim, post_835, post_uncommitted
+from backoffice.remits.models import Remittance
+from backoffice.remits.posting_run import PostingResult
+from backoffice.remits.services import post_835, post_uncommitted
 from backoffice.services_base import service
-from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction, WorkItem
-from backoffice.work.rules import KIND_LABELS, OPEN_STATES, ExceptionKind, InteractionKind
-from backoffice.work.services import complete_item
-from backoffice.x12 import era835
+from backoffice.work.rules import KIND_LABELS, ExceptionKind
 
 ZERO = Decimal("0.00")
 
@@ -152,78 +144,6 @@ def _describe(remittance_id: int, now: datetime) -> PreviewRemittance:
 
 def _practice(claim: Claim) -> Practice:
     return db.session.get(Practice, claim.practice_id)
-
-
-# --- Applying an unmatched payment by hand -------------------------------------------------------------------------
-
-
-def unmatched_item(payment: ClaimPayment) -> WorkItem | None:
-    """The open posting-exception item holding an unmatched payment."""
-    return db.session.scalar(
-        select(WorkItem).where(
-            WorkItem.claim_payment_id == payment.id,
-            WorkItem.kind == ExceptionKind.POSTING_EXCEPTION.value,
-            WorkItem.dedupe_key.like("remit:%:unmatched:%"),
-            WorkItem.state.in_(list(OPEN_STATES)),
-        )
-    )
-
-
-@service
-def apply_unmatched(*, payment: ClaimPayment, claim: Claim, actor: User, now: datetime) -> None:
-    """Post an unmatched 835 claim payment to ``claim`` (chosen by a person), log it and close its item."""
-    remittance = payment.remittance
-    if remittance.organization_id != actor.organization_id or _practice(claim).organization_id != actor.organization_id:
-        raise NotAllowed("that payment or claim is not in your organization")
-    if payment.claim_id is not None:
-        raise ValidationFailed(f"payment: CLP01 {payment.account_number} is already applied to a claim")
-    kept = [a for a in payment.adjustments if a.disposition == "unmatched"]
-    clp = era835.Claim(
-        claim_id=claim.account_number, status=payment.status_code, charge=payment.charge, paid=payment.paid,
-        patient_responsibility=payment.patient_responsibility, filing_indicator="",
-        payer_claim_number=payment.payer_claim_number or "", member_id="", statement_from=None, statement_to=None,
-        adjustments=tuple(era835.Adjustment(a.group, a.reason, a.amount, a.quantity) for a in kept),
-        remarks=tuple(payment.remarks or ()), services=(),
-    )  # fmt: skip
-    for a in kept:
-        db.session.delete(a)
-    db.session.flush()
-    label = f"applied by hand by {actor.name}"[:120]
-    run = Run(organization_id=remittance.organization_id, now=now, source=label, edi_file=None)
-    run.practices[claim.practice_id] = db.session.get(Practice, claim.practice_id)
-    view = _load_claims(remittance.organization_id, [claim.account_number])[claim.account_number]
-    payer = db.session.get(Payer, claim.payer_id)
-    coverages: dict[int, list[Coverage]] = defaultdict(list)
-    for coverage in db.session.scalars(
-        select(Coverage).where(Coverage.patient_id == claim.patient_id, Coverage.priority == CoveragePriority.SECONDARY)
-    ):
-        coverages[coverage.patient_id].append(coverage)
-    adjustments: list[dict[str, Any]] = []
-    _post_claim(run, remittance, clp, view, payment.id, payer, coverages, adjustments)
-    payment.claim_id = claim.id
-    remittance.claims_unmatched -= 1
-    remittance.claims_posted += 1
-    db.session.flush()
-    if adjustments:
-        bulk_insert(PaymentAdjustment, adjustments)
-    bulk_update(Claim, list(run.claim_rows.values()))
-    bulk_update(ClaimLine, list(run.line_rows.values()))
-    bulk_update(ClaimPayment, run.unapplied)
-    write_items(run)
-    if run.ledger:
-        bulk_insert(LedgerEntry, run.ledger)
-    if run.logs:
-        bulk_insert(Interaction, run.logs)
-    note = (f"835 trace {remittance.trace_number}: CLP01 {payment.account_number} (paid {payment.paid:.2f}) applied "
-            f"by hand to claim {claim.account_number}")  # fmt: skip
-    record_interaction(practice_id=claim.practice_id, actor=actor, kind=InteractionKind.NOTE, now=now,
-                       claim_id=claim.id, body=note)  # fmt: skip
-    signals.remittance_posted.send(remittance.organization_id, now=now, claim_ids=[claim.id])
-    item = unmatched_item(payment)
-    if item is None:
-        db.session.commit()
-        return
-    complete_item(item=item, actor=actor, now=now, note=note, result={"applied_to_claim_id": claim.id})
 
 
 # --- Paper EOB ----------------------------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ class ClaimPayment(db.Model):
     # Money received but not applied to the claim: a duplicate payment (the claim was already paid for these
     # lines) is kept whole here, an overpayment credit for a person to refund or apply; never in ``paid_amount``.
     unapplied_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+    # Only while CLP01 matched no claim: the CLP's claim-level CAS and its service lines as the 835 sent them
+    # (``{"adjustments": [...], "services": [...]}``, remits/unmatched.py), so a person can apply it line by line.
+    unmatched_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     remittance: Mapped[Remittance] = relationship(back_populates="payments")
     adjustments: Mapped[list[PaymentAdjustment]] = relationship(
@@ -117,3 +120,6 @@ class ProviderAdjustment(db.Model):
     reference: Mapped[str] = mapped_column(String(50))  # PLB03-2
     amount: Mapped[Decimal] = mapped_column(Money)
     kind: Mapped[str] = mapped_column(String(16))  # PlbKind
+    # A recoupment on a claim: how its amount was spread over the claim's lines ({claim line id: "amount"}), so
+    # a reversal (a negative recoupment) gives back to the same lines.
+    line_amounts: Mapped[dict[str, str] | None] = mapped_column(JSON)

@@ -332,6 +332,47 @@ def choose_rate(rates: Sequence[Any], modifiers: Sequence[str], day: date) -> An
     return None
 
 
+def spread(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
+    """``amount`` split over lines in proportion to ``weights`` (a recoupment: each line's paid amount), to the
+    cent, rounded half up, the rounding remainder on the last line with a weight, so the shares always add up to
+    ``amount`` exactly. Lines with no positive weight get nothing; when none has one, the last line takes it all."""
+    shares = [Decimal("0.00")] * len(weights)
+    if not weights:
+        return shares
+    positive = [i for i, w in enumerate(weights) if w > 0]
+    if not positive:
+        shares[-1] = amount
+        return shares
+    total = sum((weights[i] for i in positive), Decimal(0))
+    for i in positive[:-1]:
+        shares[i] = (amount * weights[i] / total).quantize(CENT, rounding=ROUND_HALF_UP)
+    shares[positive[-1]] = amount - sum(shares, Decimal("0.00"))
+    return shares
+
+
+def line_map_problems(
+    services: Sequence[str], line_numbers: Collection[int], chosen: Sequence[int | None]
+) -> list[str]:
+    """Why a person's mapping of an 835 claim's service lines (``services``: each one's label) to claim lines
+    (``chosen``: the claim line number for each, None when none was chosen) cannot post: every service line needs
+    one line of the claim, and no claim line takes two."""
+    problems: list[str] = []
+    if len(chosen) != len(services):
+        return [f"service lines: {len(services)} to map, {len(chosen)} mapped"]
+    taken: dict[int, int] = {}
+    for n, (label, number) in enumerate(zip(services, chosen, strict=True), start=1):
+        where = f"service line {n} ({label})"
+        if number is None:
+            problems.append(f"{where}: choose the claim line it pays")
+        elif number not in line_numbers:
+            problems.append(f"{where}: the claim has no line {number}")
+        elif number in taken:
+            problems.append(f"{where}: claim line {number} is already taken by service line {taken[number]}")
+        else:
+            taken[number] = n
+    return problems
+
+
 @dataclass(frozen=True, slots=True)
 class LineCheck:
     """One posted line against its contract: expected allowed, what the payer allowed (paid + patient

@@ -28,7 +28,7 @@ from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
 from backoffice.patients.models import Coverage, CoveragePriority, LedgerEntry
-from backoffice.remits import rules
+from backoffice.remits import kept, rules
 from backoffice.remits.bulk import bulk_insert, bulk_update, chunks
 from backoffice.remits.denials import fmt, queue_item, route_denials, write_items
 from backoffice.remits.expected import check_expected, is_duplicate, load_rates, post_duplicate
@@ -45,7 +45,7 @@ from backoffice.remits.posting_run import (
     line_row,
 )
 from backoffice.scrubber.queries import scrub_lines_for_coverage
-from backoffice.services_base import is_postgres, service
+from backoffice.services_base import in_ids, is_postgres, service
 from backoffice.sessions.models import Session
 from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
@@ -67,12 +67,12 @@ def _load_claims(organization_id: int, numbers: list[str]) -> dict[str, ClaimVie
         query = (
             select(*CLAIM_COLUMNS)
             .join(Practice, Practice.id == Claim.practice_id)
-            .where(Practice.organization_id == organization_id, Claim.account_number.in_(chunk))
+            .where(Practice.organization_id == organization_id, in_ids(Claim.account_number, chunk))
         )
         claims.update((row.account_number, ClaimView(row)) for row in db.session.execute(query))
     by_id = {view.id: view for view in claims.values()}
     for chunk in chunks(list(by_id)):
-        query = select(*LINE_COLUMNS).where(ClaimLine.claim_id.in_(chunk)).order_by(ClaimLine.line_number)
+        query = select(*LINE_COLUMNS).where(in_ids(ClaimLine.claim_id, chunk)).order_by(ClaimLine.line_number)
         for line in db.session.execute(query):
             by_id[line.claim_id].lines.append(line)
     return claims
@@ -227,10 +227,12 @@ def _post_claim(
     adjustments: list[dict[str, Any]],
     corrected: bool = False,
     secondary_billed: bool = False,
+    matched_lines: list[Any] | None = None,
 ) -> None:
     """Post one matched CLP: adjustments, line and claim amounts, status, PR, denials and the claim's log row;
-    a second payment of an already-paid claim is kept unapplied (an overpayment item) instead."""
-    lines = rules.match_service_lines(list(claim.lines), clp.services)
+    a second payment of an already-paid claim is kept unapplied (an overpayment item) instead. ``matched_lines``
+    (a person's choice, remits/unmatched.py) is each service line's claim line; by default they are matched."""
+    lines = rules.match_service_lines(list(claim.lines), clp.services) if matched_lines is None else matched_lines
     if is_duplicate(run, claim, clp, lines):
         post_duplicate(run, remittance.trace_number, clp, claim, payment_id, lines, adjustments)
         return
@@ -476,6 +478,8 @@ def _post_remittance(run: Run, r: era835.Remittance, payer_key: tuple[str, str])
             "payer_claim_number": clp.payer_claim_number or None,
             "is_reversal": clp.is_reversal,
             "remarks": list(clp.remarks),
+            # an unmatched CLP keeps its claim-level CAS and service lines, to be applied line by line by hand
+            **({} if clp.claim_id in claims else {"unmatched_detail": kept.detail(clp)}),
         }
         for clp in r.claims
     ]
@@ -633,8 +637,10 @@ def post_uncommitted(
     taken_back = set(run.reversed_claims)
     retake_after_repayment(claim_ids=[c for c in run.adjudicated_claims if c not in taken_back], now=now)
     adjudicated = [row["id"] for row in run.claim_rows.values()]
-    if adjudicated:  # subscribers write in this transaction: the follow-ups these answers settle wake up
-        signals.remittance_posted.send(organization_id, now=now, claim_ids=adjudicated)
+    if adjudicated or run.remittance_ids:  # subscribers write in this transaction: the follow-ups these answers
+        # settle wake up, the deposits waiting for these ERAs are matched
+        signals.remittance_posted.send(organization_id, now=now, claim_ids=adjudicated,
+                                       remittance_ids=list(run.remittance_ids))  # fmt: skip
     return PostingResult(
         remittances_posted=posted,
         duplicates_refused=refused,

@@ -5,6 +5,8 @@ Billers, supervisors and admins post (billers only to the claims of their practi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
@@ -17,7 +19,7 @@ from backoffice.clock import utcnow
 from backoffice.errors import ServiceError
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
-from backoffice.remits import manual
+from backoffice.remits import kept, manual, unmatched
 from backoffice.remits.forms import ADJUSTMENTS_PER_LINE, ApplyForm, EraUploadForm, PaperEobForm
 from backoffice.remits.models import ClaimPayment, Remittance
 from backoffice.remits.services import post_835
@@ -48,14 +50,14 @@ def index() -> ResponseReturnValue:
     remittances = db.session.scalars(
         select(Remittance).where(Remittance.organization_id == org).order_by(Remittance.id.desc()).limit(50)
     ).all()
-    unmatched = db.session.scalars(
+    pending = db.session.scalars(
         select(ClaimPayment)
         .join(Remittance)
         .where(Remittance.organization_id == org, ClaimPayment.claim_id.is_(None), ClaimPayment.is_reversal.is_(False))
         .order_by(ClaimPayment.id)
         .limit(200)
     ).all()
-    return render_template("remits/index.html", remittances=remittances, unmatched=unmatched, form=ApplyForm(),
+    return render_template("remits/index.html", remittances=remittances, unmatched=pending, form=ApplyForm(),
                            upload=EraUploadForm())  # fmt: skip
 
 
@@ -103,35 +105,82 @@ register(Panel("unmatched-payment", "remits/_unmatched_panel.html", applies=_is_
                context=_unmatched_panel, order=40))  # fmt: skip
 
 
-@bp.route("/payments/unmatched/<int:payment_id>/apply", methods=["POST"])
-def apply(payment_id: int) -> ResponseReturnValue:
+def _unmatched_payment(payment_id: int) -> ClaimPayment:
     payment = db.session.get(ClaimPayment, payment_id)
     if payment is None or payment.remittance.organization_id != current_user.organization_id:
         abort(404)
+    return payment
+
+
+def _claim_in_scope(account_number: str) -> Claim | None:
+    return db.session.scalar(
+        select(Claim).where(Claim.account_number == account_number.strip()[:38],
+                            Claim.practice_id.in_(practice_ids_for(current_user)))
+    )  # fmt: skip
+
+
+@bp.route("/payments/unmatched/<int:payment_id>/lines")
+def apply_lines(payment_id: int) -> ResponseReturnValue:
+    """The claim chosen for an unmatched payment, and which claim line each of its service lines pays: starting
+    from the match posting would make, for the poster to check or change before applying."""
+    payment = _unmatched_payment(payment_id)
+    number = request.args.get("account_number", "").strip()[:38]
+    if payment.claim_id is not None:
+        flash(f"payment: CLP01 {payment.account_number} is already applied to a claim", "error")
+        return redirect(_back(request.args))
+    claim = _claim_in_scope(number) if number else None
+    if claim is None:
+        flash(f"claim account number: no claim {number!r} in your practices", "error")
+        return redirect(_back(request.args))
+    return _render_lines(payment, claim, unmatched.default_line_numbers(payment, claim), _back(request.args))
+
+
+def _render_lines(payment: ClaimPayment, claim: Claim, chosen: list[int | None], back: str) -> str:
+    """The mapping page with ``chosen`` selected (the default match, or what the poster chose and was refused)."""
+    services = kept.services(payment.unmatched_detail)
+    return render_template("remits/apply.html", payment=payment, claim=claim,
+                           form=ApplyForm(account_number=claim.account_number),
+                           lines=sorted(claim.lines, key=lambda line: line.line_number),
+                           services=list(zip(services, chosen, strict=True)), next=back)  # fmt: skip
+
+
+@bp.route("/payments/unmatched/<int:payment_id>/apply", methods=["POST"])
+def apply(payment_id: int) -> ResponseReturnValue:
+    payment = _unmatched_payment(payment_id)
     form = ApplyForm()
     if not form.validate_on_submit():
         flash("claim account number: required", "error")
-        return redirect(_back())
-    claim = db.session.scalar(
-        select(Claim).where(
-            Claim.account_number == form.account_number.data.strip(),
-            Claim.practice_id.in_(practice_ids_for(current_user)),
-        )
-    )
+        return redirect(_back(request.form))
+    claim = _claim_in_scope(form.account_number.data)
     if claim is None:
         flash(f"claim account number: no claim {form.account_number.data.strip()} in your practices", "error")
-        return redirect(_back())
+        return redirect(_back(request.form))
+    count = len((payment.unmatched_detail or {}).get("services", []))
+    if count and "line-1" not in request.form:  # its service lines were kept: the poster maps them first
+        flash("Check which claim line each service line pays, then apply", "info")
+        return redirect(url_for("remits.apply_lines", payment_id=payment.id, account_number=claim.account_number,
+                                next=_back(request.form)))  # fmt: skip
+    chosen = [_line_number(request.form.get(f"line-{n}", "")) for n in range(1, count + 1)]
     try:
-        manual.apply_unmatched(payment=payment, claim=claim, actor=current_user, now=utcnow())
+        unmatched.apply_unmatched(payment=payment, claim=claim, actor=current_user, now=utcnow(),
+                                  line_numbers=chosen if count else None)  # fmt: skip
     except ServiceError as error:
         flash(str(error), "error")
+        if count:  # the same page again, with what the poster chose
+            return _render_lines(db.session.get(ClaimPayment, payment_id), db.session.get(Claim, claim.id), chosen,
+                                 _back(request.form))  # fmt: skip
     else:
         flash(f"Payment applied to claim {claim.account_number}; its item is closed", "success")
-    return redirect(_back())
+    return redirect(_back(request.form))
 
 
-def _back() -> str:
-    target = request.form.get("next", "")
+def _line_number(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 4 else None
+
+
+def _back(values: Mapping[str, str]) -> str:
+    target = values.get("next", "")
     return target if is_safe_next(target) else url_for("remits.index")
 
 

@@ -121,6 +121,7 @@ def add_item(
     authorization_id: int | None = None,
     patient_id: int | None = None,
     provider_id: int | None = None,
+    deposit_id: int | None = None,
     dedupe_key: str | None = None,
     queue: str | None = None,
     mode: Mode = Mode.MANUAL,
@@ -153,7 +154,8 @@ def add_item(
         practice_id=practice_id, practice=practice, kind=kind, session_id=session_id, claim_id=claim_id,
         claim_payment_id=claim_payment_id, edi_file_id=edi_file_id, authorization_id=authorization_id,
         payer_id=payer_id, amount=amount, denial_family=denial_family, reason_code=reason_code,
-        patient_id=patient_id, provider_id=provider_id, dedupe_key=dedupe_key, state=ItemState.READY, mode=mode,
+        patient_id=patient_id, provider_id=provider_id, deposit_id=deposit_id, dedupe_key=dedupe_key,
+        state=ItemState.READY, mode=mode,
         queue=queue or rules.DEFAULT_QUEUES[kind],
         priority=min(priority, rules.MAX_PRIORITY), created_at=now, updated_at=now, result={},
     )  # fmt: skip

@@ -39,7 +39,7 @@ class WorkItem(db.Model):
         CheckConstraint(
             "session_id IS NOT NULL OR claim_id IS NOT NULL OR claim_payment_id IS NOT NULL"
             " OR edi_file_id IS NOT NULL OR authorization_id IS NOT NULL OR patient_id IS NOT NULL"
-            " OR provider_id IS NOT NULL",
+            " OR provider_id IS NOT NULL OR deposit_id IS NOT NULL",
             name="has_subject",
         ),
         Index("ix_work_items_claimable", "state", "mode", "practice_id", "priority", "due_at"),
@@ -61,6 +61,8 @@ class WorkItem(db.Model):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     # Credentialing work (a licence or an enrolment about to expire) is about a provider.
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    # Deposit reassociation work (a bank deposit no ERA has matched) is about a deposit.
+    deposit_id: Mapped[int | None] = mapped_column(ForeignKey("deposits.id"))
     # Denormalized for queue filters, routing and Get next at a million items: the payer the work is with,
     # the dollars at stake (claim balance, denied amount), and for denials the CARC family and first code.
     payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
@@ -104,6 +106,8 @@ class WorkItem(db.Model):
             return "patient"
         if self.provider_id is not None:
             return "provider"
+        if self.deposit_id is not None:
+            return "deposit"
         return "file" if self.edi_file_id is not None else "authorization"
 
 
