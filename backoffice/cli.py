@@ -8,6 +8,7 @@ after ``flows.runtime.prefect_env`` has set its home. None of them avoids an imp
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -777,16 +778,16 @@ def simulate_command(
         raise click.BadParameter(str(error), param_hint="--profile") from None
     if at:
         clock.pin(datetime.fromisoformat(at).astimezone(UTC))
+    upload = root / (upload_folder or chosen.upload_folder)
+    download = root / (download_folder or chosen.download_folder)
     simulator = Simulator(
-        upload=root / (upload_folder or chosen.upload_folder), download=root / (download_folder or chosen.download_folder),
-        state=state or root / ".simulator", profile=chosen, seed=seed, remit_after=remit_after, clock=clock.utcnow,
+        upload=upload, download=download, state=state or root / ".simulator", profile=chosen, seed=seed,
+        remit_after=remit_after, clock=clock.utcnow,
     )  # fmt: skip
     click.echo(f"simulating {chosen.name}: watching {simulator.upload}, answering into {simulator.download}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        simulator.run(interval=interval, once=once, echo=lambda line: click.echo(line))
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        simulator.run(interval=interval, once=once, echo=click.echo)
 
 
 @cli.command("rules-doc")
