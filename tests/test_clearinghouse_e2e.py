@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -132,7 +133,7 @@ def _submit_batches(app: Flask) -> str:
     return result.output
 
 
-class Simulator:
+class SimulatorProcess:
     """`backoffice clearinghouse simulate` in its own process, on the server's folders, answering dated by the
     test's pinned clock; its ledger says what it received and wrote."""
 
@@ -178,7 +179,7 @@ def _inbound() -> int:
     return db.session.scalar(select(func.count()).select_from(EdiFile).where(EdiFile.direction == "inbound"))
 
 
-def _poll_until_all_in(app: Flask, simulator: Simulator, timeout: float = 60) -> Counter[str]:
+def _poll_until_all_in(app: Flask, simulator: SimulatorProcess, timeout: float = 60) -> Counter[str]:
     """The inbox flow's poll, again until every file the simulator wrote is fetched and ingested."""
     counts: Counter[str] = Counter()
     deadline = time.monotonic() + timeout
@@ -194,7 +195,7 @@ def _poll_until_all_in(app: Flask, simulator: Simulator, timeout: float = 60) ->
             time.sleep(0.2)
 
 
-def _check_everything(app: Flask, simulator: Simulator, claims: int) -> dict[str, int]:
+def _check_everything(app: Flask, simulator: SimulatorProcess, claims: int) -> dict[str, int]:
     """What must hold after every round: each claim filed once and answered; each file fetched and posted once;
     each claim where its seeded scenario sends it."""
     ledger = simulator.ledger()
@@ -262,9 +263,11 @@ def _check_everything(app: Flask, simulator: Simulator, claims: int) -> dict[str
 def test_200_sessions_go_out_in_one_batch_over_sftp_and_come_back_posted_even_across_server_kills(
     app: Flask, redis_conn: Redis, sshd: Sshd, clock_pin, tmp_path: Path
 ) -> None:
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), round(os.getloadavg()[0], 2)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     ids = _world(app, sshd)
-    simulator = Simulator(sshd, tmp_path / "simulator.log")
+    simulator = SimulatorProcess(sshd, tmp_path / "simulator.log")
     try:
         # ---- round 1: nothing goes wrong -------------------------------------------------------------------
         phase = Phases("round 1")
@@ -328,7 +331,12 @@ def test_200_sessions_go_out_in_one_batch_over_sftp_and_come_back_posted_even_ac
     with app.app_context():
         per_interchange = [e.summary["claims"] for e in db.session.scalars(
             select(EdiFile).where(EdiFile.kind == "837P").order_by(EdiFile.id))]  # fmt: skip
-    RESULTS["total"] = {"claims_per_interchange": per_interchange, "wall_s": round(time.perf_counter() - started, 1),
-                        "scenarios": both}  # fmt: skip
+    used = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    RESULTS["total"] = {
+        "claims_per_interchange": per_interchange, "wall_s": round(time.perf_counter() - started, 1),
+        "cpu_s_this_process": round(used[0].ru_utime + used[0].ru_stime - cpu_before, 1),
+        "cpu_s_children": round(used[1].ru_utime + used[1].ru_stime, 1),  # simulator, sshd, watchers
+        "load_average_1m_before_after": [load_before, round(os.getloadavg()[0], 2)], "scenarios": both,
+    }  # fmt: skip
     print("\nissue 19 e2e:", json.dumps(RESULTS))  # noqa: T201
     assert per_interchange == [SESSIONS, SESSIONS]
