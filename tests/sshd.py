@@ -169,7 +169,7 @@ class Watcher:
 
     def __init__(self, server: Sshd, folder: Path, event: str) -> None:
         assert server.process is not None, "the server is not running"
-        self.server = server
+        self.server, self.event = server, event
         folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-c", WATCH, str(folder), str(server.process.pid), event],
@@ -179,12 +179,18 @@ class Watcher:
 
     def result(self, timeout: float = 30) -> dict:
         """What the watcher saw when it killed the server (it must have); the server is reaped."""
-        out, _ = self.process.communicate(timeout=timeout)
+        try:
+            out, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise AssertionError(f"the server was not killed: no {self.event} event within {timeout} s") from None
         self.server.kill()  # already dead: reaps it and anything left
         return json.loads(out)
 
     def cancel(self) -> None:
-        self.process.kill()
+        """Stop the watcher if it is still waiting (a test that failed before its event)."""
+        if self.process.poll() is None:
+            self.process.kill()
         self.process.wait()
 
 

@@ -47,7 +47,7 @@ from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import ItemState
 from backoffice.x12.era835 import parse_835
 from tests import factories as f
-from tests.sshd import Sshd, sshd_fixture  # noqa: F401 - the fixture
+from tests.sshd import Sshd, Watcher, sshd_fixture  # noqa: F401 - the fixture
 from tests.test_workflow_e2e import DENIAL_QUEUES, PAID
 
 pytestmark = pytest.mark.postgres
@@ -171,7 +171,11 @@ class SimulatorProcess:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.log.close()
 
 
@@ -268,6 +272,7 @@ def test_200_sessions_go_out_in_one_batch_over_sftp_and_come_back_posted_even_ac
     cpu_before = usage.ru_utime + usage.ru_stime
     ids = _world(app, sshd)
     simulator = SimulatorProcess(sshd, tmp_path / "simulator.log")
+    watchers: list[Watcher] = []
     try:
         # ---- round 1: nothing goes wrong -------------------------------------------------------------------
         phase = Phases("round 1")
@@ -296,6 +301,7 @@ def test_200_sessions_go_out_in_one_batch_over_sftp_and_come_back_posted_even_ac
         phase("import_plan_charge_audit_s")
         submit_at = time.perf_counter()
         watcher = sshd.kill_on(sshd.folder("inbound"), event="upload")
+        watchers.append(watcher)
         assert _submit_batches(app).startswith(f"{SESSIONS} claim(s) in 1 interchange(s)")  # committed, not sent
         seen = watcher.result()
         assert seen["on"].endswith(".part") and seen["folder"] in ([seen["on"]], [])  # killed mid-upload
@@ -312,6 +318,7 @@ def test_200_sessions_go_out_in_one_batch_over_sftp_and_come_back_posted_even_ac
         simulator.wait(lambda: simulator.settled() and len(simulator.wrote()) == 10, "the second batch's answers")
         staging = Path(app.config["BACKOFFICE_SETTINGS"].instance_path) / "edi" / "connections" / str(ids["connection"])
         watcher = sshd.kill_on(staging / "inbox", event="download")
+        watchers.append(watcher)
         with app.app_context():
             broken = ingest_all(now=utcnow())
             assert len(broken.errors) == 1 and "broke off" in broken.errors[0], broken.errors
@@ -327,6 +334,8 @@ def test_200_sessions_go_out_in_one_batch_over_sftp_and_come_back_posted_even_ac
         both = _check_everything(app, simulator, 2 * SESSIONS)
         RESULTS["round 2"].update(killed_download_after=seen["on"], fetched_before_kill=got)
     finally:
+        for watcher in watchers:
+            watcher.cancel()
         simulator.stop()
     with app.app_context():
         per_interchange = [e.summary["claims"] for e in db.session.scalars(
