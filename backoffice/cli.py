@@ -8,6 +8,7 @@ after ``flows.runtime.prefect_env`` has set its home. None of them avoids an imp
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -876,6 +877,69 @@ def sandbox_members_command(path: Path, org_slug: str | None) -> None:
     except ServiceError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{count} member(s) added to the Sandbox's member file")
+
+
+@cli.group("clearinghouse")
+def clearinghouse_group() -> None:
+    """Rehearse a clearinghouse connection before going live."""
+
+
+@clearinghouse_group.command("simulate", with_appcontext=False)
+@click.option(
+    "--root",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="the SFTP server's files (or the local folders' parent): folders below are relative to it",
+)
+@click.option(
+    "--profile",
+    "profile_key",
+    default="office_ally",
+    show_default=True,
+    help="the connection's clearinghouse profile: its folders and file naming",
+)
+@click.option("--upload-folder", default=None, help="where our 837Ps arrive (default: the profile's)")
+@click.option("--download-folder", default=None, help="where the answers go (default: the profile's)")
+@click.option(
+    "--state",
+    "state",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="the simulator's own records (default: <root>/.simulator)",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="which claims are rejected and denied")
+@click.option("--remit-after", type=float, default=5.0, show_default=True, help="seconds until the 835 is sent")
+@click.option("--interval", type=float, default=1.0, show_default=True, help="seconds between scans")
+@click.option("--at", "at", default=None, help="the date and time the answers carry (ISO 8601, UTC; default now)")
+@click.option("--once", is_flag=True, help="answer what is there (835s at once) and exit")
+def simulate_command(
+    root: Path, profile_key: str, upload_folder: str | None, download_folder: str | None, state: Path | None,
+    seed: int, remit_after: float, interval: float, at: str | None, once: bool,
+) -> None:  # fmt: skip
+    """Answer every 837P uploaded into the folders with a TA1, a 999, a 277CA and later an 835 (see README)."""
+    from datetime import UTC, datetime
+
+    from backoffice import clock
+    from backoffice.clearinghouse.profiles import profile
+    from backoffice.clearinghouse.simulator import Simulator
+
+    try:
+        chosen = profile(profile_key)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--profile") from None
+    if at:
+        clock.pin(datetime.fromisoformat(at).astimezone(UTC))
+    upload = root / (upload_folder or chosen.upload_folder)
+    download = root / (download_folder or chosen.download_folder)
+    simulator = Simulator(
+        upload=upload, download=download, state=state or root / ".simulator", profile=chosen, seed=seed,
+        remit_after=remit_after, clock=clock.utcnow,
+    )  # fmt: skip
+    click.echo(f"simulating {chosen.name}: watching {simulator.upload}, answering into {simulator.download}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with contextlib.suppress(KeyboardInterrupt):
+        simulator.run(interval=interval, once=once, echo=click.echo)
 
 
 @cli.command("rules-doc")

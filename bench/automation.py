@@ -6,7 +6,15 @@ the Sandbox clearinghouse, charge entry, audit, 837P submission), then the Sandb
 posted, then the second drain (appeal drafts for medical-necessity denials). Workers are `backoffice worker --burst`
 processes (RQ's SimpleWorker in a warm process, the product's default).
 
-Usage: .venv/bin/python bench/automation.py [--sessions 1000] [--workers 4]
+With ``--batch`` the practice is on a batch connection instead (a local-folder connection with the Office Ally
+profile; an SFTP connection behaves the same once the file has left): the submit steps wait for the batch run,
+``submit_batches`` (the claim-batches flow) sends every waiting claim in one interchange, the submit items wake and
+close, the clearinghouse simulator (``backoffice clearinghouse simulate --once``, its own process) answers with a
+TA1, 999, 277CA and 835, and ingest posts them. Verify benefits is not among the practice's steps in this mode (on
+a batch connection the 271 comes back later, and a person gets the item meanwhile). The figures add the claims per
+interchange and each stage's seconds.
+
+Usage: .venv/bin/python bench/automation.py [--sessions 1000] [--workers 4] [--batch]
 Database: BACKOFFICE_BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_automation;
 created if missing, its public schema is dropped). Redis: BACKOFFICE_BENCH_REDIS_URL (default
 redis://127.0.0.1:6379/13; flushed). Prints one JSON object on its last line.
@@ -49,7 +57,7 @@ REDIS_URL = os.environ.get("BACKOFFICE_BENCH_REDIS_URL", "redis://127.0.0.1:6379
 STEPS = ["verify_benefits", "enter_charge", "audit", "submit", "follow_up", "appeal"]
 
 
-def seed(sessions: int) -> list[int]:
+def seed(sessions: int, steps: list[str] = STEPS) -> list[int]:
     """One practice on the Sandbox clearinghouse; one patient with coverage and one 45-minute session each."""
     now = datetime.now(UTC)
     org = Organization(name="Bench Billing", slug="bench", edi_submitter_id="BENCHSUB01", edi_contact_name="Desk",
@@ -59,7 +67,7 @@ def seed(sessions: int) -> list[int]:
     practice = Practice(
         organization_id=org.id, name="Bench Practice", slug="bench-practice", group_npi=complete_npi("200000000"),
         tax_id="123456789", taxonomy="261QM0801X", address_line1="1 Main St", city="Springfield", state="IL",
-        zip_code="627010001", owned_steps=STEPS, sla_overrides={}, fee_schedule={"90834": "150.00"},
+        zip_code="627010001", owned_steps=steps, sla_overrides={}, fee_schedule={"90834": "150.00"},
         clearinghouse="sandbox", created_at=now,
     )  # fmt: skip
     payer = Payer(organization_id=org.id, payer_id="UHC", name="UnitedHealthcare", kind="commercial",
@@ -152,10 +160,86 @@ def noop_baseline(redis: Redis, jobs: int, workers: int, env: dict[str, str]) ->
     return jobs / run_workers(workers, env)
 
 
+def use_batch_connection(folders: str, settings) -> dict[str, str]:  # noqa: ANN001
+    """Put the bench practice on a local-folder connection (Office Ally's profile) under ``folders``."""
+    from backoffice.clearinghouse.services import save_connection
+
+    practice = db.session.scalar(select(Practice))
+    values = {
+        "name": "bench batch", "practice_id": practice.id, "kind": "local_folder", "profile": "office_ally",
+        "usage": "T", "upload_folder": f"{folders}/inbound", "download_folder": f"{folders}/outbound",
+    }  # fmt: skip
+    save_connection(organization_id=practice.organization_id, values=values, secrets={}, settings=settings,
+                    actor=None, now=datetime.now(UTC))  # fmt: skip
+    return values
+
+
+def simulate_clearinghouse(folders: str, env: dict[str, str]) -> float:
+    """The clearinghouse simulator in its own process, one pass (the 835 at once); the seconds it took."""
+    started = time.perf_counter()
+    subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "backoffice.cli", "clearinghouse", "simulate", "--root", folders, "--once"],
+        env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def batch_figures(args: argparse.Namespace, redis: Redis, env: dict[str, str], instance: str, settings) -> dict:  # noqa: ANN001
+    """The batch mode: intake → steps → one interchange per run → simulator → ingest → steps again."""
+    from backoffice.exchange.ingest import ingest_all
+    from backoffice.exchange.submission import submit_batches
+    from backoffice.intake.planning import plan_sessions
+
+    folders = os.path.join(instance, "clearinghouse")
+    session_ids = seed(args.sessions, [s for s in STEPS if s != "verify_benefits"])
+    use_batch_connection(folders, settings)
+    noop_per_s = noop_baseline(redis, 2000, args.workers, env)
+    load_before = os.getloadavg()
+    plan_sessions(session_ids=session_ids, now=datetime.now(UTC))
+    charge_seconds = run_workers(args.workers, env)  # enter charge, audit, submit (waits for the batch)
+    started = time.perf_counter()
+    batch = submit_batches(now=datetime.now(UTC))
+    batch_seconds = time.perf_counter() - started
+    submit_seconds = run_workers(args.workers, env)  # the submit items close; follow-ups wait
+    simulator_seconds = simulate_clearinghouse(folders, env)
+    started = time.perf_counter()
+    ingested = ingest_all(now=datetime.now(UTC))
+    ingest_seconds = time.perf_counter() - started
+    after_seconds = run_workers(args.workers, env)  # follow-ups close on their 835; appeal drafts
+    load_after = os.getloadavg()
+    db.session.remove()
+    automated_done = db.session.scalar(
+        select(func.count()).where(WorkItem.state == ItemState.DONE, WorkItem.mode == Mode.AUTOMATED)
+    )
+    claims = dict(db.session.execute(select(Claim.status, func.count()).group_by(Claim.status)).all())
+    worker_seconds = charge_seconds + submit_seconds + after_seconds
+    total = worker_seconds + batch_seconds + simulator_seconds + ingest_seconds
+    return {
+        "mode": "batch (local-folder connection, Office Ally profile, clearinghouse simulator)",
+        "sessions": args.sessions,
+        "workers": args.workers,
+        "claims_per_interchange": batch["claims_per_interchange"],
+        "charge_audit_park_seconds": round(charge_seconds, 2),
+        "submit_batches_seconds": round(batch_seconds, 2),
+        "submit_items_close_seconds": round(submit_seconds, 2),
+        "simulator_seconds": round(simulator_seconds, 2),
+        "ingest_and_post_seconds": round(ingest_seconds, 2),
+        "files_ingested": {k: dict(v) for k, v in ingested.counts.items()},
+        "follow_ups_and_appeals_seconds": round(after_seconds, 2),
+        "sessions_per_second": round(args.sessions / total, 1),
+        "automated_items_done": automated_done,
+        "automated_steps_per_second": round(automated_done / worker_seconds, 1),
+        "noop_jobs_per_second": round(noop_per_s, 1),
+        "claims_by_status": {str(k): v for k, v in sorted(claims.items(), key=lambda kv: str(kv[0]))},
+        "load_average_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--batch", action="store_true", help="a batch connection and the clearinghouse simulator")
     args = parser.parse_args()
     ensure_database(DB_URL)
     redis = Redis.from_url(REDIS_URL)
@@ -178,6 +262,9 @@ def main() -> None:
         from backoffice.intake.planning import plan_sessions
 
         upgrade(directory=app.extensions["migrate"].directory)
+        if args.batch:
+            print(json.dumps(batch_figures(args, redis, env, instance, settings)))
+            return
         session_ids = seed(args.sessions)
         noop_per_s = noop_baseline(redis, 2000, args.workers, env)
         plan = plan_sessions(session_ids=session_ids, now=datetime.now(UTC))

@@ -6,12 +6,14 @@ rebooted server drops a transfer); ``start()`` brings it back on the same port w
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,10 +104,94 @@ class Sshd:
         self.process.wait(timeout=10)
         self.process = None
 
+    def kill_on(self, folder: Path, *, event: str) -> Watcher:
+        """SIGKILL the server the moment a file appears in ``folder`` (a separate process blocked on inotify, so
+        the kill lands within a scheduler tick of the event, whatever this process is busy with): ``event`` is
+        ``"upload"`` (a hidden ``.part`` file is created: an upload has begun) or ``"download"`` (a file is renamed
+        into place: one download has finished and the next is under way)."""
+        return Watcher(self, folder, event)
+
     def folder(self, name: str) -> Path:
         path = self.files / name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+WATCH = """
+import ctypes, json, os, signal, struct, sys
+from tests.sshd import descendants
+folder, pid, event = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+
+def tree(top):
+    # the children lists the kernel keeps (a few reads), not a scan of /proc: the kill must come fast
+    if not os.path.exists(f"/proc/{top}/task/{top}/children"):
+        return descendants(top)
+    out, todo = [], [top]
+    while todo:
+        here = todo.pop()
+        try:
+            with open(f"/proc/{here}/task/{here}/children") as listed:
+                kids = [int(p) for p in listed.read().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(0)
+mask = 0x100 if event == "upload" else 0x80  # IN_CREATE / IN_MOVED_TO
+if fd < 0 or libc.inotify_add_watch(fd, folder.encode(), mask) < 0:
+    sys.exit("inotify: " + os.strerror(ctypes.get_errno()))
+print("watching", flush=True)
+while True:
+    data, at = os.read(fd, 65536), 0
+    while at < len(data):
+        _, _, _, size = struct.unpack_from("iIII", data, at)
+        name = data[at + 16 : at + 16 + size].rstrip(b"\\0").decode()
+        at += 16 + size
+        if (event == "upload" and name.endswith(".part")) or (event == "download" and not name.startswith(".")):
+            for victim in [pid, *tree(pid)]:
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            print(json.dumps({"on": name, "folder": sorted(os.listdir(folder))}), flush=True)
+            sys.exit(0)
+"""
+
+
+class Watcher:
+    """The process that kills the server on a folder event (``Sshd.kill_on``); ``result()`` says which file set it
+    off and what the folder held at that moment."""
+
+    def __init__(self, server: Sshd, folder: Path, event: str) -> None:
+        assert server.process is not None, "the server is not running"
+        self.server, self.event = server, event
+        folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", WATCH, str(folder), str(server.process.pid), event],
+            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent,
+        )  # fmt: skip
+        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "watching"
+
+    def result(self, timeout: float = 30) -> dict:
+        """What the watcher saw when it killed the server (it must have); the server is reaped."""
+        try:
+            out, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise AssertionError(f"the server was not killed: no {self.event} event within {timeout} s") from None
+        self.server.kill()  # already dead: reaps it and anything left
+        return json.loads(out)
+
+    def cancel(self) -> None:
+        """Stop the watcher if it is still waiting (a test that failed before its event)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
 
 
 @pytest.fixture(name="sshd")
