@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -603,8 +603,6 @@ def assignable_users(item: WorkItem, actor: User) -> list[User]:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)  # SQLite aggregates bypass the column type
