@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -173,3 +174,22 @@ def latin_ascii(value: str) -> str:
     them; any other character is left as it is (for the 837 writer, which drops what X12 cannot carry)."""
     return "".join(anyascii(char) if not char.isascii() and _is_latin(char) else char
                    for char in unicodedata.normalize("NFC", value))  # fmt: skip
+
+
+def csv_header_problem(header: list[str] | None, columns: Sequence[str], optional: Sequence[str] = ()) -> str | None:
+    """Why a CSV header row is not a file format of ``columns`` (required) and ``optional`` ones, or None. Column
+    order is free; names are exact."""
+    if not header:
+        return "the file is empty: expected a header row with the columns " + ", ".join(columns)
+    names = [name.strip() for name in header]
+    missing = [c for c in columns if c not in names]
+    unknown = [n for n in names if n not in columns and n not in optional]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    parts = []
+    if missing:
+        parts.append(f"missing column(s): {', '.join(missing)}")
+    if unknown:
+        parts.append(f"unknown column(s): {', '.join(n or '(blank name)' for n in unknown)}")
+    if duplicated:
+        parts.append(f"repeated column(s): {', '.join(duplicated)}")
+    return "; ".join(parts) or None

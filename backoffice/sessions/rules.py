@@ -171,20 +171,7 @@ def parse_csv_entries(
 
 def header_problem(header: list[str] | None) -> str | None:
     """Why a header row is not the import format, or None. Column order is free; names are exact."""
-    if not header:
-        return "the file is empty: expected a header row with the columns " + ", ".join(COLUMNS)
-    names = [name.strip() for name in header]
-    missing = [c for c in COLUMNS if c not in names]
-    unknown = [n for n in names if n not in COLUMNS and n not in OPTIONAL_COLUMNS]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    parts = []
-    if missing:
-        parts.append(f"missing column(s): {', '.join(missing)}")
-    if unknown:
-        parts.append(f"unknown column(s): {', '.join(n or '(blank name)' for n in unknown)}")
-    if duplicated:
-        parts.append(f"repeated column(s): {', '.join(duplicated)}")
-    return "; ".join(parts) or None
+    return inputs.csv_header_problem(header, COLUMNS, OPTIONAL_COLUMNS)
 
 
 def parse_row(
