@@ -60,6 +60,19 @@ def _disposition(group: str, reason: str, amount: Decimal) -> rules.Disposition:
     return rules.disposition(group, reason, amount)
 
 
+def write_run(run: Run) -> None:
+    """Write what a posting run gathered: the claims' and lines' new figures, unapplied payments, the items it opens,
+    ledger entries and log rows, each in one statement."""
+    bulk_update(Claim, list(run.claim_rows.values()))
+    bulk_update(ClaimLine, list(run.line_rows.values()))
+    bulk_update(ClaimPayment, run.unapplied)
+    write_items(run)
+    if run.ledger:
+        bulk_insert(LedgerEntry, run.ledger)
+    if run.logs:
+        bulk_insert(Interaction, run.logs)
+
+
 def _load_claims(organization_id: int, numbers: list[str]) -> dict[str, ClaimView]:
     """The organization's claims with these account numbers (CLP01), with their lines, in a few queries."""
     claims: dict[str, ClaimView] = {}
@@ -624,14 +637,7 @@ def post_uncommitted(
         claims_posted += remittance.claims_posted
         claims_unmatched += remittance.claims_unmatched
     db.session.flush()
-    bulk_update(Claim, list(run.claim_rows.values()))
-    bulk_update(ClaimLine, list(run.line_rows.values()))
-    bulk_update(ClaimPayment, run.unapplied)
-    write_items(run)
-    if run.ledger:
-        bulk_insert(LedgerEntry, run.ledger)
-    if run.logs:
-        bulk_insert(Interaction, run.logs)
+    write_run(run)
     if run.reversed_claims:  # a take-back gives the claim's authorization units back; a repayment takes them again
         give_back_units(claim_ids=run.reversed_claims, now=now, reason=REVERSAL)
     taken_back = set(run.reversed_claims)

@@ -23,20 +23,19 @@ from sqlalchemy import select
 
 from backoffice import signals
 from backoffice.accounts.models import User
-from backoffice.claims.models import Claim, ClaimLine
+from backoffice.claims.models import Claim
 from backoffice.errors import NotAllowed, ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice
-from backoffice.patients.models import Coverage, CoveragePriority, LedgerEntry
+from backoffice.patients.models import Coverage, CoveragePriority
 from backoffice.remits import kept, rules
-from backoffice.remits.bulk import bulk_insert, bulk_update
-from backoffice.remits.denials import write_items
+from backoffice.remits.bulk import bulk_insert
 from backoffice.remits.models import ClaimPayment, PaymentAdjustment
 from backoffice.remits.posting_run import Run
-from backoffice.remits.services import _load_claims, _post_claim
+from backoffice.remits.services import _load_claims, _post_claim, write_run
 from backoffice.services_base import service
 from backoffice.work.log import record_interaction
-from backoffice.work.models import Interaction, WorkItem
+from backoffice.work.models import WorkItem
 from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind
 from backoffice.work.services import complete_item
 from backoffice.x12 import era835
@@ -121,14 +120,7 @@ def apply_unmatched(
     db.session.flush()
     if adjustments:
         bulk_insert(PaymentAdjustment, adjustments)
-    bulk_update(Claim, list(run.claim_rows.values()))
-    bulk_update(ClaimLine, list(run.line_rows.values()))
-    bulk_update(ClaimPayment, run.unapplied)
-    write_items(run)
-    if run.ledger:
-        bulk_insert(LedgerEntry, run.ledger)
-    if run.logs:
-        bulk_insert(Interaction, run.logs)
+    write_run(run)
     how = "at claim level (its service lines were not kept)"
     if lines is not None:
         how = "service lines " + ", ".join(f"{n} → claim line {line.line_number}" for n, line in enumerate(lines, 1))
