@@ -19,6 +19,7 @@ from backoffice.accounts.idle import enforce_idle_logoff
 from backoffice.accounts.views import bp as accounts_bp
 from backoffice.api.views import bp as api_bp
 from backoffice.appeals.views import bp as appeals_bp
+from backoffice.appointments.views import bp as appointments_bp
 from backoffice.audit import services as audit_services
 from backoffice.audit.views import bp as audit_bp
 from backoffice.authorizations import subscriptions as authorizations_subscriptions
@@ -119,6 +120,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
         contracts_bp,
         documents_bp,
         claims_bp,
+        appointments_bp,
         remits_bp,
         portal_bp,
         practice_requests_bp,

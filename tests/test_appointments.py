@@ -6,6 +6,7 @@ cancellations and no-shows (no claim; a late-cancel fee for self-pay patients wh
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -165,6 +166,10 @@ def _coverage_ends(coverage: Coverage, day: date | None) -> None:
 
 @pytest.fixture
 def world(ctx: Flask) -> dict[str, Any]:
+    return _world()
+
+
+def _world() -> dict[str, Any]:
     org = f.make_org()
     practice = f.make_practice(org, slug="calm", taxonomy="261QM0801X", fee_schedule={"90837": "200.00"})
     provider = f.make_provider(practice, npi="1234567893", credential="LCSW")
@@ -508,3 +513,107 @@ def test_the_demo_books_the_next_business_days_and_the_sandbox_answers_them(worl
     assert days == [date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23)]  # Thursday, Friday, then Monday
     summary = check_due_eligibility(now=NOW)
     assert summary.due == 2 and summary.checked == 2  # Thursday's and Friday's; Monday's is asked on Thursday
+
+
+# --- the appointments screens -------------------------------------------------------------------------------------
+
+
+def _row(html: str, ref: str) -> str:
+    found = re.search(rf'<tr data-ref="{ref}">(.*?)</tr>', html, re.DOTALL)
+    return found.group(1) if found else ""
+
+
+def _screens_world(app: Flask) -> dict[str, Any]:
+    with app.app_context():
+        return _screens(_world())
+
+
+def _screens(world: dict[str, Any]) -> dict[str, Any]:
+    """At NOW (Wednesday): AP-1 Friday, coverage ended (inactive, an item); AP-2 Friday, clean; AP-3 Monday, not
+    asked yet (asked Thursday); AP-4 Friday, self-pay; OT-1 Friday at another practice of the organization."""
+    ana = f.make_patient(world["practice"], world["payer"], account_number="PT-1", first_name="Ana",
+                         last_name="Lopez", date_of_birth=date(1985, 4, 2))  # fmt: skip
+    bo = f.make_patient(world["practice"], world["payer"], account_number="PT-2", first_name="Bo", last_name="Reyes",
+                        date_of_birth=date(1990, 6, 1))  # fmt: skip
+    ended = db.session.scalar(select(Coverage).where(Coverage.patient_id == ana.id))
+    _coverage_ends(ended, date(2026, 11, 1))
+    bo_member = db.session.scalar(select(Coverage.member_id).where(Coverage.patient_id == bo.id))
+    other = f.make_practice(world["org"], slug="other", taxonomy="261QM0801X")
+    f.make_provider(other, npi="1245319599")
+    db.session.commit()
+    bo_line = {"patient_ref": "PT-2", "patient_first": "Bo", "patient_last": "Reyes", "patient_dob": "1990-06-01",
+               "member_id": bo_member}  # fmt: skip
+    _import(world,
+            _line(scheduled_start="2026-11-20 09:00", member_id=ended.member_id),
+            _line(appointment_ref="AP-2", scheduled_start="2026-11-20 11:00", **bo_line),
+            _line(appointment_ref="AP-3", scheduled_start="2026-11-23 11:00", **bo_line),
+            _line(appointment_ref="AP-4", scheduled_start="2026-11-20 15:00", patient_ref="PT-3", patient_first="Cy",
+                  patient_last="Moss", patient_dob="1970-01-01", payer_id="SELFPAY", member_id=""),
+            _line(appointment_ref="OT-1", practice="other", provider_npi="1245319599", patient_ref="PT-9",
+                  patient_first="Di", patient_last="Elsewhere", patient_dob="1975-03-03",
+                  scheduled_start="2026-11-20 10:00"))  # fmt: skip
+    check_due_eligibility(now=NOW, practice_ids=[world["practice"].id])
+    item_id = db.session.scalar(select(Appointment.work_item_id).where(Appointment.external_ref == "AP-1"))
+    users = {"biller": f.make_user(world["org"], practices=[world["practice"]]).email,
+             "boss": f.make_user(world["org"], role="supervisor").email,
+             "desk": f.make_user(world["org"], role="practice", practices=[world["practice"]]).email}  # fmt: skip
+    return {"item": item_id, "other": other.id, **users}
+
+
+def test_the_appointments_screen_lists_the_user_s_practices_with_what_eligibility_found(
+    app,
+    client,
+    auth,
+    clock_pin,  # noqa: ANN001
+) -> None:
+    clock_pin.set(NOW)
+    w = _screens_world(app)
+    assert auth.login(w["biller"]).status_code == 302
+    assert 'href="/appointments"' in client.get("/queue").text  # in the nav
+    page = client.get("/appointments")  # from today by default
+    assert page.status_code == 200 and 'name="date_from" value="2026-11-18"' in page.text
+    assert "Coverage inactive" in _row(page.text, "AP-1") and f'href="/items/{w["item"]}"' in _row(page.text, "AP-1")
+    assert "the payer reports the coverage inactive" in _row(page.text, "AP-1")
+    assert "Fri 11/20/2026 09:00" in _row(page.text, "AP-1")  # the visit in the practice's time zone
+    assert "Eligible: nothing to fix" in _row(page.text, "AP-2") and "/items/" not in _row(page.text, "AP-2")
+    assert "Not checked yet" in _row(page.text, "AP-3") and "asked on 11/19/2026" in _row(page.text, "AP-3")
+    assert "Self-pay: not asked" in _row(page.text, "AP-4")
+    assert "OT-1" not in page.text and "Elsewhere" not in page.text  # a practice the biller does not serve
+    assert client.get(f"/appointments?practice_id={w['other']}").text.count("<tr data-ref") == 0
+    refs = lambda html: re.findall(r'<tr data-ref="([^"]+)"', html)  # noqa: E731
+    assert refs(client.get("/appointments?problem=inactive").text) == ["AP-1"]
+    assert refs(client.get("/appointments?problem=any").text) == ["AP-1"]
+    assert refs(client.get("/appointments?problem=none").text) == ["AP-2"]
+    assert refs(client.get("/appointments?status=scheduled").text) == ["AP-3"]
+    assert refs(client.get("/appointments?date_from=2026-11-18&date_to=2026-11-20").text) == ["AP-1", "AP-2", "AP-4"]
+    bad = client.get("/appointments?date_from=2026-13-01&status=scheduled")
+    assert bad.status_code == 200 and "date from:" in bad.text and 'value="2026-13-01"' in bad.text  # kept as typed
+    assert refs(bad.text) == ["AP-3"]  # the good filters still apply
+    auth.logout()
+    assert auth.login(w["boss"]).status_code == 302
+    assert "OT-1" in client.get("/appointments").text  # a supervisor sees every practice of the organization
+    auth.logout()
+    assert auth.login(w["desk"]).status_code == 302
+    assert client.get("/appointments").status_code == 403  # practice users have the portal's list
+
+
+def test_the_portal_lists_the_practice_s_upcoming_appointments_and_their_eligibility(
+    app,
+    client,
+    auth,
+    clock_pin,  # noqa: ANN001
+) -> None:
+    clock_pin.set(NOW)
+    w = _screens_world(app)
+    assert auth.login(w["desk"]).status_code == 302
+    assert 'href="/portal/appointments"' in client.get("/portal").text
+    page = client.get("/portal/appointments")
+    assert page.status_code == 200
+    assert "Coverage inactive" in _row(page.text, "AP-1") and "/items/" not in page.text  # no company screens
+    assert "Eligible: nothing to fix" in _row(page.text, "AP-2")
+    assert "to be checked on 11/19/2026" in _row(page.text, "AP-3")
+    assert "OT-1" not in page.text and "Elsewhere" not in page.text
+    clock_pin.set(datetime(2026, 11, 21, 15, 0, tzinfo=UTC))  # Saturday: Friday's visits are past
+    assert client.get("/portal/appointments").status_code == 302  # the idle sign-out ended Wednesday's session
+    assert auth.login(w["desk"]).status_code == 302
+    assert re.findall(r'<tr data-ref="([^"]+)"', client.get("/portal/appointments").text) == ["AP-3"]

@@ -292,6 +292,11 @@ EXPECT: dict[str, Rule] = {
     "portal.inbox": Rule(PORTAL),
     "portal.request_page": Rule(PORTAL, {"request_id": "request"}),
     "portal.invoice_pdf": Rule(PORTAL, {"invoice_id": "issued_invoice"}),
+    "portal.report": Rule(PORTAL),
+    "portal.report_pdf": Rule(PORTAL, {"practice_id": "practice", "month": "=2026-11"}),  # B's: 404
+    "portal.appointments": Rule(PORTAL),
+    # the appointments screen (the company's staff; scoped to their practices)
+    "appointments.index": Rule(ALL),
     "practice_requests.send": Rule(ALL, ITEM),
 }
 

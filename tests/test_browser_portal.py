@@ -20,7 +20,9 @@ from backoffice.portal.models import PracticeRequest
 from backoffice.work.models import WorkItem
 from tests import factories as f
 from tests.browser import shot, sign_in
+from tests.factories import NOW
 from tests.test_appeal_services import denied
+from tests.test_appointments import _screens_world
 
 MARKER = "Progress note 2026-11-02: PHQ-9 19 to 11, plan continued"
 
@@ -111,3 +113,37 @@ def test_a_request_from_a_denial_is_answered_in_the_portal_and_its_file_joins_th
     reader = PdfReader(io.BytesIO(target.read_bytes()))
     assert len(reader.pages) == letter_pages + 1
     assert MARKER in reader.pages[-1].extract_text()
+
+
+def test_a_new_user_finds_the_appointments_and_the_monthly_report_from_the_nav_at_1440(
+    app: Flask, page, clock_pin
+) -> None:  # noqa: ANN001, E501
+    clock_pin.set(NOW)
+    w = _screens_world(app)
+    page.set_viewport_size({"width": 1440, "height": 800})
+    no_overflow = "document.documentElement.scrollWidth <= window.innerWidth"
+    sign_in(page, w["desk"])
+    page.click("nav.portal-nav >> text=Appointments")
+    table = page.locator("#portal-appointments")
+    assert "Coverage inactive" in table.locator('tr[data-ref="AP-1"]').inner_text()
+    assert "to be checked on 11/19/2026" in table.locator('tr[data-ref="AP-3"]').inner_text()
+    assert page.evaluate(no_overflow)
+    shot(page, "portal-appointments")
+    page.click("nav.portal-nav >> text=Reports")
+    page.select_option("#report-month select[name=month]", "2026-09")
+    page.click("#report-month button[type=submit]")
+    page.wait_for_selector("#reconciles")
+    assert "2026-09" in page.locator("#money h2").inner_text() and page.evaluate(no_overflow)
+    assert page.locator("#money a.csv").get_attribute("href").endswith("/2026-09.pdf")
+    page.click("text=back to the dashboard")
+    assert page.url.endswith("/portal")
+    page.click("text=Sign out")
+
+    sign_in(page, w["biller"])
+    page.click("header nav >> text=Appointments")
+    page.select_option("#appointment-filters select[name=problem]", "inactive")
+    page.click("#appointment-filters button[type=submit]")
+    assert page.locator("#appointments tbody tr").count() == 1 and page.evaluate(no_overflow)
+    shot(page, "staff-appointments")
+    page.click(f'#appointments a[href="/items/{w["item"]}"]')
+    page.wait_for_selector("text=Fix coverage before the visit")

@@ -89,8 +89,12 @@ def test_a_rejected_claims_member_id_is_corrected_and_resubmitted_from_the_claim
     assert 'id="correct-form"' in page.text
     form = {"csrf_token": csrf_token(page.text), "version": "1", "reason": "277CA: subscriber not found",
             "action": "resubmit", "payer_id": str(payer_id)}  # fmt: skip
-    refused = client.post(f"/claims/{claim_id}/correct", data=form, follow_redirects=True)
-    assert "nothing changed since version 1" in refused.text
+    refused = client.post(f"/claims/{claim_id}/correct", data=form)
+    assert refused.status_code == 422 and "nothing changed since version 1" in refused.text
+    assert "277CA: subscriber not found</textarea>" in refused.text  # the claim page again, with what was typed
+    bad_date = client.post(f"/claims/{claim_id}/correct", data={**form, "member_id": "W777000111",
+                                                                "date_of_service": "2026-02-30"})  # fmt: skip
+    assert bad_date.status_code == 422 and 'value="W777000111"' in bad_date.text and "2026-02-30" in bad_date.text
     done = client.post(f"/claims/{claim_id}/correct", data={**form, "member_id": "W777000111"}, follow_redirects=True)
     assert "Claim corrected as version 2; resubmission queued." in done.text
     assert 'id="claim-member-id">W777000111' in done.text
@@ -112,6 +116,9 @@ def test_a_replacement_from_the_claim_page_warns_past_the_corrected_claim_limit(
     page = client.get(f"/claims/{claim_id}")
     assert "past the corrected-claim limit" in page.text
     form = {"csrf_token": csrf_token(page.text), "version": "1", "reason": "diagnosis fixed", "diagnoses": "F33.0"}
+    no_reason = client.post(f"/claims/{claim_id}/replace", data={**form, "reason": "", "line-1-cpt": "90834"})
+    assert no_reason.status_code == 422 and 'name="line-1-cpt" value="90834"' in no_reason.text  # the lines typed
+    assert 'value="F33.0"' in no_reason.text
     done = client.post(f"/claims/{claim_id}/replace", data=form, follow_redirects=True)
     assert "Replacement claim (frequency 7) made as version 2" in done.text
     assert "Warning: past the corrected-claim limit" in done.text

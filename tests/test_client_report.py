@@ -233,6 +233,38 @@ def test_a_supervisor_sees_the_report_and_downloads_its_pdf_a_biller_does_not(ap
     assert client.get(f"/reports/client?practice_id={practice_id}&month=2026-11").status_code == 403
 
 
+def test_a_practice_user_sees_their_own_report_in_the_portal_and_no_other_practice_s(app, client, clock_pin) -> None:  # noqa: ANN001
+    clock_pin.set(AFTER)
+    with app.app_context():
+        w = november()
+        other = f.make_practice(w["org"], name="Other Practice")
+        portal_user = f.make_user(w["org"], role="practice", practices=[w["practice"]], email="desk@calm.test")
+        practice_id, other_id, portal_email, boss = w["practice"].id, other.id, portal_user.email, w["boss"].email
+    AuthActions(client).login(portal_email)
+    dashboard = client.get("/portal").get_data(as_text=True)
+    assert 'href="/portal/reports"' in dashboard  # in the portal's nav and on the dashboard
+    page = client.get("/portal/reports")  # last month, in the practice's time zone, by default
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Calm Mind, 2026-11" in body and "Reconciles to the cent." in body
+    for figure in ("560.00", "230.00", "290.00", 'data-family="timely_filing"', 'data-step="submit"',
+                   f'href="/portal/reports/{practice_id}/2026-11.pdf"', 'value="2026-11" selected'):  # fmt: skip
+        assert figure in body, figure
+    october = client.get("/portal/reports?month=2026-10").get_data(as_text=True)
+    assert "Calm Mind, 2026-10" in october and "80.00" in october
+    pdf = client.get(f"/portal/reports/{practice_id}/2026-11.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert "290.00" in PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    assert client.get(f"/portal/reports/{other_id}/2026-11.pdf").status_code == 404  # another practice's: no leak
+    assert client.get(f"/portal/reports/{practice_id}/2026-13.pdf").status_code == 400
+    bad = client.get("/portal/reports?month=Nov")
+    assert bad.status_code == 422 and "month: YYYY-MM" in bad.get_data(as_text=True)
+    assert '<option value="Nov" selected>' in bad.get_data(as_text=True)  # what was asked for stays chosen
+    assert client.get("/reports/client").status_code == 403  # the company's report page stays closed to them
+    AuthActions(client).logout()
+    AuthActions(client).login(boss)
+    assert client.get("/portal/reports").status_code == 403  # staff use Reports → Client's monthly report
+
+
 def test_the_command_prints_the_report_and_writes_the_pdf(app, runner, tmp_path, clock_pin) -> None:  # noqa: ANN001
     clock_pin.set(AFTER)
     with app.app_context():

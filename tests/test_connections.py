@@ -27,6 +27,7 @@ from backoffice.errors import ValidationFailed
 from backoffice.exchange.models import EdiFile
 from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
+from backoffice.orgs.models import Organization
 from backoffice.settings import SettingsError, load_settings
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token
@@ -214,6 +215,41 @@ def test_the_exchange_page_shows_files_reports_and_polls_now(app: Flask, client:
         report = db.session.scalar(select(EdiFile).where(EdiFile.kind == "report"))
     assert "3 claims received" in client.get(f"/exchange/reports/{report.id}").get_data(as_text=True)
     assert client.post("/exchange/999999/poll", data={"csrf_token": csrf_token(after)}).status_code == 404
+
+
+def _local_connection(app: Flask, org_id: int, name: str, practice_id: int | None, folder: Path) -> None:
+    with app.app_context():
+        values = {"name": name, "kind": "local_folder", "profile": "office_ally", "usage": "T",
+                  "practice_id": practice_id, "upload_folder": str(folder / "out"),
+                  "download_folder": str(folder / "in")}  # fmt: skip
+        save_connection(organization_id=org_id, values=values, secrets={}, actor=None, now=NOW,
+                        settings=current_app.config["BACKOFFICE_SETTINGS"])  # fmt: skip
+
+
+def test_files_of_practices_without_a_connection_are_on_the_exchange_page_once(
+    app: Flask, client: FlaskClient, auth: AuthActions, tmp_path: Path
+) -> None:
+    """The demo's organization has no connection (its practices use the Sandbox setting): its 837s and the
+    answers must still show; a practice on a connection shows its files under that connection only."""
+    org_id, practice_id = _admin_world(app)
+    with app.app_context():
+        org = db.session.get(Organization, org_id)
+        sandboxed = f.make_practice(org, name="Sandboxed Practice")
+        for name, practice in (("legacy_837.x12", sandboxed.id), ("drop_837.x12", practice_id)):
+            db.session.add(EdiFile(organization_id=org_id, practice_id=practice, direction="outbound", kind="837P",
+                                   filename=name, sha256=name.ljust(64, "0"), status="written", summary={},
+                                   problems=[], created_at=NOW))  # fmt: skip
+        db.session.commit()
+    auth.login("admin@example.test")
+    before = client.get("/exchange").get_data(as_text=True)  # no connection yet: every practice's files
+    assert "Without a connection" in before and "legacy_837.x12" in before and "drop_837.x12" in before
+    _local_connection(app, org_id, "Drop", practice_id, tmp_path / "a")
+    after = client.get("/exchange").get_data(as_text=True)
+    drop, legacy = after.split('id="no-connection"')
+    assert "drop_837.x12" in drop and "legacy_837.x12" not in drop
+    assert "legacy_837.x12" in legacy and "drop_837.x12" not in legacy and "Sandboxed Practice (sandbox)" in legacy
+    _local_connection(app, org_id, "Shared", None, tmp_path / "b")
+    assert "Without a connection" not in client.get("/exchange").get_data(as_text=True)  # a shared one covers all
 
 
 def test_a_270_and_a_276_go_to_the_clearinghouse_receiver_with_the_connection_usage(ctx, tmp_path: Path) -> None:  # noqa: ANN001

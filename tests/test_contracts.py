@@ -294,6 +294,19 @@ def test_a_supervisor_closes_a_month_and_downloads_the_pdf_and_csv(app, client) 
     rows = list(csv.DictReader(io.StringIO(client.get(f"/billing/invoices/{invoice_id}.csv").get_data(as_text=True))))
     assert [r["amount"] for r in rows if r["amount"]] == ["239.97", "6.00", "25.00", "229.03", "250.00"]
     assert D(rows[1]["source_amount"]) in {D("1234.56"), D("2000.00"), D("-100.00"), D("80.00"), D("-15.00")}
+    # A refused form comes back with what was typed in it, never an empty form after a redirect.
+    bad_close = client.post("/billing/close", data={"csrf_token": csrf_token(page), "practice_id": practice_id,
+                                                    "month": "2026-13"})  # fmt: skip
+    assert bad_close.status_code == 422 and 'value="2026-13"' in bad_close.get_data(as_text=True)
+    invoice_page = client.get(f"/billing/invoices/{invoice_id}").get_data(as_text=True)
+    token = csrf_token(invoice_page)
+    assert client.post(f"/billing/invoices/{invoice_id}/status", data={"csrf_token": token, "status": "approved"},
+                       follow_redirects=True).status_code == 200  # fmt: skip
+    too_much = client.post(f"/billing/invoices/{invoice_id}/credit", data={
+        "csrf_token": token, "amount": "9999.00", "reason": "Double-counted patient payment"})  # fmt: skip
+    body = too_much.get_data(as_text=True)
+    assert too_much.status_code == 422 and "at most 750.00" in body and 'value="9999.00"' in body
+    assert "Double-counted patient payment</textarea>" in body
 
 
 def test_billers_cannot_see_the_companys_invoices(app, client) -> None:  # noqa: ANN001

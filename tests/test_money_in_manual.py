@@ -305,6 +305,10 @@ def test_the_unmatched_item_page_maps_the_lines_and_applies_the_payment(app, cli
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/items/{item_id}")
     assert "ACC-TYPO" not in client.get("/payments").get_data(as_text=True)  # nothing left unmatched
+    # A paper EOB's claim number that finds nothing comes back in the search box with the problem.
+    missed = client.get("/payments/eob", query_string={"account_number": "ACC9"}, follow_redirects=True)
+    html = missed.get_data(as_text=True)
+    assert "no claim &#39;ACC9&#39; in your practices" in html and 'required value="ACC9"' in html
     with app.app_context():
         assert db.session.get(WorkItem, item_id).state == ItemState.DONE
         claim = db.session.get(Claim, claim_id)

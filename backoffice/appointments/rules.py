@@ -63,6 +63,29 @@ class Problem(StrEnum):
     NO_ANSWER = "no_answer"  # the connection answers later (a file drop) or the answer could not be recorded
 
 
+PROBLEM_LABELS = {
+    Problem.INACTIVE: "Coverage inactive",
+    Problem.CARVE_OUT: "Behavioural health carved out",
+    Problem.AUTH_REQUIRED: "Authorization required",
+    Problem.VISITS_EXHAUSTED: "Visits exhausted",
+    Problem.UNCLEAR: "Unclear answer",
+    Problem.NO_ANSWER: "No answer yet",
+}
+
+
+def eligibility_result(status: str, problem: str | None, self_pay: bool) -> str:
+    """What the eligibility check before the visit found, in words (the appointments screens)."""
+    if self_pay:
+        return "Self-pay: not asked"
+    if problem:
+        return PROBLEM_LABELS.get(Problem(problem), problem) if problem in set(Problem) else problem
+    if status == AppointmentStatus.SCHEDULED:
+        return "Not checked yet"
+    if status == AppointmentStatus.CHECKED:
+        return "Eligible: nothing to fix"
+    return "—"
+
+
 @dataclass(frozen=True)
 class AppointmentRow:
     """One valid appointment row, typed; ``scheduled_start`` is the wall-clock time at the practice."""

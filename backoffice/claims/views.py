@@ -124,18 +124,27 @@ def _actions(claim: Claim) -> dict[str, bool]:
 
 @bp.route("/claims/<int:claim_id>")
 def detail(claim_id: int):
-    claim = _claim_or_404(claim_id)
+    return _detail_page(_claim_or_404(claim_id))
+
+
+def _detail_page(claim: Claim, *, refused: FlaskForm | None = None, kind: str = "", lines: Any = None,
+                 status: int = 200):  # fmt: skip
+    """The claim page; after a refused correction, its form (``kind``: header, coverage or reason) and the
+    replacement's lines come back as typed, with a 422, instead of a redirect to empty forms."""
     page = queries.claim_page(claim)
     today = corrections.practice_today(claim, utcnow())
     record_phi_read(patient_id=claim.patient_id, practice_id=claim.practice_id, target_type="claim",
                     target_id=claim.id)  # fmt: skip
-    void_form = ReasonForm(formdata=None)
-    void_form.version.data = str(claim.version)
+    void_form = refused if kind == "reason" else ReasonForm(formdata=None)
+    if kind != "reason":
+        void_form.version.data = str(claim.version)
+    header_form = refused if kind == "header" else _header_form(claim, page)
+    coverage_form = refused if kind == "coverage" else _coverage_form(claim)
     return render_template(
         "claims/detail.html", **page, today=today, actions=_actions(claim), labels=ACTION_LABELS,
-        header_form=_header_form(claim, page), coverage_form=_coverage_form(claim), void_form=void_form,
+        header_form=header_form, coverage_form=coverage_form, void_form=void_form, typed_lines=lines,
         warning=corrections.deadline_warning(claim, today) if claim.status in ADJUDICATED else None,
-    )  # fmt: skip
+    ), status  # fmt: skip
 
 
 def _back(claim: Claim):
@@ -175,16 +184,18 @@ def _form_lines() -> list[dict[str, str]]:
     ]
 
 
-def _run(claim: Claim, form: FlaskForm, action: Callable[[Any], Any], done: Callable[[Any], str]):
-    """Validate ``form``, run one correction, flash its outcome (and any deadline warning), back to the claim."""
+def _run(claim: Claim, form: FlaskForm, action: Callable[[Any], Any], done: Callable[[Any], str], kind: str,
+         lines: Any = None):  # fmt: skip
+    """Validate ``form``, run one correction, flash its outcome (and any deadline warning), back to the claim; a
+    refusal shows the claim page again with what was typed (``kind`` names the form, see ``_detail_page``)."""
     if not form.validate_on_submit():
         flash_form_errors(form)
-        return _back(claim)
+        return _detail_page(claim, refused=form, kind=kind, lines=lines, status=422)
     try:
         outcome = action(form)
     except ServiceError as error:
         flash(str(error), "error")
-        return _back(claim)
+        return _detail_page(_claim_or_404(claim.id), refused=form, kind=kind, lines=lines, status=422)
     flash(done(outcome), "success")
     for warning in getattr(outcome, "warnings", None) or []:
         flash(f"Warning: {warning}", "error")
@@ -202,7 +213,7 @@ def correct(claim_id: int):
                                          reason=f.reason.data, version=_version(f), resubmit=resubmit)  # fmt: skip
 
     return _run(claim, form, do, lambda r: f"Claim corrected as version {r.claim.version}"
-                + ("; resubmission queued." if r.submit_item_id else "."))  # fmt: skip
+                + ("; resubmission queued." if r.submit_item_id else "."), "header")  # fmt: skip
 
 
 @bp.route("/claims/<int:claim_id>/replace", methods=["POST"])
@@ -220,7 +231,7 @@ def replace(claim_id: int):
         then = "submission queued." if r.submit_item_id else "fix the scrubber errors before it goes."
         return f"Replacement claim (frequency 7) made as version {r.claim.version}; {then}"
 
-    return _run(claim, form, do, done)
+    return _run(claim, form, do, done, "header", lines)
 
 
 @bp.route("/claims/<int:claim_id>/void", methods=["POST"])
@@ -232,7 +243,7 @@ def void(claim_id: int):
                                       version=_version(f))  # fmt: skip
 
     return _run(claim, ReasonForm(), do, lambda r: f"Void (frequency 8) made as version {r.claim.version}; "
-                "submission queued.")  # fmt: skip
+                "submission queued.", "reason")  # fmt: skip
 
 
 @bp.route("/claims/<int:claim_id>/coverage", methods=["POST"])
@@ -245,7 +256,7 @@ def fix_coverage(claim_id: int):
                                       group_number=f.group_number.data or "")  # fmt: skip
         return corrections.fix_coverage(claim=claim, actor=current_user, now=utcnow(), edit=edit, reason=f.reason.data)
 
-    return _run(claim, form, do, lambda changed: f"Coverage fixed ({', '.join(changed)}).")
+    return _run(claim, form, do, lambda changed: f"Coverage fixed ({', '.join(changed)}).", "coverage")
 
 
 @bp.route("/claims/<int:claim_id>/rebill", methods=["POST"])

@@ -14,7 +14,7 @@ from backoffice.orgs.models import Practice
 
 @dataclass
 class ConnectionActivity:
-    connection: Connection
+    connection: Connection | None  # None: the practices with no connection, on their own setting (Sandbox, file drop)
     practice_name: str
     inbound: list[EdiFile]
     outbound: list[EdiFile]
@@ -46,33 +46,47 @@ def practices_of(organization_id: int) -> list[Practice]:
 
 
 def exchange_activity(organization_id: int, *, limit: int = 20) -> list[ConnectionActivity]:
-    """Per connection: its latest files in and out (with state), the failed ones and the reports."""
-    names = {p.id: p.name for p in practices_of(organization_id)}
+    """Per connection: its latest files in and out (with state), the failed ones and the reports; then the files of
+    the practices no connection covers (their own clearinghouse setting: the Sandbox or a file drop), so the files
+    of an organization without connections (the demo's) are on the page too."""
+    practices = practices_of(organization_id)
+    names = {p.id: p.name for p in practices}
+    files = select(EdiFile).where(EdiFile.organization_id == organization_id)
     out = []
+    covered: set[int] = set()
     for connection in connections_of(organization_id):
         practice_ids = [connection.practice_id] if connection.practice_id else list(names)
-        files = select(EdiFile).where(EdiFile.organization_id == organization_id)
+        covered |= set(practice_ids)
         mine = (EdiFile.connection_id == connection.id) | (
             EdiFile.connection_id.is_(None) & EdiFile.practice_id.in_(practice_ids)
         )
-        recent = files.where(mine).order_by(EdiFile.id.desc())
-
-        def rows(*where: object, query: object = recent) -> list[EdiFile]:
-            return list(db.session.scalars(query.where(*where).limit(limit)).all())
-
         out.append(
-            ConnectionActivity(
-                connection=connection,
-                practice_name=names.get(connection.practice_id, "every practice (shared)")
-                if connection.practice_id
-                else "every practice (shared)",
-                inbound=rows(EdiFile.direction == "inbound", EdiFile.status != "report"),
-                outbound=rows(EdiFile.direction == "outbound"),
-                failed=rows(EdiFile.status.in_(("failed", "sending"))),
-                reports=rows(EdiFile.status == "report"),
-            )
-        )
+            _activity(connection, names.get(connection.practice_id, "every practice (shared)")
+                      if connection.practice_id else "every practice (shared)", files.where(mine), limit)
+        )  # fmt: skip
+    uncovered = [p for p in practices if p.id not in covered]
+    if uncovered:
+        legacy = files.where(EdiFile.connection_id.is_(None), EdiFile.practice_id.in_([p.id for p in uncovered]))
+        if db.session.scalar(legacy.limit(1)) is not None:
+            label = ", ".join(f"{p.name} ({p.clearinghouse.replace('_', ' ')})" for p in uncovered)
+            out.append(_activity(None, label, legacy, limit))
     return out
+
+
+def _activity(connection: Connection | None, practice_name: str, mine: object, limit: int) -> ConnectionActivity:
+    recent = mine.order_by(EdiFile.id.desc())  # type: ignore[attr-defined]
+
+    def rows(*where: object) -> list[EdiFile]:
+        return list(db.session.scalars(recent.where(*where).limit(limit)).all())
+
+    return ConnectionActivity(
+        connection=connection,
+        practice_name=practice_name,
+        inbound=rows(EdiFile.direction == "inbound", EdiFile.status != "report"),
+        outbound=rows(EdiFile.direction == "outbound"),
+        failed=rows(EdiFile.status.in_(("failed", "sending"))),
+        reports=rows(EdiFile.status == "report"),
+    )
 
 
 def report_in(organization_id: int, edi_file_id: int) -> EdiFile | None:

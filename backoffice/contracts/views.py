@@ -53,6 +53,11 @@ def _practices() -> list[Practice]:
 
 @bp.route("/invoices")
 def invoices() -> ResponseReturnValue:
+    return _invoices_page()
+
+
+def _invoices_page(form: CloseForm | None = None, status_code: int = 200) -> ResponseReturnValue:
+    """The invoice list with the close form (a refused close comes back with what was typed in it)."""
     scope = practice_ids_for(current_user)
     query = select(Invoice).where(Invoice.practice_id.in_(scope))
     practice_id = request.args.get("practice", type=int)
@@ -62,11 +67,12 @@ def invoices() -> ResponseReturnValue:
     if status in {s.value for s in InvoiceStatus}:
         query = query.where(Invoice.status == status)
     rows = list(db.session.scalars(query.order_by(Invoice.period_start.desc(), Invoice.id.desc()).limit(500)))
-    form = CloseForm()
-    form.practice_id.choices = choices((p.id, p.name) for p in _practices())
+    if form is None:
+        form = CloseForm(formdata=None)
+        form.practice_id.choices = choices((p.id, p.name) for p in _practices())
     statuses = [s.value for s in InvoiceStatus]
     return render_template("contracts/invoices.html", rows=rows, form=form, practices=_practices(),
-                           practice_id=practice_id, status=status, statuses=statuses)  # fmt: skip
+                           practice_id=practice_id, status=status, statuses=statuses), status_code  # fmt: skip
 
 
 @bp.route("/close", methods=["POST"])
@@ -76,26 +82,32 @@ def close() -> ResponseReturnValue:
     if not form.validate_on_submit():
         for field, errors in form.errors.items():
             flash(f"{field}: {'; '.join(errors)}", "error")
-        return redirect(url_for("contracts.invoices"))
+        return _invoices_page(form, 422)
     practice = _practice_or_404(form.practice_id.data)
     try:
         year, month = services.parse_month(form.month.data)
         invoice = services.close_month(practice=practice, year=year, month=month, now=utcnow(), user=current_user)
         db.session.commit()
     except ServiceError as error:
+        db.session.rollback()
         flash(str(error), "error")
-        return redirect(url_for("contracts.invoices"))
+        return _invoices_page(form, 422)
     flash(f"{invoice.number}: {practice.name}, {form.month.data}, total {invoice.total:,.2f} ({invoice.status})", "ok")
     return redirect(url_for("contracts.invoice", invoice_id=invoice.id))
 
 
 @bp.route("/invoices/<int:invoice_id>")
 def invoice(invoice_id: int) -> ResponseReturnValue:
-    row = _invoice_or_404(invoice_id)
+    return _invoice_page(_invoice_or_404(invoice_id))
+
+
+def _invoice_page(row: Invoice, *, move_form: MoveForm | None = None, credit_form: CreditForm | None = None,
+                  status_code: int = 200) -> ResponseReturnValue:  # fmt: skip
+    """The invoice page; a refused status move or credit note comes back with what was typed in its form."""
     credits = list(db.session.scalars(select(Invoice).where(Invoice.credits_invoice_id == row.id)))
-    return render_template("contracts/invoice.html", invoice=row, move_form=MoveForm(), credit_form=CreditForm(),
-                           credits=credits, credited=services.credited(row),
-                           labels=documents.SOURCE_LABELS)  # fmt: skip
+    return render_template("contracts/invoice.html", invoice=row, move_form=move_form or MoveForm(formdata=None),
+                           credit_form=credit_form or CreditForm(formdata=None), credits=credits,
+                           credited=services.credited(row), labels=documents.SOURCE_LABELS), status_code  # fmt: skip
 
 
 @bp.route("/invoices/<int:invoice_id>/status", methods=["POST"])
@@ -105,15 +117,16 @@ def move(invoice_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         for field, errors in form.errors.items():
             flash(f"{field}: {'; '.join(errors)}", "error")
-        return redirect(url_for("contracts.invoice", invoice_id=row.id))
+        return _invoice_page(row, move_form=form, status_code=422)
     try:
         services.move_invoice(invoice=row, target=form.status.data, user=current_user, now=utcnow(),
                               paid_on=form.paid_on.data)  # fmt: skip
         db.session.commit()
     except ServiceError as error:
+        db.session.rollback()
         flash(str(error), "error")
-    else:
-        flash(f"{row.number} is {row.status}", "ok")
+        return _invoice_page(_invoice_or_404(invoice_id), move_form=form, status_code=422)
+    flash(f"{row.number} is {row.status}", "ok")
     return redirect(url_for("contracts.invoice", invoice_id=row.id))
 
 
@@ -124,14 +137,15 @@ def credit(invoice_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         for field, errors in form.errors.items():
             flash(f"{field}: {'; '.join(errors)}", "error")
-        return redirect(url_for("contracts.invoice", invoice_id=row.id))
+        return _invoice_page(row, credit_form=form, status_code=422)
     try:
         note = services.credit_note(invoice=row, amount=form.amount.data, reason=form.reason.data, user=current_user,
                                     now=utcnow())  # fmt: skip
         db.session.commit()
     except ServiceError as error:
+        db.session.rollback()
         flash(str(error), "error")
-        return redirect(url_for("contracts.invoice", invoice_id=row.id))
+        return _invoice_page(_invoice_or_404(invoice_id), credit_form=form, status_code=422)
     flash(f"credit note {note.number} for {-note.total:,.2f} created (draft: approve it to issue it)", "ok")
     return redirect(url_for("contracts.invoice", invoice_id=note.id))
 

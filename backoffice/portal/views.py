@@ -3,16 +3,21 @@ the answer), and issued invoices. Every page is scoped to the one practice the u
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from backoffice import inputs
+from backoffice.appointments import queries as appointment_queries
 from backoffice.audit.services import record_phi_read, record_phi_reads
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.clock import utcnow
 from backoffice.contracts import documents as invoice_documents
+from backoffice.contracts.services import parse_month
 from backoffice.documents import rules as document_rules
 from backoffice.documents import services as documents
 from backoffice.errors import ServiceError
@@ -22,6 +27,9 @@ from backoffice.orgs.models import Organization, Practice
 from backoffice.portal import access, queries, services
 from backoffice.portal.forms import ACCEPT, AnswerForm, DocumentForm, SessionFileForm
 from backoffice.portal.rules import TYPE_LABELS
+from backoffice.reports import client as client_report
+from backoffice.reports import client_pdf
+from backoffice.reports import rules as report_rules
 from backoffice.sessions.rules import RowError, parse_csv
 from backoffice.sessions.services import ImportRefused, import_sessions
 from backoffice.work.forms import choices
@@ -204,3 +212,66 @@ def invoice_pdf(invoice_id: int) -> ResponseReturnValue:
                                          created=utcnow())  # fmt: skip
     return Response(body, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})  # fmt: skip
+
+
+# --- the practice's monthly report (issue 20.3) and upcoming appointments ----------------------------------------
+
+REPORT_MONTHS = 12  # the months offered in the picker (any YYYY-MM may still be asked for)
+
+
+def _months(practice: Practice) -> list[str]:
+    """The practice's last REPORT_MONTHS complete months, newest first, in its time zone."""
+    day = utcnow().astimezone(ZoneInfo(practice.timezone)).date().replace(day=1)
+    months = []
+    for _ in range(REPORT_MONTHS):
+        day = (day - timedelta(days=1)).replace(day=1)
+        months.append(report_rules.month_key(day))
+    return months
+
+
+@bp.route("/reports")
+def report() -> ResponseReturnValue:
+    """The client's monthly report of the user's own practice (last month by default), on screen."""
+    practice, now = _practice(), utcnow()
+    months = _months(practice)
+    month_text = (request.args.get("month") or "").strip()[:7] or months[0]
+    problem, report = None, None
+    try:
+        year, month = parse_month(month_text)
+        report = client_report.report_for(practice.id, {practice.id}, year, month, now)
+    except ServiceError as error:
+        problem = str(error)
+    status = 200 if problem is None else 422
+    return render_template("portal/report.html", practice=practice, report=report, month=month_text,
+                           months=months, problem=problem, owner_labels=report_rules.OWNER_LABELS,
+                           step_label=client_report.step_label, now=now), status  # fmt: skip
+
+
+@bp.route("/reports/<int:practice_id>/<month>.pdf")
+def report_pdf(practice_id: int, month: str) -> ResponseReturnValue:
+    """The same report as a PDF; another practice's is a 404."""
+    practice, now = _practice(), utcnow()
+    try:
+        year, number = parse_month(month)
+        report = client_report.report_for(practice_id, {practice.id}, year, number, now)
+    except ServiceError as error:
+        abort(400, str(error))
+    except LookupError:
+        abort(404)
+    organization = db.session.get(Organization, practice.organization_id)
+    body = client_pdf.report_pdf(report, organization_name=organization.name if organization else "", created=now)
+    return Response(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="report-{practice.slug}-{report.month}.pdf"'})  # fmt: skip
+
+
+@bp.route("/appointments")
+def appointments() -> ResponseReturnValue:
+    """The practice's upcoming appointments (from today, in its time zone) and what their eligibility check found."""
+    practice = _practice()
+    today = utcnow().astimezone(ZoneInfo(practice.timezone)).date()
+    rows, more = appointment_queries.list_appointments(
+        {practice.id}, appointment_queries.AppointmentFilters(date_from=today), limit=200
+    )
+    record_phi_reads(((row.patient.id, practice.id) for row in rows), action="phi_view",
+                     target_type="portal_appointments")  # fmt: skip
+    return render_template("portal/appointments.html", practice=practice, rows=rows, more=more, today=today)

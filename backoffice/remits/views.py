@@ -193,7 +193,7 @@ def eob_lookup() -> ResponseReturnValue:
     )
     if claim is None:
         flash(f"claim account number: no claim {number!r} in your practices", "error")
-        return redirect(url_for("remits.index"))
+        return redirect(url_for("remits.index", eob_account=number))  # the search box keeps what was typed
     return redirect(url_for("remits.paper_eob", claim_id=claim.id))
 
 
