@@ -617,3 +617,45 @@ def test_the_portal_lists_the_practice_s_upcoming_appointments_and_their_eligibi
     assert client.get("/portal/appointments").status_code == 302  # the idle sign-out ended Wednesday's session
     assert auth.login(w["desk"]).status_code == 302
     assert re.findall(r'<tr data-ref="([^"]+)"', client.get("/portal/appointments").text) == ["AP-3"]
+
+
+def test_a_payer_that_cannot_find_the_member_is_a_problem_of_its_own() -> None:
+    found = eligibility_problem(rejections=["AAA 75: Subscriber/Insured Not Found"], active=None, carve_out="",
+                                visits_remaining=None, auth_required=None, cpt="90837", prior_auth_cpts=(),
+                                authorized=False)  # fmt: skip
+    assert found is not None and found[0] == Problem.REJECTED and "AAA 75" in found[1]
+    assert _problem(rejections=("AAA 71: Patient Birth Date Does Not Match",), active=False) == Problem.REJECTED
+
+
+def test_a_dependent_is_asked_under_the_subscriber_and_an_unknown_member_is_rejected_by_the_sandbox(world) -> None:
+    practice, payer = world["practice"], world["payer"]
+    child = f.make_patient(practice, payer, account_number="PT-1", first_name="Ana", last_name="Lopez",
+                           date_of_birth=date(2015, 4, 2))  # fmt: skip
+    coverage = db.session.scalar(select(Coverage).where(Coverage.patient_id == child.id))
+    coverage.relationship_to_subscriber = "19"  # the child of the subscriber
+    coverage.subscriber_first_name, coverage.subscriber_last_name = "Maria", "Lopez"
+    coverage.subscriber_date_of_birth, coverage.subscriber_sex = date(1984, 2, 3), "F"
+    payers_child = db.session.scalar(select(SandboxMember).where(SandboxMember.member_id == coverage.member_id))
+    payers_child.relationship = "19"
+    f.enroll_member(organization_id=practice.organization_id, payer_id=payer.payer_id, payer_kind=str(payer.kind),
+                    member_id=coverage.member_id, first_name="Maria", last_name="Lopez",
+                    date_of_birth=date(1984, 2, 3), sex="F", effective_from=date(2026, 1, 1))  # fmt: skip
+    stranger = f.make_patient(practice, payer, account_number="PT-2", first_name="Bo", last_name="Reyes",
+                              date_of_birth=date(1990, 6, 1))  # fmt: skip
+    unknown = db.session.scalar(select(Coverage).where(Coverage.patient_id == stranger.id))
+    db.session.delete(db.session.scalar(select(SandboxMember).where(SandboxMember.member_id == unknown.member_id)))
+    db.session.commit()
+    _import(world, _line(scheduled_start="2026-11-20 09:00", patient_dob="2015-04-02", member_id=coverage.member_id),
+            _line(appointment_ref="AP-2", scheduled_start="2026-11-20 10:00", patient_ref="PT-2", patient_first="Bo",
+                  patient_last="Reyes", patient_dob="1990-06-01", member_id=unknown.member_id))  # fmt: skip
+
+    summary = check_due_eligibility(now=NOW)
+
+    assert summary.checked == 2 and summary.problems == {"rejected": 1}
+    by_ref = {a.external_ref: a for a in db.session.scalars(select(Appointment))}
+    assert by_ref["AP-1"].eligibility_problem is None  # the Sandbox found the child under the subscriber: active
+    assert db.session.get(BenefitsCheck, by_ref["AP-1"].benefits_check_id).active is True
+    assert by_ref["AP-2"].eligibility_problem == "rejected"
+    item = db.session.get(WorkItem, by_ref["AP-2"].work_item_id)
+    assert item.kind == "appointment_eligibility" and item.state == "ready"
+    assert "AAA 75" in by_ref["AP-2"].eligibility_reason

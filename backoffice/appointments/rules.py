@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -59,6 +59,7 @@ class Problem(StrEnum):
     CARVE_OUT = "carve_out"
     AUTH_REQUIRED = "auth_required"
     VISITS_EXHAUSTED = "visits_exhausted"
+    REJECTED = "rejected"  # the payer could not answer: member not found, birth date or name not matching (AAA)
     UNCLEAR = "unclear"  # the 271 does not say whether the coverage is active
     NO_ANSWER = "no_answer"  # the connection answers later (a file drop) or the answer could not be recorded
 
@@ -68,6 +69,7 @@ PROBLEM_LABELS = {
     Problem.CARVE_OUT: "Behavioural health carved out",
     Problem.AUTH_REQUIRED: "Authorization required",
     Problem.VISITS_EXHAUSTED: "Visits exhausted",
+    Problem.REJECTED: "Payer could not find the member",
     Problem.UNCLEAR: "Unclear answer",
     Problem.NO_ANSWER: "No answer yet",
 }
@@ -310,6 +312,7 @@ def is_due(visit: date, today: date, days: int, is_business_day: Callable[[date]
 
 def eligibility_problem(
     *,
+    rejections: Sequence[str] = (),
     active: bool | None,
     carve_out: str,
     visits_remaining: int | None,
@@ -321,7 +324,11 @@ def eligibility_problem(
     """What in a benefits answer must be fixed before the visit, with the reason a biller reads; None when the
     visit is clear to bill. Inactive first (nothing else matters), then a carve-out (bill that payer), then no
     visits left, then a prior authorization: required by the 271 or the payer's list for the planned CPT, and
-    no authorization on file covering it on the visit day."""
+    no authorization on file covering it on the visit day. A rejection (AAA: member not found, birth date or name
+    not matching) comes before all: the payer said nothing about the coverage."""
+    if rejections:
+        said = "; ".join(rejections)
+        return Problem.REJECTED, f"the payer rejected the inquiry: {said} (check the member ID, name and birth date)"
     if active is False:
         return Problem.INACTIVE, "the payer reports the coverage inactive on the visit date"
     if carve_out:

@@ -22,9 +22,8 @@ from backoffice.appointments.rules import AppointmentRow, AppointmentStatus, Pro
 from backoffice.audit.services import audit_event
 from backoffice.calendars import is_business_day
 from backoffice.clearinghouse.adapters import clearinghouse_for
-from backoffice.clearinghouse.sandbox_x12 import EligibilityQuestion
 from backoffice.contracts.services import contract_in_force
-from backoffice.eligibility.services import record_271
+from backoffice.eligibility.services import coverage_question, record_271
 from backoffice.errors import ValidationFailed
 from backoffice.extensions import db
 from backoffice.orgs.models import Payer, Practice, Provider
@@ -37,6 +36,7 @@ from backoffice.work.closing import close_item
 from backoffice.work.log import record_interaction
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import OPEN_STATES, ExceptionKind, InteractionKind, ItemState
+from backoffice.x12.inquiry import EligibilityQuestion
 
 log = logging.getLogger(__name__)
 CHECKER = "appointment eligibility"
@@ -379,12 +379,16 @@ def check_appointment(*, appointment: Appointment, now: datetime, settings: Any)
         return "self_pay"
     coverage = db.session.get(Coverage, appointment.coverage_id) if appointment.coverage_id else None
     patient, provider = appointment.patient, appointment.provider
-    question = EligibilityQuestion(
-        trace_number=f"A{appointment.id}-{now:%y%m%d}", member_id=coverage.member_id if coverage else "",
-        first_name=patient.first_name, last_name=patient.last_name, date_of_birth=patient.date_of_birth,
-        sex=str(patient.sex), payer_id=payer.payer_id, payer_name=payer.name, provider_npi=provider.npi,
-        provider_name=provider.last_name, service_date=appointment.visit_date,
-    )  # fmt: skip
+    if coverage is not None:  # a dependent's 270 names the subscriber too (2100C) and asks about the patient (2100D)
+        question = coverage_question(patient, provider, coverage, day=appointment.visit_date,
+                                     trace_number=f"A{appointment.id}-{now:%y%m%d}")  # fmt: skip
+    else:
+        question = EligibilityQuestion(
+            trace_number=f"A{appointment.id}-{now:%y%m%d}", member_id="", first_name=patient.first_name,
+            last_name=patient.last_name, date_of_birth=patient.date_of_birth, sex=str(patient.sex),
+            payer_id=payer.payer_id, payer_name=payer.name, provider_npi=provider.npi,
+            provider_name=provider.last_name, service_date=appointment.visit_date,
+        )  # fmt: skip
     adapter = clearinghouse_for(practice, settings)
     answer = adapter.check_eligibility(practice=practice, questions=[question], now=now)
     db.session.commit()  # the control number the 270 used is never handed out again
@@ -401,7 +405,8 @@ def check_appointment(*, appointment: Appointment, now: datetime, settings: Any)
         check = next((c for c in checks if coverage is not None and c.coverage_id == coverage.id), None)
         if check is not None:
             found = rules.eligibility_problem(
-                active=check.active, carve_out=check.carve_out_payer_id or check.carve_out_payer_name or "",
+                rejections=[m for m in (check.messages or []) if m.startswith("AAA ")], active=check.active,
+                carve_out=check.carve_out_payer_id or check.carve_out_payer_name or "",
                 visits_remaining=check.visits_remaining, auth_required=check.auth_required, cpt=appointment.cpt,
                 prior_auth_cpts=payer.prior_auth_cpts or (), authorized=_authorized(appointment),
             )  # fmt: skip

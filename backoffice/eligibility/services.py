@@ -7,7 +7,7 @@ or nothing. Errors name the 271 trace number, never the member ID.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -15,7 +15,7 @@ from backoffice.eligibility.rules import benefits_from_271, item_id_from_trace, 
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.ack_posting import inbound_file, parse_or_refuse
 from backoffice.extensions import db
-from backoffice.orgs.models import Payer, Practice
+from backoffice.orgs.models import Payer, Practice, Provider
 from backoffice.patients.models import Authorization, BenefitsCheck, Coverage, Patient, Relationship
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
@@ -125,17 +125,25 @@ def record_271(
 
 
 def question_for(session: Session, coverage: Coverage, *, trace_number: str) -> EligibilityQuestion:
-    """The 270 question for a session's coverage: the patient, and when the patient is not the subscriber
+    """The 270 question for a session's coverage (``coverage_question`` on its date of service)."""
+    return coverage_question(
+        session.patient, session.provider, coverage, day=session.date_of_service, trace_number=trace_number
+    )
+
+
+def coverage_question(
+    patient: Patient, provider: Provider, coverage: Coverage, *, day: date, trace_number: str
+) -> EligibilityQuestion:
+    """The 270 question for a patient's coverage on ``day``: the patient, and when the patient is not the subscriber
     (``relationship_to_subscriber`` other than 18) the subscriber from the coverage, so the 270 carries both the
     subscriber (2100C) and the dependent (2100D) loops."""
-    patient, provider = session.patient, session.provider
     relationship = str(coverage.relationship_to_subscriber)
     dependent = relationship != str(Relationship.SELF)
     return EligibilityQuestion(
         trace_number=trace_number, member_id=coverage.member_id, first_name=patient.first_name,
         last_name=patient.last_name, date_of_birth=patient.date_of_birth, sex=str(patient.sex),
         payer_id=coverage.payer.payer_id, payer_name=coverage.payer.name, provider_npi=provider.npi,
-        provider_name=f"{provider.last_name}", service_date=session.date_of_service, relationship=relationship,
+        provider_name=f"{provider.last_name}", service_date=day, relationship=relationship,
         subscriber_first_name=(coverage.subscriber_first_name or "") if dependent else "",
         subscriber_last_name=(coverage.subscriber_last_name or "") if dependent else "",
         subscriber_date_of_birth=coverage.subscriber_date_of_birth if dependent else None,
