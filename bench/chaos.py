@@ -136,9 +136,10 @@ class PrivateCluster:
 
 def seed_world(sessions: int, *, slug: str = "chaos", manual_benefits: int = 0) -> dict[str, Any]:
     """One practice on the Sandbox clearinghouse owning the steps up to follow-up, one commercial payer, and
-    ``sessions`` 53-minute sessions of patients whose 271 comes back active and in network. The first
+    ``sessions`` 53-minute sessions of patients whose 271 comes back active and in network (each is in the Sandbox's
+    own member file). The first
     ``manual_benefits`` patients have an inactive benefits check on file: their verification is a person's."""
-    from backoffice.clearinghouse.sandbox import member_hash
+    from backoffice.clearinghouse.sandbox import enroll_member, member_hash
     from backoffice.orgs.models import Organization, Payer, Practice, Provider
     from backoffice.orgs.rules import complete_npi
     from backoffice.patients.models import BenefitsCheck, Coverage, Patient
@@ -181,6 +182,9 @@ def seed_world(sessions: int, *, slug: str = "chaos", manual_benefits: int = 0) 
         coverage = Coverage(patient_id=patient.id, payer_id=payer.id, member_id=next(members), priority="primary",
                             relationship_to_subscriber="18", effective_from=date(2026, 1, 1))  # fmt: skip
         db.session.add(coverage)
+        enroll_member(organization_id=org.id, payer_id=payer.payer_id, payer_kind="commercial",
+                      member_id=coverage.member_id, first_name=patient.first_name, last_name=patient.last_name,
+                      date_of_birth=patient.date_of_birth, sex="F", effective_from=date(2026, 1, 1))  # fmt: skip
         if n < manual_benefits:
             db.session.add(BenefitsCheck(practice_id=practice.id, patient_id=patient.id, payer_id=payer.id,
                                          source="271", checked_at=now - timedelta(days=1), active=False))  # fmt: skip
