@@ -37,9 +37,9 @@ PAYERS = [
     PayerFacts("MEDICARE", "Medicare", "medicare", None, frozenset(), PAYER_DEFAULTS["medicare"]),
     PayerFacts("MEDICAID", "Medicaid", "medicaid", 180, frozenset({"90837"}), PAYER_DEFAULTS["medicaid"]),
     PayerFacts("AETNA", "Aetna", "commercial", 120, frozenset(), PAYER_DEFAULTS["commercial"]),
-    PayerFacts("OPTUM_BH", "Optum BH", "behavioral_health_carve_out", 90, frozenset({"90847"}),
+    PayerFacts("OPTUMBH", "Optum BH", "behavioral_health_carve_out", 90, frozenset({"90847"}),
                PAYER_DEFAULTS["behavioral_health_carve_out"]),
-    PayerFacts("KEYSTONE_MCO", "Keystone MCO", "medicaid_managed_care", 180, frozenset(), _MCO_RULES),
+    PayerFacts("KEYSTONEMCO", "Keystone MCO", "medicaid_managed_care", 180, frozenset(), _MCO_RULES),
 ]  # fmt: skip
 
 

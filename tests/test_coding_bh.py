@@ -24,7 +24,7 @@ MCO_RULES = replace(
     PAYER_DEFAULTS["medicaid_managed_care"],
     coding=parse_policy(MEDICAID_MCO_CODING, PAYER_DEFAULTS["medicaid_managed_care"].coding),
 )
-MCO = PayerFacts("KEYSTONE_MCO", "Keystone", "medicaid_managed_care", 180, frozenset(), MCO_RULES)
+MCO = PayerFacts("KEYSTONEMCO", "Keystone", "medicaid_managed_care", 180, frozenset(), MCO_RULES)
 MEDICAID = PayerFacts("MEDICAID", "Medicaid", "medicaid", 180, frozenset(), PAYER_DEFAULTS["medicaid"])
 MEDICARE = PayerFacts("MEDICARE", "Medicare", "medicare", None, frozenset(), PAYER_DEFAULTS["medicare"])
 COMMERCIAL = PayerFacts("AETNA", "Aetna", "commercial", 120, frozenset(), PAYER_DEFAULTS["commercial"])

@@ -24,7 +24,7 @@ from tests.x12_checks import pyx12_errors
 
 SUPERVISOR_NPI = "1234567893"
 ASSOCIATE_NPI = "1245319599"
-MCO = {"payer_id": "KEYSTONE_MCO", "member_id": "KM12345678"}
+MCO = {"payer_id": "KEYSTONEMCO", "member_id": "KM12345678"}
 FEES = {"H0004": "32.00", "H0031": "180.00", "96127": "15.00", "H2019": "30.00"}
 ALL_COLUMNS = (*COLUMNS, *ADDRESS_COLUMNS, *CODING_COLUMNS)
 
@@ -41,7 +41,7 @@ def _setup(app, associate_billing: str | None = None) -> None:  # noqa: ANN001
         policy = dict(data.MEDICAID_MCO_CODING)
         if associate_billing:
             policy["associate_billing"] = associate_billing
-        f.make_payer(org, payer_id="KEYSTONE_MCO", kind="medicaid_managed_care", filing_limit_days=180,
+        f.make_payer(org, payer_id="KEYSTONEMCO", kind="medicaid_managed_care", filing_limit_days=180,
                      telehealth_policy=dict(data.MEDICAID_TELEHEALTH), coding_policy=policy)  # fmt: skip
 
 
@@ -121,7 +121,7 @@ def test_a_stored_associate_session_is_scrubbed_with_its_supervisor(app) -> None
     _setup(app)
     with app.app_context():
         associate = db.session.scalars(select(Provider).where(Provider.npi == ASSOCIATE_NPI)).one()
-        payer = db.session.scalars(select(Payer).where(Payer.payer_id == "KEYSTONE_MCO")).one()
+        payer = db.session.scalars(select(Payer).where(Payer.payer_id == "KEYSTONEMCO")).one()
         patient = f.make_patient(associate.practice, payer)
         session = f.make_session(associate.practice, associate, patient, minutes=40)
         result, _ = scrub_stored_session(session, today=session.date_of_service)

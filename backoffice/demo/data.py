@@ -117,12 +117,12 @@ PAYERS = [  # payer ID, name, kind, filing limit days (5.1), appeal window days,
     ("BCBS", "Blue Cross Blue Shield", PayerKind.COMMERCIAL, 180, 180, "8005550104"),
     ("UHC", "UnitedHealthcare", PayerKind.COMMERCIAL, 90, 180, "8775550105"),
     ("CIGNA", "Cigna", PayerKind.COMMERCIAL, 90, 180, "8005550106"),
-    ("OPTUM_BH", "Optum Behavioral Health", PayerKind.BH_CARVE_OUT, 90, 60, "8005550108"),
+    ("OPTUMBH", "Optum Behavioral Health", PayerKind.BH_CARVE_OUT, 90, 60, "8005550108"),
     ("SELFPAY", "Self-pay", PayerKind.SELF_PAY, 365, 365, None),  # uninsured: no claim, a GFE and a statement
 ]
 TELEHEALTH = {"MEDICARE": MEDICARE_TELEHEALTH, "MEDICAID": MEDICAID_TELEHEALTH}  # everyone else: COMMERCIAL_TELEHEALTH
 PRIOR_AUTH_CPTS = {"MEDICAID": ["90837", "96130", "96131"], "AETNA": ["96130", "96131", "96132", "96133"]}
-PRIOR_AUTH_CPTS["OPTUM_BH"] = ["90837", "90847"]
+PRIOR_AUTH_CPTS["OPTUMBH"] = ["90837", "90847"]
 # Per-payer rules as data (issue 3): separate-session modifier, 96127 unit cap (defaults 59 and 4).
 PAYER_RULES: dict[str, dict[str, Any]] = {
     "MEDICARE": {"separate_session_modifier": "XE"},
@@ -131,7 +131,7 @@ PAYER_RULES: dict[str, dict[str, Any]] = {
 # A Medicaid managed-care plan that wants HCPCS Level II with licence-level and programme modifiers, and lets a
 # pre-licensed associate render with the supervisor in loop 2310D (issue 21). Seeded after the history, so the
 # demo's random draws are unchanged; its coding shows in `backoffice code` and `edi build-837` dry runs.
-MEDICAID_MCO = ("KEYSTONE_MCO", "Keystone Community Health Plan (Medicaid)", PayerKind.MEDICAID_MANAGED_CARE, 180, 60,
+MEDICAID_MCO = ("KEYSTONEMCO", "Keystone Community Health Plan (Medicaid)", PayerKind.MEDICAID_MANAGED_CARE, 180, 60,
                 "8005550109")  # fmt: skip
 MEDICAID_MCO_CODING: dict[str, Any] = {
     "fifteen_minute_rule": "midpoint",
@@ -154,7 +154,7 @@ MEDICAID_MCO_CODING: dict[str, Any] = {
     "max_units": {"H0004": 8, "H2019": 16},
 }  # fmt: skip
 ASSOCIATE = ("calm-mind", "Priya", "Nandakumar", "LPC", ("Rachel", "Abernathy"))  # an LPC associate, LCSW supervisor
-UNDER_65_PAYER_ODDS = {"MEDICAID": 18, "AETNA": 17, "BCBS": 20, "UHC": 15, "CIGNA": 11, "OPTUM_BH": 13, "SELFPAY": 6}
+UNDER_65_PAYER_ODDS = {"MEDICAID": 18, "AETNA": 17, "BCBS": 20, "UHC": 15, "CIGNA": 11, "OPTUMBH": 13, "SELFPAY": 6}
 SENIOR_PAYER_ODDS = {"MEDICARE": 92, "SELFPAY": 8}  # 65 and over: Part B, or private pay
 SELF_ONLY = frozenset(
     {"MEDICARE", "MEDICAID", "SELFPAY"}
@@ -279,7 +279,7 @@ def make_member_id(rng: random.Random, payer_id: str) -> str:
     if payer_id == "BCBS":  # Blue plans print a three-letter alpha prefix
         return rng.choice(["ZGP", "XOF", "QMK"]) + _digits(rng, 9)
     shapes = {"MEDICAID": ("", 11, ""), "AETNA": ("W", 9, ""), "CIGNA": ("U", 8, "01"), "SELFPAY": ("SP", 8, "")}
-    prefix, length, suffix = shapes.get(payer_id, ("OB" if payer_id == "OPTUM_BH" else "", 9, ""))
+    prefix, length, suffix = shapes.get(payer_id, ("OB" if payer_id == "OPTUMBH" else "", 9, ""))
     return f"{prefix}{_digits(rng, length)}{suffix}"
 
 
@@ -314,7 +314,7 @@ def payer_ids(rng: random.Random, age: int) -> list[str]:
     """Primary payer (Medicare or Medicare Advantage from 65) and, for about 15%, a secondary one."""
     odds = SENIOR_PAYER_ODDS if age >= 66 else UNDER_65_PAYER_ODDS
     primary = rng.choices(list(odds), weights=list(odds.values()))[0]
-    if primary in ("MEDICAID", "OPTUM_BH", "SELFPAY") or rng.random() > 0.19:
+    if primary in ("MEDICAID", "OPTUMBH", "SELFPAY") or rng.random() > 0.19:
         return [primary]
     if primary == "MEDICARE":  # dual eligible, or a retiree plan
         return [primary, "MEDICAID" if rng.random() < 0.6 else "BCBS"]
