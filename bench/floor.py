@@ -91,7 +91,7 @@ SANDBOX_RATES = {  # percentages; the 835 scenarios' own weights give 14% denial
 }  # fmt: skip
 DEFECT_RATE = 0.08  # patients whose intake data is wrong in one of four ways
 DEFECTS = ("wrong_member_id", "inactive_insurance", "missing_authorization", "unsupported_diagnosis")
-PAYER_ODDS = {"KEYSTONE_MCO": 16, "MEDICAID": 6, "AETNA": 15, "BCBS": 18, "UHC": 14, "CIGNA": 9, "OPTUM_BH": 10,
+PAYER_ODDS = {"KEYSTONEMCO": 16, "MEDICAID": 6, "AETNA": 15, "BCBS": 18, "UHC": 14, "CIGNA": 9, "OPTUMBH": 10,
               "SELFPAY": 5}  # fmt: skip
 SENIOR_ODDS = {"MEDICARE": 92, "SELFPAY": 8}
 SESSIONS_PER_PROVIDER = (4, 7)  # a clinician's billable sessions per day
@@ -210,8 +210,7 @@ def build_company(rng: random.Random, practices: int, billers: int, now: datetim
 def _payers(org_id: int) -> dict[str, Payer]:
     payers: dict[str, Payer] = {}
     for payer_id, name, kind, filing_days, appeal_days, phone in [*data.PAYERS, data.MEDICAID_MCO]:
-        # X12 text drops "_" (payer IDs are alphanumeric): the Sandbox's member file must hold the ID as sent
-        payer = Payer(organization_id=org_id, payer_id=payer_id.replace("_", ""), name=name, kind=kind, phone=phone,
+        payer = Payer(organization_id=org_id, payer_id=payer_id, name=name, kind=kind, phone=phone,
                       active=True)  # fmt: skip
         payer.filing_limit_days, payer.appeal_window_days = filing_days, appeal_days
         payer.telehealth_policy = dict(data.TELEHEALTH.get(payer_id, data.COMMERCIAL_TELEHEALTH))
@@ -264,7 +263,7 @@ def _staff(rng: random.Random, world: World, billers: int, practices: list, paye
                            practices=team, queues=shapes[n % len(shapes)], skills=skills[n % len(skills)])  # fmt: skip
         world.billers.append(user.id)
     specs = [
-        dict(name="Medicaid MCO denials - Medicaid specialists", payer_id=payers["KEYSTONE_MCO"].id,
+        dict(name="Medicaid MCO denials - Medicaid specialists", payer_id=payers["KEYSTONEMCO"].id,
              kind="work_denial", required_skill="medicaid", target_queue="denials", distribution="least_loaded"),
         dict(name="Timely filing - least loaded", denial_family="timely_filing", target_queue="timely-filing",
              distribution="least_loaded", user_ids=world.billers[:8]),
