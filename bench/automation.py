@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from backoffice import create_app  # noqa: E402
 from backoffice.claims.models import Claim  # noqa: E402
+from backoffice.clearinghouse.sandbox import enroll_member, member_hash  # noqa: E402
 from backoffice.extensions import db  # noqa: E402
 from backoffice.orgs.models import Organization, Payer, Practice, Provider  # noqa: E402
 from backoffice.orgs.rules import complete_npi  # noqa: E402
@@ -97,18 +98,23 @@ def seed(sessions: int, steps: list[str] = STEPS) -> list[int]:
         ],
     ).scalars()
     patient_ids = list(patients)
+    members = [f"W{n:09d}" for n in range(10 * sessions + 10) if member_hash(f"W{n:09d}") % 5][:sessions]
+    for n, member_id in enumerate(members):  # the Sandbox payer knows each patient (h % 5 == 0: out of network)
+        enroll_member(organization_id=org.id, payer_id=payer.payer_id, payer_kind="commercial", member_id=member_id,
+                      first_name="Pat", last_name=f"Bench{n}", date_of_birth=date(1980, 1, 1), sex="F",
+                      effective_from=date(2026, 1, 1))  # fmt: skip
     db.session.execute(
         insert(Coverage),
         [
             {
                 "patient_id": pid,
                 "payer_id": payer.id,
-                "member_id": f"W{pid:09d}",
+                "member_id": member_id,
                 "priority": "primary",
                 "relationship_to_subscriber": "18",
                 "effective_from": date(2026, 1, 1),
             }  # fmt: skip
-            for pid in patient_ids
+            for pid, member_id in zip(patient_ids, members, strict=True)
         ],
     )
     dos = (now - timedelta(days=3)).date()
