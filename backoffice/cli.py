@@ -1025,6 +1025,13 @@ WORKER_RESTART_SECONDS = 5
 def worker(burst: bool, fork: bool, simple: bool) -> None:
     """Run an RQ worker for every queue (high, default, low) with its scheduler (retries with backoff); a worker
     that RQ stops on an error (Redis lost mid-report) is replaced, until SIGTERM or Ctrl+C."""
+    _require_secret_here()
+    run_worker(burst=burst, fork=fork and not simple)
+
+
+def run_worker(*, burst: bool = False, fork: bool = False) -> None:
+    """The worker loop of `backoffice worker`, inside the caller's app context (the command, or a benchmark's worker
+    process): RQ's worker on every queue with its scheduler, replaced when RQ stops on an error outside a job."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from rq.serializers import JSONSerializer
 
@@ -1032,10 +1039,9 @@ def worker(burst: bool, fork: bool, simple: bool) -> None:
     from backoffice.tasks import QUEUE_NAMES, get_queue, get_redis
     from workers.jobs import warm_up
 
-    _require_secret_here()
     warm_up()
     conn = get_redis()
-    worker_class = Worker if fork and not simple else SimpleWorker
+    worker_class = Worker if fork else SimpleWorker
     while True:
         try:
             # Maintenance every minute (not RQ's 10): it restarts the retry scheduler an outage of Redis stopped.

@@ -6,17 +6,21 @@ to services. Tests pin it (``tests/conftest.py``'s ``clock`` fixture) so that no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _pinned: datetime | None = None
+_source: Callable[[], datetime] | None = None
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC: the pinned instant while one is pinned, else the wall clock."""
-    return _pinned if _pinned is not None else datetime.now(UTC)
+    """The current time, timezone-aware, in UTC: the pinned instant while one is pinned, else what the followed
+    source answers while one is followed, else the wall clock."""
+    if _pinned is not None:
+        return _pinned
+    return _source() if _source is not None else datetime.now(UTC)
 
 
 def today_in(timezone: str) -> date:
@@ -38,6 +42,13 @@ def advance(delta: timedelta) -> datetime:
         raise RuntimeError("advance() needs a pinned clock")
     pin(_pinned + delta)
     return utcnow()
+
+
+def follow(source: Callable[[], datetime] | None) -> None:
+    """Make :func:`utcnow` ask ``source`` (an aware UTC datetime each call) while nothing is pinned; ``None`` goes
+    back to the wall clock. A benchmark's worker processes follow the clock their parent moves this way."""
+    global _source  # noqa: PLW0603 - process state, like the pin
+    _source = source
 
 
 @contextmanager
