@@ -36,21 +36,25 @@ redis://127.0.0.1:6379/12; flushed).
 from __future__ import annotations
 
 import argparse
+import bisect
 import importlib
 import json
 import logging
+import multiprocessing
 import os
 import random
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -73,7 +77,7 @@ from backoffice.safe_worker import SimpleWorker  # noqa: E402
 from backoffice.sessions.models import Session  # noqa: E402
 from backoffice.settings import load_settings  # noqa: E402
 from backoffice.supervisor.write_offs import decide_write_off, open_balance, request_write_off  # noqa: E402
-from backoffice.tasks import QUEUE_NAMES, get_queue  # noqa: E402
+from backoffice.tasks import QUEUE_NAMES, get_queue, get_redis  # noqa: E402
 from backoffice.work.claiming import claim_next_item  # noqa: E402
 from backoffice.work.models import WorkItem  # noqa: E402
 from backoffice.work.rules import CompletionOutcome, Mode  # noqa: E402
@@ -313,7 +317,9 @@ def _authorize(sessions: list[Session]) -> None:
 
 
 class Automation:
-    """RQ's SimpleWorker in this process (burst): the jobs the product enqueued, on the pinned clock."""
+    """``--in-process``: RQ's SimpleWorker in this process (burst) runs the enqueued jobs on the pinned clock."""
+
+    workers = 0
 
     def __init__(self, redis: Redis) -> None:
         from rq.serializers import JSONSerializer
@@ -321,6 +327,9 @@ class Automation:
         self.redis, self.serializer = redis, JSONSerializer
         self.seconds = 0.0
         self.cpu = 0.0
+
+    def move(self, at: datetime) -> None:
+        """The in-process worker reads this process's pinned clock: nothing to move."""
 
     def drain(self) -> int:
         started, cpu = time.perf_counter(), time.process_time()
@@ -333,6 +342,94 @@ class Automation:
         self.seconds += time.perf_counter() - started
         self.cpu += time.process_time() - cpu
         return count
+
+    def worker_cpu(self) -> float:
+        return self.cpu
+
+    def stop(self) -> None:
+        """Nothing runs outside this process."""
+
+
+HANDED_KEY = "bench.floor.handed"  # Redis hash: appeal item id → wall time (time.time()) its draft was handed over
+
+
+def worker_process(now: Any, settings_overrides: dict[str, str]) -> None:
+    """One worker process: ``backoffice worker``'s own loop (``run_worker``), its clock following the bench's."""
+    from backoffice.cli import run_worker
+
+    clock.follow(lambda: datetime.fromtimestamp(now.value, UTC))
+    for name in ("backoffice", "rq", "rq.worker", "rq.scheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    app = create_app(settings=load_settings(environ={}, overrides=settings_overrides))
+    signals.item_ready.connect(_record_handed)
+    with app.app_context():
+        run_worker(burst=False)
+
+
+def _record_handed(item: WorkItem, **_: Any) -> None:
+    if item.kind == "appeal" and item.mode == Mode.MANUAL:
+        get_redis().hsetnx(HANDED_KEY, str(item.id), time.time())
+
+
+class Workers:
+    """``count`` worker processes (spawned: no connection inherited) running the product's worker loop, their clock
+    following this bench's through a shared double (epoch seconds) that :meth:`move` sets."""
+
+    def __init__(self, redis: Redis, count: int, settings_overrides: dict[str, str], at: datetime) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.redis, self.workers = redis, count
+        self.now = context.Value("d", at.timestamp())
+        self.processes = [context.Process(target=worker_process, args=(self.now, settings_overrides),
+                                          name=f"floor-worker-{n}") for n in range(count)]  # fmt: skip
+        for process in self.processes:
+            process.start()
+        self.seconds = 0.0
+
+    def move(self, at: datetime) -> None:
+        self.now.value = at.timestamp()
+
+    def busy(self) -> bool:
+        queues = [get_queue(n, self.redis) for n in QUEUE_NAMES]
+        return any(q.count for q in queues) or any(q.started_job_registry.get_job_count(cleanup=False) for q in queues)
+
+    def drain(self) -> int:
+        """Wait until the queues are empty and no job is running (twice in a row: a job between its queue and the
+        started registry is counted in neither for an instant); the jobs that were waiting."""
+        started = time.perf_counter()
+        count = sum(get_queue(n, self.redis).count for n in QUEUE_NAMES)
+        quiet = 0
+        while quiet < 2:
+            if any(not p.is_alive() for p in self.processes):
+                raise RuntimeError("a worker process died; see its stderr")
+            quiet = 0 if self.busy() else quiet + 1
+            time.sleep(0.01)
+        for item_id, at in self.redis.hgetall(HANDED_KEY).items():
+            HANDED.setdefault(int(item_id), float(at))
+        db.session.remove()
+        self.seconds += time.perf_counter() - started
+        return count
+
+    def worker_cpu(self) -> float:
+        """CPU seconds of the worker processes and their children so far (Linux /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for process in self.processes:
+            try:
+                with open(f"/proc/{process.pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(v) for v in fields[11:15]) / ticks  # utime stime cutime cstime
+        return total
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.join(timeout=15)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
 def run_scheduled(now: datetime) -> None:
@@ -409,12 +506,17 @@ def approve_write_offs(world: World, now: datetime) -> int:
     return decided
 
 
-def run_day(rng: random.Random, world: World, day: date, automation: Automation, figures: dict) -> None:
+def run_day(rng: random.Random, world: World, day: date, automation: Automation | Workers, figures: dict) -> None:
     from backoffice.accounts.models import User
     from backoffice.exchange.ingest import ingest_all
 
     morning = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    clock.pin(morning)
+
+    def move(at: datetime) -> None:
+        clock.pin(at)
+        automation.move(at)
+
+    move(morning)
     phase = figures["phase_s"]
     mark = time.perf_counter()
     run_scheduled(morning)
@@ -434,18 +536,18 @@ def run_day(rng: random.Random, world: World, day: date, automation: Automation,
     polls = [datetime(day.year, day.month, day.day, h, tzinfo=UTC) for h in POLL_HOURS_UTC]
 
     def poll(at: datetime) -> None:
-        clock.pin(at)
+        move(at)
         seen = figures["denial_items_seen"]
-        started = time.perf_counter()
-        ingest_all(now=at)
-        db.session.commit()
-        posted = time.perf_counter()
-        phase["sandbox_poll_ingest_post"] += posted - started
+        started, mark = time.time(), time.perf_counter()
+        with commits_timed() as commits:
+            ingest_all(now=at)
+            db.session.commit()
+        phase["sandbox_poll_ingest_post"] += time.perf_counter() - mark
         for item_id, kind in db.session.execute(select(WorkItem.id, WorkItem.kind).where(WorkItem.kind.in_(DENIAL))):
             if item_id not in seen:
                 seen[item_id] = started
                 if kind == "work_denial":  # opened for a person (routed) in the posting's own transaction
-                    HANDED.setdefault(item_id, posted)
+                    HANDED.setdefault(item_id, commits.committed_at(item_id))
         automation.drain()
         mark = time.perf_counter()
         approve_write_offs(world, at)
@@ -458,7 +560,7 @@ def run_day(rng: random.Random, world: World, day: date, automation: Automation,
         if desk.at >= close:
             desks.remove(desk)
             continue
-        clock.pin(desk.at)
+        move(desk.at)
         mark = time.perf_counter()
         user = db.session.get(User, desk.user_id)
         item = claim_next_item(user=user, now=desk.at)
@@ -502,18 +604,57 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 DENIAL = ("work_denial", "appeal")
-# Wall time (perf_counter) at which each denial's item was ready for its owner: an appeal item when its draft is
-# handed over to a person, a work-denial item when the posting that opened it committed.
+# Wall time (time.time(), shared by the worker processes) at which each denial's item was ready for its owner: an
+# appeal item when its draft is handed over to a person, a work-denial item when the posting that opened it committed.
 HANDED: dict[int, float] = {}
 
 
 def _on_ready(item: WorkItem, **_: Any) -> None:
     if item.kind == "appeal" and item.mode == Mode.MANUAL and item.id not in HANDED:
-        HANDED[item.id] = time.perf_counter()
+        HANDED[item.id] = time.time()
+
+
+class Commits:
+    """This process's commits during a poll: the highest work-item id each could see, and when it committed."""
+
+    def __init__(self) -> None:
+        self.max_ids: list[int] = []
+        self.times: list[float] = []
+        self._pending: int | None = None
+
+    def before(self, session: Any) -> None:
+        self._pending = session.execute(select(func.max(WorkItem.id))).scalar() or 0
+
+    def after(self, _session: Any) -> None:
+        if self._pending is not None:
+            self.max_ids.append(self._pending)
+            self.times.append(time.time())
+            self._pending = None
+
+    def committed_at(self, item_id: int) -> float:
+        """When the commit that wrote ``item_id`` returned: the first whose highest id reached it (ids only grow, and
+        only this process opens denial items)."""
+        if not self.times:
+            return time.time()
+        index = bisect.bisect_left(self.max_ids, item_id)
+        return self.times[min(index, len(self.times) - 1)]
+
+
+@contextmanager
+def commits_timed() -> Iterator[Commits]:
+    commits = Commits()
+    session = db.session()
+    event.listen(session, "before_commit", commits.before)
+    event.listen(session, "after_commit", commits.after)
+    try:
+        yield commits
+    finally:
+        event.remove(session, "before_commit", commits.before)
+        event.remove(session, "after_commit", commits.after)
 
 
 def summarise(world: World, figures: dict, days: int, day_seconds: list[float], day_cpu: list[float],
-              automation: Automation, last_day: date) -> dict:  # fmt: skip
+              automation: Automation | Workers, last_day: date) -> dict:  # fmt: skip
     db.session.remove()
     rows = db.session.execute(text("""
         SELECT w.kind, w.state, w.mode, w.practice_id, w.assignee_id IS NOT NULL AS touched,
@@ -620,11 +761,19 @@ def summarise(world: World, figures: dict, days: int, day_seconds: list[float], 
         "wall_s_per_day": [round(s, 1) for s in day_seconds],
         "cpu_s_per_day": [round(s, 1) for s in day_cpu],
         "wall_s_by_phase": {k: round(v, 1) for k, v in figures["phase_s"].items()}
-        | {"rq_worker_jobs": round(automation.seconds, 1)},
-        "automation_in_process": {
-            "worker_wall_s": round(automation.seconds, 1),
-            "worker_cpu_s": round(automation.cpu, 1),
-            "note": "RQ SimpleWorker in the bench process (pinned clock); no Prefect server",
+        | {"waiting_for_rq_jobs": round(automation.seconds, 1)},
+        "workers_cpu_s_per_day": [round(s, 1) for s in figures["worker_cpu_per_day"]],
+        "automation": {
+            "worker_processes": automation.workers,
+            "waiting_for_jobs_wall_s": round(automation.seconds, 1),
+            "worker_cpu_s": round(automation.worker_cpu(), 1),
+            "note": (
+                f"{automation.workers} worker processes running `backoffice worker`'s loop, their clock following "
+                "the bench's pinned clock; the bench waits for the queues to drain after the intake and each poll"
+                if automation.workers
+                else "RQ SimpleWorker in the bench process (--in-process), on the pinned clock"
+            )
+            + "; no Prefect server",
         },
         "targets": TARGETS,
     }
@@ -636,15 +785,16 @@ def main() -> None:
     parser.add_argument("--billers", type=int, help="default: 40 per 150 practices (at least 4)")
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--seed", type=int, default=22)
+    parser.add_argument("--workers", type=int, default=2, help="RQ worker processes (default 2, one per core)")
+    parser.add_argument("--in-process", action="store_true", help="run the RQ jobs in this process instead")
     args = parser.parse_args()
     args.billers = args.billers or max(4, round(40 * args.practices / 150))
     ensure_database(DB_URL)
     redis = Redis.from_url(REDIS_URL)
     redis.flushdb()
     instance = tempfile.mkdtemp(prefix="bench-floor-")
-    settings = load_settings(environ={}, overrides={"database_url": DB_URL, "redis_url": REDIS_URL,
-                                                    "instance_path": instance})  # fmt: skip
-    app = create_app(settings=settings)
+    overrides = {"database_url": DB_URL, "redis_url": REDIS_URL, "instance_path": instance}
+    app = create_app(settings=load_settings(environ={}, overrides=overrides))
     rng = random.Random(args.seed)
     for name in ("backoffice", "rq", "rq.worker"):  # one INFO line per claim sent would bury the figures
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -658,20 +808,27 @@ def main() -> None:
         started, cpu = time.perf_counter(), time.process_time()
         world = build_company(rng, args.practices, args.billers, start)
         build = {"wall_s": round(time.perf_counter() - started, 1), "cpu_s": round(time.process_time() - cpu, 1)}
-        automation = Automation(redis)
+        db.session.remove()
+        db.engine.dispose()
+        in_process = args.in_process or args.workers < 1
+        automation = Automation(redis) if in_process else Workers(redis, args.workers, overrides, start)
         figures: dict[str, Any] = {"sessions": 0, "denial_items_seen": {}, "actions": Counter(), "refused": Counter(),
-                                   "per_biller_kind": Counter(), "idle_presses": 0,
-                                   "phase_s": Counter()}  # fmt: skip
+                                   "per_biller_kind": Counter(), "idle_presses": 0, "phase_s": Counter(),
+                                   "worker_cpu_per_day": []}  # fmt: skip
         day, day_seconds, day_cpu = FIRST_DAY, [], []
-        for _ in range(args.days):
-            while not is_business_day(day):
+        try:
+            for _ in range(args.days):
+                while not is_business_day(day):
+                    day += timedelta(days=1)
+                started, cpu, workers_cpu = time.perf_counter(), time.process_time(), automation.worker_cpu()
+                run_day(rng, world, day, automation, figures)
+                day_seconds.append(time.perf_counter() - started)
+                day_cpu.append(time.process_time() - cpu)
+                figures["worker_cpu_per_day"].append(automation.worker_cpu() - workers_cpu)
+                last = day
                 day += timedelta(days=1)
-            started, cpu = time.perf_counter(), time.process_time()
-            run_day(rng, world, day, automation, figures)
-            day_seconds.append(time.perf_counter() - started)
-            day_cpu.append(time.process_time() - cpu)
-            last = day
-            day += timedelta(days=1)
+        finally:
+            automation.stop()
         result = summarise(world, figures, args.days, day_seconds, day_cpu, automation, last)
         result["build"] = build
         result["load_average_1m"] = round(os.getloadavg()[0], 2)

@@ -180,6 +180,18 @@ def test_a_medical_necessity_denial_becomes_an_appeal_item_in_the_appeals_queue(
     assert log.data["evidence"]["appeal_deadline"] == "2027-05-15" and "ACC2: CO-50 $200.00" in log.body
 
 
+def test_a_denials_appeal_draft_is_enqueued_on_the_high_queue_when_the_posting_commits(setup, redis_conn) -> None:  # noqa: ANN001
+    """The draft does not wait behind the day's other automated steps on ``default``: its job reaches ``high`` with
+    the posting's commit, so a worker drafts it while the next file is still being posted."""
+    claim = make_claim(setup, "ACC2", ("90837", "200.00"), status=ClaimStatus.ACCEPTED)
+    redis_conn.flushdb()
+    post_835(organization_id=setup[0].id, now=NOW,
+             text=era(clp("ACC2", "4", "200", "0", "0", svc("90837", "200", "0", "CAS*CO*50*200"))))  # fmt: skip
+    (item,) = items(claim_id=claim.id, kind="appeal")
+    assert [job.args for job in get_queue("high", redis_conn).jobs] == [[item.id]]
+    assert get_queue("default", redis_conn).jobs == []
+
+
 def test_an_appeal_deadline_sooner_than_the_sla_is_the_due_date(setup) -> None:  # noqa: ANN001
     setup[2].appeal_window_days = 3
     db.session.commit()

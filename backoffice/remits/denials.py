@@ -78,6 +78,12 @@ def queue_item(run: Run, practice_id: int, kind: str, key: str, reason: str, **v
     }
 
 
+def draft_queue(row: dict[str, Any]) -> str:
+    """An appeal's draft goes to the ``high`` queue: the promise is a denial in its owner's queue with a drafted appeal
+    within a minute of its 835, so the draft passes the day's submissions and checks waiting on ``default``."""
+    return "high" if row["kind"] == rules.KIND_APPEAL else automation_queue(row["priority"])
+
+
 def write_items(run: Run) -> None:
     """Insert the planned items that do not exist yet (dedupe key), each with its interaction row."""
     keys = list(run.items)
@@ -92,8 +98,7 @@ def write_items(run: Run) -> None:
     for item_id, row, decision in zip(ids, rows, routed, strict=True):
         if row["mode"] == Mode.AUTOMATED:
             enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=run.organization_id,
-                                 queue=automation_queue(row["priority"]),
-                                 retry=automation_retry())  # fmt: skip
+                                 queue=draft_queue(row), retry=automation_retry())  # fmt: skip
         if row["kind"] in (rules.KIND_APPEAL, rules.KIND_WORK_DENIAL):
             run.denial_items += 1
         else:  # posting exceptions, and the money items (underpayment, overpayment, recoupment)
