@@ -48,12 +48,13 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from redis import Redis
+from rq import Worker as RQWorker
 from sqlalchemy import event, func, select, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -110,6 +111,10 @@ SCHEDULED = [
     ("backoffice.appointments.services", "check_due_eligibility"),
     ("backoffice.portal.services", "remind_practice_requests"),
 ]  # fmt: skip
+# The same, as flows/scheduled.py's flows (requeue-sweeper runs recovery, requeue and resend).
+SCHEDULED_FLOWS = ("sla_sweep", "requeue_sweeper", "follow_ups", "timely_filing", "authorization_watch", "kpi_snapshot",
+                   "payment_plans", "credential_watch", "deposit_matching", "appointment_eligibility",
+                   "practice_requests")  # fmt: skip
 MINUTES = {  # simulated minutes a person spends on each action (low, high)
     "send_appeal": (10, 20), "correct_resubmit": (8, 15), "write_off_request": (5, 10), "call": (12, 35),
     "review_complete": (4, 12), "nothing_to_claim": (15, 15),
@@ -383,7 +388,12 @@ class Workers:
                                           name=f"floor-worker-{n}") for n in range(count)]  # fmt: skip
         for process in self.processes:
             process.start()
-        self.seconds = 0.0
+        self.seconds, self.cpu = 0.0, 0.0
+        deadline = time.monotonic() + 120
+        while RQWorker.count(connection=redis) < count:  # registered: imported, warmed up, listening
+            if time.monotonic() > deadline or any(not p.is_alive() for p in self.processes):
+                raise RuntimeError("the worker processes did not start; see their stderr")
+            time.sleep(0.1)
 
     def move(self, at: datetime) -> None:
         self.now.value = at.timestamp()
@@ -420,7 +430,8 @@ class Workers:
             except OSError:
                 continue
             total += sum(int(v) for v in fields[11:15]) / ticks  # utime stime cutime cstime
-        return total
+        self.cpu = max(self.cpu, total)  # the last reading stays once the processes have stopped
+        return self.cpu
 
     def stop(self) -> None:
         for process in self.processes:
@@ -432,7 +443,40 @@ class Workers:
                 process.join()
 
 
-def run_scheduled(now: datetime) -> None:
+class PrefectFlows:
+    """``--prefect``: a local Prefect server (``flows.runtime.local_server``) and flows/scheduled.py's flows, whose
+    runs build this bench's app (``app_factory``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.server_start_s = app, 0.0
+        self._stack = ExitStack()
+
+    def start(self, instance: str) -> Any:
+        from flows.runtime import app_factory, local_server, prefect_env
+
+        prefect_env(instance)  # before prefect is imported
+        started = time.perf_counter()
+        self.api_url = self._stack.enter_context(local_server())
+        self.server_start_s = time.perf_counter() - started
+        self._stack.enter_context(app_factory(lambda: self.app))
+        return importlib.import_module("flows.scheduled")
+
+    def stop(self) -> None:
+        self._stack.close()
+
+    def figures(self) -> dict[str, Any]:
+        return {"server": "local (prefect server start, SQLite)", "server_start_s": round(self.server_start_s, 1),
+                "flows_per_day": len(SCHEDULED_FLOWS)}  # fmt: skip
+
+
+def run_scheduled(now: datetime, flows: Any = None) -> None:
+    """The morning's scheduled work: each flow of ``flows/scheduled.py`` run once on the Prefect server (``--prefect``;
+    the flow runs here, so it reads this process's pinned clock), else the same services called directly."""
+    if flows is not None:
+        for name in SCHEDULED_FLOWS:
+            getattr(flows, name)()
+        db.session.remove()
+        return
     for module, name in SCHEDULED:
         getattr(importlib.import_module(module), name)(now=now)
         db.session.commit()
@@ -506,7 +550,8 @@ def approve_write_offs(world: World, now: datetime) -> int:
     return decided
 
 
-def run_day(rng: random.Random, world: World, day: date, automation: Automation | Workers, figures: dict) -> None:
+def run_day(rng: random.Random, world: World, day: date, automation: Automation | Workers, figures: dict,
+            flows: Any = None) -> None:  # fmt: skip
     from backoffice.accounts.models import User
     from backoffice.exchange.ingest import ingest_all
 
@@ -519,7 +564,7 @@ def run_day(rng: random.Random, world: World, day: date, automation: Automation 
     move(morning)
     phase = figures["phase_s"]
     mark = time.perf_counter()
-    run_scheduled(morning)
+    run_scheduled(morning, flows)
     phase["scheduled_flows"] += time.perf_counter() - mark
     previous = day - timedelta(days=1)
     while not is_business_day(previous):
@@ -787,6 +832,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--workers", type=int, default=2, help="RQ worker processes (default 2, one per core)")
     parser.add_argument("--in-process", action="store_true", help="run the RQ jobs in this process instead")
+    parser.add_argument("--prefect", action="store_true", help="run the scheduled flows on a local Prefect server")
     args = parser.parse_args()
     args.billers = args.billers or max(4, round(40 * args.practices / 150))
     ensure_database(DB_URL)
@@ -816,12 +862,14 @@ def main() -> None:
                                    "per_biller_kind": Counter(), "idle_presses": 0, "phase_s": Counter(),
                                    "worker_cpu_per_day": []}  # fmt: skip
         day, day_seconds, day_cpu = FIRST_DAY, [], []
+        prefect = PrefectFlows(app) if args.prefect else None
+        flows = prefect.start(instance) if prefect else None
         try:
             for _ in range(args.days):
                 while not is_business_day(day):
                     day += timedelta(days=1)
                 started, cpu, workers_cpu = time.perf_counter(), time.process_time(), automation.worker_cpu()
-                run_day(rng, world, day, automation, figures)
+                run_day(rng, world, day, automation, figures, flows)
                 day_seconds.append(time.perf_counter() - started)
                 day_cpu.append(time.process_time() - cpu)
                 figures["worker_cpu_per_day"].append(automation.worker_cpu() - workers_cpu)
@@ -829,8 +877,15 @@ def main() -> None:
                 day += timedelta(days=1)
         finally:
             automation.stop()
+            if prefect:
+                prefect.stop()
         result = summarise(world, figures, args.days, day_seconds, day_cpu, automation, last)
         result["build"] = build
+        result["prefect"] = (
+            prefect.figures()
+            if prefect
+            else {"server": None, "note": "--prefect not given: the scheduled flows' services were called directly"}
+        )
         result["load_average_1m"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, default=str))
 
