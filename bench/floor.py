@@ -9,13 +9,16 @@ ID, insurance the payer ended, a missing prior authorization, or a diagnosis tha
 
 Then ``--days`` business days, each on the product's pinned clock (``backoffice.clock``), never real waiting:
 
-- 07:00 ET: the scheduled flows' service functions (SLA sweep, recovery and requeue, follow-ups, timely filing,
-  authorization watch, KPI snapshot, payment plans, credential watch, deposit matching, appointment eligibility,
-  practice requests) are called directly (no Prefect server in this first version);
+- 07:00 ET: the scheduled flows (SLA sweep, recovery and requeue, follow-ups, timely filing, authorization watch, KPI
+  snapshot, payment plans, credential watch, deposit matching, appointment eligibility, practice requests): with
+  ``--prefect`` each of flows/scheduled.py's flows runs once on a local Prefect server (``prefect server start``), in
+  this process so it reads the pinned clock; without it their service functions are called directly;
 - the previous business day's sessions are committed as an import does and planned through the intake's own
   dispatch (``plan_imported`` with no Prefect server: its inline fallback, which enqueues the RQ jobs);
-- the RQ jobs run in an RQ ``SimpleWorker`` (burst) **in this process**, so the jobs see the pinned clock (a worker
-  subprocess would read the wall clock); this is the first version's simplification, said in the figures;
+- the RQ jobs run in ``--workers`` worker processes (default 2, one per core) running ``backoffice worker``'s own loop
+  (``backoffice.cli.run_worker``), their clock following this bench's (``clock.follow`` on a shared double the bench
+  sets whenever it moves its clock); the bench waits for the queues to drain and the started jobs to finish after
+  the intake and after each poll. ``--in-process`` runs them in an RQ ``SimpleWorker`` in this process instead;
 - the Sandbox is polled every two hours (``ingest_all``: its 999, 277CA and 835 are ingested and posted), and the
   workers drain again;
 - billers press Get next (``claim_next_item``) from 08:00 to 16:00 ET, each on their own simulated clock, and do
@@ -24,10 +27,12 @@ Then ``--days`` business days, each on the product's pinned clock (``backoffice.
   log a payer call (``log_call``) and complete; each action takes simulated minutes.
 
 The last line is one JSON object: items closed without a person (share, by step), seconds from an 835 being picked
-up to each denial's appeal draft handed to its owner (wall time of this run), claims past their filing limit, SLA
+up to each denial ready for its owner (its appeal drafted and handed over, or its work-denial item committed; wall
+time of this run), claims past their filing limit, SLA
 attainment by step and by practice, items per biller per day next to the anchors, wall and CPU seconds per day.
 
-Usage: .venv/bin/python bench/floor.py [--practices 150] [--billers 40] [--days 5] [--seed 22]
+Usage: .venv/bin/python bench/floor.py [--practices 150] [--billers 40] [--days 5] [--seed 22] [--workers 2]
+       [--in-process] [--prefect]
 Database: BACKOFFICE_BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_floor;
 created if missing, its public schema is dropped). Redis: BACKOFFICE_BENCH_REDIS_URL (default
 redis://127.0.0.1:6379/12; flushed).
@@ -818,7 +823,7 @@ def summarise(world: World, figures: dict, days: int, day_seconds: list[float], 
                 if automation.workers
                 else "RQ SimpleWorker in the bench process (--in-process), on the pinned clock"
             )
-            + "; no Prefect server",
+            + ("; scheduled flows on a Prefect server" if figures.get("prefect") else "; no Prefect server"),
         },
         "targets": TARGETS,
     }
@@ -864,6 +869,7 @@ def main() -> None:
         day, day_seconds, day_cpu = FIRST_DAY, [], []
         prefect = PrefectFlows(app) if args.prefect else None
         flows = prefect.start(instance) if prefect else None
+        figures["prefect"] = prefect is not None
         try:
             for _ in range(args.days):
                 while not is_business_day(day):
