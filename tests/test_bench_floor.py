@@ -1,6 +1,7 @@
 """bench/floor.py in its short mode (10 practices, one day), so the company-week benchmark does not rot: it builds
-the company, runs the day through intake, the RQ jobs, the Sandbox and the billers, and prints every figure with its
-target. The figures' values are the benchmark's business, not this test's."""
+the company, runs the day through intake, the RQ jobs (two worker processes on the bench's clock), the Sandbox and
+the billers, and prints every figure with its target. The figures' values are the benchmark's business, not this
+test's."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def test_the_floor_benchmark_runs_a_day_and_prints_every_figure_with_its_target(
         assert set(keys) <= set(report[figure]), figure
     assert report["closed_without_person"]["by_step"], "no step closed anything"
     assert set(report["sla_attainment"]["by_practice"]) >= {"practices", "min", "median", "below_90_percent"}
-    assert len(report["wall_s_per_day"]) == len(report["cpu_s_per_day"]) == 1
+    assert len(report["wall_s_per_day"]) == len(report["cpu_s_per_day"]) == len(report["workers_cpu_s_per_day"]) == 1
+    assert report["automation"]["worker_processes"] == 2, "the jobs ran in two worker processes (the default)"
+    assert report["workers_cpu_s_per_day"][0] > 0, "the worker processes ran the automated steps"
     assert set(report["targets"]) == {
         "closed_without_person_share",
         "denial_to_owner_with_draft_p95_s",
