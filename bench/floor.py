@@ -417,7 +417,7 @@ class Workers:
             if any(not p.is_alive() for p in self.processes):
                 raise RuntimeError("a worker process died; see its stderr")
             quiet = 0 if self.busy() else quiet + 1
-            time.sleep(0.01)
+            time.sleep(0.05)
         for item_id, at in self.redis.hgetall(HANDED_KEY).items():
             HANDED.setdefault(int(item_id), float(at))
         db.session.remove()
