@@ -596,6 +596,7 @@ def run_day(rng: random.Random, world: World, day: date, automation: Automation 
         for item_id, kind in db.session.execute(select(WorkItem.id, WorkItem.kind).where(WorkItem.kind.in_(DENIAL))):
             if item_id not in seen:
                 seen[item_id] = started
+                figures["denial_kinds"][item_id] = kind
                 if kind == "work_denial":  # opened for a person (routed) in the posting's own transaction
                     HANDED.setdefault(item_id, commits.committed_at(item_id))
         automation.drain()
@@ -731,6 +732,10 @@ def summarise(world: World, figures: dict, days: int, day_seconds: list[float], 
     total_closed = sum(c["closed"] for c in by_step.values())
     without = sum(c["closed_without_person"] for c in by_step.values())
     latencies = [HANDED[i] - t0 for i, t0 in figures["denial_items_seen"].items() if i in HANDED]
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for item_id, t0 in figures["denial_items_seen"].items():
+        if item_id in HANDED:
+            by_kind[figures["denial_kinds"][item_id]].append(HANDED[item_id] - t0)
     past_limit = db.session.scalar(
         text("""
         SELECT count(*) FROM claims c JOIN payers p ON p.id = c.payer_id JOIN sessions s ON s.id = c.session_id
@@ -774,6 +779,7 @@ def summarise(world: World, figures: dict, days: int, day_seconds: list[float], 
         },
         "denial_835_to_owner_with_draft_s": {
             "denials": len(latencies),
+            "by_kind": {k: {"denials": len(v), "p50": pct(v, 0.5), "p95": pct(v, 0.95)} for k, v in by_kind.items()},
             "p50": pct(latencies, 0.5),
             "p95": p95,
             "target_p95": TARGETS["denial_to_owner_with_draft_p95_s"],
@@ -865,7 +871,7 @@ def main() -> None:
         automation = Automation(redis) if in_process else Workers(redis, args.workers, overrides, start)
         figures: dict[str, Any] = {"sessions": 0, "denial_items_seen": {}, "actions": Counter(), "refused": Counter(),
                                    "per_biller_kind": Counter(), "idle_presses": 0, "phase_s": Counter(),
-                                   "worker_cpu_per_day": []}  # fmt: skip
+                                   "worker_cpu_per_day": [], "denial_kinds": {}}  # fmt: skip
         day, day_seconds, day_cpu = FIRST_DAY, [], []
         prefect = PrefectFlows(app) if args.prefect else None
         flows = prefect.start(instance) if prefect else None
