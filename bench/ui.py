@@ -48,7 +48,8 @@ import urllib.parse
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, text
+from flask_login import login_user
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -60,6 +61,8 @@ from backoffice.extensions import db  # noqa: E402
 from backoffice.orgs.models import Organization, Payer, Practice, Provider  # noqa: E402
 from backoffice.orgs.rules import complete_npi  # noqa: E402
 from backoffice.settings import load_settings  # noqa: E402
+from backoffice.work.access import get_item_for_user_or_404  # noqa: E402
+from backoffice.work.pages import render_item  # noqa: E402
 from bench.claim_next import ensure_database, run_threads, service_claimer, summary  # noqa: E402
 
 URL = os.environ.get("BACKOFFICE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_ui")
@@ -638,6 +641,16 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         sample = db.session.execute(
             text(f"SELECT id, practice_id FROM work_items TABLESAMPLE SYSTEM ({percent})")
         ).all()
+        long_ids = list(
+            db.session.scalars(
+                text("SELECT id FROM work_items WHERE kind = 'follow_up' AND session_id % 1000 = 7"
+                     " AND practice_id = ANY(:pr) ORDER BY id"), {"pr": scope[billers[0][0]]}
+            )
+        ) if args.interactions else []  # fmt: skip
+        item_plans = {
+            "sampled": item_page_plans(app, billers[0][0], next(i for i, p in sample if p in scope[billers[0][0]])),
+            **({"long_timeline": item_page_plans(app, billers[0][0], long_ids[0])} if long_ids else {}),
+        }
         db.session.commit()
 
     port = args.port or _free_port()
@@ -673,6 +686,10 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         print(f"queue page: {result['queue_page']}", flush=True)
         result["item_page"] = meter.measure(lambda: paced(users, args.seconds, args.think, get(item_path)))
         print(f"item page: {result['item_page']}", flush=True)
+        if long_ids:  # the chains with LONG_TIMELINE rows on one item, as one user opens them
+            long_path = lambda u, r: f"/items/{r.choice(long_ids)}"  # noqa: E731
+            result["item_page_long_timeline_1_user"] = meter.measure(lambda: _one_user(users[0], 30, get(long_path)))
+            print(f"item page, long timelines: {result['item_page_long_timeline_1_user']}", flush=True)
         wrk_seconds = int(args.seconds)
         result["load_run"] = {
             "tool": "wrk" if shutil.which("wrk") else None,
@@ -732,6 +749,8 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
             for phase in ("get_next_http", "claim_next_item_paced", "claim_next_item", "claim_next_item_1_thread",
                           "bare_skip_locked_sql")
         )  # fmt: skip
+        result["item_page_explain"] = item_plans
+        print(f"item page EXPLAIN ANALYZE: {json.dumps(item_plans)}", flush=True)
         result["explain_ms"] = _explain(db.engine, billers[0][0], scope[billers[0][0]], now)
         print(f"EXPLAIN ANALYZE: {result['explain_ms']}", flush=True)
         result["query_ms"] = _query_ms(billers[0][0])
@@ -869,6 +888,45 @@ def _explain(engine, user_id: int, practice_ids: list[int], now: datetime) -> di
                                    f"OR assignee_id = {user_id}) ORDER BY priority DESC, due_at IS NULL, due_at, id "
                                    "LIMIT 1"),
     }  # fmt: skip
+
+
+def item_page_plans(app, user_id: int, item_id: int) -> dict:  # noqa: ANN001
+    """Every statement GET /items/<id> runs (``render_item`` as the view calls it, statements captured from the
+    engine), each EXPLAIN ANALYZEd in a rolled-back transaction: its execution time (ms) and the plan's scans."""
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001, ARG001, PLR0913
+        statements.append((statement, parameters))
+
+    with app.test_request_context(f"/items/{item_id}"):
+        user = db.session.get(User, user_id)
+        login_user(user)
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            render_item(get_item_for_user_or_404(item_id, user))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+        db.session.rollback()
+    plans = []
+    with db.engine.connect() as conn:
+        for statement, params in statements:
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).scalar()[0]
+            scans = sorted(set(_scans(plan["Plan"])))
+            plans.append({"sql": " ".join(statement.split())[:90], "ms": round(plan["Execution Time"], 2),
+                          "rows": plan["Plan"].get("Actual Rows"), "scans": scans})  # fmt: skip
+        conn.rollback()
+    return {"item_id": item_id, "statements": len(plans), "total_ms": round(sum(p["ms"] for p in plans), 2),
+            "plans": plans}  # fmt: skip
+
+
+def _scans(node: dict) -> list[str]:
+    """'Index Scan ix_x', 'Seq Scan work_items', … of a plan node and its children."""
+    found = []
+    if "Scan" in node["Node Type"]:
+        found.append(f"{node['Node Type']} {node.get('Index Name') or node.get('Relation Name') or ''}".strip())
+    for child in node.get("Plans", []):
+        found.extend(_scans(child))
+    return found
 
 
 def _query_ms(user_id: int) -> dict:
