@@ -48,7 +48,7 @@ import urllib.parse
 from collections import Counter
 from datetime import UTC, datetime
 
-from flask_login import login_user
+from flask import g
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
@@ -898,9 +898,10 @@ def item_page_plans(app, user_id: int, item_id: int) -> dict:  # noqa: ANN001
     def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001, ARG001, PLR0913
         statements.append((statement, parameters))
 
+    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or "bench-ui-item-page-plans"  # the page's CSRF tokens
     with app.test_request_context(f"/items/{item_id}"):
         user = db.session.get(User, user_id)
-        login_user(user)
+        g._login_user = user  # noqa: SLF001 - Flask-Login's current user for this request (no cookie session here)
         event.listen(db.engine, "before_cursor_execute", capture)
         try:
             render_item(get_item_for_user_or_404(item_id, user))
