@@ -20,9 +20,11 @@ What runs, in one process against one fresh database:
 Every phase also reports the CPU its requests cost (``*_cpu_ms_per_request``: the gunicorn processes, the
 PostgreSQL backends and this process, read from /proc): on a shared machine the latencies are mostly waiting for a
 CPU, the CPU cost is not. ``--proposed-indexes`` adds PROPOSED_INDEXES first (see bench/RESULTS.md).
+``--interactions N`` grows the interaction log to N rows after the load (GROW); the item page is then also measured
+on the chains with long timelines, and every statement the item page runs is EXPLAIN ANALYZEd (item_page_explain).
 
-Usage: .venv/bin/python bench/ui.py [--items 1000000] [--users 32] [--seconds 30] [--think 1.0] [--claims 40]
-       [--web-workers 4] [--reuse] [--load-only] [--proposed-indexes]
+Usage: .venv/bin/python bench/ui.py [--items 1000000] [--interactions 0] [--users 32] [--seconds 30] [--think 1.0]
+       [--claims 40] [--web-workers 4] [--reuse] [--load-only] [--proposed-indexes]
 Database: BACKOFFICE_BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_ui;
 created if missing, its public schema is dropped and rebuilt unless ``--reuse`` finds the same load).
 Redis: BACKOFFICE_BENCH_REDIS_URL (default redis://127.0.0.1:6379/13; the web app only enqueues after writes).
