@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from backoffice.automation.runner import AUTOMATION_JOB, automation_queue, automation_retry
+from backoffice.automation.runner import AUTOMATION_BATCH_JOB, AUTOMATION_JOB, automation_retry, enqueue_item_job
 from backoffice.calendars import is_business_day
 from backoffice.deadlines.appeals import appeal_deadline, levels_for
 from backoffice.extensions import db
@@ -78,10 +78,15 @@ def queue_item(run: Run, practice_id: int, kind: str, key: str, reason: str, **v
     }
 
 
-def draft_queue(row: dict[str, Any]) -> str:
-    """An appeal's draft goes to the ``high`` queue: the promise is a denial in its owner's queue with a drafted appeal
-    within a minute of its 835, so the draft passes the day's submissions and checks waiting on ``default``."""
-    return "high" if row["kind"] == rules.KIND_APPEAL else automation_queue(row["priority"])
+def enqueue_step(item_id: int, row: dict[str, Any], *, organization_id: int) -> None:
+    """An automated item's job after the posting commits. An appeal's draft goes to the ``high`` queue (batched with
+    the other drafts of the commit): the promise is a denial in its owner's queue with a drafted appeal within a
+    minute of its 835, so the draft passes the day's submissions and checks waiting on ``default``."""
+    if row["kind"] != rules.KIND_APPEAL:
+        enqueue_item_job(item_id, organization_id=organization_id, priority=row["priority"])
+        return
+    enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=organization_id, queue="high",
+                         retry=automation_retry(), batch_as=AUTOMATION_BATCH_JOB)  # fmt: skip
 
 
 def write_items(run: Run) -> None:
@@ -97,8 +102,7 @@ def write_items(run: Run) -> None:
     ids = bulk_insert(WorkItem, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
     for item_id, row, decision in zip(ids, rows, routed, strict=True):
         if row["mode"] == Mode.AUTOMATED:
-            enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=run.organization_id,
-                                 queue=draft_queue(row), retry=automation_retry())  # fmt: skip
+            enqueue_step(item_id, row, organization_id=run.organization_id)
         if row["kind"] in (rules.KIND_APPEAL, rules.KIND_WORK_DENIAL):
             run.denial_items += 1
         else:  # posting exceptions, and the money items (underpayment, overpayment, recoupment)
