@@ -15,6 +15,7 @@ from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
 from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, jobs_run_inline, pending_jobs
 from backoffice.work import chains
+from backoffice.work import rules as work_rules
 from backoffice.work.models import Interaction, WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
 from tests import factories as f
@@ -281,3 +282,76 @@ def test_a_follow_up_waiting_out_the_response_window_is_woken_once_its_claim_is_
     assert result["status"] == "done", [(i.body, i.data) for i in _log(item.id)]
     done = db.session.get(WorkItem, item.id, populate_existing=True)
     assert done.state == ItemState.DONE and done.result["resolved_by"] == "remittance"
+
+
+def test_the_jobs_one_commit_asks_for_go_as_batch_jobs_per_queue_and_organization(ctx, redis_conn, monkeypatch) -> None:
+    monkeypatch.setattr("backoffice.tasks.BATCH_SIZE", 3)
+    for item_id in (1, 2, 3, 4, 2):  # 2 twice: once in its batch
+        work_jobs.enqueue_item_job(item_id, organization_id=7, priority=0)
+    work_jobs.enqueue_item_job(5, organization_id=8, priority=0)  # another organization: its own job
+    work_jobs.enqueue_item_job(6, organization_id=7, priority=work_rules.ESCALATION_PRIORITY_BUMP)  # the high queue
+    db.session.commit()
+    default = [(j.func_name, j.args, j.meta) for j in get_queue("default", redis_conn).jobs]
+    assert default == [
+        (work_jobs.AUTOMATION_BATCH_JOB, [1, 2, 3], {"organization_id": 7}),
+        (work_jobs.AUTOMATION_JOB, [4], {"organization_id": 7}),  # one left over: a plain job
+        (work_jobs.AUTOMATION_JOB, [5], {"organization_id": 8}),
+    ]
+    assert [(j.func_name, j.args) for j in get_queue("high", redis_conn).jobs] == [(work_jobs.AUTOMATION_JOB, [6])]
+    assert all(j.retries_left == work_jobs.MAX_ATTEMPTS - 1 for j in get_queue("default", redis_conn).jobs)
+    assert [work_jobs.job_item_ids(j.func_name, j.args) for j in get_queue("default", redis_conn).jobs] == [
+        [1, 2, 3], [4], [5]
+    ]  # fmt: skip
+
+
+def test_a_batch_job_runs_each_item_and_sends_their_next_steps_as_one_batch(ctx, redis_conn, monkeypatch) -> None:
+    ran: list[tuple[str, int]] = []
+
+    def step(item: WorkItem, now: datetime) -> dict:
+        ran.append((item.kind, item.id))
+        return {}
+
+    monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", step)
+    monkeypatch.setitem(work_jobs.STEPS, "enter_charge", step)
+    practice = f.make_practice(f.make_org())
+    with jobs_run_inline():  # plan three chains without their jobs
+        chains_ = [_automated_chain(practice) for _ in range(3)]
+    firsts, seconds = [c[0].id for c in chains_], [c[1].id for c in chains_]
+    get_queue("default", redis_conn).enqueue(work_jobs.AUTOMATION_BATCH_JOB, *firsts, meta={"organization_id": 1})
+    queue = get_queue("default", redis_conn)
+    SimpleWorker([queue], connection=redis_conn, serializer=JSONSerializer).work(burst=True, max_jobs=1)
+    assert ran == [("verify_benefits", i) for i in firsts]
+    # the three enter-charge items were released by three commits, and their jobs went as one batch at the end
+    assert [(j.func_name, j.args) for j in queue.jobs] == [(work_jobs.AUTOMATION_BATCH_JOB, seconds)]
+    _work_off(redis_conn)
+    assert ran[3:] == [("enter_charge", i) for i in seconds]
+    db.session.expire_all()
+    assert {db.session.get(WorkItem, i).state for i in firsts + seconds} == {ItemState.DONE}
+
+
+def test_a_failing_item_of_a_batch_is_retried_alone_and_the_others_go_on(ctx, redis_conn, monkeypatch) -> None:
+    practice = f.make_practice(f.make_org())
+    with jobs_run_inline():
+        ids = [_automated_chain(practice, kinds=("verify_benefits",))[0].id for _ in range(3)]
+
+    def step(item: WorkItem, now: datetime) -> dict:
+        if item.id == ids[1]:
+            raise ConnectionError("payer portal down for member 123456789")
+        return {}
+
+    monkeypatch.setitem(work_jobs.STEPS, "verify_benefits", step)
+    queue = get_queue("default", redis_conn)
+    queue.enqueue(work_jobs.AUTOMATION_BATCH_JOB, *ids, meta={"organization_id": practice.organization_id})
+    SimpleWorker([queue], connection=redis_conn, serializer=JSONSerializer).work(burst=True, max_jobs=1)
+    db.session.expire_all()
+    states = [db.session.get(WorkItem, i) for i in ids]
+    assert [s.state for s in states] == [ItemState.DONE, ItemState.READY, ItemState.DONE]
+    assert states[1].attempts == 1 and states[1].last_error == "ConnectionError"
+    scheduled = queue.scheduled_job_registry.get_job_ids()
+    (job,) = [queue.fetch_job(job_id) for job_id in scheduled]
+    assert (job.func_name, job.args, job.retries_left) == (
+        work_jobs.AUTOMATION_JOB,
+        [ids[1]],
+        work_jobs.MAX_ATTEMPTS - 2,
+    )
+    assert queue.failed_job_registry.count == 0  # the batch itself succeeded

@@ -359,6 +359,9 @@ def test_requeue_leaves_fresh_and_scheduled_items_alone(world, redis_conn) -> No
     get_queue("high", redis_conn).enqueue_in(timedelta(minutes=5), runner.AUTOMATION_JOB, item.id)  # a retry
     assert sweeps.requeue_orphaned_items(now=NOW + timedelta(minutes=5)) == {"checked": 1, "requeued": 0}
     redis_conn.flushdb()
+    get_queue("default", redis_conn).enqueue(runner.AUTOMATION_BATCH_JOB, item.id - 1, item.id)  # in a batch job
+    assert sweeps.requeue_orphaned_items(now=NOW + timedelta(minutes=5)) == {"checked": 1, "requeued": 0}
+    redis_conn.flushdb()
     item.attempts = 5  # failed five times: people look at it (the automation page), the sweeper stops
     db.session.commit()
     assert sweeps.requeue_orphaned_items(now=NOW + timedelta(minutes=5)) == {"checked": 0, "requeued": 0}

@@ -59,6 +59,18 @@ def run_automated_item(item_id: int) -> dict[str, Any]:
         return run(item_id, now=utcnow())
 
 
+def run_automated_items(*item_ids: int) -> dict[str, int]:
+    """Run the automated steps of many items in one job (the ones a commit asked for: ``tasks.coalesce``), in one
+    database session, each item with its own commits and clock reading. The jobs their commits ask for (the next
+    steps) are held and sent together at the end, as batch jobs again. An item whose step fails has its attempt
+    recorded and is retried alone after RQ's first retry interval; the others go on."""
+    from backoffice.automation.runner import run_automated_items as run
+    from backoffice.tasks import get_redis, jobs_held
+
+    with job_context(), jobs_held():
+        return run(item_ids, clock=utcnow, redis=get_redis())
+
+
 def send_eligibility_inquiry(item_id: int) -> str:
     """Send the 270 a person queued with "Check eligibility now" on a benefits item (batch channels)."""
     from backoffice.automation.eligibility import send_eligibility_inquiry as send

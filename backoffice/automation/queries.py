@@ -19,7 +19,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
-from backoffice.automation.runner import AUTOMATION_JOB
+from backoffice.automation.runner import job_item_ids
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
 from backoffice.tasks import ORGANIZATION_META, QUEUE_NAMES, get_queue
@@ -88,8 +88,9 @@ def _legacy_organizations(conn: Redis, job_ids: list[str]) -> dict[str, int]:
         return {}
     item_of: dict[str, int] = {}
     for job in Job.fetch_many(job_ids, connection=conn, serializer=get_queue("default", conn).serializer):
-        if job is not None and job.func_name == AUTOMATION_JOB and job.args and isinstance(job.args[0], int):
-            item_of[job.id] = job.args[0]
+        items = job_item_ids(job.func_name, job.args) if job is not None else []
+        if items:
+            item_of[job.id] = items[0]
     if not item_of:
         return {}
     rows = db.session.execute(

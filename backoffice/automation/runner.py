@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from redis import Redis
 from rq import Retry
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy.orm import Session as OrmSession
 
 from backoffice.claims.models import Claim
 from backoffice.claims.rules import ClaimStatus
 from backoffice.extensions import db
+from backoffice.orgs.models import Organization, Payer, Practice
 from backoffice.services_base import in_ids
-from backoffice.tasks import enqueue_after_commit
+from backoffice.tasks import PendingJob, enqueue_after_commit, get_queue, job_meta
 from backoffice.work import rules as work_rules
 from backoffice.work import services
 from backoffice.work.log import record_interaction
@@ -26,6 +30,8 @@ from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode, WorkKind
 
 AUTOMATION_JOB = "workers.jobs.run_automated_item"  # the RQ job: loads the item by id and calls run_automated_item
+# The same for many items in one job (the jobs one commit asks for go as one: tasks.coalesce).
+AUTOMATION_BATCH_JOB = "workers.jobs.run_automated_items"
 # kind -> step(item, now) -> result. backoffice/automation/steps.py registers the product's steps.
 Step = Callable[[WorkItem, datetime], Mapping[str, Any]]
 STEPS: dict[str, Step] = {}
@@ -34,6 +40,8 @@ RETRY_INTERVALS = (10, 60, 300)
 # A worker killed mid-step leaves its item in progress; after this long the recovery sweep makes it ready again.
 STALE_AFTER = timedelta(minutes=10)
 SOURCE_PREFIX = "worker:"
+# Read by nearly every step and changed only by an admin: a batch job keeps them loaded for its next items.
+SHARED_TYPES = (Practice, Payer, Organization)
 # Fault tests only (tests/test_faults.py, bench/chaos.py): "<kind|*>:<point>[,...]" makes the worker stop and wait at
 # that point of a step, once per item, after touching "<BACKOFFICE_TEST_PAUSE_DIR>/<item id>-<point>", so a test can
 # SIGKILL it there. Points: "taken" (item in progress, step not begun), "stepped" (the step's own commits are done,
@@ -77,38 +85,113 @@ def automation_retry() -> Retry:
     return Retry(max=MAX_ATTEMPTS - 1, interval=list(RETRY_INTERVALS))
 
 
+def enqueue_item_job(item_id: int, *, organization_id: int, priority: int) -> None:
+    """Ask for the automated step of an item once the transaction commits (batched with the others it asks for)."""
+    enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=organization_id, queue=automation_queue(priority),
+                         retry=automation_retry(), batch_as=AUTOMATION_BATCH_JOB)  # fmt: skip
+
+
+def pending_item_job(item_id: int, *, organization_id: int, priority: int) -> PendingJob:
+    """The same job, for a caller that sends its jobs itself (``tasks.send_jobs``) after its own commit."""
+    return PendingJob(AUTOMATION_JOB, (item_id,), automation_queue(priority), organization_id,
+                      options={"retry": automation_retry()}, batch_as=AUTOMATION_BATCH_JOB)  # fmt: skip
+
+
+def job_item_ids(func_name: str | None, args: Sequence[Any] | None) -> list[int]:
+    """The work items an RQ job runs the automated steps of (none for any other job)."""
+    if func_name == AUTOMATION_JOB and args:
+        return [int(args[0])]
+    if func_name == AUTOMATION_BATCH_JOB and args:
+        return [int(arg) for arg in args]
+    return []
+
+
+def retry_alone(item_id: int, *, organization_id: int, priority: int, redis: Redis) -> None:
+    """A batch job's item whose step failed (its attempt is recorded, the item ready again): its own job after the
+    first retry interval, with the retries it has left, like a single job's RQ retry."""
+    get_queue(automation_queue(priority), redis).enqueue_in(
+        timedelta(seconds=RETRY_INTERVALS[0]), AUTOMATION_JOB, item_id, meta=job_meta(organization_id),
+        retry=Retry(max=MAX_ATTEMPTS - 2, interval=list(RETRY_INTERVALS[1:])),
+    )  # fmt: skip
+
+
 def enqueue_step(item: WorkItem, *, now: datetime | None = None) -> None:
     """The ``item-ready`` subscriber: an automated item that became ready gets its job once the use case commits."""
     if item.mode == Mode.AUTOMATED and item.state == ItemState.READY:
-        enqueue_after_commit(AUTOMATION_JOB, item.id, organization_id=item.practice.organization_id,
-                             queue=automation_queue(item.priority), retry=automation_retry())  # fmt: skip
+        enqueue_item_job(item.id, organization_id=item.practice.organization_id, priority=item.priority)
 
 
-def run_automated_item(item_id: int, *, now: datetime) -> dict[str, Any]:
+def run_automated_item(item_id: int, *, now: datetime, shared: list[object] | None = None) -> dict[str, Any]:
     """Run one automated item. Idempotent: an item that is not ready and automated, or that another worker has
-    just taken, is skipped; a step's own effects are idempotent too (a claim version is submitted once)."""
-    item = db.session.get(WorkItem, item_id, populate_existing=True)
+    just taken, is skipped; a step's own effects are idempotent too (a claim version is submitted once).
+
+    What the run loads stays loaded until it ends (the session's identity map holds objects weakly: without a
+    reference kept here, the practice, payer or claim a step reads is read again after each use). In a batch
+    (``shared`` given) it is then expired, so the next item reads afresh, except the reference data
+    (``SHARED_TYPES``) the batch keeps in ``shared`` for its next items."""
+    session = db.session()
+    loaded: list[object] = []
+
+    def keep(_: OrmSession, instance: object) -> None:
+        loaded.append(instance)
+
+    event.listen(session, "loaded_as_persistent", keep)
+    try:
+        return _run(item_id, now)
+    finally:
+        event.remove(session, "loaded_as_persistent", keep)
+        if shared is not None:
+            for obj in loaded:
+                if isinstance(obj, SHARED_TYPES):
+                    shared.append(obj)
+                elif obj in session:
+                    session.expire(obj)
+        loaded.clear()
+
+
+def run_automated_items(item_ids: Sequence[int], *, clock: Callable[[], datetime], redis: Redis) -> dict[str, int]:
+    """Run many items' steps in one job and session (a batch job), each at ``clock()`` with its own commits. The
+    practices, payers and organizations read stay loaded for the batch's next items (an admin's change reaches
+    the next batch). An item whose step fails has its attempt recorded and is retried alone (``retry_alone``)."""
+    outcomes: Counter[str] = Counter()
+    shared: list[object] = []
+    for item_id in item_ids:
+        try:
+            outcomes[run_automated_item(item_id, now=clock(), shared=shared)["status"]] += 1
+        except Exception:  # noqa: BLE001 - recorded on the item (class only, never the message); it goes on alone
+            db.session.rollback()
+            item = db.session.get(WorkItem, item_id)
+            if item is not None:
+                retry_alone(item_id, organization_id=item.practice.organization_id, priority=item.priority,
+                            redis=redis)  # fmt: skip
+            outcomes["retrying"] += 1
+    return dict(outcomes)
+
+
+def _run(item_id: int, now: datetime) -> dict[str, Any]:
+    item = db.session.scalars(  # take it: one guarded UPDATE … RETURNING, so two workers never run the same step
+        update(WorkItem)
+        .where(WorkItem.id == item_id, WorkItem.state == ItemState.READY, WorkItem.mode == Mode.AUTOMATED,
+               WorkItem.kind.in_(list(STEPS)))
+        .values(state=ItemState.IN_PROGRESS, attempts=WorkItem.attempts + 1, started_at=now, updated_at=now)
+        .returning(WorkItem)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()  # fmt: skip
+    db.session.commit()
     if item is None:
-        return {"item_id": item_id, "status": "missing"}
-    if item.mode != Mode.AUTOMATED or item.state != ItemState.READY:
-        return {"item_id": item_id, "status": "skipped", "state": str(item.state)}
-    step = STEPS.get(item.kind)
-    source = f"{SOURCE_PREFIX}{item.kind}"
-    if step is None:
+        item = db.session.get(WorkItem, item_id, populate_existing=True)
+        if item is None:
+            return {"item_id": item_id, "status": "missing"}
+        if item.mode != Mode.AUTOMATED or item.state != ItemState.READY:
+            return {"item_id": item_id, "status": "skipped", "state": str(item.state)}
+        if item.kind in STEPS:  # ready again between the UPDATE and this read: its own job runs it
+            return {"item_id": item_id, "status": "skipped", "state": "taken"}
         services.hand_over_to_manual(
-            item=item, now=now, reason=f"no automated step exists for {item.kind}", source=source
+            item=item, now=now, reason=f"no automated step exists for {item.kind}", source=f"{SOURCE_PREFIX}{item.kind}"
         )
         return {"item_id": item_id, "status": "handed_over"}
-    taken = db.session.execute(
-        update(WorkItem)
-        .where(WorkItem.id == item_id, WorkItem.state == ItemState.READY, WorkItem.mode == Mode.AUTOMATED)
-        .values(state=ItemState.IN_PROGRESS, attempts=WorkItem.attempts + 1, started_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    if taken.rowcount != 1:
-        return {"item_id": item_id, "status": "skipped", "state": "taken"}
-    db.session.refresh(item)
+    step = STEPS[item.kind]
+    source = f"{SOURCE_PREFIX}{item.kind}"
     attempt = item.attempts
     started = time.perf_counter()
     _pause_if_asked(item, "taken")

@@ -7,7 +7,6 @@ submitters of one organization take turns, and a rolled-back allocation gave its
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -28,16 +27,13 @@ def allocate(organization_id: int, series: str, count: int = 1) -> int:
         raise ValidationFailed("control number count: at least 1")
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    # First use: the row appears (a concurrent first use loses the race harmlessly and updates the same row).
-    db.session.execute(
-        insert(ControlNumber)
-        .values(organization_id=organization_id, series=series, last_value=0)
-        .on_conflict_do_nothing(index_elements=["organization_id", "series"])
-    )
+    # One statement: the first use inserts the row with the block, later ones add to it (the row stays locked).
     last = db.session.execute(
-        update(ControlNumber)
-        .where(ControlNumber.organization_id == organization_id, ControlNumber.series == series)
-        .values(last_value=ControlNumber.last_value + count)
+        insert(ControlNumber)
+        .values(organization_id=organization_id, series=series, last_value=count)
+        .on_conflict_do_update(
+            index_elements=["organization_id", "series"], set_={"last_value": ControlNumber.last_value + count}
+        )
         .returning(ControlNumber.last_value)
         .execution_options(synchronize_session=False)
     ).scalar_one()

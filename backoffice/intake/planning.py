@@ -24,7 +24,7 @@ from sqlalchemy.dialects import sqlite
 from backoffice.appointments.models import Appointment
 from backoffice.appointments.queries import appointments_for_sessions
 from backoffice.appointments.services import clean_check, complete_for_sessions
-from backoffice.automation.runner import AUTOMATION_JOB
+from backoffice.automation.runner import pending_item_job
 from backoffice.calendars import is_business_day
 from backoffice.coding.rules import SessionFacts, code_session
 from backoffice.credentialing.queries import enrollment_facts
@@ -39,7 +39,7 @@ from backoffice.routing.services import route_rows
 from backoffice.scrubber.queries import payer_facts
 from backoffice.services_base import is_postgres, service
 from backoffice.sessions.models import Session
-from backoffice.tasks import get_queue, get_redis, job_meta
+from backoffice.tasks import PendingJob, send_jobs
 from backoffice.work import rules
 from backoffice.work.models import Interaction, WorkItem, WorkItemDependency
 from backoffice.work.rules import InteractionKind, ItemState, Mode
@@ -355,8 +355,13 @@ def plan_sessions(*, session_ids: Sequence[int], now: datetime) -> PlanSummary:
                     deps.append({"item_id": item_id, "depends_on_id": inserted[previous]})
                 logs.append(_planned_log(row, item_id, step.reason, now))
                 if row["state"] == READY and row["mode"] == AUTOMATED:
-                    queue = "high" if row["priority"] >= rules.ESCALATION_PRIORITY_BUMP else "default"
-                    ready_jobs.append((item_id, queue, practices[row["practice_id"]].organization_id))
+                    ready_jobs.append(
+                        pending_item_job(
+                            item_id,
+                            priority=row["priority"],
+                            organization_id=practices[row["practice_id"]].organization_id,
+                        )
+                    )
                 summary.by_kind[row["kind"]] = summary.by_kind.get(row["kind"], 0) + 1
             previous = key
         if plan.skipped and (not plan.steps or f"session:{plan.session_id}:{plan.steps[0].kind}" in inserted):
@@ -413,26 +418,8 @@ def _skipped_log(plan: Plan, practice_id: int, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _enqueue_ready(jobs: list[tuple[int, str, int]]) -> int:
-    """Enqueue the automated ready items' jobs (item id, queue, organization id) in one Redis pipeline, after the
-    commit. A failure is logged: the items are committed and ready, and the requeue sweeper enqueues them again."""
-    if not jobs:
-        return 0
-    try:
-        conn = get_redis()
-        by_queue: dict[str, list[tuple[int, int]]] = {}
-        for item_id, queue, organization_id in jobs:
-            by_queue.setdefault(queue, []).append((item_id, organization_id))
-        with conn.pipeline() as pipe:
-            for name, ids in by_queue.items():
-                queue = get_queue(name, conn)
-                queue.enqueue_many(
-                    [queue.prepare_data(AUTOMATION_JOB, args=(item_id,), meta=job_meta(organization_id))
-                     for item_id, organization_id in ids],
-                    pipeline=pipe,
-                )  # fmt: skip
-            pipe.execute()
-    except Exception:  # noqa: BLE001 - the plan stands; the sweeper re-enqueues ready automated items
-        log.exception("could not enqueue %d automation job(s) after planning; the sweeper will retry", len(jobs))
-        return 0
-    return len(jobs)
+def _enqueue_ready(jobs: list[PendingJob]) -> int:
+    """Enqueue the automated ready items' jobs in one Redis pipeline, after the commit, as batch jobs
+    (``tasks.coalesce``). A failure is logged: the items are committed and ready, and the requeue sweeper enqueues
+    them again. Returns how many items got a job."""
+    return len(jobs) if send_jobs(jobs) else 0

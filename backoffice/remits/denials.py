@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from backoffice.automation.runner import AUTOMATION_JOB, automation_queue, automation_retry
+from backoffice.automation.runner import enqueue_item_job
 from backoffice.calendars import is_business_day
 from backoffice.deadlines.appeals import appeal_deadline, levels_for
 from backoffice.extensions import db
@@ -22,7 +22,6 @@ from backoffice.remits.bulk import bulk_insert, chunks
 from backoffice.remits.posting_run import ZERO, ClaimView, Run
 from backoffice.routing.services import log_row as routing_log_row
 from backoffice.routing.services import route_rows
-from backoffice.tasks import enqueue_after_commit
 from backoffice.work import rules as work_rules
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
@@ -91,9 +90,7 @@ def write_items(run: Run) -> None:
     ids = bulk_insert(WorkItem, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
     for item_id, row, decision in zip(ids, rows, routed, strict=True):
         if row["mode"] == Mode.AUTOMATED:
-            enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=run.organization_id,
-                                 queue=automation_queue(row["priority"]),
-                                 retry=automation_retry())  # fmt: skip
+            enqueue_item_job(item_id, organization_id=run.organization_id, priority=row["priority"])
         if row["kind"] in (rules.KIND_APPEAL, rules.KIND_WORK_DENIAL):
             run.denial_items += 1
         else:  # posting exceptions, and the money items (underpayment, overpayment, recoupment)

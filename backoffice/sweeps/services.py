@@ -18,7 +18,7 @@ from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from backoffice.authorizations.models import AuthorizationUse
-from backoffice.automation.runner import AUTOMATION_JOB, automation_retry
+from backoffice.automation.runner import enqueue_item_job, job_item_ids
 from backoffice.calendars import is_business_day
 from backoffice.claims.models import Claim, ClaimLine
 from backoffice.claims.rules import ClaimStatus
@@ -31,7 +31,7 @@ from backoffice.remits.models import ClaimPayment
 from backoffice.services_base import service
 from backoffice.sessions.models import Session
 from backoffice.sweeps import rules as sweep_rules
-from backoffice.tasks import QUEUE_NAMES, enqueue_after_commit, get_queue, get_redis
+from backoffice.tasks import QUEUE_NAMES, get_queue, get_redis
 from backoffice.work import kpis, rules
 from backoffice.work.chains import add_item
 from backoffice.work.log import record_interaction
@@ -184,7 +184,7 @@ def _use_placeholder(item: WorkItem, claim: Any, check: int, reason: str, now: d
                        kind=InteractionKind.STATUS_CHANGE, now=now, item=item, from_state=before.value,
                        to_state=ItemState.READY.value, body=f"Follow up: {reason}")  # fmt: skip
     db.session.flush()
-    enqueue_after_commit(AUTOMATION_JOB, item.id, organization_id=item.practice.organization_id, queue="default")
+    enqueue_item_job(item.id, organization_id=item.practice.organization_id, priority=item.priority)
 
 
 @service
@@ -512,8 +512,8 @@ def _item_ids_in_redis(conn: Redis) -> set[int]:
             job_ids += registry.get_job_ids(cleanup=False)
     found: set[int] = set()
     for job in Job.fetch_many(list(dict.fromkeys(job_ids)), connection=conn, serializer=JSONSerializer):
-        if job is not None and job.func_name == AUTOMATION_JOB and job.args:
-            found.add(int(job.args[0]))
+        if job is not None:
+            found.update(job_item_ids(job.func_name, job.args))
     return found
 
 
@@ -537,9 +537,7 @@ def requeue_orphaned_items(*, now: datetime, ready_for: timedelta = sweep_rules.
     present = _item_ids_in_redis(get_redis())
     orphans = [row for row in rows if row.id not in present]
     for row in orphans:
-        queue = "high" if row.priority >= rules.ESCALATION_PRIORITY_BUMP else "default"
-        enqueue_after_commit(AUTOMATION_JOB, row.id, organization_id=row.organization_id, queue=queue,
-                             retry=automation_retry())  # fmt: skip
+        enqueue_item_job(row.id, organization_id=row.organization_id, priority=row.priority)
     _log_rows([_log_row(r, InteractionKind.AUTOMATION, now, "re-enqueued: no job found", "requeue-sweep", {})
                for r in orphans])  # fmt: skip
     db.session.commit()

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import aliased
 
 from backoffice import signals
 from backoffice.accounts.access import can_supervise, practice_ids_for
@@ -46,15 +47,18 @@ def _guarded_update(item: WorkItem, action: str, now: datetime, values: Mapping[
     before = item.state
     if before not in allowed:
         raise InvalidTransition(f"cannot {action.replace('_', ' ')} an item that is {before.value}")
-    result = db.session.execute(
-        update(WorkItem)
-        .where(WorkItem.id == item.id, WorkItem.state.in_(list(allowed)), *extra)
-        .values(updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if item in db.session.dirty:
+        db.session.flush()
+    with db.session.no_autoflush:  # log rows added before go out with the next flush, in one INSERT
+        changed = db.session.scalars(  # the row as updated, into ``item`` (one round trip, no reload)
+            update(WorkItem)
+            .where(WorkItem.id == item.id, WorkItem.state.in_(list(allowed)), *extra)
+            .values(updated_at=now, **values)
+            .returning(WorkItem)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        ).one_or_none()
+    if changed is None:
         raise Conflict(f"work item {item.id} was changed by someone else; reload it")
-    db.session.refresh(item)
     return before
 
 
@@ -104,24 +108,26 @@ def start_item(*, item: WorkItem, actor: User, now: datetime) -> WorkItem:
 
 
 def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> list[WorkItem]:
-    """Make ready every blocked item whose dependencies are now all done."""
-    dependents = db.session.scalars(
-        select(WorkItem)
+    """Make ready every blocked item whose dependencies are now all done (one query: the dependents with nothing
+    else left to wait for, each with its open SLA pause if it has one)."""
+    other, other_dependency = aliased(WorkItem), aliased(WorkItemDependency)
+    still_waiting = (
+        select(other.id)
+        .join(other_dependency, other_dependency.depends_on_id == other.id)
+        .where(other_dependency.item_id == WorkItem.id, other.state != ItemState.DONE)
+        .exists()
+    )
+    rows = db.session.execute(
+        select(WorkItem, SlaPause)
         .join(WorkItemDependency, WorkItemDependency.item_id == WorkItem.id)
-        .where(WorkItemDependency.depends_on_id == item.id, WorkItem.state == ItemState.BLOCKED)
+        .outerjoin(SlaPause, and_(SlaPause.work_item_id == WorkItem.id, SlaPause.ended_at.is_(None)))
+        .where(WorkItemDependency.depends_on_id == item.id, WorkItem.state == ItemState.BLOCKED, ~still_waiting)
+        .order_by(WorkItem.id, SlaPause.id)
     ).all()
-    released = []
-    for dependent in dependents:
-        pending = db.session.scalar(
-            select(WorkItem.id)
-            .join(WorkItemDependency, WorkItemDependency.depends_on_id == WorkItem.id)
-            .where(WorkItemDependency.item_id == dependent.id, WorkItem.state != ItemState.DONE)
-            .limit(1)
-        )
-        if pending is not None:
-            continue
-        released.append(_release(dependent, item, now, actor))
-    return released
+    pauses: dict[WorkItem, SlaPause | None] = {}
+    for dependent, pause in rows:
+        pauses.setdefault(dependent, pause)  # the oldest open pause, as _open_pause picks it
+    return [_release(dependent, item, now, actor, pause) for dependent, pause in pauses.items()]
 
 
 def _open_pause(item: WorkItem) -> SlaPause | None:
@@ -130,10 +136,9 @@ def _open_pause(item: WorkItem) -> SlaPause | None:
     )
 
 
-def _release(dependent: WorkItem, by: WorkItem, now: datetime, actor: User | None) -> WorkItem:
-    """Make a blocked item ready: a paused one resumes its SLA (due later by the time paused, the pause closed); a
-    planned step starts a fresh one."""
-    pause = _open_pause(dependent)
+def _release(dependent: WorkItem, by: WorkItem, now: datetime, actor: User | None, pause: SlaPause | None) -> WorkItem:
+    """Make a blocked item ready: a paused one (``pause``, its open SLA pause) resumes its SLA (due later by the
+    time paused, the pause closed); a planned step starts a fresh one."""
     label = f"Released by #{by.id} ({rules.KIND_LABELS.get(by.kind, by.kind)})"
     data: dict[str, Any]
     if pause is not None:
@@ -198,7 +203,8 @@ def release_waiting(*, cause: WorkItem, now: datetime, actor: User | None) -> li
     ).all()
     released = []
     for item in waiting:
-        if _open_pause(item) is None:
+        pause = _open_pause(item)
+        if pause is None:
             continue
         pending = db.session.scalar(
             select(WorkItem.id)
@@ -207,7 +213,7 @@ def release_waiting(*, cause: WorkItem, now: datetime, actor: User | None) -> li
             .limit(1)
         )
         if pending is None:
-            released.append(_release(item, cause, now, actor))
+            released.append(_release(item, cause, now, actor, pause))
     return released
 
 
