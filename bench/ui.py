@@ -20,9 +20,11 @@ What runs, in one process against one fresh database:
 Every phase also reports the CPU its requests cost (``*_cpu_ms_per_request``: the gunicorn processes, the
 PostgreSQL backends and this process, read from /proc): on a shared machine the latencies are mostly waiting for a
 CPU, the CPU cost is not. ``--proposed-indexes`` adds PROPOSED_INDEXES first (see bench/RESULTS.md).
+``--interactions N`` grows the interaction log to N rows after the load (GROW); the item page is then also measured
+on the chains with long timelines, and every statement the item page runs is EXPLAIN ANALYZEd (item_page_explain).
 
-Usage: .venv/bin/python bench/ui.py [--items 1000000] [--users 32] [--seconds 30] [--think 1.0] [--claims 40]
-       [--web-workers 4] [--reuse] [--load-only] [--proposed-indexes]
+Usage: .venv/bin/python bench/ui.py [--items 1000000] [--interactions 0] [--users 32] [--seconds 30] [--think 1.0]
+       [--claims 40] [--web-workers 4] [--reuse] [--load-only] [--proposed-indexes]
 Database: BACKOFFICE_BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_ui;
 created if missing, its public schema is dropped and rebuilt unless ``--reuse`` finds the same load).
 Redis: BACKOFFICE_BENCH_REDIS_URL (default redis://127.0.0.1:6379/13; the web app only enqueues after writes).
@@ -48,7 +50,8 @@ import urllib.parse
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, text
+from flask import g
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -60,6 +63,8 @@ from backoffice.extensions import db  # noqa: E402
 from backoffice.orgs.models import Organization, Payer, Practice, Provider  # noqa: E402
 from backoffice.orgs.rules import complete_npi  # noqa: E402
 from backoffice.settings import load_settings  # noqa: E402
+from backoffice.work.access import get_item_for_user_or_404  # noqa: E402
+from backoffice.work.pages import render_item  # noqa: E402
 from bench.claim_next import ensure_database, run_threads, service_claimer, summary  # noqa: E402
 
 URL = os.environ.get("BACKOFFICE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bo_bench_ui")
@@ -237,13 +242,106 @@ PROPOSED_INDEXES = {
 }
 
 
-def ready_to_reuse(engine, items: int) -> bool:  # noqa: ANN001
-    """True when the database already holds this load (``--reuse``)."""
+# ``--interactions N``: the interaction log grown to N rows after the load above (issue 22's growth figure: about 14
+# rows per session, 12 million a year at a 40-biller company's volume). Rows go on the chain items round-robin, so a
+# session's chain carries N / sessions rows (about 55 at 1,000,000 items and 10,000,000 rows: four times the product's
+# 14, a harsher item page than production's), in the kinds and bodies the product writes, ``at`` spread over the last
+# 12 months in insertion order; one follow-up item in 1,000 also gets LONG_TIMELINE rows (a claim chased for months).
+# Round-robin puts every row of one timeline on its own heap page: the worst physical layout the page can meet.
+LONG_TIMELINE = 400
+GROW = [
+    """CREATE TEMP TABLE bench_chain AS
+       SELECT row_number() OVER (ORDER BY id) - 1 AS n, id, practice_id, session_id, assignee_id
+       FROM work_items WHERE kind IN ('verify_benefits', 'enter_charge', 'audit', 'submit', 'follow_up')""",
+    "CREATE UNIQUE INDEX ON bench_chain (n)",
+    "ANALYZE bench_chain",
+    """CREATE TEMP TABLE bench_long AS
+       SELECT row_number() OVER (ORDER BY id) - 1 AS n, id, practice_id, session_id
+       FROM work_items WHERE kind = 'follow_up' AND session_id % 1000 = 7""",
+    "CREATE UNIQUE INDEX ON bench_long (n)",
+    "ANALYZE bench_long",
+    """INSERT INTO interactions (practice_id, work_item_id, session_id, actor_user_id, actor_label, at, kind, body,
+                                 from_state, to_state, data, payer_id, phone_line, representative, reference_number,
+                                 outcome, next_action, duration_minutes)
+       SELECT c.practice_id, c.id, c.session_id, CASE WHEN r.auto THEN NULL ELSE u.id END,
+              CASE WHEN r.auto THEN 'automation' ELSE u.name END, r.at, r.kind, r.body, r.from_state, r.to_state,
+              CAST('{}' AS json), CASE WHEN r.kind = 'call' THEN (CAST(:py AS int[]))[1 + g % 6] END,
+              CASE WHEN r.kind = 'call' THEN 'provider services' END,
+              CASE WHEN r.kind = 'call' THEN 'Rep ' || g % 97 END,
+              CASE WHEN r.kind = 'call' THEN 'REF-' || g END,
+              CASE WHEN r.kind = 'call' THEN (ARRAY['in_process','paid','denied','voicemail','reprocessing'])[1 + g % 5]
+                   END,
+              CASE WHEN r.kind = 'call' THEN 'call back in 7 days' END,
+              CASE WHEN r.kind = 'call' THEN 5 + g % 25 END
+       FROM generate_series(0, :m - 1) g
+       JOIN bench_chain c ON c.n = g % :nc
+       JOIN users u ON u.id = (CAST(:bl AS int[]))[1 + g % 32]
+       CROSS JOIN LATERAL (SELECT g % 14 AS slot) s
+       CROSS JOIN LATERAL (SELECT
+              :now - interval '365 days' + (g::float8 / :m) * interval '365 days' AS at,
+              s.slot IN (0, 1, 2, 3, 4, 5) AS auto,
+              (ARRAY['automation','automation','automation','status_change','status_change','status_change','assignment',
+                     'status_change','call','note','call','note','status_change','document'])[1 + s.slot] AS kind,
+              (ARRAY['Eligibility verified: active coverage, copay $30','Charge entered from the session',
+                     'Audit passed: no findings','Ready: queued for a person','Submitted in batch 837',
+                     'Acknowledged by the payer (277CA accepted)','Assigned to the biller','Started',
+                     NULL,'Left a voicemail with the payer; will call again','Claim in process, no action yet',
+                     'Patient called about the statement','Completed: resolved','EOB attached'])[1 + s.slot] AS body,
+              (ARRAY[NULL,NULL,NULL,'blocked',NULL,NULL,NULL,'ready',NULL,NULL,NULL,NULL,'in_progress',
+                     NULL])[1 + s.slot] AS from_state,
+              (ARRAY[NULL,NULL,NULL,'ready',NULL,NULL,NULL,'in_progress',NULL,NULL,NULL,NULL,'done',NULL])[1 + s.slot]
+                AS to_state) r""",
+    """INSERT INTO interactions (practice_id, work_item_id, session_id, actor_user_id, actor_label, at, kind, body,
+                                 payer_id, phone_line, representative, reference_number, outcome, next_action,
+                                 duration_minutes, data)
+       SELECT l.practice_id, l.id, l.session_id, u.id, u.name,
+              :now - (g % :long) * interval '9 hours' - (g / :long) * interval '1 minute', 'call',
+              'Follow-up call ' || g % :long, (CAST(:py AS int[]))[1 + g % 6], 'claims', 'Rep ' || g % 89,
+              'LONG-' || g, 'in_process', 'call back in 3 days', 10, CAST('{}' AS json)
+       FROM generate_series(0, :long_rows - 1) g
+       JOIN bench_long l ON l.n = g / :long
+       JOIN users u ON u.id = (CAST(:bl AS int[]))[1 + g % 32]""",
+    "ANALYZE interactions",
+]
+
+
+def grow_interactions(total: int, now: datetime) -> None:
+    """Fill the interaction log up to ``total`` rows (GROW), in two statements, then ANALYZE."""
+    have = db.session.scalar(text("SELECT count(*) FROM interactions"))
+    chain = db.session.scalar(text("SELECT count(*) FROM work_items WHERE kind = 'follow_up'"))
+    n_long = db.session.scalar(
+        text("SELECT count(*) FROM work_items WHERE kind = 'follow_up' AND session_id % 1000 = 7")
+    )
+    params = {
+        "now": now, "long": LONG_TIMELINE, "long_rows": n_long * LONG_TIMELINE, "nc": 5 * chain,
+        "m": max(total - have - n_long * LONG_TIMELINE, 1),
+        "py": list(db.session.scalars(text("SELECT id FROM payers ORDER BY id"))),
+        "bl": list(db.session.scalars(text("SELECT id FROM users WHERE role = 'biller' ORDER BY id"))),
+    }  # fmt: skip
+    # The rows reference ids just read from their tables: no foreign-key trigger per row (10 M rows queue 50 M
+    # checks in memory and run them at the end of the statement, longer than the insert itself).
+    db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    for statement in GROW:
+        db.session.execute(text(statement), params)
+    db.session.commit()
+
+
+def ready_to_reuse(engine, items: int, interactions: int) -> bool:  # noqa: ANN001
+    """True when the database already holds this load (``--reuse``): the same items and interaction-log size."""
     try:
         with engine.connect() as conn:
-            return conn.scalar(text("SELECT count(*) FROM work_items")) == items
+            load = conn.execute(text("SELECT items, interactions FROM bench_ui_load")).one_or_none()
+            return load is not None and tuple(load) == (items, interactions)
     except Exception:  # noqa: BLE001 - no database or no schema yet
         return False
+
+
+def mark_load(engine, items: int, interactions: int) -> None:  # noqa: ANN001
+    """Record what was loaded (``ready_to_reuse``): the interaction log grows during a run, so it cannot be counted."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_ui_load (items bigint, interactions bigint)"))
+        conn.execute(text("DELETE FROM bench_ui_load"))
+        conn.execute(text("INSERT INTO bench_ui_load VALUES (:i, :n)"), {"i": items, "n": interactions})
 
 
 class Web:
@@ -497,6 +595,7 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
     parser.add_argument("--claims", type=int, default=40, help="claims per user in each Get next phase")
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--interactions", type=int, default=0, help="grow the interaction log to N rows (GROW)")
     parser.add_argument("--reuse", action="store_true", help="keep the database when it holds the same load")
     parser.add_argument("--load-only", action="store_true", help="load the database and stop")
     parser.add_argument("--proposed-indexes", action="store_true", help="add PROPOSED_INDEXES (not in the migrations)")
@@ -507,8 +606,8 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
     app = create_app(settings=settings)
     with app.app_context():
         engine = db.engine
-        reused = args.reuse and ready_to_reuse(engine, args.items)
-        load_s = None
+        reused = args.reuse and ready_to_reuse(engine, args.items, args.interactions)
+        load_s = grow_s = None
         if not reused:
             engine.dispose()
             ensure_database(URL)
@@ -519,6 +618,12 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
             seed(args.items, now)
             load_s = round(time.perf_counter() - t0, 1)
             print(f"loaded {args.items} work items in {load_s} s", flush=True)
+            if args.interactions:
+                t0 = time.perf_counter()
+                grow_interactions(args.interactions, now)
+                grow_s = round(time.perf_counter() - t0, 1)
+                print(f"grew the interaction log to {args.interactions} rows in {grow_s} s", flush=True)
+            mark_load(engine, args.items, args.interactions)
         if args.load_only:
             return
         with engine.begin() as conn:
@@ -541,6 +646,16 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         sample = db.session.execute(
             text(f"SELECT id, practice_id FROM work_items TABLESAMPLE SYSTEM ({percent})")
         ).all()
+        long_ids = list(
+            db.session.scalars(
+                text("SELECT id FROM work_items WHERE kind = 'follow_up' AND session_id % 1000 = 7"
+                     " AND practice_id = ANY(:pr) ORDER BY id"), {"pr": scope[billers[0][0]]}
+            )
+        ) if args.interactions else []  # fmt: skip
+        item_plans = {
+            "sampled": item_page_plans(app, billers[0][0], next(i for i, p in sample if p in scope[billers[0][0]])),
+            **({"long_timeline": item_page_plans(app, billers[0][0], long_ids[0])} if long_ids else {}),
+        }
         db.session.commit()
 
     port = args.port or _free_port()
@@ -576,6 +691,10 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         print(f"queue page: {result['queue_page']}", flush=True)
         result["item_page"] = meter.measure(lambda: paced(users, args.seconds, args.think, get(item_path)))
         print(f"item page: {result['item_page']}", flush=True)
+        if long_ids:  # the chains with LONG_TIMELINE rows on one item, as one user opens them
+            long_path = lambda u, r: f"/items/{r.choice(long_ids)}"  # noqa: E731
+            result["item_page_long_timeline_1_user"] = meter.measure(lambda: _one_user(users[0], 30, get(long_path)))
+            print(f"item page, long timelines: {result['item_page_long_timeline_1_user']}", flush=True)
         wrk_seconds = int(args.seconds)
         result["load_run"] = {
             "tool": "wrk" if shutil.which("wrk") else None,
@@ -635,6 +754,8 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
             for phase in ("get_next_http", "claim_next_item_paced", "claim_next_item", "claim_next_item_1_thread",
                           "bare_skip_locked_sql")
         )  # fmt: skip
+        result["item_page_explain"] = item_plans
+        print(f"item page EXPLAIN ANALYZE: {json.dumps(item_plans)}", flush=True)
         result["explain_ms"] = _explain(db.engine, billers[0][0], scope[billers[0][0]], now)
         print(f"EXPLAIN ANALYZE: {result['explain_ms']}", flush=True)
         result["query_ms"] = _query_ms(billers[0][0])
@@ -650,6 +771,8 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         "items": args.items,
         "states": counts,
         "load_s": load_s,
+        "interactions": args.interactions,
+        "grow_interactions_s": grow_s,
         "reused": reused,
         "users": len(billers),
         "think_s": args.think,
@@ -770,6 +893,46 @@ def _explain(engine, user_id: int, practice_ids: list[int], now: datetime) -> di
                                    f"OR assignee_id = {user_id}) ORDER BY priority DESC, due_at IS NULL, due_at, id "
                                    "LIMIT 1"),
     }  # fmt: skip
+
+
+def item_page_plans(app, user_id: int, item_id: int) -> dict:  # noqa: ANN001
+    """Every statement GET /items/<id> runs (``render_item`` as the view calls it, statements captured from the
+    engine), each EXPLAIN ANALYZEd in a rolled-back transaction: its execution time (ms) and the plan's scans."""
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001, ARG001, PLR0913
+        statements.append((statement, parameters))
+
+    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or "bench-ui-item-page-plans"  # the page's CSRF tokens
+    with app.test_request_context(f"/items/{item_id}"):
+        user = db.session.get(User, user_id)
+        g._login_user = user  # noqa: SLF001 - Flask-Login's current user for this request (no cookie session here)
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            render_item(get_item_for_user_or_404(item_id, user))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+        db.session.rollback()
+    plans = []
+    with db.engine.connect() as conn:
+        for statement, params in statements:
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).scalar()[0]
+            scans = sorted(set(_scans(plan["Plan"])))
+            plans.append({"sql": " ".join(statement.split())[:90], "ms": round(plan["Execution Time"], 2),
+                          "rows": plan["Plan"].get("Actual Rows"), "scans": scans})  # fmt: skip
+        conn.rollback()
+    return {"item_id": item_id, "statements": len(plans), "total_ms": round(sum(p["ms"] for p in plans), 2),
+            "plans": plans}  # fmt: skip
+
+
+def _scans(node: dict) -> list[str]:
+    """'Index Scan ix_x', 'Seq Scan work_items', … of a plan node and its children."""
+    found = []
+    if "Scan" in node["Node Type"]:
+        found.append(f"{node['Node Type']} {node.get('Index Name') or node.get('Relation Name') or ''}".strip())
+    for child in node.get("Plans", []):
+        found.extend(_scans(child))
+    return found
 
 
 def _query_ms(user_id: int) -> dict:

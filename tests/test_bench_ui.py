@@ -31,6 +31,8 @@ def test_the_ui_benchmark_measures_pages_and_claims_with_no_double_claim(redis_u
     args = [
         "--items",
         "4000",
+        "--interactions",
+        "30000",
         "--users",
         "8",
         "--seconds",
@@ -49,6 +51,10 @@ def test_the_ui_benchmark_measures_pages_and_claims_with_no_double_claim(redis_u
     report = json.loads(done.stdout.strip().splitlines()[-1])
 
     assert sum(report["states"].values()) == 4000
+    assert report["interactions"] == 30000
+    explained = report["item_page_explain"]["sampled"]
+    assert explained["statements"] == len(explained["plans"]) > 0  # every statement of the item page, analyzed
+    assert any(plan["sql"].startswith("SELECT interactions.") for plan in explained["plans"])  # the timeline
     assert {"done", "ready", "blocked", "in_progress", "snoozed"} <= set(report["states"])
     for page in ("queue_page", "item_page"):
         assert report[page]["requests"] > 0
@@ -78,7 +84,11 @@ def test_the_ui_benchmark_measures_pages_and_claims_with_no_double_claim(redis_u
             == report["states"]["in_progress"]
         )
         claims_logged = conn.scalar(text("SELECT count(*) FROM interactions WHERE data->>'reason' = 'get_next'"))
+        grown = conn.execute(
+            text("SELECT count(*), count(DISTINCT kind) FROM interactions WHERE data->>'reason' IS NULL")
+        ).one()
     engine.dispose()
+    assert tuple(grown) == (30000, 6)  # the log grown to --interactions rows, in the kinds the product writes
     assert (
         claims_logged
         == report["get_next_http"]["requests"]

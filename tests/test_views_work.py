@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 from flask import Flask
 from flask.testing import FlaskClient
 
 from backoffice.extensions import db
+from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction, WorkItem
-from backoffice.work.rules import ItemState
+from backoffice.work.rules import InteractionKind, ItemState
 from tests import factories as f
 from tests.conftest import AuthActions, csrf_token
 
@@ -129,3 +133,36 @@ def test_the_call_form_preselects_the_patients_primary_payer(
     auth.login("b@example.test")
     page = client.get(f"/items/{item_id}").get_data(as_text=True)
     assert f'<option selected value="{payer_id}">Carelon Behavioral Health</option>' in page
+
+
+def test_the_timeline_shows_the_newest_200_and_every_older_entry_one_link_further(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    ids = _world(app)
+    with app.app_context():
+        item = db.session.get(WorkItem, ids["a1"])
+        other = db.session.get(WorkItem, ids["b1"])
+        base = f.NOW + timedelta(days=1)  # after the row that opened the item
+        for n in range(205):  # three entries a minute: the cursor must break ties on the id
+            record_interaction(practice_id=item.practice_id, actor=None, kind=InteractionKind.NOTE, item=item,
+                               now=base + timedelta(minutes=n // 3), body=f"entry-{n:03d}")  # fmt: skip
+        foreign = record_interaction(practice_id=other.practice_id, actor=None, kind=InteractionKind.NOTE, item=other,
+                                     now=base, body="practice B")  # fmt: skip
+        db.session.commit()
+        foreign_id = foreign.id
+    auth.login("biller@example.test")
+    entries = re.compile(r"entry-(\d{3})")
+
+    newest = client.get(f"/items/{ids['a1']}").get_data(as_text=True)
+    first = [int(n) for n in entries.findall(newest)]
+    assert first == list(range(204, 4, -1))  # the newest 200, newest first
+    older_url = re.search(r'href="(/items/\d+\?older=\d+)#timeline"', newest).group(1)
+
+    page = client.get(older_url).get_data(as_text=True)
+    assert [int(n) for n in entries.findall(page)] == [4, 3, 2, 1, 0]  # the rest: nothing dropped, nothing twice
+    assert "?older=" not in page
+    assert "Newest entries" in page
+    # Another practice's entry as the cursor is ignored: the newest page, nothing of practice B.
+    page = client.get(f"/items/{ids['a1']}?older={foreign_id}").get_data(as_text=True)
+    assert [int(n) for n in entries.findall(page)] == first
+    assert "practice B" not in page

@@ -47,9 +47,9 @@ def assignee_choices(form: ReassignForm, work_item: Any) -> ReassignForm:
     return form
 
 
-def render_item(work_item: WorkItem, status: int = 200) -> Any:
+def render_item(work_item: WorkItem, status: int = 200, *, older: int | None = None) -> Any:
     """The item page. After a form failed (``form_actions.keep``), that form shows what the user typed with its
-    errors (status 422); every other form starts empty."""
+    errors (status 422); every other form starts empty. ``older``: the timeline's page after that entry."""
     call_form, call_kept = kept_or_new(CallForm)
     payer_choices(call_form)
     reassign_form, _ = kept_or_new(ReassignForm)
@@ -68,7 +68,7 @@ def render_item(work_item: WorkItem, status: int = 200) -> Any:
         session=session,
         coverages=coverages,
         chain=queries.chain_of(work_item),
-        timeline=queries.timeline(work_item),
+        timeline=queries.timeline(work_item, before=older),
         panels=panels_for(work_item),
         header_panels=panels_for(work_item, "header"),
         note_form=kept_or_new(NoteForm)[0],

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ARRAY, Integer, String, case, cast, func, or_, select, true
+from sqlalchemy import ARRAY, Integer, String, and_, case, cast, func, or_, select, true
 from sqlalchemy.orm import joinedload, load_only
 
 from backoffice import inputs
@@ -416,21 +416,41 @@ def sla_pause_note(item: WorkItem, now: datetime) -> str | None:
     return rules.paused_label(total, waiting_on=who, open_now=any(p.ended_at is None for p in pauses))
 
 
-def timeline(item: WorkItem) -> list[Interaction]:
-    """Everything logged on the item and on its subject (the whole chain), newest first."""
+TIMELINE_PAGE = 200  # entries on the item page; older ones are a link away ("Older entries")
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    """The newest ``TIMELINE_PAGE`` entries (or those before ``older``'s cursor) and, when more are left, the id of
+    the last one shown: the "Older entries" link's cursor. Nothing is dropped: every entry is one link further."""
+
+    entries: list[Interaction]
+    older: int | None
+    paged: bool  # a page after the first (the link back to the newest)
+
+
+def timeline(item: WorkItem, *, before: int | None = None, limit: int = TIMELINE_PAGE) -> TimelinePage:
+    """Everything logged on the item and on its subject (the whole chain), newest first, ``limit`` at a time:
+    the entries after ``before`` (an entry id of this timeline) in that order, else the newest."""
     subject = [Interaction.work_item_id == item.id]
     if item.session_id is not None:
         subject.append(Interaction.session_id == item.session_id)
     if item.claim_id is not None:
         subject.append(Interaction.claim_id == item.claim_id)
-    return list(
-        db.session.scalars(
-            select(Interaction)
-            .options(joinedload(Interaction.actor))
-            .where(or_(*subject))
-            .order_by(Interaction.at.desc(), Interaction.id.desc())
+    query = select(Interaction).options(joinedload(Interaction.actor)).where(or_(*subject))
+    cursor = None
+    if before is not None:
+        cursor = db.session.execute(
+            select(Interaction.at, Interaction.id).where(Interaction.id == before, or_(*subject))
+        ).one_or_none()
+    if cursor is not None:  # keyset: strictly after the cursor in (at desc, id desc) order
+        query = query.where(
+            or_(Interaction.at < cursor.at, and_(Interaction.at == cursor.at, Interaction.id < cursor.id))
         )
-    )
+    rows = list(db.session.scalars(query.order_by(Interaction.at.desc(), Interaction.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    entries = rows[:limit]
+    return TimelinePage(entries=entries, older=entries[-1].id if more else None, paged=cursor is not None)
 
 
 def session_of(item: WorkItem) -> tuple[Session | None, list[Coverage]]:

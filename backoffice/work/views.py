@@ -88,7 +88,7 @@ def get_next():
 
 @bp.route("/items/<int:item_id>")
 def item(item_id: int):
-    return render_item(get_item_for_user_or_404(item_id, current_user))
+    return render_item(get_item_for_user_or_404(item_id, current_user), older=request.args.get("older", type=int))
 
 
 @bp.route("/items/<int:item_id>/start", methods=["POST"])
