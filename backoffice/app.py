@@ -35,6 +35,7 @@ from backoffice.coverage.views import bp as coverage_bp
 from backoffice.credentialing import api as credentialing_api  # noqa: F401 - adds its routes to the API blueprint
 from backoffice.credentialing import subscriptions as credentialing_subscriptions
 from backoffice.credentialing.views import bp as credentialing_bp
+from backoffice.db_liveness import check_on_checkout
 from backoffice.documents import services as document_services
 from backoffice.documents.views import bp as documents_bp
 from backoffice.error_pages import init_app as init_error_pages
@@ -92,6 +93,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
     db.init_app(app)
+    if settings.database_url and not settings.database_url.startswith("sqlite"):
+        with app.app_context():  # the engine exists once bound; building it opens no connection
+            check_on_checkout(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -189,8 +193,9 @@ def _engine_options(url: str | None) -> dict[str, Any]:
     if url is None or url.startswith("sqlite"):
         # Writers wait for each other instead of failing with "database is locked".
         return {"connect_args": {"timeout": 30}, "hide_parameters": True}
-    # Enough connections for a threaded web process or 16 concurrent claimers per process.
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "hide_parameters": True}
+    # Enough connections for a threaded web process or 16 concurrent claimers per process. No pool_pre_ping: a pooled
+    # connection is pinged only when its socket says the server has closed it (db_liveness.py), not on every request.
+    return {"pool_size": 10, "max_overflow": 20, "hide_parameters": True}
 
 
 def _healthz() -> tuple[str, int, dict[str, str]]:

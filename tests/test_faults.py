@@ -200,7 +200,7 @@ def test_postgresql_restarted_under_a_worker_and_web_requests_recovers_and_loses
 
             cluster.restart()
 
-            assert client.get("/queue").status_code == 200  # the pool's pre-ping replaced the dead connections
+            assert client.get("/queue").status_code == 200  # the pool's liveness check replaced the dead connections
             result = chaos.drive(env, tmp_path, workers=0, stale_after=timedelta(seconds=15), timeout=240)
             assert [w.poll() for w in workers] == [None, None], "the workers outlived the restart"
             checked = chaos.invariants(instance, "pgrestart")

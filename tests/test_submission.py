@@ -31,9 +31,12 @@ def test_control_numbers_are_monotonic_per_organization_and_series(ctx) -> None:
     assert control_numbers.allocate(org.id, "transaction", 3) == 1
     assert control_numbers.allocate(org.id, "transaction") == 4
     assert control_numbers.allocate(other.id, "interchange") == 1
+    # a file's three blocks in one statement: each series goes on from where it was, a new one starts at 1
+    blocks = control_numbers.allocate_blocks(org.id, {"transaction": 2, "interchange": 1, "group": 1})
+    assert blocks == {"interchange": 3, "group": 1, "transaction": 5}
     db.session.commit()
     row = db.session.get(ControlNumber, (org.id, "transaction"))
-    assert row.last_value == 4
+    assert row.last_value == 6
 
 
 def test_a_rolled_back_allocation_hands_out_nothing_that_was_committed(ctx) -> None:  # noqa: ANN001

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from backoffice.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from backoffice.extensions import db
@@ -150,8 +150,32 @@ def test_a_claim_alone_skips_the_wal_flush_and_other_writes_keep_it(world, monke
         commit()
 
     monkeypatch.setattr(db.session, "commit", spy)
+    db.session.scalar(text("SELECT 1"))  # a transaction is open: the claim joins it
     assert claiming.claim_next_item(user=world["biller"], now=NOW) is not None
     assert seen == ["off"]
+    assert db.session.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+@pytest.mark.postgres
+def test_a_claim_with_no_transaction_open_is_its_own_transaction_with_the_lazy_flush(world) -> None:
+    """With nothing open, the claim runs in autocommit: one statement, no BEGIN/COMMIT around it, and its
+    ``set_config(..., true)`` holds until that statement's implicit transaction commits, then is gone."""
+    f.make_ready_items(world["practice"], 1)
+    db.session.commit()
+    seen: list[tuple[bool, str]] = []
+
+    def record(conn, cursor, statement, params, context, executemany) -> None:  # noqa: ANN001
+        raw = conn.connection.dbapi_connection
+        seen.append((raw.autocommit and raw.info.transaction_status == raw.info.transaction_status.IDLE, statement))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert claiming.claim_next_item(user=world["biller"], now=NOW) is not None
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(seen) == 1
+    alone, statement = seen[0]
+    assert alone and "set_config('synchronous_commit', 'off', true)" in statement
     assert db.session.scalar(text("SHOW synchronous_commit")) == "on"
 
 

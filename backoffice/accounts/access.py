@@ -14,6 +14,7 @@ from backoffice.accounts.models import User, UserSession, user_practices
 from backoffice.accounts.rules import Role, sees_whole_organization
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
+from backoffice.services_base import statement_is_transaction
 
 
 def practice_ids_for(user: User) -> set[int]:
@@ -65,7 +66,11 @@ def load_user_with_scope(user_id: int, token_hash: str) -> User | None:
     """The signed-in user of a request, if the session its cookie names is live, with the practices they may see, in
     one query (every screen asks for all three): one row per visible practice, the scope remembered for
     ``practice_ids_for`` and the session for ``live_session`` for the rest of the request."""
+    # The first statement of a request: read outside a transaction (no BEGIN and COMMIT round trips around it).
+    alone = statement_is_transaction()
     rows = db.session.execute(_user_with_scope_statement(), {"user_id": user_id, "token_hash": token_hash}).all()
+    if alone:
+        db.session.commit()
     if not rows:
         return None
     user, _, session_id, created_at, last_seen_at = rows[0]

@@ -27,7 +27,7 @@ from backoffice.clearinghouse.file_drop import FileDrop
 from backoffice.clearinghouse.models import BATCH_KINDS
 from backoffice.errors import ValidationFailed
 from backoffice.exchange.claim_batches import batches_by_payer, billing_provider_of, stored_claim_entry, submitter_of
-from backoffice.exchange.control_numbers import allocate
+from backoffice.exchange.control_numbers import allocate_blocks
 from backoffice.exchange.models import ClaimSubmission, EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Organization, Payer, Practice
@@ -181,9 +181,8 @@ def _submit_practice(
         return
     batches = batches_by_payer(entries, submitter=submitter, receiver=adapter.receiver, billing=billing)
     sets = [-(-len(batch.claims) // MAX_CLAIMS_PER_TRANSACTION) for batch in batches]
-    isa = allocate(organization.id, "interchange")
-    group = allocate(organization.id, "group")
-    first_st = allocate(organization.id, "transaction", sum(sets))
+    numbers = allocate_blocks(organization.id, {"interchange": 1, "group": 1, "transaction": sum(sets)})
+    isa, group, first_st = numbers["interchange"], numbers["group"], numbers["transaction"]
     text = write_837p(
         batches, interchange_control_number=isa, group_control_number=group, first_transaction_number=first_st,
         now=now, usage=adapter.usage,

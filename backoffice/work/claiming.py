@@ -13,7 +13,7 @@ from backoffice.accounts.access import PRACTICE_SCOPE_SQL, can_supervise, practi
 from backoffice.accounts.models import User
 from backoffice.errors import Conflict, NotAllowed
 from backoffice.extensions import db
-from backoffice.services_base import is_postgres, service
+from backoffice.services_base import is_postgres, service, statement_is_transaction
 from backoffice.work import rules
 from backoffice.work.log import record_interaction
 from backoffice.work.models import Interaction, WorkItem
@@ -158,6 +158,7 @@ def _pg_claim(user: User, now: datetime, queue: str | None) -> WorkItem | None:
         from_state=ItemState.READY.value, to_state=ItemState.IN_PROGRESS.value,
     )  # fmt: skip
     for _ in range(CLAIM_RETRIES):
+        statement_is_transaction()  # the claim is one statement: no BEGIN and COMMIT round trips around it
         item = db.session.scalars(take, params, execution_options={"populate_existing": True}).first()
         if item is not None:
             db.session.commit()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.orm import aliased
 
 from backoffice import signals
@@ -107,9 +108,10 @@ def start_item(*, item: WorkItem, actor: User, now: datetime) -> WorkItem:
     return item
 
 
-def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> list[WorkItem]:
-    """Make ready every blocked item whose dependencies are now all done (one query: the dependents with nothing
-    else left to wait for, each with its open SLA pause if it has one)."""
+@cache
+def _ready_dependents() -> Select[tuple[WorkItem, SlaPause]]:
+    """The blocked dependents of item ``:done_id`` with nothing else left to wait for, each with its open SLA pause
+    (if any), oldest pause first. Built once: constructing its aliased subquery cost more than running it."""
     other, other_dependency = aliased(WorkItem), aliased(WorkItemDependency)
     still_waiting = (
         select(other.id)
@@ -117,13 +119,21 @@ def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> li
         .where(other_dependency.item_id == WorkItem.id, other.state != ItemState.DONE)
         .exists()
     )
-    rows = db.session.execute(
+    return (
         select(WorkItem, SlaPause)
         .join(WorkItemDependency, WorkItemDependency.item_id == WorkItem.id)
         .outerjoin(SlaPause, and_(SlaPause.work_item_id == WorkItem.id, SlaPause.ended_at.is_(None)))
-        .where(WorkItemDependency.depends_on_id == item.id, WorkItem.state == ItemState.BLOCKED, ~still_waiting)
+        .where(WorkItemDependency.depends_on_id == bindparam("done_id"), WorkItem.state == ItemState.BLOCKED,
+               ~still_waiting)
         .order_by(WorkItem.id, SlaPause.id)
-    ).all()
+    )  # fmt: skip
+
+
+def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> list[WorkItem]:
+    """Make ready every blocked item whose dependencies are now all done (one query: the dependents with nothing
+    else left to wait for, each with its open SLA pause if it has one)."""
+    with db.session.no_autoflush:  # the log rows added so far go out with the release's, in one INSERT
+        rows = db.session.execute(_ready_dependents(), {"done_id": item.id}).all()
     pauses: dict[WorkItem, SlaPause | None] = {}
     for dependent, pause in rows:
         pauses.setdefault(dependent, pause)  # the oldest open pause, as _open_pause picks it
