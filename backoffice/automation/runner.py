@@ -85,10 +85,12 @@ def automation_retry() -> Retry:
     return Retry(max=MAX_ATTEMPTS - 1, interval=list(RETRY_INTERVALS))
 
 
-def enqueue_item_job(item_id: int, *, organization_id: int, priority: int) -> None:
-    """Ask for the automated step of an item once the transaction commits (batched with the others it asks for)."""
-    enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=organization_id, queue=automation_queue(priority),
-                         retry=automation_retry(), batch_as=AUTOMATION_BATCH_JOB)  # fmt: skip
+def enqueue_item_job(item_id: int, *, organization_id: int, priority: int, queue: str | None = None) -> None:
+    """Ask for the automated step of an item once the transaction commits (batched with the others it asks for), on
+    ``queue`` or the one its priority picks."""
+    enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=organization_id,
+                         queue=queue or automation_queue(priority), retry=automation_retry(),
+                         batch_as=AUTOMATION_BATCH_JOB)  # fmt: skip
 
 
 def pending_item_job(item_id: int, *, organization_id: int, priority: int) -> PendingJob:

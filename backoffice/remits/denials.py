@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from backoffice.automation.runner import AUTOMATION_BATCH_JOB, AUTOMATION_JOB, automation_retry, enqueue_item_job
+from backoffice.automation.runner import enqueue_item_job
 from backoffice.calendars import is_business_day
 from backoffice.deadlines.appeals import appeal_deadline, levels_for
 from backoffice.extensions import db
@@ -22,7 +22,6 @@ from backoffice.remits.bulk import bulk_insert, chunks
 from backoffice.remits.posting_run import ZERO, ClaimView, Run
 from backoffice.routing.services import log_row as routing_log_row
 from backoffice.routing.services import route_rows
-from backoffice.tasks import enqueue_after_commit
 from backoffice.work import rules as work_rules
 from backoffice.work.models import WorkItem
 from backoffice.work.rules import InteractionKind, ItemState, Mode
@@ -82,11 +81,8 @@ def enqueue_step(item_id: int, row: dict[str, Any], *, organization_id: int) -> 
     """An automated item's job after the posting commits. An appeal's draft goes to the ``high`` queue (batched with
     the other drafts of the commit): the promise is a denial in its owner's queue with a drafted appeal within a
     minute of its 835, so the draft passes the day's submissions and checks waiting on ``default``."""
-    if row["kind"] != rules.KIND_APPEAL:
-        enqueue_item_job(item_id, organization_id=organization_id, priority=row["priority"])
-        return
-    enqueue_after_commit(AUTOMATION_JOB, item_id, organization_id=organization_id, queue="high",
-                         retry=automation_retry(), batch_as=AUTOMATION_BATCH_JOB)  # fmt: skip
+    queue = "high" if row["kind"] == rules.KIND_APPEAL else None
+    enqueue_item_job(item_id, organization_id=organization_id, priority=row["priority"], queue=queue)
 
 
 def write_items(run: Run) -> None:
