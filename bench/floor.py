@@ -885,6 +885,9 @@ def main() -> None:
                 day_seconds.append(time.perf_counter() - started)
                 day_cpu.append(time.process_time() - cpu)
                 figures["worker_cpu_per_day"].append(automation.worker_cpu() - workers_cpu)
+                print(f"day {len(day_seconds)} ({day}): {day_seconds[-1]:.1f} s wall, {day_cpu[-1]:.1f} s CPU here, "
+                      f"{figures['worker_cpu_per_day'][-1]:.1f} s in workers, {figures['sessions']} sessions so far, "
+                      f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)  # fmt: skip
                 last = day
                 day += timedelta(days=1)
         finally:
