@@ -55,8 +55,9 @@ def _run(module: str, name: str) -> Any:
 
 @flow(name="inbox", persist_result=False)
 def inbox() -> Any:
-    """Pick up and ingest every file the clearinghouses left in the practices' inboxes."""
-    return _run(INGEST, "ingest_all")
+    """Ask the RQ workers to pick up and ingest every file the clearinghouses left in the practices' inboxes: one
+    job per inbox (``enqueue_polls``), so the practices' files are posted side by side."""
+    return _run(INGEST, "enqueue_polls")
 
 
 @flow(name="sla-sweep", persist_result=False)

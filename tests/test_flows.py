@@ -173,7 +173,7 @@ def test_each_scheduled_flow_names_a_service_that_takes_now() -> None:
     import inspect
 
     targets = {
-        "inbox": (scheduled.INGEST, "ingest_all"),
+        "inbox": (scheduled.INGEST, "enqueue_polls"),
         "claim-batches": (scheduled.SUBMISSION, "submit_batches"),
         "sla-sweep": (scheduled.SWEEPS, "sweep_sla"),
         "requeue-sweeper": (scheduled.SWEEPS, "requeue_orphaned_items"),

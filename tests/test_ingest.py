@@ -8,14 +8,17 @@ import itertools
 from pathlib import Path
 
 import pytest
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
 from backoffice.claims.models import Claim
 from backoffice.clearinghouse import sandbox_x12 as sx
-from backoffice.exchange.ingest import detect_kind, ingest_all, ingest_file, receive_file
+from backoffice.exchange.ingest import POLL_JOB, detect_kind, enqueue_polls, ingest_all, ingest_file, receive_file
 from backoffice.exchange.models import EdiFile
 from backoffice.exchange.submission import submit_claims
 from backoffice.extensions import db
+from backoffice.tasks import get_queue
 from backoffice.work.models import Interaction, WorkItem
 from tests.factories_submission import NOW, edi_setup, scrubbed_claim
 
@@ -90,3 +93,19 @@ def test_the_sandbox_round_trip_takes_claims_to_paid_denied_and_rejected(ctx) ->
     assert ingest_all(now=NOW).counts[practice.slug] == {}  # the inbox was emptied into processed/
     rejection = db.session.scalar(select(WorkItem).where(WorkItem.claim_id == wanted["rejected"].id))
     assert rejection is not None and rejection.kind == "fix_rejection"
+
+
+def test_the_inbox_flow_fans_out_one_poll_job_per_inbox_and_a_worker_posts_it(ctx, redis_conn) -> None:  # noqa: ANN001
+    org, practice, provider, payer = edi_setup()
+    claims = [scrubbed_claim(practice, provider, payer, account_number=_account_for(s)) for s in ("paid", "rejected")]
+    claim_ids, slug = [c.id for c in claims], practice.slug
+    submit_claims(organization_id=org.id, claim_ids=claim_ids, now=NOW, source="test")
+    assert enqueue_polls(now=NOW) == {"queued": 1, "still_waiting": 0}
+    (job,) = get_queue("default", redis_conn).jobs
+    assert (job.func_name, job.args, job.id) == (POLL_JOB, [practice.id], f"inbox-poll-{practice.id}")
+    assert job.meta == {"organization_id": org.id}
+    assert enqueue_polls(now=NOW) == {"queued": 0, "still_waiting": 1}  # its last poll still waits: not asked twice
+    SimpleWorker([get_queue("default", redis_conn)], connection=redis_conn, serializer=JSONSerializer).work(burst=True)
+    assert [db.session.get(Claim, claim_id).status for claim_id in claim_ids] == ["paid", "rejected"]
+    assert ingest_all(now=NOW).counts[slug] == {}  # the worker emptied the inbox
+    assert enqueue_polls(now=NOW) == {"queued": 1, "still_waiting": 0}  # done: the next run asks again

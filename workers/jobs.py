@@ -79,5 +79,13 @@ def send_eligibility_inquiry(item_id: int) -> str:
         return send(item_id, now=utcnow())
 
 
+def poll_practice(practice_id: int) -> dict[str, Any]:
+    """Poll one practice's clearinghouse inbox and ingest what came (the inbox flow's fan-out)."""
+    from backoffice.exchange.ingest import poll_practice as poll
+
+    with job_context():
+        return poll(practice_id=practice_id, now=utcnow())
+
+
 def noop() -> None:
     """A job that does nothing: the bare RQ baseline that bench/automation.py measures next to real steps."""

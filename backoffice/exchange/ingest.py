@@ -23,6 +23,7 @@ from backoffice.errors import ServiceError, ValidationFailed
 from backoffice.exchange.models import EdiFile
 from backoffice.extensions import db
 from backoffice.orgs.models import Practice
+from backoffice.tasks import enqueue_after_commit, get_queue, get_redis
 from backoffice.work.chains import add_item
 from backoffice.work.rules import ExceptionKind
 from backoffice.x12 import reader as x12
@@ -199,29 +200,89 @@ def _fail(edi_file: EdiFile, problem: str, now: datetime) -> None:
     log.warning("inbound EDI file %d (%s) failed: %s", edi_file.id, edi_file.kind, problem)
 
 
-def ingest_all(*, now: datetime) -> IngestSummary:
-    """Poll every active practice's connection once (a connection shared by several practices once for all):
-    each file is ingested, then moved to processed/ or failed/ (a duplicate counts as processed)."""
+POLL_JOB = "workers.jobs.poll_practice"  # the RQ job polling one practice's inbox (``poll_practice``)
 
-    summary = IngestSummary()
+
+def practices_to_poll() -> list[tuple[Practice, Connection | None, str | None]]:
+    """Each active practice whose inbox a poll reads, with its connection (a connection shared by several practices
+    once, under its first practice), or the problem that keeps it from being polled."""
     practices = db.session.scalars(select(Practice).where(Practice.active.is_(True)).order_by(Practice.id)).all()
+    found: list[tuple[Practice, Connection | None, str | None]] = []
     polled: set[Any] = set()
     for practice in practices:
-        counts = summary.counts.setdefault(practice.slug, Counter())
         try:
             connection = connection_for(practice)
         except ValidationFailed as error:
+            found.append((practice, None, str(error)))
+            continue
+        key = ("connection", connection.id) if _shared(connection) else ("practice", practice.id)
+        if key not in polled:
+            polled.add(key)
+            found.append((practice, connection, None))
+    return found
+
+
+def _shared(connection: Connection) -> bool:
+    return connection.id is not None and connection.practice_id is None and connection.kind != "sandbox"
+
+
+def ingest_all(*, now: datetime) -> IngestSummary:
+    """Poll every active practice's connection once (a connection shared by several practices once for all):
+    each file is ingested, then moved to processed/ or failed/ (a duplicate counts as processed)."""
+    summary = IngestSummary()
+    for practice, connection, error in practices_to_poll():
+        counts = summary.counts.setdefault(practice.slug, Counter())
+        if connection is None:
             summary.errors.append(f"practice {practice.slug}: {error}")
             continue
-        shared = connection.id is not None and connection.practice_id is None and connection.kind != "sandbox"
-        key = ("connection", connection.id) if shared else ("practice", practice.id)
-        if key in polled:
-            continue
-        polled.add(key)
-        problem = poll(connection, practice=practice, owner_id=None if shared else practice.id, now=now, counts=counts)
+        owner_id = None if _shared(connection) else practice.id
+        problem = poll(connection, practice=practice, owner_id=owner_id, now=now, counts=counts)
         if problem:
             summary.errors.append(f"practice {practice.slug}: {problem}")
     return summary
+
+
+def enqueue_polls(*, now: datetime) -> dict[str, int]:
+    """The inbox flow's fan-out: one RQ job per inbox to poll (``POLL_JOB``), so the workers ingest and post the
+    practices' files side by side, and each file's denials are drafted while other practices' files are still
+    being posted. An inbox whose poll is still waiting or running is not asked twice."""
+    queued = skipped = 0
+    waiting = set(waiting_polls())
+    for practice, connection, error in practices_to_poll():
+        if connection is None:
+            log.warning("practice %s cannot be polled: %s", practice.id, error)
+        elif poll_job_id(practice.id) in waiting:
+            skipped += 1
+        else:
+            enqueue_after_commit(POLL_JOB, practice.id, organization_id=practice.organization_id,
+                                 job_id=poll_job_id(practice.id))  # fmt: skip
+            queued += 1
+    db.session.commit()
+    return {"queued": queued, "still_waiting": skipped}
+
+
+def poll_job_id(practice_id: int) -> str:
+    return f"inbox-poll-{practice_id}"
+
+
+def waiting_polls() -> list[str]:
+    """The ids of poll jobs queued or running now."""
+    conn = get_redis()
+    queue = get_queue("default", conn)
+    return [job_id for job_id in queue.get_job_ids() + queue.started_job_registry.get_job_ids(cleanup=False)
+            if job_id.startswith("inbox-poll-")]  # fmt: skip
+
+
+def poll_practice(*, practice_id: int, now: datetime) -> dict[str, Any]:
+    """The ``POLL_JOB``: poll one practice's inbox (its shared connection's, when it has one) and ingest it."""
+    practice = db.session.get(Practice, practice_id)
+    if practice is None or not practice.active:
+        return {"files": {}, "problem": "no such active practice"}
+    connection = connection_for(practice)
+    counts: Counter[str] = Counter()
+    owner_id = None if _shared(connection) else practice.id
+    problem = poll(connection, practice=practice, owner_id=owner_id, now=now, counts=counts)
+    return {"files": dict(counts), "problem": problem}
 
 
 def poll(
