@@ -19,8 +19,9 @@ Then ``--days`` business days, each on the product's pinned clock (``backoffice.
   (``backoffice.cli.run_worker``), their clock following this bench's (``clock.follow`` on a shared double the bench
   sets whenever it moves its clock); the bench waits for the queues to drain and the started jobs to finish after
   the intake and after each poll. ``--in-process`` runs them in an RQ ``SimpleWorker`` in this process instead;
-- the Sandbox is polled every two hours (``ingest_all``: its 999, 277CA and 835 are ingested and posted), and the
-  workers drain again;
+- the Sandbox is polled every two hours as the ``inbox`` flow does it (``enqueue_polls``: one job per practice's
+  inbox, the workers ingest and post its 999, 277CA and 835 side by side; ``ingest_all`` in this process with
+  ``--in-process``), and the workers drain again;
 - billers press Get next (``claim_next_item``) from 08:00 to 16:00 ET, each on their own simulated clock, and do
   what a person would with the item: send the drafted appeal (``mark_sent``), correct the member ID and resubmit
   (``correct_claim``), ask for a write-off that a supervisor approves (``request_write_off`` / ``decide_write_off``),
@@ -424,6 +425,18 @@ class Workers:
         self.seconds += time.perf_counter() - started
         return count
 
+    def polls_ended(self) -> dict[int, float]:
+        """Per practice, when (wall, epoch seconds) its last inbox poll job ended (RQ keeps a job 500 s after)."""
+        from backoffice.exchange.ingest import poll_job_id
+
+        ended: dict[int, float] = {}
+        queue = get_queue("default", self.redis)
+        for practice_id in db.session.scalars(select(Practice.id)):
+            job = queue.fetch_job(poll_job_id(practice_id))
+            if job is not None and job.ended_at is not None:
+                ended[practice_id] = job.ended_at.replace(tzinfo=UTC).timestamp()
+        return ended
+
     def worker_cpu(self) -> float:
         """CPU seconds of the worker processes and their children so far (Linux /proc)."""
         ticks = os.sysconf("SC_CLK_TCK")
@@ -558,7 +571,7 @@ def approve_write_offs(world: World, now: datetime) -> int:
 def run_day(rng: random.Random, world: World, day: date, automation: Automation | Workers, figures: dict,
             flows: Any = None) -> None:  # fmt: skip
     from backoffice.accounts.models import User
-    from backoffice.exchange.ingest import ingest_all
+    from backoffice.exchange.ingest import enqueue_polls, ingest_all
 
     morning = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
@@ -589,16 +602,27 @@ def run_day(rng: random.Random, world: World, day: date, automation: Automation 
         move(at)
         seen = figures["denial_items_seen"]
         started, mark = time.time(), time.perf_counter()
-        with commits_timed() as commits:
-            ingest_all(now=at)
-            db.session.commit()
+        if isinstance(automation, Workers):  # the inbox flow's fan-out: the workers poll and post, one job an inbox
+            enqueue_polls(now=at)
+            automation.drain()
+            posted = automation.polls_ended()
+            committed_at = None
+        else:
+            with commits_timed() as commits:
+                ingest_all(now=at)
+                db.session.commit()
+            posted, committed_at = {}, commits.committed_at
         phase["sandbox_poll_ingest_post"] += time.perf_counter() - mark
-        for item_id, kind in db.session.execute(select(WorkItem.id, WorkItem.kind).where(WorkItem.kind.in_(DENIAL))):
+        rows = db.session.execute(select(WorkItem.id, WorkItem.kind, WorkItem.practice_id)
+                                  .where(WorkItem.kind.in_(DENIAL)))  # fmt: skip
+        for item_id, kind, practice_id in rows:
             if item_id not in seen:
                 seen[item_id] = started
                 figures["denial_kinds"][item_id] = kind
-                if kind == "work_denial":  # opened for a person (routed) in the posting's own transaction
-                    HANDED.setdefault(item_id, commits.committed_at(item_id))
+                if kind == "work_denial":  # opened for a person (routed) in the posting's own transaction: by the
+                    # end of its practice's poll job with workers (an upper bound), at its commit in process
+                    at_most = posted.get(practice_id, time.time())
+                    HANDED.setdefault(item_id, committed_at(item_id) if committed_at else at_most)
         automation.drain()
         mark = time.perf_counter()
         approve_write_offs(world, at)
