@@ -24,7 +24,7 @@ from rq.suspension import resume
 from sqlalchemy import func, select
 
 from backoffice import create_app
-from backoffice.automation.runner import AUTOMATION_JOB, recover_automation
+from backoffice.automation.runner import job_item_ids, recover_automation
 from backoffice.claims.models import Claim
 from backoffice.clock import utcnow
 from backoffice.exchange.models import ClaimSubmission
@@ -251,8 +251,8 @@ def test_two_intake_runs_at_once_with_different_batches_plan_each_session_once(a
         ).all()  # fmt: skip
         assert sorted(n for _, n in per_session) == [5] * 30  # verify, charge, audit, submit, follow-up
         assert set(world["sessions"]) == {sid for sid, _ in per_session}
-        jobs = [int(job.args[0]) for job in get_queue("default", redis_conn).jobs if job.func_name == AUTOMATION_JOB]
-        assert len(jobs) == len(set(jobs)) == 30, "one job per ready item, none twice"
+        jobs = [i for job in get_queue("default", redis_conn).jobs for i in job_item_ids(job.func_name, job.args)]
+        assert len(jobs) == len(set(jobs)) == 30, "a job for every ready item (batched), none twice"
         planned_logs = db.session.scalar(
             select(func.count(Interaction.id)).where(Interaction.body.like("Planned %"))
         )  # fmt: skip

@@ -4,6 +4,7 @@ connection's receiver and usage, checked by pyx12), the 271 mapped back to the d
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date, timedelta
 from decimal import Decimal
@@ -191,13 +192,28 @@ def test_auth_required_with_nothing_planned_goes_to_a_person_and_with_an_auth_st
 # ---- the Sandbox's 837P answers -----------------------------------------------------------------------------------
 
 
-def _submit(n: int = 4, **settings: int):  # noqa: ANN202
+def _submit(n: int = 4, scenarios: tuple[str, ...] = (), **settings: int):  # noqa: ANN202
+    """``n`` scrubbed claims, the first ones with account numbers the Sandbox answers with ``scenarios`` (the rest
+    as their ids fall)."""
     org, practice, provider, payer = edi_setup()
     if settings:
         db.session.add(SandboxSettings(organization_id=org.id, **{"seed": 7, **settings}))
         db.session.commit()
-    claims = [scrubbed_claim(practice, provider, payer) for _ in range(n)]
+    accounts = [_account_for(scenario) for scenario in scenarios]
+    named = [{"account_number": account} for account in accounts] + [{}] * (n - len(accounts))
+    claims = [scrubbed_claim(practice, provider, payer, **kw) for kw in named[:n]]
     return org, practice, claims
+
+
+_accounts = itertools.count(1)
+
+
+def _account_for(scenario: str) -> str:
+    """A fresh account number (CLM01) the Sandbox payer answers with ``scenario``."""
+    while True:
+        account = f"SBX-{next(_accounts)}"
+        if sx.scenario_for(account) == scenario:
+            return account
 
 
 def _answers(practice, now=NOW) -> dict[str, str]:  # noqa: ANN001
@@ -252,7 +268,9 @@ def test_answers_wait_for_the_configured_delay_by_the_pinned_clock(ctx) -> None:
 
 
 def test_835s_carry_recoupments_interest_and_reversals_and_they_balance_and_post(ctx) -> None:  # noqa: ANN001
-    org, practice, claims = _submit(8, recoupment_percent=100, interest_percent=100, reversal_percent=100)
+    org, practice, claims = _submit(
+        8, ("paid", "partial"), recoupment_percent=100, interest_percent=100, reversal_percent=100
+    )  # a paid claim to reverse, a partial one to recoup
     submit_claims(organization_id=org.id, claim_ids=[c.id for c in claims], now=NOW, source="test")
     remit = _answers(practice).get("3-835.x12")
     assert remit is not None

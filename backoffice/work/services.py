@@ -132,8 +132,7 @@ def _ready_dependents() -> Select[tuple[WorkItem, SlaPause]]:
 def _release_dependents(item: WorkItem, now: datetime, actor: User | None) -> list[WorkItem]:
     """Make ready every blocked item whose dependencies are now all done (one query: the dependents with nothing
     else left to wait for, each with its open SLA pause if it has one)."""
-    with db.session.no_autoflush:  # the log rows added so far go out with the release's, in one INSERT
-        rows = db.session.execute(_ready_dependents(), {"done_id": item.id}).all()
+    rows = db.session.execute(_ready_dependents(), {"done_id": item.id}).all()  # sees dependencies added just now
     pauses: dict[WorkItem, SlaPause | None] = {}
     for dependent, pause in rows:
         pauses.setdefault(dependent, pause)  # the oldest open pause, as _open_pause picks it
